@@ -1,0 +1,56 @@
+/* buf.c - growable byte buffer. */
+#include "buf.h"
+#include "error.h"
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+
+void uvh_buf_init(uvh_buf_t *b) {
+  b->data = NULL;
+  b->len = 0;
+  b->cap = 0;
+}
+
+void uvh_buf_free(uvh_buf_t *b) {
+  free(b->data);
+  uvh_buf_init(b);
+}
+
+int uvh_buf_reserve(uvh_buf_t *b, size_t extra) {
+  size_t need = b->len + extra;
+  size_t cap;
+  char *p;
+  if (need < b->len)
+    return UVH_E_NOMEM;
+  if (need <= b->cap)
+    return 0;
+  cap = b->cap ? b->cap : 256;
+  while (cap < need)
+    cap = cap * 2 > cap ? cap * 2 : need;
+  p = realloc(b->data, cap);
+  if (p == NULL)
+    return UVH_E_NOMEM;
+  b->data = p;
+  b->cap = cap;
+  return 0;
+}
+
+int uvh_buf_append(uvh_buf_t *b, const void *data, size_t len) {
+  int rc = uvh_buf_reserve(b, len);
+  if (rc)
+    return rc;
+  if (len)
+    memcpy(b->data + b->len, data, len);
+  b->len += len;
+  return 0;
+}
+
+int uvh_buf_append_str(uvh_buf_t *b, const char *s) {
+  return uvh_buf_append(b, s, strlen(s));
+}
+
+int uvh_buf_append_uint(uvh_buf_t *b, unsigned long long n) {
+  char tmp[24];
+  int len = snprintf(tmp, sizeof tmp, "%llu", n);
+  return uvh_buf_append(b, tmp, (size_t)len);
+}

@@ -1,0 +1,408 @@
+/* conn.c - one HTTP/1.1 connection: resolve, connect, write, read, idle.
+ *
+ * Owns: its TCP handle (allocated per connect attempt, freed in the close
+ * callback), its timer, the getaddrinfo result, and a reference to the
+ * running request. Borrows: its destination (valid while the conn is open).
+ * Holds a pool reference for its whole life.
+ *
+ * Memory is freed when refcount (the pool's "open" reference plus external
+ * ones) and `pending` (open handles plus in-flight libuv requests) are both
+ * zero, so no libuv callback can ever see freed memory.
+ *
+ * State changes go through the functions below; the single keep-alive
+ * decision is conn_reusable().
+ */
+#include "internal.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void conn_maybe_free(uvh_conn_t *conn) {
+  if (conn->refcount > 0 || conn->pending > 0)
+    return;
+  if (conn->addrs)
+    uv_freeaddrinfo(conn->addrs);
+  free(conn->key);
+  uvh_pool_unref(conn->pool);
+  free(conn);
+}
+
+void uvh_conn_ref(uvh_conn_t *conn) { conn->refcount++; }
+
+void uvh_conn_unref(uvh_conn_t *conn) {
+  conn->refcount--;
+  conn_maybe_free(conn);
+}
+
+uvh_pool_t *uvh_conn_pool(const uvh_conn_t *conn) { return conn->pool; }
+const char *uvh_conn_destination(const uvh_conn_t *conn) { return conn->key; }
+int uvh_conn_busy(const uvh_conn_t *conn) { return conn->req != NULL; }
+int uvh_conn_open(const uvh_conn_t *conn) { return conn->state != CONN_CLOSING; }
+unsigned uvh_conn_requests_served(const uvh_conn_t *conn) { return conn->requests_served; }
+void *uvh_conn_get_data(uvh_conn_t *conn) { return conn->data; }
+void uvh_conn_set_data(uvh_conn_t *conn, void *data) { conn->data = data; }
+
+static void on_handle_closed(uv_handle_t *h) {
+  uvh_conn_t *conn = h->data;
+  if ((void *)h != (void *)&conn->timer)
+    free(h);
+  conn->pending--;
+  conn_maybe_free(conn);
+}
+
+static uv_loop_t *conn_uv(uvh_conn_t *conn) { return conn->pool->loop->uv; }
+
+/* ----------------------------------------------------------- request attach */
+
+static void attach(uvh_conn_t *conn, uvh_request_t *req) {
+  uvh_pool_t *pool = conn->pool;
+  size_t mh = req->max_headers_size == UVH_LIMIT_INHERIT ? pool->cfg.max_headers_size : req->max_headers_size;
+  size_t mb = req->max_body_size == UVH_LIMIT_INHERIT ? pool->cfg.max_body_size : req->max_body_size;
+  conn->req = req;
+  req->conn = conn;
+  req->dest = NULL;
+  req->state = REQ_RUNNING;
+  pool->nbusy++;
+  uvh__parser_init(&conn->parser, req->resp, req->is_head, mh, mb);
+}
+
+static uvh_request_t *detach(uvh_conn_t *conn) {
+  uvh_request_t *req = conn->req;
+  if (req) {
+    conn->req = NULL;
+    req->conn = NULL;
+    conn->pool->nbusy--;
+  }
+  return req;
+}
+
+/* Close the connection and fail its request (if any) with `err`. */
+static void conn_fail(uvh_conn_t *conn, int err, int sys_err, const char *detail) {
+  uvh_request_t *req = detach(conn);
+  uvh_conn_ref(conn);
+  uvh__conn_close(conn);
+  if (req)
+    uvh__request_complete(req, err, sys_err, detail);
+  uvh_conn_unref(conn);
+}
+
+void uvh__conn_abort(uvh_conn_t *conn) {
+  detach(conn);
+  uvh__conn_close(conn);
+}
+
+/* ------------------------------------------------------------------ timer */
+
+static void on_timer(uv_timer_t *t);
+
+void uvh__conn_arm_timer(uvh_conn_t *conn) {
+  uint64_t due = 0, now = uv_now(conn_uv(conn));
+  if (conn->state == CONN_IDLE) {
+    due = conn->idle_deadline;
+  } else if (conn->req) {
+    due = conn->req->deadline;
+    if (conn->connect_deadline && (due == 0 || conn->connect_deadline < due))
+      due = conn->connect_deadline;
+  }
+  if (due == 0)
+    uv_timer_stop(&conn->timer);
+  else
+    uv_timer_start(&conn->timer, on_timer, due > now ? due - now : 0, 0);
+}
+
+static void on_timer(uv_timer_t *t) {
+  uvh_conn_t *conn = t->data;
+  uint64_t now = uv_now(conn_uv(conn));
+  uvh_request_t *req = conn->req;
+
+  if (conn->state == CONN_IDLE) {
+    if (conn->idle_deadline && now >= conn->idle_deadline) {
+      uvh__conn_close(conn);
+      return;
+    }
+  } else if (req) {
+    char detail[96];
+    if (req->deadline && now >= req->deadline) {
+      snprintf(detail, sizeof detail, "no complete response within %g s", req->timeout);
+      conn_fail(conn, UVH_E_TIMEOUT, 0, detail);
+      return;
+    }
+    if (conn->connect_deadline && now >= conn->connect_deadline) {
+      double ct = req->connect_timeout >= 0 ? req->connect_timeout : req->timeout;
+      snprintf(detail, sizeof detail, "not connected within %g s", ct);
+      conn_fail(conn, UVH_E_CONNECT_TIMEOUT, 0, detail);
+      return;
+    }
+  }
+  uvh__conn_arm_timer(conn);
+}
+
+/* ------------------------------------------------------------- write/read */
+
+static void on_write(uv_write_t *w, int status) {
+  uvh_conn_t *conn = w->data;
+  conn->pending--;
+  conn->writing = 0;
+  if (status < 0 && conn->state == CONN_ACTIVE && conn->req)
+    conn_fail(conn, UVH_E_CONN_CLOSED, status, NULL);
+  conn_maybe_free(conn);
+}
+
+static void write_request(uvh_conn_t *conn) {
+  uvh_request_t *req = conn->req;
+  uv_buf_t bufs[2];
+  unsigned n = 1;
+  int rc;
+  bufs[0] = uv_buf_init(req->head.data, (unsigned)req->head.len);
+  if (req->body_len)
+    bufs[n++] = uv_buf_init(req->body, (unsigned)req->body_len);
+  conn->write_req.data = conn;
+  rc = uv_write(&conn->write_req, (uv_stream_t *)conn->tcp_handle, bufs, n, on_write);
+  if (rc < 0) {
+    conn_fail(conn, UVH_E_CONN_CLOSED, rc, NULL);
+    return;
+  }
+  conn->pending++;
+  conn->writing = 1;
+}
+
+/* The one keep-alive decision: may this connection carry another request? */
+static int conn_reusable(uvh_conn_t *conn, uvh_request_t *req, size_t unread) {
+  const uvh_parser_t *p = &conn->parser;
+  return !conn->pool->released && conn->pool->loop && unread == 0 && !conn->writing &&
+         !req->wants_close && p->resp->keep_alive && !p->needs_eof && p->ka_max != 0 &&
+         p->ka_timeout != 0;
+}
+
+/* The response is complete. */
+static void conn_finish(uvh_conn_t *conn, size_t unread) {
+  uvh_request_t *req = conn->req;
+  uvh_pool_t *pool = conn->pool;
+  int reuse = conn_reusable(conn, req, unread);
+
+  req->resp->keep_alive = reuse ? 1 : 0;
+  conn->requests_served++;
+  if (conn->parser.ka_timeout > 0)
+    conn->ka_timeout = conn->parser.ka_timeout;
+  detach(conn);
+  uvh_conn_ref(conn);
+  uvh_pool_ref(pool);
+  if (reuse)
+    uvh__pool_conn_reusable(pool, conn);
+  else
+    uvh__conn_close(conn);
+  uvh__request_complete(req, 0, 0, NULL);
+  uvh_pool_unref(pool);
+  uvh_conn_unref(conn);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  uvh_conn_t *conn = h->data;
+  (void)suggested;
+  *buf = uv_buf_init(conn->pool->read_buf, sizeof conn->pool->read_buf);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  uvh_conn_t *conn = s->data;
+  size_t used;
+  int rc;
+
+  if (nread == 0 || conn->state == CONN_CLOSING)
+    return;
+  if (conn->state == CONN_IDLE || conn->req == NULL) {
+    /* EOF, reset or unsolicited bytes on an idle connection: it is unusable */
+    uvh__conn_close(conn);
+    return;
+  }
+  if (nread < 0) {
+    if (nread != UV_EOF) {
+      conn_fail(conn, UVH_E_CONN_CLOSED, (int)nread, NULL);
+      return;
+    }
+    rc = uvh__parser_eof(&conn->parser);
+    if (rc == 1)
+      conn_finish(conn, 0);
+    else
+      conn_fail(conn, rc, 0, rc == UVH_E_PROTOCOL ? uvh__parser_reason(&conn->parser) : "server closed the connection");
+    return;
+  }
+  rc = uvh__parser_feed(&conn->parser, buf->base, (size_t)nread, &used);
+  if (rc == 1)
+    conn_finish(conn, (size_t)nread - used);
+  else if (rc < 0)
+    conn_fail(conn, rc, 0, uvh__parser_reason(&conn->parser));
+}
+
+/* --------------------------------------------------------- resolve/connect */
+
+static void try_next_address(uvh_conn_t *conn);
+
+static void on_connect(uv_connect_t *c, int status) {
+  uvh_conn_t *conn = c->data;
+  conn->pending--;
+  if (conn->state == CONN_CLOSING) {
+    conn_maybe_free(conn);
+    return;
+  }
+  if (status < 0) {
+    conn->last_connect_err = status;
+    uv_close((uv_handle_t *)conn->tcp_handle, on_handle_closed);
+    conn->tcp_handle = NULL;
+    conn->next_addr = conn->next_addr->ai_next;
+    try_next_address(conn);
+    return;
+  }
+  uv_freeaddrinfo(conn->addrs);
+  conn->addrs = conn->next_addr = NULL;
+  conn->connect_deadline = 0;
+  conn->state = CONN_ACTIVE;
+  uv_read_start((uv_stream_t *)conn->tcp_handle, on_alloc, on_read);
+  uvh__conn_arm_timer(conn);
+  write_request(conn);
+}
+
+static void try_next_address(uvh_conn_t *conn) {
+  while (conn->next_addr) {
+    struct addrinfo *ai = conn->next_addr;
+    uv_tcp_t *tcp = malloc(sizeof *tcp);
+    int rc;
+    if (tcp == NULL) {
+      conn_fail(conn, UVH_E_NOMEM, 0, NULL);
+      return;
+    }
+    uv_tcp_init(conn_uv(conn), tcp);
+    tcp->data = conn;
+    conn->pending++;
+    conn->tcp_handle = tcp;
+    uv_tcp_nodelay(tcp, 1);
+    conn->connect_req.data = conn;
+    rc = uv_tcp_connect(&conn->connect_req, tcp, ai->ai_addr, on_connect);
+    if (rc == 0) {
+      conn->pending++;
+      return;
+    }
+    conn->last_connect_err = rc;
+    uv_close((uv_handle_t *)tcp, on_handle_closed);
+    conn->tcp_handle = NULL;
+    conn->next_addr = ai->ai_next;
+  }
+  conn_fail(conn, UVH_E_CONNECT, conn->last_connect_err ? conn->last_connect_err : UV_EADDRNOTAVAIL, NULL);
+}
+
+static void on_resolved(uv_getaddrinfo_t *g, int status, struct addrinfo *res) {
+  uvh_conn_t *conn = g->data;
+  conn->pending--;
+  conn->resolving = 0;
+  if (conn->state == CONN_CLOSING) {
+    if (res)
+      uv_freeaddrinfo(res);
+    conn_maybe_free(conn);
+    return;
+  }
+  if (status < 0) {
+    conn_fail(conn, UVH_E_RESOLVE, status, NULL);
+    return;
+  }
+  conn->addrs = conn->next_addr = res;
+  conn->state = CONN_CONNECTING;
+  try_next_address(conn);
+}
+
+int uvh__conn_start(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, uvh_conn_t **out) {
+  uvh_conn_t *conn = calloc(1, sizeof *conn);
+  struct addrinfo hints;
+  char port[8];
+  double ct;
+  int rc;
+
+  if (conn == NULL || (conn->key = strdup(d->key)) == NULL) {
+    free(conn);
+    return UVH_E_NOMEM;
+  }
+  conn->refcount = 1; /* the pool's, dropped by uvh__conn_close */
+  conn->pool = pool;
+  uvh_pool_ref(pool);
+  conn->dest = d;
+  conn->ka_timeout = -1;
+  uvh_list_init(&conn->idle_link);
+  uvh_list_push_back(&d->conns, &conn->dest_link);
+  d->nconns++;
+  pool->size++;
+
+  uv_timer_init(conn_uv(conn), &conn->timer);
+  conn->timer.data = conn;
+  /* the conn's other activity (a uv request or an active read) keeps the loop alive */
+  uv_unref((uv_handle_t *)&conn->timer);
+  conn->pending++;
+
+  attach(conn, req);
+  conn->state = CONN_RESOLVING;
+  ct = req->connect_timeout >= 0 ? req->connect_timeout : req->timeout;
+  conn->connect_deadline = ct > 0 ? uv_now(conn_uv(conn)) + uvh__seconds_to_ms(ct) : 0;
+  uvh__conn_arm_timer(conn);
+
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_ADDRCONFIG;
+  snprintf(port, sizeof port, "%u", (unsigned)d->port);
+  conn->gai.data = conn;
+  rc = uv_getaddrinfo(conn_uv(conn), &conn->gai, on_resolved, d->host, port, &hints);
+  if (rc < 0) {
+    /* undo everything: the caller reports the error synchronously */
+    detach(conn);
+    req->state = REQ_NEW;
+    uvh__conn_close(conn);
+    return UVH_E_NOMEM;
+  }
+  conn->pending++;
+  conn->resolving = 1;
+  if (out)
+    *out = conn;
+  return 0;
+}
+
+void uvh__conn_run(uvh_conn_t *conn, uvh_request_t *req) {
+  uvh_list_remove(&conn->idle_link);
+  attach(conn, req);
+  conn->state = CONN_ACTIVE;
+  uv_ref((uv_handle_t *)conn->tcp_handle);
+  uvh__conn_arm_timer(conn);
+  write_request(conn);
+}
+
+void uvh__conn_make_idle(uvh_conn_t *conn) {
+  double limit = conn->pool->cfg.idle_timeout;
+  if (conn->ka_timeout > 0) {
+    /* leave a margin so we close before the server does */
+    double margin = conn->ka_timeout / 10 < 1 ? conn->ka_timeout / 10 : 1;
+    double ka = conn->ka_timeout - margin;
+    if (limit == 0 || ka < limit)
+      limit = ka;
+  }
+  if (conn->state != CONN_IDLE) {
+    conn->state = CONN_IDLE;
+    uvh_list_push_front(&conn->dest->idle, &conn->idle_link);
+    uv_unref((uv_handle_t *)conn->tcp_handle);
+  }
+  conn->idle_deadline = limit > 0 ? uv_now(conn_uv(conn)) + uvh__seconds_to_ms(limit) : 0;
+  uvh__conn_arm_timer(conn);
+}
+
+void uvh__conn_close(uvh_conn_t *conn) {
+  if (conn->state == CONN_CLOSING)
+    return;
+  conn->state = CONN_CLOSING;
+  uvh_list_remove(&conn->idle_link);
+  uv_timer_stop(&conn->timer);
+  uv_close((uv_handle_t *)&conn->timer, on_handle_closed);
+  if (conn->tcp_handle) {
+    uv_close((uv_handle_t *)conn->tcp_handle, on_handle_closed);
+    conn->tcp_handle = NULL;
+  }
+  /* a resolve in progress finishes (or is cancelled) into on_resolved */
+  if (conn->resolving)
+    uv_cancel((uv_req_t *)&conn->gai);
+  uvh__pool_conn_closed(conn->pool, conn);
+  uvh_conn_unref(conn);
+}

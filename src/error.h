@@ -1,0 +1,45 @@
+/* error.h - the one table of Uvent core error codes.
+ *
+ * Every core function that can fail returns 0 or one of these negative
+ * codes. Codes below UVH_E_ASYNC_FIRST are usage errors reported
+ * synchronously (no callback will run); the others are delivered to a
+ * request's completion callback and map to a stable Uvent::Error code name.
+ */
+#ifndef UVH_ERROR_H
+#define UVH_ERROR_H
+
+/* X(name, value, public code name, message) */
+#define UVH_ERROR_MAP(X)                                                      \
+  X(NOMEM,           -1,  "nomem",             "out of memory")              \
+  X(BADURL,          -2,  "usage",             "malformed URL")              \
+  X(BADSCHEME,       -3,  "usage",             "unsupported URL scheme")     \
+  X(NOHOST,          -4,  "usage",             "URL has no host")            \
+  X(BADHEADER,       -5,  "usage",             "invalid header")             \
+  X(BADMETHOD,       -6,  "usage",             "method is not a token")      \
+  X(BADARG,          -7,  "usage",             "invalid argument")           \
+  X(BUSY,            -8,  "usage",             "request is already in progress") \
+  X(CLOSED_POOL,     -9,  "usage",             "pool is shut down")          \
+  X(RESOLVE,         -20, "resolve",           "could not resolve host")     \
+  X(CONNECT,         -21, "connect",           "could not connect")          \
+  X(CONNECT_TIMEOUT, -22, "connect_timeout",   "connect timed out")          \
+  X(TIMEOUT,         -23, "timeout",           "request timed out")          \
+  X(CONN_CLOSED,     -24, "connection_closed", "connection closed before the response was complete") \
+  X(PROTOCOL,        -25, "protocol",          "malformed response")         \
+  X(TOO_LARGE,       -26, "too_large",         "response exceeds a limit")   \
+  X(CANCELLED,       -27, "cancelled",         "request cancelled")
+
+typedef enum {
+#define UVH_ERROR_ENUM(name, value, code, msg) UVH_E_##name = value,
+  UVH_ERROR_MAP(UVH_ERROR_ENUM)
+#undef UVH_ERROR_ENUM
+  UVH_E_ASYNC_FIRST = UVH_E_RESOLVE
+} uvh_errno_t;
+
+/* "UVH_E_TIMEOUT" style name, or "UVH_E_UNKNOWN". */
+const char *uvh_err_name(int err);
+/* Human message for the code. */
+const char *uvh_strerror(int err);
+/* Stable Uvent::Error code name ("timeout", "usage", ...). */
+const char *uvh_err_code(int err);
+
+#endif

@@ -1,0 +1,251 @@
+/* request.c - the request object: validated fields and lifetime.
+ *
+ * A request is one exchange. Setters validate everything that reaches the
+ * wire, so a submitted request can never carry CR/LF into the head.
+ * Ownership: the creator holds one reference; the pool holds another from
+ * submit until the callback has run.
+ */
+#include "internal.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+int uvh_request_new(uvh_request_t **out) {
+  uvh_request_t *req = calloc(1, sizeof *req);
+  if (req == NULL)
+    return UVH_E_NOMEM;
+  req->refcount = 1;
+  req->method = strdup("GET");
+  if (req->method == NULL) {
+    free(req);
+    return UVH_E_NOMEM;
+  }
+  uvh_buf_init(&req->user_headers);
+  uvh_buf_init(&req->head);
+  uvh_list_init(&req->queue_link);
+  req->timeout = 20;
+  req->connect_timeout = -1;
+  req->max_headers_size = UVH_LIMIT_INHERIT;
+  req->max_body_size = UVH_LIMIT_INHERIT;
+  *out = req;
+  return 0;
+}
+
+void uvh_request_ref(uvh_request_t *req) { req->refcount++; }
+
+void uvh_request_unref(uvh_request_t *req) {
+  if (--req->refcount > 0)
+    return;
+  uvh_url_free(&req->url);
+  free(req->method);
+  free(req->body);
+  uvh_buf_free(&req->user_headers);
+  uvh_buf_free(&req->head);
+  if (req->resp)
+    uvh_response_unref(req->resp);
+  free(req);
+}
+
+static void set_error(uvh_request_t *req, const char *fmt, const char *a, size_t alen) {
+  int n = (int)(alen > 100 ? 100 : alen);
+  snprintf(req->error.message, sizeof req->error.message, fmt, n, a);
+}
+
+const char *uvh_request_last_error(const uvh_request_t *req) { return req->error.message; }
+
+int uvh_request_set_url(uvh_request_t *req, const char *s, size_t len) {
+  uvh_url_t url;
+  int rc;
+  if (req->state == REQ_QUEUED || req->state == REQ_RUNNING)
+    return UVH_E_BUSY;
+  rc = uvh_url_parse(&url, s, len);
+  if (rc) {
+    const char *why = rc == UVH_E_BADSCHEME ? "invalid URL '%.*s': unsupported scheme (only http:// is supported)"
+                      : rc == UVH_E_NOHOST  ? "invalid URL '%.*s': no host"
+                                            : "invalid URL '%.*s': malformed (it must be an absolute http:// URL with no spaces or control characters)";
+    set_error(req, why, s, len);
+    return rc;
+  }
+  uvh_url_free(&req->url);
+  req->url = url;
+  return 0;
+}
+
+/* RFC 9110 tchar */
+static int is_tchar(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static int is_token(const char *s, size_t len) {
+  size_t i;
+  if (len == 0)
+    return 0;
+  for (i = 0; i < len; i++)
+    if (!is_tchar((unsigned char)s[i]))
+      return 0;
+  return 1;
+}
+
+int uvh_request_set_method(uvh_request_t *req, const char *s, size_t len) {
+  char *m;
+  if (req->state == REQ_QUEUED || req->state == REQ_RUNNING)
+    return UVH_E_BUSY;
+  if (!is_token(s, len)) {
+    set_error(req, "invalid method '%.*s': a method must be a non-empty token (letters, digits, !#$%%&'*+-.^_`|~)", s, len);
+    return UVH_E_BADMETHOD;
+  }
+  m = malloc(len + 1);
+  if (m == NULL)
+    return UVH_E_NOMEM;
+  memcpy(m, s, len);
+  m[len] = '\0';
+  free(req->method);
+  req->method = m;
+  req->is_head = strcmp(m, "HEAD") == 0;
+  return 0;
+}
+
+static int name_is(const char *name, size_t len, const char *want) {
+  return strlen(want) == len && strncasecmp(name, want, len) == 0;
+}
+
+/* Does a comma-separated header value contain the token `tok`? */
+static int has_token(const char *v, size_t len, const char *tok) {
+  size_t tlen = strlen(tok), i = 0;
+  while (i < len) {
+    size_t start, end;
+    while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+      i++;
+    start = i;
+    while (i < len && v[i] != ',')
+      i++;
+    end = i;
+    while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
+      end--;
+    if (end - start == tlen && strncasecmp(v + start, tok, tlen) == 0)
+      return 1;
+  }
+  return 0;
+}
+
+int uvh_request_add_header(uvh_request_t *req, const char *name, size_t name_len, const char *value,
+                           size_t value_len) {
+  size_t i;
+  int rc = 0;
+  if (req->state == REQ_QUEUED || req->state == REQ_RUNNING)
+    return UVH_E_BUSY;
+  if (!is_token(name, name_len)) {
+    set_error(req, "invalid header name '%.*s': it must be a non-empty token (no spaces, colons, CR, LF or NUL)", name, name_len);
+    return UVH_E_BADHEADER;
+  }
+  for (i = 0; i < value_len; i++) {
+    unsigned char c = (unsigned char)value[i];
+    if ((c < 0x20 && c != '\t') || c == 0x7f) {
+      set_error(req, "invalid value for header '%.*s': it contains CR, LF, NUL or another control character", name, name_len);
+      return UVH_E_BADHEADER;
+    }
+  }
+  if (name_is(name, name_len, "transfer-encoding")) {
+    set_error(req, "header '%.*s' cannot be set: request bodies are sent with Content-Length", name, name_len);
+    return UVH_E_BADHEADER;
+  }
+  if (name_is(name, name_len, "host"))
+    req->has_host = 1;
+  else if (name_is(name, name_len, "user-agent"))
+    req->has_user_agent = 1;
+  else if (name_is(name, name_len, "authorization"))
+    req->has_authorization = 1;
+  else if (name_is(name, name_len, "content-length"))
+    req->has_content_length = 1;
+  else if (name_is(name, name_len, "connection") && has_token(value, value_len, "close"))
+    req->wants_close = 1;
+  rc |= uvh_buf_append(&req->user_headers, name, name_len);
+  rc |= uvh_buf_append(&req->user_headers, ": ", 2);
+  rc |= uvh_buf_append(&req->user_headers, value, value_len);
+  rc |= uvh_buf_append(&req->user_headers, "\r\n", 2);
+  return rc ? UVH_E_NOMEM : 0;
+}
+
+int uvh_request_set_body(uvh_request_t *req, const char *body, size_t len) {
+  char *copy = NULL;
+  if (req->state == REQ_QUEUED || req->state == REQ_RUNNING)
+    return UVH_E_BUSY;
+  if (len) {
+    copy = malloc(len);
+    if (copy == NULL)
+      return UVH_E_NOMEM;
+    memcpy(copy, body, len);
+  }
+  free(req->body);
+  req->body = copy;
+  req->body_len = len;
+  return 0;
+}
+
+static int check_seconds(uvh_request_t *req, double s, const char *what) {
+  if (!(s >= 0) || s > 1e9) { /* also rejects NaN */
+    set_error(req, "invalid %.*s: it must be a number of seconds >= 0", what, strlen(what));
+    return UVH_E_BADARG;
+  }
+  return 0;
+}
+
+int uvh_request_set_timeout(uvh_request_t *req, double s) {
+  int rc = check_seconds(req, s, "timeout");
+  if (rc == 0)
+    req->timeout = s;
+  return rc;
+}
+
+int uvh_request_set_connect_timeout(uvh_request_t *req, double s) {
+  int rc;
+  if (s < 0) {
+    req->connect_timeout = -1;
+    return 0;
+  }
+  rc = check_seconds(req, s, "connect_timeout");
+  if (rc == 0)
+    req->connect_timeout = s;
+  return rc;
+}
+
+int uvh_request_set_limits(uvh_request_t *req, size_t max_headers_size, size_t max_body_size) {
+  req->max_headers_size = max_headers_size;
+  req->max_body_size = max_body_size;
+  return 0;
+}
+
+void uvh_request_set_callback(uvh_request_t *req, uvh_request_cb cb, void *data) {
+  req->cb = cb;
+  req->cb_data = data;
+}
+
+int uvh_request_active(const uvh_request_t *req) {
+  return req->state == REQ_QUEUED || req->state == REQ_RUNNING;
+}
+
+const char *uvh_request_destination(const uvh_request_t *req) { return req->url.key; }
+
+int uvh_request_head(uvh_request_t *req, const char **data, size_t *len) {
+  int rc;
+  if (req->url.mem == NULL)
+    return UVH_E_BADURL;
+  rc = uvh__request_build_head(req);
+  if (rc)
+    return rc;
+  *data = req->head.data;
+  *len = req->head.len;
+  return 0;
+}
+
+int uvh_request_cancel(uvh_request_t *req) {
+  if (req->state == REQ_QUEUED) {
+    uvh__request_complete(req, UVH_E_CANCELLED, 0, NULL);
+  } else if (req->state == REQ_RUNNING) {
+    uvh__conn_abort(req->conn);
+    uvh__request_complete(req, UVH_E_CANCELLED, 0, NULL);
+  }
+  return 0;
+}

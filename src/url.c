@@ -1,0 +1,172 @@
+/* url.c - absolute http:// URL parsing (RFC 3986 subset a client needs). */
+#include "url.h"
+#include "error.h"
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+
+static int is_alpha(unsigned char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
+static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+static int is_hex(unsigned char c) { return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'); }
+static int hex_val(unsigned char c) { return is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10; }
+
+/* Bytes allowed anywhere in a URL we will put on the wire: visible ASCII. */
+static int is_url_char(unsigned char c) { return c > 0x20 && c < 0x7f; }
+
+/* reg-name characters: unreserved, sub-delims and pct-encoded. */
+static int is_host_char(unsigned char c) {
+  return is_alpha(c) || is_digit(c) || strchr("-._~%!$&'()*+,;=", c) != NULL;
+}
+
+static size_t percent_decode(char *dst, const char *src, size_t len) {
+  size_t i, o = 0;
+  for (i = 0; i < len; i++) {
+    if (src[i] == '%' && i + 2 < len && is_hex((unsigned char)src[i + 1]) &&
+        is_hex((unsigned char)src[i + 2])) {
+      dst[o++] = (char)(hex_val((unsigned char)src[i + 1]) * 16 + hex_val((unsigned char)src[i + 2]));
+      i += 2;
+    } else {
+      dst[o++] = src[i];
+    }
+  }
+  dst[o] = '\0';
+  return o;
+}
+
+int uvh_url_parse(uvh_url_t *url, const char *s, size_t len) {
+  const char *p = s, *end = s + len;
+  const char *auth, *auth_end, *at, *host, *host_end, *port_s = NULL, *path, *path_end;
+  size_t i, host_len, path_len, userinfo_len = 0, cap;
+  unsigned long port = 80;
+  int ipv6 = 0;
+  char *m, *w;
+  char portbuf[8];
+
+  memset(url, 0, sizeof *url);
+  for (i = 0; i < len; i++)
+    if (!is_url_char((unsigned char)s[i]))
+      return UVH_E_BADURL;
+
+  /* scheme "://" */
+  if (p == end || !is_alpha((unsigned char)*p))
+    return UVH_E_BADURL;
+  while (p < end && (is_alpha((unsigned char)*p) || is_digit((unsigned char)*p) || *p == '+' ||
+                     *p == '-' || *p == '.'))
+    p++;
+  if (end - p < 3 || memcmp(p, "://", 3) != 0)
+    return UVH_E_BADURL;
+  if (!(p - s == 4 && strncasecmp(s, "http", 4) == 0))
+    return UVH_E_BADSCHEME;
+  auth = p + 3;
+
+  auth_end = auth;
+  while (auth_end < end && *auth_end != '/' && *auth_end != '?' && *auth_end != '#')
+    auth_end++;
+
+  /* userinfo is everything before the last '@' of the authority */
+  at = NULL;
+  for (p = auth; p < auth_end; p++)
+    if (*p == '@')
+      at = p;
+  host = at ? at + 1 : auth;
+  if (at)
+    userinfo_len = (size_t)(at - auth);
+
+  if (host < auth_end && *host == '[') {
+    host_end = memchr(host, ']', (size_t)(auth_end - host));
+    if (host_end == NULL)
+      return UVH_E_BADURL;
+    for (p = host + 1; p < host_end; p++)
+      if (!is_hex((unsigned char)*p) && *p != ':' && *p != '.')
+        return UVH_E_BADURL;
+    host++;
+    ipv6 = 1;
+    p = host_end + 1;
+    if (p < auth_end && *p != ':')
+      return UVH_E_BADURL;
+    if (p < auth_end)
+      port_s = p + 1;
+  } else {
+    host_end = host;
+    while (host_end < auth_end && *host_end != ':') {
+      if (!is_host_char((unsigned char)*host_end))
+        return UVH_E_BADURL;
+      host_end++;
+    }
+    if (host_end < auth_end)
+      port_s = host_end + 1;
+  }
+  host_len = (size_t)(host_end - host);
+  if (host_len == 0)
+    return UVH_E_NOHOST;
+
+  if (port_s && port_s < auth_end) {
+    port = 0;
+    for (p = port_s; p < auth_end; p++) {
+      if (!is_digit((unsigned char)*p))
+        return UVH_E_BADURL;
+      port = port * 10 + (unsigned long)(*p - '0');
+      if (port > 65535)
+        return UVH_E_BADURL;
+    }
+    if (port == 0)
+      return UVH_E_BADURL;
+  }
+
+  path = auth_end;
+  path_end = memchr(path, '#', (size_t)(end - path));
+  if (path_end == NULL)
+    path_end = end;
+  path_len = (size_t)(path_end - path);
+
+  /* one block: scheme, host, authority, target, userinfo, key */
+  cap = 5 + (host_len + 1) + (host_len + 3 + 7) + (path_len + 2) + (userinfo_len + 1) +
+        (7 + host_len + 2 + 7);
+  m = malloc(cap);
+  if (m == NULL)
+    return UVH_E_NOMEM;
+  w = m;
+  snprintf(portbuf, sizeof portbuf, "%lu", port);
+
+  url->scheme = w;
+  memcpy(w, "http", 5);
+  w += 5;
+
+  url->host = w;
+  for (i = 0; i < host_len; i++) {
+    unsigned char c = (unsigned char)host[i];
+    *w++ = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+  }
+  *w++ = '\0';
+
+  url->authority = w;
+  w += sprintf(w, ipv6 ? "[%s]" : "%s", url->host);
+  if (port != 80)
+    w += sprintf(w, ":%s", portbuf);
+  w++;
+
+  url->target = w;
+  if (path_len == 0 || *path != '/')
+    *w++ = '/';
+  memcpy(w, path, path_len);
+  w += path_len;
+  *w++ = '\0';
+
+  if (at) {
+    url->userinfo = w;
+    w += percent_decode(w, auth, userinfo_len) + 1;
+  }
+
+  url->key = w;
+  w += sprintf(w, ipv6 ? "http://[%s]:%s" : "http://%s:%s", url->host, portbuf) + 1;
+
+  url->port = (uint16_t)port;
+  url->is_ipv6 = (unsigned)ipv6;
+  url->mem = m;
+  return 0;
+}
+
+void uvh_url_free(uvh_url_t *url) {
+  free(url->mem);
+  memset(url, 0, sizeof *url);
+}

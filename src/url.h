@@ -1,0 +1,30 @@
+/* url.h - absolute http:// URL parsing.
+ *
+ * A parsed uvh_url_t owns one allocation holding all of its strings;
+ * uvh_url_free releases it. Parsing validates everything that will be
+ * written on the wire, so a request built from a parsed URL cannot
+ * smuggle CR/LF or spaces into the request line or Host header.
+ */
+#ifndef UVH_URL_H
+#define UVH_URL_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+  const char *scheme;    /* "http" */
+  const char *host;      /* lower-cased; IPv6 literal without brackets */
+  const char *authority; /* Host header value: host, [v6], with ":port" only when not default */
+  const char *target;    /* origin-form request target: path + query, never empty, no fragment */
+  const char *userinfo;  /* percent-decoded "user:password", or NULL */
+  const char *key;       /* destination key: scheme "://" authority-with-port, e.g. "http://a:80" */
+  uint16_t port;
+  unsigned is_ipv6 : 1;
+  char *mem;             /* owns every string above */
+} uvh_url_t;
+
+/* Parse `len` bytes at `s`. Returns 0, UVH_E_BADURL, UVH_E_BADSCHEME,
+ * UVH_E_NOHOST or UVH_E_NOMEM. On error `url` holds nothing to free. */
+int uvh_url_parse(uvh_url_t *url, const char *s, size_t len);
+void uvh_url_free(uvh_url_t *url);
+
+#endif

@@ -1,0 +1,168 @@
+/* uvh.h - public API of the Uvent HTTP/1.1 client core.
+ *
+ * Plain C on libuv and llhttp; no Perl. Objects:
+ *   uvh_loop_t     a libuv loop plus the pools and timers living on it
+ *   uvh_pool_t     per-destination connection pool with a FIFO queue
+ *   uvh_request_t  one request/response exchange (refcounted)
+ *   uvh_response_t the parsed response of an exchange (refcounted)
+ *   uvh_conn_t     one HTTP connection (refcounted)
+ *   uvh_timer_t    a plain timer for applications and tests
+ *
+ * Conventions: functions return 0 or a negative UVH_E_* code (error.h).
+ * A function that returns an error synchronously never runs the callback
+ * of the work it was asked to start. Refcounted objects start with one
+ * reference owned by the caller of *_new.
+ */
+#ifndef UVH_H
+#define UVH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+#include "error.h"
+
+#define UVH_VERSION "0.01"
+
+typedef struct uvh_loop_s uvh_loop_t;
+typedef struct uvh_pool_s uvh_pool_t;
+typedef struct uvh_request_s uvh_request_t;
+typedef struct uvh_response_s uvh_response_t;
+typedef struct uvh_conn_s uvh_conn_t;
+typedef struct uvh_timer_s uvh_timer_t;
+
+/* ---- errors passed to completion callbacks ---- */
+typedef struct {
+  int code;          /* UVH_E_* */
+  int sys_err;       /* libuv error (negative errno) behind it, or 0 */
+  char message[320]; /* sentence naming the destination */
+} uvh_error_t;
+
+/* ---- loop ---- */
+/* A new private libuv loop owned by the wrapper. */
+int uvh_loop_new(uvh_loop_t **out);
+/* Wrap an existing libuv loop (e.g. uv_default_loop()); it is not closed by destroy. */
+int uvh_loop_wrap(uv_loop_t *uv, uvh_loop_t **out);
+uv_loop_t *uvh_loop_uv(uvh_loop_t *loop);
+/* Shut down every pool on the loop (their requests complete as cancelled),
+ * stop every timer, run until every handle is closed, close an owned loop
+ * and free the wrapper. Pools and timers still referenced elsewhere stay
+ * valid objects but refuse new work. */
+void uvh_loop_destroy(uvh_loop_t *loop);
+void *uvh_loop_get_data(uvh_loop_t *loop);
+void uvh_loop_set_data(uvh_loop_t *loop, void *data);
+
+/* ---- timer ---- */
+typedef void (*uvh_timer_cb)(uvh_timer_t *timer, void *data);
+int uvh_timer_new(uvh_loop_t *loop, uvh_timer_cb cb, void *data, uvh_timer_t **out);
+/* after/repeat in seconds; repeat 0 = one-shot. */
+int uvh_timer_start(uvh_timer_t *timer, double after, double repeat);
+void uvh_timer_stop(uvh_timer_t *timer);
+int uvh_timer_active(const uvh_timer_t *timer);
+void uvh_timer_ref(uvh_timer_t *timer);
+/* Dropping the last reference stops and closes the timer. */
+void uvh_timer_unref(uvh_timer_t *timer);
+
+/* ---- pool ---- */
+typedef struct {
+  double idle_timeout;       /* seconds a kept-alive connection may idle; 0 = forever. Default 60 */
+  unsigned max_connections;  /* per destination, >= 1. Default 10 */
+  size_t max_headers_size;   /* whole response header block incl. trailers. Default 64 KiB */
+  size_t max_body_size;      /* 0 = unlimited (default) */
+} uvh_pool_config_t;
+
+void uvh_pool_config_init(uvh_pool_config_t *cfg);
+int uvh_pool_new(uvh_loop_t *loop, const uvh_pool_config_t *cfg, uvh_pool_t **out);
+void uvh_pool_ref(uvh_pool_t *pool);
+void uvh_pool_unref(uvh_pool_t *pool);
+/* The owner lets go: idle connections close now, busy ones close when
+ * their request completes, queued requests still run. Call before the
+ * owner's final uvh_pool_unref. */
+void uvh_pool_release(uvh_pool_t *pool);
+/* Cancel every queued and running request (callbacks run, in order) and
+ * close every connection. The pool stays usable afterwards. */
+void uvh_pool_shutdown(uvh_pool_t *pool);
+/* Start `req`. On success the pool holds a reference to `req` until its
+ * callback has run; *conn_out (may be NULL) is the connection that runs
+ * it, or NULL when it was queued. */
+int uvh_pool_submit(uvh_pool_t *pool, uvh_request_t *req, uvh_conn_t **conn_out);
+uvh_loop_t *uvh_pool_loop(uvh_pool_t *pool);
+unsigned uvh_pool_size(const uvh_pool_t *pool);
+unsigned uvh_pool_nbusy(const uvh_pool_t *pool);
+unsigned uvh_pool_nqueued(const uvh_pool_t *pool);
+double uvh_pool_idle_timeout(const uvh_pool_t *pool);
+void uvh_pool_set_idle_timeout(uvh_pool_t *pool, double seconds);
+unsigned uvh_pool_max_connections(const uvh_pool_t *pool);
+void uvh_pool_set_max_connections(uvh_pool_t *pool, unsigned n);
+size_t uvh_pool_max_headers_size(const uvh_pool_t *pool);
+size_t uvh_pool_max_body_size(const uvh_pool_t *pool);
+void *uvh_pool_get_data(uvh_pool_t *pool);
+void uvh_pool_set_data(uvh_pool_t *pool, void *data);
+
+/* ---- request ---- */
+/* Called exactly once per submitted request: on success `err` is NULL. The
+ * response is always non-NULL (code 0 when no response head arrived).
+ * The callback may submit, cancel, shut down or drop references freely. */
+typedef void (*uvh_request_cb)(uvh_request_t *req, uvh_response_t *resp, const uvh_error_t *err,
+                               void *data);
+
+#define UVH_LIMIT_INHERIT ((size_t)-1)
+
+int uvh_request_new(uvh_request_t **out);
+void uvh_request_ref(uvh_request_t *req);
+void uvh_request_unref(uvh_request_t *req);
+/* Setters validate and copy; they fail with UVH_E_BUSY once submitted. */
+int uvh_request_set_url(uvh_request_t *req, const char *url, size_t len);
+int uvh_request_set_method(uvh_request_t *req, const char *method, size_t len);
+int uvh_request_add_header(uvh_request_t *req, const char *name, size_t name_len, const char *value,
+                           size_t value_len);
+int uvh_request_set_body(uvh_request_t *req, const char *body, size_t len);
+/* Seconds; 0 = none. connect_timeout < 0 means "same as timeout". */
+int uvh_request_set_timeout(uvh_request_t *req, double timeout);
+int uvh_request_set_connect_timeout(uvh_request_t *req, double timeout);
+/* UVH_LIMIT_INHERIT takes the pool's value. */
+int uvh_request_set_limits(uvh_request_t *req, size_t max_headers_size, size_t max_body_size);
+void uvh_request_set_callback(uvh_request_t *req, uvh_request_cb cb, void *data);
+/* Cancel a queued or running request: its callback runs before this
+ * returns, with UVH_E_CANCELLED. No-op (returns 0) when not active. */
+int uvh_request_cancel(uvh_request_t *req);
+int uvh_request_active(const uvh_request_t *req);
+/* After a setter or submit failed: a sentence naming the bad value. */
+const char *uvh_request_last_error(const uvh_request_t *req);
+/* Destination key of the parsed URL ("http://host:port"), or NULL. */
+const char *uvh_request_destination(const uvh_request_t *req);
+/* The exact request head that is (or would be) written: for tests and debugging. */
+int uvh_request_head(uvh_request_t *req, const char **data, size_t *len);
+
+/* ---- response ---- */
+void uvh_response_ref(uvh_response_t *resp);
+void uvh_response_unref(uvh_response_t *resp);
+int uvh_response_status(const uvh_response_t *resp);
+/* Reason phrase (not NUL-terminated). */
+const char *uvh_response_reason(const uvh_response_t *resp, size_t *len);
+int uvh_response_http_major(const uvh_response_t *resp);
+int uvh_response_http_minor(const uvh_response_t *resp);
+int uvh_response_keep_alive(const uvh_response_t *resp);
+size_t uvh_response_header_count(const uvh_response_t *resp);
+/* The i-th header in wire order; name and value are not NUL-terminated. */
+void uvh_response_header_at(const uvh_response_t *resp, size_t i, const char **name, size_t *name_len,
+                            const char **value, size_t *value_len);
+size_t uvh_response_trailer_count(const uvh_response_t *resp);
+void uvh_response_trailer_at(const uvh_response_t *resp, size_t i, const char **name,
+                             size_t *name_len, const char **value, size_t *value_len);
+/* First header named `name` (case-insensitive), or NULL. */
+const char *uvh_response_header(const uvh_response_t *resp, const char *name, size_t *value_len);
+const char *uvh_response_body(const uvh_response_t *resp, size_t *len);
+
+/* ---- connection ---- */
+void uvh_conn_ref(uvh_conn_t *conn);
+void uvh_conn_unref(uvh_conn_t *conn);
+/* NULL once the connection has closed and its pool is gone. */
+uvh_pool_t *uvh_conn_pool(const uvh_conn_t *conn);
+const char *uvh_conn_destination(const uvh_conn_t *conn);
+int uvh_conn_busy(const uvh_conn_t *conn);
+int uvh_conn_open(const uvh_conn_t *conn);
+unsigned uvh_conn_requests_served(const uvh_conn_t *conn);
+void *uvh_conn_get_data(uvh_conn_t *conn);
+void uvh_conn_set_data(uvh_conn_t *conn, void *data);
+
+#endif

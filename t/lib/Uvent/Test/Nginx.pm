@@ -1,0 +1,291 @@
+package Uvent::Test::Nginx;
+
+# A private nginx instance on 127.0.0.1 for interoperability tests.
+#
+#   plan skip_all => 'nginx not installed' unless Uvent::Test::Nginx->available;
+#   my $ng = Uvent::Test::Nginx->new(keepalive_timeout => 75, keepalive_requests => 10000);
+#   $ng->url('/hello.txt'); $ng->file_content('1m.bin'); $ng->stop;
+#
+# nginx runs in the foreground (daemon off, master_process off) as a direct
+# child of the test process, with every path it writes inside a temp dir.
+# A tiny watchdog process kills it if the test process dies without calling
+# stop() (e.g. SIGKILL): it blocks on a pipe only the test process writes to.
+
+use strict;
+use warnings;
+
+use Digest::MD5 ();
+use File::Temp ();
+use IO::Socket::INET ();
+use POSIX ();
+use Time::HiRes ();
+
+# Served files.  The .bin contents are an MD5 chain: deterministic and not
+# periodic, so offset bugs cannot hide behind a repeating pattern.
+my %FILES = (
+    'hello.txt' => 'Hello, World!',
+    '4k.bin'    => _pattern(4096),
+    '64k.bin'   => _pattern(65536),
+    '1m.bin'    => _pattern(1048576),
+);
+
+sub _pattern {
+    my $len = shift;
+    my $out = '';
+    my $i = 0;
+    $out .= Digest::MD5::md5('uvent-' . $i++) while length $out < $len;
+    return substr $out, 0, $len;
+}
+
+sub binary {
+    return '/usr/sbin/nginx' if -x '/usr/sbin/nginx';
+    for my $d (split /:/, $ENV{PATH} // '') {
+        return "$d/nginx" if length $d && -x "$d/nginx" && !-d "$d/nginx";
+    }
+    return undef;
+}
+
+sub available { defined binary() }
+
+sub new {
+    my ($class, %opts) = @_;
+    my $bin = binary() or die "Uvent::Test::Nginx: nginx not found\n";
+    my $self = bless {
+        bin                => $bin,
+        keepalive_timeout  => $opts{keepalive_timeout}  // 75,
+        keepalive_requests => $opts{keepalive_requests} // 10000,
+        server_extra       => $opts{server_extra} // '',
+        owner              => $$,
+    }, $class;
+
+    my $dir = $self->{dir} = File::Temp::tempdir('uvent-nginx-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    mkdir "$dir/$_" or die "mkdir $dir/$_: $!" for qw(html logs tmp);
+    for my $name (keys %FILES) {
+        open my $fh, '>:raw', "$dir/html/$name" or die "write $name: $!";
+        print $fh $FILES{$name};
+        close $fh or die "close $name: $!";
+    }
+
+    # The port is chosen by binding port 0 and closing it, so another
+    # process may grab it before nginx does: retry with a fresh one.
+    my $err = '';
+    for my $attempt (1 .. 5) {
+        my $port = _free_port();
+        $self->_write_config($port);
+        return $self if $self->_start($port);
+        $err = $self->_slurp("$dir/stderr.log") . $self->_slurp("$dir/logs/error.log");
+    }
+    die "Uvent::Test::Nginx: nginx did not start:\n$err";
+}
+
+sub port { $_[0]{port} }
+sub pid  { $_[0]{pid} }
+sub dir  { $_[0]{dir} }
+
+sub url {
+    my ($self, $path) = @_;
+    $path //= '/';
+    return "http://127.0.0.1:$self->{port}$path";
+}
+
+sub file_content {
+    my ($self, $name) = @_;
+    $name =~ s{\A/}{};
+    return $FILES{$name};
+}
+
+sub file_md5 {
+    my ($self, $name) = @_;
+    my $c = $self->file_content($name);
+    return defined $c ? Digest::MD5::md5_hex($c) : undef;
+}
+
+sub files { return sort keys %FILES }
+
+sub stop {
+    my $self = shift;
+    return if $$ != $self->{owner};
+    # Watchdog first: once nginx is reaped its pid may be reused, and the
+    # watchdog must not fire at a stranger.
+    if (my $wd = delete $self->{watchdog}) {
+        kill 'KILL', $wd;
+        waitpid $wd, 0;
+        close delete $self->{wd_pipe};
+    }
+    if (my $pid = delete $self->{pid}) {
+        kill 'TERM', $pid;    # fast shutdown
+        _reap($pid, 5) or do { kill 'KILL', $pid; waitpid $pid, 0 };
+    }
+    return;
+}
+
+sub DESTROY {
+    my $self = shift;
+    local ($?, $!, $@);
+    $self->stop;
+}
+
+# --- internals ----------------------------------------------------------------
+
+sub _free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp', Listen => 1)
+        or die "Uvent::Test::Nginx: cannot bind 127.0.0.1: $@";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+sub _write_config {
+    my ($self, $port) = @_;
+    my $dir  = $self->{dir};
+    my $user = $> == 0 ? "user root;\n" : '';
+    my $conf = <<"CONF";
+${user}daemon off;
+master_process off;
+worker_processes 1;
+pid $dir/nginx.pid;
+lock_file $dir/nginx.lock;
+error_log $dir/logs/error.log warn;
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    access_log off;
+    client_body_temp_path $dir/tmp/client_body;
+    proxy_temp_path       $dir/tmp/proxy;
+    fastcgi_temp_path     $dir/tmp/fastcgi;
+    uwsgi_temp_path       $dir/tmp/uwsgi;
+    scgi_temp_path        $dir/tmp/scgi;
+
+    types {
+        text/plain               txt;
+        application/octet-stream bin;
+    }
+    default_type application/octet-stream;
+
+    keepalive_timeout  $self->{keepalive_timeout};
+    keepalive_requests $self->{keepalive_requests};
+
+    server {
+        listen 127.0.0.1:$port;
+        server_name localhost;
+        root $dir/html;
+
+        add_header X-Conn     \$connection always;
+        add_header X-Conn-Req \$connection_requests always;
+
+        # `return` alone would answer before the request body is read (nginx
+        # discards it afterwards).  proxy_pass buffers the whole body first,
+        # so the answer only comes once the upload has been received.
+        location = /upload {
+            client_max_body_size         16m;
+            client_body_buffer_size      16m;
+            client_body_in_single_buffer on;
+            proxy_pass http://127.0.0.1:$port/upload-sink;
+            proxy_hide_header X-Conn;
+            proxy_hide_header X-Conn-Req;
+        }
+        location = /upload-sink {
+            allow 127.0.0.1;
+            deny all;
+            client_max_body_size 16m;
+            return 200 "\$content_length\\n";
+        }
+
+        location = /status/204 { return 204; }
+        location = /redirect   { return 302 /hello.txt; }
+
+$self->{server_extra}
+    }
+}
+CONF
+    open my $fh, '>', "$dir/nginx.conf" or die "write nginx.conf: $!";
+    print $fh $conf;
+    close $fh or die "close nginx.conf: $!";
+}
+
+sub _start {
+    my ($self, $port) = @_;
+    my $dir = $self->{dir};
+    unlink "$dir/logs/error.log", "$dir/stderr.log";
+
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if (!$pid) {
+        open STDIN,  '<', '/dev/null';
+        open STDOUT, '>', "$dir/stderr.log";
+        open STDERR, '>&', \*STDOUT;
+        # Perl marks descriptors above $^F close-on-exec, so nginx inherits
+        # none of the test's sockets.
+        exec($self->{bin}, '-p', "$dir/", '-c', "$dir/nginx.conf") or POSIX::_exit(127);
+    }
+
+    # Wait (bounded) until it accepts connections, or notice it died.
+    my $deadline = Time::HiRes::time() + 5;
+    while (Time::HiRes::time() < $deadline) {
+        if (waitpid($pid, POSIX::WNOHANG()) == $pid) {
+            return 0;    # exited: most likely the port was taken
+        }
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp', Timeout => 1);
+        if ($s) {
+            close $s;
+            $self->{pid}  = $pid;
+            $self->{port} = $port;
+            $self->_start_watchdog($pid);
+            return 1;
+        }
+        Time::HiRes::sleep(0.02);
+    }
+    kill 'KILL', $pid;
+    waitpid $pid, 0;
+    return 0;
+}
+
+sub _start_watchdog {
+    my ($self, $ngx) = @_;
+    pipe(my $r, my $w) or die "pipe: $!";
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if (!$pid) {
+        close $w;
+        # Hold none of the test's other descriptors (sockets, pipes).
+        if (opendir my $d, '/proc/self/fd') {
+            my @fds = grep { /^\d+\z/ && $_ > 2 && $_ != fileno $r } readdir $d;
+            closedir $d;
+            POSIX::close($_) for @fds;
+        }
+        open STDOUT, '>', '/dev/null';
+        $0 = "uvent-nginx-watchdog";
+        $SIG{$_} = 'IGNORE' for qw(INT HUP);
+        # EOF: the test process died without stop() (stop() kills us
+        # first), so nginx is still alive, or a zombie: its pid is still ours.
+        1 while !defined sysread($r, my $buf, 1) && $!{EINTR};
+        kill 'KILL', $ngx;
+        POSIX::_exit(0);
+    }
+    close $r;
+    $self->{watchdog} = $pid;
+    $self->{wd_pipe}  = $w;
+}
+
+sub _reap {
+    my ($pid, $timeout) = @_;
+    my $deadline = Time::HiRes::time() + $timeout;
+    while (1) {
+        my $r = waitpid($pid, POSIX::WNOHANG());
+        return 1 if $r == $pid || $r == -1;
+        return 0 if Time::HiRes::time() >= $deadline;
+        Time::HiRes::sleep(0.01);
+    }
+}
+
+sub _slurp {
+    my ($self, $file) = @_;
+    open my $fh, '<', $file or return '';
+    local $/;
+    return scalar <$fh>;
+}
+
+1;

@@ -1,0 +1,923 @@
+package Uvent::Test::Server;
+
+# Scriptable forked HTTP/1.1 test server for the Uvent test suite.
+#
+#   my $srv = Uvent::Test::Server->new(accept_delay => 0, idle_close => 30);
+#   $srv->url('/echo'); $srv->connections; $srv->requests; $srv->log;
+#   $srv->wait_for(sub { $_[0]->requests >= 2 }, 5); $srv->stop;
+#
+# Process layout: the test process binds the listener, then forks the server
+# process (its own process group).  The server accepts in a loop and forks one
+# child per connection.  Every server-side process holds the read end of a
+# pipe whose write end only the test process holds: when the test process goes
+# away (even by SIGKILL) the pipe reaches EOF and they all exit.  They also
+# exit after 120 s no matter what.
+#
+# Statistics travel through an append-only JSON-lines log file (flock +
+# unbuffered syswrite), read back by the test process.
+
+use strict;
+use warnings;
+
+use Digest::MD5 ();
+use Errno ();
+use Fcntl qw(:flock O_WRONLY O_APPEND O_CREAT);
+use File::Temp ();
+use IO::Socket::INET ();
+use JSON::PP ();
+use POSIX ();
+use Socket qw(SOL_SOCKET SO_LINGER);
+use Time::HiRes ();
+
+# ascii: every byte > 127 is \u-escaped, so binary request data survives
+# the round trip whether the reader decodes as UTF-8 or not.
+my $JSON = JSON::PP->new->ascii->canonical;
+
+use constant {
+    MAX_HEAD       => 1024 * 1024,   # request head limit
+    IO_TIMEOUT     => 30,            # inactivity limit while reading/writing
+    LIFETIME       => 120,           # hard cap on every server-side process
+    STREAM_LIMIT   => 30,            # /endless, /endless-cl
+    STALL_LIMIT    => 60,            # /stall
+};
+
+# ---------------------------------------------------------------------------
+# Test-process side
+# ---------------------------------------------------------------------------
+
+sub new {
+    my ($class, %opts) = @_;
+    my $self = bless {
+        accept_delay => $opts{accept_delay} // 0,
+        idle_close   => $opts{idle_close}   // 30,
+        owner        => $$,
+    }, $class;
+
+    $self->{dir}     = File::Temp::tempdir('uvent-srv-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    $self->{logfile} = "$self->{dir}/log.jsonl";
+    open my $touch, '>', $self->{logfile} or die "create $self->{logfile}: $!";
+    close $touch;
+
+    my $lsock = IO::Socket::INET->new(
+        LocalAddr => '127.0.0.1',
+        LocalPort => 0,
+        Proto     => 'tcp',
+        Listen    => 128,
+        ReuseAddr => 1,
+    ) or die "Uvent::Test::Server: cannot listen on 127.0.0.1: $@";
+    $self->{port} = $lsock->sockport;
+
+    pipe(my $ctl_r, my $ctl_w) or die "pipe: $!";
+
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if (!$pid) {
+        # Server process.  Never return into the test code.
+        eval {
+            close $ctl_w;
+            POSIX::setpgid(0, 0);
+            _close_fds_except(fileno $lsock, fileno $ctl_r);
+            open STDIN,  '<', '/dev/null';
+            open STDOUT, '>', '/dev/null';    # keep TAP output clean
+            _server_main($self, $lsock, $ctl_r);
+        };
+        warn "Uvent::Test::Server: $@" if $@;
+        POSIX::_exit(0);
+    }
+    # Also set the group from this side so stop() right after new() is safe.
+    POSIX::setpgid($pid, $pid);
+    close $ctl_r;
+    close $lsock;    # connections after stop() must be refused, not queued
+    $self->{pid} = $pid;
+    $self->{ctl} = $ctl_w;
+    return $self;
+}
+
+sub port { $_[0]{port} }
+sub pid  { $_[0]{pid} }
+
+sub url {
+    my ($self, $path) = @_;
+    $path //= '/';
+    return "http://127.0.0.1:$self->{port}$path";
+}
+
+sub _events {
+    my $self = shift;
+    open my $fh, '<', $self->{logfile} or return [];
+    flock $fh, LOCK_SH;
+    my @ev;
+    while (my $line = <$fh>) {
+        next unless $line =~ /\n\z/;    # flock makes partial lines impossible; be safe anyway
+        my $e = eval { $JSON->decode($line) } or next;
+        push @ev, $e;
+    }
+    close $fh;
+    return \@ev;
+}
+
+sub connections {
+    my $self = shift;
+    return scalar grep { $_->{ev} eq 'conn' } @{ $self->_events };
+}
+
+sub requests {
+    my $self = shift;
+    return scalar grep { $_->{ev} eq 'req' } @{ $self->_events };
+}
+
+sub log {
+    my $self = shift;
+    my @log;
+    for my $e (@{ $self->_events }) {
+        next unless $e->{ev} eq 'req';
+        my %r = %$e;
+        delete $r{ev};
+        push @log, \%r;
+    }
+    return \@log;
+}
+
+sub reset_stats {
+    my $self = shift;
+    open my $fh, '+<', $self->{logfile} or die "open $self->{logfile}: $!";
+    flock $fh, LOCK_EX;
+    truncate $fh, 0;    # writers use O_APPEND, so they continue at the new end
+    close $fh;
+    return;
+}
+
+sub wait_for {
+    my ($self, $cond, $timeout) = @_;
+    $timeout //= 5;
+    my $deadline = Time::HiRes::time() + $timeout;
+    while (1) {
+        return 1 if $cond->($self);
+        last if Time::HiRes::time() >= $deadline;
+        Time::HiRes::sleep(0.01);
+    }
+    return $cond->($self) ? 1 : 0;
+}
+
+sub stop {
+    my $self = shift;
+    return if $$ != $self->{owner};
+    my $pid = delete $self->{pid} or return;
+
+    # TERM makes the server kill and wait for its connection children
+    # before exiting, so nothing is left to be reparented.
+    kill 'TERM', $pid;
+    close delete $self->{ctl} if $self->{ctl};
+    my $deadline = Time::HiRes::time() + 5;
+    my $reaped = 0;
+    while (Time::HiRes::time() < $deadline) {
+        my $r = waitpid($pid, POSIX::WNOHANG());
+        if ($r == $pid || $r == -1) { $reaped = 1; last }
+        Time::HiRes::sleep(0.01);
+    }
+    kill 'KILL', -$pid;    # mop up whatever is left of the group
+    waitpid($pid, 0) unless $reaped;
+    return;
+}
+
+sub DESTROY {
+    my $self = shift;
+    local ($?, $!, $@);
+    $self->stop;
+}
+
+# Close every inherited descriptor except stdio and @keep: a forked helper
+# must not hold copies of the test's sockets (that would delay their FIN).
+sub _close_fds_except {
+    my %keep = map { $_ => 1 } 0, 1, 2, @_;
+    my @fds;
+    if (opendir my $d, '/proc/self/fd') {
+        @fds = grep { /^\d+\z/ } readdir $d;
+        closedir $d;
+    } else {
+        @fds = 3 .. 1023;
+    }
+    POSIX::close($_) for grep { !$keep{$_} } @fds;
+}
+
+# ---------------------------------------------------------------------------
+# Server process
+# ---------------------------------------------------------------------------
+
+sub _log_event {
+    my ($file, $ev) = @_;
+    sysopen my $fh, $file, O_WRONLY | O_APPEND | O_CREAT or return;
+    flock $fh, LOCK_EX;
+    syswrite $fh, $JSON->encode($ev) . "\n";
+    close $fh;
+}
+
+sub _server_main {
+    my ($self, $lsock, $ctl) = @_;
+    $0 = "uvent-test-server $self->{port}";
+    $lsock->blocking(0);
+
+    # Auto-reap connection children (no zombies while we live).
+    $SIG{CHLD} = 'IGNORE';
+    $SIG{PIPE} = 'IGNORE';
+    my $shutdown = sub {
+        $SIG{$_} = 'IGNORE' for qw(TERM INT HUP ALRM);
+        kill 'TERM', -$$;      # our group: every connection child
+        # Outlive the children so they are reaped by us, not orphaned.
+        $SIG{ALRM} = sub { POSIX::_exit(0) };
+        alarm 3;
+        1 while waitpid(-1, 0) > 0;
+        POSIX::_exit(0);
+    };
+    $SIG{$_} = $shutdown for qw(TERM INT HUP ALRM);
+    alarm LIFETIME;
+
+    my $serial = 0;
+    while (1) {
+        my $rin = '';
+        vec($rin, fileno $lsock, 1) = 1;
+        vec($rin, fileno $ctl,   1) = 1;
+        my $n = select(my $rout = $rin, undef, undef, 1);
+        next unless $n && $n > 0;
+        $shutdown->() if vec($rout, fileno $ctl, 1);    # test process is gone
+        next unless vec($rout, fileno $lsock, 1);
+
+        # accept_delay: a connection is pending; make it wait before accept.
+        if ($self->{accept_delay} > 0) {
+            my $end = Time::HiRes::time() + $self->{accept_delay};
+            while ((my $left = $end - Time::HiRes::time()) > 0) {
+                my $r = '';
+                vec($r, fileno $ctl, 1) = 1;
+                $shutdown->() if (select($r, undef, undef, $left) || 0) > 0;
+            }
+        }
+
+        my $client = $lsock->accept or next;
+        $serial++;
+        _log_event($self->{logfile}, { ev => 'conn', conn => $serial, t => Time::HiRes::time() });
+
+        my $pid = fork;
+        if (!defined $pid) { close $client; next }
+        if (!$pid) {
+            $SIG{$_} = 'DEFAULT' for qw(TERM INT HUP ALRM CHLD);
+            alarm LIFETIME;
+            close $lsock;
+            eval {
+                my $c = Uvent::Test::Server::Conn->new(
+                    sock    => $client,
+                    ctl     => $ctl,
+                    serial  => $serial,
+                    logfile => $self->{logfile},
+                    idle    => $self->{idle_close},
+                );
+                $c->run;
+            };
+            POSIX::_exit(0);
+        }
+        close $client;
+    }
+}
+
+# ---------------------------------------------------------------------------
+# One connection (runs in its own child process)
+# ---------------------------------------------------------------------------
+
+package Uvent::Test::Server::Conn;
+
+use strict;
+use warnings;
+
+use Errno ();
+use Socket qw(SOL_SOCKET SO_LINGER);
+use Time::HiRes ();
+
+my %REASON = (
+    100 => 'Continue', 101 => 'Switching Protocols', 103 => 'Early Hints',
+    200 => 'OK', 201 => 'Created', 202 => 'Accepted', 203 => 'Non-Authoritative Information',
+    204 => 'No Content', 205 => 'Reset Content', 206 => 'Partial Content',
+    300 => 'Multiple Choices', 301 => 'Moved Permanently', 302 => 'Found', 303 => 'See Other',
+    304 => 'Not Modified', 307 => 'Temporary Redirect', 308 => 'Permanent Redirect',
+    400 => 'Bad Request', 401 => 'Unauthorized', 403 => 'Forbidden', 404 => 'Not Found',
+    405 => 'Method Not Allowed', 408 => 'Request Timeout', 409 => 'Conflict', 410 => 'Gone',
+    411 => 'Length Required', 413 => 'Content Too Large', 414 => 'URI Too Long',
+    429 => 'Too Many Requests', 431 => 'Request Header Fields Too Large',
+    500 => 'Internal Server Error', 501 => 'Not Implemented', 502 => 'Bad Gateway',
+    503 => 'Service Unavailable', 504 => 'Gateway Timeout',
+);
+
+sub now () { Time::HiRes::time() }
+
+sub new {
+    my ($class, %a) = @_;
+    my $self = bless { %a, buf => '', seq => 0 }, $class;
+    $self->{sock}->blocking(0);
+    return $self;
+}
+
+# --- low-level I/O (every wait also watches the control pipe) -------------
+
+sub _bye { POSIX::_exit(0) }
+
+# Wait until the socket is readable ($mode 'r') or writable ('w').
+# Returns 1 when ready, 0 on timeout; exits if the test process is gone.
+sub _wait {
+    my ($self, $mode, $timeout) = @_;
+    my $end = now + ($timeout < 0 ? 0 : $timeout);
+    my $sfd = fileno $self->{sock};
+    my $cfd = fileno $self->{ctl};
+    while (1) {
+        my ($r, $w) = ('', '');
+        vec($r, $cfd, 1) = 1;
+        vec($mode eq 'r' ? $r : $w, $sfd, 1) = 1;
+        my $left = $end - now;
+        $left = 0 if $left < 0;
+        my $n = select($r, $mode eq 'w' ? $w : undef, undef, $left);
+        if (!defined $n || $n < 0) {
+            return 0 if now >= $end;
+            next;                      # EINTR
+        }
+        if ($n > 0) {
+            _bye() if vec($r, $cfd, 1);
+            return 1;
+        }
+        return 0 if now >= $end;
+    }
+}
+
+# Sleep, but die with the test process.
+sub nap {
+    my ($self, $secs) = @_;
+    my $end = now + $secs;
+    my $cfd = fileno $self->{ctl};
+    while ((my $left = $end - now) > 0) {
+        my $r = '';
+        vec($r, $cfd, 1) = 1;
+        my $n = select($r, undef, undef, $left);
+        _bye() if $n && $n > 0;
+    }
+}
+
+# Read more data into the buffer.  Returns bytes read, 0 on EOF (or error),
+# undef on timeout.
+sub fill {
+    my ($self, $timeout) = @_;
+    my $end = now + ($timeout // Uvent::Test::Server::IO_TIMEOUT());
+    while (1) {
+        return undef unless $self->_wait('r', $end - now);
+        my $n = sysread $self->{sock}, $self->{buf}, 65536, length $self->{buf};
+        return $n if defined $n;
+        next if $!{EAGAIN} || $!{EINTR};
+        return 0;
+    }
+}
+
+# Write everything or exit (a failed write means the client is gone).
+sub send_all {
+    my ($self, $data) = @_;
+    my $off = 0;
+    my $len = length $data;
+    while ($off < $len) {
+        _bye() unless $self->_wait('w', Uvent::Test::Server::IO_TIMEOUT());
+        my $n = syswrite $self->{sock}, $data, $len - $off, $off;
+        if (!defined $n) {
+            next if $!{EAGAIN} || $!{EINTR};
+            _bye();
+        }
+        $off += $n;
+    }
+}
+
+# Write byte groups separately with a pause between them.
+sub send_pieces {
+    my ($self, $pause, @pieces) = @_;
+    for my $i (0 .. $#pieces) {
+        $self->nap($pause) if $i && $pause > 0;
+        $self->send_all($pieces[$i]);
+    }
+}
+
+# Graceful close: FIN, then drain what the peer still sends (bounded) so
+# unread input does not turn the close into an RST that could destroy the
+# response in flight.
+sub close_graceful {
+    my $self = shift;
+    my $s = $self->{sock};
+    shutdown $s, 1;
+    my $end = now + 2;
+    while (now < $end) {
+        last unless $self->_wait('r', $end - now);
+        my $n = sysread $s, my $junk, 65536;
+        next if !defined $n && ($!{EAGAIN} || $!{EINTR});
+        last unless $n;
+    }
+    close $s;
+}
+
+sub close_reset {
+    my $self = shift;
+    setsockopt $self->{sock}, SOL_SOCKET, SO_LINGER, pack('ii', 1, 0);
+    close $self->{sock};
+}
+
+# --- request parsing -------------------------------------------------------
+
+sub read_line {
+    my $self = shift;
+    while (1) {
+        if ($self->{buf} =~ s/\A([^\n]*?)\r?\n//) {
+            return $1;
+        }
+        return undef if length $self->{buf} > 65536;
+        return undef unless $self->fill;
+    }
+}
+
+sub read_exact {
+    my ($self, $len) = @_;
+    while (length $self->{buf} < $len) {
+        return undef unless $self->fill;
+    }
+    return substr $self->{buf}, 0, $len, '';
+}
+
+# Returns a request hashref, or undef when the connection should just end.
+sub read_request {
+    my $self = shift;
+
+    my $head;
+    while (1) {
+        my $i = index $self->{buf}, "\r\n\r\n";
+        if ($i >= 0) {
+            $head = substr $self->{buf}, 0, $i + 4, '';
+            last;
+        }
+        if (length $self->{buf} > Uvent::Test::Server::MAX_HEAD()) {
+            $self->bad(431);
+            return undef;
+        }
+        return undef unless $self->fill;
+    }
+    $head =~ s/\A(?:\r\n)+//;    # tolerate stray CRLFs between requests
+
+    my ($line, @lines) = split /\r\n/, $head;
+    my ($method, $target, $version) =
+        ($line // '') =~ m{\A([!#\$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) HTTP/(\d\.\d)\z}
+        or do { $self->bad(400); return undef };
+    my @headers;
+    for my $l (@lines) {
+        my ($n, $v) = $l =~ /\A([^:\s]+):[ \t]*(.*?)[ \t]*\z/
+            or do { $self->bad(400); return undef };
+        push @headers, [ $n, $v ];
+    }
+
+    $self->{seq}++;
+    my $req = {
+        method  => $method,
+        target  => $target,
+        version => $version,
+        headers => \@headers,
+        body    => '',
+    };
+    my $te = $self->header($req, 'transfer-encoding');
+    my @cl = $self->header($req, 'content-length');
+
+    if (lc($self->header($req, 'expect') // '') eq '100-continue'
+        && (($te // '') =~ /chunked/i || (@cl && $cl[0] =~ /\A\d+\z/ && $cl[0] > 0)))
+    {
+        $self->send_all("HTTP/1.1 100 Continue\r\n\r\n");
+    }
+
+    my $ok = 1;
+    if (defined $te && $te =~ /chunked\s*\z/i) {
+        $ok = $self->read_chunked_body($req);
+    } elsif (@cl) {
+        my %distinct = map { $_ => 1 } @cl;
+        if (keys %distinct > 1 || $cl[0] !~ /\A\d+\z/) {
+            $self->bad(400);
+            return undef;
+        }
+        my $body = $self->read_exact($cl[0]);
+        if (defined $body) {
+            $req->{body} = $body;
+        } else {
+            $req->{body} = substr $self->{buf}, 0, length $self->{buf}, '';
+            $ok = 0;
+        }
+    }
+
+    my $ev = {
+        ev          => 'req',
+        conn        => $self->{serial},
+        seq         => $self->{seq},
+        method      => $method,
+        target      => $target,
+        version     => $version,
+        headers     => \@headers,
+        body_length => length($req->{body}),
+        body_md5    => Digest::MD5::md5_hex($req->{body}),
+        t           => now,
+    };
+    $ev->{incomplete} = JSON::PP::true() unless $ok;
+    Uvent::Test::Server::_log_event($self->{logfile}, $ev);
+    return $ok ? $req : undef;
+}
+
+sub read_chunked_body {
+    my ($self, $req) = @_;
+    while (1) {
+        my $line = $self->read_line // return 0;
+        my ($hex) = $line =~ /\A\s*([0-9A-Fa-f]+)/ or return 0;
+        my $size = hex $hex;
+        if ($size == 0) {
+            while (1) {    # trailers up to the empty line
+                my $t = $self->read_line // return 0;
+                last if $t eq '';
+            }
+            return 1;
+        }
+        my $data = $self->read_exact($size) // return 0;
+        $req->{body} .= $data;
+        defined $self->read_line or return 0;    # CRLF after the data
+    }
+}
+
+# In list context all values of a header, in scalar context the first.
+sub header {
+    my ($self, $req, $name) = @_;
+    my @v = map { $_->[1] } grep { lc $_->[0] eq $name } @{ $req->{headers} };
+    return wantarray ? @v : $v[0];
+}
+
+sub bad {
+    my ($self, $code) = @_;
+    my $body = "bad request\n";
+    $self->send_all("HTTP/1.1 $code $REASON{$code}\r\nContent-Length: "
+        . length($body) . "\r\nConnection: close\r\n\r\n$body");
+    $self->close_graceful;
+}
+
+# --- response helpers --------------------------------------------------------
+
+# Build a response head.  Options: code, version, headers (arrayref of
+# [name, value]), body (for Content-Length), no_cl, close_hdr.
+sub head {
+    my ($self, %a) = @_;
+    my $code = $a{code} // 200;
+    my $ver  = $a{version} // '1.1';
+    my @h    = ([ 'X-Conn', $self->{serial} ], [ 'X-Seq', $self->{seq} ]);
+    push @h, [ 'Content-Length', length $a{body} ] if defined $a{body} && !$a{no_cl};
+    push @h, [ 'Connection', 'close' ] if $a{close_hdr};
+    push @h, @{ $a{headers} || [] };
+    return "HTTP/$ver $code " . ($REASON{$code} // 'Unknown') . "\r\n"
+        . join('', map { "$_->[0]: $_->[1]\r\n" } @h) . "\r\n";
+}
+
+# Send a normal response.  Returns the connection disposition:
+# 'keep' or 'close' (with a Connection: close header).
+sub respond {
+    my ($self, $req, %a) = @_;
+    my $close = $a{close} || $req->{client_close} || $req->{q}{close};
+    my $data  = $self->head(%a, close_hdr => $close);
+    $data .= $a{body} if defined $a{body} && $req->{method} ne 'HEAD';
+    $self->send_all($data);
+    return $close ? 'close' : 'keep';
+}
+
+# --- main loop ----------------------------------------------------------------
+
+sub run {
+    my $self = shift;
+    $SIG{PIPE} = 'IGNORE';
+    my %idle = (after => $self->{idle}, action => 'close');
+
+    while (1) {
+        if (!length $self->{buf}) {
+            if (defined(my $u = $idle{unsolicited})) {
+                $self->send_all("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                    unless $self->_wait('r', $u);
+            }
+            if (!$self->_wait('r', $idle{after})) {
+                # Idle too long: close as instructed by the last response.
+                $idle{action} eq 'reset' ? $self->close_reset : $self->close_graceful;
+                return;
+            }
+            my $n = $self->fill(0);
+            if (defined $n && $n == 0) { close $self->{sock}; return }    # client closed
+        }
+
+        my $req = $self->read_request or return;
+        if ($self->{drop_next}) { $self->close_graceful; return }
+
+        %idle = (after => $self->{idle}, action => 'close');
+        my $disp = $self->dispatch($req, \%idle);
+        if    ($disp eq 'close') { $self->close_graceful; return }
+        elsif ($disp eq 'reset') { $self->close_reset;    return }
+        elsif ($disp eq 'gone')  { return }
+    }
+}
+
+my %ROUTES = (
+    '/'                  => \&r_ok,
+    '/ok'                => \&r_ok,
+    '/echo'              => \&r_echo,
+    '/upload'            => \&r_upload,
+    '/chunked'           => \&r_chunked,
+    '/close-delimited'   => \&r_close_delimited,
+    '/http10'            => \&r_http10,
+    '/http10-keepalive'  => \&r_http10_keepalive,
+    '/keepalive-timeout' => \&r_keepalive_timeout,
+    '/keepalive-max0'    => \&r_keepalive_max0,
+    '/1xx'               => \&r_1xx,
+    '/conflict-cl'       => \&r_conflict_cl,
+    '/cl-te'             => \&r_cl_te,
+    '/garbage'           => \&r_garbage,
+    '/huge-headers'      => \&r_huge_headers,
+    '/many-headers'      => \&r_many_headers,
+    '/big'               => \&r_big,
+    '/endless'           => \&r_endless,
+    '/endless-cl'        => \&r_endless_cl,
+    '/sleep'             => \&r_sleep,
+    '/trickle'           => \&r_trickle,
+    '/stall'             => \&r_stall,
+    '/drop'              => sub { 'close' },
+    '/reset'             => sub { 'reset' },
+    '/drop-second'       => \&r_drop_second,
+    '/idle-close'        => \&r_idle_close,
+    '/idle-reset'        => \&r_idle_reset,
+    '/unsolicited'       => \&r_unsolicited,
+    '/headers-split'     => \&r_headers_split,
+);
+
+sub dispatch {
+    my ($self, $req, $idle) = @_;
+
+    my $target = $req->{target};
+    if ($target =~ m{\A[a-zA-Z][a-zA-Z0-9+.-]*://[^/?]*(.*)\z}s) {    # absolute-form
+        $target = length $1 ? $1 : '/';
+    }
+    my ($path, $query) = split /\?/, $target, 2;
+    my %q;
+    for my $kv (split /&/, $query // '') {
+        my ($k, $v) = split /=/, $kv, 2;
+        next unless defined $k && length $k;
+        $v //= '';
+        s/%([0-9A-Fa-f]{2})/chr hex $1/ge for $k, $v;
+        $q{$k} = $v;
+    }
+    $req->{path} = $path;
+    $req->{q}    = \%q;
+
+    my $conn = lc join ',', $self->header($req, 'connection');
+    $req->{client_close} = $req->{version} eq '1.0'
+        ? $conn !~ /\bkeep-alive\b/
+        : $conn =~ /\bclose\b/;
+
+    if ($path =~ m{\A/status/(\d{3})\z}) {
+        return $self->r_status($req, $1);
+    }
+    my $h = $ROUTES{$path}
+        or return $self->respond($req, code => 404, body => 'not found');
+    return $self->$h($req, $idle);
+}
+
+sub num {
+    my ($v, $default) = @_;
+    return (defined $v && $v =~ /\A\d+(?:\.\d+)?\z/) ? $v : $default;
+}
+
+# --- routes ---------------------------------------------------------------
+
+sub r_ok {
+    my ($self, $req) = @_;
+    my $size = num($req->{q}{size}, undef);
+    return $self->respond($req, body => defined $size ? 'x' x $size : 'ok');
+}
+
+sub r_echo {
+    my ($self, $req) = @_;
+    my $body = $JSON->encode({
+        map({ $_ => $req->{$_} } qw(method target version headers body)),
+    });
+    return $self->respond($req,
+        headers => [ [ 'Content-Type', 'application/json' ] ], body => $body);
+}
+
+sub r_upload {
+    my ($self, $req) = @_;
+    return $self->respond($req,
+        body => length($req->{body}) . ' ' . Digest::MD5::md5_hex($req->{body}));
+}
+
+sub r_status {
+    my ($self, $req, $code) = @_;
+    return $self->respond($req, code => 404, body => 'not found')
+        if $code < 200 || $code > 599;
+    if ($code == 204) {
+        return $self->respond($req, code => 204);
+    }
+    if ($code == 304) {
+        # Content-Length describes the would-be representation; no body follows.
+        return $self->respond($req, code => 304, headers => [ [ 'Content-Length', 10 ] ]);
+    }
+    if ($code == 205) {
+        return $self->respond($req, code => 205, headers => [ [ 'Content-Length', 0 ] ]);
+    }
+    return $self->respond($req, code => $code, body => "status $code");
+}
+
+sub r_chunked {
+    my ($self, $req) = @_;
+    my $trailers = $req->{q}{trailers};
+    my @h = ([ 'Transfer-Encoding', 'chunked' ]);
+    push @h, [ 'Trailer', 'X-Checksum, X-Other' ] if $trailers;
+    my $close = $req->{client_close} || $req->{q}{close};
+    my $data = $self->head(headers => \@h, close_hdr => $close);
+    if ($req->{method} ne 'HEAD') {
+        $data .= "5;name=value\r\nhello\r\n6\r\n world\r\n0\r\n";
+        $data .= "X-Checksum: abc\r\nX-Other: 1\r\n" if $trailers;
+        $data .= "\r\n";
+    }
+    if ($req->{q}{split}) {
+        $self->send_pieces(0.001, split //, $data);
+    } else {
+        $self->send_all($data);
+    }
+    return $close ? 'close' : 'keep';
+}
+
+sub r_close_delimited {
+    my ($self, $req) = @_;
+    my $data = $self->head();
+    $data .= 'close-delimited body' if $req->{method} ne 'HEAD';
+    $self->send_all($data);
+    return 'close';
+}
+
+sub r_http10 {
+    my ($self, $req) = @_;
+    $self->respond($req, version => '1.0', body => 'http10');
+    return 'close';
+}
+
+sub r_http10_keepalive {
+    my ($self, $req) = @_;
+    return $self->respond($req, version => '1.0',
+        headers => [ [ 'Connection', 'keep-alive' ] ], body => 'http10 keep-alive');
+}
+
+sub r_keepalive_timeout {
+    my ($self, $req) = @_;
+    my $t = num($req->{q}{t}, 5);
+    return $self->respond($req, headers => [ [ 'Keep-Alive', "timeout=$t" ] ], body => 'ok');
+}
+
+sub r_keepalive_max0 {
+    my ($self, $req) = @_;
+    return $self->respond($req, headers => [ [ 'Keep-Alive', 'timeout=5, max=0' ] ], body => 'ok');
+}
+
+sub r_1xx {
+    my ($self, $req) = @_;
+    $self->send_all("HTTP/1.1 100 Continue\r\n\r\n");
+    $self->send_all("HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n");
+    return $self->respond($req, body => 'final');
+}
+
+sub r_conflict_cl {
+    my ($self, $req) = @_;
+    my $data = $self->head(headers => [ [ 'Content-Length', 5 ], [ 'Content-Length', 6 ] ]);
+    $data .= 'abcdef' if $req->{method} ne 'HEAD';
+    $self->send_all($data);
+    return 'close';    # framing is ambiguous: never reuse
+}
+
+sub r_cl_te {
+    my ($self, $req) = @_;
+    my $data = $self->head(headers => [ [ 'Content-Length', 5 ], [ 'Transfer-Encoding', 'chunked' ] ]);
+    $data .= "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n" if $req->{method} ne 'HEAD';
+    $self->send_all($data);
+    return 'keep';     # the chunked framing is valid; the client decides
+}
+
+sub r_garbage {
+    my ($self) = @_;
+    $self->send_all("THIS IS NOT HTTP\r\n\r\n");
+    $self->nap(1);
+    return 'close';
+}
+
+sub r_huge_headers {
+    my ($self, $req) = @_;
+    my $size = num($req->{q}{size}, 100000);
+    return $self->respond($req, headers => [ [ 'X-Big', 'b' x $size ] ], body => 'ok');
+}
+
+sub r_many_headers {
+    my ($self, $req) = @_;
+    my $n = num($req->{q}{n}, 100);
+    return $self->respond($req,
+        headers => [ map { [ "X-H-$_", 'value' ] } 1 .. $n ], body => 'ok');
+}
+
+sub r_big {
+    my ($self, $req) = @_;
+    my $size = num($req->{q}{size}, 1024 * 1024);
+    my $close = $req->{client_close} || $req->{q}{close};
+    $self->send_all($self->head(headers => [ [ 'Content-Length', $size ] ], close_hdr => $close));
+    if ($req->{method} ne 'HEAD') {
+        # Pieces are a multiple of 10 long, so each starts at pattern offset 0.
+        my $block = '0123456789' x 6553;
+        for (my $left = $size; $left > 0; $left -= length $block) {
+            $self->send_all($left >= length $block ? $block : substr($block, 0, $left));
+        }
+    }
+    return $close ? 'close' : 'keep';
+}
+
+sub r_endless {
+    my ($self, $req) = @_;
+    $self->send_all($self->head(headers => [ [ 'Transfer-Encoding', 'chunked' ] ]));
+    return 'keep' if $req->{method} eq 'HEAD';
+    my $chunk = sprintf("%x\r\n", 65536) . ('x' x 65536) . "\r\n";
+    my $end = now + Uvent::Test::Server::STREAM_LIMIT();
+    $self->send_all($chunk) while now < $end;    # exits when the client closes
+    return 'reset';
+}
+
+sub r_endless_cl {
+    my ($self, $req) = @_;
+    $self->send_all($self->head(headers => [ [ 'Content-Length', '10000000000' ] ]));
+    return 'keep' if $req->{method} eq 'HEAD';
+    my $chunk = 'x' x 65536;
+    my $end = now + Uvent::Test::Server::STREAM_LIMIT();
+    $self->send_all($chunk) while now < $end;
+    return 'reset';
+}
+
+sub r_sleep {
+    my ($self, $req) = @_;
+    $self->nap(num($req->{q}{s}, 1));
+    return $self->respond($req, body => 'ok');
+}
+
+sub r_trickle {
+    my ($self, $req) = @_;
+    my $delay = num($req->{q}{delay}, 0.05);
+    my $close = $req->{client_close} || $req->{q}{close};
+    my $data = $self->head(body => 'trickled', close_hdr => $close);
+    $data .= 'trickled' if $req->{method} ne 'HEAD';
+    $self->send_pieces($delay, split //, $data);
+    return $close ? 'close' : 'keep';
+}
+
+sub r_stall {
+    my ($self) = @_;
+    my $end = now + Uvent::Test::Server::STALL_LIMIT();
+    while (now < $end) {
+        next unless $self->_wait('r', $end - now);
+        my $n = sysread $self->{sock}, my $junk, 65536;
+        next if !defined $n && ($!{EAGAIN} || $!{EINTR});
+        last unless $n;    # client closed
+    }
+    close $self->{sock};
+    return 'gone';
+}
+
+sub r_drop_second {
+    my ($self, $req) = @_;
+    $self->{drop_next} = 1;
+    return $self->respond($req, body => 'ok');
+}
+
+sub r_idle_close {
+    my ($self, $req, $idle) = @_;
+    %$idle = (after => num($req->{q}{after}, 1), action => 'close');
+    return $self->respond($req, body => 'ok');
+}
+
+sub r_idle_reset {
+    my ($self, $req, $idle) = @_;
+    %$idle = (after => num($req->{q}{after}, 1), action => 'reset');
+    return $self->respond($req, body => 'ok');
+}
+
+sub r_unsolicited {
+    my ($self, $req, $idle) = @_;
+    $idle->{unsolicited} = num($req->{q}{after}, 0.5);
+    return $self->respond($req, body => 'ok');
+}
+
+sub r_headers_split {
+    my ($self, $req) = @_;
+    my $close = $req->{client_close} || $req->{q}{close};
+    my $head = $self->head(body => 'split', close_hdr => $close);
+    my @pieces;
+    while (length $head) {
+        push @pieces, substr $head, 0, 1 + int rand 7, '';
+    }
+    $self->send_pieces(0.001, @pieces);
+    $self->send_all('split') if $req->{method} ne 'HEAD';
+    return $close ? 'close' : 'keep';
+}
+
+1;
