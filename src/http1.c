@@ -298,7 +298,8 @@ static int on_headers_complete(llhttp_t *l) {
   ka = uvh_response_header(r, "keep-alive", &vlen);
   if (ka)
     parse_keep_alive(p, ka, vlen);
-  if (p->is_head)
+  /* these never have a body, whatever Content-Length says (RFC 9112 6.3) */
+  if (p->is_head || status == 204 || status == 304)
     return 1;
   /* llhttp_message_needs_eof is only meaningful once the head is known */
   p->needs_eof = llhttp_message_needs_eof(l) ? 1 : 0;

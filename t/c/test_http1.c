@@ -1,0 +1,249 @@
+/* HTTP/1.1 wire format: request heads, and the response parser fed at
+ * once and byte by byte. */
+#include "internal.h"
+#include "tap.h"
+#include <stdlib.h>
+
+#define S(x) x, strlen(x)
+
+static uvh_request_t *mkreq(const char *url, const char *method) {
+  uvh_request_t *r;
+  uvh_request_new(&r);
+  uvh_request_set_url(r, S(url));
+  if (method)
+    uvh_request_set_method(r, S(method));
+  return r;
+}
+
+static void test_request_heads(void) {
+  uvh_request_t *r = mkreq("http://u%3A1:p%40ss@127.0.0.1:8080/p?q=1#f", NULL);
+  const char *h;
+  size_t len;
+
+  is_int(uvh_request_add_header(r, S("X-A"), S("1")), 0, "add header");
+  is_int(uvh_request_add_header(r, S("X-A"), S("2")), 0, "repeat header");
+  is_int(uvh_request_head(r, &h, &len), 0, "build head");
+  is_mem(h, len,
+         "GET /p?q=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: Uvent/" UVH_VERSION "\r\n"
+         "Authorization: Basic dToxOnBAc3M=\r\nX-A: 1\r\nX-A: 2\r\n\r\n",
+         "GET head: Host with port, UA, Basic auth, user headers in order, no fragment");
+  uvh_request_unref(r);
+
+  r = mkreq("http://example.com/", "POST");
+  uvh_request_add_header(r, S("User-Agent"), S("mine"));
+  uvh_request_head(r, &h, &len);
+  is_mem(h, len, "POST / HTTP/1.1\r\nHost: example.com\r\nContent-Length: 0\r\nUser-Agent: mine\r\n\r\n",
+         "POST without body gets Content-Length: 0; user UA replaces ours; no default port");
+  uvh_request_set_body(r, S("hello"));
+  uvh_request_head(r, &h, &len);
+  ok(strstr(h, "Content-Length: 5\r\n") != NULL, "body length sent");
+  uvh_request_unref(r);
+
+  r = mkreq("http://[::1]:81/", "HEAD");
+  uvh_request_head(r, &h, &len);
+  is_mem(h, len, "HEAD / HTTP/1.1\r\nHost: [::1]:81\r\nUser-Agent: Uvent/" UVH_VERSION "\r\n\r\n",
+         "IPv6 Host header");
+  uvh_request_unref(r);
+
+  r = mkreq("http://h/", NULL);
+  is_int(uvh_request_add_header(r, S("X-B"), S("a\r\nInjected: 1")), UVH_E_BADHEADER, "CRLF in value");
+  ok(strstr(uvh_request_last_error(r), "X-B") != NULL, "message names the header: %s", uvh_request_last_error(r));
+  is_int(uvh_request_add_header(r, "X-C", 3, "a\0b", 3), UVH_E_BADHEADER, "NUL in value");
+  is_int(uvh_request_add_header(r, S("X D"), S("v")), UVH_E_BADHEADER, "space in name");
+  is_int(uvh_request_add_header(r, S(""), S("v")), UVH_E_BADHEADER, "empty name");
+  is_int(uvh_request_add_header(r, S("Bad:Name"), S("v")), UVH_E_BADHEADER, "colon in name");
+  is_int(uvh_request_add_header(r, S("Transfer-Encoding"), S("chunked")), UVH_E_BADHEADER,
+         "Transfer-Encoding refused");
+  is_int(uvh_request_add_header(r, S("X-Tab"), S("a\tb")), 0, "tab allowed in value");
+  is_int(uvh_request_set_method(r, S("GE T")), UVH_E_BADMETHOD, "space in method");
+  is_int(uvh_request_set_method(r, S("")), UVH_E_BADMETHOD, "empty method");
+  is_int(uvh_request_set_method(r, S("GET\r\n")), UVH_E_BADMETHOD, "CRLF in method");
+  is_int(uvh_request_set_method(r, S("PROPFIND")), 0, "extension method");
+  is_int(uvh_request_set_url(r, S("ftp://x/")), UVH_E_BADSCHEME, "bad scheme");
+  ok(strstr(uvh_request_last_error(r), "ftp://x/") != NULL, "message names the URL: %s", uvh_request_last_error(r));
+  is_int(uvh_request_set_timeout(r, -1), UVH_E_BADARG, "negative timeout");
+  uvh_request_unref(r);
+}
+
+typedef struct {
+  int rc;
+  size_t consumed;
+} feed_result_t;
+
+/* Feed `data` in pieces of `step` bytes (0 = all at once). */
+static feed_result_t feed(uvh_parser_t *p, const char *data, size_t len, size_t step) {
+  feed_result_t fr = {0, 0};
+  size_t off = 0;
+  while (off < len) {
+    size_t n = step && step < len - off ? step : len - off, used;
+    fr.rc = uvh__parser_feed(p, data + off, n, &used);
+    if (fr.rc != 0) {
+      fr.consumed = off + used;
+      return fr;
+    }
+    off += n;
+  }
+  fr.consumed = off;
+  return fr;
+}
+
+static uvh_response_t *parse(const char *data, size_t step, int is_head, size_t max_h, size_t max_b,
+                             feed_result_t *fr) {
+  static uvh_parser_t p;
+  uvh_response_t *r;
+  uvh__response_new(&r);
+  uvh__parser_init(&p, r, is_head, max_h, max_b);
+  *fr = feed(&p, data, strlen(data), step);
+  if (fr->rc == 0)
+    fr->rc = uvh__parser_eof(&p) == 1 ? 2 : uvh__parser_eof(&p);
+  return r;
+}
+
+static const char *hdr(uvh_response_t *r, const char *name) {
+  static char out[256];
+  size_t len;
+  const char *v = uvh_response_header(r, name, &len);
+  if (!v)
+    return NULL;
+  snprintf(out, sizeof out, "%.*s", (int)len, v);
+  return out;
+}
+
+static void test_parser(size_t step) {
+  feed_result_t fr;
+  uvh_response_t *r;
+  const char *body, *n, *v;
+  size_t blen, nl, vl;
+  char name[64];
+  const char *chunked =
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Multi: a\r\nX-Multi: b  \r\n\r\n"
+      "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Checksum: abc\r\n\r\n";
+
+  snprintf(name, sizeof name, "[step %zu]", step);
+
+  r = parse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Y: z\r\n\r\nhelloEXTRA", step, 0, 65536, 0, &fr);
+  is_int(fr.rc, 1, "content-length response completes");
+  is_int(fr.consumed, strlen("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Y: z\r\n\r\nhello"),
+         "bytes after the response are not consumed");
+  is_int(uvh_response_status(r), 200, "status");
+  body = uvh_response_body(r, &blen);
+  is_mem(body, blen, "hello", "body");
+  is_str(hdr(r, "x-y"), "z", "header lookup is case-insensitive");
+  ok(uvh_response_keep_alive(r), "HTTP/1.1 keep-alive");
+  uvh_response_unref(r);
+
+  r = parse(chunked, step, 0, 65536, 0, &fr);
+  is_int(fr.rc, 1, "chunked completes");
+  body = uvh_response_body(r, &blen);
+  is_mem(body, blen, "hello world", "chunked body with extension");
+  is_int(uvh_response_header_count(r), 3, "three headers");
+  uvh_response_header_at(r, 2, &n, &nl, &v, &vl);
+  is_mem(v, vl, "b", "trailing spaces trimmed from value");
+  is_int(uvh_response_trailer_count(r), 1, "one trailer");
+  uvh_response_trailer_at(r, 0, &n, &nl, &v, &vl);
+  is_mem(n, nl, "X-Checksum", "trailer name");
+  is_mem(v, vl, "abc", "trailer value");
+  uvh_response_unref(r);
+
+  r = parse("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal",
+            step, 0, 65536, 0, &fr);
+  is_int(fr.rc, 1, "1xx then final");
+  is_int(uvh_response_status(r), 200, "1xx skipped");
+  ok(hdr(r, "link") == NULL, "1xx headers dropped");
+  body = uvh_response_body(r, &blen);
+  is_mem(body, blen, "final", "final body");
+  uvh_response_unref(r);
+
+  r = parse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", step, 1, 65536, 0, &fr);
+  is_int(fr.rc, 1, "HEAD response completes without body");
+  uvh_response_unref(r);
+
+  r = parse("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", step, 0, 65536, 0, &fr);
+  is_int(fr.rc, 1, "204 has no body");
+  uvh_response_unref(r);
+
+  r = parse("HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n", step, 0, 65536, 0, &fr);
+  is_int(fr.rc, 1, "304 has no body");
+  uvh_response_unref(r);
+
+  r = parse("HTTP/1.1 200 OK\r\n\r\nuntil close", step, 0, 65536, 0, &fr);
+  is_int(fr.rc, 2, "close-delimited body completes at EOF");
+  body = uvh_response_body(r, &blen);
+  is_mem(body, blen, "until close", "close-delimited body");
+  uvh_response_unref(r);
+
+  r = parse("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", step, 0, 65536, 0, &fr);
+  ok(!uvh_response_keep_alive(r), "HTTP/1.0 without keep-alive is not reusable");
+  is_int(uvh_response_http_minor(r), 0, "minor version 0");
+  uvh_response_unref(r);
+
+  r = parse("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok", step, 0, 65536, 0, &fr);
+  ok(uvh_response_keep_alive(r), "HTTP/1.0 with keep-alive is reusable");
+  uvh_response_unref(r);
+
+  r = parse("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", step, 0, 65536, 0, &fr);
+  ok(!uvh_response_keep_alive(r), "Connection: close");
+  uvh_response_unref(r);
+
+  r = parse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", step, 0, 65536, 0, &fr);
+  is_int(fr.rc, UVH_E_PROTOCOL, "conflicting Content-Length");
+  uvh_response_unref(r);
+
+  r = parse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            step, 0, 65536, 0, &fr);
+  is_int(fr.rc, UVH_E_PROTOCOL, "Content-Length with Transfer-Encoding");
+  uvh_response_unref(r);
+
+  r = parse("THIS IS NOT HTTP\r\n\r\n", step, 0, 65536, 0, &fr);
+  is_int(fr.rc, UVH_E_PROTOCOL, "garbage");
+  uvh_response_unref(r);
+
+  r = parse("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n", step, 0, 65536, 0, &fr);
+  is_int(fr.rc, UVH_E_PROTOCOL, "unrequested 101");
+  uvh_response_unref(r);
+
+  r = parse("HTTP/1.1 200 OK\r\nX-Big: 0123456789012345678901234567890123456789\r\n\r\n", step, 0, 40, 0, &fr);
+  is_int(fr.rc, UVH_E_TOO_LARGE, "header block over max_headers_size");
+  uvh_response_unref(r);
+
+  r = parse("HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n01234567890123456789", step, 0, 65536, 10, &fr);
+  is_int(fr.rc, UVH_E_TOO_LARGE, "body over max_body_size");
+  uvh_response_unref(r);
+
+  r = parse("HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n0123", step, 0, 65536, 0, &fr);
+  is_int(fr.rc, UVH_E_CONN_CLOSED, "EOF inside the body");
+  uvh_response_unref(r);
+
+  r = parse("HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5, max=0\r\nContent-Length: 0\r\n\r\n", step, 0, 65536, 0, &fr);
+  is_int(fr.rc, 1, "Keep-Alive header parsed");
+  uvh_response_unref(r);
+  (void)name;
+}
+
+static void test_keep_alive_params(void) {
+  uvh_parser_t p;
+  uvh_response_t *r;
+  size_t used;
+  const char *s = "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=7, max=3\r\nContent-Length: 0\r\n\r\n";
+  uvh__response_new(&r);
+  uvh__parser_init(&p, r, 0, 65536, 0);
+  is_int(uvh__parser_feed(&p, s, strlen(s), &used), 1, "complete");
+  ok(p.ka_timeout == 7, "Keep-Alive timeout=7");
+  is_int(p.ka_max, 3, "Keep-Alive max=3");
+  uvh_response_unref(r);
+
+  uvh__response_new(&r);
+  uvh__parser_init(&p, r, 0, 65536, 0);
+  is_int(uvh__parser_eof(&p), UVH_E_CONN_CLOSED, "EOF before any byte");
+  uvh_response_unref(r);
+}
+
+int main(void) {
+  test_request_heads();
+  test_parser(0);
+  test_parser(1);
+  test_parser(7);
+  test_keep_alive_params();
+  return done_testing();
+}

@@ -1,0 +1,394 @@
+/* Pool, connections and their lifetimes, against a small libuv server
+ * living in the same loop. Every callback is counted; every scenario
+ * ends with the pool's counters at zero, and the test ends with
+ * uvh_loop_destroy closing an owned loop (so no handle may leak). */
+#define _GNU_SOURCE /* memmem */
+#include "internal.h"
+#include "tap.h"
+#include <stdlib.h>
+
+/* ------------------------------------------------------------ test server */
+
+typedef struct {
+  uv_tcp_t tcp;
+  char buf[8192];
+  size_t len;
+  int closed;
+} sconn_t;
+
+static uv_tcp_t server;
+static int server_port;
+static int accepted;
+static int server_requests;
+
+static void s_free(uv_handle_t *h) { free(h); }
+static void s_write_done(uv_write_t *w, int status) { free(w->data); free(w); }
+
+static void s_send(sconn_t *c, const char *data) {
+  uv_write_t *w = malloc(sizeof *w);
+  uv_buf_t b;
+  w->data = strdup(data);
+  b = uv_buf_init(w->data, (unsigned)strlen(data));
+  uv_write(w, (uv_stream_t *)&c->tcp, &b, 1, s_write_done);
+}
+
+static void s_close(sconn_t *c) {
+  if (!c->closed) {
+    c->closed = 1;
+    uv_close((uv_handle_t *)&c->tcp, s_free);
+  }
+}
+
+static void s_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b) {
+  sconn_t *c = (sconn_t *)h;
+  *b = uv_buf_init(c->buf + c->len, (unsigned)(sizeof c->buf - c->len));
+}
+
+/* One request per read is enough for these tests: the client never pipelines. */
+static void s_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
+  sconn_t *c = (sconn_t *)s;
+  char *end;
+  if (n < 0) {
+    s_close(c);
+    return;
+  }
+  c->len += (size_t)n;
+  if ((end = memmem(c->buf, c->len, "\r\n\r\n", 4)) == NULL)
+    return;
+  server_requests++;
+  c->buf[c->len] = '\0';
+  if (strstr(c->buf, " /ok "))
+    s_send(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  else if (strstr(c->buf, " /close "))
+    s_send(c, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok");
+  else if (strstr(c->buf, " /max0 "))
+    s_send(c, "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5, max=0\r\nContent-Length: 2\r\n\r\nok");
+  else if (strstr(c->buf, " /bye ")) {
+    s_send(c, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nbye");
+    s_close(c); /* keep-alive response, then the server closes the idle connection */
+  } else if (strstr(c->buf, " /drop "))
+    s_close(c);
+  /* " /stall ": never answer */
+  c->len = 0;
+}
+
+static void s_accept(uv_stream_t *srv, int status) {
+  sconn_t *c = calloc(1, sizeof *c);
+  uv_tcp_init(srv->loop, &c->tcp);
+  uv_accept(srv, (uv_stream_t *)&c->tcp);
+  accepted++;
+  uv_unref((uv_handle_t *)&c->tcp); /* only the client side may keep the loop running */
+  uv_read_start((uv_stream_t *)&c->tcp, s_alloc, s_read);
+}
+
+static void server_start(uv_loop_t *uv) {
+  struct sockaddr_in addr;
+  struct sockaddr_storage name;
+  int len = sizeof name;
+  uv_tcp_init(uv, &server);
+  uv_ip4_addr("127.0.0.1", 0, &addr);
+  uv_tcp_bind(&server, (const struct sockaddr *)&addr, 0);
+  uv_listen((uv_stream_t *)&server, 128, s_accept);
+  uv_tcp_getsockname(&server, (struct sockaddr *)&name, &len);
+  server_port = ntohs(((struct sockaddr_in *)&name)->sin_port);
+  /* the server must not keep uv_run from returning */
+  uv_unref((uv_handle_t *)&server);
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+#define MAXREQ 64
+typedef struct {
+  int calls;
+  int err;
+  int status;
+  int sys_err;
+} outcome_t;
+
+static outcome_t out[MAXREQ];
+static uvh_loop_t *loop;
+
+static void on_done(uvh_request_t *req, uvh_response_t *resp, const uvh_error_t *err, void *data) {
+  outcome_t *o = data;
+  o->calls++;
+  o->err = err ? err->code : 0;
+  o->sys_err = err ? err->sys_err : 0;
+  o->status = uvh_response_status(resp);
+}
+
+static uvh_request_t *mkreq(const char *path, int i) {
+  uvh_request_t *r;
+  char url[128];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", server_port, path);
+  uvh_request_new(&r);
+  uvh_request_set_url(r, url, strlen(url));
+  uvh_request_set_callback(r, on_done, &out[i]);
+  memset(&out[i], 0, sizeof out[i]);
+  return r;
+}
+
+/* Submit and drop our reference: the pool holds the request until done. */
+static uvh_conn_t *submit(uvh_pool_t *pool, const char *path, int i) {
+  uvh_request_t *r = mkreq(path, i);
+  uvh_conn_t *conn = NULL;
+  int rc = uvh_pool_submit(pool, r, &conn);
+  if (rc)
+    printf("# submit failed: %s\n", uvh_strerror(rc));
+  uvh_request_unref(r);
+  return conn;
+}
+
+static void run(void) { uv_run(uvh_loop_uv(loop), UV_RUN_DEFAULT); }
+
+static uvh_pool_t *mkpool(double idle, unsigned maxc) {
+  uvh_pool_config_t cfg;
+  uvh_pool_t *pool;
+  uvh_pool_config_init(&cfg);
+  cfg.idle_timeout = idle;
+  cfg.max_connections = maxc;
+  uvh_pool_new(loop, &cfg, &pool);
+  return pool;
+}
+
+static void noop_timer(uvh_timer_t *t, void *data) { uv_stop(uvh_loop_uv(loop)); }
+
+static void sleep_loop(double s) {
+  uvh_timer_t *t;
+  uvh_timer_new(loop, noop_timer, NULL, &t);
+  uvh_timer_start(t, s, 0);
+  run();
+  uvh_timer_unref(t);
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void test_reuse(void) {
+  uvh_pool_t *pool = mkpool(60, 10);
+  int i, good = 0;
+  accepted = 0;
+  for (i = 0; i < 3; i++) {
+    ok(submit(pool, "/ok", i) != NULL, "request %d runs at once", i);
+    run();
+    good += out[i].calls == 1 && out[i].err == 0 && out[i].status == 200;
+  }
+  is_int(good, 3, "three sequential requests succeeded once each");
+  is_int(accepted, 1, "one connection reused");
+  is_int(uvh_pool_size(pool), 1, "idle connection stays open");
+  is_int(uvh_pool_nbusy(pool), 0, "none busy");
+  uvh_pool_release(pool);
+  is_int(uvh_pool_size(pool), 0, "release closes idle connections");
+  uvh_pool_unref(pool);
+  run();
+}
+
+static void test_queue(void) {
+  uvh_pool_t *pool = mkpool(60, 2);
+  int i, good = 0, queued = 0;
+  accepted = 0;
+  for (i = 0; i < 6; i++)
+    queued += submit(pool, "/ok", i) == NULL;
+  is_int(queued, 4, "beyond max_connections requests queue");
+  is_int(uvh_pool_nqueued(pool), 4, "nqueued");
+  is_int(uvh_pool_nbusy(pool), 2, "nbusy");
+  is_int(uvh_pool_size(pool), 2, "size");
+  run();
+  for (i = 0; i < 6; i++)
+    good += out[i].calls == 1 && out[i].err == 0;
+  is_int(good, 6, "all six completed once");
+  is_int(accepted, 2, "two connections served six requests");
+  is_int(uvh_pool_nqueued(pool) + uvh_pool_nbusy(pool), 0, "nothing left");
+  uvh_pool_release(pool);
+  uvh_pool_unref(pool);
+  run();
+}
+
+static void test_close_and_max0(void) {
+  uvh_pool_t *pool = mkpool(60, 10);
+  accepted = 0;
+  submit(pool, "/close", 0);
+  run();
+  is_int(out[0].err, 0, "Connection: close response succeeds");
+  is_int(uvh_pool_size(pool), 0, "Connection: close is not kept");
+  submit(pool, "/max0", 1);
+  run();
+  is_int(uvh_pool_size(pool), 0, "Keep-Alive max=0 is not kept");
+  submit(pool, "/bye", 2);
+  run();
+  is_int(out[2].err, 0, "response ok");
+  sleep_loop(0.05);
+  is_int(uvh_pool_size(pool), 0, "server-closed idle connection removed");
+  uvh_pool_release(pool);
+  uvh_pool_unref(pool);
+  run();
+}
+
+static void test_errors(void) {
+  uvh_pool_t *pool = mkpool(60, 1);
+  uvh_request_t *r;
+  char url[64];
+
+  r = mkreq("/stall", 0);
+  uvh_request_set_timeout(r, 0.1);
+  uvh_pool_submit(pool, r, NULL);
+  uvh_request_unref(r);
+  r = mkreq("/ok", 1); /* queued behind the stalled one; times out in the queue */
+  uvh_request_set_timeout(r, 0.05);
+  ok(uvh_pool_submit(pool, r, NULL) == 0 && uvh_request_active(r), "second request queued");
+  uvh_request_unref(r);
+  run();
+  is_int(out[0].err, UVH_E_TIMEOUT, "running request times out");
+  is_int(out[1].err, UVH_E_TIMEOUT, "queued request times out");
+  is_int(out[0].calls + out[1].calls, 2, "one callback each");
+  is_int(uvh_pool_size(pool), 0, "timed-out connection discarded");
+
+  submit(pool, "/drop", 2);
+  run();
+  is_int(out[2].err, UVH_E_CONN_CLOSED, "server closing before a response");
+
+  /* a port nobody listens on: bind one, close it, use it */
+  {
+    uv_tcp_t t;
+    struct sockaddr_in a;
+    struct sockaddr_storage n;
+    int len = sizeof n, port;
+    uv_tcp_init(uvh_loop_uv(loop), &t);
+    uv_ip4_addr("127.0.0.1", 0, &a);
+    uv_tcp_bind(&t, (const struct sockaddr *)&a, 0);
+    uv_tcp_getsockname(&t, (struct sockaddr *)&n, &len);
+    port = ntohs(((struct sockaddr_in *)&n)->sin_port);
+    uv_close((uv_handle_t *)&t, NULL);
+    run();
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
+  }
+  uvh_request_new(&r);
+  uvh_request_set_url(r, url, strlen(url));
+  uvh_request_set_callback(r, on_done, &out[3]);
+  memset(&out[3], 0, sizeof out[3]);
+  uvh_pool_submit(pool, r, NULL);
+  uvh_request_unref(r);
+  run();
+  is_int(out[3].err, UVH_E_CONNECT, "connection refused");
+  is_int(out[3].sys_err, UV_ECONNREFUSED, "errno kept");
+
+  uvh_request_new(&r);
+  uvh_request_set_url(r, "http://nonexistent.invalid/", 27);
+  uvh_request_set_callback(r, on_done, &out[4]);
+  memset(&out[4], 0, sizeof out[4]);
+  uvh_pool_submit(pool, r, NULL);
+  uvh_request_unref(r);
+  run();
+  is_int(out[4].err, UVH_E_RESOLVE, "unresolvable host");
+  is_int(uvh_pool_size(pool), 0, "no connection left");
+  uvh_pool_release(pool);
+  uvh_pool_unref(pool);
+  run();
+}
+
+static void test_cancel_shutdown(void) {
+  uvh_pool_t *pool = mkpool(60, 1);
+  uvh_request_t *a = mkreq("/stall", 0), *b = mkreq("/ok", 1);
+  uvh_pool_submit(pool, a, NULL);
+  uvh_pool_submit(pool, b, NULL);
+  uvh_request_cancel(b);
+  is_int(out[1].err, UVH_E_CANCELLED, "queued request cancelled synchronously");
+  is_int(uvh_pool_nqueued(pool), 0, "queue empty");
+  sleep_loop(0.02);
+  uvh_request_cancel(a);
+  is_int(out[0].err, UVH_E_CANCELLED, "running request cancelled");
+  is_int(uvh_pool_size(pool), 0, "its connection discarded");
+  uvh_request_cancel(a);
+  is_int(out[0].calls, 1, "second cancel is a no-op");
+  uvh_request_unref(a);
+  uvh_request_unref(b);
+
+  submit(pool, "/stall", 2);
+  submit(pool, "/stall", 3);
+  sleep_loop(0.02);
+  uvh_pool_shutdown(pool);
+  is_int(out[2].err, UVH_E_CANCELLED, "shutdown cancels the running request");
+  is_int(out[3].err, UVH_E_CANCELLED, "shutdown cancels the queued request");
+  is_int(uvh_pool_size(pool) + uvh_pool_nqueued(pool) + uvh_pool_nbusy(pool), 0, "pool empty");
+  submit(pool, "/ok", 4);
+  run();
+  is_int(out[4].err, 0, "pool usable after shutdown");
+  uvh_pool_release(pool);
+  uvh_pool_unref(pool);
+  run();
+}
+
+static void test_idle_timeout(void) {
+  uvh_pool_t *pool = mkpool(0.05, 10);
+  submit(pool, "/ok", 0);
+  run();
+  is_int(uvh_pool_size(pool), 1, "kept alive");
+  sleep_loop(0.2);
+  is_int(uvh_pool_size(pool), 0, "closed after the idle timeout");
+  uvh_pool_release(pool);
+  uvh_pool_unref(pool);
+  run();
+}
+
+/* A callback that starts another request, and one that drops the pool. */
+static uvh_pool_t *reentrant_pool;
+static int chain_left;
+
+static void on_chain(uvh_request_t *req, uvh_response_t *resp, const uvh_error_t *err, void *data) {
+  on_done(req, resp, err, data);
+  if (chain_left-- > 0) {
+    uvh_request_t *r = mkreq("/ok", 10 + chain_left);
+    uvh_request_set_callback(r, on_chain, &out[10 + chain_left]);
+    uvh_pool_submit(reentrant_pool, r, NULL);
+    uvh_request_unref(r);
+  } else {
+    uvh_pool_release(reentrant_pool);
+    uvh_pool_unref(reentrant_pool);
+  }
+}
+
+static void test_reentrancy(void) {
+  uvh_request_t *r;
+  int i, good = 0;
+  reentrant_pool = mkpool(60, 1);
+  accepted = 0;
+  chain_left = 5;
+  r = mkreq("/ok", 20);
+  uvh_request_set_callback(r, on_chain, &out[20]);
+  uvh_pool_submit(reentrant_pool, r, NULL);
+  uvh_request_unref(r);
+  run();
+  for (i = 10; i < 15; i++)
+    good += out[i].calls == 1 && out[i].err == 0;
+  is_int(good + (out[20].calls == 1), 6, "six chained requests, each called once");
+  is_int(accepted, 1, "chained requests reused one connection");
+}
+
+static void test_loop_destroy(void) {
+  uvh_pool_t *pool = mkpool(60, 1);
+  submit(pool, "/stall", 0);
+  submit(pool, "/stall", 1);
+  sleep_loop(0.02);
+  uv_close((uv_handle_t *)&server, NULL);
+  uvh_loop_destroy(loop);
+  is_int(out[0].err, UVH_E_CANCELLED, "destroying the loop cancels running requests");
+  is_int(out[1].err, UVH_E_CANCELLED, "and queued ones");
+  {
+    uvh_request_t *r = mkreq("/ok", 2);
+    is_int(uvh_pool_submit(pool, r, NULL), UVH_E_CLOSED_POOL, "pool refuses new work");
+    uvh_request_unref(r);
+  }
+  uvh_pool_unref(pool);
+}
+
+int main(void) {
+  is_int(uvh_loop_new(&loop), 0, "new loop");
+  server_start(uvh_loop_uv(loop));
+  test_reuse();
+  test_queue();
+  test_close_and_max0();
+  test_errors();
+  test_cancel_shutdown();
+  test_idle_timeout();
+  test_reentrancy();
+  test_loop_destroy();
+  return done_testing();
+}

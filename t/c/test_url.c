@@ -1,0 +1,58 @@
+/* URL parser: accepted forms, normalisation and every rejection. */
+#include "internal.h"
+#include "tap.h"
+
+static int parse(uvh_url_t *u, const char *s) { return uvh_url_parse(u, s, strlen(s)); }
+
+int main(void) {
+  uvh_url_t u;
+
+  is_int(parse(&u, "http://Example.COM/a/b?x=1#frag"), 0, "plain URL parses");
+  is_str(u.host, "example.com", "host lower-cased");
+  is_int(u.port, 80, "default port");
+  is_str(u.authority, "example.com", "no port in Host for default port");
+  is_str(u.target, "/a/b?x=1", "fragment not in target");
+  is_str(u.key, "http://example.com:80", "destination key has the port");
+  ok(u.userinfo == NULL, "no userinfo");
+  uvh_url_free(&u);
+
+  is_int(parse(&u, "HTTP://127.0.0.1:8080"), 0, "scheme is case-insensitive, empty path");
+  is_str(u.target, "/", "empty path becomes /");
+  is_str(u.authority, "127.0.0.1:8080", "non-default port in Host");
+  is_int(u.port, 8080, "port");
+  uvh_url_free(&u);
+
+  is_int(parse(&u, "http://h?q"), 0, "query without path");
+  is_str(u.target, "/?q", "target gets a leading slash");
+  uvh_url_free(&u);
+
+  is_int(parse(&u, "http://[::1]:9000/x"), 0, "IPv6 literal");
+  is_str(u.host, "::1", "brackets removed from host");
+  is_str(u.authority, "[::1]:9000", "brackets kept in Host");
+  is_str(u.key, "http://[::1]:9000", "key");
+  ok(u.is_ipv6, "flagged IPv6");
+  uvh_url_free(&u);
+
+  is_int(parse(&u, "http://us%40er:p%3Ass@host/"), 0, "userinfo");
+  is_str(u.userinfo, "us@er:p:ss", "userinfo percent-decoded");
+  is_str(u.host, "host", "host after userinfo");
+  uvh_url_free(&u);
+
+  is_int(parse(&u, "ftp://host/"), UVH_E_BADSCHEME, "ftp rejected");
+  is_int(parse(&u, "https://host/"), UVH_E_BADSCHEME, "https not supported yet");
+  is_int(parse(&u, "http:///path"), UVH_E_NOHOST, "empty host");
+  is_int(parse(&u, "http://:80/"), UVH_E_NOHOST, "port without host");
+  is_int(parse(&u, "host/path"), UVH_E_BADURL, "relative URL");
+  is_int(parse(&u, ""), UVH_E_BADURL, "empty string");
+  is_int(parse(&u, "http://host/a b"), UVH_E_BADURL, "space");
+  is_int(parse(&u, "http://host/a\r\nX: y"), UVH_E_BADURL, "CRLF");
+  is_int(parse(&u, "http://host:99999/"), UVH_E_BADURL, "port out of range");
+  is_int(parse(&u, "http://host:0/"), UVH_E_BADURL, "port zero");
+  is_int(parse(&u, "http://host:8x/"), UVH_E_BADURL, "port not numeric");
+  is_int(parse(&u, "http://[::1/"), UVH_E_BADURL, "unclosed bracket");
+  is_int(parse(&u, "http://[::1]x/"), UVH_E_BADURL, "junk after bracket");
+  is_int(parse(&u, "http://ho\"st/"), UVH_E_BADURL, "bad host character");
+  is_int(uvh_url_parse(&u, "http://h\0/", 9), UVH_E_BADURL, "NUL byte");
+  is_int(parse(&u, "http://h/\xc3\xa9"), UVH_E_BADURL, "raw non-ASCII must be percent-encoded");
+  return done_testing();
+}
