@@ -251,11 +251,8 @@ sub _start_watchdog {
     if (!$pid) {
         close $w;
         # Hold none of the test's other descriptors (sockets, pipes).
-        if (opendir my $d, '/proc/self/fd') {
-            my @fds = grep { /^\d+\z/ && $_ > 2 && $_ != fileno $r } readdir $d;
-            closedir $d;
-            POSIX::close($_) for @fds;
-        }
+        require Uvent::Test::Server;
+        Uvent::Test::Server::_close_fds_except(fileno $r);
         open STDOUT, '>', '/dev/null';
         $0 = "uvent-nginx-watchdog";
         $SIG{$_} = 'IGNORE' for qw(INT HUP);

@@ -14,19 +14,25 @@ package Uvent::Test::Server;
 # exit after 120 s no matter what.
 #
 # Statistics travel through an append-only JSON-lines log file (flock +
-# unbuffered syswrite), read back by the test process.
+# unbuffered syswrite), read back by the test process.  Notes:
+#  - a request is logged once its head and body have been read (a body cut
+#    short is logged with incomplete => 1); entries also carry a time `t`;
+#  - reset_stats clears the log, but accept serials (conn, X-Conn) keep
+#    counting, so they stay unique for the server's lifetime;
+#  - `Expect: 100-continue` on a request with a body is answered with
+#    "100 Continue" before the body is read, as real servers do;
+#  - a request with `Connection: close` (or HTTP/1.0 without keep-alive) gets
+#    `Connection: close` and the connection is closed, on every normal route.
 
 use strict;
 use warnings;
 
 use Digest::MD5 ();
-use Errno ();
 use Fcntl qw(:flock O_WRONLY O_APPEND O_CREAT);
 use File::Temp ();
 use IO::Socket::INET ();
 use JSON::PP ();
 use POSIX ();
-use Socket qw(SOL_SOCKET SO_LINGER);
 use Time::HiRes ();
 
 # ascii: every byte > 127 is \u-escaped, so binary request data survives
@@ -94,7 +100,8 @@ sub new {
 }
 
 sub port { $_[0]{port} }
-sub pid  { $_[0]{pid} }
+sub pid  { $_[0]{pid} }    # also the server's process group id
+sub dir  { $_[0]{dir} }    # temp dir holding the log (removed at exit)
 
 sub url {
     my ($self, $path) = @_;
@@ -106,6 +113,7 @@ sub _events {
     my $self = shift;
     open my $fh, '<', $self->{logfile} or return [];
     flock $fh, LOCK_SH;
+    local $/ = "\n";
     my @ev;
     while (my $line = <$fh>) {
         next unless $line =~ /\n\z/;    # flock makes partial lines impossible; be safe anyway
@@ -186,8 +194,11 @@ sub DESTROY {
     $self->stop;
 }
 
-# Close every inherited descriptor except stdio and @keep: a forked helper
+# Release every inherited descriptor except stdio and @keep: a forked helper
 # must not hold copies of the test's sockets (that would delay their FIN).
+# The descriptors are pointed at /dev/null rather than closed, because Perl
+# handles may still own them: PerlIO refcounts fds, and a number closed
+# behind its back and then reused would never really be closed again.
 sub _close_fds_except {
     my %keep = map { $_ => 1 } 0, 1, 2, @_;
     my @fds;
@@ -195,9 +206,14 @@ sub _close_fds_except {
         @fds = grep { /^\d+\z/ } readdir $d;
         closedir $d;
     } else {
-        @fds = 3 .. 1023;
+        @fds = 3 .. 255;
     }
-    POSIX::close($_) for grep { !$keep{$_} } @fds;
+    my $null = POSIX::open('/dev/null', POSIX::O_RDWR()) // return;
+    for my $fd (@fds) {
+        next if $keep{$fd} || $fd == $null;
+        POSIX::dup2($null, $fd);
+    }
+    POSIX::close($null);
 }
 
 # ---------------------------------------------------------------------------
@@ -761,8 +777,10 @@ sub r_http10 {
 
 sub r_http10_keepalive {
     my ($self, $req) = @_;
+    # A client asking to close gets a plain close (respond adds the header).
+    my $close = $req->{client_close} || $req->{q}{close};
     return $self->respond($req, version => '1.0',
-        headers => [ [ 'Connection', 'keep-alive' ] ], body => 'http10 keep-alive');
+        headers => $close ? [] : [ [ 'Connection', 'keep-alive' ] ], body => 'http10 keep-alive');
 }
 
 sub r_keepalive_timeout {
