@@ -1,0 +1,9 @@
+package Uvent::HTTP::Response;
+use strict;
+use warnings;
+
+our $VERSION = '0.01';
+
+require Uvent;
+
+1;

@@ -1,0 +1,77 @@
+/* callbacks.h - core callbacks that enter Perl, each through uvx_call.
+ * Each opens its own ENTER/SAVETMPS scope: they run from inside uv_run,
+ * where no Perl statement would otherwise free temporaries.
+ */
+#ifndef UVX_CALLBACKS_H
+#define UVX_CALLBACKS_H
+#include "glue.h"
+
+/* The core request of a Uvent::HTTP::Request hash lives in ext magic;
+ * freeing the hash drops the reference. */
+static int uvx_request_mg_free(pTHX_ SV *sv, MAGIC *mg) {
+  if (mg->mg_ptr)
+    uvh_request_unref((uvh_request_t *)mg->mg_ptr);
+  mg->mg_ptr = NULL;
+  return 0;
+}
+
+static MGVTBL uvx_request_vtbl = {0, 0, 0, 0, uvx_request_mg_free, 0, 0, 0};
+
+static MAGIC *uvx_request_magic(pTHX_ SV *hv) {
+  return SvMAGICAL(hv) ? mg_findext(hv, PERL_MAGIC_ext, &uvx_request_vtbl) : NULL;
+}
+
+static SV *uvx_make_error(pTHX_ const uvh_error_t *err) {
+  dMY_CXT;
+  HV *hv = newHV();
+  hv_stores(hv, "code", newSVpv(uvh_err_code(err->code), 0));
+  hv_stores(hv, "errno", err->sys_err ? newSVpv(uv_err_name(err->sys_err), 0) : newSV(0));
+  hv_stores(hv, "message", newSVpv(err->message, 0));
+  return sv_bless(newRV_noinc((SV *)hv), MY_CXT.stash_error);
+}
+
+/* A request finished: call its response_callback with ($request, $response, $error). */
+static void uvx_on_response(uvh_request_t *req, uvh_response_t *resp, const uvh_error_t *err, void *data) {
+  dTHX;
+  dMY_CXT;
+  HV *hv = (HV *)data;
+  SV *args[3], **cbp;
+  SV *cb = NULL;
+
+  if (PL_phase == PERL_PHASE_DESTRUCT)
+    return; /* the pin on `hv` is left to global destruction */
+  ENTER;
+  SAVETMPS;
+  args[0] = sv_2mortal(newRV_inc((SV *)hv)); /* keeps the request alive past the unpin */
+  SvREFCNT_dec((SV *)hv);                    /* the pin taken by _submit */
+  uvh_response_ref(resp);
+  args[1] = sv_2mortal(uvx_wrap(aTHX_ resp, MY_CXT.stash_response));
+  args[2] = err ? sv_2mortal(uvx_make_error(aTHX_ err)) : &PL_sv_undef;
+  cbp = hv_fetchs(hv, "response_callback", 0);
+  if (cbp && SvROK(*cbp))
+    cb = sv_2mortal(newSVsv(*cbp));
+  uvx_call(aTHX_ cb, args, 3);
+  FREETMPS;
+  LEAVE;
+}
+
+static void uvx_on_timer(uvh_timer_t *core, void *data) {
+  dTHX;
+  uvx_timer_t *t = (uvx_timer_t *)data;
+  SV *self_rv, *cb;
+  if (PL_phase == PERL_PHASE_DESTRUCT)
+    return;
+  ENTER;
+  SAVETMPS;
+  self_rv = sv_2mortal(newRV_inc(t->self));
+  cb = sv_2mortal(newSVsv(t->cb));
+  if (t->pinned && !uvh_timer_active(core)) {
+    t->pinned = 0; /* a fired one-shot timer no longer keeps itself alive */
+    SvREFCNT_dec(t->self);
+  }
+  uvx_call(aTHX_ cb, &self_rv, 1);
+  FREETMPS;
+  LEAVE;
+}
+
+#endif

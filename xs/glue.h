@@ -1,0 +1,134 @@
+/* glue.h - helpers shared by the XS glue: object wrapping, the one
+ * trampoline into Perl, and the deferred rethrow of exceptions.
+ *
+ * Perl objects are blessed references to a scalar holding a pointer
+ * (Loop, Pool, Timer, Response, Client) or, for requests, blessed hashes
+ * carrying their current core request in ext magic.
+ */
+#ifndef UVX_GLUE_H
+#define UVX_GLUE_H
+
+#define PERL_NO_GET_CONTEXT
+#include "EXTERN.h"
+#include "perl.h"
+#include "XSUB.h"
+#include "uvh.h"
+
+/* Perl-side state of a loop. Owns its core loop and the instance pool. */
+typedef struct {
+  uvh_loop_t *core;
+  SV *self;       /* the object's inner SV, not counted */
+  SV *instance;   /* RV to Pool::instance for this loop, counted; NULL until asked */
+  int is_default;
+} uvx_loop_t;
+
+/* Perl-side state of a pool. Owns one reference to its core pool. */
+typedef struct {
+  uvh_pool_t *core;
+  SV *self;       /* the object's inner SV, not counted */
+  SV *loop_rv;    /* counted reference to the loop object; NULL for an instance pool */
+  uvx_loop_t *loop;
+} uvx_pool_t;
+
+/* Perl-side state of a timer. */
+typedef struct {
+  uvh_timer_t *core;
+  SV *self;       /* inner SV, counted only while pinned */
+  SV *cb;
+  SV *loop_rv;    /* counted */
+  int pinned;     /* a one-shot timer keeps itself alive until it fires */
+} uvx_timer_t;
+
+#define MY_CXT_KEY "Uvent::_guts" XS_VERSION
+typedef struct {
+  SV *pending_error;    /* first exception thrown by a callback, rethrown by the XSUB that entered C */
+  uv_loop_t *running;   /* innermost loop inside run*, to stop it when a callback dies */
+  SV *default_loop;     /* RV, the Uvent::Loop->default singleton */
+  HV *stash_response, *stash_client, *stash_error, *stash_pool, *stash_loop, *stash_timer;
+  int in_sync;          /* http_request_sync running */
+} my_cxt_t;
+
+START_MY_CXT
+
+/* Croak through Carp so the message names the user's line, not ours
+ * (Uvent's packages are in %Carp::Internal). */
+static void uvx_croak_sv(pTHX_ SV *msg) {
+  dSP;
+  PUSHMARK(SP);
+  XPUSHs(msg);
+  PUTBACK;
+  call_pv("Uvent::_croak", G_DISCARD);
+  croak_sv(msg); /* not reached: Uvent::_croak dies */
+}
+#define UVX_CROAK(...) uvx_croak_sv(aTHX_ sv_2mortal(newSVpvf(__VA_ARGS__)))
+
+static void *uvx_unwrap(pTHX_ SV *sv, const char *cls, const char *what) {
+  if (!SvROK(sv) || !sv_derived_from(sv, cls))
+    UVX_CROAK("%s is not of type %s", what, cls);
+  if (!SvIOK(SvRV(sv)) || SvIVX(SvRV(sv)) == 0)
+    UVX_CROAK("%s is a destroyed %s object", what, cls);
+  return INT2PTR(void *, SvIVX(SvRV(sv)));
+}
+
+/* A new blessed reference to a scalar holding `ptr`. */
+static SV *uvx_wrap(pTHX_ void *ptr, HV *stash) {
+  SV *inner = newSViv(PTR2IV(ptr));
+  SV *rv = newRV_noinc(inner);
+  sv_bless(rv, stash);
+  return rv;
+}
+
+/* Keep the first exception; later ones in the same run only warn. */
+static void uvx_store_error(pTHX_ SV *err) {
+  dMY_CXT;
+  if (MY_CXT.pending_error) {
+    warn("Uvent: another callback died before the first exception was rethrown: %" SVf, SVfARG(err));
+    return;
+  }
+  MY_CXT.pending_error = newSVsv(err);
+  if (MY_CXT.running)
+    uv_stop(MY_CXT.running);
+}
+
+/* Called by every XSUB that ran C code which may have called back into Perl. */
+static void uvx_rethrow(pTHX) {
+  dMY_CXT;
+  SV *err = MY_CXT.pending_error;
+  if (err) {
+    MY_CXT.pending_error = NULL;
+    croak_sv(sv_2mortal(err));
+  }
+}
+
+/* The one trampoline: call `cb` with `args` under G_EVAL, keep $@ intact,
+ * store an exception for the XSUB that entered C to rethrow. */
+static void uvx_call(pTHX_ SV *cb, SV **args, int nargs) {
+  dSP;
+  int i;
+  SV *saved_errsv;
+  if (cb == NULL || !SvOK(cb))
+    return;
+  ENTER;
+  SAVETMPS;
+  saved_errsv = newSVsv(ERRSV);
+  PUSHMARK(SP);
+  EXTEND(SP, nargs);
+  for (i = 0; i < nargs; i++)
+    PUSHs(args[i]);
+  PUTBACK;
+  call_sv(cb, G_EVAL | G_DISCARD | G_VOID);
+  if (SvTRUE(ERRSV))
+    uvx_store_error(aTHX_ ERRSV);
+  sv_setsv(ERRSV, saved_errsv);
+  SvREFCNT_dec(saved_errsv);
+  FREETMPS;
+  LEAVE;
+}
+
+static double uvx_num(pTHX_ SV *sv, const char *what) {
+  if (!SvOK(sv) || SvROK(sv) || !looks_like_number(sv))
+    UVX_CROAK("%s must be a number, got '%" SVf "'", what, SVfARG(sv));
+  return SvNV(sv);
+}
+
+#endif

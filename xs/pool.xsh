@@ -1,0 +1,154 @@
+MODULE = Uvent    PACKAGE = Uvent::HTTP::Pool
+
+SV *
+_new(const char *klass, SV *loop_rv, double idle_timeout, UV max_connections, UV max_headers_size, UV max_body_size, int weak_loop)
+  CODE:
+    uvx_loop_t *loop = (uvx_loop_t *)uvx_unwrap(aTHX_ loop_rv, "Uvent::Loop", "loop");
+    uvh_pool_config_t cfg;
+    uvx_pool_t *pool;
+    uvh_pool_config_init(&cfg);
+    cfg.idle_timeout = idle_timeout;
+    cfg.max_connections = (unsigned)max_connections;
+    cfg.max_headers_size = (size_t)max_headers_size;
+    cfg.max_body_size = (size_t)max_body_size;
+    Newxz(pool, 1, uvx_pool_t);
+    if (uvh_pool_new(loop->core, &cfg, &pool->core)) {
+      Safefree(pool);
+      croak("Uvent::HTTP::Pool->new: invalid configuration");
+    }
+    pool->loop = loop;
+    /* an instance pool is owned by its loop, so it must not own the loop back */
+    pool->loop_rv = weak_loop ? NULL : newSVsv(loop_rv);
+    RETVAL = uvx_wrap(aTHX_ pool, gv_stashpv(klass, GV_ADD));
+    pool->self = SvRV(RETVAL);
+    uvh_pool_set_data(pool->core, pool);
+  OUTPUT:
+    RETVAL
+
+SV *
+request(uvx_pool_t *pool, SV *request)
+  CODE:
+    dMY_CXT;
+    HV *hv;
+    MAGIC *mg;
+    uvh_request_t *r;
+    uvh_conn_t *conn = NULL;
+    int rc;
+    if (SvROK(request) && SvTYPE(SvRV(request)) == SVt_PVHV && !SvOBJECT(SvRV(request))) {
+      /* a plain hashref of parameters: Uvent::HTTP::Request->new validates it */
+      dSP;
+      int n;
+      PUSHMARK(SP);
+      XPUSHs(sv_2mortal(newSVpvs("Uvent::HTTP::Request")));
+      XPUSHs(request);
+      PUTBACK;
+      n = call_method("new", G_SCALAR);
+      SPAGAIN;
+      request = n == 1 ? POPs : &PL_sv_undef;
+      PUTBACK;
+    }
+    if (!SvROK(request) || SvTYPE(SvRV(request)) != SVt_PVHV || !sv_derived_from(request, "Uvent::HTTP::Request"))
+      UVX_CROAK("Uvent::HTTP::Pool->request: expects a hashref of parameters or a Uvent::HTTP::Request");
+    hv = (HV *)SvRV(request);
+    mg = uvx_request_magic(aTHX_ (SV *)hv);
+    if (mg && mg->mg_ptr && uvh_request_active((uvh_request_t *)mg->mg_ptr))
+      UVX_CROAK("Uvent::HTTP::Pool->request: this request is already in progress");
+    if (pool->loop == NULL)
+      UVX_CROAK("Uvent::HTTP::Pool->request: the pool's loop has been destroyed");
+    r = uvx_build_request(aTHX_ hv);
+    rc = uvh_pool_submit(pool->core, r, &conn);
+    if (rc)
+      uvx_croak_request(aTHX_ r, rc);
+    /* the request object stays alive until its callback has run */
+    SvREFCNT_inc_simple_void_NN((SV *)hv);
+    if (mg) {
+      if (mg->mg_ptr)
+        uvh_request_unref((uvh_request_t *)mg->mg_ptr);
+      mg->mg_ptr = (char *)r;
+    } else {
+      sv_magicext((SV *)hv, NULL, PERL_MAGIC_ext, &uvx_request_vtbl, (const char *)r, 0);
+    }
+    if (conn) {
+      uvh_conn_ref(conn);
+      RETVAL = uvx_wrap(aTHX_ conn, MY_CXT.stash_client);
+    } else {
+      RETVAL = &PL_sv_undef;
+    }
+  OUTPUT:
+    RETVAL
+
+SV *
+loop(uvx_pool_t *pool)
+  CODE:
+    RETVAL = pool->loop ? newRV_inc(pool->loop->self) : &PL_sv_undef;
+  OUTPUT:
+    RETVAL
+
+unsigned
+size(uvx_pool_t *pool)
+  ALIAS:
+    nbusy = 1
+    nqueued = 2
+  CODE:
+    RETVAL = ix == 0 ? uvh_pool_size(pool->core) : ix == 1 ? uvh_pool_nbusy(pool->core) : uvh_pool_nqueued(pool->core);
+  OUTPUT:
+    RETVAL
+
+double
+idle_timeout(uvx_pool_t *pool, SV *value = NULL)
+  CODE:
+    if (value) {
+      double v = uvx_num(aTHX_ value, "idle_timeout");
+      if (v < 0)
+        croak("Uvent::HTTP::Pool->idle_timeout: must be >= 0 seconds");
+      uvh_pool_set_idle_timeout(pool->core, v);
+    }
+    RETVAL = uvh_pool_idle_timeout(pool->core);
+  OUTPUT:
+    RETVAL
+
+UV
+max_connections(uvx_pool_t *pool, SV *value = NULL)
+  CODE:
+    if (value) {
+      double v = uvx_num(aTHX_ value, "max_connections");
+      if (v < 1 || v > 1e6 || v != (double)(unsigned)v)
+        croak("Uvent::HTTP::Pool->max_connections: must be a whole number >= 1");
+      uvh_pool_set_max_connections(pool->core, (unsigned)v);
+      uvx_rethrow(aTHX);
+    }
+    RETVAL = uvh_pool_max_connections(pool->core);
+  OUTPUT:
+    RETVAL
+
+UV
+max_headers_size(uvx_pool_t *pool)
+  ALIAS:
+    max_body_size = 1
+  CODE:
+    RETVAL = ix == 0 ? uvh_pool_max_headers_size(pool->core) : uvh_pool_max_body_size(pool->core);
+  OUTPUT:
+    RETVAL
+
+void
+shutdown(uvx_pool_t *pool)
+  CODE:
+    uvh_pool_shutdown(pool->core);
+    uvx_rethrow(aTHX);
+
+void
+DESTROY(SV *self)
+  CODE:
+    uvx_pool_t *pool = INT2PTR(uvx_pool_t *, SvIV(SvRV(self)));
+    if (pool == NULL)
+      return;
+    sv_setiv(SvRV(self), 0);
+    uvh_pool_set_data(pool->core, NULL);
+    /* at global destruction the core and its loop are left alone */
+    if (PL_phase != PERL_PHASE_DESTRUCT) {
+      uvh_pool_release(pool->core);
+      uvh_pool_unref(pool->core);
+      if (pool->loop_rv)
+        SvREFCNT_dec(pool->loop_rv);
+    }
+    Safefree(pool);

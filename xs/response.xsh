@@ -1,0 +1,127 @@
+MODULE = Uvent    PACKAGE = Uvent::HTTP::Response
+
+int
+code(uvh_response_t *resp)
+  CODE:
+    RETVAL = uvh_response_status(resp);
+  OUTPUT:
+    RETVAL
+
+SV *
+message(uvh_response_t *resp)
+  CODE:
+    size_t len;
+    const char *s = uvh_response_reason(resp, &len);
+    RETVAL = newSVpvn(s, len);
+  OUTPUT:
+    RETVAL
+
+SV *
+http_version(uvh_response_t *resp)
+  CODE:
+    RETVAL = uvh_response_status(resp)
+           ? newSVpvf("%d.%d", uvh_response_http_major(resp), uvh_response_http_minor(resp))
+           : &PL_sv_undef;
+  OUTPUT:
+    RETVAL
+
+bool
+keep_alive(uvh_response_t *resp)
+  CODE:
+    RETVAL = uvh_response_keep_alive(resp) != 0;
+  OUTPUT:
+    RETVAL
+
+SV *
+body(uvh_response_t *resp)
+  CODE:
+    size_t len;
+    const char *s = uvh_response_body(resp, &len);
+    RETVAL = newSVpvn(s, len);
+  OUTPUT:
+    RETVAL
+
+SV *
+header(uvh_response_t *resp, SV *name)
+  CODE:
+    STRLEN nlen;
+    const char *n = SvPV(name, nlen);
+    size_t i, count = uvh_response_header_count(resp);
+    RETVAL = NULL;
+    /* repeated headers are joined with ", " as in the headers hash */
+    for (i = 0; i < count; i++) {
+      const char *hn, *hv;
+      size_t hnl, hvl;
+      uvh_response_header_at(resp, i, &hn, &hnl, &hv, &hvl);
+      if (hnl == nlen && strncasecmp(hn, n, nlen) == 0) {
+        if (RETVAL) {
+          sv_catpvs(RETVAL, ", ");
+          sv_catpvn(RETVAL, hv, hvl);
+        } else {
+          RETVAL = newSVpvn(hv, hvl);
+        }
+      }
+    }
+    if (RETVAL == NULL)
+      RETVAL = &PL_sv_undef;
+  OUTPUT:
+    RETVAL
+
+SV *
+headers(uvh_response_t *resp)
+  ALIAS:
+    trailers = 1
+  CODE:
+    HV *hv = newHV();
+    size_t i, count = ix ? uvh_response_trailer_count(resp) : uvh_response_header_count(resp);
+    for (i = 0; i < count; i++) {
+      const char *hn, *hv_;
+      size_t hnl, hvl, k;
+      char lc[256];
+      SV **existing;
+      if (ix)
+        uvh_response_trailer_at(resp, i, &hn, &hnl, &hv_, &hvl);
+      else
+        uvh_response_header_at(resp, i, &hn, &hnl, &hv_, &hvl);
+      if (hnl > sizeof lc)
+        hnl = sizeof lc;
+      for (k = 0; k < hnl; k++)
+        lc[k] = toLOWER(hn[k]);
+      existing = hv_fetch(hv, lc, (I32)hnl, 0);
+      if (existing) {
+        sv_catpvs(*existing, ", ");
+        sv_catpvn(*existing, hv_, hvl);
+      } else {
+        hv_store(hv, lc, (I32)hnl, newSVpvn(hv_, hvl), 0);
+      }
+    }
+    RETVAL = newRV_noinc((SV *)hv);
+  OUTPUT:
+    RETVAL
+
+SV *
+header_list(uvh_response_t *resp)
+  CODE:
+    AV *av = newAV();
+    size_t i, count = uvh_response_header_count(resp);
+    for (i = 0; i < count; i++) {
+      const char *hn, *hv;
+      size_t hnl, hvl;
+      AV *pair = newAV();
+      uvh_response_header_at(resp, i, &hn, &hnl, &hv, &hvl);
+      av_push(pair, newSVpvn(hn, hnl));
+      av_push(pair, newSVpvn(hv, hvl));
+      av_push(av, newRV_noinc((SV *)pair));
+    }
+    RETVAL = newRV_noinc((SV *)av);
+  OUTPUT:
+    RETVAL
+
+void
+DESTROY(SV *self)
+  CODE:
+    uvh_response_t *resp = INT2PTR(uvh_response_t *, SvIV(SvRV(self)));
+    if (resp) {
+      sv_setiv(SvRV(self), 0);
+      uvh_response_unref(resp);
+    }

@@ -1,0 +1,65 @@
+MODULE = Uvent    PACKAGE = Uvent::Timer
+
+SV *
+_new(const char *klass, SV *loop_rv)
+  CODE:
+    uvx_loop_t *loop = (uvx_loop_t *)uvx_unwrap(aTHX_ loop_rv, "Uvent::Loop", "loop");
+    uvx_timer_t *t;
+    Newxz(t, 1, uvx_timer_t);
+    if (uvh_timer_new(loop->core, uvx_on_timer, t, &t->core)) {
+      Safefree(t);
+      croak("Uvent::Timer->new: out of memory");
+    }
+    t->loop_rv = newSVsv(loop_rv);
+    RETVAL = uvx_wrap(aTHX_ t, gv_stashpv(klass, GV_ADD));
+    t->self = SvRV(RETVAL);
+  OUTPUT:
+    RETVAL
+
+void
+_start(uvx_timer_t *t, SV *after, SV *repeat, SV *cb, int pin)
+  CODE:
+    double a = uvx_num(aTHX_ after, "timer delay"), r = uvx_num(aTHX_ repeat, "timer repeat");
+    if (!(SvROK(cb) && SvTYPE(SvRV(cb)) == SVt_PVCV))
+      UVX_CROAK("Uvent::Timer: the callback must be a CODE reference");
+    if (a < 0 || r < 0)
+      UVX_CROAK("Uvent::Timer: delays must be >= 0 seconds");
+    if (uvh_timer_start(t->core, a, r))
+      UVX_CROAK("Uvent::Timer: its loop is destroyed");
+    if (t->cb)
+      SvREFCNT_dec(t->cb);
+    t->cb = newSVsv(cb);
+    if (pin && !t->pinned) {
+      t->pinned = 1;
+      SvREFCNT_inc_simple_void_NN(t->self);
+    }
+
+void
+stop(uvx_timer_t *t)
+  CODE:
+    uvh_timer_stop(t->core);
+    if (t->pinned) {
+      t->pinned = 0;
+      SvREFCNT_dec(t->self);
+    }
+
+bool
+active(uvx_timer_t *t)
+  CODE:
+    RETVAL = uvh_timer_active(t->core) != 0;
+  OUTPUT:
+    RETVAL
+
+void
+DESTROY(SV *self)
+  CODE:
+    uvx_timer_t *t = INT2PTR(uvx_timer_t *, SvIV(SvRV(self)));
+    if (t == NULL)
+      return;
+    sv_setiv(SvRV(self), 0);
+    if (PL_phase != PERL_PHASE_DESTRUCT)
+      uvh_timer_unref(t->core);
+    if (t->cb)
+      SvREFCNT_dec(t->cb);
+    SvREFCNT_dec(t->loop_rv);
+    Safefree(t);
