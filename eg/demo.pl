@@ -1,0 +1,82 @@
+#!/usr/bin/env perl
+# Demo: 24 concurrent requests through one Uvent pool (max_connections 4)
+# against a small HTTP/1.1 server started here on 127.0.0.1, then a
+# timeout and a refused connection, printing what happened.
+#
+#   perl -Mblib eg/demo.pl
+use strict;
+use warnings;
+use IO::Socket::INET;
+use Time::HiRes qw(time);
+use Uvent;
+
+# --- an embedded keep-alive server: one forked process per connection ---
+my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 64, ReuseAddr => 1)
+    or die "listen: $!";
+my $port = $listen->sockport;
+my $server_pid = fork // die "fork: $!";
+if (!$server_pid) {
+    $SIG{CHLD} = 'IGNORE';
+    my $conn_no = 0;
+    alarm 60;    # never outlive the demo by much
+    while (my $c = $listen->accept) {
+        $conn_no++;
+        next if fork;    # parent goes back to accept
+        my $buf = '';
+        while (sysread($c, $buf, 65536, length $buf)) {
+            while ($buf =~ s/\A(.*?)\r\n\r\n//s) {
+                my ($path) = $1 =~ m{\A\S+ (\S+)};
+                select(undef, undef, undef, 0.5) if $path =~ /slow/;
+                my $body = "hello from connection $conn_no, you asked for $path\n";
+                syswrite $c, "HTTP/1.1 200 OK\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
+            }
+        }
+        exit 0;
+    }
+    exit 0;
+}
+close $listen;
+
+# --- the client ---
+my $loop  = Uvent::Loop->default;
+my $pool  = Uvent::HTTP::Pool->new({ timeout => 5, max_connections => 4 }, $loop);
+my $start = time;
+my (%by_connection, $ok, $queued);
+
+for my $i (1 .. 24) {
+    my $client = $pool->request({
+        uri               => "http://127.0.0.1:$port/item/$i",
+        response_callback => sub {
+            my ($request, $response, $error) = @_;
+            die "request $i failed: $error\n" if $error;
+            $ok++;
+            my ($conn) = $response->body =~ /connection (\d+)/;
+            $by_connection{$conn}++;
+        },
+    });
+    $queued++ unless $client;
+}
+printf "submitted 24 requests: %d running on %d connections, %d queued (nbusy=%d nqueued=%d)\n",
+    24 - $queued, $pool->size, $queued, $pool->nbusy, $pool->nqueued;
+$loop->run;
+printf "%d responses in %.1f ms; requests per connection: %s\n", $ok, (time - $start) * 1000,
+    join(', ', map {"#$_: $by_connection{$_}"} sort { $a <=> $b } keys %by_connection);
+printf "after run: size=%d (idle keep-alive connections) nbusy=%d nqueued=%d\n",
+    $pool->size, $pool->nbusy, $pool->nqueued;
+
+$pool->request({
+    uri               => "http://127.0.0.1:$port/slow",
+    timeout           => 0.2,
+    response_callback => sub { my (undef, undef, $error) = @_; print "slow request: ", $error->code, " ($error)\n" },
+});
+$pool->request({
+    uri               => "http://127.0.0.1:1/",
+    response_callback => sub { my (undef, undef, $error) = @_; printf "port 1: %s, errno %s\n", $error->code, $error->errno },
+});
+$loop->run;
+
+eval { $pool->request({ uri => "http://127.0.0.1:$port/", headers => { 'X-Bad' => "a\r\nInjected: 1" } }) };
+print "bad header refused before sending: $@";
+
+kill 'TERM', $server_pid;
+waitpid $server_pid, 0;
