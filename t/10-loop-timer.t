@@ -7,16 +7,7 @@ use lib 't/lib';
 use Uvent;
 use Uvent::Test::Server;
 
-# ---- helpers: every loop run is bounded by a deadline ----
-sub run_until {
-    my ($loop, $cond, $limit) = @_;
-    my $deadline = time + ($limit // 10);
-    my $t = Uvent::Timer->new($loop);
-    $t->start(0.005, 0.005, sub { $loop->stop if $cond->() || time > $deadline });
-    $loop->run;
-    $t->stop;
-    return $cond->() ? 1 : 0;
-}
+# ---- helpers ----
 
 # A watchdog: stops $loop after $secs so that a hang fails instead of blocking.
 sub watchdog {

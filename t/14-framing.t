@@ -1,0 +1,222 @@
+use strict;
+use warnings;
+use Test::More;
+use Time::HiRes qw(time sleep);
+use lib 't/lib';
+use Uvent;
+use Uvent::Test::Server;
+
+# ---- helpers: every loop run is bounded by a deadline ----
+
+# Run $loop until $cond->() is true or $limit seconds passed. Returns $cond->().
+sub run_until {
+    my ($loop, $cond, $limit) = @_;
+    my $deadline = time + ($limit // 10);
+    my $t = Uvent::Timer->new($loop);
+    $t->start(0.005, 0.005, sub { $loop->stop if $cond->() || time > $deadline });
+    my $ok = eval { $loop->run; 1 };
+    my $e  = $@;
+    $t->stop;    # also when a callback died: a stale poll timer would stop later runs
+    die $e unless $ok;
+    return $cond->() ? 1 : 0;
+}
+
+# Keep $loop running for $secs seconds.
+sub run_for {
+    my ($loop, $secs) = @_;
+    my $t = Uvent::Timer->new($loop);
+    $t->start($secs, 0, sub { $loop->stop });
+    my $ok = eval { $loop->run; 1 };
+    my $e  = $@;
+    $t->stop;
+    die $e unless $ok;
+}
+
+# Start a request; the returned hash collects the callback's arguments
+# and counts its calls (a second call is a failure at once).
+sub start_req {
+    my ($pool, %p) = @_;
+    $p{timeout} //= 5;
+    my $r = { calls => 0, uri => $p{uri}, started => time };
+    my $ret = $pool->request({ %p, response_callback => sub {
+        my ($req, $resp, $err) = @_;
+        fail("callback for $r->{uri} called more than once") if ++$r->{calls} > 1;
+        @$r{qw(request response error at)} = ($req, $resp, $err, time);
+    } });
+    $r->{queued} = defined $ret ? 0 : 1;
+    $r->{client_class} = ref $ret;
+    return $r;
+}
+
+# Run the loop until every given request has called back (10 s at most).
+sub wait_all {
+    my ($loop, @r) = @_;
+    return run_until($loop, sub { !grep { !$_->{calls} } @r }, 10);
+}
+
+# One request to completion.
+sub fetch {
+    my ($loop, $pool, %p) = @_;
+    my $r = start_req($pool, %p);
+    wait_all($loop, $r);
+    is($r->{calls}, 1, "exactly one callback for $p{uri}");
+    return $r;
+}
+
+sub ecode { my $r = shift; $r->{error} ? $r->{error}->code : 'none' }
+sub body  { my $r = shift; $r->{response} ? $r->{response}->body : undef }
+sub hdr   { my ($r, $h) = @_; $r->{response} ? $r->{response}->header($h) : undef }
+
+sub response_ok {
+    my ($r, $name) = @_;
+    ok(!$r->{error}, "$name: no error") or diag("error: $r->{error}");
+    is($r->{response} && $r->{response}->code, 200, "$name: code 200");
+}
+
+
+my $srv  = Uvent::Test::Server->new;
+my $loop = Uvent::Loop->new;
+
+# The connection that served $r is reused, and framing left nothing behind:
+# a follow-up GET /ok on the same pool gets "ok" on the same connection.
+sub reused_cleanly {
+    my ($pool, $r, $name) = @_;
+    my $n = fetch($loop, $pool, uri => $srv->url('/ok'));
+    response_ok($n, "$name: follow-up");
+    is(body($n), 'ok', "$name: follow-up body intact");
+    is(hdr($n, 'X-Conn'), hdr($r, 'X-Conn'), "$name: connection reused");
+}
+
+subtest 'chunked' => sub {
+    my $pool = Uvent::HTTP::Pool->new({ timeout => 60 }, $loop);
+    my $r = fetch($loop, $pool, uri => $srv->url('/chunked'));
+    response_ok($r, 'chunked');
+    is(body($r), 'hello world', 'body (chunk extensions ignored)');
+    like(hdr($r, 'Transfer-Encoding') // '', qr/chunked/i, 'Transfer-Encoding: chunked');
+    ok($r->{response}->keep_alive, 'keep_alive');
+    is_deeply($r->{response}->trailers, {}, 'no trailers');
+    reused_cleanly($pool, $r, 'chunked');
+};
+
+subtest 'chunked with trailers' => sub {
+    my $pool = Uvent::HTTP::Pool->new({ timeout => 60 }, $loop);
+    my $r = fetch($loop, $pool, uri => $srv->url('/chunked?trailers=1'));
+    response_ok($r, 'chunked trailers');
+    is(body($r), 'hello world', 'body');
+    my $t = $r->{response} ? $r->{response}->trailers : undef;
+    is(ref $t, 'HASH', 'trailers hashref');
+    is_deeply($t, { 'x-checksum' => 'abc', 'x-other' => '1' }, 'trailers with lower-case names');
+    ok(!exists $r->{response}->headers->{'x-checksum'}, 'trailers are not headers');
+    reused_cleanly($pool, $r, 'trailers');
+};
+
+subtest 'chunked, byte by byte' => sub {
+    my $pool = Uvent::HTTP::Pool->new({ timeout => 60 }, $loop);
+    my $r = fetch($loop, $pool, uri => $srv->url('/chunked?split=1'));
+    response_ok($r, 'split');
+    is(body($r), 'hello world', 'body');
+    my $r2 = fetch($loop, $pool, uri => $srv->url('/chunked?split=1&trailers=1'));
+    response_ok($r2, 'split with trailers');
+    is(body($r2), 'hello world', 'body');
+    is_deeply($r2->{response} && $r2->{response}->trailers, { 'x-checksum' => 'abc', 'x-other' => '1' }, 'trailers');
+    reused_cleanly($pool, $r2, 'split');
+};
+
+subtest 'headers arriving in pieces, trickled body' => sub {
+    my $pool = Uvent::HTTP::Pool->new({ timeout => 60 }, $loop);
+    my $r = fetch($loop, $pool, uri => $srv->url('/headers-split'));
+    response_ok($r, 'headers-split');
+    like(hdr($r, 'X-Conn') // '', qr/^\d+$/, 'headers parsed');
+    my $r2 = fetch($loop, $pool, uri => $srv->url('/trickle?delay=0.005'));
+    response_ok($r2, 'trickle');
+    is(body($r2), 'trickled', 'trickled body');
+};
+
+subtest 'HEAD' => sub {
+    my $pool = Uvent::HTTP::Pool->new({ timeout => 60 }, $loop);
+    my $get  = fetch($loop, $pool, uri => $srv->url('/ok?size=100'));
+    response_ok($get, 'GET');
+    is(length(body($get) // ''), 100, 'GET body of 100 bytes');
+    my $r = fetch($loop, $pool, uri => $srv->url('/ok?size=100'), method => 'HEAD');
+    response_ok($r, 'HEAD');
+    is(body($r) // '', '', 'no body');
+    is(hdr($r, 'Content-Length'), '100', 'same Content-Length header as GET');
+    ok($r->{response}->keep_alive, 'keep_alive');
+    reused_cleanly($pool, $r, 'HEAD');
+
+    my $rc = fetch($loop, $pool, uri => $srv->url('/chunked'), method => 'HEAD');
+    response_ok($rc, 'HEAD of a chunked resource');
+    is(body($rc) // '', '', 'no body');
+    like(hdr($rc, 'Transfer-Encoding') // '', qr/chunked/i, 'Transfer-Encoding header present');
+    reused_cleanly($pool, $rc, 'HEAD chunked');
+};
+
+subtest '204 and 304 have no body' => sub {
+    my $pool = Uvent::HTTP::Pool->new({ timeout => 60 }, $loop);
+    my $r = fetch($loop, $pool, uri => $srv->url('/status/204'));
+    ok(!$r->{error}, 'no error') or diag("$r->{error}");
+    is($r->{response} && $r->{response}->code, 204, 'code 204');
+    is(body($r) // '', '', 'no body');
+    reused_cleanly($pool, $r, '204');
+
+    my $r2 = fetch($loop, $pool, uri => $srv->url('/status/304'));
+    ok(!$r2->{error}, 'no error') or diag("$r2->{error}");
+    is($r2->{response} && $r2->{response}->code, 304, 'code 304');
+    is(body($r2) // '', '', 'no body');
+    is(hdr($r2, 'Content-Length'), '10', 'Content-Length: 10 is only metadata');
+    reused_cleanly($pool, $r2, '304');
+};
+
+subtest '1xx responses are skipped' => sub {
+    my $pool = Uvent::HTTP::Pool->new({ timeout => 60 }, $loop);
+    my $r = fetch($loop, $pool, uri => $srv->url('/1xx'));
+    response_ok($r, '1xx');
+    is(body($r), 'final', 'final body');
+    reused_cleanly($pool, $r, '1xx');
+};
+
+subtest 'close-delimited body' => sub {
+    $srv->reset_stats;
+    my $pool = Uvent::HTTP::Pool->new({ timeout => 60 }, $loop);
+    my $r = fetch($loop, $pool, uri => $srv->url('/close-delimited'));
+    response_ok($r, 'close-delimited');
+    is(body($r), 'close-delimited body', 'body read to EOF');
+    ok(!$r->{response}->keep_alive, 'keep_alive false');
+    ok(run_until($loop, sub { $pool->size == 0 }, 2), 'connection not kept');
+    my $r2 = fetch($loop, $pool, uri => $srv->url('/close-delimited'));
+    response_ok($r2, 'again');
+    is(body($r2), 'close-delimited body', 'body');
+    isnt(hdr($r2, 'X-Conn'), hdr($r, 'X-Conn'), 'not reused');
+    is($srv->connections, 2, 'two connections');
+};
+
+subtest 'conflicting framing is a protocol error' => sub {
+    my $pool = Uvent::HTTP::Pool->new({ timeout => 60 }, $loop);
+    for my $path ('/conflict-cl', '/cl-te') {
+        my $r = fetch($loop, $pool, uri => $srv->url($path));
+        is(ecode($r), 'protocol', "$path: error code protocol");
+        isa_ok($r->{error}, 'Uvent::Error', "$path: error");
+        isa_ok($r->{response}, 'Uvent::HTTP::Response', "$path: still a response object");
+        ok(run_until($loop, sub { $pool->size == 0 }, 2), "$path: connection discarded");
+        is($pool->nbusy, 0, "$path: nbusy 0");
+    }
+    my $r = fetch($loop, $pool, uri => $srv->url('/ok'));
+    response_ok($r, 'pool still works');
+};
+
+subtest 'large bodies and many headers' => sub {
+    my $pool = Uvent::HTTP::Pool->new({ timeout => 60 }, $loop);
+    my $r = fetch($loop, $pool, uri => $srv->url('/big?size=100000'));
+    response_ok($r, 'big');
+    my $want = substr('0123456789' x 10000, 0, 100000);
+    is(length(body($r) // ''), 100000, 'length');
+    ok((body($r) // '') eq $want, 'content');
+    reused_cleanly($pool, $r, 'big');
+
+    my $m = fetch($loop, $pool, uri => $srv->url('/many-headers?n=200'));
+    response_ok($m, 'many headers');
+    cmp_ok(scalar @{ $m->{response}->header_list }, '>=', 200, 'all headers kept');
+};
+
+$srv->stop;
+done_testing;

@@ -1,0 +1,208 @@
+use strict;
+use warnings;
+use Test::More;
+use Time::HiRes qw(time sleep);
+use Digest::MD5 qw(md5_hex);
+use lib 't/lib';
+use Uvent;
+use Uvent::Test::Server;
+
+# ---- helpers: every loop run is bounded by a deadline ----
+
+# Run $loop until $cond->() is true or $limit seconds passed. Returns $cond->().
+sub run_until {
+    my ($loop, $cond, $limit) = @_;
+    my $deadline = time + ($limit // 10);
+    my $t = Uvent::Timer->new($loop);
+    $t->start(0.005, 0.005, sub { $loop->stop if $cond->() || time > $deadline });
+    my $ok = eval { $loop->run; 1 };
+    my $e  = $@;
+    $t->stop;    # also when a callback died: a stale poll timer would stop later runs
+    die $e unless $ok;
+    return $cond->() ? 1 : 0;
+}
+
+# Keep $loop running for $secs seconds.
+sub run_for {
+    my ($loop, $secs) = @_;
+    my $t = Uvent::Timer->new($loop);
+    $t->start($secs, 0, sub { $loop->stop });
+    my $ok = eval { $loop->run; 1 };
+    my $e  = $@;
+    $t->stop;
+    die $e unless $ok;
+}
+
+# Start a request; the returned hash collects the callback's arguments
+# and counts its calls (a second call is a failure at once).
+sub start_req {
+    my ($pool, %p) = @_;
+    $p{timeout} //= 5;
+    my $r = { calls => 0, uri => $p{uri}, started => time };
+    my $ret = $pool->request({ %p, response_callback => sub {
+        my ($req, $resp, $err) = @_;
+        fail("callback for $r->{uri} called more than once") if ++$r->{calls} > 1;
+        @$r{qw(request response error at)} = ($req, $resp, $err, time);
+    } });
+    $r->{queued} = defined $ret ? 0 : 1;
+    $r->{client_class} = ref $ret;
+    return $r;
+}
+
+# Run the loop until every given request has called back (10 s at most).
+sub wait_all {
+    my ($loop, @r) = @_;
+    return run_until($loop, sub { !grep { !$_->{calls} } @r }, 10);
+}
+
+# One request to completion.
+sub fetch {
+    my ($loop, $pool, %p) = @_;
+    my $r = start_req($pool, %p);
+    wait_all($loop, $r);
+    is($r->{calls}, 1, "exactly one callback for $p{uri}");
+    return $r;
+}
+
+sub ecode { my $r = shift; $r->{error} ? $r->{error}->code : 'none' }
+sub body  { my $r = shift; $r->{response} ? $r->{response}->body : undef }
+sub hdr   { my ($r, $h) = @_; $r->{response} ? $r->{response}->header($h) : undef }
+
+sub response_ok {
+    my ($r, $name) = @_;
+    ok(!$r->{error}, "$name: no error") or diag("error: $r->{error}");
+    is($r->{response} && $r->{response}->code, 200, "$name: code 200");
+}
+
+
+my $srv  = Uvent::Test::Server->new;
+my $loop = Uvent::Loop->new;
+
+sub rss_kb {
+    open my $fh, '<', '/proc/self/status' or return undef;
+    while (<$fh>) { return $1 if /^VmRSS:\s+(\d+)/ }
+    return undef;
+}
+
+# 1 MiB of all byte values in a non-repeating-looking order
+my $MB = 1024 * 1024;
+my $upload = pack('N*', map { ($_ * 2654435761) & 0xffffffff } 0 .. $MB / 4 - 1);
+
+subtest '1 MB upload' => sub {
+    is(length $upload, $MB, 'payload is 1 MiB');
+    $srv->reset_stats;
+    my $pool = Uvent::HTTP::Pool->new({ timeout => 60 }, $loop);
+    my $r = fetch($loop, $pool, uri => $srv->url('/upload'), method => 'POST', body => $upload, timeout => 20);
+    response_ok($r, 'upload');
+    like(body($r) // '', qr/^$MB ${\ md5_hex($upload)}\s*\z/, 'server got every byte (length and md5)');
+    my $log = $srv->log->[-1] || {};
+    is($log->{body_length}, $MB, 'server log: body length');
+    is($log->{body_md5}, md5_hex($upload), 'server log: body md5');
+
+    # again on the same connection, with PUT
+    my $r2 = fetch($loop, $pool, uri => $srv->url('/upload'), method => 'PUT', body => $upload, timeout => 20);
+    response_ok($r2, 'second upload');
+    like(body($r2) // '', qr/^$MB ${\ md5_hex($upload)}\s*\z/, 'intact again');
+    is(hdr($r2, 'X-Conn'), hdr($r, 'X-Conn'), 'same connection');
+};
+
+subtest '1 MB download' => sub {
+    my $pool = Uvent::HTTP::Pool->new({ timeout => 60 }, $loop);
+    my $r = fetch($loop, $pool, uri => $srv->url("/big?size=$MB"), timeout => 20);
+    response_ok($r, 'big');
+    my $body = body($r) // '';
+    is(length $body, $MB, 'length');
+    is(hdr($r, 'Content-Length'), $MB, 'Content-Length header');
+    my $want = substr('0123456789' x ($MB / 10 + 1), 0, $MB);
+    ok($body eq $want, 'content is the 0123456789 pattern');
+    is(md5_hex($body), md5_hex($want), 'md5');
+    my $again = fetch($loop, $pool, uri => $srv->url('/ok'));
+    is(hdr($again, 'X-Conn'), hdr($r, 'X-Conn'), 'connection reused after a large body');
+};
+
+subtest 'max_headers_size' => sub {
+    my $small = Uvent::HTTP::Pool->new({ timeout => 60, max_headers_size => 1024 }, $loop);
+    my $r = fetch($loop, $small, uri => $srv->url('/huge-headers?size=4096'));
+    is(ecode($r), 'too_large', 'headers over 1024 bytes: too_large');
+    ok(run_until($loop, sub { $small->size == 0 }, 2), 'connection discarded');
+    is($small->nbusy, 0, 'nbusy 0');
+
+    my $fits = fetch($loop, $small, uri => $srv->url('/huge-headers?size=100'));
+    response_ok($fits, 'small headers fit');
+
+    my $over = fetch($loop, $small, uri => $srv->url('/huge-headers?size=4096'), max_headers_size => 65536);
+    response_ok($over, 'per-request max_headers_size raises the limit');
+
+    my $big = Uvent::HTTP::Pool->new({ timeout => 60 }, $loop);
+    my $d = fetch($loop, $big, uri => $srv->url('/huge-headers?size=4096'));
+    response_ok($d, 'default limit (64 KiB) allows 4 KiB');
+    my $l = fetch($loop, $big, uri => $srv->url('/huge-headers?size=4096'), max_headers_size => 1024);
+    is(ecode($l), 'too_large', 'per-request max_headers_size lowers the limit');
+    my $h = fetch($loop, $big, uri => $srv->url('/huge-headers?size=100000'));
+    is(ecode($h), 'too_large', '100 KB of headers exceed the default 64 KiB');
+};
+
+subtest 'max_body_size' => sub {
+    my $pool = Uvent::HTTP::Pool->new({ timeout => 60, max_body_size => 1000 }, $loop);
+    my $r = fetch($loop, $pool, uri => $srv->url('/big?size=100000'));
+    is(ecode($r), 'too_large', 'body over 1000 bytes: too_large');
+    ok(run_until($loop, sub { $pool->size == 0 }, 2), 'connection discarded');
+
+    my $fits = fetch($loop, $pool, uri => $srv->url('/big?size=500'));
+    response_ok($fits, '500 bytes fit');
+    is(length(body($fits) // ''), 500, 'length 500');
+    my $edge = fetch($loop, $pool, uri => $srv->url('/big?size=1000'));
+    response_ok($edge, 'exactly 1000 bytes fit');
+
+    my $over = fetch($loop, $pool, uri => $srv->url('/big?size=100000'), max_body_size => 200000);
+    response_ok($over, 'per-request max_body_size raises the limit');
+    is(length(body($over) // ''), 100000, 'full body');
+
+    my $free = Uvent::HTTP::Pool->new({ timeout => 60 }, $loop);
+    my $low = fetch($loop, $free, uri => $srv->url('/big?size=100000'), max_body_size => 1000);
+    is(ecode($low), 'too_large', 'per-request max_body_size lowers the limit');
+
+    my $chunked = fetch($loop, $free, uri => $srv->url('/chunked'), max_body_size => 5);
+    is(ecode($chunked), 'too_large', 'limit applies to chunked bodies');
+};
+
+subtest 'endless bodies stop at the limit' => sub {
+    my $pool = Uvent::HTTP::Pool->new({ timeout => 60, max_body_size => 1_000_000 }, $loop);
+    my $rss0 = rss_kb();
+    for my $path ('/endless', '/endless-cl') {
+        my $r = fetch($loop, $pool, uri => $srv->url($path), timeout => 10);
+        is(ecode($r), 'too_large', "$path: too_large");
+        cmp_ok($r->{at} - $r->{started}, '<', 8, "$path: in time");
+        ok(run_until($loop, sub { $pool->size == 0 }, 2), "$path: connection discarded");
+    }
+    run_for($loop, 0.2);
+    my $rss1 = rss_kb();
+    SKIP: {
+        skip 'no /proc/self/status', 1 unless defined $rss0 && defined $rss1;
+        cmp_ok($rss1 - $rss0, '<', 32 * 1024, 'client memory did not explode (< 32 MB growth)');
+    }
+};
+
+subtest 'a Request object can be sent again' => sub {
+    $srv->reset_stats;
+    my $pool = Uvent::HTTP::Pool->new({ timeout => 60 }, $loop);
+    my @got;
+    my $req = Uvent::HTTP::Request->new({
+        uri => $srv->url('/upload'), method => 'POST', body => $upload, timeout => 20,
+        response_callback => sub { push @got, [ @_[ 1, 2 ] ] },
+    });
+    for my $round (1 .. 2) {
+        my $client = $pool->request($req);
+        ok(defined $client, "round $round: runs at once");
+        ok(run_until($loop, sub { @got >= $round }, 20), "round $round: completed");
+        is(scalar @got, $round, "round $round: one callback");
+        my ($resp, $err) = @{ $got[-1] };
+        ok(!$err, "round $round: no error") or diag("$err");
+        like($resp ? $resp->body : '', qr/^$MB ${\ md5_hex($upload)}\s*\z/, "round $round: body intact");
+        is($resp && $resp->header('X-Seq'), $round, "round $round: X-Seq $round (same connection)");
+    }
+    is($srv->requests, 2, 'server saw two requests');
+};
+
+$srv->stop;
+done_testing;

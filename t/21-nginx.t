@@ -1,0 +1,177 @@
+use strict;
+use warnings;
+use Test::More;
+use Time::HiRes qw(time sleep);
+use Digest::MD5 qw(md5_hex);
+use List::Util qw(max);
+use lib 't/lib';
+use Uvent;
+use Uvent::Test::Nginx;
+
+plan skip_all => 'nginx not installed' unless Uvent::Test::Nginx->available;
+
+# ---- helpers: every loop run is bounded by a deadline ----
+
+# Run $loop until $cond->() is true or $limit seconds passed. Returns $cond->().
+sub run_until {
+    my ($loop, $cond, $limit) = @_;
+    my $deadline = time + ($limit // 10);
+    my $t = Uvent::Timer->new($loop);
+    $t->start(0.005, 0.005, sub { $loop->stop if $cond->() || time > $deadline });
+    my $ok = eval { $loop->run; 1 };
+    my $e  = $@;
+    $t->stop;    # also when a callback died: a stale poll timer would stop later runs
+    die $e unless $ok;
+    return $cond->() ? 1 : 0;
+}
+
+# Keep $loop running for $secs seconds.
+sub run_for {
+    my ($loop, $secs) = @_;
+    my $t = Uvent::Timer->new($loop);
+    $t->start($secs, 0, sub { $loop->stop });
+    my $ok = eval { $loop->run; 1 };
+    my $e  = $@;
+    $t->stop;
+    die $e unless $ok;
+}
+
+# Start a request; the returned hash collects the callback's arguments
+# and counts its calls (a second call is a failure at once).
+sub start_req {
+    my ($pool, %p) = @_;
+    $p{timeout} //= 5;
+    my $r = { calls => 0, uri => $p{uri}, started => time };
+    my $ret = $pool->request({ %p, response_callback => sub {
+        my ($req, $resp, $err) = @_;
+        fail("callback for $r->{uri} called more than once") if ++$r->{calls} > 1;
+        @$r{qw(request response error at)} = ($req, $resp, $err, time);
+    } });
+    $r->{queued} = defined $ret ? 0 : 1;
+    $r->{client_class} = ref $ret;
+    return $r;
+}
+
+# Run the loop until every given request has called back (10 s at most).
+sub wait_all {
+    my ($loop, @r) = @_;
+    return run_until($loop, sub { !grep { !$_->{calls} } @r }, 10);
+}
+
+# One request to completion.
+sub fetch {
+    my ($loop, $pool, %p) = @_;
+    my $r = start_req($pool, %p);
+    wait_all($loop, $r);
+    is($r->{calls}, 1, "exactly one callback for $p{uri}");
+    return $r;
+}
+
+sub ecode { my $r = shift; $r->{error} ? $r->{error}->code : 'none' }
+sub body  { my $r = shift; $r->{response} ? $r->{response}->body : undef }
+sub hdr   { my ($r, $h) = @_; $r->{response} ? $r->{response}->header($h) : undef }
+
+sub response_ok {
+    my ($r, $name) = @_;
+    ok(!$r->{error}, "$name: no error") or diag("error: $r->{error}");
+    is($r->{response} && $r->{response}->code, 200, "$name: code 200");
+}
+
+
+my $ng   = Uvent::Test::Nginx->new(keepalive_timeout => 75, keepalive_requests => 10000);
+my $loop = Uvent::Loop->new;
+
+subtest 'hello.txt' => sub {
+    my $pool = Uvent::HTTP::Pool->new({ timeout => 60 }, $loop);
+    my $r = fetch($loop, $pool, uri => $ng->url('/hello.txt'));
+    response_ok($r, 'hello.txt');
+    is(body($r), 'Hello, World!', 'body');
+    is(length(body($r) // ''), 13, '13 bytes');
+    is(hdr($r, 'Content-Length'), 13, 'Content-Length');
+    is($r->{response}->http_version, '1.1', 'HTTP/1.1');
+    ok($r->{response}->keep_alive, 'keep-alive');
+    like(hdr($r, 'Server') // '', qr/nginx/i, 'served by nginx');
+};
+
+subtest '100 sequential requests use one connection' => sub {
+    my $pool = Uvent::HTTP::Pool->new({ timeout => 60 }, $loop);
+    my (@conn, @nreq);
+    my $fail = 0;
+    for my $i (1 .. 100) {
+        my $r = start_req($pool, uri => $ng->url('/hello.txt'));
+        wait_all($loop, $r);
+        $fail++ if $r->{calls} != 1 || $r->{error} || (body($r) // '') ne 'Hello, World!';
+        push @conn, hdr($r, 'X-Conn') // 'none';
+        push @nreq, hdr($r, 'X-Conn-Req') // 0;
+    }
+    is($fail, 0, 'all 100 succeeded with exactly one callback each');
+    my %c = map { $_ => 1 } @conn;
+    is(scalar keys %c, 1, 'X-Conn constant') or diag(join ' ', sort keys %c);
+    is_deeply(\@nreq, [ 1 .. 100 ], 'X-Conn-Req counts 1..100');
+    is($pool->size, 1, 'pool size 1');
+};
+
+subtest '50 concurrent requests with max_connections 8' => sub {
+    my $pool = Uvent::HTTP::Pool->new({ timeout => 60, max_connections => 8 }, $loop);
+    my @r = map { start_req($pool, uri => $ng->url("/hello.txt?i=$_")) } 1 .. 50;
+    is(scalar(grep { !$_->{queued} } @r), 8, '8 started');
+    is(scalar(grep { $_->{queued} } @r), 42, '42 queued');
+    is_deeply([ $pool->nbusy, $pool->nqueued, $pool->size ], [ 8, 42, 8 ], 'counters');
+    my $max_size = 0;
+    ok(run_until($loop, sub { $max_size = max($max_size, $pool->size); !grep { !$_->{calls} } @r }, 20), 'all completed');
+    cmp_ok($max_size, '<=', 8, 'never more than 8 connections');
+    is(scalar(grep { $_->{calls} == 1 && !$_->{error} && (body($_) // '') eq 'Hello, World!' } @r), 50, 'all 50 succeeded');
+    my %c = map { (hdr($_, 'X-Conn') // 'none') => 1 } @r;
+    cmp_ok(scalar keys %c, '<=', 8, 'at most 8 distinct connections');
+    cmp_ok($pool->size, '<=', 8, 'size <= 8');
+    is_deeply([ $pool->nbusy, $pool->nqueued ], [ 0, 0 ], 'nothing busy or queued');
+};
+
+subtest 'binary bodies' => sub {
+    my $pool = Uvent::HTTP::Pool->new({ timeout => 60 }, $loop);
+    for my $case ([ '/4k.bin', 4096 ], [ '/64k.bin', 65536 ], [ '/1m.bin', 1048576 ]) {
+        my ($path, $len) = @$case;
+        my $r = fetch($loop, $pool, uri => $ng->url($path), timeout => 20);
+        response_ok($r, $path);
+        my $body = body($r) // '';
+        is(length $body, $len, "$path: length $len");
+        is(hdr($r, 'Content-Length'), $len, "$path: Content-Length");
+        is(md5_hex($body), $ng->file_md5($path), "$path: same bytes as the served file");
+        ok($body eq ($ng->file_content($path) // ''), "$path: content identical");
+    }
+};
+
+subtest '1 MB upload' => sub {
+    my $pool = Uvent::HTTP::Pool->new({ timeout => 60 }, $loop);
+    my $payload = join '', map { chr($_ % 251) } 0 .. 1048575;
+    my $r = fetch($loop, $pool, uri => $ng->url('/upload'), method => 'POST', body => $payload, timeout => 20);
+    response_ok($r, 'upload');
+    is(body($r), "1048576\n", 'nginx saw 1048576 bytes');
+    my $r2 = fetch($loop, $pool, uri => $ng->url('/upload'), method => 'POST');
+    response_ok($r2, 'POST without body');
+    like(body($r2) // '', qr/\A0?\n\z/, 'empty body');
+};
+
+subtest '204, HEAD and 302' => sub {
+    my $pool = Uvent::HTTP::Pool->new({ timeout => 60 }, $loop);
+    my $r = fetch($loop, $pool, uri => $ng->url('/status/204'));
+    ok(!$r->{error}, '204: no error');
+    is($r->{response} && $r->{response}->code, 204, 'code 204');
+    is(body($r) // '', '', 'no body');
+
+    my $h = fetch($loop, $pool, uri => $ng->url('/hello.txt'), method => 'HEAD');
+    response_ok($h, 'HEAD');
+    is(body($h) // '', '', 'no body');
+    is(hdr($h, 'Content-Length'), 13, 'Content-Length 13');
+
+    my $x = fetch($loop, $pool, uri => $ng->url('/redirect'));
+    ok(!$x->{error}, '302: no error');
+    is($x->{response} && $x->{response}->code, 302, 'code 302: redirect not followed');
+    ok(defined hdr($x, 'Location'), 'Location header');
+
+    my $after = fetch($loop, $pool, uri => $ng->url('/hello.txt'));
+    is(body($after), 'Hello, World!', 'connection still in sync');
+    is(hdr($after, 'X-Conn'), hdr($r, 'X-Conn'), 'all on one connection');
+};
+
+done_testing;
