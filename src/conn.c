@@ -117,6 +117,7 @@ static void on_timer(uv_timer_t *t) {
 
   if (conn->state == CONN_IDLE) {
     if (conn->idle_deadline && now >= conn->idle_deadline) {
+      conn->pool->stats.idle_closed_timeout++;
       uvh__conn_close(conn);
       return;
     }
@@ -211,6 +212,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     return;
   if (conn->state == CONN_IDLE || conn->req == NULL) {
     /* EOF, reset or unsolicited bytes on an idle connection: it is unusable */
+    conn->pool->stats.idle_closed_peer++;
     uvh__conn_close(conn);
     return;
   }
@@ -328,6 +330,7 @@ int uvh__conn_start(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, uvh_con
   uvh_list_push_back(&d->conns, &conn->dest_link);
   d->nconns++;
   pool->size++;
+  pool->stats.connections_opened++;
 
   uv_timer_init(conn_uv(conn), &conn->timer);
   conn->timer.data = conn;
@@ -363,6 +366,7 @@ int uvh__conn_start(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, uvh_con
 }
 
 void uvh__conn_run(uvh_conn_t *conn, uvh_request_t *req) {
+  conn->pool->stats.reused++;
   uvh_list_remove(&conn->idle_link);
   attach(conn, req);
   conn->state = CONN_ACTIVE;
@@ -393,6 +397,7 @@ void uvh__conn_close(uvh_conn_t *conn) {
   if (conn->state == CONN_CLOSING)
     return;
   conn->state = CONN_CLOSING;
+  conn->pool->stats.connections_closed++;
   uvh_list_remove(&conn->idle_link);
   uv_timer_stop(&conn->timer);
   uv_close((uv_handle_t *)&conn->timer, on_handle_closed);

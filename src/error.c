@@ -28,3 +28,8 @@ const char *uvh_err_code(int err) {
   }
   return "unknown";
 }
+
+int uvh_error_slot(int err) {
+  int slot = UVH_E_RESOLVE - err;
+  return slot >= 0 && slot < UVH_ERROR_SLOTS ? slot : -1;
+}

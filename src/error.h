@@ -35,6 +35,11 @@ typedef enum {
   UVH_E_ASYNC_FIRST = UVH_E_RESOLVE
 } uvh_errno_t;
 
+/* Asynchronous codes are consecutive: slot 0 is UVH_E_RESOLVE. */
+#define UVH_ERROR_SLOTS 8
+/* Index of an asynchronous error code (for counters), or -1. */
+int uvh_error_slot(int err);
+
 /* "UVH_E_TIMEOUT" style name, or "UVH_E_UNKNOWN". */
 const char *uvh_err_name(int err);
 /* Human message for the code. */

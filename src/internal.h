@@ -110,6 +110,7 @@ struct uvh_request_s {
   uvh_conn_t *conn;          /* borrowed: set while running */
   uvh_list_t queue_link;     /* in dest->queue while queued */
   uint64_t deadline;         /* loop ms; 0 = none */
+  uint64_t queued_at;        /* loop ms when queued */
   uvh_response_t *resp;      /* owned ref, created at submit */
   uvh_error_t error;
 };
@@ -136,6 +137,7 @@ struct uvh_pool_s {
   uvh_pool_config_t cfg;
   uvh_list_t dests;
   unsigned size, nbusy, nqueued;
+  uvh_pool_stats_t stats;
   unsigned released : 1;     /* owner let go: keep no idle connections */
   unsigned sweeping : 1;     /* mid-sweep: no pumping, no freeing of destinations */
   uv_timer_t queue_timer;    /* fires at the earliest queued-request deadline */

@@ -72,6 +72,7 @@ double uvh_pool_idle_timeout(const uvh_pool_t *pool) { return pool->cfg.idle_tim
 unsigned uvh_pool_max_connections(const uvh_pool_t *pool) { return pool->cfg.max_connections; }
 size_t uvh_pool_max_headers_size(const uvh_pool_t *pool) { return pool->cfg.max_headers_size; }
 size_t uvh_pool_max_body_size(const uvh_pool_t *pool) { return pool->cfg.max_body_size; }
+const uvh_pool_stats_t *uvh_pool_stats(const uvh_pool_t *pool) { return &pool->stats; }
 void *uvh_pool_get_data(uvh_pool_t *pool) { return pool->data; }
 void uvh_pool_set_data(uvh_pool_t *pool, void *data) { pool->data = data; }
 
@@ -116,11 +117,18 @@ static void dest_maybe_free(uvh_pool_t *pool, uvh_dest_t *d) {
   free(d);
 }
 
-static uvh_request_t *dequeue(uvh_pool_t *pool, uvh_dest_t *d) {
-  uvh_request_t *req = uvh_container_of(d->queue.next, uvh_request_t, queue_link);
+/* Take a request off its destination's queue (it stays REQ_QUEUED). */
+static void unqueue(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req) {
   uvh_list_remove(&req->queue_link);
   d->nqueued--;
   pool->nqueued--;
+  if (pool->loop)
+    pool->stats.queue_wait_ms += uv_now(pool->loop->uv) - req->queued_at;
+}
+
+static uvh_request_t *dequeue(uvh_pool_t *pool, uvh_dest_t *d) {
+  uvh_request_t *req = uvh_container_of(d->queue.next, uvh_request_t, queue_link);
+  unqueue(pool, d, req);
   return req;
 }
 
@@ -300,12 +308,16 @@ int uvh_pool_submit(uvh_pool_t *pool, uvh_request_t *req, uvh_conn_t **conn_out)
     }
   } else {
     req->state = REQ_QUEUED;
+    req->queued_at = uv_now(pool->loop->uv);
     uvh_list_push_back(&d->queue, &req->queue_link);
     d->nqueued++;
     pool->nqueued++;
+    if (pool->nqueued > pool->stats.max_queued)
+      pool->stats.max_queued = pool->nqueued;
     if (req->deadline)
       uvh__pool_arm_queue_timer(pool);
   }
+  pool->stats.requests++;
   if (conn_out)
     *conn_out = conn;
   return 0;
@@ -342,14 +354,20 @@ void uvh__request_complete(uvh_request_t *req, int err, int sys_err, const char 
   req->dest = NULL;
   req->pool = NULL;
   if (req->state == REQ_QUEUED) {
-    uvh_list_remove(&req->queue_link);
-    d->nqueued--;
-    pool->nqueued--;
+    unqueue(pool, d, req);
     dest_maybe_free(pool, d);
   }
   req->state = REQ_DONE;
-  if (err)
+  if (err) {
+    int slot = uvh_error_slot(err);
     format_error(req, err, sys_err, detail);
+    if (slot >= 0)
+      pool->stats.errors[slot]++;
+    else
+      pool->stats.errors_other++;
+  } else {
+    pool->stats.responses++;
+  }
   /* the pool's references keep both alive through the callback */
   if (cb)
     cb(req, req->resp, err ? &req->error : NULL, data);

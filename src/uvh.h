@@ -63,6 +63,21 @@ void uvh_timer_ref(uvh_timer_t *timer);
 void uvh_timer_unref(uvh_timer_t *timer);
 
 /* ---- pool ---- */
+/* Counters since the pool was created; plain integers, always on. */
+typedef struct {
+  uint64_t requests;            /* submitted */
+  uint64_t responses;           /* completed with a response */
+  uint64_t errors[UVH_ERROR_SLOTS];
+  uint64_t errors_other;        /* out of memory */
+  uint64_t connections_opened;
+  uint64_t connections_closed;
+  uint64_t reused;              /* requests that ran on an already used connection */
+  uint64_t idle_closed_timeout; /* idle connections closed by the idle timeout */
+  uint64_t idle_closed_peer;    /* idle connections the server closed, reset or wrote to */
+  uint64_t max_queued;          /* longest the queue has been (all destinations) */
+  uint64_t queue_wait_ms;       /* total time requests spent queued */
+} uvh_pool_stats_t;
+
 typedef struct {
   double idle_timeout;       /* seconds a kept-alive connection may idle; 0 = forever. Default 60 */
   unsigned max_connections;  /* per destination, >= 1. Default 10 */
@@ -95,6 +110,7 @@ unsigned uvh_pool_max_connections(const uvh_pool_t *pool);
 void uvh_pool_set_max_connections(uvh_pool_t *pool, unsigned n);
 size_t uvh_pool_max_headers_size(const uvh_pool_t *pool);
 size_t uvh_pool_max_body_size(const uvh_pool_t *pool);
+const uvh_pool_stats_t *uvh_pool_stats(const uvh_pool_t *pool);
 void *uvh_pool_get_data(uvh_pool_t *pool);
 void uvh_pool_set_data(uvh_pool_t *pool, void *data);
 

@@ -10,7 +10,8 @@ my @tests = sort glob('src/build/test_*');
 plan skip_all => 'C tests not built (run make first)' unless @tests;
 
 my @valgrind = $ENV{UVENT_VALGRIND}
-    ? qw(valgrind -q --error-exitcode=97 --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible)
+    ? ('valgrind', '-q', '--error-exitcode=97', '--leak-check=full',
+       '--show-leak-kinds=definite,indirect,possible', '--errors-for-leak-kinds=definite,indirect,possible')
     : ();
 
 for my $bin (@tests) {

@@ -130,6 +130,30 @@ max_headers_size(uvx_pool_t *pool)
   OUTPUT:
     RETVAL
 
+SV *
+stats(uvx_pool_t *pool)
+  CODE:
+    const uvh_pool_stats_t *st = uvh_pool_stats(pool->core);
+    HV *hv = newHV(), *errors = newHV();
+    int slot;
+    for (slot = 0; slot < UVH_ERROR_SLOTS; slot++)
+      hv_store(errors, uvh_err_code(UVH_E_RESOLVE - slot), (I32)strlen(uvh_err_code(UVH_E_RESOLVE - slot)),
+               newSVuv((UV)st->errors[slot]), 0);
+    hv_stores(hv, "requests", newSVuv((UV)st->requests));
+    hv_stores(hv, "responses", newSVuv((UV)st->responses));
+    hv_stores(hv, "errors", newRV_noinc((SV *)errors));
+    hv_stores(hv, "connections_opened", newSVuv((UV)st->connections_opened));
+    hv_stores(hv, "connections_closed", newSVuv((UV)st->connections_closed));
+    hv_stores(hv, "reused", newSVuv((UV)st->reused));
+    hv_stores(hv, "idle_closed_timeout", newSVuv((UV)st->idle_closed_timeout));
+    hv_stores(hv, "idle_closed_peer", newSVuv((UV)st->idle_closed_peer));
+    hv_stores(hv, "queued", newSVuv(uvh_pool_nqueued(pool->core)));
+    hv_stores(hv, "max_queued", newSVuv((UV)st->max_queued));
+    hv_stores(hv, "queue_wait", newSVnv((double)st->queue_wait_ms / 1000.0));
+    RETVAL = newRV_noinc((SV *)hv);
+  OUTPUT:
+    RETVAL
+
 void
 shutdown(uvx_pool_t *pool)
   CODE:
