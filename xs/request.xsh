@@ -12,6 +12,16 @@ cancel(SV *self)
       uvx_rethrow(aTHX);
     }
 
+void
+validate(SV *self)
+  CODE:
+    uvh_request_t *r;
+    if (!SvROK(self) || SvTYPE(SvRV(self)) != SVt_PVHV)
+      UVX_CROAK("Uvent::HTTP::Request->validate: not a request object");
+    /* builds the core request exactly as request() would, croaking on the first problem */
+    r = uvx_build_request(aTHX_ (HV *)SvRV(self));
+    uvh_request_unref(r);
+
 bool
 active(SV *self)
   CODE:

@@ -1,0 +1,149 @@
+# bin/uvent-get: fetch and load output formats, -o, --json, error exits.
+use strict;
+use warnings;
+use Test::More;
+use lib 't/lib';
+use File::Temp qw(tempdir);
+use JSON::PP;
+use Uvent::Test::Server;
+
+my $srv = Uvent::Test::Server->new;
+my @cmd = ($^X, '-Mblib', 'bin/uvent-get');
+
+# run uvent-get with stdout and stderr captured (stdout is not a terminal here)
+sub run_get {
+    my $dir = tempdir(CLEANUP => 1);
+    my $pid = fork // die;
+    if (!$pid) {
+        open STDOUT, '>', "$dir/out" or die;
+        open STDERR, '>', "$dir/err" or die;
+        exec @cmd, @_;
+        exit 127;
+    }
+    waitpid $pid, 0;
+    my $status = $? >> 8;
+    my %r = (status => $status);
+    for my $f (qw(out err)) {
+        open my $fh, '<', "$dir/$f" or die;
+        local $/;
+        $r{$f} = <$fh>;
+    }
+    return \%r;
+}
+
+subtest 'fetch mode: one line per URL, in order' => sub {
+    my $r = run_get($srv->url('/ok'), $srv->url('/big?size=1000'), $srv->url('/status/404'));
+    is($r->{status}, 0, 'exit 0: every request got a response');
+    my @lines = split /\n/, $r->{out};
+    is(scalar @lines, 3, 'three lines');
+    like($lines[0], qr{^200\s+2 B\s+[\d.]+ ms\s+\Q@{[$srv->url('/ok')]}\E$}, 'status, size, time, URL');
+    like($lines[1], qr{^200\s+1000 B\s}, 'size of the second');
+    like($lines[2], qr{^404\s}, 'an HTTP error status is printed, not a failure');
+    is($r->{err}, '', 'nothing on stderr');
+};
+
+subtest 'fetch mode: a failed request gives exit 1 and names the error' => sub {
+    my $r = run_get($srv->url('/ok'), 'http://127.0.0.1:1/');
+    is($r->{status}, 1, 'exit 1');
+    like($r->{out}, qr{^ERR\s+connect\s.*127\.0\.0\.1:1/.*connection refused}m, 'error code and message');
+};
+
+subtest 'fetch mode: -o saves bodies' => sub {
+    my $dir = tempdir(CLEANUP => 1);
+    my $r = run_get('-o', $dir, $srv->url('/big?size=5000'), $srv->url('/big?size=7'), $srv->url('/'));
+    is($r->{status}, 0, 'exit 0');
+    is(-s "$dir/big", 5000, 'first body saved under the path name');
+    is(-s "$dir/big.1", 7, 'a repeated name gets a suffix');
+    ok(-f "$dir/index.html", '/ is saved as index.html');
+    open my $fh, '<', "$dir/big" or die;
+    my $body = do { local $/; <$fh> };
+    is($body, substr('0123456789' x 500, 0, 5000), 'content is the body');
+    like($r->{out}, qr{-> \Q$dir\E/big$}m, 'output names the file');
+};
+
+subtest 'fetch mode: --json' => sub {
+    my $r = run_get('--json', $srv->url('/ok'), 'http://127.0.0.1:1/');
+    my $j = decode_json($r->{out});
+    is($j->{mode}, 'fetch', 'mode');
+    is($j->{failed}, 1, 'one failed');
+    is($j->{results}[0]{status}, 200, 'first status');
+    is($j->{results}[0]{size}, 2, 'first size');
+    is($j->{results}[1]{error}, 'connect', 'second error code');
+};
+
+subtest 'load mode: -n/-c and the report' => sub {
+    $srv->reset_stats;
+    my $before = $srv->connections;
+    my $r = run_get('-n', 300, '-c', 4, $srv->url('/ok'));
+    is($r->{status}, 0, 'exit 0');
+    like($r->{out}, qr/^requests:\s+300 in [\d.]+ s, [\d.]+ req\/s, 0 errors$/m, 'requests line');
+    like($r->{out}, qr/^status:\s+200=300$/m, 'status line');
+    like($r->{out}, qr/^latency:\s+p50 [\d.]+ ms\s+p90 [\d.]+ ms\s+p99 [\d.]+ ms\s+max [\d.]+ ms$/m, 'latency line');
+    like($r->{out}, qr/^connections: 4 opened for 300 requests \(reuse 98\.7%\)$/m, 'reuse line');
+    like($r->{out}, qr/^transfer:\s+600 body bytes/m, 'bytes');
+    like($r->{out}, qr/^client CPU:\s+[\d.]+ us\/request/m, 'cpu line');
+    unlike($r->{out}, qr/\r/, 'no progress line when stdout is not a terminal');
+    is($srv->requests, 300, 'the server saw exactly 300 requests');
+    is($srv->connections - $before, 4, 'on 4 connections');
+};
+
+subtest 'load mode: --json and errors by code' => sub {
+    my $r = run_get('-n', 20, '-c', 2, '--json', '-t', 0.2, $srv->url('/ok'), $srv->url('/stall'));
+    is($r->{status}, 1, 'exit 1 when requests failed');
+    my $j = decode_json($r->{out});
+    is($j->{requests}, 20, 'requests');
+    is($j->{errors}, 10, 'half failed');
+    is($j->{errors_by_code}{timeout}, 10, 'by code');
+    is($j->{statuses}{200}, 10, 'the others succeeded');
+    ok($j->{latency_ms}{p99} >= $j->{latency_ms}{p50}, 'percentiles ordered');
+    ok(exists $j->{$_}, "field $_") for qw(requests_per_sec connections_opened reuse_ratio bytes_per_sec cpu_us_per_request seconds);
+};
+
+subtest 'load mode: --duration bounds the run' => sub {
+    my $r = run_get('--duration', 0.5, '-c', 2, '--json', $srv->url('/ok'));
+    is($r->{status}, 0, 'exit 0');
+    my $j = decode_json($r->{out});
+    ok($j->{requests} > 10, "sent requests ($j->{requests})");
+    ok($j->{seconds} < 3, 'stopped after about the duration');
+};
+
+subtest 'usage errors exit 2 with a message' => sub {
+    for my $case (
+        [[], qr/no URL given/],
+        [['--bogus', $srv->url('/')], qr/unknown option/i],
+        [['ftp://x/'], qr/not an http:\/\/ URL/],
+        [['-n', 'abc', $srv->url('/')], qr/invalid|number/i],
+        [['-n', 0, $srv->url('/')], qr/--requests must be >= 1/],
+        [['-H', 'NoColon', $srv->url('/')], qr/bad header/],
+        [['-H', "X: a\rb", $srv->url('/')], qr/header 'X'/],
+        [['-X', 'G T', $srv->url('/')], qr/invalid method/],
+        [['-o', '/nonexistent/dir', $srv->url('/')], qr/does not exist/],
+        [['-n', 5, '-o', '/tmp', $srv->url('/')], qr/fetch mode only/],
+    ) {
+        my ($args, $re) = @$case;
+        my $r = run_get(@$args);
+        is($r->{status}, 2, "exit 2: @$args");
+        like($r->{err}, $re, 'message');
+    }
+    my $before = $srv->requests;
+    run_get('-H', "X: a\rb", $srv->url('/ok'));
+    is($srv->requests, $before, 'nothing sent on a usage error');
+};
+
+subtest 'progress line on a terminal' => sub {
+    plan skip_all => 'script(1) not available' unless -x '/usr/bin/script';
+    my $cmd = join ' ', map { "'$_'" } @cmd, '--duration', 0.7, '-c', 2, $srv->url('/ok');
+    my $out = `/usr/bin/script -qec "$cmd" /dev/null`;
+    like($out, qr{\r\d+/- done\s+\d+ req/s\s+errors 0}, 'progress: requests done, rate, errors');
+    like($out, qr/^requests:\s+\d+ in/m, 'then the report');
+};
+
+subtest '--help and --version' => sub {
+    my $r = run_get('--help');
+    is($r->{status}, 0, 'help exits 0');
+    like($r->{out}, qr/^Usage: uvent-get/, 'usage text');
+    $r = run_get('--version');
+    like($r->{out}, qr/^uvent-get \d/, 'version');
+};
+
+done_testing;
