@@ -24,3 +24,232 @@ require Uvent::HTTP::Client;
 require Uvent::HTTP::Pool;
 
 1;
+
+__END__
+
+=head1 NAME
+
+Uvent - HTTP/1.1 client connection pool on libuv
+
+=head1 SYNOPSIS
+
+    use Uvent;
+    use Uvent::HTTP qw(http_get);
+
+    # one request, synchronously
+    my ($response, $error) = http_get('http://127.0.0.1:8080/');
+    die "GET failed: $error\n" if $error;
+    printf "%d %s, %d bytes\n", $response->code, $response->message, length $response->body;
+
+    # many requests through one pool, asynchronously
+    my $loop = Uvent::Loop->default;
+    my $pool = Uvent::HTTP::Pool->new({ max_connections => 4 }, $loop);
+    for my $n (1 .. 10) {
+        $pool->request({
+            uri               => "http://127.0.0.1:8080/?n=$n",
+            timeout           => 5,
+            response_callback => sub {
+                my ($request, $response, $error) = @_;
+                if ($error) {
+                    warn $request->uri, ": $error\n";
+                    return;
+                }
+                printf "%s: %d\n", $request->uri, $response->code;
+            },
+        });
+    }
+    $loop->run;    # returns when all ten callbacks have run
+
+=head1 DESCRIPTION
+
+Uvent is an HTTP/1.1 client for Perl built around a connection pool. The
+pool, the HTTP/1.1 framing and the event handling are written in C on top of
+libuv (the event loop) and llhttp (the response parser); the Perl classes are
+thin wrappers around that core.
+
+C<use Uvent> loads the XS module and all of these classes:
+
+=over 4
+
+=item L<Uvent::Loop>
+
+The event loop. Requests and timers make progress only while a loop runs
+(C<< $loop->run >>).
+
+=item L<Uvent::HTTP::Pool>
+
+A connection pool: it keeps connections per destination (scheme, host and
+port), reuses idle ones, opens up to C<max_connections> per destination and
+queues requests beyond that.
+
+=item L<Uvent::HTTP::Request>
+
+The parameters of one request (URI, method, headers, body, timeouts, limits,
+callback). A plain hashref of the same parameters can be given instead.
+
+=item L<Uvent::HTTP::Response>
+
+The parsed response handed to the callback.
+
+=item L<Uvent::Error>
+
+The error handed to the callback when a request did not produce a complete
+response.
+
+=item L<Uvent::HTTP::Client>
+
+A connection of a pool, as returned by C<< $pool->request >>; for
+inspection only.
+
+=item L<Uvent::Timer>
+
+One-shot and repeating timers, enough for applications and tests.
+
+=item L<Uvent::HTTP>
+
+Convenience functions C<http_request>, C<http_get> and
+C<http_request_sync>; load it with C<use Uvent::HTTP>.
+
+=back
+
+The model: you submit a request to a pool together with a
+C<response_callback>; the request is sent as soon as a connection is
+available; when it is finished, one way or another, the callback is called
+exactly once with C<($request, $response, $error)>. C<$error> is undef when a
+complete HTTP response arrived, whatever its status code (a 404 or a 500 is
+not an error for Uvent). Callbacks run from inside C<< $loop->run >>;
+C<< $loop->run >> returns when no request and no timer is pending on the loop.
+Idle keep-alive connections and the pool's own timers do not keep it
+running.
+
+What Uvent does not do (yet): there is no TLS (C<https://> URIs croak with
+"unsupported scheme"), no proxies, no redirects (a 3xx response is returned
+as is), no retries, no cookies, no content decoding (the body is returned as
+received, after de-chunking), no streaming (request bodies are sent from a
+string, response bodies are collected in memory, bounded by
+C<max_body_size>), and no waiting for C<100 Continue> (the body is sent right
+after the head; C<1xx> responses are skipped).
+
+=head1 FUNCTIONS
+
+=head2 core_version
+
+    my $v = Uvent::core_version();    # "0.01"
+
+Returns the version string of the C core the module was built with. It is
+the same as C<$Uvent::VERSION> in a consistent build.
+
+=head1 EXCEPTIONS IN CALLBACKS
+
+Callbacks (C<response_callback>, timer callbacks) are called from C. When one
+dies, the exception is caught and kept, the loop is told to stop, and the
+exception is rethrown from the Perl call that entered the C code: normally
+C<< $loop->run >> (or C<run_once>, C<run_nowait>), or
+C<< $request->cancel >> or C<< $pool->shutdown >>, which run callbacks
+synchronously.
+Before the callback was called, the core had finished its bookkeeping, so the
+loop, the pools and all other requests stay usable: call C<< $loop->run >>
+again and pending requests continue.
+
+Other callbacks that are ready in the same loop iteration still run before
+C<run> returns. If one of them dies too, only the first exception is rethrown;
+the later ones are turned into warnings starting with
+C<Uvent: another callback died before the first exception was rethrown:>.
+
+C<$@> is preserved across a callback: a callback that dies or uses C<eval>
+does not change the caller's C<$@>.
+
+A callback that runs while a L<Uvent::Loop> object is being destroyed (see
+L</OBJECT LIFETIME>) is inside a C<DESTROY>; an exception from it becomes a
+warning containing C<(in cleanup)>.
+
+=head1 OBJECT LIFETIME
+
+=over 4
+
+=item *
+
+A request that was submitted keeps itself alive until its callback has run,
+so you do not have to hold on to it. See L<Uvent::HTTP::Request/OBJECT LIFETIME>.
+
+=item *
+
+A pool holds a reference to its loop. When the last reference to a pool goes
+away, its idle connections are closed at once, but requests already running
+or queued still run to completion and get their callbacks (as long as the loop
+still exists and is run); their connections are closed afterwards. See
+L<Uvent::HTTP::Pool/OBJECT LIFETIME>.
+
+=item *
+
+A loop made with C<< Uvent::Loop->new >> is destroyed when its last reference
+goes away (pools and timers hold references to it; the per-loop instance pool
+of L<Uvent::HTTP::Pool/instance> does not). Destroying it cancels every request
+still pending on it (their callbacks run, with a C<cancelled> error), stops
+its timers and closes its connections. The default loop is never destroyed.
+
+=item *
+
+A file-scoped lexical (C<my $loop> at the top level of a script) is freed when
+the program ends but before global destruction: a C<< Uvent::Loop->new >> held
+only there is destroyed as described above, so callbacks of requests still
+pending run with a C<cancelled> error while the program exits.
+
+=item *
+
+During global destruction Uvent calls no callbacks and does not touch any
+loop, pool or connection; the operating system closes the sockets at exit.
+
+=back
+
+=head1 FORK
+
+Uvent is not fork-safe yet; this is planned. Until then:
+
+=over 4
+
+=item *
+
+A child process must not use a loop or a pool it inherited from its parent,
+neither the default loop nor C<< Uvent::HTTP::Pool->instance >>, if the
+parent used it. The child shares the parent's libuv state (the epoll
+descriptor and the sockets): running, shutting down or destroying those objects
+in the child disturbs the parent's connections and can make libuv abort in the
+parent.
+
+=item *
+
+In the child, create a fresh loop with C<< Uvent::Loop->new >> and a pool on
+it, or use C<http_request_sync>/the synchronous C<http_get> of L<Uvent::HTTP>,
+which create a private loop for each call.
+
+=item *
+
+A child should end with C<POSIX::_exit> (or C<exec>), not C<exit>. A normal
+exit frees file-scoped lexicals (see L</OBJECT LIFETIME>), which destroys
+inherited loops and pools inside the child. In addition, once the parent has
+resolved a host name (every request does, even for an IP address), libuv's
+thread pool exists, and a child that exits normally without having used it
+itself crashes in libuv's cleanup at exit (SIGSEGV or SIGABRT, see libuv issue
+4443).
+
+=back
+
+=head1 SEE ALSO
+
+L<Uvent::HTTP>, L<Uvent::HTTP::Pool>, L<Uvent::HTTP::Request>,
+L<Uvent::HTTP::Response>, L<Uvent::Error>, L<Uvent::HTTP::Client>,
+L<Uvent::Loop>, L<Uvent::Timer>.
+
+libuv: L<https://libuv.org/>; llhttp: L<https://github.com/nodejs/llhttp>.
+
+=head1 AUTHOR
+
+Uvent developers.
+
+=head1 COPYRIGHT AND LICENSE
+
+This library is free software; you can redistribute it and/or modify it
+under the same terms as Perl itself.
+
+=cut

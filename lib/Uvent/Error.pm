@@ -15,3 +15,163 @@ sub errno   { $_[0]{errno} }
 sub message { $_[0]{message} }
 
 1;
+
+__END__
+
+=head1 NAME
+
+Uvent::Error - why an HTTP request did not produce a complete response
+
+=head1 SYNOPSIS
+
+    use Uvent;
+    use Uvent::HTTP qw(http_get);
+
+    my ($response, $error) = http_get('http://127.0.0.1:1/');    # nothing listens there
+    if ($error) {
+        print "failed: $error\n";         # stringifies to the message
+        print 'code: ', $error->code, "\n";       # connect
+        print 'errno: ', $error->errno // 'none', "\n";   # ECONNREFUSED
+        if ($error->code eq 'timeout' || $error->code eq 'connect_timeout') {
+            print "try again later\n";
+        }
+    }
+
+=head1 DESCRIPTION
+
+A C<Uvent::Error> is passed as the third argument, C<$error>, to a request's
+C<response_callback> (see L<Uvent::HTTP::Pool/CALLBACKS>) when the request did
+not end with a complete HTTP response. C<$error> is undef on success, and an
+HTTP error status (4xx, 5xx) is a success for Uvent: look at
+L<Uvent::HTTP::Response/code> for those.
+
+The object is always true in boolean context, stringifies to its
+L</message>, and compares as that string with C<eq> (and the other string
+operators).
+
+Bad arguments are not reported this way: L<Uvent::HTTP::Pool/request> croaks
+on them before anything is sent.
+
+=head1 METHODS
+
+=head2 code
+
+    my $code = $error->code;
+
+A stable name for the kind of error, one of the codes in L</ERROR CODES>.
+Test this, not the message.
+
+=head2 errno
+
+    my $name = $error->errno;    # e.g. "ECONNREFUSED", or undef
+
+The name of the system or resolver error behind the failure, as libuv names
+it (C<ECONNREFUSED>, C<ECONNRESET>, C<EPIPE>, C<ETIMEDOUT>,
+C<EHOSTUNREACH>, C<ENETUNREACH>, C<EAI_NONAME>, C<EAI_AGAIN>, ...), or undef
+when there is none (timeouts, protocol errors, limits, cancels, and a clean
+close by the server).
+
+=head2 message
+
+    my $text = $error->message;
+
+A sentence for humans that names the request. Its form is
+
+    <what happened> (<METHOD> <destination><target>)[: <detail>]
+
+for example
+
+    could not connect (GET http://127.0.0.1:1/): connection refused
+    request timed out (GET http://example.com:80/slow): no complete response within 5 s
+    request cancelled (POST http://10.0.0.7:8080/jobs): pool shut down
+
+except for C<resolve>, which reads
+
+    could not resolve host 'no.such.host' (http://no.such.host:80): unknown node or service
+
+The detail is the system error's description, or what Uvent or the parser
+found. The message is at most 319 bytes long. Its wording may change between
+versions; use L</code> and L</errno> in programs.
+
+=head1 ERROR CODES
+
+=over 4
+
+=item C<resolve>
+
+The DNS lookup of the host failed. C<errno> is the resolver error, for
+example C<EAI_NONAME> (no such host) or C<EAI_AGAIN> (temporary failure).
+Message: C<could not resolve host 'HOST' (DESTINATION): DETAIL>.
+
+=item C<connect>
+
+The host was resolved, but a TCP connection could not be established to any
+of its addresses (they are tried in turn). C<errno> is the error of the last
+attempt, for example C<ECONNREFUSED>, C<EHOSTUNREACH>, C<ENETUNREACH> or
+C<ETIMEDOUT>. Message: C<could not connect (...): DETAIL>.
+
+=item C<connect_timeout>
+
+DNS lookup and TCP connect of a new connection did not finish within the
+request's C<connect_timeout> (by default its C<timeout>). C<errno> is undef.
+Message: C<connect timed out (...): not connected within N s>.
+
+=item C<timeout>
+
+The request's C<timeout> expired before the response was complete. For a
+queued request the message ends in C<no connection became free in time>, for a
+running one in C<no complete response within N s>; a running request's
+connection is closed. C<errno> is undef.
+
+=item C<connection_closed>
+
+The connection ended before the response was complete: the server closed it
+(C<errno> undef, message detail C<server closed the connection>), reset it
+(C<errno> C<ECONNRESET>), or writing the request failed (C<errno> for example
+C<EPIPE> or C<ECONNRESET>). This also happens when the server closes a
+kept-alive connection just as a request is sent on it; Uvent does not retry.
+Message: C<connection closed before the response was complete (...): DETAIL>.
+
+=item C<protocol>
+
+The response is malformed or ambiguous, as judged by llhttp in strict mode:
+not HTTP at all, a bad status line or header, bad chunked encoding, more than
+one C<Content-Length> header, both C<Content-Length> and
+C<Transfer-Encoding>, or a C<101 Switching Protocols> response (upgrades are
+not supported). The connection is closed. C<errno> is undef; the detail is the
+parser's reason, e.g. C<Duplicate Content-Length>. Message:
+C<malformed response (...): DETAIL>.
+
+=item C<too_large>
+
+The response's header block exceeded C<max_headers_size>, or its body
+exceeded C<max_body_size> (pool config or request parameter). Reading stops at
+the limit and the connection is closed, so memory stays bounded. C<errno> is
+undef. Message: C<response exceeds a limit (...): response headers exceed
+max_headers_size> or C<... response body exceeds max_body_size>.
+
+=item C<cancelled>
+
+The request was cancelled: by L<Uvent::HTTP::Request/cancel> (message
+C<request cancelled (...)>), or by L<Uvent::HTTP::Pool/shutdown> or the
+destruction of the pool's loop (message ending in C<: pool shut down>). The
+callback ran synchronously inside that call. C<errno> is undef.
+
+=back
+
+In an out-of-memory situation the code can also be C<nomem>.
+
+=head1 SEE ALSO
+
+L<Uvent::HTTP::Pool>, L<Uvent::HTTP::Response>, L<Uvent>.
+
+=head1 AUTHOR
+
+Uvent developers.
+
+=head1 COPYRIGHT AND LICENSE
+
+This library is free software; you can redistribute it and/or modify it
+under the same terms as Perl itself.
+
+=cut

@@ -46,3 +46,140 @@ sub http_request_sync {
 }
 
 1;
+
+__END__
+
+=head1 NAME
+
+Uvent::HTTP - simple functions for HTTP requests through Uvent pools
+
+=head1 SYNOPSIS
+
+    use Uvent::HTTP qw(http_request http_get http_request_sync);
+
+    # synchronous: returns when the request is finished
+    my ($response, $error) = http_get('http://127.0.0.1:8080/');
+    print $error ? "failed: $error\n" : $response->body . "\n";
+
+    ($response, $error) = http_request_sync({
+        uri     => 'http://127.0.0.1:8080/upload',
+        method  => 'POST',
+        headers => { 'Content-Type' => 'text/plain' },
+        body    => 'hello',
+        timeout => 5,
+    });
+
+    # asynchronous: through the instance pool of the default loop
+    http_get('http://127.0.0.1:8080/', sub {
+        my ($request, $response, $error) = @_;
+        print $error ? "failed: $error\n" : "got " . $response->code . "\n";
+    });
+    http_request({
+        uri               => 'http://127.0.0.1:8080/?x=1',
+        response_callback => sub { print "second done\n" },
+    });
+    Uvent::Loop->default->run;
+
+=head1 DESCRIPTION
+
+Shortcuts for the common cases. The asynchronous functions send requests
+through the per-loop pool C<< Uvent::HTTP::Pool->instance($loop) >>, so
+connections are shared and reused between all users of that loop. The
+synchronous ones run the request on a private loop and pool, so they neither
+run nor disturb anything else.
+
+C<use Uvent::HTTP> loads L<Uvent>. Nothing is exported by default; the
+three functions below can be imported by name.
+
+=head1 FUNCTIONS
+
+=head2 http_request
+
+    my $client = http_request(\%params);
+    my $client = http_request(\%params, $loop);
+    my $client = http_request($request_object, $loop);
+
+Submits a request to C<< Uvent::HTTP::Pool->instance($loop) >>, the
+instance pool of C<$loop> (the default loop when C<$loop> is omitted or
+undef). The parameters, the return value (a L<Uvent::HTTP::Client>, or undef
+when the request was queued), the callback and the errors are those of
+L<Uvent::HTTP::Pool/request>. The callback runs when C<$loop> runs.
+
+=head2 http_get
+
+    my $client             = http_get($uri, $callback);
+    my $client             = http_get($uri, $callback, $loop);
+    my ($response, $error) = http_get($uri);
+    my $response           = http_get($uri);
+
+With a callback: C<< http_request({ uri => $uri, response_callback =>
+$callback }, $loop) >>, a GET with the default timeouts.
+
+Without a callback (undef or omitted): C<< http_request_sync({ uri => $uri })
+>>, and the same return values; C<$loop> is ignored.
+
+Croaks like L<Uvent::HTTP::Pool/request> for a bad C<$uri>.
+
+=head2 http_request_sync
+
+    my ($response, $error) = http_request_sync(\%params);
+    my ($response, $error) = http_request_sync($request_object);
+    my $response           = http_request_sync(\%params);
+
+Runs one request to completion and returns. It creates a new
+L<Uvent::Loop>, a pool with the default configuration on it, submits the
+request, runs that loop until the request is finished, and throws the loop,
+the pool and its connection away. Nothing else runs meanwhile: requests and
+timers of other loops (including the default loop) wait until their loop runs
+again. No connection is reused between two synchronous calls.
+
+The parameters are those of L<Uvent::HTTP::Pool/request>. A
+C<response_callback> is optional; if one is given, it is called as usual
+(with C<($request, $response, $error)>) before C<http_request_sync> returns.
+
+In list context it returns C<($response, $error)>: a L<Uvent::HTTP::Response>
+(always defined, with C<code> 0 when no response arrived) and undef on
+success or a L<Uvent::Error>. In scalar context it returns only the
+response; note that a response can carry a status code and still come with an
+error (for example C<too_large>, or a timeout in the middle of the body), so
+use list context when errors matter.
+
+The request's C<timeout> (20 seconds by default) bounds the call; with
+C<< timeout => 0 >> a server that never answers blocks it forever.
+
+Croaks:
+
+=over 4
+
+=item *
+
+with every message of L<Uvent::HTTP::Pool/request> for bad parameters;
+
+=item *
+
+with C<http_request_sync: cannot run a synchronous request from inside a
+callback of another one> when called from a callback that runs during
+another C<http_request_sync> (that is, from its C<response_callback>).
+Calling it from a callback of an asynchronous request or a timer is
+allowed: it blocks that loop for the duration.
+
+=back
+
+An exception thrown by the C<response_callback> propagates out of
+C<http_request_sync>.
+
+=head1 SEE ALSO
+
+L<Uvent>, L<Uvent::HTTP::Pool>, L<Uvent::HTTP::Request>,
+L<Uvent::HTTP::Response>, L<Uvent::Error>.
+
+=head1 AUTHOR
+
+Uvent developers.
+
+=head1 COPYRIGHT AND LICENSE
+
+This library is free software; you can redistribute it and/or modify it
+under the same terms as Perl itself.
+
+=cut

@@ -7,3 +7,212 @@ our $VERSION = '0.01';
 require Uvent;
 
 1;
+
+__END__
+
+=head1 NAME
+
+Uvent::Loop - the libuv event loop that runs Uvent's requests and timers
+
+=head1 SYNOPSIS
+
+    use Uvent;
+
+    my $loop = Uvent::Loop->new;              # or Uvent::Loop->default
+    my $pool = Uvent::HTTP::Pool->new({}, $loop);
+    $pool->request({
+        uri               => 'http://127.0.0.1:8080/',
+        response_callback => sub {
+            my ($request, $response, $error) = @_;
+            print $error ? "failed: $error\n" : "status: " . $response->code . "\n";
+        },
+    });
+    my $start = $loop->now;
+    $loop->run;                               # returns once the callback has run
+    printf "took about %d ms\n", $loop->now - $start;
+
+    # a loop can also be driven step by step
+    my $timer = Uvent::Timer->once(0.05, sub { print "tick\n" }, $loop);
+    $loop->run_once while $loop->alive;
+
+=head1 DESCRIPTION
+
+A C<Uvent::Loop> wraps a libuv loop. Pools and timers belong to one loop, and
+their callbacks run only while that loop runs. Most programs use the default
+loop; C<< Uvent::Loop->new >> gives an independent loop, for example for a
+private pool, for a child process after C<fork> (see L<Uvent/FORK>), or for
+tests.
+
+=head2 What keeps run() running
+
+C<run> returns when nothing is pending on the loop. Pending means:
+
+=over 4
+
+=item *
+
+a request being resolved, connected, sent or waiting for its response, and
+requests queued behind busy connections;
+
+=item *
+
+an active L<Uvent::Timer> (a repeating timer keeps C<run> going until it is
+stopped).
+
+=back
+
+These do B<not> keep C<run> going: idle keep-alive connections, their idle
+timeouts, and the pools' internal timers. So C<run> returns as soon as the
+last pending request has called back, even if the pool keeps connections open
+for reuse.
+
+=head1 CONSTRUCTORS
+
+=head2 default
+
+    my $loop = Uvent::Loop->default;
+
+Returns the default loop, built on libuv's default loop. It is a singleton:
+every call returns a reference to the same object. It is never destroyed
+(not even at global destruction). Pools and timers created without an
+explicit loop use it.
+
+=head2 new
+
+    my $loop = Uvent::Loop->new;
+
+Creates a new, independent libuv loop. Croaks with
+C<Uvent::Loop-E<gt>new: could not create a libuv loop> if libuv cannot
+create one (for example when out of file descriptors). The loop is destroyed
+when its last reference goes away; see L</OBJECT LIFETIME>.
+
+=head1 METHODS
+
+=head2 run
+
+    $loop->run;
+
+Runs the loop until nothing is pending (see
+L</What keeps run() running>), until L</stop> is called, or until a callback
+dies. Returns nothing. If a callback died, its exception is rethrown from
+C<run>; call C<run> again to continue with the remaining work (see
+L<Uvent/EXCEPTIONS IN CALLBACKS>).
+
+C<run> must not be called for a loop from inside a callback running on that
+same loop (libuv loops are not re-entrant). Running another loop from inside
+a callback is fine; C<http_request_sync> in L<Uvent::HTTP> does exactly that.
+
+=head2 run_once
+
+    $loop->run_once;
+
+Runs one iteration of the loop: waits for at least one event if something is
+pending, handles what is ready, and returns. Returns at once when nothing is
+pending. Exceptions from callbacks are rethrown as for C<run>.
+
+=head2 run_nowait
+
+    $loop->run_nowait;
+
+Handles whatever is ready right now without waiting, then returns.
+Exceptions from callbacks are rethrown as for C<run>.
+
+=head2 stop
+
+    $loop->stop;
+
+Makes a running C<run> (or C<run_once>) return after the current iteration;
+callbacks already due in that iteration still run. Pending requests and
+timers are not touched; a later C<run> continues them. Calling C<stop> while
+the loop is not running makes the next C<run> return immediately without
+doing anything.
+
+=head2 now
+
+    my $ms = $loop->now;
+
+Returns the loop's current time in milliseconds, as a number. The origin is
+arbitrary (use differences only). The value is cached: it is updated at the
+start of each loop iteration, and by L</update_time>.
+
+=head2 update_time
+
+    $loop->update_time;
+
+Refreshes the cached time returned by L</now>. Timer delays are measured from
+the cached time, so call this before starting a timer after a long-running
+callback if the delay must count from "really now".
+
+=head2 alive
+
+    my $busy = $loop->alive;
+
+True if something is pending on the loop, that is, if C<run> would not return
+at once (see L</What keeps run() running>).
+
+=head2 is_default
+
+    print "default loop\n" if $loop->is_default;
+
+True for the loop returned by L</default>, false for loops made with
+L</new>.
+
+=head1 OBJECT LIFETIME
+
+The default loop lives until the program ends.
+
+A loop made with C<new> is destroyed when the last reference to it goes away.
+Every L<Uvent::HTTP::Pool> made with C<new> and every L<Uvent::Timer> hold a
+reference to their loop, so the loop lives at least as long as they do. The
+instance pool of the loop (C<< Uvent::HTTP::Pool->instance($loop) >>) does
+not hold one: it belongs to the loop and goes with it.
+
+When a loop is destroyed:
+
+=over 4
+
+=item *
+
+every pool still attached to it (its instance pool, and pools whose last
+reference has gone but which still have requests) is shut down: each queued or
+running request gets its callback, with a C<cancelled> error whose message
+ends in C<pool shut down>; all their connections are closed;
+
+=item *
+
+its timers are stopped and never fire;
+
+=item *
+
+the libuv loop is run briefly to finish closing the handles, then closed.
+
+=back
+
+These callbacks run from inside the loop object's C<DESTROY>, so an exception
+thrown by one of them becomes a warning. A pool object that outlives its loop
+(possible only for the instance pool) croaks on C<request> with
+C<the pool's loop has been destroyed>.
+
+At global destruction nothing is done: the loops are left to the operating
+system.
+
+=head1 FORK
+
+A loop inherited from the parent process must not be used, run or destroyed
+in a child; create a new one with C<< Uvent::Loop->new >> in the child. See
+L<Uvent/FORK>.
+
+=head1 SEE ALSO
+
+L<Uvent>, L<Uvent::Timer>, L<Uvent::HTTP::Pool>.
+
+=head1 AUTHOR
+
+Uvent developers.
+
+=head1 COPYRIGHT AND LICENSE
+
+This library is free software; you can redistribute it and/or modify it
+under the same terms as Perl itself.
+
+=cut

@@ -44,3 +44,641 @@ sub instance {
 }
 
 1;
+
+__END__
+
+=head1 NAME
+
+Uvent::HTTP::Pool - HTTP/1.1 connection pool with per-destination limits and a request queue
+
+=head1 SYNOPSIS
+
+    use Uvent;
+
+    my $loop = Uvent::Loop->default;
+    my $pool = Uvent::HTTP::Pool->new({
+        timeout         => 30,    # close connections idle for 30 s
+        max_connections => 2,     # per destination
+    }, $loop);
+
+    my $done = 0;
+    for my $n (1 .. 5) {
+        my $client = $pool->request({
+            uri               => "http://127.0.0.1:8080/?n=$n",
+            method            => 'GET',
+            headers           => [ 'Accept' => 'text/plain', 'X-Request-Id' => $n ],
+            timeout           => 5,
+            response_callback => sub {
+                my ($request, $response, $error) = @_;
+                $done++;
+                if ($error) {
+                    printf "%s failed (%s): %s\n", $request->uri, $error->code, $error;
+                } else {
+                    printf "%s: %d, %d bytes\n", $request->uri, $response->code, length $response->body;
+                }
+            },
+        });
+        print "request $n ", ($client ? "runs on " . $client->destination : "is queued"), "\n";
+    }
+    printf "open: %d, busy: %d, queued: %d\n", $pool->size, $pool->nbusy, $pool->nqueued;
+    $loop->run;
+    printf "%d callbacks, %d idle connection(s) kept\n", $done, $pool->size;
+
+    # a POST with a body
+    $pool->request({
+        uri               => 'http://127.0.0.1:8080/upload',
+        method            => 'POST',
+        headers           => { 'Content-Type' => 'application/json' },
+        body              => '{"a":1}',
+        response_callback => sub { print "POST: ", $_[1]->code, "\n" },
+    });
+    $loop->run;
+
+    # the shared pool of a loop
+    my $shared = Uvent::HTTP::Pool->instance($loop);
+
+=head1 DESCRIPTION
+
+A pool runs HTTP/1.1 requests over connections that it opens, keeps and
+reuses. It belongs to one L<Uvent::Loop>; requests make progress and
+callbacks run only while that loop runs.
+
+=head2 Destinations, reuse and queueing
+
+A destination is the scheme, the lower-cased host and the port of the request
+URI (C<http://example.com/> and C<http://EXAMPLE.com:80/x> share
+connections; C<http://127.0.0.1/> and C<http://localhost/> do not). For each
+destination the pool keeps the connections it opened and a queue of waiting
+requests. When a request is submitted:
+
+=over 4
+
+=item 1.
+
+if the destination has an idle connection, the request is sent on it at once
+(the most recently used idle connection first);
+
+=item 2.
+
+otherwise, if fewer than C<max_connections> connections to that destination
+are open, a new connection is opened for it (DNS lookup, then TCP connect,
+trying each resolved address in turn);
+
+=item 3.
+
+otherwise the request is queued; queued requests of a destination are served
+first in, first out.
+
+=back
+
+When a connection finishes a request and may be reused (see
+L</CONNECTION REUSE>), the next queued request of the same destination starts
+on it I<before> the finished request's callback runs; if it may not be reused,
+it is closed and, if requests are queued, a new connection is opened for the
+first of them, also before the callback. When a connection closes for any
+other reason, a queued request of that destination opens a new one.
+
+Idle connections are watched: if the server closes one, resets it or sends
+anything on it, it is closed and removed at once (L</size> drops). Idle
+connections are also closed after the idle timeout (see L</CONFIGURATION>).
+
+Uvent does not retry: a request sent on a kept-alive connection that the
+server closes at the same moment fails with C<connection_closed>.
+
+=head1 CONSTRUCTORS
+
+=head2 new
+
+    my $pool = Uvent::HTTP::Pool->new;
+    my $pool = Uvent::HTTP::Pool->new(\%config);
+    my $pool = Uvent::HTTP::Pool->new(\%config, $loop);
+
+Creates a pool on C<$loop> (the default loop when omitted or undef) with the
+configuration in C<\%config> (see L</CONFIGURATION>; omitted keys take their
+defaults, and C<\%config> itself may be omitted or undef). The pool holds a
+reference to its loop.
+
+Croaks with (the class name is the one C<new> was called on):
+
+=over 4
+
+=item C<Uvent::HTTP::Pool-E<gt>new: the config must be a hashref>
+
+=item C<Uvent::HTTP::Pool-E<gt>new: unknown config key 'KEY' (known: max_body_size, max_connections, max_headers_size, timeout)>
+
+(C<keys> and a list when several are unknown)
+
+=item C<Uvent::HTTP::Pool-E<gt>new: 'KEY' must be a number E<gt>= 0, got 'VALUE'>
+
+also for an undef value (C<got undef>) or a reference
+
+=item C<Uvent::HTTP::Pool-E<gt>new: 'max_connections' must be a whole number E<gt>= 1>
+
+=item C<Uvent::HTTP::Pool-E<gt>new: the loop must be a Uvent::Loop>
+
+=back
+
+=head2 instance
+
+    my $pool = Uvent::HTTP::Pool->instance;
+    my $pool = Uvent::HTTP::Pool->instance($loop);
+    my $pool = Uvent::HTTP::Pool::instance($loop);
+
+Returns the instance pool of C<$loop> (the default loop when omitted or
+undef), creating it with the default configuration on first use. The same
+loop always gives the same pool, different loops give different pools. It
+can be called as a class method or as a plain function.
+L<Uvent::HTTP/http_request> and the asynchronous L<Uvent::HTTP/http_get> use
+it.
+
+The instance pool belongs to its loop and does not keep the loop alive: when
+a C<< Uvent::Loop->new >> loop is destroyed, its instance pool goes with it
+(its pending requests are cancelled, see L<Uvent::Loop/OBJECT LIFETIME>).
+Its configuration can be changed with L</idle_timeout> and
+L</max_connections>.
+
+=head1 CONFIGURATION
+
+=over 4
+
+=item timeout
+
+Idle timeout in seconds (fractional allowed; default 60): a kept-alive
+connection that has been idle this long is closed. 0 means idle connections
+are never closed for idleness (they are still closed when the server closes
+them). A C<Keep-Alive: timeout=N> response header can shorten it for one
+connection (see L</CONNECTION REUSE>). This is not a request timeout; see the
+C<timeout> parameter of L</request> for that.
+
+=item max_connections
+
+The most connections open at the same time to one destination (default 10,
+a whole number E<gt>= 1). Connections being resolved or connected count. There
+is no limit across destinations.
+
+=item max_headers_size
+
+The most bytes a response's header block may have, counted about as on the
+wire: status line, headers and chunked trailers together (default 65536; 0
+means no limit). A response that
+exceeds it fails with C<too_large>. Requests can override it.
+
+=item max_body_size
+
+The most bytes a response body may have after de-chunking (default 0, no
+limit). A response that exceeds it fails with C<too_large> as soon as the
+limit is crossed; the body is never read further. Requests can override it.
+
+=back
+
+Unknown keys croak.
+
+=head1 METHODS
+
+=head2 request
+
+    my $client = $pool->request(\%params);
+    my $client = $pool->request($request);    # a Uvent::HTTP::Request
+
+Submits a request. C<\%params> holds the parameters below; a hashref is
+turned into a L<Uvent::HTTP::Request> with C<< Uvent::HTTP::Request->new >>,
+which is the object the callback receives. An existing request object can be
+given instead; one whose previous exchange has finished can be submitted
+again.
+
+Returns the L<Uvent::HTTP::Client> (connection) that runs the request, or
+undef when the request was queued. Either way the request is under way: the
+callback will be called exactly once (see L</CALLBACKS>). When C<request>
+croaks, nothing is sent and the callback is never called.
+
+Parameters (undef values mean "the default"):
+
+=over 4
+
+=item uri
+
+Required. An absolute C<http://> URI: C<http://[user:password@]host[:port][/path][?query][#fragment]>.
+The host may be a name, an IPv4 address or an IPv6 literal in brackets
+(C<http://[::1]:8080/>). The scheme is case-insensitive, the host is
+lower-cased. The fragment is not sent. The URI must be ASCII without spaces or
+control characters (percent-encode anything else). An object (such as a
+L<URI>) is used through its string form.
+
+=item method
+
+The request method (default C<GET>), sent exactly as given. It must be an
+HTTP token. Give it in upper case: the special handling of C<HEAD> (no
+response body) and the automatic C<Content-Length: 0> for C<POST>, C<PUT> and
+C<PATCH> are case-sensitive.
+
+=item headers
+
+Extra request headers, either a hashref or an arrayref of name/value pairs.
+With a hashref, headers are sent in Perl's hash order; a value may be an
+arrayref to send the header once per element. With an arrayref, headers are
+sent in the given order and names may repeat. Names must be HTTP tokens;
+values must not contain CR, LF, NUL or other control characters (tab is
+allowed). See L<Uvent::HTTP::Request/THE REQUEST ON THE WIRE> for the headers
+Uvent adds and the ones you cannot set.
+
+=item body
+
+The request body, a string of bytes (a string with characters above 255
+croaks with C<Wide character>; encode it first). It is sent with a
+C<Content-Length> header.
+
+=item timeout
+
+Seconds (fractional) for the whole request, from the call to C<request> until
+the response is complete, time spent in the queue included. Default 20; 0 means
+no limit. When it expires, a queued request leaves the queue and a running one
+is aborted and its connection closed; the callback gets a C<timeout> error.
+
+=item connect_timeout
+
+Seconds for the DNS lookup and the TCP connect of a new connection. Default:
+the value of C<timeout>. 0 means no separate limit (C<timeout> still
+applies). It does not apply when the request is sent on an idle connection.
+When it expires, the callback gets a C<connect_timeout> error. Whichever of
+C<timeout> and C<connect_timeout> expires first wins.
+
+=item max_headers_size
+
+=item max_body_size
+
+Limits for this request's response, overriding the pool's
+L</CONFIGURATION> (same meaning, 0 = no limit).
+
+=item response_callback
+
+A CODE reference called when the request is finished; see L</CALLBACKS>.
+Optional: without one the request runs and its result is dropped.
+
+=back
+
+Unknown parameter names croak. C<request> croaks with the messages listed in
+L</ERRORS>.
+
+=head2 loop
+
+    my $loop = $pool->loop;
+
+Returns the L<Uvent::Loop> the pool runs on, or undef if that loop has been
+destroyed (possible only for an instance pool).
+
+=head2 size
+
+    my $open = $pool->size;
+
+The number of open connections, over all destinations: busy, idle, and
+those still being resolved or connected.
+
+=head2 nbusy
+
+    my $busy = $pool->nbusy;
+
+The number of connections that are running a request (including those still
+being resolved or connected).
+
+=head2 nqueued
+
+    my $waiting = $pool->nqueued;
+
+The number of requests waiting in the queues of all destinations.
+
+=head2 idle_timeout
+
+    my $seconds = $pool->idle_timeout;
+    $pool->idle_timeout($seconds);
+
+Gets or sets the idle timeout (the C<timeout> config key). Setting it takes
+effect at once: connections that are idle now get a new deadline counted
+from the moment of the call. Returns the (new) value. Croaks with
+C<idle_timeout must be a number, got '...'> or
+C<Uvent::HTTP::Pool-E<gt>idle_timeout: must be E<gt>= 0 seconds>.
+
+=head2 max_connections
+
+    my $n = $pool->max_connections;
+    $pool->max_connections($n);
+
+Gets or sets C<max_connections>. Raising it starts queued requests on new
+connections at once. Lowering it closes nothing: it limits the opening of new
+connections, while connections that are already open keep serving their
+destination's queue. Returns the (new) value. Croaks with
+C<max_connections must be a number, got '...'> or
+C<Uvent::HTTP::Pool-E<gt>max_connections: must be a whole number E<gt>= 1>.
+
+=head2 max_headers_size
+
+    my $bytes = $pool->max_headers_size;
+
+Returns the pool's C<max_headers_size> (see L</CONFIGURATION>). It is
+read-only: it is set with C<new>, and per request with the request parameter
+of the same name.
+
+=head2 max_body_size
+
+    my $bytes = $pool->max_body_size;
+
+Returns the pool's C<max_body_size> (see L</CONFIGURATION>), read-only like
+L</max_headers_size>.
+
+=head2 stats
+
+    my $stats = $pool->stats;
+    printf "%d requests, %d reused a connection, %d timed out\n",
+        $stats->{requests}, $stats->{reused}, $stats->{errors}{timeout};
+
+Returns a new hashref of counters kept since the pool was created, over all
+destinations:
+
+=over 4
+
+=item requests
+
+requests accepted by L</request>;
+
+=item responses
+
+requests that completed with a response (C<$error> undef);
+
+=item errors
+
+a hashref from each error code of L<Uvent::Error> (C<resolve>, C<connect>,
+C<connect_timeout>, C<timeout>, C<connection_closed>, C<protocol>,
+C<too_large>, C<cancelled>) to the number of requests that ended with it;
+all eight keys are always present;
+
+=item connections_opened
+
+=item connections_closed
+
+connections opened and closed so far (the difference is L</size>);
+
+=item reused
+
+requests that were sent on a connection that had already served a request;
+
+=item idle_closed_timeout
+
+idle connections closed by the idle timeout;
+
+=item idle_closed_peer
+
+idle connections closed because the server closed or reset them or sent
+something unsolicited;
+
+=item queued
+
+requests waiting now, the same as L</nqueued>;
+
+=item max_queued
+
+the most requests that were waiting at the same time;
+
+=item queue_wait
+
+the total time, in seconds, that requests spent waiting in the queue.
+
+=back
+
+The counters are always kept and cannot be reset.
+
+=head2 shutdown
+
+    $pool->shutdown;
+
+Cancels every queued and running request of the pool and closes every
+connection, busy or idle. The callbacks run before C<shutdown> returns, queued
+requests first, each with a C<cancelled> error whose message ends in
+C<pool shut down>. The pool stays usable: later requests open new
+connections. An exception thrown by one of those callbacks propagates out of
+C<shutdown>.
+
+=head1 CALLBACKS
+
+    response_callback => sub {
+        my ($request, $response, $error) = @_;
+        ...
+    },
+
+The C<response_callback> is called exactly once for every request that
+C<request> accepted, with:
+
+=over 4
+
+=item C<$request>
+
+the L<Uvent::HTTP::Request> object (the one you passed, or the one made from
+your hashref);
+
+=item C<$response>
+
+a L<Uvent::HTTP::Response>, always, even on errors; its C<code> is 0 when no
+status line arrived;
+
+=item C<$error>
+
+undef when a complete response arrived, whatever its status code, otherwise a
+L<Uvent::Error>.
+
+=back
+
+It is called from inside L<Uvent::Loop/run> (or C<run_once>, C<run_nowait>)
+of the pool's loop; synchronously from inside L<Uvent::HTTP::Request/cancel>
+and L</shutdown>; and from the loop's destruction when the loop goes away
+with the request pending. It is never called from inside the C<request> call
+that submitted it. The return value is ignored. The callback is looked up in
+the request object when the request finishes, so changing
+C<< $request->response_callback >> while the request is pending changes which
+code is called.
+
+When the callback runs, the request is already finished (C<< $request->active
+>> is false) and the pool's counters are up to date; a queued request may
+already have taken over the connection. The callback may do anything: submit
+requests (also the same request object again), cancel other requests, shut
+the pool down, drop the last reference to the pool or to the request.
+
+If the callback dies, the exception propagates out of C<< $loop->run >> (or
+out of C<cancel>/C<shutdown> when it ran from there). The pool had finished
+its bookkeeping before calling it, so the loop, the pool and the other
+requests stay usable, and a later C<< $loop->run >> continues with them. See
+L<Uvent/EXCEPTIONS IN CALLBACKS>.
+
+=head1 CONNECTION REUSE
+
+After a successful response, the connection goes back to the pool only if
+all of these hold:
+
+=over 4
+
+=item *
+
+the response is HTTP/1.1 without C<Connection: close>, or HTTP/1.0 with
+C<Connection: keep-alive>;
+
+=item *
+
+the request had no C<Connection: close> header (add one to disable reuse for
+a request);
+
+=item *
+
+the body was framed by C<Content-Length> or chunked encoding, or there was
+none (C<HEAD>, 204, 304); a body delimited by the server closing the
+connection is complete but the connection is not reused;
+
+=item *
+
+the response carried no C<Keep-Alive> header with C<max=0> or C<timeout=0>;
+
+=item *
+
+nothing arrived after the end of the response, and the whole request had
+been written (a server that answers before reading an upload is not reused);
+
+=item *
+
+the pool is still referenced by its owner and its loop exists.
+
+=back
+
+L<Uvent::HTTP::Response/keep_alive> tells whether it happened. A connection
+whose request failed, timed out or was cancelled is always closed.
+
+A response header C<Keep-Alive: timeout=N> lowers the idle timeout of that
+connection (never raises it) to N minus a margin of min(1 s, N/10), so that
+Uvent closes it before the server does. The value is remembered for the
+connection's later requests.
+
+=head1 ERRORS
+
+Errors of a submitted request are reported to its callback as a
+L<Uvent::Error>; see there for the codes C<resolve>, C<connect>,
+C<connect_timeout>, C<timeout>, C<connection_closed>, C<protocol>,
+C<too_large> and C<cancelled>.
+
+Bad arguments make C<request> croak before anything is sent. The messages
+start with C<Uvent::HTTP::Pool-E<gt>request:> unless noted, and name the
+caller's line:
+
+=over 4
+
+=item C<expects a hashref of parameters or a Uvent::HTTP::Request>
+
+=item C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method, headers, body, timeout, connect_timeout, max_headers_size, max_body_size, response_callback)>
+
+(without the C<request> prefix)
+
+=item C<this request is already in progress>
+
+The request object is queued or running; wait for its callback or cancel it.
+
+=item C<the pool's loop has been destroyed>
+
+=item C<'uri' is required>
+
+=item C<'uri' must be a string, not a reference>
+
+=item C<invalid URL 'URI': unsupported scheme (only http:// is supported)>
+
+for C<https://>, C<ftp://> and every other scheme
+
+=item C<invalid URL 'URI': no host>
+
+=item C<invalid URL 'URI': malformed (it must be an absolute http:// URL with no spaces or control characters)>
+
+also for a bad port (0, above 65535, not a number) or a bad IPv6 literal
+
+=item C<invalid method 'METHOD': a method must be a non-empty token (letters, digits, !#$%&'*+-.^_`|~)>
+
+=item C<'headers' must be a hashref or an arrayref of name =E<gt> value pairs>
+
+=item C<'headers' arrayref must hold name =E<gt> value pairs (odd number of elements)>
+
+=item C<header names and values must be defined strings (header 'NAME')>
+
+for undef or reference names or values (other than the arrayref of values
+allowed in a hashref)
+
+=item C<invalid header name 'NAME': it must be a non-empty token (no spaces, colons, CR, LF or NUL)>
+
+=item C<invalid value for header 'NAME': it contains CR, LF, NUL or another control character>
+
+=item C<header 'Transfer-Encoding' cannot be set: request bodies are sent with Content-Length>
+
+=item C<header 'Content-Length' does not match the body length N (leave it out: Uvent sets it)>
+
+=item C<'body' must be a string, not a reference>
+
+=item C<invalid timeout: it must be a number of seconds E<gt>= 0>
+
+also for C<connect_timeout>, and for values above 1e9
+
+=item C<'timeout' must be a number, got 'VALUE'>
+
+(without the prefix) for a value that does not look like a number; likewise
+C<'connect_timeout'>, C<'max_headers_size'> and C<'max_body_size'>
+
+=item C<'response_callback' must be a CODE reference>
+
+=item C<Wide character in subroutine entry>
+
+(Perl's own message) for a C<uri>, C<method>, header or C<body> with
+characters above 255
+
+=back
+
+=head1 OBJECT LIFETIME
+
+A pool lives as long as you reference it, with one extension: when the last
+reference goes away,
+
+=over 4
+
+=item *
+
+its idle connections are closed at once;
+
+=item *
+
+requests that are running or queued still run to completion and get their
+callbacks, each on a fresh or still open connection; no connection is kept for
+reuse any more, and each is closed when its request is done;
+
+=item *
+
+the pool's reference to its loop is dropped. If that was the last reference to
+a C<< Uvent::Loop->new >> loop, the loop is destroyed right away and the
+pending requests are cancelled instead (see L<Uvent::Loop/OBJECT LIFETIME>).
+Keep the loop if the requests should finish.
+
+=back
+
+A L<Uvent::HTTP::Client> returned by C<request> does not keep the pool
+alive; its C<pool> method returns undef once the pool object is gone.
+
+The instance pool of a loop lives as long as the loop.
+
+=head1 FORK
+
+A pool inherited from the parent process must not be used, shut down or
+dropped in a child if it has open connections; create a new
+C<< Uvent::Loop->new >> and a new pool in the child. See L<Uvent/FORK>.
+
+=head1 SEE ALSO
+
+L<Uvent>, L<Uvent::HTTP::Request>, L<Uvent::HTTP::Response>,
+L<Uvent::Error>, L<Uvent::HTTP::Client>, L<Uvent::Loop>, L<Uvent::HTTP>.
+
+=head1 AUTHOR
+
+Uvent developers.
+
+=head1 COPYRIGHT AND LICENSE
+
+This library is free software; you can redistribute it and/or modify it
+under the same terms as Perl itself.
+
+=cut

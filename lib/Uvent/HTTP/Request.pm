@@ -31,3 +31,270 @@ for my $field (@FIELDS) {
 }
 
 1;
+
+__END__
+
+=head1 NAME
+
+Uvent::HTTP::Request - the parameters and state of one HTTP request
+
+=head1 SYNOPSIS
+
+    use Uvent;
+
+    my $loop = Uvent::Loop->default;
+    my $pool = Uvent::HTTP::Pool->new({}, $loop);
+
+    my $request = Uvent::HTTP::Request->new({
+        uri               => 'http://127.0.0.1:8080/upload',
+        method            => 'PUT',
+        headers           => [ 'Content-Type' => 'text/plain', 'X-Tag' => 'a', 'X-Tag' => 'b' ],
+        body              => "some bytes\n",
+        timeout           => 10,
+        connect_timeout   => 2,
+        response_callback => sub {
+            my ($request, $response, $error) = @_;
+            print $error ? "failed: $error\n" : "stored: " . $response->code . "\n";
+        },
+    });
+    $pool->request($request);
+    $loop->run;
+
+    # the same object can be sent again once it has finished
+    $request->method('GET');
+    $request->body(undef);
+    $pool->request($request);
+
+    # give up on it: the callback runs now, with a 'cancelled' error
+    $request->cancel if $request->active;
+
+=head1 DESCRIPTION
+
+A request object holds the parameters of an HTTP request and tracks the one
+exchange it is part of at a time. Passing a hashref to
+L<Uvent::HTTP::Pool/request> creates one for you; create it yourself to keep
+a handle for L</cancel>, or to send the same request several times.
+
+C<new> only checks the parameter names. The values are checked, and the
+request head is built, when the request is submitted with
+L<Uvent::HTTP::Pool/request>, which croaks on bad values (see
+L<Uvent::HTTP::Pool/ERRORS>).
+
+The object is a blessed hash; use the accessors, not its keys.
+
+=head1 CONSTRUCTOR
+
+=head2 new
+
+    my $request = Uvent::HTTP::Request->new(\%params);
+
+Creates a request from a (shallow) copy of C<\%params>. The parameters, all
+but C<uri> optional, are:
+
+=over 4
+
+=item uri
+
+an absolute C<http://> URI;
+
+=item method
+
+default C<GET>;
+
+=item headers
+
+a hashref, or an arrayref of name/value pairs to keep order and repeats;
+
+=item body
+
+a byte string;
+
+=item timeout
+
+seconds for the whole request including queue time, default 20, 0 = none;
+
+=item connect_timeout
+
+seconds for DNS and TCP connect, default: C<timeout>;
+
+=item max_headers_size, max_body_size
+
+response limits, default: the pool's;
+
+=item response_callback
+
+code called with C<($request, $response, $error)>.
+
+=back
+
+L<Uvent::HTTP::Pool/request> describes each of them in detail.
+
+Croaks with C<Uvent::HTTP::Request-E<gt>new: expects a hashref of parameters>
+when C<\%params> is not a hashref, and with
+C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method,
+headers, body, timeout, connect_timeout, max_headers_size, max_body_size,
+response_callback)> (C<parameters> and a list when several are unknown).
+
+=head1 METHODS
+
+=head2 Accessors
+
+    my $uri = $request->uri;
+    $request->uri('http://127.0.0.1:8080/other');
+
+Each parameter of L</new> has an accessor of the same name. With an
+argument it sets the parameter and returns the new value; without, it returns
+the current value, or undef for a parameter that was not given (the getters
+do not report defaults). Values are not checked when set; they are checked
+when the request is submitted, or by L</validate>.
+
+Values are read when the request is submitted: changing them while the
+request is pending does not affect the exchange in progress, but applies to
+the next submission. The exception is C<response_callback>, which is looked
+up when the request finishes (see L<Uvent::HTTP::Pool/CALLBACKS>).
+
+=head2 uri
+
+The request URI.
+
+=head2 method
+
+The request method; undef means C<GET>.
+
+=head2 headers
+
+The hashref or arrayref of extra headers, the very reference that was given.
+
+=head2 body
+
+The request body.
+
+=head2 timeout
+
+The whole-request timeout in seconds; undef means 20.
+
+=head2 connect_timeout
+
+The connect timeout in seconds; undef means the value of C<timeout>.
+
+=head2 max_headers_size
+
+The response header limit; undef means the pool's.
+
+=head2 max_body_size
+
+The response body limit; undef means the pool's.
+
+=head2 response_callback
+
+The code reference called when the request finishes.
+
+=head2 validate
+
+    eval { $request->validate; 1 } or die "bad request: $@";
+
+Checks the parameter values the way L<Uvent::HTTP::Pool/request> does and
+croaks with the same messages (they start with
+C<Uvent::HTTP::Pool-E<gt>request:>, see L<Uvent::HTTP::Pool/ERRORS>) on the
+first problem; returns nothing when the values are acceptable. Nothing is
+sent. Some checks of C<request> are not made here: that the request is not
+already in progress, that the pool's loop exists, and that a
+C<Content-Length> header you set matches the body length; so C<request> can
+still croak after a successful C<validate>.
+Croaks with C<Uvent::HTTP::Request-E<gt>validate: not a request object> when
+not called on a request object.
+
+=head2 active
+
+    if ($request->active) { ... }
+
+True while the request is queued or running in a pool, that is, from a
+successful L<Uvent::HTTP::Pool/request> until just before its callback is
+called. False for a new or finished request.
+
+=head2 cancel
+
+    $request->cancel;
+
+Cancels the request if it is active. A queued request leaves the queue; a
+running one is aborted and its connection is closed (never reused). Either
+way its callback runs once, synchronously, before C<cancel> returns, with a
+response whose C<code> is usually 0 and a C<cancelled> L<Uvent::Error>. If
+the callback dies, the exception propagates out of C<cancel>.
+
+On a request that is not active (new, finished, or cancelled already) it does
+nothing. Returns nothing. Croaks with
+C<Uvent::HTTP::Request-E<gt>cancel: not a request object> when not called on
+a request object.
+
+=head1 THE REQUEST ON THE WIRE
+
+Uvent sends C<METHOD target HTTP/1.1>, where the target is the path and query
+of the URI (C</> when the path is empty; the fragment is dropped), followed by
+these headers:
+
+=over 4
+
+=item C<Host>
+
+the host of the URI, with C<:port> only when the port is not 80, IPv6
+literals in brackets; left out when you give a C<Host> header yourself.
+
+=item C<User-Agent: Uvent/VERSION>
+
+left out when you give a C<User-Agent> header.
+
+=item C<Authorization: Basic ...>
+
+only when the URI has userinfo (C<http://user:password@host/>); the
+userinfo is percent-decoded and Base64-encoded. Left out when you give an
+C<Authorization> header.
+
+=item C<Content-Length>
+
+the length of the body when there is a non-empty body, and
+C<Content-Length: 0> for C<POST>, C<PUT> and C<PATCH> without one. Left out
+when you give a C<Content-Length> header yourself, which must then match the
+body length exactly (otherwise C<request> croaks).
+
+=item your headers
+
+after the ones above, in the order described under C<headers> in
+L<Uvent::HTTP::Pool/request>, names and values exactly as given.
+
+=back
+
+Nothing else is added: no C<Connection>, C<Accept> or C<Accept-Encoding>
+header. A C<Transfer-Encoding> header cannot be set (request bodies are
+always sent with C<Content-Length>). A C<Connection> header whose value
+contains the token C<close> makes the connection close after the response
+instead of being reused.
+
+The head and the body are written together, without waiting for
+C<100 Continue>.
+
+=head1 OBJECT LIFETIME
+
+A submitted request holds a reference to itself until its callback has run,
+so the request completes and its callback is called even if you drop every
+reference to it. The C<$request> passed to the callback is the same object.
+
+Once the callback has started, the request is finished and can be submitted
+again, to the same or another pool, also from inside the callback. Submitting
+it while it is still active croaks with
+C<Uvent::HTTP::Pool-E<gt>request: this request is already in progress>.
+
+=head1 SEE ALSO
+
+L<Uvent::HTTP::Pool>, L<Uvent::HTTP::Response>, L<Uvent::Error>, L<Uvent>.
+
+=head1 AUTHOR
+
+Uvent developers.
+
+=head1 COPYRIGHT AND LICENSE
+
+This library is free software; you can redistribute it and/or modify it
+under the same terms as Perl itself.
+
+=cut

@@ -7,3 +7,138 @@ our $VERSION = '0.01';
 require Uvent;
 
 1;
+
+__END__
+
+=head1 NAME
+
+Uvent::HTTP::Response - a parsed HTTP response
+
+=head1 SYNOPSIS
+
+    use Uvent;
+    use Uvent::HTTP qw(http_get);
+
+    my ($response, $error) = http_get('http://127.0.0.1:8080/');
+    die "request failed: $error\n" if $error;
+
+    print $response->code, ' ', $response->message, "\n";    # 200 OK
+    print 'HTTP/', $response->http_version, "\n";            # HTTP/1.1
+    my $type = $response->header('Content-Type');            # case-insensitive
+    my %h    = %{ $response->headers };                      # lower-case names
+    for my $pair (@{ $response->header_list }) {             # wire order
+        my ($name, $value) = @$pair;
+        print "$name: $value\n";
+    }
+    my $body     = $response->body;                          # bytes
+    my $trailers = $response->trailers;                      # {} unless chunked trailers came
+    print "connection reused\n" if $response->keep_alive;
+
+=head1 DESCRIPTION
+
+The response of a request, passed as the second argument to its
+C<response_callback> (see L<Uvent::HTTP::Pool/CALLBACKS>) and returned by
+the synchronous functions of L<Uvent::HTTP>. Every callback gets a response
+object, also when the request failed.
+
+The response is complete when the callback's C<$error> is undef. After an
+error it holds whatever had been parsed when the error happened: C<code> is 0
+if no complete status line and header block arrived, and the headers and
+the body may be partial (for example after a C<timeout> or
+C<connection_closed> in the middle of the body, or a C<too_large> error).
+Check C<$error> before trusting the response.
+
+Informational responses (C<100 Continue>, C<103 Early Hints> and other
+C<1xx> except 101) are skipped: the response is the final one. Responses to
+C<HEAD> requests and C<204> and C<304> responses have no body, whatever their
+headers say. The body is not decoded: C<Content-Encoding> is left to you.
+
+The object is read-only and stays valid as long as you keep it.
+
+=head1 METHODS
+
+=head2 code
+
+    my $status = $response->code;    # e.g. 200
+
+The status code as a number, 0 when no response head arrived.
+
+=head2 message
+
+    my $reason = $response->message;    # e.g. "OK"
+
+The reason phrase of the status line, as sent (may be empty); an empty string
+when no response arrived.
+
+=head2 http_version
+
+    my $version = $response->http_version;    # "1.1" or "1.0"
+
+The HTTP version of the response as C<"MAJOR.MINOR">, or undef when C<code>
+is 0.
+
+=head2 headers
+
+    my $headers = $response->headers;    # { 'content-type' => 'text/html', ... }
+
+Returns a new hashref on every call, mapping lower-cased header names to
+values. The values of a header that appears more than once are joined with
+C<", "> in the order received (C<Set-Cookie> included; use L</header_list>
+to get them apart). Values have surrounding whitespace removed. Trailers are
+not included; see L</trailers>.
+
+=head2 header
+
+    my $value = $response->header('Content-Length');
+
+The value of the named header, matched case-insensitively; repeated headers
+are joined with C<", "> as in L</headers>. Returns undef when the header is
+absent. Looks at the header block only, not at trailers.
+
+=head2 header_list
+
+    my $list = $response->header_list;    # [ [ 'Content-Type', 'text/html' ], ... ]
+
+Returns a new arrayref of C<[$name, $value]> pairs, one per header line, in
+the order received, with names in their original case. Trailers are not
+included.
+
+=head2 body
+
+    my $bytes = $response->body;
+
+The response body as a byte string (de-chunked for chunked responses), an
+empty string when there was none. The whole body is held in memory; the
+C<max_body_size> limit bounds it.
+
+=head2 trailers
+
+    my $trailers = $response->trailers;
+
+Returns a new hashref of the trailer fields sent after a chunked body, with
+the same conventions as L</headers>; an empty hashref when there were none.
+
+=head2 keep_alive
+
+    my $reused = $response->keep_alive;
+
+On a successful response: true when the connection was handed back to the
+pool for reuse (or went on to run a queued request), false when it was
+closed. See L<Uvent::HTTP::Pool/CONNECTION REUSE> for the rules. After an
+error the value has no meaning (it may be true although the connection was
+closed); a connection is never reused after an error.
+
+=head1 SEE ALSO
+
+L<Uvent::HTTP::Pool>, L<Uvent::HTTP::Request>, L<Uvent::Error>.
+
+=head1 AUTHOR
+
+Uvent developers.
+
+=head1 COPYRIGHT AND LICENSE
+
+This library is free software; you can redistribute it and/or modify it
+under the same terms as Perl itself.
+
+=cut
