@@ -287,7 +287,8 @@ static int on_headers_complete(llhttp_t *l) {
   r->http_minor = llhttp_get_http_minor(l);
   if (status >= 100 && status < 200) {
     if (status == 101) {
-      llhttp_set_error_reason(l, "unexpected 101 Switching Protocols");
+      /* llhttp replaces the reason of a failed callback: keep our own */
+      p->reason = "unexpected 101 Switching Protocols (no upgrade was requested)";
       return -1;
     }
     p->informational = 1;
@@ -399,6 +400,6 @@ int uvh__parser_eof(uvh_parser_t *p) {
 int uvh__parser_started(const uvh_parser_t *p) { return p->started; }
 
 const char *uvh__parser_reason(const uvh_parser_t *p) {
-  const char *r = llhttp_get_error_reason(&p->llhttp);
+  const char *r = p->reason ? p->reason : llhttp_get_error_reason(&p->llhttp);
   return r ? r : "malformed response";
 }

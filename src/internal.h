@@ -65,6 +65,7 @@ typedef struct {
   unsigned in_header_value : 1;
   unsigned started : 1;      /* any response byte arrived */
   int limit_hit;             /* UVH_E_TOO_LARGE when a callback refused */
+  const char *reason;        /* our own reason for a refusal, static string */
   int ka_max;                /* Keep-Alive: max=N, -1 if absent */
   double ka_timeout;         /* Keep-Alive: timeout=N seconds, -1 if absent */
   uvh_header_t cur;          /* header being accumulated */

@@ -228,30 +228,6 @@ static void on_queue_timer(uv_timer_t *t) {
 
 /* ---------------------------------------------------------------- submit */
 
-static int check_content_length(uvh_request_t *req) {
-  const char *h = req->user_headers.data, *end = h + req->user_headers.len;
-  if (!req->has_content_length)
-    return 0;
-  /* find the user's Content-Length line; it must match the body */
-  while (h < end) {
-    const char *eol = memchr(h, '\r', (size_t)(end - h));
-    if (eol - h > 15 && strncasecmp(h, "content-length:", 15) == 0) {
-      char *stop;
-      unsigned long long v = strtoull(h + 15, &stop, 10);
-      while (stop < eol && *stop == ' ')
-        stop++;
-      if (stop != eol || v != req->body_len) {
-        snprintf(req->error.message, sizeof req->error.message,
-                 "header 'Content-Length' does not match the body length %zu (leave it out: Uvent sets it)",
-                 req->body_len);
-        return UVH_E_BADHEADER;
-      }
-    }
-    h = eol + 2;
-  }
-  return 0;
-}
-
 int uvh_pool_submit(uvh_pool_t *pool, uvh_request_t *req, uvh_conn_t **conn_out) {
   uvh_dest_t *d;
   uvh_response_t *resp;
@@ -265,13 +241,7 @@ int uvh_pool_submit(uvh_pool_t *pool, uvh_request_t *req, uvh_conn_t **conn_out)
     return UVH_E_BUSY;
   if (pool->loop == NULL)
     return UVH_E_CLOSED_POOL;
-  if (req->url.mem == NULL) {
-    snprintf(req->error.message, sizeof req->error.message, "request has no URL");
-    return UVH_E_BADURL;
-  }
-  if ((rc = check_content_length(req)) != 0)
-    return rc;
-  if ((rc = uvh__request_build_head(req)) != 0)
+  if ((rc = uvh_request_check(req)) != 0)
     return rc;
   if ((rc = uvh__response_new(&resp)) != 0)
     return rc;
@@ -360,6 +330,8 @@ void uvh__request_complete(uvh_request_t *req, int err, int sys_err, const char 
   req->state = REQ_DONE;
   if (err) {
     int slot = uvh_error_slot(err);
+    if (req->resp)
+      req->resp->keep_alive = 0; /* the connection was discarded */
     format_error(req, err, sys_err, detail);
     if (slot >= 0)
       pool->stats.errors[slot]++;

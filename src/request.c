@@ -228,6 +228,41 @@ int uvh_request_active(const uvh_request_t *req) {
 
 const char *uvh_request_destination(const uvh_request_t *req) { return req->url.key; }
 
+static int check_content_length(uvh_request_t *req) {
+  const char *h = req->user_headers.data, *end = h + req->user_headers.len;
+  if (!req->has_content_length)
+    return 0;
+  /* find the user's Content-Length line; it must match the body */
+  while (h < end) {
+    const char *eol = memchr(h, '\r', (size_t)(end - h));
+    if (eol - h > 15 && strncasecmp(h, "content-length:", 15) == 0) {
+      char *stop;
+      unsigned long long v = strtoull(h + 15, &stop, 10);
+      while (stop < eol && *stop == ' ')
+        stop++;
+      if (stop != eol || v != req->body_len) {
+        snprintf(req->error.message, sizeof req->error.message,
+                 "header 'Content-Length' does not match the body length %zu (leave it out: Uvent sets it)",
+                 req->body_len);
+        return UVH_E_BADHEADER;
+      }
+    }
+    h = eol + 2;
+  }
+  return 0;
+}
+
+int uvh_request_check(uvh_request_t *req) {
+  int rc;
+  if (req->url.mem == NULL) {
+    snprintf(req->error.message, sizeof req->error.message, "request has no URL");
+    return UVH_E_BADURL;
+  }
+  if ((rc = check_content_length(req)) != 0)
+    return rc;
+  return uvh__request_build_head(req);
+}
+
 int uvh_request_head(uvh_request_t *req, const char **data, size_t *len) {
   int rc;
   if (req->url.mem == NULL)

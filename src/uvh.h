@@ -144,6 +144,9 @@ int uvh_request_cancel(uvh_request_t *req);
 int uvh_request_active(const uvh_request_t *req);
 /* After a setter or submit failed: a sentence naming the bad value. */
 const char *uvh_request_last_error(const uvh_request_t *req);
+/* Everything submit would check, without sending: URL set, a user
+ * Content-Length matching the body, the head buildable. */
+int uvh_request_check(uvh_request_t *req);
 /* Destination key of the parsed URL ("http://host:port"), or NULL. */
 const char *uvh_request_destination(const uvh_request_t *req);
 /* The exact request head that is (or would be) written: for tests and debugging. */

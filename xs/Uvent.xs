@@ -4,12 +4,13 @@
 #include "glue.h"
 #include "callbacks.h"
 
-static void uvx_croak_request(pTHX_ uvh_request_t *r, int rc) {
-  SV *msg = sv_2mortal(newSVpvf("Uvent::HTTP::Pool->request: %s",
-                                *uvh_request_last_error(r) ? uvh_request_last_error(r) : uvh_strerror(rc)));
-  uvh_request_unref(r);
-  uvx_croak_sv(aTHX_ msg);
+/* Croak with the core's sentence about a bad request field. The request
+ * itself is freed by the guard uvx_build_request put on the save stack. */
+static void uvx_croak_request(pTHX_ const char *prefix, uvh_request_t *r, int rc) {
+  UVX_CROAK("%s: %s", prefix, *uvh_request_last_error(r) ? uvh_request_last_error(r) : uvh_strerror(rc));
 }
+
+static void uvx_request_release(pTHX_ void *r) { uvh_request_unref((uvh_request_t *)r); }
 
 static SV *uvx_field(pTHX_ HV *hv, const char *key, I32 klen) {
   SV **svp = hv_fetch(hv, key, klen, 0);
@@ -17,23 +18,38 @@ static SV *uvx_field(pTHX_ HV *hv, const char *key, I32 klen) {
 }
 #define FIELD(hv, key) uvx_field(aTHX_ hv, "" key "", sizeof(key) - 1)
 
-static int uvx_add_header(pTHX_ uvh_request_t *r, SV *name, SV *value) {
-  STRLEN nl, vl;
-  const char *n, *v;
-  if (!SvOK(name) || SvROK(name) || !SvOK(value) || SvROK(value)) {
-    SV *msg = sv_2mortal(newSVpvf("Uvent::HTTP::Pool->request: header names and values must be defined strings (header '%" SVf "')",
-                                  SVfARG(SvOK(name) ? name : &PL_sv_no)));
-    uvh_request_unref(r);
-    uvx_croak_sv(aTHX_ msg);
-  }
-  n = SvPVbyte(name, nl);
-  v = SvPVbyte(value, vl);
-  return uvh_request_add_header(r, n, nl, v, vl);
+static double uvx_seconds(pTHX_ const char *prefix, SV *sv, const char *name) {
+  double v = uvx_num(aTHX_ sv, prefix, name);
+  if (v < 0)
+    UVX_CROAK("%s: '%s' must be >= 0 seconds, got '%" SVf "'", prefix, name, SVfARG(sv));
+  return v;
 }
 
-/* Build a core request from a Uvent::HTTP::Request hash. Croaks, having
- * freed it, on any bad field: nothing is sent. */
-static uvh_request_t *uvx_build_request(pTHX_ HV *hv) {
+static size_t uvx_size(pTHX_ const char *prefix, SV *sv, const char *name) {
+  double v = uvx_num(aTHX_ sv, prefix, name);
+  if (v < 0 || v != (double)(UV)v)
+    UVX_CROAK("%s: '%s' must be a whole number of bytes >= 0, got '%" SVf "'", prefix, name, SVfARG(sv));
+  return (size_t)v;
+}
+
+static void uvx_add_header(pTHX_ const char *prefix, uvh_request_t *r, SV *name, SV *value) {
+  STRLEN nl, vl;
+  const char *n, *v;
+  int rc;
+  if (!SvOK(name) || SvROK(name) || !SvOK(value) || SvROK(value))
+    UVX_CROAK("%s: header names and values must be defined strings (header '%" SVf "')", prefix,
+              SVfARG(SvOK(name) ? name : &PL_sv_no));
+  n = SvPVbyte(name, nl);
+  v = SvPVbyte(value, vl);
+  if ((rc = uvh_request_add_header(r, n, nl, v, vl)))
+    uvx_croak_request(aTHX_ prefix, r, rc);
+}
+
+/* Build a core request from a Uvent::HTTP::Request hash, or croak naming
+ * the first bad field. The returned reference belongs to the caller; any
+ * croak (ours, or "Wide character" from perl) frees the request through
+ * the save-stack guard, so nothing leaks and nothing is sent. */
+static uvh_request_t *uvx_build_request(pTHX_ HV *hv, const char *prefix) {
   uvh_request_t *r;
   SV *sv;
   STRLEN len;
@@ -41,22 +57,21 @@ static uvh_request_t *uvx_build_request(pTHX_ HV *hv) {
   int rc;
 
   if (uvh_request_new(&r))
-    UVX_CROAK("Uvent::HTTP::Pool->request: out of memory");
-  if ((sv = FIELD(hv, "uri")) == NULL) {
-    uvh_request_unref(r);
-    UVX_CROAK("Uvent::HTTP::Pool->request: 'uri' is required");
-  }
-  if (SvROK(sv) && !sv_isobject(sv)) {
-    uvh_request_unref(r);
-    UVX_CROAK("Uvent::HTTP::Pool->request: 'uri' must be a string, not a reference");
-  }
+    UVX_CROAK("%s: out of memory", prefix);
+  SAVEDESTRUCTOR_X(uvx_request_release, r);
+  if ((sv = FIELD(hv, "uri")) == NULL)
+    UVX_CROAK("%s: 'uri' is required", prefix);
+  if (SvROK(sv) && !sv_isobject(sv))
+    UVX_CROAK("%s: 'uri' must be a string, not a reference", prefix);
   s = SvPVbyte(sv, len);
   if ((rc = uvh_request_set_url(r, s, len)))
-    uvx_croak_request(aTHX_ r, rc);
+    uvx_croak_request(aTHX_ prefix, r, rc);
   if ((sv = FIELD(hv, "method"))) {
+    if (SvROK(sv))
+      UVX_CROAK("%s: 'method' must be a string, not a reference", prefix);
     s = SvPVbyte(sv, len);
     if ((rc = uvh_request_set_method(r, s, len)))
-      uvx_croak_request(aTHX_ r, rc);
+      uvx_croak_request(aTHX_ prefix, r, rc);
   }
   if ((sv = FIELD(hv, "headers"))) {
     if (SvROK(sv) && SvTYPE(SvRV(sv)) == SVt_PVHV) {
@@ -70,54 +85,47 @@ static uvh_request_t *uvx_build_request(pTHX_ HV *hv) {
           SSize_t i;
           for (i = 0; i <= av_len(vals); i++) {
             SV **v = av_fetch(vals, i, 0);
-            if ((rc = uvx_add_header(aTHX_ r, name, v ? *v : &PL_sv_undef)))
-              uvx_croak_request(aTHX_ r, rc);
+            uvx_add_header(aTHX_ prefix, r, name, v ? *v : &PL_sv_undef);
           }
-        } else if ((rc = uvx_add_header(aTHX_ r, name, val))) {
-          uvx_croak_request(aTHX_ r, rc);
+        } else {
+          uvx_add_header(aTHX_ prefix, r, name, val);
         }
       }
     } else if (SvROK(sv) && SvTYPE(SvRV(sv)) == SVt_PVAV) {
       AV *a = (AV *)SvRV(sv);
       SSize_t i, n = av_len(a) + 1;
-      if (n % 2) {
-        uvh_request_unref(r);
-        UVX_CROAK("Uvent::HTTP::Pool->request: 'headers' arrayref must hold name => value pairs (odd number of elements)");
-      }
+      if (n % 2)
+        UVX_CROAK("%s: 'headers' arrayref must hold name => value pairs (odd number of elements)", prefix);
       for (i = 0; i < n; i += 2) {
         SV **name = av_fetch(a, i, 0), **val = av_fetch(a, i + 1, 0);
-        if ((rc = uvx_add_header(aTHX_ r, name ? *name : &PL_sv_undef, val ? *val : &PL_sv_undef)))
-          uvx_croak_request(aTHX_ r, rc);
+        uvx_add_header(aTHX_ prefix, r, name ? *name : &PL_sv_undef, val ? *val : &PL_sv_undef);
       }
     } else {
-      uvh_request_unref(r);
-      UVX_CROAK("Uvent::HTTP::Pool->request: 'headers' must be a hashref or an arrayref of name => value pairs");
+      UVX_CROAK("%s: 'headers' must be a hashref or an arrayref of name => value pairs", prefix);
     }
   }
   if ((sv = FIELD(hv, "body"))) {
-    if (SvROK(sv)) {
-      uvh_request_unref(r);
-      UVX_CROAK("Uvent::HTTP::Pool->request: 'body' must be a string, not a reference");
-    }
+    if (SvROK(sv))
+      UVX_CROAK("%s: 'body' must be a string, not a reference", prefix);
     s = SvPVbyte(sv, len);
     if ((rc = uvh_request_set_body(r, s, len)))
-      uvx_croak_request(aTHX_ r, rc);
+      uvx_croak_request(aTHX_ prefix, r, rc);
   }
-  if ((sv = FIELD(hv, "timeout")) && (rc = uvh_request_set_timeout(r, uvx_num(aTHX_ sv, "'timeout'"))))
-    uvx_croak_request(aTHX_ r, rc);
-  if ((sv = FIELD(hv, "connect_timeout")) &&
-      (rc = uvh_request_set_connect_timeout(r, uvx_num(aTHX_ sv, "'connect_timeout'"))))
-    uvx_croak_request(aTHX_ r, rc);
+  if ((sv = FIELD(hv, "timeout")))
+    uvh_request_set_timeout(r, uvx_seconds(aTHX_ prefix, sv, "timeout"));
+  if ((sv = FIELD(hv, "connect_timeout")))
+    uvh_request_set_connect_timeout(r, uvx_seconds(aTHX_ prefix, sv, "connect_timeout"));
   {
     SV *mh = FIELD(hv, "max_headers_size"), *mb = FIELD(hv, "max_body_size");
-    uvh_request_set_limits(r, mh ? (size_t)uvx_num(aTHX_ mh, "'max_headers_size'") : UVH_LIMIT_INHERIT,
-                           mb ? (size_t)uvx_num(aTHX_ mb, "'max_body_size'") : UVH_LIMIT_INHERIT);
+    uvh_request_set_limits(r, mh ? uvx_size(aTHX_ prefix, mh, "max_headers_size") : UVH_LIMIT_INHERIT,
+                           mb ? uvx_size(aTHX_ prefix, mb, "max_body_size") : UVH_LIMIT_INHERIT);
   }
-  if ((sv = FIELD(hv, "response_callback")) && !(SvROK(sv) && SvTYPE(SvRV(sv)) == SVt_PVCV)) {
-    uvh_request_unref(r);
-    UVX_CROAK("Uvent::HTTP::Pool->request: 'response_callback' must be a CODE reference");
-  }
+  if ((sv = FIELD(hv, "response_callback")) && !(SvROK(sv) && SvTYPE(SvRV(sv)) == SVt_PVCV))
+    UVX_CROAK("%s: 'response_callback' must be a CODE reference", prefix);
+  if ((rc = uvh_request_check(r)))
+    uvx_croak_request(aTHX_ prefix, r, rc);
   uvh_request_set_callback(r, uvx_on_response, hv);
+  uvh_request_ref(r); /* the caller's; the guard drops the other */
   return r;
 }
 
@@ -131,7 +139,6 @@ BOOT:
   MY_CXT.pending_error = NULL;
   MY_CXT.running = NULL;
   MY_CXT.default_loop = NULL;
-  MY_CXT.in_sync = 0;
   MY_CXT.stash_response = gv_stashpv("Uvent::HTTP::Response", GV_ADD);
   MY_CXT.stash_client = gv_stashpv("Uvent::HTTP::Client", GV_ADD);
   MY_CXT.stash_error = gv_stashpv("Uvent::Error", GV_ADD);

@@ -45,7 +45,6 @@ typedef struct {
   uv_loop_t *running;   /* innermost loop inside run*, to stop it when a callback dies */
   SV *default_loop;     /* RV, the Uvent::Loop->default singleton */
   HV *stash_response, *stash_client, *stash_error, *stash_pool, *stash_loop, *stash_timer;
-  int in_sync;          /* http_request_sync running */
 } my_cxt_t;
 
 START_MY_CXT
@@ -125,9 +124,9 @@ static void uvx_call(pTHX_ SV *cb, SV **args, int nargs) {
   LEAVE;
 }
 
-static double uvx_num(pTHX_ SV *sv, const char *what) {
+static double uvx_num(pTHX_ SV *sv, const char *prefix, const char *name) {
   if (!SvOK(sv) || SvROK(sv) || !looks_like_number(sv))
-    UVX_CROAK("%s must be a number, got '%" SVf "'", what, SVfARG(sv));
+    UVX_CROAK("%s: '%s' must be a number, got '%" SVf "'", prefix, name, SVfARG(sv));
   return SvNV(sv);
 }
 

@@ -55,12 +55,17 @@ request(uvx_pool_t *pool, SV *request)
       UVX_CROAK("Uvent::HTTP::Pool->request: this request is already in progress");
     if (pool->loop == NULL)
       UVX_CROAK("Uvent::HTTP::Pool->request: the pool's loop has been destroyed");
-    r = uvx_build_request(aTHX_ hv);
-    rc = uvh_pool_submit(pool->core, r, &conn);
-    if (rc)
-      uvx_croak_request(aTHX_ r, rc);
+    r = uvx_build_request(aTHX_ hv, "Uvent::HTTP::Pool->request");
     /* the request object stays alive until its callback has run */
     SvREFCNT_inc_simple_void_NN((SV *)hv);
+    rc = uvh_pool_submit(pool->core, r, &conn);
+    if (rc) {
+      SV *msg = sv_2mortal(newSVpvf("Uvent::HTTP::Pool->request: %s",
+                                    *uvh_request_last_error(r) ? uvh_request_last_error(r) : uvh_strerror(rc)));
+      SvREFCNT_dec((SV *)hv);
+      uvh_request_unref(r);
+      uvx_croak_sv(aTHX_ msg);
+    }
     if (mg) {
       if (mg->mg_ptr)
         uvh_request_unref((uvh_request_t *)mg->mg_ptr);
@@ -98,7 +103,7 @@ double
 idle_timeout(uvx_pool_t *pool, SV *value = NULL)
   CODE:
     if (value) {
-      double v = uvx_num(aTHX_ value, "idle_timeout");
+      double v = uvx_num(aTHX_ value, "Uvent::HTTP::Pool->idle_timeout", "seconds");
       if (v < 0)
         croak("Uvent::HTTP::Pool->idle_timeout: must be >= 0 seconds");
       uvh_pool_set_idle_timeout(pool->core, v);
@@ -111,7 +116,7 @@ UV
 max_connections(uvx_pool_t *pool, SV *value = NULL)
   CODE:
     if (value) {
-      double v = uvx_num(aTHX_ value, "max_connections");
+      double v = uvx_num(aTHX_ value, "Uvent::HTTP::Pool->max_connections", "n");
       if (v < 1 || v > 1e6 || v != (double)(unsigned)v)
         croak("Uvent::HTTP::Pool->max_connections: must be a whole number >= 1");
       uvh_pool_set_max_connections(pool->core, (unsigned)v);

@@ -19,7 +19,7 @@ validate(SV *self)
     if (!SvROK(self) || SvTYPE(SvRV(self)) != SVt_PVHV)
       UVX_CROAK("Uvent::HTTP::Request->validate: not a request object");
     /* builds the core request exactly as request() would, croaking on the first problem */
-    r = uvx_build_request(aTHX_ (HV *)SvRV(self));
+    r = uvx_build_request(aTHX_ (HV *)SvRV(self), "Uvent::HTTP::Request->validate");
     uvh_request_unref(r);
 
 bool

@@ -73,18 +73,18 @@ headers(uvh_response_t *resp)
     trailers = 1
   CODE:
     HV *hv = newHV();
+    SV *name = sv_2mortal(newSV(64));
     size_t i, count = ix ? uvh_response_trailer_count(resp) : uvh_response_header_count(resp);
     for (i = 0; i < count; i++) {
       const char *hn, *hv_;
       size_t hnl, hvl, k;
-      char lc[256];
+      char *lc;
       SV **existing;
       if (ix)
         uvh_response_trailer_at(resp, i, &hn, &hnl, &hv_, &hvl);
       else
         uvh_response_header_at(resp, i, &hn, &hnl, &hv_, &hvl);
-      if (hnl > sizeof lc)
-        hnl = sizeof lc;
+      lc = SvGROW(name, hnl + 1);
       for (k = 0; k < hnl; k++)
         lc[k] = toLOWER(hn[k]);
       existing = hv_fetch(hv, lc, (I32)hnl, 0);

@@ -19,7 +19,7 @@ _new(const char *klass, SV *loop_rv)
 void
 _start(uvx_timer_t *t, SV *after, SV *repeat, SV *cb, int pin)
   CODE:
-    double a = uvx_num(aTHX_ after, "timer delay"), r = uvx_num(aTHX_ repeat, "timer repeat");
+    double a = uvx_num(aTHX_ after, "Uvent::Timer", "delay"), r = uvx_num(aTHX_ repeat, "Uvent::Timer", "repeat");
     if (!(SvROK(cb) && SvTYPE(SvRV(cb)) == SVt_PVCV))
       UVX_CROAK("Uvent::Timer: the callback must be a CODE reference");
     if (a < 0 || r < 0)

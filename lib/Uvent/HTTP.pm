@@ -42,7 +42,7 @@ sub http_request_sync {
         $pool->request($request);
         $loop->run;
     }
-    return wantarray ? ($response, $error) : $response;
+    return wantarray ? ($response, $error) : $error ? undef : $response;
 }
 
 1;
@@ -139,10 +139,9 @@ C<response_callback> is optional; if one is given, it is called as usual
 
 In list context it returns C<($response, $error)>: a L<Uvent::HTTP::Response>
 (always defined, with C<code> 0 when no response arrived) and undef on
-success or a L<Uvent::Error>. In scalar context it returns only the
-response; note that a response can carry a status code and still come with an
-error (for example C<too_large>, or a timeout in the middle of the body), so
-use list context when errors matter.
+success or a L<Uvent::Error>. In scalar context it returns the response on
+success and undef when the request failed (so C<< my $res = http_get($url) or die >>
+works); use list context to see why it failed.
 
 The request's C<timeout> (20 seconds by default) bounds the call; with
 C<< timeout => 0 >> a server that never answers blocks it forever.
