@@ -97,6 +97,8 @@ static void on_timer(uv_timer_t *t);
 
 void uvh__conn_arm_timer(uvh_conn_t *conn) {
   uint64_t due = 0, now = uv_now(conn_uv(conn));
+  if (conn->deferred_err)
+    return; /* a failure is due on the next tick */
   if (conn->state == CONN_IDLE) {
     due = conn->idle_deadline;
   } else if (conn->req) {
@@ -114,6 +116,13 @@ static void on_timer(uv_timer_t *t) {
   uvh_conn_t *conn = t->data;
   uint64_t now = uv_now(conn_uv(conn));
   uvh_request_t *req = conn->req;
+
+  if (conn->deferred_err) {
+    int err = conn->deferred_err;
+    conn->deferred_err = 0;
+    conn_fail(conn, UVH_E_CONN_CLOSED, err, NULL);
+    return;
+  }
 
   if (conn->state == CONN_IDLE) {
     if (conn->idle_deadline && now >= conn->idle_deadline) {
@@ -152,15 +161,29 @@ static void on_write(uv_write_t *w, int status) {
 static void write_request(uvh_conn_t *conn) {
   uvh_request_t *req = conn->req;
   uv_buf_t bufs[2];
-  unsigned n = 1;
+  unsigned n = 1, i = 0;
+  size_t written;
   int rc;
   bufs[0] = uv_buf_init(req->head.data, (unsigned)req->head.len);
   if (req->body_len)
     bufs[n++] = uv_buf_init(req->body, (unsigned)req->body_len);
+  /* Most requests fit in the socket buffer: write them now, with no write
+   * request and no poll-for-writable round trip. uv_write takes the rest. */
+  rc = uv_try_write((uv_stream_t *)conn->tcp_handle, bufs, n);
+  /* on an error, uv_write below meets it again and reports it through on_write */
+  written = rc > 0 ? (size_t)rc : 0;
+  while (i < n && written >= bufs[i].len)
+    written -= bufs[i++].len;
+  if (i == n)
+    return;
+  bufs[i].base += written;
+  bufs[i].len -= (unsigned)written;
   conn->write_req.data = conn;
-  rc = uv_write(&conn->write_req, (uv_stream_t *)conn->tcp_handle, bufs, n, on_write);
+  rc = uv_write(&conn->write_req, (uv_stream_t *)conn->tcp_handle, bufs + i, n - i, on_write);
   if (rc < 0) {
-    conn_fail(conn, UVH_E_CONN_CLOSED, rc, NULL);
+    /* we may be inside uvh_pool_submit: fail on the next tick, never synchronously */
+    conn->deferred_err = rc;
+    uv_timer_start(&conn->timer, on_timer, 0, 0);
     return;
   }
   conn->pending++;

@@ -33,38 +33,68 @@ static int append_base64(uvh_buf_t *b, const unsigned char *s, size_t len) {
   return 0;
 }
 
+static char *put(char *w, const char *s, size_t len) {
+  memcpy(w, s, len);
+  return w + len;
+}
+#define PUT_LIT(w, lit) put(w, lit, sizeof(lit) - 1)
+
+/* Decimal digits of n into w; returns the end. */
+static char *put_uint(char *w, unsigned long long n) {
+  char tmp[24];
+  size_t i = sizeof tmp;
+  do
+    tmp[--i] = (char)('0' + n % 10);
+  while ((n /= 10) > 0);
+  return put(w, tmp + i, sizeof tmp - i);
+}
+
+/* The request head in one buffer, sized up front: this runs per request. */
 int uvh__request_build_head(uvh_request_t *req) {
+  static const char ua[] = "User-Agent: Uvent/" UVH_VERSION "\r\n";
   uvh_buf_t *b = &req->head;
-  int rc = 0;
   int body_methods = strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0 ||
                      strcmp(req->method, "PATCH") == 0;
+  size_t method_len = strlen(req->method), target_len = strlen(req->url.target);
+  size_t authority_len = strlen(req->url.authority);
+  size_t userinfo_len = req->url.userinfo && !req->has_authorization ? strlen(req->url.userinfo) : 0;
+  int send_length = !req->has_content_length && (req->body_len > 0 || body_methods);
+  size_t need = method_len + 1 + target_len + 11 + (req->has_host ? 0 : 6 + authority_len + 2) +
+                (req->has_user_agent ? 0 : sizeof ua - 1) +
+                (userinfo_len ? 21 + (userinfo_len + 2) / 3 * 4 + 2 : 0) + (send_length ? 16 + 20 + 2 : 0) +
+                req->user_headers.len + 2;
+  char *w;
 
   uvh_buf_clear(b);
-  rc |= uvh_buf_reserve(b, 128 + strlen(req->url.target) + req->user_headers.len);
-  rc |= uvh_buf_append_str(b, req->method);
-  rc |= uvh_buf_append(b, " ", 1);
-  rc |= uvh_buf_append_str(b, req->url.target);
-  rc |= uvh_buf_append_str(b, " HTTP/1.1\r\n");
+  if (uvh_buf_reserve(b, need))
+    return UVH_E_NOMEM;
+  w = b->data;
+  w = put(w, req->method, method_len);
+  *w++ = ' ';
+  w = put(w, req->url.target, target_len);
+  w = PUT_LIT(w, " HTTP/1.1\r\n");
   if (!req->has_host) {
-    rc |= uvh_buf_append_str(b, "Host: ");
-    rc |= uvh_buf_append_str(b, req->url.authority);
-    rc |= uvh_buf_append(b, "\r\n", 2);
+    w = PUT_LIT(w, "Host: ");
+    w = put(w, req->url.authority, authority_len);
+    w = PUT_LIT(w, "\r\n");
   }
   if (!req->has_user_agent)
-    rc |= uvh_buf_append_str(b, "User-Agent: Uvent/" UVH_VERSION "\r\n");
-  if (req->url.userinfo && !req->has_authorization) {
-    rc |= uvh_buf_append_str(b, "Authorization: Basic ");
-    rc |= append_base64(b, (const unsigned char *)req->url.userinfo, strlen(req->url.userinfo));
-    rc |= uvh_buf_append(b, "\r\n", 2);
+    w = put(w, ua, sizeof ua - 1);
+  if (send_length) {
+    w = PUT_LIT(w, "Content-Length: ");
+    w = put_uint(w, req->body_len);
+    w = PUT_LIT(w, "\r\n");
   }
-  if (!req->has_content_length && (req->body_len > 0 || body_methods)) {
-    rc |= uvh_buf_append_str(b, "Content-Length: ");
-    rc |= uvh_buf_append_uint(b, req->body_len);
-    rc |= uvh_buf_append(b, "\r\n", 2);
+  b->len = (size_t)(w - b->data);
+  /* the space for these was reserved above: the appends cannot fail */
+  if (userinfo_len) {
+    uvh_buf_append_str(b, "Authorization: Basic ");
+    append_base64(b, (const unsigned char *)req->url.userinfo, userinfo_len);
+    uvh_buf_append(b, "\r\n", 2);
   }
-  rc |= uvh_buf_append(b, req->user_headers.data, req->user_headers.len);
-  rc |= uvh_buf_append(b, "\r\n", 2);
-  return rc ? UVH_E_NOMEM : 0;
+  uvh_buf_append(b, req->user_headers.data, req->user_headers.len);
+  uvh_buf_append(b, "\r\n", 2);
+  return 0;
 }
 
 /* --------------------------------------------------------------- response */

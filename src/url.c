@@ -33,6 +33,25 @@ static size_t percent_decode(char *dst, const char *src, size_t len) {
   return o;
 }
 
+/* Write host (bracketed when IPv6), then ":port" if port is given, NUL-terminated.
+ * Returns the position after the NUL. */
+static char *put_host_port(char *w, const char *host, size_t host_len, int ipv6, const char *port,
+                           size_t port_len) {
+  if (ipv6)
+    *w++ = '[';
+  memcpy(w, host, host_len);
+  w += host_len;
+  if (ipv6)
+    *w++ = ']';
+  if (port) {
+    *w++ = ':';
+    memcpy(w, port, port_len);
+    w += port_len;
+  }
+  *w++ = '\0';
+  return w;
+}
+
 int uvh_url_parse(uvh_url_t *url, const char *s, size_t len) {
   const char *p = s, *end = s + len;
   const char *auth, *auth_end, *at, *host, *host_end, *port_s = NULL, *path, *path_end;
@@ -41,6 +60,7 @@ int uvh_url_parse(uvh_url_t *url, const char *s, size_t len) {
   int ipv6 = 0;
   char *m, *w;
   char portbuf[8];
+  size_t plen;
 
   memset(url, 0, sizeof *url);
   for (i = 0; i < len; i++)
@@ -119,14 +139,15 @@ int uvh_url_parse(uvh_url_t *url, const char *s, size_t len) {
     path_end = end;
   path_len = (size_t)(path_end - path);
 
-  /* one block: scheme, host, authority, target, userinfo, key */
-  cap = 5 + (host_len + 1) + (host_len + 3 + 7) + (path_len + 2) + (userinfo_len + 1) +
-        (7 + host_len + 2 + 7);
+  /* one block: scheme, host, authority, target, userinfo, key (built with
+   * memcpy: this runs once per request) */
+  plen = (size_t)snprintf(portbuf, sizeof portbuf, "%lu", port);
+  cap = 5 + (host_len + 1) + (host_len + 2 + 1 + plen + 1) + (path_len + 2) + (userinfo_len + 1) +
+        (7 + host_len + 2 + 1 + plen + 1);
   m = malloc(cap);
   if (m == NULL)
     return UVH_E_NOMEM;
   w = m;
-  snprintf(portbuf, sizeof portbuf, "%lu", port);
 
   url->scheme = w;
   memcpy(w, "http", 5);
@@ -140,10 +161,7 @@ int uvh_url_parse(uvh_url_t *url, const char *s, size_t len) {
   *w++ = '\0';
 
   url->authority = w;
-  w += sprintf(w, ipv6 ? "[%s]" : "%s", url->host);
-  if (port != 80)
-    w += sprintf(w, ":%s", portbuf);
-  w++;
+  w = put_host_port(w, url->host, host_len, ipv6, port != 80 ? portbuf : NULL, plen);
 
   url->target = w;
   if (path_len == 0 || *path != '/')
@@ -158,7 +176,8 @@ int uvh_url_parse(uvh_url_t *url, const char *s, size_t len) {
   }
 
   url->key = w;
-  w += sprintf(w, ipv6 ? "http://[%s]:%s" : "http://%s:%s", url->host, portbuf) + 1;
+  memcpy(w, "http://", 7);
+  put_host_port(w + 7, url->host, host_len, ipv6, portbuf, plen);
 
   url->port = (uint16_t)port;
   url->is_ipv6 = (unsigned)ipv6;

@@ -45,6 +45,42 @@ static void uvx_add_header(pTHX_ const char *prefix, uvh_request_t *r, SV *name,
     uvx_croak_request(aTHX_ prefix, r, rc);
 }
 
+/* The parameters a request accepts; Uvent::HTTP::Request keeps the same list. */
+static const char *const uvx_request_fields[] = {
+  "uri", "method", "headers", "body", "timeout", "connect_timeout", "max_headers_size", "max_body_size",
+  "response_callback", NULL};
+
+/* request(\%params): the same as Uvent::HTTP::Request->new(\%params), done
+ * here because it runs once per request: check the keys, copy, bless. */
+static SV *uvx_request_from_params(pTHX_ HV *params) {
+  dMY_CXT;
+  HV *copy = newHV();
+  SV *obj = sv_2mortal(newRV_noinc((SV *)copy));
+  HE *he;
+  hv_iterinit(params);
+  while ((he = hv_iternext(params))) {
+    I32 klen;
+    const char *key = hv_iterkey(he, &klen);
+    int i;
+    for (i = 0; uvx_request_fields[i]; i++)
+      if ((I32)strlen(uvx_request_fields[i]) == klen && memcmp(uvx_request_fields[i], key, klen) == 0)
+        break;
+    if (uvx_request_fields[i] == NULL) {
+      /* let the Perl constructor word the error the same way it always does */
+      dSP;
+      PUSHMARK(SP);
+      XPUSHs(sv_2mortal(newSVpvs("Uvent::HTTP::Request")));
+      XPUSHs(sv_2mortal(newRV_inc((SV *)params)));
+      PUTBACK;
+      call_method("new", G_DISCARD);
+      UVX_CROAK("Uvent::HTTP::Pool->request: unknown parameter '%.*s'", (int)klen, key); /* not reached */
+    }
+    hv_store(copy, key, klen, newSVsv(hv_iterval(params, he)), 0);
+  }
+  sv_bless(obj, MY_CXT.stash_request);
+  return obj;
+}
+
 /* Build a core request from a Uvent::HTTP::Request hash, or croak naming
  * the first bad field. The returned reference belongs to the caller; any
  * croak (ours, or "Wide character" from perl) frees the request through
@@ -145,6 +181,7 @@ BOOT:
   MY_CXT.stash_pool = gv_stashpv("Uvent::HTTP::Pool", GV_ADD);
   MY_CXT.stash_loop = gv_stashpv("Uvent::Loop", GV_ADD);
   MY_CXT.stash_timer = gv_stashpv("Uvent::Timer", GV_ADD);
+  MY_CXT.stash_request = gv_stashpv("Uvent::HTTP::Request", GV_ADD);
 }
 
 const char *

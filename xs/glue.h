@@ -44,7 +44,7 @@ typedef struct {
   SV *pending_error;    /* first exception thrown by a callback, rethrown by the XSUB that entered C */
   uv_loop_t *running;   /* innermost loop inside run*, to stop it when a callback dies */
   SV *default_loop;     /* RV, the Uvent::Loop->default singleton */
-  HV *stash_response, *stash_client, *stash_error, *stash_pool, *stash_loop, *stash_timer;
+  HV *stash_response, *stash_client, *stash_error, *stash_pool, *stash_loop, *stash_timer, *stash_request;
 } my_cxt_t;
 
 START_MY_CXT

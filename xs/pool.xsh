@@ -34,19 +34,8 @@ request(uvx_pool_t *pool, SV *request)
     uvh_request_t *r;
     uvh_conn_t *conn = NULL;
     int rc;
-    if (SvROK(request) && SvTYPE(SvRV(request)) == SVt_PVHV && !SvOBJECT(SvRV(request))) {
-      /* a plain hashref of parameters: Uvent::HTTP::Request->new validates it */
-      dSP;
-      int n;
-      PUSHMARK(SP);
-      XPUSHs(sv_2mortal(newSVpvs("Uvent::HTTP::Request")));
-      XPUSHs(request);
-      PUTBACK;
-      n = call_method("new", G_SCALAR);
-      SPAGAIN;
-      request = n == 1 ? POPs : &PL_sv_undef;
-      PUTBACK;
-    }
+    if (SvROK(request) && SvTYPE(SvRV(request)) == SVt_PVHV && !SvOBJECT(SvRV(request)))
+      request = uvx_request_from_params(aTHX_ (HV *)SvRV(request));
     if (!SvROK(request) || SvTYPE(SvRV(request)) != SVt_PVHV || !sv_derived_from(request, "Uvent::HTTP::Request"))
       UVX_CROAK("Uvent::HTTP::Pool->request: expects a hashref of parameters or a Uvent::HTTP::Request");
     hv = (HV *)SvRV(request);
