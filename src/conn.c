@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 
 static void conn_maybe_free(uvh_conn_t *conn) {
   if (conn->refcount > 0 || conn->pending > 0)
@@ -60,8 +61,9 @@ static void attach(uvh_conn_t *conn, uvh_request_t *req) {
   size_t mb = req->max_body_size == UVH_LIMIT_INHERIT ? pool->cfg.max_body_size : req->max_body_size;
   conn->req = req;
   req->conn = conn;
-  req->dest = NULL;
   req->state = REQ_RUNNING;
+  req->on_reused_conn = conn->requests_served > 0;
+  conn->nothing_written = 0;
   pool->nbusy++;
   uvh__parser_init(&conn->parser, req->resp, req->is_head, mh, mb);
 }
@@ -76,15 +78,58 @@ static uvh_request_t *detach(uvh_conn_t *conn) {
   return req;
 }
 
-/* Close the connection and fail its request (if any) with `err`. */
+static int idempotent_method(const char *m) {
+  return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0 ||
+         strcmp(m, "TRACE") == 0 || strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0;
+}
+
+/* The keep-alive race: the server closed a kept-alive connection just as we
+ * sent on it. Sending again is safe only when nothing of a response came
+ * back and the request may be repeated (or never left). */
+static int may_retry(uvh_conn_t *conn, uvh_request_t *req, int err) {
+  uvh_pool_t *pool = conn->pool;
+  return err == UVH_E_CONN_CLOSED && req->retry && !req->retried && req->on_reused_conn &&
+         !uvh__parser_started(&conn->parser) && pool->loop &&
+         (idempotent_method(req->method) || req->has_idempotency_key || req->idempotent ||
+          conn->nothing_written) &&
+         (req->deadline == 0 || uv_now(pool->loop->uv) < req->deadline);
+}
+
+/* Close the connection and fail its request (if any) with `err`, or send
+ * the request again on a new connection when that is safe. */
 static void conn_fail(uvh_conn_t *conn, int err, int sys_err, const char *detail) {
-  uvh_request_t *req = detach(conn);
+  uvh_request_t *req = conn->req;
+  uvh_dest_t *d = conn->dest;
+  int retry = req && may_retry(conn, req, err);
+  detach(conn);
   uvh_conn_ref(conn);
-  uvh__conn_close(conn);
-  if (req)
-    uvh__request_complete(req, err, sys_err, detail);
+  if (retry) {
+    req->retried = 1;
+    UVH_COUNT(conn->pool, d, retried);
+    uvh__pool_requeue(conn->pool, d, req, 1);
+    uvh__conn_close(conn); /* its slot goes to the retry at the queue's head */
+  } else {
+    uvh__conn_close(conn);
+    if (req)
+      uvh__request_complete(req, err, sys_err, detail);
+  }
   uvh_conn_unref(conn);
 }
+
+/* The pre-write check caught it: a reused connection went stale before its
+ * request was written. Nothing was sent, so the request simply waits for
+ * another connection. */
+static void conn_stale_before_write(uvh_conn_t *conn) {
+  uvh_request_t *req = conn->req;
+  uvh_dest_t *d = conn->dest;
+  detach(conn);
+  uvh_list_remove(&conn->write_link);
+  UVH_COUNT(conn->pool, d, idle_closed_peer);
+  uvh__pool_requeue(conn->pool, d, req, 0);
+  uvh__conn_close(conn);
+}
+
+void uvh__conn_take_from_connecting(uvh_conn_t *conn) { detach(conn); }
 
 void uvh__conn_abort(uvh_conn_t *conn) {
   detach(conn);
@@ -101,8 +146,8 @@ void uvh__conn_arm_timer(uvh_conn_t *conn) {
     return; /* a failure is due on the next tick */
   if (conn->state == CONN_IDLE) {
     due = conn->idle_deadline;
-  } else if (conn->req) {
-    due = conn->req->deadline;
+  } else {
+    due = conn->req ? conn->req->deadline : 0;
     if (conn->connect_deadline && (due == 0 || conn->connect_deadline < due))
       due = conn->connect_deadline;
   }
@@ -126,11 +171,17 @@ static void on_timer(uv_timer_t *t) {
 
   if (conn->state == CONN_IDLE) {
     if (conn->idle_deadline && now >= conn->idle_deadline) {
-      conn->pool->stats.idle_closed_timeout++;
+      UVH_COUNT(conn->pool, conn->dest, idle_closed_timeout);
       uvh__conn_close(conn);
       return;
     }
-  } else if (req) {
+  } else if (req == NULL) {
+    /* connecting for a request another connection took meanwhile */
+    if (conn->connect_deadline && now >= conn->connect_deadline) {
+      uvh__conn_close(conn);
+      return;
+    }
+  } else {
     char detail[96];
     if (req->deadline && now >= req->deadline) {
       snprintf(detail, sizeof detail, "no complete response within %g s", req->timeout);
@@ -171,6 +222,8 @@ static void write_request(uvh_conn_t *conn) {
    * request and no poll-for-writable round trip. uv_write takes the rest. */
   rc = uv_try_write((uv_stream_t *)conn->tcp_handle, bufs, n);
   /* on an error, uv_write below meets it again and reports it through on_write */
+  if (rc < 0 && rc != UV_EAGAIN)
+    conn->nothing_written = 1;
   written = rc > 0 ? (size_t)rc : 0;
   while (i < n && written >= bufs[i].len)
     written -= bufs[i++].len;
@@ -193,21 +246,29 @@ static void write_request(uvh_conn_t *conn) {
 /* The one keep-alive decision: may this connection carry another request? */
 static int conn_reusable(uvh_conn_t *conn, uvh_request_t *req, size_t unread) {
   const uvh_parser_t *p = &conn->parser;
+  const uvh_pool_config_t *cfg = &conn->pool->cfg;
   return !conn->pool->released && conn->pool->loop && unread == 0 && !conn->writing &&
-         !req->wants_close && p->resp->keep_alive && !p->needs_eof && p->ka_max != 0 &&
-         p->ka_timeout != 0;
+         !req->wants_close && p->resp->keep_alive && !p->needs_eof && p->ka_timeout != 0 &&
+         conn->requests_served < conn->allowed_requests &&
+         (cfg->max_requests_per_connection == 0 || conn->requests_served < cfg->max_requests_per_connection) &&
+         (cfg->max_lifetime == 0 ||
+          uv_now(conn_uv(conn)) - conn->connected_at < uvh__seconds_to_ms(cfg->max_lifetime));
 }
 
 /* The response is complete. */
 static void conn_finish(uvh_conn_t *conn, size_t unread) {
   uvh_request_t *req = conn->req;
   uvh_pool_t *pool = conn->pool;
-  int reuse = conn_reusable(conn, req, unread);
+  int reuse;
 
-  req->resp->keep_alive = reuse ? 1 : 0;
   conn->requests_served++;
+  /* Keep-Alive: max=N allows N more requests after this one */
+  if (conn->parser.ka_max >= 0 && conn->requests_served + (unsigned)conn->parser.ka_max < conn->allowed_requests)
+    conn->allowed_requests = conn->requests_served + (unsigned)conn->parser.ka_max;
   if (conn->parser.ka_timeout > 0)
     conn->ka_timeout = conn->parser.ka_timeout;
+  reuse = conn_reusable(conn, req, unread);
+  req->resp->keep_alive = reuse ? 1 : 0;
   detach(conn);
   uvh_conn_ref(conn);
   uvh_pool_ref(pool);
@@ -235,8 +296,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     return;
   if (conn->state == CONN_IDLE || conn->req == NULL) {
     /* EOF, reset or unsolicited bytes on an idle connection: it is unusable */
-    conn->pool->stats.idle_closed_peer++;
+    UVH_COUNT(conn->pool, conn->dest, idle_closed_peer);
     uvh__conn_close(conn);
+    return;
+  }
+  if (uvh_list_linked(&conn->write_link)) {
+    conn_stale_before_write(conn);
     return;
   }
   if (nread < 0) {
@@ -280,8 +345,15 @@ static void on_connect(uv_connect_t *c, int status) {
   uv_freeaddrinfo(conn->addrs);
   conn->addrs = conn->next_addr = NULL;
   conn->connect_deadline = 0;
-  conn->state = CONN_ACTIVE;
+  conn->connected_at = uv_now(conn_uv(conn));
   uv_read_start((uv_stream_t *)conn->tcp_handle, on_alloc, on_read);
+  if (conn->req == NULL) {
+    /* its request went to a connection that became idle first */
+    conn->state = CONN_IDLE; /* not in the idle lists yet: make_idle/run settle it */
+    uvh__pool_conn_fresh(conn->pool, conn);
+    return;
+  }
+  conn->state = CONN_ACTIVE;
   uvh__conn_arm_timer(conn);
   write_request(conn);
 }
@@ -349,11 +421,13 @@ int uvh__conn_start(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, uvh_con
   uvh_pool_ref(pool);
   conn->dest = d;
   conn->ka_timeout = -1;
+  conn->allowed_requests = UINT_MAX;
   uvh_list_init(&conn->idle_link);
+  uvh_list_init(&conn->lru_link);
+  uvh_list_init(&conn->write_link);
   uvh_list_push_back(&d->conns, &conn->dest_link);
   d->nconns++;
   pool->size++;
-  pool->stats.connections_opened++;
 
   uv_timer_init(conn_uv(conn), &conn->timer);
   conn->timer.data = conn;
@@ -389,17 +463,28 @@ int uvh__conn_start(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, uvh_con
 }
 
 void uvh__conn_run(uvh_conn_t *conn, uvh_request_t *req) {
-  conn->pool->stats.reused++;
+  if (conn->requests_served > 0)
+    UVH_COUNT(conn->pool, conn->dest, reused);
   uvh_list_remove(&conn->idle_link);
+  uvh_list_remove(&conn->lru_link);
   attach(conn, req);
   conn->state = CONN_ACTIVE;
   uv_ref((uv_handle_t *)conn->tcp_handle);
   uvh__conn_arm_timer(conn);
-  write_request(conn);
+  /* written from the pool's check handle, once this iteration's reads
+   * have shown whether the server closed the connection meanwhile */
+  uvh__pool_defer_write(conn->pool, conn);
+}
+
+void uvh__conn_write_deferred(uvh_conn_t *conn) {
+  if (conn->state == CONN_ACTIVE && conn->req)
+    write_request(conn);
 }
 
 void uvh__conn_make_idle(uvh_conn_t *conn) {
-  double limit = conn->pool->cfg.idle_timeout;
+  uvh_pool_t *pool = conn->pool;
+  double limit = pool->cfg.idle_timeout;
+  uint64_t now = uv_now(conn_uv(conn));
   if (conn->ka_timeout > 0) {
     /* leave a margin so we close before the server does */
     double margin = conn->ka_timeout / 10 < 1 ? conn->ka_timeout / 10 : 1;
@@ -407,12 +492,20 @@ void uvh__conn_make_idle(uvh_conn_t *conn) {
     if (limit == 0 || ka < limit)
       limit = ka;
   }
-  if (conn->state != CONN_IDLE) {
+  if (!uvh_list_linked(&conn->idle_link)) {
     conn->state = CONN_IDLE;
     uvh_list_push_front(&conn->dest->idle, &conn->idle_link);
+    uvh_list_push_back(&pool->idle_lru, &conn->lru_link);
     uv_unref((uv_handle_t *)conn->tcp_handle);
+    /* connections opened together should not all close together */
+    limit *= uvh__pool_jitter(pool);
   }
-  conn->idle_deadline = limit > 0 ? uv_now(conn_uv(conn)) + uvh__seconds_to_ms(limit) : 0;
+  conn->idle_deadline = limit > 0 ? now + uvh__seconds_to_ms(limit) : 0;
+  if (pool->cfg.max_lifetime > 0) {
+    uint64_t end = conn->connected_at + uvh__seconds_to_ms(pool->cfg.max_lifetime);
+    if (conn->idle_deadline == 0 || end < conn->idle_deadline)
+      conn->idle_deadline = end > now ? end : now;
+  }
   uvh__conn_arm_timer(conn);
 }
 
@@ -420,7 +513,7 @@ void uvh__conn_close(uvh_conn_t *conn) {
   if (conn->state == CONN_CLOSING)
     return;
   conn->state = CONN_CLOSING;
-  conn->pool->stats.connections_closed++;
+  UVH_COUNT(conn->pool, conn->dest, connections_closed);
   uvh_list_remove(&conn->idle_link);
   uv_timer_stop(&conn->timer);
   uv_close((uv_handle_t *)&conn->timer, on_handle_closed);

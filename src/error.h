@@ -26,7 +26,10 @@
   X(CONN_CLOSED,     -24, "connection_closed", "connection closed before the response was complete") \
   X(PROTOCOL,        -25, "protocol",          "malformed response")         \
   X(TOO_LARGE,       -26, "too_large",         "response exceeds a limit")   \
-  X(CANCELLED,       -27, "cancelled",         "request cancelled")
+  X(CANCELLED,       -27, "cancelled",         "request cancelled")            \
+  X(QUEUE_FULL,      -28, "queue_full",        "destination queue is full")    \
+  X(QUEUE_TIMEOUT,   -29, "queue_timeout",     "no connection became free in time") \
+  X(INHERITED,       -30, "inherited",         "request was inherited across fork")
 
 typedef enum {
 #define UVH_ERROR_ENUM(name, value, code, msg) UVH_E_##name = value,
@@ -36,7 +39,7 @@ typedef enum {
 } uvh_errno_t;
 
 /* Asynchronous codes are consecutive: slot 0 is UVH_E_RESOLVE. */
-#define UVH_ERROR_SLOTS 8
+#define UVH_ERROR_SLOTS 11
 /* Index of an asynchronous error code (for counters), or -1. */
 int uvh_error_slot(int err);
 

@@ -125,6 +125,7 @@ int uvh_response_status(const uvh_response_t *r) { return r->status; }
 int uvh_response_http_major(const uvh_response_t *r) { return r->http_major; }
 int uvh_response_http_minor(const uvh_response_t *r) { return r->http_minor; }
 int uvh_response_keep_alive(const uvh_response_t *r) { return r->keep_alive; }
+int uvh_response_retried(const uvh_response_t *r) { return r->retried; }
 size_t uvh_response_header_count(const uvh_response_t *r) { return r->nheaders; }
 size_t uvh_response_trailer_count(const uvh_response_t *r) { return r->ntrailers; }
 

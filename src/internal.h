@@ -16,6 +16,7 @@
 struct uvh_loop_s {
   uv_loop_t *uv;     /* owned when owns_uv, else borrowed */
   int owns_uv;
+  unsigned fork_generation; /* uvh__fork_generation when last checked */
   uvh_list_t pools;  /* uvh_pool_t.loop_link; not owning */
   uvh_list_t timers; /* uvh_timer_t.loop_link; not owning */
   void *data;
@@ -43,6 +44,7 @@ struct uvh_response_s {
   int status;
   uint8_t http_major, http_minor;
   unsigned keep_alive : 1;   /* both the response and framing allow reuse */
+  unsigned retried : 1;      /* the request was sent again */
   uvh_buf_t strings;         /* reason phrase, header names and values */
   uint32_t reason_off, reason_len;
   uvh_header_t *headers;     /* headers then trailers */
@@ -97,6 +99,12 @@ struct uvh_request_s {
   unsigned has_user_agent : 1, has_authorization : 1, has_host : 1, has_content_length : 1;
   unsigned wants_close : 1;  /* request carries Connection: close */
   unsigned is_head : 1;
+  unsigned has_idempotency_key : 1;
+  unsigned retry : 1;        /* may be sent again after a stale connection (default) */
+  unsigned idempotent : 1;   /* the user says it is safe to repeat */
+  unsigned retried : 1;      /* was sent again */
+  unsigned fresh_conn_only : 1; /* a retry: must go out on a new connection */
+  unsigned on_reused_conn : 1;  /* running on a connection that served before */
   char *body;                /* owned copy */
   size_t body_len;
   double timeout, connect_timeout;
@@ -107,11 +115,13 @@ struct uvh_request_s {
 
   /* while active */
   uvh_pool_t *pool;          /* strong ref */
-  struct uvh_dest_s *dest;   /* borrowed: lives while it has requests */
-  uvh_conn_t *conn;          /* borrowed: set while running */
+  struct uvh_dest_s *dest;   /* borrowed: counted in dest->nactive while active */
+  uvh_conn_t *conn;          /* borrowed: set while running on a connection */
   uvh_list_t queue_link;     /* in dest->queue while queued */
   uint64_t deadline;         /* loop ms; 0 = none */
   uint64_t queued_at;        /* loop ms when queued */
+  uint64_t queue_deadline;   /* loop ms by which it must leave the queue; 0 = none */
+  int deferred_err;          /* failure to report from the pool's next tick (queue_full) */
   uvh_response_t *resp;      /* owned ref, created at submit */
   uvh_error_t error;
 };
@@ -122,6 +132,7 @@ int uvh__request_build_head(uvh_request_t *req);
 /* ---- pool and destinations (pool.c) ---- */
 typedef struct uvh_dest_s {
   uvh_list_t pool_link;
+  uvh_pool_stats_t stats;    /* this destination's share of the pool's counters */
   char *key;               /* "http://host:port" */
   char *host;              /* for getaddrinfo */
   uint16_t port;
@@ -129,7 +140,16 @@ typedef struct uvh_dest_s {
   uvh_list_t conns;        /* every open conn */
   uvh_list_t queue;        /* queued requests, FIFO */
   unsigned nconns, nqueued;
+  unsigned nactive;          /* submitted requests not yet completed (they point here) */
 } uvh_dest_t;
+
+/* Count an event in the pool's and the destination's counters. */
+#define UVH_COUNT(pool, d, field) \
+  do {                            \
+    (pool)->stats.field++;        \
+    if (d)                        \
+      (d)->stats.field++;         \
+  } while (0)
 
 struct uvh_pool_s {
   int refcount;              /* owner + active requests + conns */
@@ -139,9 +159,17 @@ struct uvh_pool_s {
   uvh_list_t dests;
   unsigned size, nbusy, nqueued;
   uvh_pool_stats_t stats;
+  unsigned ndests;
   unsigned released : 1;     /* owner let go: keep no idle connections */
   unsigned sweeping : 1;     /* mid-sweep: no pumping, no freeing of destinations */
+  uvh_list_t idle_lru;       /* every idle conn, least recently used first (max_total eviction) */
+  uvh_list_t pending_writes; /* conns whose request is written from the check handle */
+  uvh_list_t deferred;       /* requests failed at submit, completed from the check handle */
+  int handles_open;          /* the three handles below; memory freed when all closed */
   uv_timer_t queue_timer;    /* fires at the earliest queued-request deadline */
+  uv_check_t check;          /* runs right after the poll phase: deferred writes and failures */
+  uv_idle_t idle;            /* active while deferred work waits, so poll does not block */
+  uint32_t rng;              /* xorshift state for idle-timeout jitter */
   char read_buf[UVH_READ_BUF_SIZE]; /* shared by all conns: reads are consumed at once */
   void *data;
 };
@@ -155,6 +183,18 @@ void uvh__pool_conn_closed(uvh_pool_t *pool, uvh_conn_t *conn);
 /* Complete a request: detach, record `err` (0 = success), run the callback last. */
 void uvh__request_complete(uvh_request_t *req, int err, int sys_err, const char *detail);
 void uvh__pool_arm_queue_timer(uvh_pool_t *pool);
+/* Write conn's request from the check handle, after this iteration's reads. */
+void uvh__pool_defer_write(uvh_pool_t *pool, uvh_conn_t *conn);
+/* Put a running request back at the head of its destination's queue;
+ * fresh_only: it must go out on a new connection (a retry). */
+void uvh__pool_requeue(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, int fresh_only);
+/* Idle-timeout jitter: a factor in [0.95, 1]. */
+double uvh__pool_jitter(uvh_pool_t *pool);
+/* Bumped in the child by a pthread_atfork handler. */
+extern unsigned uvh__fork_generation;
+void uvh__fork_init(void);
+/* In a child: drop inherited connections and requests (see uvh_loop_check_fork). */
+void uvh__pool_drop_inherited(uvh_pool_t *pool);
 /* The loop is being destroyed: shut the pool down and close its handle. */
 void uvh__pool_detach_loop(uvh_pool_t *pool);
 
@@ -175,6 +215,8 @@ struct uvh_conn_s {
   char *key;                 /* owned copy of the destination key */
   uvh_list_t dest_link;      /* dest->conns */
   uvh_list_t idle_link;      /* dest->idle while idle */
+  uvh_list_t lru_link;       /* pool->idle_lru while idle */
+  uvh_list_t write_link;     /* pool->pending_writes while its write waits */
   uv_tcp_t *tcp_handle;      /* current connect attempt or the connected socket; NULL when none */
   uv_timer_t timer;
   uv_getaddrinfo_t gai;
@@ -183,6 +225,7 @@ struct uvh_conn_s {
   struct addrinfo *addrs, *next_addr;
   int pending;               /* open handles + in-flight uv requests; memory is freed at 0 with refcount 0 */
   unsigned writing : 1, resolving : 1;
+  unsigned nothing_written : 1; /* the current request's write failed before any byte */
   uvh_request_t *req;        /* the running request, strong ref */
   uvh_parser_t parser;
   int last_connect_err;
@@ -191,6 +234,8 @@ struct uvh_conn_s {
   uint64_t idle_deadline;
   double ka_timeout;         /* per-connection idle limit from Keep-Alive, seconds, < 0 none */
   unsigned requests_served;
+  unsigned allowed_requests; /* from Keep-Alive: max=N; UINT_MAX when the server set none */
+  uint64_t connected_at;     /* loop ms */
   void *data;
 };
 
@@ -198,6 +243,13 @@ struct uvh_conn_s {
 int uvh__conn_start(uvh_pool_t *pool, uvh_dest_t *dest, uvh_request_t *req, uvh_conn_t **out);
 /* Run `req` on an idle connection. */
 void uvh__conn_run(uvh_conn_t *conn, uvh_request_t *req);
+/* Late binding: a connecting conn gives up its request to an idle one. */
+void uvh__conn_take_from_connecting(uvh_conn_t *conn);
+/* A new connection came up without a request: take the queue's head or idle. */
+void uvh__pool_conn_fresh(uvh_pool_t *pool, uvh_conn_t *conn);
+/* The pre-write check: called from the check handle, writes the request
+ * unless the connection turned out to be stale. */
+void uvh__conn_write_deferred(uvh_conn_t *conn);
 /* Close; the running request (if any) must already be detached. */
 void uvh__conn_close(uvh_conn_t *conn);
 /* Detach and abort the running request (cancel/timeout): the conn is discarded. */

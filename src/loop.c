@@ -11,8 +11,10 @@ static uvh_loop_t *loop_alloc(uv_loop_t *uv, int owns) {
   uvh_loop_t *loop = calloc(1, sizeof *loop);
   if (loop == NULL)
     return NULL;
+  uvh__fork_init();
   loop->uv = uv;
   loop->owns_uv = owns;
+  loop->fork_generation = uvh__fork_generation;
   uvh_list_init(&loop->pools);
   uvh_list_init(&loop->timers);
   return loop;
@@ -45,6 +47,23 @@ int uvh_loop_wrap(uv_loop_t *uv, uvh_loop_t **out) {
 uv_loop_t *uvh_loop_uv(uvh_loop_t *loop) { return loop->uv; }
 void *uvh_loop_get_data(uvh_loop_t *loop) { return loop->data; }
 void uvh_loop_set_data(uvh_loop_t *loop, void *data) { loop->data = data; }
+
+int uvh_loop_check_fork(uvh_loop_t *loop) {
+  uvh_list_t *it;
+  if (loop->fork_generation == uvh__fork_generation)
+    return 0;
+  loop->fork_generation = uvh__fork_generation;
+  /* a new epoll instance first: the inherited one is shared with the parent */
+  uv_loop_fork(loop->uv);
+  for (it = loop->pools.next; it != &loop->pools;) {
+    uvh_pool_t *pool = uvh_container_of(it, uvh_pool_t, loop_link);
+    uvh_pool_ref(pool);
+    uvh__pool_drop_inherited(pool);
+    it = it->next;
+    uvh_pool_unref(pool);
+  }
+  return 1;
+}
 
 void uvh_loop_destroy(uvh_loop_t *loop) {
   /* each detach unlinks the pool; callbacks run from it may add pools or timers */

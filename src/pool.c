@@ -1,9 +1,10 @@
 /* pool.c - the per-destination connection pool and its FIFO queue.
  *
- * Owns: destinations (created on demand, freed when they have neither
- * connections nor queued requests) and the queue timer. Borrows: the loop.
- * A pool is referenced by its owner, by every active request and by every
- * connection, so it outlives all of them.
+ * Owns: destinations (created on demand; an empty one is kept for its
+ * counters until there are more than UVH_DESTS_KEPT), the queue timer, and
+ * the check/idle pair that runs deferred work right after each poll phase.
+ * Borrows: the loop. A pool is referenced by its owner, by every active
+ * request and by every connection, so it outlives all of them.
  *
  * Re-entrancy: completion callbacks may submit, cancel, shut down or drop
  * the pool. Every path finishes its bookkeeping before the callback, and
@@ -13,6 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#define UVH_DESTS_KEPT 256
+
+#define COUNT UVH_COUNT
 
 uint64_t uvh__seconds_to_ms(double s) {
   if (s <= 0)
@@ -22,27 +29,44 @@ uint64_t uvh__seconds_to_ms(double s) {
 }
 
 void uvh_pool_config_init(uvh_pool_config_t *cfg) {
+  memset(cfg, 0, sizeof *cfg);
   cfg->idle_timeout = 60;
   cfg->max_connections = 10;
   cfg->max_headers_size = 64 * 1024;
-  cfg->max_body_size = 0;
 }
+
+static void on_check(uv_check_t *h);
+static void on_idle(uv_idle_t *h) {}
 
 int uvh_pool_new(uvh_loop_t *loop, const uvh_pool_config_t *cfg, uvh_pool_t **out) {
   uvh_pool_t *pool;
-  if (cfg->max_connections < 1 || !(cfg->idle_timeout >= 0))
+  if (cfg->max_connections < 1 || !(cfg->idle_timeout >= 0) || !(cfg->max_lifetime >= 0) ||
+      !(cfg->queue_timeout >= 0))
     return UVH_E_BADARG;
   pool = calloc(1, sizeof *pool);
   if (pool == NULL)
     return UVH_E_NOMEM;
+  uvh__fork_init();
   pool->refcount = 1;
   pool->loop = loop;
   pool->cfg = *cfg;
+  pool->rng = (uint32_t)(uintptr_t)pool ^ (uint32_t)uv_hrtime() ^ 0x9e3779b9u;
+  if (pool->rng == 0)
+    pool->rng = 1;
   uvh_list_init(&pool->dests);
+  uvh_list_init(&pool->idle_lru);
+  uvh_list_init(&pool->pending_writes);
+  uvh_list_init(&pool->deferred);
   uv_timer_init(loop->uv, &pool->queue_timer);
-  pool->queue_timer.data = pool;
-  /* queued requests wait on busy connections, which keep the loop alive */
+  uv_check_init(loop->uv, &pool->check);
+  uv_idle_init(loop->uv, &pool->idle);
+  pool->queue_timer.data = pool->check.data = pool->idle.data = pool;
+  pool->handles_open = 3;
+  /* queued requests wait on busy connections, which keep the loop alive;
+   * the idle handle (active only while deferred work waits) does */
   uv_unref((uv_handle_t *)&pool->queue_timer);
+  uv_unref((uv_handle_t *)&pool->check);
+  uv_check_start(&pool->check, on_check);
   uvh_list_push_back(&loop->pools, &pool->loop_link);
   *out = pool;
   return 0;
@@ -50,7 +74,27 @@ int uvh_pool_new(uvh_loop_t *loop, const uvh_pool_config_t *cfg, uvh_pool_t **ou
 
 void uvh_pool_ref(uvh_pool_t *pool) { pool->refcount++; }
 
-static void free_pool_cb(uv_handle_t *h) { free(h->data); }
+static void free_dests(uvh_pool_t *pool) {
+  while (!uvh_list_empty(&pool->dests)) {
+    uvh_dest_t *d = uvh_container_of(pool->dests.next, uvh_dest_t, pool_link);
+    uvh_list_remove(&d->pool_link);
+    free(d);
+  }
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+  uvh_pool_t *pool = h->data;
+  if (--pool->handles_open == 0 && pool->refcount == 0) {
+    free_dests(pool);
+    free(pool);
+  }
+}
+
+static void close_handles(uvh_pool_t *pool) {
+  uv_close((uv_handle_t *)&pool->queue_timer, on_handle_closed);
+  uv_close((uv_handle_t *)&pool->check, on_handle_closed);
+  uv_close((uv_handle_t *)&pool->idle, on_handle_closed);
+}
 
 void uvh_pool_unref(uvh_pool_t *pool) {
   if (--pool->refcount > 0)
@@ -58,23 +102,53 @@ void uvh_pool_unref(uvh_pool_t *pool) {
   if (pool->loop) {
     uvh_list_remove(&pool->loop_link);
     pool->loop = NULL;
-    uv_close((uv_handle_t *)&pool->queue_timer, free_pool_cb);
-  } else {
+    close_handles(pool);
+  } else if (pool->handles_open == 0) {
+    free_dests(pool);
     free(pool);
   }
 }
 
+/* Every public entry notices a fork before touching anything. */
+static int pool_usable(uvh_pool_t *pool) {
+  if (pool->loop && pool->loop->fork_generation != uvh__fork_generation)
+    uvh_loop_check_fork(pool->loop);
+  return pool->loop != NULL;
+}
+
 uvh_loop_t *uvh_pool_loop(uvh_pool_t *pool) { return pool->loop; }
-unsigned uvh_pool_size(const uvh_pool_t *pool) { return pool->size; }
-unsigned uvh_pool_nbusy(const uvh_pool_t *pool) { return pool->nbusy; }
-unsigned uvh_pool_nqueued(const uvh_pool_t *pool) { return pool->nqueued; }
+unsigned uvh_pool_size(const uvh_pool_t *pool) {
+  pool_usable((uvh_pool_t *)pool);
+  return pool->size;
+}
+unsigned uvh_pool_nbusy(const uvh_pool_t *pool) {
+  pool_usable((uvh_pool_t *)pool);
+  return pool->nbusy;
+}
+unsigned uvh_pool_nqueued(const uvh_pool_t *pool) {
+  pool_usable((uvh_pool_t *)pool);
+  return pool->nqueued;
+}
 double uvh_pool_idle_timeout(const uvh_pool_t *pool) { return pool->cfg.idle_timeout; }
 unsigned uvh_pool_max_connections(const uvh_pool_t *pool) { return pool->cfg.max_connections; }
 size_t uvh_pool_max_headers_size(const uvh_pool_t *pool) { return pool->cfg.max_headers_size; }
 size_t uvh_pool_max_body_size(const uvh_pool_t *pool) { return pool->cfg.max_body_size; }
-const uvh_pool_stats_t *uvh_pool_stats(const uvh_pool_t *pool) { return &pool->stats; }
+const uvh_pool_config_t *uvh_pool_config(const uvh_pool_t *pool) { return &pool->cfg; }
+const uvh_pool_stats_t *uvh_pool_stats(const uvh_pool_t *pool) {
+  pool_usable((uvh_pool_t *)pool);
+  return &pool->stats;
+}
 void *uvh_pool_get_data(uvh_pool_t *pool) { return pool->data; }
 void uvh_pool_set_data(uvh_pool_t *pool, void *data) { pool->data = data; }
+
+double uvh__pool_jitter(uvh_pool_t *pool) {
+  uint32_t x = pool->rng;
+  x ^= x << 13;
+  x ^= x >> 17;
+  x ^= x << 5;
+  pool->rng = x;
+  return 1.0 - 0.05 * ((double)(x % 10000) / 10000.0);
+}
 
 /* ------------------------------------------------------------ destinations */
 
@@ -91,8 +165,12 @@ static uvh_dest_t *find_dest(uvh_pool_t *pool, const char *key) {
 static uvh_dest_t *get_dest(uvh_pool_t *pool, const uvh_url_t *url) {
   uvh_dest_t *d = find_dest(pool, url->key);
   size_t klen, hlen;
-  if (d)
+  if (d) {
+    /* most recently used first keeps the lookup short */
+    uvh_list_remove(&d->pool_link);
+    uvh_list_push_front(&pool->dests, &d->pool_link);
     return d;
+  }
   klen = strlen(url->key) + 1;
   hlen = strlen(url->host) + 1;
   d = calloc(1, sizeof *d + klen + hlen);
@@ -106,78 +184,240 @@ static uvh_dest_t *get_dest(uvh_pool_t *pool, const uvh_url_t *url) {
   uvh_list_init(&d->idle);
   uvh_list_init(&d->conns);
   uvh_list_init(&d->queue);
-  uvh_list_push_back(&pool->dests, &d->pool_link);
+  uvh_list_push_front(&pool->dests, &d->pool_link);
+  pool->ndests++;
   return d;
 }
 
+/* An empty destination is kept for its counters, unless there are many. */
 static void dest_maybe_free(uvh_pool_t *pool, uvh_dest_t *d) {
-  if (d->nconns || d->nqueued || pool->sweeping)
+  if (d->nconns || d->nactive || pool->sweeping || pool->ndests <= UVH_DESTS_KEPT)
     return;
   uvh_list_remove(&d->pool_link);
+  pool->ndests--;
   free(d);
+}
+
+const uvh_pool_stats_t *uvh_pool_dest_stats(uvh_pool_t *pool, const char *key) {
+  uvh_dest_t *d;
+  pool_usable(pool);
+  d = find_dest(pool, key);
+  return d ? &d->stats : NULL;
+}
+
+unsigned uvh_pool_dest_nqueued(uvh_pool_t *pool, const char *key) {
+  uvh_dest_t *d = find_dest(pool, key);
+  return d ? d->nqueued : 0;
 }
 
 /* Take a request off its destination's queue (it stays REQ_QUEUED). */
 static void unqueue(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req) {
+  uint64_t waited = pool->loop ? uv_now(pool->loop->uv) - req->queued_at : 0;
   uvh_list_remove(&req->queue_link);
   d->nqueued--;
   pool->nqueued--;
-  if (pool->loop)
-    pool->stats.queue_wait_ms += uv_now(pool->loop->uv) - req->queued_at;
+  pool->stats.queue_wait_ms += waited;
+  d->stats.queue_wait_ms += waited;
 }
 
-static uvh_request_t *dequeue(uvh_pool_t *pool, uvh_dest_t *d) {
-  uvh_request_t *req = uvh_container_of(d->queue.next, uvh_request_t, queue_link);
-  unqueue(pool, d, req);
-  return req;
+static void enqueue(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, int at_front) {
+  req->state = REQ_QUEUED;
+  req->queued_at = uv_now(pool->loop->uv);
+  req->queue_deadline = pool->cfg.queue_timeout > 0 ? req->queued_at + uvh__seconds_to_ms(pool->cfg.queue_timeout) : 0;
+  if (at_front)
+    uvh_list_push_front(&d->queue, &req->queue_link);
+  else
+    uvh_list_push_back(&d->queue, &req->queue_link);
+  d->nqueued++;
+  pool->nqueued++;
+  if (pool->nqueued > pool->stats.max_queued)
+    pool->stats.max_queued = pool->nqueued;
+  if (d->nqueued > d->stats.max_queued)
+    d->stats.max_queued = d->nqueued;
+  if (req->deadline || req->queue_deadline)
+    uvh__pool_arm_queue_timer(pool);
+}
+
+/* Hand a request that is leaving the queue (or was just submitted) to a
+ * connection of its own; 0 or an error (it is then not attached). */
+static int start_new_conn(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, uvh_conn_t **out) {
+  int rc = uvh__conn_start(pool, d, req, out);
+  if (rc == 0)
+    COUNT(pool, d, connections_opened);
+  return rc;
 }
 
 static uvh_conn_t *pop_idle(uvh_dest_t *d) {
   uvh_conn_t *conn = uvh_container_of(d->idle.next, uvh_conn_t, idle_link);
   uvh_list_remove(&conn->idle_link);
+  uvh_list_remove(&conn->lru_link);
   return conn;
+}
+
+/* At max_total: close the least recently used idle connection anywhere. */
+static int evict_idle(uvh_pool_t *pool) {
+  uvh_conn_t *conn;
+  if (uvh_list_empty(&pool->idle_lru))
+    return 0;
+  conn = uvh_container_of(pool->idle_lru.next, uvh_conn_t, lru_link);
+  uvh__conn_close(conn);
+  return 1;
+}
+
+/* May a new connection of `d` be opened now? At max_total an idle
+ * connection elsewhere is closed to make room (and the caller re-checks). */
+static int room_for_conn(uvh_pool_t *pool, uvh_dest_t *d, int *evicted) {
+  *evicted = 0;
+  if (d->nconns >= pool->cfg.max_connections)
+    return 0;
+  if (pool->cfg.max_total && pool->size >= pool->cfg.max_total) {
+    *evicted = evict_idle(pool);
+    return 0;
+  }
+  return 1;
 }
 
 void uvh__pool_pump(uvh_pool_t *pool, uvh_dest_t *d) {
   while (!uvh_list_empty(&d->queue) && pool->loop && !pool->sweeping) {
-    uvh_request_t *req;
-    if (!uvh_list_empty(&d->idle)) {
+    uvh_request_t *head = uvh_container_of(d->queue.next, uvh_request_t, queue_link);
+    int evicted;
+    if (!head->fresh_conn_only && !uvh_list_empty(&d->idle)) {
       uvh_conn_t *conn = pop_idle(d);
-      req = dequeue(pool, d);
-      uvh__conn_run(conn, req);
-    } else if (d->nconns < pool->cfg.max_connections) {
+      unqueue(pool, d, head);
+      uvh__conn_run(conn, head);
+    } else if (room_for_conn(pool, d, &evicted)) {
       int rc;
-      req = dequeue(pool, d);
-      rc = uvh__conn_start(pool, d, req, NULL);
+      unqueue(pool, d, head);
+      rc = start_new_conn(pool, d, head, NULL);
       if (rc)
-        uvh__request_complete(req, rc, 0, NULL);
-    } else {
+        uvh__request_complete(head, rc, 0, NULL);
+    } else if (!evicted) {
       break;
-    }
+    } /* else: an eviction may have changed everything: look again */
   }
+}
+
+/* Pump every destination: max_total lets a connection closing anywhere
+ * start a request queued anywhere. */
+static void pump_all(uvh_pool_t *pool) {
+  uvh_list_t *it, *next;
+  for (it = pool->dests.next; it != &pool->dests; it = next) {
+    next = it->next;
+    uvh__pool_pump(pool, uvh_container_of(it, uvh_dest_t, pool_link));
+  }
+}
+
+/* The oldest request of `d` still waiting for its new connection to come
+ * up: late binding lets it take a connection that became idle first. */
+static uvh_request_t *connecting_request(uvh_dest_t *d) {
+  uvh_list_t *it;
+  for (it = d->conns.next; it != &d->conns; it = it->next) {
+    uvh_conn_t *c = uvh_container_of(it, uvh_conn_t, dest_link);
+    if ((c->state == CONN_RESOLVING || c->state == CONN_CONNECTING) && c->req && !c->req->fresh_conn_only)
+      return c->req;
+  }
+  return NULL;
 }
 
 void uvh__pool_conn_reusable(uvh_pool_t *pool, uvh_conn_t *conn) {
   uvh_dest_t *d = conn->dest;
-  if (!uvh_list_empty(&d->queue))
-    uvh__conn_run(conn, dequeue(pool, d));
-  else
+  uvh_list_t *it;
+  uvh_request_t *req = NULL;
+  /* the first queued request that may use a reused connection */
+  for (it = d->queue.next; it != &d->queue; it = it->next) {
+    uvh_request_t *q = uvh_container_of(it, uvh_request_t, queue_link);
+    if (!q->fresh_conn_only) {
+      req = q;
+      break;
+    }
+  }
+  if (req) {
+    unqueue(pool, d, req);
+    uvh__conn_run(conn, req);
+  } else if ((req = connecting_request(d)) != NULL) {
+    uvh__conn_take_from_connecting(req->conn);
+    uvh__conn_run(conn, req);
+  } else {
     uvh__conn_make_idle(conn);
+  }
 }
 
 void uvh__pool_conn_closed(uvh_pool_t *pool, uvh_conn_t *conn) {
   uvh_dest_t *d = conn->dest;
   uvh_list_remove(&conn->dest_link);
+  uvh_list_remove(&conn->lru_link);
+  uvh_list_remove(&conn->write_link);
   conn->dest = NULL;
   d->nconns--;
   pool->size--;
   uvh__pool_pump(pool, d);
+  if (pool->cfg.max_total && !pool->sweeping)
+    pump_all(pool);
   dest_maybe_free(pool, d);
+}
+
+void uvh__pool_conn_fresh(uvh_pool_t *pool, uvh_conn_t *conn) {
+  uvh_dest_t *d = conn->dest;
+  if (!uvh_list_empty(&d->queue)) {
+    uvh_request_t *req = uvh_container_of(d->queue.next, uvh_request_t, queue_link);
+    unqueue(pool, d, req);
+    uvh__conn_run(conn, req);
+  } else {
+    uvh__conn_make_idle(conn);
+  }
+}
+
+void uvh__pool_requeue(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, int fresh_only) {
+  req->fresh_conn_only = fresh_only ? 1 : 0;
+  enqueue(pool, d, req, 1);
+}
+
+/* ------------------------------------------------------- deferred work */
+
+static void wake(uvh_pool_t *pool) {
+  /* an active idle handle makes the poll phase return at once */
+  if (pool->loop && !uv_is_active((uv_handle_t *)&pool->idle))
+    uv_idle_start(&pool->idle, on_idle);
+}
+
+void uvh__pool_defer_write(uvh_pool_t *pool, uvh_conn_t *conn) {
+  uvh_list_push_back(&pool->pending_writes, &conn->write_link);
+  wake(pool);
+}
+
+/* After this iteration's reads: write requests assigned to reused
+ * connections (a connection the server closed meanwhile has been noticed
+ * by now), then report failures decided at submit. */
+static void on_check(uv_check_t *h) {
+  uvh_pool_t *pool = h->data;
+  if (uvh_list_empty(&pool->pending_writes) && uvh_list_empty(&pool->deferred))
+    return;
+  uvh_pool_ref(pool);
+  while (!uvh_list_empty(&pool->pending_writes)) {
+    uvh_conn_t *conn = uvh_container_of(pool->pending_writes.next, uvh_conn_t, write_link);
+    uvh_list_remove(&conn->write_link);
+    uvh__conn_write_deferred(conn);
+  }
+  while (!uvh_list_empty(&pool->deferred)) {
+    uvh_request_t *req = uvh_container_of(pool->deferred.next, uvh_request_t, queue_link);
+    uvh_list_remove(&req->queue_link);
+    uvh__request_complete(req, req->deferred_err, 0, NULL);
+  }
+  if (pool->loop && uvh_list_empty(&pool->pending_writes) && uvh_list_empty(&pool->deferred))
+    uv_idle_stop(&pool->idle);
+  uvh_pool_unref(pool);
 }
 
 /* ------------------------------------------------------------------ queue */
 
 static void on_queue_timer(uv_timer_t *t);
+
+static uint64_t queue_due(const uvh_request_t *req) {
+  uint64_t due = req->deadline;
+  if (req->queue_deadline && (due == 0 || req->queue_deadline < due))
+    due = req->queue_deadline;
+  return due;
+}
 
 void uvh__pool_arm_queue_timer(uvh_pool_t *pool) {
   uint64_t earliest = 0, now;
@@ -187,9 +427,9 @@ void uvh__pool_arm_queue_timer(uvh_pool_t *pool) {
   for (di = pool->dests.next; di != &pool->dests; di = di->next) {
     uvh_dest_t *d = uvh_container_of(di, uvh_dest_t, pool_link);
     for (qi = d->queue.next; qi != &d->queue; qi = qi->next) {
-      uvh_request_t *req = uvh_container_of(qi, uvh_request_t, queue_link);
-      if (req->deadline && (earliest == 0 || req->deadline < earliest))
-        earliest = req->deadline;
+      uint64_t due = queue_due(uvh_container_of(qi, uvh_request_t, queue_link));
+      if (due && (earliest == 0 || due < earliest))
+        earliest = due;
     }
   }
   if (earliest == 0) {
@@ -210,8 +450,9 @@ static void on_queue_timer(uv_timer_t *t) {
     uvh_dest_t *d = uvh_container_of(di, uvh_dest_t, pool_link);
     for (qi = d->queue.next; qi != &d->queue; qi = next) {
       uvh_request_t *req = uvh_container_of(qi, uvh_request_t, queue_link);
+      uint64_t due = queue_due(req);
       next = qi->next;
-      if (req->deadline && req->deadline <= now) {
+      if (due && due <= now) {
         uvh_list_remove(qi);
         uvh_list_push_back(&expired, qi);
       }
@@ -221,7 +462,13 @@ static void on_queue_timer(uv_timer_t *t) {
   uvh__pool_arm_queue_timer(pool);
   while (!uvh_list_empty(&expired)) {
     uvh_request_t *req = uvh_container_of(expired.next, uvh_request_t, queue_link);
-    uvh__request_complete(req, UVH_E_TIMEOUT, 0, "no connection became free in time");
+    char detail[96];
+    if (req->deadline && req->deadline <= now) {
+      uvh__request_complete(req, UVH_E_TIMEOUT, 0, "still waiting for a connection");
+    } else {
+      snprintf(detail, sizeof detail, "waited %g s (queue_timeout)", pool->cfg.queue_timeout);
+      uvh__request_complete(req, UVH_E_QUEUE_TIMEOUT, 0, detail);
+    }
   }
   uvh_pool_unref(pool);
 }
@@ -232,14 +479,13 @@ int uvh_pool_submit(uvh_pool_t *pool, uvh_request_t *req, uvh_conn_t **conn_out)
   uvh_dest_t *d;
   uvh_response_t *resp;
   uvh_conn_t *conn = NULL;
-  int rc;
-  double timeout;
+  int rc, evicted;
 
   if (conn_out)
     *conn_out = NULL;
   if (uvh_request_active(req))
     return UVH_E_BUSY;
-  if (pool->loop == NULL)
+  if (!pool_usable(pool))
     return UVH_E_CLOSED_POOL;
   if ((rc = uvh_request_check(req)) != 0)
     return rc;
@@ -254,40 +500,46 @@ int uvh_pool_submit(uvh_pool_t *pool, uvh_request_t *req, uvh_conn_t **conn_out)
     uvh_response_unref(req->resp);
   req->resp = resp;
   memset(&req->error, 0, sizeof req->error);
+  req->retried = 0;
+  req->fresh_conn_only = 0;
 
   uv_update_time(pool->loop->uv);
-  timeout = req->timeout;
-  req->deadline = timeout > 0 ? uv_now(pool->loop->uv) + uvh__seconds_to_ms(timeout) : 0;
+  req->deadline = req->timeout > 0 ? uv_now(pool->loop->uv) + uvh__seconds_to_ms(req->timeout) : 0;
   req->pool = pool;
   req->dest = d;
+  d->nactive++;
   uvh_pool_ref(pool);
   uvh_request_ref(req);
+  COUNT(pool, d, requests);
 
-  if (!uvh_list_empty(&d->idle)) {
-    conn = pop_idle(d);
-    uvh__conn_run(conn, req);
-  } else if (d->nconns < pool->cfg.max_connections) {
-    rc = uvh__conn_start(pool, d, req, &conn);
-    if (rc) {
-      req->pool = NULL;
-      req->dest = NULL;
-      dest_maybe_free(pool, d);
-      uvh_request_unref(req);
-      uvh_pool_unref(pool);
-      return rc;
+  for (;;) {
+    if (!uvh_list_empty(&d->idle)) {
+      conn = pop_idle(d);
+      uvh__conn_run(conn, req);
+    } else if (room_for_conn(pool, d, &evicted)) {
+      rc = start_new_conn(pool, d, req, &conn);
+      if (rc) {
+        req->pool = NULL;
+        req->dest = NULL;
+        d->nactive--;
+        dest_maybe_free(pool, d);
+        uvh_request_unref(req);
+        uvh_pool_unref(pool);
+        return rc;
+      }
+    } else if (evicted) {
+      continue; /* room was made at max_total: look again */
+    } else if (pool->cfg.max_queue && d->nqueued >= pool->cfg.max_queue) {
+      /* fail fast, but never call back from inside submit */
+      req->state = REQ_RUNNING;
+      req->deferred_err = UVH_E_QUEUE_FULL;
+      uvh_list_push_back(&pool->deferred, &req->queue_link);
+      wake(pool);
+    } else {
+      enqueue(pool, d, req, 0);
     }
-  } else {
-    req->state = REQ_QUEUED;
-    req->queued_at = uv_now(pool->loop->uv);
-    uvh_list_push_back(&d->queue, &req->queue_link);
-    d->nqueued++;
-    pool->nqueued++;
-    if (pool->nqueued > pool->stats.max_queued)
-      pool->stats.max_queued = pool->nqueued;
-    if (req->deadline)
-      uvh__pool_arm_queue_timer(pool);
+    break;
   }
-  pool->stats.requests++;
   if (conn_out)
     *conn_out = conn;
   return 0;
@@ -304,8 +556,8 @@ static void format_error(uvh_request_t *req, int err, int sys_err, const char *d
   if (err == UVH_E_RESOLVE)
     n = snprintf(e->message, sizeof e->message, "could not resolve host '%s' (%s)", req->url.host, dest);
   else
-    n = snprintf(e->message, sizeof e->message, "%s (%s %s%s)", uvh_strerror(err), req->method, dest,
-                 req->url.target);
+    n = snprintf(e->message, sizeof e->message, "%s (%s %s%s)%s", uvh_strerror(err), req->method, dest,
+                 req->url.target, req->retried ? " after a retry on a new connection" : "");
   if (n > 0 && (size_t)n < sizeof e->message) {
     if (detail && *detail)
       snprintf(e->message + n, sizeof e->message - (size_t)n, ": %s", detail);
@@ -323,23 +575,28 @@ void uvh__request_complete(uvh_request_t *req, int err, int sys_err, const char 
   req->conn = NULL;
   req->dest = NULL;
   req->pool = NULL;
-  if (req->state == REQ_QUEUED) {
+  if (req->state == REQ_QUEUED)
     unqueue(pool, d, req);
-    dest_maybe_free(pool, d);
-  }
   req->state = REQ_DONE;
+  if (req->resp)
+    req->resp->retried = req->retried;
   if (err) {
     int slot = uvh_error_slot(err);
     if (req->resp)
       req->resp->keep_alive = 0; /* the connection was discarded */
     format_error(req, err, sys_err, detail);
-    if (slot >= 0)
+    if (slot >= 0) {
       pool->stats.errors[slot]++;
-    else
+      d->stats.errors[slot]++;
+    } else {
       pool->stats.errors_other++;
+      d->stats.errors_other++;
+    }
   } else {
-    pool->stats.responses++;
+    COUNT(pool, d, responses);
   }
+  d->nactive--;
+  dest_maybe_free(pool, d);
   /* the pool's references keep both alive through the callback */
   if (cb)
     cb(req, req->resp, err ? &req->error : NULL, data);
@@ -362,82 +619,89 @@ void uvh_pool_set_idle_timeout(uvh_pool_t *pool, double seconds) {
 }
 
 void uvh_pool_set_max_connections(uvh_pool_t *pool, unsigned n) {
-  uvh_list_t *di, *next;
-  if (n < 1)
+  if (n < 1 || !pool_usable(pool))
     return;
   pool->cfg.max_connections = n;
   uvh_pool_ref(pool);
-  for (di = pool->dests.next; di != &pool->dests; di = next) {
-    next = di->next;
-    uvh__pool_pump(pool, uvh_container_of(di, uvh_dest_t, pool_link));
-  }
+  pump_all(pool);
   uvh_pool_unref(pool);
 }
 
 static void close_idle(uvh_pool_t *pool) {
-  uvh_list_t *di, *dnext;
   pool->sweeping = 1;
-  for (di = pool->dests.next; di != &pool->dests; di = di->next) {
-    uvh_dest_t *d = uvh_container_of(di, uvh_dest_t, pool_link);
-    while (!uvh_list_empty(&d->idle))
-      uvh__conn_close(uvh_container_of(d->idle.next, uvh_conn_t, idle_link));
-  }
+  while (!uvh_list_empty(&pool->idle_lru))
+    uvh__conn_close(uvh_container_of(pool->idle_lru.next, uvh_conn_t, lru_link));
   pool->sweeping = 0;
-  for (di = pool->dests.next; di != &pool->dests; di = dnext) {
-    dnext = di->next;
-    dest_maybe_free(pool, uvh_container_of(di, uvh_dest_t, pool_link));
-  }
 }
 
 void uvh_pool_release(uvh_pool_t *pool) {
   pool->released = 1;
+  pool_usable(pool);
   uvh_pool_ref(pool);
   close_idle(pool);
+  /* queued requests may now take the room the idle connections held */
+  if (pool->loop)
+    pump_all(pool);
   uvh_pool_unref(pool);
 }
 
-void uvh_pool_shutdown(uvh_pool_t *pool) {
-  uvh_list_t cancelled, *di, *dnext;
-
-  uvh_list_init(&cancelled);
-  uvh_pool_ref(pool);
+/* Detach every request (queued, deferred or running) onto `out`, closing
+ * every connection. Queued requests keep state QUEUED (and their counts)
+ * until completed. */
+static void collect_all(uvh_pool_t *pool, uvh_list_t *out) {
+  uvh_list_t *di;
   pool->sweeping = 1;
+  uvh_list_splice(out, &pool->deferred);
   for (di = pool->dests.next; di != &pool->dests; di = di->next) {
     uvh_dest_t *d = uvh_container_of(di, uvh_dest_t, pool_link);
-    uvh_list_t *q;
-    /* queued requests keep state QUEUED (and their counts) until completed */
-    for (q = d->queue.next; q != &d->queue; q = d->queue.next) {
+    while (!uvh_list_empty(&d->queue)) {
+      uvh_list_t *q = d->queue.next;
       uvh_list_remove(q);
-      uvh_list_push_back(&cancelled, q);
+      uvh_list_push_back(out, q);
     }
     while (!uvh_list_empty(&d->conns)) {
       uvh_conn_t *conn = uvh_container_of(d->conns.next, uvh_conn_t, dest_link);
       uvh_request_t *req = conn->req;
       if (req) {
         uvh__conn_abort(conn);
-        uvh_list_push_back(&cancelled, &req->queue_link);
+        uvh_list_push_back(out, &req->queue_link);
       } else {
         uvh__conn_close(conn);
       }
     }
   }
   pool->sweeping = 0;
-  for (di = pool->dests.next; di != &pool->dests; di = dnext) {
-    dnext = di->next;
-    dest_maybe_free(pool, uvh_container_of(di, uvh_dest_t, pool_link));
-  }
   if (pool->loop)
     uv_timer_stop(&pool->queue_timer);
-  while (!uvh_list_empty(&cancelled)) {
-    uvh_request_t *req = uvh_container_of(cancelled.next, uvh_request_t, queue_link);
+}
+
+static void complete_all(uvh_list_t *list, int err, const char *detail) {
+  while (!uvh_list_empty(list)) {
+    uvh_request_t *req = uvh_container_of(list->next, uvh_request_t, queue_link);
     if (req->state != REQ_QUEUED)
       uvh_list_remove(&req->queue_link);
-    uvh__request_complete(req, UVH_E_CANCELLED, 0, "pool shut down");
+    uvh__request_complete(req, err, 0, detail);
   }
+}
+
+void uvh_pool_shutdown(uvh_pool_t *pool) {
+  uvh_list_t cancelled;
+  uvh_list_init(&cancelled);
+  pool_usable(pool);
+  uvh_pool_ref(pool);
+  collect_all(pool, &cancelled);
+  complete_all(&cancelled, UVH_E_CANCELLED, "pool shut down");
   uvh_pool_unref(pool);
 }
 
-static void unref_pool_cb(uv_handle_t *h) { uvh_pool_unref(h->data); }
+void uvh__pool_drop_inherited(uvh_pool_t *pool) {
+  uvh_list_t inherited;
+  uvh_list_init(&inherited);
+  uvh_pool_ref(pool);
+  collect_all(pool, &inherited);
+  complete_all(&inherited, UVH_E_INHERITED, "dropped in the child after fork");
+  uvh_pool_unref(pool);
+}
 
 /* The loop is going away: finish everything and stop using it. */
 void uvh__pool_detach_loop(uvh_pool_t *pool) {
@@ -447,8 +711,20 @@ void uvh__pool_detach_loop(uvh_pool_t *pool) {
   if (pool->loop) {
     uvh_list_remove(&pool->loop_link);
     pool->loop = NULL;
-    uvh_pool_ref(pool); /* dropped by the close callback */
-    uv_close((uv_handle_t *)&pool->queue_timer, unref_pool_cb);
+    close_handles(pool);
   }
   uvh_pool_unref(pool);
+}
+
+/* ------------------------------------------------------------------ fork */
+
+unsigned uvh__fork_generation;
+
+static void on_fork_child(void) { uvh__fork_generation++; }
+
+static void register_fork_handler(void) { pthread_atfork(NULL, NULL, on_fork_child); }
+
+void uvh__fork_init(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, register_fork_handler);
 }

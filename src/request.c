@@ -28,6 +28,7 @@ int uvh_request_new(uvh_request_t **out) {
   req->connect_timeout = -1;
   req->max_headers_size = UVH_LIMIT_INHERIT;
   req->max_body_size = UVH_LIMIT_INHERIT;
+  req->retry = 1;
   *out = req;
   return 0;
 }
@@ -161,6 +162,8 @@ int uvh_request_add_header(uvh_request_t *req, const char *name, size_t name_len
     req->has_content_length = 1;
   else if (name_is(name, name_len, "connection") && has_token(value, value_len, "close"))
     req->wants_close = 1;
+  else if (name_is(name, name_len, "idempotency-key"))
+    req->has_idempotency_key = 1;
   rc |= uvh_buf_append(&req->user_headers, name, name_len);
   rc |= uvh_buf_append(&req->user_headers, ": ", 2);
   rc |= uvh_buf_append(&req->user_headers, value, value_len);
@@ -216,6 +219,14 @@ int uvh_request_set_limits(uvh_request_t *req, size_t max_headers_size, size_t m
   req->max_body_size = max_body_size;
   return 0;
 }
+
+int uvh_request_set_retry(uvh_request_t *req, int retry, int idempotent) {
+  req->retry = retry ? 1 : 0;
+  req->idempotent = idempotent ? 1 : 0;
+  return 0;
+}
+
+int uvh_request_retried(const uvh_request_t *req) { return req->retried; }
 
 void uvh_request_set_callback(uvh_request_t *req, uvh_request_cb cb, void *data) {
   req->cb = cb;
@@ -279,7 +290,10 @@ int uvh_request_cancel(uvh_request_t *req) {
   if (req->state == REQ_QUEUED) {
     uvh__request_complete(req, UVH_E_CANCELLED, 0, NULL);
   } else if (req->state == REQ_RUNNING) {
-    uvh__conn_abort(req->conn);
+    if (req->conn)
+      uvh__conn_abort(req->conn);
+    else
+      uvh_list_remove(&req->queue_link); /* a failure waiting to be reported */
     uvh__request_complete(req, UVH_E_CANCELLED, 0, NULL);
   }
   return 0;

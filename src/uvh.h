@@ -48,6 +48,12 @@ uv_loop_t *uvh_loop_uv(uvh_loop_t *loop);
  * and free the wrapper. Pools and timers still referenced elsewhere stay
  * valid objects but refuse new work. */
 void uvh_loop_destroy(uvh_loop_t *loop);
+/* In a child after fork, the first call drops everything inherited: the
+ * libuv loop is re-initialised (uv_loop_fork), every connection is closed
+ * without writing to it, and every request is completed with
+ * UVH_E_INHERITED. Returns 1 when it did that, else 0. Pools call it on
+ * every entry; call it before running the loop. */
+int uvh_loop_check_fork(uvh_loop_t *loop);
 void *uvh_loop_get_data(uvh_loop_t *loop);
 void uvh_loop_set_data(uvh_loop_t *loop, void *data);
 
@@ -72,6 +78,7 @@ typedef struct {
   uint64_t connections_opened;
   uint64_t connections_closed;
   uint64_t reused;              /* requests that ran on an already used connection */
+  uint64_t retried;             /* requests sent again after a stale connection failed */
   uint64_t idle_closed_timeout; /* idle connections closed by the idle timeout */
   uint64_t idle_closed_peer;    /* idle connections the server closed, reset or wrote to */
   uint64_t max_queued;          /* longest the queue has been (all destinations) */
@@ -83,6 +90,11 @@ typedef struct {
   unsigned max_connections;  /* per destination, >= 1. Default 10 */
   size_t max_headers_size;   /* whole response header block incl. trailers. Default 64 KiB */
   size_t max_body_size;      /* 0 = unlimited (default) */
+  double max_lifetime;       /* seconds after connect a connection may still be reused; 0 = no limit */
+  unsigned max_requests_per_connection; /* 0 = unlimited */
+  unsigned max_queue;        /* queued requests per destination; 0 = unlimited */
+  double queue_timeout;      /* seconds a request may wait for a connection; 0 = no limit */
+  unsigned max_total;        /* open connections across destinations; 0 = unlimited */
 } uvh_pool_config_t;
 
 void uvh_pool_config_init(uvh_pool_config_t *cfg);
@@ -111,6 +123,11 @@ void uvh_pool_set_max_connections(uvh_pool_t *pool, unsigned n);
 size_t uvh_pool_max_headers_size(const uvh_pool_t *pool);
 size_t uvh_pool_max_body_size(const uvh_pool_t *pool);
 const uvh_pool_stats_t *uvh_pool_stats(const uvh_pool_t *pool);
+/* Counters of one destination ("http://host:port"), or NULL if unknown.
+ * `queued`-now is uvh_pool_dest_nqueued. */
+const uvh_pool_stats_t *uvh_pool_dest_stats(uvh_pool_t *pool, const char *key);
+unsigned uvh_pool_dest_nqueued(uvh_pool_t *pool, const char *key);
+const uvh_pool_config_t *uvh_pool_config(const uvh_pool_t *pool);
 void *uvh_pool_get_data(uvh_pool_t *pool);
 void uvh_pool_set_data(uvh_pool_t *pool, void *data);
 
@@ -137,6 +154,13 @@ int uvh_request_set_timeout(uvh_request_t *req, double timeout);
 int uvh_request_set_connect_timeout(uvh_request_t *req, double timeout);
 /* UVH_LIMIT_INHERIT takes the pool's value. */
 int uvh_request_set_limits(uvh_request_t *req, size_t max_headers_size, size_t max_body_size);
+/* retry: send again once, on a new connection, when a reused connection
+ * fails before any response byte and the request is safe to repeat
+ * (default 1). idempotent: treat the request as idempotent whatever its
+ * method (default 0). */
+int uvh_request_set_retry(uvh_request_t *req, int retry, int idempotent);
+/* Was the request sent a second time? */
+int uvh_request_retried(const uvh_request_t *req);
 void uvh_request_set_callback(uvh_request_t *req, uvh_request_cb cb, void *data);
 /* Cancel a queued or running request: its callback runs before this
  * returns, with UVH_E_CANCELLED. No-op (returns 0) when not active. */
@@ -161,6 +185,8 @@ const char *uvh_response_reason(const uvh_response_t *resp, size_t *len);
 int uvh_response_http_major(const uvh_response_t *resp);
 int uvh_response_http_minor(const uvh_response_t *resp);
 int uvh_response_keep_alive(const uvh_response_t *resp);
+/* The request was sent twice (a stale kept-alive connection failed first). */
+int uvh_response_retried(const uvh_response_t *resp);
 size_t uvh_response_header_count(const uvh_response_t *resp);
 /* The i-th header in wire order; name and value are not NUL-terminated. */
 void uvh_response_header_at(const uvh_response_t *resp, size_t i, const char **name, size_t *name_len,

@@ -48,7 +48,7 @@ static void uvx_add_header(pTHX_ const char *prefix, uvh_request_t *r, SV *name,
 /* The parameters a request accepts; Uvent::HTTP::Request keeps the same list. */
 static const char *const uvx_request_fields[] = {
   "uri", "method", "headers", "body", "timeout", "connect_timeout", "max_headers_size", "max_body_size",
-  "response_callback", NULL};
+  "retry", "idempotent", "response_callback", NULL};
 
 /* request(\%params): the same as Uvent::HTTP::Request->new(\%params), done
  * here because it runs once per request: check the keys, copy, bless. */
@@ -155,6 +155,10 @@ static uvh_request_t *uvx_build_request(pTHX_ HV *hv, const char *prefix) {
     SV *mh = FIELD(hv, "max_headers_size"), *mb = FIELD(hv, "max_body_size");
     uvh_request_set_limits(r, mh ? uvx_size(aTHX_ prefix, mh, "max_headers_size") : UVH_LIMIT_INHERIT,
                            mb ? uvx_size(aTHX_ prefix, mb, "max_body_size") : UVH_LIMIT_INHERIT);
+  }
+  {
+    SV *retry = FIELD(hv, "retry"), *idem = FIELD(hv, "idempotent");
+    uvh_request_set_retry(r, retry ? SvTRUE(retry) : 1, idem ? SvTRUE(idem) : 0);
   }
   if ((sv = FIELD(hv, "response_callback")) && !(SvROK(sv) && SvTYPE(SvRV(sv)) == SVt_PVCV))
     UVX_CROAK("%s: 'response_callback' must be a CODE reference", prefix);

@@ -40,6 +40,12 @@ static void uvx_on_response(uvh_request_t *req, uvh_response_t *resp, const uvh_
 
   if (PL_phase == PERL_PHASE_DESTRUCT)
     return; /* the pin on `hv` is left to global destruction */
+  if (err && err->code == UVH_E_INHERITED) {
+    /* a child after fork: the request belongs to the parent, which gets
+     * the callback; here it is only released */
+    SvREFCNT_dec((SV *)hv);
+    return;
+  }
   ENTER;
   SAVETMPS;
   args[0] = sv_2mortal(newRV_inc((SV *)hv)); /* keeps the request alive past the unpin */

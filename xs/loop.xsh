@@ -40,6 +40,8 @@ run(uvx_loop_t *loop)
     dMY_CXT;
     uv_loop_t *prev = MY_CXT.running;
     static const uv_run_mode modes[] = {UV_RUN_DEFAULT, UV_RUN_ONCE, UV_RUN_NOWAIT};
+    uvh_loop_check_fork(loop->core);
+    uvx_rethrow(aTHX);
     MY_CXT.running = uvh_loop_uv(loop->core);
     uv_run(MY_CXT.running, modes[ix]);
     MY_CXT.running = prev;

@@ -1,16 +1,25 @@
 MODULE = Uvent    PACKAGE = Uvent::HTTP::Pool
 
 SV *
-_new(const char *klass, SV *loop_rv, double idle_timeout, UV max_connections, UV max_headers_size, UV max_body_size, int weak_loop)
+_new(const char *klass, SV *loop_rv, HV *config, int weak_loop)
   CODE:
     uvx_loop_t *loop = (uvx_loop_t *)uvx_unwrap(aTHX_ loop_rv, "Uvent::Loop", "loop");
     uvh_pool_config_t cfg;
     uvx_pool_t *pool;
+    SV **v;
+    /* Pool.pm has validated and completed the config */
     uvh_pool_config_init(&cfg);
-    cfg.idle_timeout = idle_timeout;
-    cfg.max_connections = (unsigned)max_connections;
-    cfg.max_headers_size = (size_t)max_headers_size;
-    cfg.max_body_size = (size_t)max_body_size;
+#define CFG(key) ((v = hv_fetchs(config, key, 0)) ? SvNV(*v) : 0)
+    cfg.idle_timeout = CFG("timeout");
+    cfg.max_connections = (unsigned)CFG("max_connections");
+    cfg.max_headers_size = (size_t)CFG("max_headers_size");
+    cfg.max_body_size = (size_t)CFG("max_body_size");
+    cfg.max_lifetime = CFG("max_lifetime");
+    cfg.max_requests_per_connection = (unsigned)CFG("max_requests_per_connection");
+    cfg.max_queue = (unsigned)CFG("max_queue");
+    cfg.queue_timeout = CFG("queue_timeout");
+    cfg.max_total = (unsigned)CFG("max_total");
+#undef CFG
     Newxz(pool, 1, uvx_pool_t);
     if (uvh_pool_new(loop->core, &cfg, &pool->core)) {
       Safefree(pool);
@@ -125,23 +134,50 @@ max_headers_size(uvx_pool_t *pool)
     RETVAL
 
 SV *
-stats(uvx_pool_t *pool)
+stats(uvx_pool_t *pool, SV *destination = NULL)
   CODE:
-    const uvh_pool_stats_t *st = uvh_pool_stats(pool->core);
-    HV *hv = newHV(), *errors = newHV();
+    const uvh_pool_stats_t *st;
+    HV *hv, *errors;
     int slot;
-    for (slot = 0; slot < UVH_ERROR_SLOTS; slot++)
-      hv_store(errors, uvh_err_code(UVH_E_RESOLVE - slot), (I32)strlen(uvh_err_code(UVH_E_RESOLVE - slot)),
-               newSVuv((UV)st->errors[slot]), 0);
+    unsigned queued;
+    if (destination && SvOK(destination)) {
+      /* any URL of the destination will do: its key is what counts */
+      STRLEN len;
+      const char *s = SvPVbyte(destination, len);
+      uvh_request_t *r;
+      uvh_request_new(&r);
+      if (uvh_request_set_url(r, s, len)) {
+        SV *msg = sv_2mortal(newSVpvf("Uvent::HTTP::Pool->stats: %s", uvh_request_last_error(r)));
+        uvh_request_unref(r);
+        uvx_croak_sv(aTHX_ msg);
+      }
+      st = uvh_pool_dest_stats(pool->core, uvh_request_destination(r));
+      queued = uvh_pool_dest_nqueued(pool->core, uvh_request_destination(r));
+      uvh_request_unref(r);
+      if (st == NULL)
+        XSRETURN_UNDEF;
+    } else {
+      st = uvh_pool_stats(pool->core);
+      queued = uvh_pool_nqueued(pool->core);
+    }
+    hv = newHV();
+    errors = newHV();
+    for (slot = 0; slot < UVH_ERROR_SLOTS; slot++) {
+      int code = UVH_E_RESOLVE - slot;
+      if (code == UVH_E_INHERITED)
+        continue;
+      hv_store(errors, uvh_err_code(code), (I32)strlen(uvh_err_code(code)), newSVuv((UV)st->errors[slot]), 0);
+    }
     hv_stores(hv, "requests", newSVuv((UV)st->requests));
     hv_stores(hv, "responses", newSVuv((UV)st->responses));
     hv_stores(hv, "errors", newRV_noinc((SV *)errors));
     hv_stores(hv, "connections_opened", newSVuv((UV)st->connections_opened));
     hv_stores(hv, "connections_closed", newSVuv((UV)st->connections_closed));
     hv_stores(hv, "reused", newSVuv((UV)st->reused));
+    hv_stores(hv, "retried", newSVuv((UV)st->retried));
     hv_stores(hv, "idle_closed_timeout", newSVuv((UV)st->idle_closed_timeout));
     hv_stores(hv, "idle_closed_peer", newSVuv((UV)st->idle_closed_peer));
-    hv_stores(hv, "queued", newSVuv(uvh_pool_nqueued(pool->core)));
+    hv_stores(hv, "queued", newSVuv(queued));
     hv_stores(hv, "max_queued", newSVuv((UV)st->max_queued));
     hv_stores(hv, "queue_wait", newSVnv((double)st->queue_wait_ms / 1000.0));
     RETVAL = newRV_noinc((SV *)hv);

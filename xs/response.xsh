@@ -27,8 +27,10 @@ http_version(uvh_response_t *resp)
 
 bool
 keep_alive(uvh_response_t *resp)
+  ALIAS:
+    retried = 1
   CODE:
-    RETVAL = uvh_response_keep_alive(resp) != 0;
+    RETVAL = (ix ? uvh_response_retried(resp) : uvh_response_keep_alive(resp)) != 0;
   OUTPUT:
     RETVAL
 

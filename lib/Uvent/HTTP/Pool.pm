@@ -8,7 +8,11 @@ our $VERSION = '0.01';
 
 require Uvent;
 
-my %DEFAULT = (timeout => 60, max_connections => 10, max_headers_size => 65536, max_body_size => 0);
+my %DEFAULT = (
+    timeout => 60, max_connections => 10, max_headers_size => 65536, max_body_size => 0,
+    max_lifetime => 0, max_requests_per_connection => 0, max_queue => 0, queue_timeout => 0, max_total => 0,
+);
+my %WHOLE = map { $_ => 1 } qw(max_connections max_headers_size max_body_size max_requests_per_connection max_queue max_total);
 
 sub new {
     my ($class, $config, $loop) = @_;
@@ -29,12 +33,14 @@ sub _create {
         Carp::croak("$class->new: '$key' must be a number >= 0, got " . (defined $v ? "'$v'" : 'undef'))
             unless defined $v && !ref $v && $v =~ /\A(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\z/;
     }
-    Carp::croak("$class->new: 'max_connections' must be a whole number >= 1")
-        unless $c{max_connections} >= 1 && $c{max_connections} == int $c{max_connections};
+    for my $key (grep { $WHOLE{$_} } sort keys %c) {
+        Carp::croak("$class->new: '$key' must be a whole number, got '$c{$key}'") unless $c{$key} == int $c{$key};
+    }
+    Carp::croak("$class->new: 'max_connections' must be a whole number >= 1") unless $c{max_connections} >= 1;
     $loop //= Uvent::Loop->default;
     Carp::croak("$class->new: the loop must be a Uvent::Loop")
         unless Scalar::Util::blessed($loop) && $loop->isa('Uvent::Loop');
-    return $class->_new($loop, @c{qw(timeout max_connections max_headers_size max_body_size)}, $is_instance);
+    return $class->_new($loop, \%c, $is_instance);
 }
 
 sub instance {
