@@ -18,11 +18,51 @@
 #include <string.h>
 #include <limits.h>
 
+static void on_timer(uv_timer_t *t);
+
+static void free_addrs(uvh_conn_t *conn) {
+  if (conn->addrs_literal)
+    free(conn->addrs);
+  else if (conn->addrs)
+    uv_freeaddrinfo(conn->addrs);
+  conn->addrs = conn->next_addr = NULL;
+  conn->addrs_literal = 0;
+}
+
+/* An IP literal needs no resolver, so no thread-pool round trip. */
+static struct addrinfo *literal_address(const char *host, uint16_t port) {
+  struct literal {
+    struct addrinfo ai;
+    struct sockaddr_storage ss;
+  } *lit = calloc(1, sizeof *lit);
+  if (lit == NULL)
+    return NULL;
+  if (uv_ip4_addr(host, port, (struct sockaddr_in *)&lit->ss) == 0) {
+    lit->ai.ai_family = AF_INET;
+    lit->ai.ai_addrlen = sizeof(struct sockaddr_in);
+  } else if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)&lit->ss) == 0) {
+    lit->ai.ai_family = AF_INET6;
+    lit->ai.ai_addrlen = sizeof(struct sockaddr_in6);
+  } else {
+    free(lit);
+    return NULL;
+  }
+  lit->ai.ai_socktype = SOCK_STREAM;
+  lit->ai.ai_addr = (struct sockaddr *)&lit->ss;
+  return &lit->ai;
+}
+
+/* A failure met inside a call from the user: report it on the next tick. */
+static void fail_soon(uvh_conn_t *conn, int code, int sys_err) {
+  conn->deferred_code = code;
+  conn->deferred_err = sys_err;
+  uv_timer_start(&conn->timer, on_timer, 0, 0);
+}
+
 static void conn_maybe_free(uvh_conn_t *conn) {
   if (conn->refcount > 0 || conn->pending > 0)
     return;
-  if (conn->addrs)
-    uv_freeaddrinfo(conn->addrs);
+  free_addrs(conn);
   free(conn->key);
   uvh_pool_unref(conn->pool);
   free(conn);
@@ -138,11 +178,10 @@ void uvh__conn_abort(uvh_conn_t *conn) {
 
 /* ------------------------------------------------------------------ timer */
 
-static void on_timer(uv_timer_t *t);
 
 void uvh__conn_arm_timer(uvh_conn_t *conn) {
   uint64_t due = 0, now = uv_now(conn_uv(conn));
-  if (conn->deferred_err)
+  if (conn->deferred_code)
     return; /* a failure is due on the next tick */
   if (conn->state == CONN_IDLE) {
     due = conn->idle_deadline;
@@ -162,10 +201,10 @@ static void on_timer(uv_timer_t *t) {
   uint64_t now = uv_now(conn_uv(conn));
   uvh_request_t *req = conn->req;
 
-  if (conn->deferred_err) {
-    int err = conn->deferred_err;
-    conn->deferred_err = 0;
-    conn_fail(conn, UVH_E_CONN_CLOSED, err, NULL);
+  if (conn->deferred_code) {
+    int code = conn->deferred_code, err = conn->deferred_err;
+    conn->deferred_code = conn->deferred_err = 0;
+    conn_fail(conn, code, err, NULL);
     return;
   }
 
@@ -234,9 +273,7 @@ static void write_request(uvh_conn_t *conn) {
   conn->write_req.data = conn;
   rc = uv_write(&conn->write_req, (uv_stream_t *)conn->tcp_handle, bufs + i, n - i, on_write);
   if (rc < 0) {
-    /* we may be inside uvh_pool_submit: fail on the next tick, never synchronously */
-    conn->deferred_err = rc;
-    uv_timer_start(&conn->timer, on_timer, 0, 0);
+    fail_soon(conn, UVH_E_CONN_CLOSED, rc);
     return;
   }
   conn->pending++;
@@ -325,7 +362,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 
 /* --------------------------------------------------------- resolve/connect */
 
-static void try_next_address(uvh_conn_t *conn);
+static void try_next_address(uvh_conn_t *conn, int in_user_call);
 
 static void on_connect(uv_connect_t *c, int status) {
   uvh_conn_t *conn = c->data;
@@ -339,11 +376,10 @@ static void on_connect(uv_connect_t *c, int status) {
     uv_close((uv_handle_t *)conn->tcp_handle, on_handle_closed);
     conn->tcp_handle = NULL;
     conn->next_addr = conn->next_addr->ai_next;
-    try_next_address(conn);
+    try_next_address(conn, 0);
     return;
   }
-  uv_freeaddrinfo(conn->addrs);
-  conn->addrs = conn->next_addr = NULL;
+  free_addrs(conn);
   conn->connect_deadline = 0;
   conn->connected_at = uv_now(conn_uv(conn));
   uv_read_start((uv_stream_t *)conn->tcp_handle, on_alloc, on_read);
@@ -358,13 +394,16 @@ static void on_connect(uv_connect_t *c, int status) {
   write_request(conn);
 }
 
-static void try_next_address(uvh_conn_t *conn) {
+static void try_next_address(uvh_conn_t *conn, int in_user_call) {
   while (conn->next_addr) {
     struct addrinfo *ai = conn->next_addr;
     uv_tcp_t *tcp = malloc(sizeof *tcp);
     int rc;
     if (tcp == NULL) {
-      conn_fail(conn, UVH_E_NOMEM, 0, NULL);
+      if (in_user_call)
+        fail_soon(conn, UVH_E_NOMEM, 0);
+      else
+        conn_fail(conn, UVH_E_NOMEM, 0, NULL);
       return;
     }
     uv_tcp_init(conn_uv(conn), tcp);
@@ -383,7 +422,10 @@ static void try_next_address(uvh_conn_t *conn) {
     conn->tcp_handle = NULL;
     conn->next_addr = ai->ai_next;
   }
-  conn_fail(conn, UVH_E_CONNECT, conn->last_connect_err ? conn->last_connect_err : UV_EADDRNOTAVAIL, NULL);
+  if (in_user_call)
+    fail_soon(conn, UVH_E_CONNECT, conn->last_connect_err ? conn->last_connect_err : UV_EADDRNOTAVAIL);
+  else
+    conn_fail(conn, UVH_E_CONNECT, conn->last_connect_err ? conn->last_connect_err : UV_EADDRNOTAVAIL, NULL);
 }
 
 static void on_resolved(uv_getaddrinfo_t *g, int status, struct addrinfo *res) {
@@ -402,7 +444,7 @@ static void on_resolved(uv_getaddrinfo_t *g, int status, struct addrinfo *res) {
   }
   conn->addrs = conn->next_addr = res;
   conn->state = CONN_CONNECTING;
-  try_next_address(conn);
+  try_next_address(conn, 0);
 }
 
 int uvh__conn_start(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, uvh_conn_t **out) {
@@ -441,6 +483,15 @@ int uvh__conn_start(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, uvh_con
   conn->connect_deadline = ct > 0 ? uv_now(conn_uv(conn)) + uvh__seconds_to_ms(ct) : 0;
   uvh__conn_arm_timer(conn);
 
+  if ((conn->addrs = literal_address(d->host, d->port)) != NULL) {
+    conn->addrs_literal = 1;
+    conn->next_addr = conn->addrs;
+    conn->state = CONN_CONNECTING;
+    try_next_address(conn, 1);
+    if (out)
+      *out = conn;
+    return 0;
+  }
   memset(&hints, 0, sizeof hints);
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;

@@ -229,7 +229,9 @@ struct uvh_conn_s {
   uvh_request_t *req;        /* the running request, strong ref */
   uvh_parser_t parser;
   int last_connect_err;
-  int deferred_err;          /* write failed synchronously: reported from the timer */
+  int deferred_code;         /* UVH_E_* of a failure met synchronously, reported from the timer */
+  int deferred_err;          /* and its libuv error */
+  unsigned addrs_literal : 1;/* addrs is our own single entry for an IP literal */
   uint64_t connect_deadline; /* loop ms, 0 = none */
   uint64_t idle_deadline;
   double ka_timeout;         /* per-connection idle limit from Keep-Alive, seconds, < 0 none */
