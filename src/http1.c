@@ -137,9 +137,10 @@ const char *uvh_response_reason(const uvh_response_t *r, size_t *len) {
 static void header_at(const uvh_response_t *r, size_t i, const char **name, size_t *name_len,
                       const char **value, size_t *value_len) {
   const uvh_header_t *h = &r->headers[i];
-  *name = r->strings.data + h->name_off;
+  const char *base = r->strings.data ? r->strings.data : "";
+  *name = base + h->name_off;
   *name_len = h->name_len;
-  *value = r->strings.data + h->value_off;
+  *value = base + h->value_off;
   *value_len = h->value_len;
 }
 
@@ -262,9 +263,11 @@ static int on_header_value_complete(llhttp_t *l) {
     p->cur.value_off = (uint32_t)r->strings.len;
     p->cur.value_len = 0;
   }
-  v = r->strings.data + p->cur.value_off;
-  while (p->cur.value_len > 0 && (v[p->cur.value_len - 1] == ' ' || v[p->cur.value_len - 1] == '\t'))
-    p->cur.value_len--;
+  if (p->cur.value_len > 0) {
+    v = r->strings.data + p->cur.value_off;
+    while (p->cur.value_len > 0 && (v[p->cur.value_len - 1] == ' ' || v[p->cur.value_len - 1] == '\t'))
+      p->cur.value_len--;
+  }
   if (!p->informational) {
     size_t n = r->nheaders + r->ntrailers;
     if (n == r->cap_headers) {
@@ -316,6 +319,11 @@ static int on_headers_complete(llhttp_t *l) {
   r->status = status;
   r->http_major = llhttp_get_http_major(l);
   r->http_minor = llhttp_get_http_minor(l);
+  if (status < 100) {
+    /* llhttp accepts fewer than three digits; HTTP does not (found by fuzzing) */
+    p->reason = "status code is not three digits";
+    return -1;
+  }
   if (status >= 100 && status < 200) {
     if (status == 101) {
       /* llhttp replaces the reason of a failed callback: keep our own */

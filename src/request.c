@@ -240,9 +240,11 @@ int uvh_request_active(const uvh_request_t *req) {
 const char *uvh_request_destination(const uvh_request_t *req) { return req->url.key; }
 
 static int check_content_length(uvh_request_t *req) {
-  const char *h = req->user_headers.data, *end = h + req->user_headers.len;
+  const char *h, *end;
   if (!req->has_content_length)
     return 0;
+  h = req->user_headers.data;
+  end = h + req->user_headers.len;
   /* find the user's Content-Length line; it must match the body */
   while (h < end) {
     const char *eol = memchr(h, '\r', (size_t)(end - h));

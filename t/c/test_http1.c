@@ -195,6 +195,10 @@ static void test_parser(size_t step) {
   is_int(fr.rc, UVH_E_PROTOCOL, "Content-Length with Transfer-Encoding");
   uvh_response_unref(r);
 
+  r = parse("HTTP/1.0 20 OK\r\n\r\nbody", step, 0, 65536, 0, &fr);
+  is_int(fr.rc, UVH_E_PROTOCOL, "two-digit status (found by fuzzing)");
+  uvh_response_unref(r);
+
   r = parse("THIS IS NOT HTTP\r\n\r\n", step, 0, 65536, 0, &fr);
   is_int(fr.rc, UVH_E_PROTOCOL, "garbage");
   uvh_response_unref(r);

@@ -643,6 +643,7 @@ my %ROUTES = (
     '/http10-keepalive'  => \&r_http10_keepalive,
     '/keepalive-timeout' => \&r_keepalive_timeout,
     '/keepalive-max0'    => \&r_keepalive_max0,
+    '/keepalive-max'     => \&r_keepalive_max,
     '/1xx'               => \&r_1xx,
     '/conflict-cl'       => \&r_conflict_cl,
     '/cl-te'             => \&r_cl_te,
@@ -792,6 +793,17 @@ sub r_keepalive_timeout {
 sub r_keepalive_max0 {
     my ($self, $req) = @_;
     return $self->respond($req, headers => [ [ 'Keep-Alive', 'timeout=5, max=0' ] ], body => 'ok');
+}
+
+# Apache style: Keep-Alive max counts down the requests left, then the
+# server closes after the n-th.
+sub r_keepalive_max {
+    my ($self, $req) = @_;
+    my $n    = num($req->{q}{n}, 2);
+    my $left = $n - $self->{seq};
+    $left = 0 if $left < 0;
+    return $self->respond($req, headers => [ [ 'Keep-Alive', "timeout=5, max=$left" ] ], body => 'ok',
+        close => $left == 0);
 }
 
 sub r_1xx {

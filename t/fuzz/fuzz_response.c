@@ -1,0 +1,62 @@
+/* Fuzz target: arbitrary server bytes through the response parser, split
+ * at arbitrary points, as a connection would feed them read by read.
+ *
+ * Input layout: byte 0 = flags (bit 0: the request was HEAD, bit 1: small
+ * limits), byte 1 = seed for the split points, the rest = server bytes.
+ * Checks: no crash or sanitizer report, memory bounded by the limits, a
+ * completed response is self-consistent. */
+#include "internal.h"
+#include <assert.h>
+#include <stdlib.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  uvh_parser_t p;
+  uvh_response_t *r;
+  size_t off = 2, max_h, max_b;
+  unsigned seed;
+  int rc = 0, is_head;
+
+  if (size < 2)
+    return 0;
+  is_head = data[0] & 1;
+  max_h = (data[0] & 2) ? 64 : 65536;
+  max_b = (data[0] & 2) ? 32 : 0;
+  seed = data[1] | 1u;
+  if (uvh__response_new(&r))
+    return 0;
+  uvh__parser_init(&p, r, is_head, max_h, max_b);
+  while (off < size && rc == 0) {
+    size_t piece, used;
+    seed = seed * 1103515245u + 12345u;
+    piece = 1 + (seed >> 16) % 64;
+    if (piece > size - off)
+      piece = size - off;
+    rc = uvh__parser_feed(&p, (const char *)data + off, piece, &used);
+    assert(used <= piece);
+    off += piece;
+  }
+  if (rc == 0)
+    rc = uvh__parser_eof(&p);
+  if (rc == 1) {
+    size_t i, n = uvh_response_header_count(r) + uvh_response_trailer_count(r), blen;
+    uvh_response_body(r, &blen);
+    assert(uvh_response_status(r) >= 200 && uvh_response_status(r) <= 999);
+    assert(!is_head || blen == 0);
+    assert(max_b == 0 || blen <= max_b);
+    for (i = 0; i < uvh_response_header_count(r); i++) {
+      const char *hn, *hv;
+      size_t hnl, hvl;
+      uvh_response_header_at(r, i, &hn, &hnl, &hv, &hvl);
+      if (r->strings.data)
+        assert(hn + hnl <= r->strings.data + r->strings.len && hv + hvl <= r->strings.data + r->strings.len);
+      else
+        assert(hnl == 0 && hvl == 0);
+    }
+    (void)n;
+  } else {
+    assert(rc == 0 || rc == UVH_E_PROTOCOL || rc == UVH_E_TOO_LARGE || rc == UVH_E_CONN_CLOSED);
+  }
+  assert(r->strings.len <= max_h);
+  uvh_response_unref(r);
+  return 0;
+}
