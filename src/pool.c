@@ -339,6 +339,10 @@ void uvh__pool_conn_reusable(uvh_pool_t *pool, uvh_conn_t *conn) {
     uvh__conn_run(conn, req);
   } else {
     uvh__conn_make_idle(conn);
+    /* at max_total a request of another destination may be waiting for
+     * exactly this room: the pump evicts an idle connection for it */
+    if (pool->cfg.max_total && pool->nqueued)
+      pump_all(pool);
   }
 }
 
@@ -390,8 +394,13 @@ void uvh__pool_defer_write(uvh_pool_t *pool, uvh_conn_t *conn) {
  * by now), then report failures decided at submit. */
 static void on_check(uv_check_t *h) {
   uvh_pool_t *pool = h->data;
-  if (uvh_list_empty(&pool->pending_writes) && uvh_list_empty(&pool->deferred))
+  if (uvh_list_empty(&pool->pending_writes) && uvh_list_empty(&pool->deferred)) {
+    /* the work went away before this tick (its connection closed): stop
+     * keeping the loop awake (found by t/43-exactly-once.t) */
+    if (uv_is_active((uv_handle_t *)&pool->idle))
+      uv_idle_stop(&pool->idle);
     return;
+  }
   uvh_pool_ref(pool);
   while (!uvh_list_empty(&pool->pending_writes)) {
     uvh_conn_t *conn = uvh_container_of(pool->pending_writes.next, uvh_conn_t, write_link);
