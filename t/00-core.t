@@ -10,7 +10,7 @@ my @tests = sort glob('src/build/test_*');
 plan skip_all => 'C tests not built (run make first)' unless @tests;
 
 my @valgrind = $ENV{UVENT_VALGRIND}
-    ? ('valgrind', '-q', '--error-exitcode=97', '--leak-check=full',
+    ? ('valgrind', '-q', '--error-exitcode=97', '--leak-check=full', '--child-silent-after-fork=yes',
        '--show-leak-kinds=definite,indirect,possible', '--errors-for-leak-kinds=definite,indirect,possible')
     : ();
 

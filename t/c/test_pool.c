@@ -6,6 +6,8 @@
 #include "internal.h"
 #include "tap.h"
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------ test server */
 
@@ -14,6 +16,7 @@ typedef struct {
   char buf[8192];
   size_t len;
   int closed;
+  int served; /* requests seen on this connection */
 } sconn_t;
 
 static uv_tcp_t server;
@@ -56,6 +59,7 @@ static void s_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
   if ((end = memmem(c->buf, c->len, "\r\n\r\n", 4)) == NULL)
     return;
   server_requests++;
+  c->served++;
   c->buf[c->len] = '\0';
   if (strstr(c->buf, " /ok "))
     s_send(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
@@ -68,6 +72,13 @@ static void s_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
     s_close(c); /* keep-alive response, then the server closes the idle connection */
   } else if (strstr(c->buf, " /drop "))
     s_close(c);
+  else if (strstr(c->buf, " /drop2 ")) {
+    /* the keep-alive race: answer the first request, drop the second */
+    if (c->served == 1)
+      s_send(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    else
+      s_close(c);
+  }
   /* " /stall ": never answer */
   c->len = 0;
 }
@@ -362,6 +373,93 @@ static void test_reentrancy(void) {
   is_int(accepted, 1, "chained requests reused one connection");
 }
 
+static int retried_flag;
+static void on_done_retried(uvh_request_t *req, uvh_response_t *resp, const uvh_error_t *err, void *data) {
+  on_done(req, resp, err, data);
+  retried_flag = uvh_response_retried(resp);
+}
+
+static void test_retry(void) {
+  uvh_pool_t *pool = mkpool(60, 1);
+  uvh_request_t *r;
+  accepted = 0;
+  server_requests = 0;
+  submit(pool, "/drop2", 0);
+  run();
+  is_int(out[0].err, 0, "first request on the connection answered");
+  r = mkreq("/drop2", 1);
+  uvh_request_set_callback(r, on_done_retried, &out[1]);
+  uvh_pool_submit(pool, r, NULL);
+  uvh_request_unref(r);
+  run();
+  is_int(out[1].err, 0, "GET dropped on a reused connection: retried and answered");
+  ok(retried_flag, "response says it was retried");
+  is_int(uvh_pool_stats(pool)->retried, 1, "stats count one retry");
+  is_int(accepted, 2, "the retry went out on a new connection");
+
+  r = mkreq("/drop2", 2);
+  uvh_request_set_method(r, "POST", 4);
+  uvh_pool_submit(pool, r, NULL);
+  uvh_request_unref(r);
+  server_requests = 0;
+  run();
+  is_int(out[2].err, UVH_E_CONN_CLOSED, "POST dropped on a reused connection: not retried");
+  is_int(server_requests, 1, "the server saw the POST once");
+  uvh_pool_release(pool);
+  uvh_pool_unref(pool);
+  run();
+}
+
+static void test_queue_limits(void) {
+  uvh_pool_config_t cfg;
+  uvh_pool_t *pool;
+  uvh_pool_config_init(&cfg);
+  cfg.max_connections = 1;
+  cfg.max_queue = 1;
+  cfg.queue_timeout = 0.05;
+  uvh_pool_new(loop, &cfg, &pool);
+  submit(pool, "/stall", 0);
+  submit(pool, "/ok", 1);
+  submit(pool, "/ok", 2);
+  is_int(out[2].calls, 0, "queue_full is not reported inside submit");
+  sleep_loop(0.02);
+  is_int(out[2].err, UVH_E_QUEUE_FULL, "beyond max_queue: queue_full on the next tick");
+  sleep_loop(0.1);
+  is_int(out[1].err, UVH_E_QUEUE_TIMEOUT, "waited longer than queue_timeout");
+  uvh_pool_shutdown(pool);
+  is_int(out[0].err, UVH_E_CANCELLED, "stalled request cancelled by shutdown");
+  is_int(uvh_pool_stats(pool)->errors[uvh_error_slot(UVH_E_QUEUE_FULL)], 1, "stats count queue_full");
+  uvh_pool_release(pool);
+  uvh_pool_unref(pool);
+  run();
+}
+
+static void test_fork(void) {
+  uvh_pool_t *pool = mkpool(60, 2);
+  pid_t pid;
+  int status = -1;
+  submit(pool, "/ok", 0);
+  run();
+  is_int(uvh_pool_size(pool), 1, "an idle connection before fork");
+  fflush(stdout);
+  pid = fork();
+  if (pid == 0) {
+    /* child: the first use drops the inherited connection without writing */
+    int dropped = uvh_pool_size(pool) == 0;
+    _exit(dropped ? 0 : 1);
+  }
+  waitpid(pid, &status, 0);
+  ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "in the child the inherited connection is dropped");
+  is_int(uvh_pool_size(pool), 1, "the parent's connection is untouched");
+  accepted = 0;
+  submit(pool, "/ok", 1);
+  run();
+  ok(out[1].err == 0 && accepted == 0, "and reused by the parent");
+  uvh_pool_release(pool);
+  uvh_pool_unref(pool);
+  run();
+}
+
 static void test_loop_destroy(void) {
   uvh_pool_t *pool = mkpool(60, 1);
   submit(pool, "/stall", 0);
@@ -389,6 +487,9 @@ int main(void) {
   test_cancel_shutdown();
   test_idle_timeout();
   test_reentrancy();
+  test_retry();
+  test_queue_limits();
+  test_fork();
   test_loop_destroy();
   return done_testing();
 }
