@@ -437,19 +437,30 @@ static void test_queue_limits(void) {
 static void test_fork(void) {
   uvh_pool_t *pool = mkpool(60, 2);
   pid_t pid;
-  int status = -1;
+  int status = -1, fds[2];
+  char verdict = '?';
   submit(pool, "/ok", 0);
   run();
   is_int(uvh_pool_size(pool), 1, "an idle connection before fork");
   fflush(stdout);
+  if (pipe(fds) != 0)
+    return;
   pid = fork();
   if (pid == 0) {
-    /* child: the first use drops the inherited connection without writing */
-    int dropped = uvh_pool_size(pool) == 0;
-    _exit(dropped ? 0 : 1);
+    /* child: the first use drops the inherited connection without writing.
+     * The verdict goes through a pipe: under valgrind the exit status of a
+     * child that _exits holding the parent's memory is valgrind's. */
+    char v = uvh_pool_size(pool) == 0 ? 'y' : 'n';
+    if (write(fds[1], &v, 1) != 1)
+      v = 'n';
+    _exit(0);
   }
+  close(fds[1]);
+  if (read(fds[0], &verdict, 1) != 1)
+    verdict = '?';
+  close(fds[0]);
   waitpid(pid, &status, 0);
-  ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "in the child the inherited connection is dropped");
+  ok(verdict == 'y', "in the child the inherited connection is dropped");
   is_int(uvh_pool_size(pool), 1, "the parent's connection is untouched");
   accepted = 0;
   submit(pool, "/ok", 1);
