@@ -8,74 +8,20 @@ use MIME::Base64 qw(encode_base64);
 use lib 't/lib';
 use Uvent;
 use Uvent::Test::Server;
+use Uvent::Test::Util qw(run_until run_for wait_all start_req fetch ecode body hdr response_ok);
 
 # ---- helpers: every loop run is bounded by a deadline ----
 
 # Run $loop until $cond->() is true or $limit seconds passed. Returns $cond->().
-sub run_until {
-    my ($loop, $cond, $limit) = @_;
-    my $deadline = time + ($limit // 10);
-    my $t = Uvent::Timer->new($loop);
-    $t->start(0.005, 0.005, sub { $loop->stop if $cond->() || time > $deadline });
-    my $ok = eval { $loop->run; 1 };
-    my $e  = $@;
-    $t->stop;    # also when a callback died: a stale poll timer would stop later runs
-    die $e unless $ok;
-    return $cond->() ? 1 : 0;
-}
 
 # Keep $loop running for $secs seconds.
-sub run_for {
-    my ($loop, $secs) = @_;
-    my $t = Uvent::Timer->new($loop);
-    $t->start($secs, 0, sub { $loop->stop });
-    my $ok = eval { $loop->run; 1 };
-    my $e  = $@;
-    $t->stop;
-    die $e unless $ok;
-}
 
 # Start a request; the returned hash collects the callback's arguments
 # and counts its calls (a second call is a failure at once).
-sub start_req {
-    my ($pool, %p) = @_;
-    $p{timeout} //= 5;
-    my $r = { calls => 0, uri => $p{uri}, started => time };
-    my $ret = $pool->request({ %p, response_callback => sub {
-        my ($req, $resp, $err) = @_;
-        fail("callback for $r->{uri} called more than once") if ++$r->{calls} > 1;
-        @$r{qw(request response error at)} = ($req, $resp, $err, time);
-    } });
-    $r->{queued} = defined $ret ? 0 : 1;
-    $r->{client_class} = ref $ret;
-    return $r;
-}
 
 # Run the loop until every given request has called back (10 s at most).
-sub wait_all {
-    my ($loop, @r) = @_;
-    return run_until($loop, sub { !grep { !$_->{calls} } @r }, 10);
-}
 
 # One request to completion.
-sub fetch {
-    my ($loop, $pool, %p) = @_;
-    my $r = start_req($pool, %p);
-    wait_all($loop, $r);
-    is($r->{calls}, 1, "exactly one callback for $p{uri}");
-    return $r;
-}
-
-sub ecode { my $r = shift; $r->{error} ? $r->{error}->code : 'none' }
-sub body  { my $r = shift; $r->{response} ? $r->{response}->body : undef }
-sub hdr   { my ($r, $h) = @_; $r->{response} ? $r->{response}->header($h) : undef }
-
-sub response_ok {
-    my ($r, $name) = @_;
-    ok(!$r->{error}, "$name: no error") or diag("error: $r->{error}");
-    is($r->{response} && $r->{response}->code, 200, "$name: code 200");
-}
-
 
 # Values of request header $name (case-insensitive) as the server saw them via /echo.
 sub echo_vals {

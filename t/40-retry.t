@@ -9,6 +9,7 @@ use POSIX qw(WNOHANG);
 use lib 't/lib';
 use Uvent;
 use Uvent::Test::Server;
+use Uvent::Test::Util qw(run_until run_for wait_all response_ok);
 
 # Safe retry of a request whose reused connection the server closed before
 # answering, and the pre-write check on connections picked from the idle set.
@@ -19,28 +20,8 @@ $SIG{__WARN__} = sub { push @warnings, $_[0] };
 # ---- helpers: every loop run is bounded by a deadline ----
 
 # Run $loop until $cond->() is true or $limit seconds passed. Returns $cond->().
-sub run_until {
-    my ($loop, $cond, $limit) = @_;
-    my $deadline = time + ($limit // 10);
-    my $t = Uvent::Timer->new($loop);
-    $t->start(0.005, 0.005, sub { $loop->stop if $cond->() || time > $deadline });
-    my $ok = eval { $loop->run; 1 };
-    my $e  = $@;
-    $t->stop;    # also when a callback died: a stale poll timer would stop later runs
-    die $e unless $ok;
-    return $cond->() ? 1 : 0;
-}
 
 # Keep $loop running for $secs seconds.
-sub run_for {
-    my ($loop, $secs) = @_;
-    my $t = Uvent::Timer->new($loop);
-    $t->start($secs, 0, sub { $loop->stop });
-    my $ok = eval { $loop->run; 1 };
-    my $e  = $@;
-    $t->stop;
-    die $e unless $ok;
-}
 
 # Start a request; the returned hash collects the callback's arguments
 # and counts its calls (a second call is a failure at once).
@@ -58,10 +39,6 @@ sub start_req {
 }
 
 # Run the loop until every given request has called back (10 s at most).
-sub wait_all {
-    my ($loop, @r) = @_;
-    return run_until($loop, sub { !grep { !$_->{calls} } @r }, 10);
-}
 
 # One request to completion.
 sub fetch {
@@ -77,12 +54,6 @@ sub emsg    { my $r = shift; $r->{error} ? $r->{error}->message : '' }
 sub body    { my $r = shift; $r->{response} ? $r->{response}->body : undef }
 sub hdr     { my ($r, $h) = @_; $r->{response} ? $r->{response}->header($h) : undef }
 sub retried { my $r = shift; $r->{response} ? ($r->{response}->retried ? 1 : 0) : undef }
-
-sub response_ok {
-    my ($r, $name) = @_;
-    ok(!$r->{error}, "$name: no error") or diag("error: $r->{error}");
-    is($r->{response} && $r->{response}->code, 200, "$name: code 200");
-}
 
 # Server log entries for one exact target.
 sub log_for {

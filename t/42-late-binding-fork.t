@@ -12,6 +12,7 @@ use POSIX ();
 use lib 't/lib';
 use Uvent;
 use Uvent::Test::Server;
+use Uvent::Test::Util qw(run_until run_for wait_all fetch ecode body hdr response_ok raw_server raw_server_main raw_stop raw_events);
 
 # Late binding (a request waiting for its new connection takes one that
 # becomes idle first) and fork safety (a child drops inherited connections
@@ -28,28 +29,8 @@ $SIG{__WARN__} = sub { push @warnings, $_[0] };
 # ---- helpers: every loop run is bounded by a deadline ----
 
 # Run $loop until $cond->() is true or $limit seconds passed. Returns $cond->().
-sub run_until {
-    my ($loop, $cond, $limit) = @_;
-    my $deadline = time + ($limit // 10);
-    my $t = Uvent::Timer->new($loop);
-    $t->start(0.005, 0.005, sub { $loop->stop if $cond->() || time > $deadline });
-    my $ok = eval { $loop->run; 1 };
-    my $e  = $@;
-    $t->stop;    # also when a callback died: a stale poll timer would stop later runs
-    die $e unless $ok;
-    return $cond->() ? 1 : 0;
-}
 
 # Keep $loop running for $secs seconds.
-sub run_for {
-    my ($loop, $secs) = @_;
-    my $t = Uvent::Timer->new($loop);
-    $t->start($secs, 0, sub { $loop->stop });
-    my $ok = eval { $loop->run; 1 };
-    my $e  = $@;
-    $t->stop;
-    die $e unless $ok;
-}
 
 # Start a request; the returned hash collects the callback's arguments
 # and counts its calls (a second call is a failure at once). `inside` records
@@ -70,29 +51,8 @@ sub start_req {
 }
 
 # Run the loop until every given request has called back (10 s at most).
-sub wait_all {
-    my ($loop, @r) = @_;
-    return run_until($loop, sub { !grep { !$_->{calls} } @r }, 10);
-}
 
 # One request to completion.
-sub fetch {
-    my ($loop, $pool, %p) = @_;
-    my $r = start_req($pool, %p);
-    wait_all($loop, $r);
-    is($r->{calls}, 1, "exactly one callback for $p{uri}");
-    return $r;
-}
-
-sub ecode { my $r = shift; $r->{error} ? $r->{error}->code : 'none' }
-sub body  { my $r = shift; $r->{response} ? $r->{response}->body : undef }
-sub hdr   { my ($r, $h) = @_; $r->{response} ? $r->{response}->header($h) : undef }
-
-sub response_ok {
-    my ($r, $name) = @_;
-    ok(!$r->{error}, "$name: no error") or diag("error: $r->{error}");
-    is($r->{response} && $r->{response}->code, 200, "$name: code 200");
-}
 
 # ---- a raw select()-driven HTTP/1.1 server in a forked child ----
 # For behaviour the scriptable test server cannot produce. Options:
@@ -103,129 +63,8 @@ sub response_ok {
 # Every response is 200 with body "ok", X-Conn (accept serial) and X-Seq.
 # Events go to a file, one line each: "conn N T", "req N SEQ TARGET T",
 # "eof N T" (the client closed), "close N T" (the server closed).
-sub raw_server {
-    my (%o) = @_;
-    my $lsock = IO::Socket::INET->new(
-        LocalAddr => $o{host} // '127.0.0.1', LocalPort => 0, Proto => 'tcp',
-        Listen => $o{backlog} // 16, ReuseAddr => 1,
-    ) or die "raw_server: cannot listen: $@";
-    my (undef, $file) = tempfile(UNLINK => 1);
-    my $pid = fork;
-    die "fork: $!" unless defined $pid;
-    if (!$pid) {
-        $SIG{ALRM} = sub { POSIX::_exit(0) };
-        alarm 30;    # never outlive the test
-        eval { raw_server_main($lsock, $file, \%o) };
-        # A forked child must leave with POSIX::_exit: a normal exit would run
-        # the parent's END blocks and destructors here (Test::More, the test
-        # servers, inherited Uvent loops and pools), and an exiting child that
-        # inherited libuv's thread pool can crash in libuv's at-exit cleanup
-        # (libuv issue 4443).
-        POSIX::_exit(0);
-    }
-    my $port = $lsock->sockport;
-    close $lsock;
-    return { pid => $pid, port => $port, file => $file };
-}
-
-sub raw_server_main {
-    my ($lsock, $file, $o) = @_;
-    my $may_accept = $o->{may_accept} || sub { 1 };
-    my $respond    = $o->{respond}    || sub { (0, [], 0) };
-    my (%c, $first_at);
-    my $serial = 0;
-    my $note = sub {
-        open my $fh, '>>', $file or return;
-        syswrite $fh, join(' ', @_, sprintf('%.6f', time)) . "\n";
-        close $fh;
-    };
-    while (1) {
-        my $now = time;
-        my $accepting = $may_accept->($now, $serial, $first_at);
-        my $rin = '';
-        vec($rin, fileno $lsock, 1) = 1 if $accepting;
-        vec($rin, $_, 1) = 1 for keys %c;
-        my $wait = $accepting ? 0.5 : 0.01;
-        for my $st (values %c) {
-            for my $out (@{ $st->{out} }) {
-                $wait = $out->[0] - $now if $out->[0] - $now < $wait;
-            }
-        }
-        $wait = 0 if $wait < 0;
-        my $n = select(my $rout = $rin, undef, undef, $wait);
-        if ($n && $n > 0) {
-            if ($accepting && vec($rout, fileno $lsock, 1)) {
-                if (my $s = $lsock->accept) {
-                    $serial++;
-                    $first_at //= time;
-                    $c{ fileno $s } = { sock => $s, conn => $serial, buf => '', seq => 0, out => [] };
-                    $note->('conn', $serial);
-                }
-            }
-            for my $fd (keys %c) {
-                next unless vec($rout, $fd, 1);
-                my $st = $c{$fd};
-                my $r = sysread $st->{sock}, $st->{buf}, 65536, length $st->{buf};
-                if (!$r) {
-                    $note->('eof', $st->{conn});
-                    close $st->{sock};
-                    delete $c{$fd};
-                    next;
-                }
-                while ((my $i = index $st->{buf}, "\r\n\r\n") >= 0) {
-                    my $head = substr $st->{buf}, 0, $i + 4, '';
-                    my ($target) = $head =~ /\A\S+ (\S+)/;
-                    my ($cl) = $head =~ /^content-length:[ \t]*(\d+)/mi;
-                    substr($st->{buf}, 0, $cl, '') if $cl;    # small bodies only
-                    $st->{seq}++;
-                    $note->('req', $st->{conn}, $st->{seq}, $target // '?');
-                    my ($delay, $hdrs, $close) = $respond->($st->{conn}, $st->{seq}, $target // '');
-                    my $resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Conn: $st->{conn}\r\nX-Seq: $st->{seq}\r\n"
-                        . join('', map {"$_\r\n"} @{ $hdrs || [] })
-                        . ($close ? "Connection: close\r\n" : '') . "\r\nok";
-                    my $due = time + ($delay || 0);
-                    $due = $st->{out}[-1][0] if @{ $st->{out} } && $st->{out}[-1][0] > $due;
-                    push @{ $st->{out} }, [ $due, $resp, $close ];
-                }
-            }
-        }
-        $now = time;
-        for my $fd (keys %c) {
-            my $st = $c{$fd};
-            while (@{ $st->{out} } && $st->{out}[0][0] <= $now) {
-                my $out = shift @{ $st->{out} };
-                syswrite $st->{sock}, $out->[1];
-                if ($out->[2]) {
-                    $note->('close', $st->{conn});
-                    close $st->{sock};
-                    delete $c{$fd};
-                    last;
-                }
-            }
-        }
-    }
-}
-
-sub raw_stop {
-    my $rs = shift;
-    return unless $rs && $rs->{pid};
-    kill 'KILL', $rs->{pid};
-    waitpid($rs->{pid}, 0);
-    delete $rs->{pid};
-}
 
 # The event lines of a raw server, each split into fields.
-sub raw_events {
-    my $rs = shift;
-    open my $fh, '<', $rs->{file} or return [];
-    my @ev;
-    while (my $l = <$fh>) {
-        next unless $l =~ /\n\z/;
-        chomp $l;
-        push @ev, [ split / /, $l ];
-    }
-    return \@ev;
-}
 
 my $loop = Uvent::Loop->new;
 

@@ -35,7 +35,7 @@ is($r->{done}, $r->{sent}, 'as many callbacks as requests');
 my @wrong = @{ $r->{wrong} };
 is(scalar @wrong, 0, 'every request got exactly one callback')
     or diag "requests with != 1 callback: @wrong[0 .. ($#wrong < 9 ? $#wrong : 9)]";
-cmp_ok($r->{ok}, '>', $n / 4, "a good share succeeded ($r->{ok})");
+cmp_ok($r->{ok}, '>', $n / 10, "some succeeded despite the faults ($r->{ok})");
 cmp_ok(scalar(keys %{ $r->{errors} }), '>=', 4, 'several kinds of failure were exercised: '
     . join(', ', map {"$_=$r->{errors}{$_}"} sort keys %{ $r->{errors} }));
 is_deeply($r->{counters}, { size => 0, nbusy => 0, nqueued => 0 }, 'pool counters back to zero');
