@@ -124,11 +124,71 @@ running.
 
 What Uvent does not do (yet): there is no TLS (C<https://> URIs croak with
 "unsupported scheme"), no proxies, no redirects (a 3xx response is returned
-as is), no retries, no cookies, no content decoding (the body is returned as
+as is), no retries other than the one safe retry described under
+L</Reliability>, no cookies, no content decoding (the body is returned as
 received, after de-chunking), no streaming (request bodies are sent from a
 string, response bodies are collected in memory, bounded by
 C<max_body_size>), and no waiting for C<100 Continue> (the body is sent right
 after the head; C<1xx> responses are skipped).
+
+=head2 Reliability
+
+The pool is built so that no request is lost or sent twice by accident, and
+so that resources stay bounded. In short (L<Uvent::HTTP::Pool> has the
+details):
+
+=over 4
+
+=item *
+
+Every submitted request gets exactly one callback (in the process that
+submitted it; see L</FORK>).
+
+=item *
+
+The pre-write check: a request given to an idle connection is written only
+after the loop has processed that iteration's reads, so a connection the
+server has already closed is never used.
+
+=item *
+
+Safe retry: when the server closes a reused connection after the request was
+written but before any byte of the response, a request that is safe to
+repeat (C<GET>, C<HEAD>, C<OPTIONS>, C<TRACE>, C<PUT>, C<DELETE>, an
+C<Idempotency-Key> header, or C<< idempotent => 1 >>) is sent again once, on
+a new connection, within the same C<timeout>. C<< retry => 0 >> turns it
+off; L<Uvent::HTTP::Response/retried> tells when it happened.
+
+=item *
+
+Connections are closed before the server would close them: at the
+C<Keep-Alive: timeout=N> the server announced (minus a margin), after the
+number of requests of C<Keep-Alive: max=N>, and at the pool's
+C<max_requests_per_connection> and C<max_lifetime>. Idle timeouts are
+shortened at random by up to 5% so that connections opened together do not
+close together.
+
+=item *
+
+Late binding: a request waiting for a new connection takes a connection of
+its destination that becomes free first.
+
+=item *
+
+Limits: C<max_connections> per destination, C<max_total> over all
+destinations (an idle connection of another destination is closed to make
+room), C<max_queue> (C<queue_full> errors) and C<queue_timeout>
+(C<queue_timeout> errors).
+
+=item *
+
+Counters for the whole pool and per destination: L<Uvent::HTTP::Pool/stats>.
+
+=item *
+
+Fork safety: see L</FORK>.
+
+=back
 
 =head1 FUNCTIONS
 
@@ -204,34 +264,40 @@ loop, pool or connection; the operating system closes the sockets at exit.
 
 =head1 FORK
 
-Uvent is not fork-safe yet; this is planned. Until then:
+Loops and pools are fork-safe: after a C<fork>, the parent goes on as if
+nothing had happened, and the child can use the loops and pools it
+inherited, the default loop and C<< Uvent::HTTP::Pool->instance >> included.
 
 =over 4
 
 =item *
 
-A child process must not use a loop or a pool it inherited from its parent,
-neither the default loop nor C<< Uvent::HTTP::Pool->instance >>, if the
-parent used it. The child shares the parent's libuv state (the epoll
-descriptor and the sockets): running, shutting down or destroying those objects
-in the child disturbs the parent's connections and can make libuv abort in the
-parent.
+In the child, the first use of a pool (a request, C<size>, C<stats>,
+C<shutdown>, dropping it, ...) or the first C<< $loop->run >> (or
+C<run_once>, C<run_nowait>) of its loop drops everything inherited: the
+libuv loop is re-created for the child with C<uv_loop_fork>, so the child no
+longer shares the parent's epoll descriptor; every inherited connection is
+closed without anything being written to it or read from it; and every
+inherited request, running or queued, is dropped silently, without a
+callback in the child. The parent still gets the callbacks of those requests,
+exactly once.
 
 =item *
 
-In the child, create a fresh loop with C<< Uvent::Loop->new >> and a pool on
-it, or use C<http_request_sync>/the synchronous C<http_get> of L<Uvent::HTTP>,
-which create a private loop for each call.
+After that the pool is empty and usable in the child: new requests open new
+connections of the child's own. Nothing has to be done before or after the
+C<fork>. See L<Uvent::HTTP::Pool/FORK> for the details, including one thing
+to avoid (cancelling an inherited request in the child first).
 
 =item *
 
-A child should end with C<POSIX::_exit> (or C<exec>), not C<exit>. A normal
-exit frees file-scoped lexicals (see L</OBJECT LIFETIME>), which destroys
-inherited loops and pools inside the child. In addition, once the parent has
-resolved a host name (every request does, even for an IP address), libuv's
-thread pool exists, and a child that exits normally without having used it
-itself crashes in libuv's cleanup at exit (SIGSEGV or SIGABRT, see libuv issue
-4443).
+A child should still end with C<POSIX::_exit> (or C<exec>), not C<exit>.
+libuv's cleanup at exit can crash (SIGSEGV or SIGABRT, see libuv issue 4443)
+in a forked child of a process that used libuv's thread pool, when the child
+did not use the thread pool itself. Uvent uses the thread pool to resolve
+host names; requests to IP addresses (C<http://127.0.0.1/>,
+C<http://[::1]/>) do not use it. A normal C<exit> also runs the parent's
+C<END> blocks and destructors in the child.
 
 =back
 

@@ -162,6 +162,7 @@ struct uvh_pool_s {
   unsigned ndests;
   unsigned released : 1;     /* owner let go: keep no idle connections */
   unsigned sweeping : 1;     /* mid-sweep: no pumping, no freeing of destinations */
+  unsigned pumping;          /* pumps in progress: destinations are not freed under them */
   uvh_list_t idle_lru;       /* every idle conn, least recently used first (max_total eviction) */
   uvh_list_t pending_writes; /* conns whose request is written from the check handle */
   uvh_list_t deferred;       /* requests failed at submit, completed from the check handle */
@@ -190,6 +191,12 @@ void uvh__pool_defer_write(uvh_pool_t *pool, uvh_conn_t *conn);
 void uvh__pool_requeue(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, int fresh_only);
 /* Idle-timeout jitter: a factor in [0.95, 1]. */
 double uvh__pool_jitter(uvh_pool_t *pool);
+/* A fork happened since the loop last looked: drop what the child inherited. */
+#define UVH_CHECK_FORK(loop)                                                          \
+  do {                                                                                \
+    if ((loop) && (loop)->fork_generation != uvh__fork_generation)                    \
+      uvh_loop_check_fork(loop);                                                      \
+  } while (0)
 /* Bumped in the child by a pthread_atfork handler. */
 extern unsigned uvh__fork_generation;
 void uvh__fork_init(void);

@@ -111,8 +111,7 @@ void uvh_pool_unref(uvh_pool_t *pool) {
 
 /* Every public entry notices a fork before touching anything. */
 static int pool_usable(uvh_pool_t *pool) {
-  if (pool->loop && pool->loop->fork_generation != uvh__fork_generation)
-    uvh_loop_check_fork(pool->loop);
+  UVH_CHECK_FORK(pool->loop);
   return pool->loop != NULL;
 }
 
@@ -189,13 +188,23 @@ static uvh_dest_t *get_dest(uvh_pool_t *pool, const uvh_url_t *url) {
   return d;
 }
 
-/* An empty destination is kept for its counters, unless there are many. */
+/* An empty destination is kept for its counters, unless there are many.
+ * Never while a pump or sweep runs: they hold pointers to destinations
+ * (prune_dests catches up afterwards). */
 static void dest_maybe_free(uvh_pool_t *pool, uvh_dest_t *d) {
-  if (d->nconns || d->nactive || pool->sweeping || pool->ndests <= UVH_DESTS_KEPT)
+  if (d->nconns || d->nactive || pool->sweeping || pool->pumping || pool->ndests <= UVH_DESTS_KEPT)
     return;
   uvh_list_remove(&d->pool_link);
   pool->ndests--;
   free(d);
+}
+
+static void prune_dests(uvh_pool_t *pool) {
+  uvh_list_t *it, *next;
+  for (it = pool->dests.next; it != &pool->dests && pool->ndests > UVH_DESTS_KEPT; it = next) {
+    next = it->next;
+    dest_maybe_free(pool, uvh_container_of(it, uvh_dest_t, pool_link));
+  }
 }
 
 const uvh_pool_stats_t *uvh_pool_dest_stats(uvh_pool_t *pool, const char *key) {
@@ -278,6 +287,7 @@ static int room_for_conn(uvh_pool_t *pool, uvh_dest_t *d, int *evicted) {
 }
 
 void uvh__pool_pump(uvh_pool_t *pool, uvh_dest_t *d) {
+  pool->pumping++;
   while (!uvh_list_empty(&d->queue) && pool->loop && !pool->sweeping) {
     uvh_request_t *head = uvh_container_of(d->queue.next, uvh_request_t, queue_link);
     int evicted;
@@ -295,16 +305,21 @@ void uvh__pool_pump(uvh_pool_t *pool, uvh_dest_t *d) {
       break;
     } /* else: an eviction may have changed everything: look again */
   }
+  if (--pool->pumping == 0)
+    prune_dests(pool);
 }
 
 /* Pump every destination: max_total lets a connection closing anywhere
  * start a request queued anywhere. */
 static void pump_all(uvh_pool_t *pool) {
   uvh_list_t *it, *next;
+  pool->pumping++; /* keeps `next` valid: no destination is freed meanwhile */
   for (it = pool->dests.next; it != &pool->dests; it = next) {
     next = it->next;
     uvh__pool_pump(pool, uvh_container_of(it, uvh_dest_t, pool_link));
   }
+  if (--pool->pumping == 0)
+    prune_dests(pool);
 }
 
 /* The oldest request of `d` still waiting for its new connection to come
@@ -641,6 +656,7 @@ static void close_idle(uvh_pool_t *pool) {
   while (!uvh_list_empty(&pool->idle_lru))
     uvh__conn_close(uvh_container_of(pool->idle_lru.next, uvh_conn_t, lru_link));
   pool->sweeping = 0;
+  prune_dests(pool);
 }
 
 void uvh_pool_release(uvh_pool_t *pool) {

@@ -289,6 +289,10 @@ int uvh_request_head(uvh_request_t *req, const char **data, size_t *len) {
 }
 
 int uvh_request_cancel(uvh_request_t *req) {
+  /* in a child after fork an inherited request is dropped, not cancelled:
+   * cancelling would close a socket the parent still uses */
+  if (req->pool)
+    UVH_CHECK_FORK(req->pool->loop);
   if (req->state == REQ_QUEUED) {
     uvh__request_complete(req, UVH_E_CANCELLED, 0, NULL);
   } else if (req->state == REQ_RUNNING) {

@@ -12,17 +12,6 @@ use Uvent::Test::Util qw(run_until run_for wait_all start_req fetch ecode body h
 
 # ---- helpers: every loop run is bounded by a deadline ----
 
-# Run $loop until $cond->() is true or $limit seconds passed. Returns $cond->().
-
-# Keep $loop running for $secs seconds.
-
-# Start a request; the returned hash collects the callback's arguments
-# and counts its calls (a second call is a failure at once).
-
-# Run the loop until every given request has called back (10 s at most).
-
-# One request to completion.
-
 # Values of request header $name (case-insensitive) as the server saw them via /echo.
 sub echo_vals {
     my ($e, $name) = @_;

@@ -13,17 +13,6 @@ plan skip_all => 'nginx not installed' unless Uvent::Test::Nginx->available;
 
 # ---- helpers: every loop run is bounded by a deadline ----
 
-# Run $loop until $cond->() is true or $limit seconds passed. Returns $cond->().
-
-# Keep $loop running for $secs seconds.
-
-# Start a request; the returned hash collects the callback's arguments
-# and counts its calls (a second call is a failure at once).
-
-# Run the loop until every given request has called back (10 s at most).
-
-# One request to completion.
-
 my $ng   = Uvent::Test::Nginx->new(keepalive_timeout => 75, keepalive_requests => 10000);
 my $loop = Uvent::Loop->new;
 

@@ -15,17 +15,6 @@ $SIG{__WARN__} = sub { push @warnings, $_[0] };
 
 # ---- helpers: every loop run is bounded by a deadline ----
 
-# Run $loop until $cond->() is true or $limit seconds passed. Returns $cond->().
-
-# Keep $loop running for $secs seconds.
-
-# Start a request; the returned hash collects the callback's arguments
-# and counts its calls (a second call is a failure at once).
-
-# Run the loop until every given request has called back (10 s at most).
-
-# One request to completion.
-
 my $srv  = Uvent::Test::Server->new;
 my $port = $srv->port;
 my $loop = Uvent::Loop->new;

@@ -19,10 +19,6 @@ $SIG{__WARN__} = sub { push @warnings, $_[0] };
 
 # ---- helpers: every loop run is bounded by a deadline ----
 
-# Run $loop until $cond->() is true or $limit seconds passed. Returns $cond->().
-
-# Keep $loop running for $secs seconds.
-
 # Start a request; the returned hash collects the callback's arguments
 # and counts its calls (a second call is a failure at once).
 sub start_req {
@@ -37,8 +33,6 @@ sub start_req {
     $r->{queued} = defined $ret ? 0 : 1;
     return $r;
 }
-
-# Run the loop until every given request has called back (10 s at most).
 
 # One request to completion.
 sub fetch {

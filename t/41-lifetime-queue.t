@@ -21,10 +21,6 @@ $SIG{__WARN__} = sub { push @warnings, $_[0] };
 
 # ---- helpers: every loop run is bounded by a deadline ----
 
-# Run $loop until $cond->() is true or $limit seconds passed. Returns $cond->().
-
-# Keep $loop running for $secs seconds.
-
 # Start a request; the returned hash collects the callback's arguments
 # and counts its calls (a second call is a failure at once). `inside` records
 # whether the callback ran inside the request() call itself.
@@ -42,20 +38,6 @@ sub start_req {
     $r->{queued} = defined $ret ? 0 : 1;
     return $r;
 }
-
-# Run the loop until every given request has called back (10 s at most).
-
-# One request to completion.
-
-# ---- a raw select()-driven HTTP/1.1 server in a forked child ----
-# For behaviour the scriptable test server cannot produce. Options:
-#   host       listen address (default 127.0.0.1)
-#   backlog    listen backlog (default 16)
-#   may_accept sub { my ($now, $accepted, $first_accept_at) = @_; true to accept now }
-#   respond    sub { my ($conn, $seq, $target) = @_; return ($delay, \@header_lines, $close) }
-# Every response is 200 with body "ok", X-Conn (accept serial) and X-Seq.
-# Events go to a file, one line each: "conn N T", "req N SEQ TARGET T",
-# "eof N T" (the client closed), "close N T" (the server closed).
 
 # The event lines of a raw server, each split into fields.
 

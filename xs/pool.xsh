@@ -23,7 +23,7 @@ _new(const char *klass, SV *loop_rv, HV *config, int weak_loop)
     Newxz(pool, 1, uvx_pool_t);
     if (uvh_pool_new(loop->core, &cfg, &pool->core)) {
       Safefree(pool);
-      croak("Uvent::HTTP::Pool->new: invalid configuration");
+      UVX_CROAK("Uvent::HTTP::Pool->new: invalid configuration");
     }
     pool->loop = loop;
     /* an instance pool is owned by its loop, so it must not own the loop back */
@@ -145,7 +145,8 @@ stats(uvx_pool_t *pool, SV *destination = NULL)
       STRLEN len;
       const char *s = SvPVbyte(destination, len);
       uvh_request_t *r;
-      uvh_request_new(&r);
+      if (uvh_request_new(&r))
+        UVX_CROAK("Uvent::HTTP::Pool->stats: out of memory");
       if (uvh_request_set_url(r, s, len)) {
         SV *msg = sv_2mortal(newSVpvf("Uvent::HTTP::Pool->stats: %s", uvh_request_last_error(r)));
         uvh_request_unref(r);

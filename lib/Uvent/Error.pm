@@ -77,13 +77,19 @@ close by the server).
 
 A sentence for humans that names the request. Its form is
 
-    <what happened> (<METHOD> <destination><target>)[: <detail>]
+    <what happened> (<METHOD> <destination><target>)[ after a retry on a new connection][: <detail>]
 
 for example
 
     could not connect (GET http://127.0.0.1:1/): connection refused
     request timed out (GET http://example.com:80/slow): no complete response within 5 s
     request cancelled (POST http://10.0.0.7:8080/jobs): pool shut down
+    connection closed before the response was complete (GET http://10.0.0.7:8080/a) after a retry on a new connection: server closed the connection
+
+The words C<after a retry on a new connection> appear when the request had
+been sent a second time (see L<Uvent::HTTP::Pool/Requests are never lost>)
+and the error ended that second attempt (the C<resolve> form above never has
+them); L<Uvent::HTTP::Response/retried> is then true as well.
 
 except for C<resolve>, which reads
 
@@ -119,17 +125,24 @@ Message: C<connect timed out (...): not connected within N s>.
 =item C<timeout>
 
 The request's C<timeout> expired before the response was complete. For a
-queued request the message ends in C<no connection became free in time>, for a
+queued request the message ends in C<still waiting for a connection>, for a
 running one in C<no complete response within N s>; a running request's
-connection is closed. C<errno> is undef.
+connection is closed. The time spent on a retry counts: the clock is not
+restarted. C<errno> is undef.
 
 =item C<connection_closed>
 
 The connection ended before the response was complete: the server closed it
 (C<errno> undef, message detail C<server closed the connection>), reset it
 (C<errno> C<ECONNRESET>), or writing the request failed (C<errno> for example
-C<EPIPE> or C<ECONNRESET>). This also happens when the server closes a
-kept-alive connection just as a request is sent on it; Uvent does not retry.
+C<EPIPE> or C<ECONNRESET>). When the server closes a reused connection
+before any byte of the response, a request that is safe to repeat is sent
+again once on a new connection instead of failing (see
+L<Uvent::HTTP::Pool/Requests are never lost>). In that case this error is
+reported only when the request was not safe to repeat or had
+C<< retry => 0 >>, or when the retry failed too (the message then contains
+C<after a retry on a new connection>). A request on a new connection is never
+retried.
 Message: C<connection closed before the response was complete (...): DETAIL>.
 
 =item C<protocol>
@@ -157,9 +170,28 @@ C<request cancelled (...)>), or by L<Uvent::HTTP::Pool/shutdown> or the
 destruction of the pool's loop (message ending in C<: pool shut down>). The
 callback ran synchronously inside that call. C<errno> is undef.
 
+=item C<queue_full>
+
+The destination's queue already held C<max_queue> requests (pool
+configuration), so the request was not queued and never sent. The callback
+runs from the loop, never inside the C<request> call. C<errno> is undef.
+Message: C<destination queue is full (...)>.
+
+=item C<queue_timeout>
+
+The request waited C<queue_timeout> seconds (pool configuration) in the
+queue without getting a connection; it was never sent. When the request's
+own C<timeout> expires first, the code is C<timeout> instead. C<errno> is
+undef. Message: C<no connection became free in time (...): waited N s
+(queue_timeout)>.
+
 =back
 
 In an out-of-memory situation the code can also be C<nomem>.
+
+In a child process after C<fork>, requests inherited from the parent are
+dropped without a callback, so no error is reported for them there (see
+L<Uvent/FORK>).
 
 =head1 SEE ALSO
 

@@ -40,8 +40,7 @@ Uvent::Loop - the libuv event loop that runs Uvent's requests and timers
 A C<Uvent::Loop> wraps a libuv loop. Pools and timers belong to one loop, and
 their callbacks run only while that loop runs. Most programs use the default
 loop; C<< Uvent::Loop->new >> gives an independent loop, for example for a
-private pool, for a child process after C<fork> (see L<Uvent/FORK>), or for
-tests.
+private pool or for tests.
 
 =head2 What keeps run() running
 
@@ -198,8 +197,11 @@ system.
 
 =head1 FORK
 
-A loop inherited from the parent process must not be used, run or destroyed
-in a child; create a new one with C<< Uvent::Loop->new >> in the child. See
+A loop inherited from the parent process can be used in a child. The first
+C<run>, C<run_once> or C<run_nowait> in the child (or the first use of one of
+its pools there) re-creates the libuv loop for the child with
+C<uv_loop_fork> and drops the connections and requests inherited from the
+parent without touching them; the parent is not disturbed. See
 L<Uvent/FORK>.
 
 =head1 SEE ALSO

@@ -434,6 +434,53 @@ static void test_queue_limits(void) {
   run();
 }
 
+/* Regression: pumping every destination at max_total evicted an idle
+ * connection of the next destination in the list, which was then freed
+ * (more than 256 kept) under the iteration. Valgrind/ASan catch it. */
+static void test_many_destinations(void) {
+  uvh_pool_config_t cfg;
+  uvh_pool_t *pool;
+  uvh_request_t *r;
+  char url[96];
+  int i, refused = 0;
+  uvh_pool_config_init(&cfg);
+  cfg.max_total = 2;
+  cfg.max_connections = 1;
+  uvh_pool_new(loop, &cfg, &pool);
+  for (i = 0; i < 257; i++) {
+    snprintf(url, sizeof url, "http://127.0.1.%d:%d/", i % 250 + 1, 1 + i / 250);
+    uvh_request_new(&r);
+    uvh_request_set_url(r, url, strlen(url));
+    uvh_request_set_callback(r, on_done, &out[30]);
+    memset(&out[30], 0, sizeof out[30]);
+    uvh_pool_submit(pool, r, NULL);
+    uvh_request_unref(r);
+    run();
+    refused += out[30].err == UVH_E_CONNECT;
+  }
+  is_int(refused, 257, "257 destinations refused");
+  submit(pool, "/ok", 31);
+  run();
+  is_int(uvh_pool_size(pool), 1, "an idle connection to the server");
+  snprintf(url, sizeof url, "http://localhost:%d/stall", server_port);
+  for (i = 32; i < 34; i++) {
+    uvh_request_new(&r);
+    uvh_request_set_url(r, url, strlen(url));
+    uvh_request_set_callback(r, on_done, &out[i]);
+    memset(&out[i], 0, sizeof out[i]);
+    uvh_pool_submit(pool, r, NULL);
+    uvh_request_unref(r);
+  }
+  uvh_pool_set_max_connections(pool, 2);
+  sleep_loop(0.05);
+  is_int(uvh_pool_size(pool), 2, "at max_total the idle connection made room");
+  uvh_pool_shutdown(pool);
+  is_int(out[32].err + out[33].err, 2 * UVH_E_CANCELLED, "both stalled requests cancelled");
+  uvh_pool_release(pool);
+  uvh_pool_unref(pool);
+  run();
+}
+
 static void test_fork(void) {
   uvh_pool_t *pool = mkpool(60, 2);
   pid_t pid;
@@ -500,6 +547,7 @@ int main(void) {
   test_reentrancy();
   test_retry();
   test_queue_limits();
+  test_many_destinations();
   test_fork();
   test_loop_destroy();
   return done_testing();

@@ -34,8 +34,10 @@ Uvent::HTTP::Client - a connection of a Uvent::HTTP::Pool
 
 =head1 DESCRIPTION
 
-L<Uvent::HTTP::Pool/request> returns the connection that runs the request
-as a C<Uvent::HTTP::Client>, or undef when the request was queued. The object
+L<Uvent::HTTP::Pool/request> returns the connection the request was given to
+as a C<Uvent::HTTP::Client>, or undef when the request was queued. The
+request may still move to another connection (late binding, the pre-write
+check or a retry; see L<Uvent::HTTP::Pool/DESCRIPTION>). The object
 is for inspection: you cannot send requests through it directly, and it does
 not control the connection. Holding it keeps its data readable but neither
 keeps the connection open nor keeps the pool alive.
@@ -68,7 +70,9 @@ IPv6 address in brackets) and the port, which is always included.
 =head2 busy
 
 True while the connection is running a request, including while it is still
-resolving and connecting; false when it is idle or closed.
+resolving and connecting for it; false when it is idle or closed, and while
+it is still connecting after its request moved to a connection that became
+free first (late binding, see L<Uvent::HTTP::Pool/DESCRIPTION>).
 
 =head2 is_open
 

@@ -35,6 +35,7 @@ sub _create {
     }
     for my $key (grep { $WHOLE{$_} } sort keys %c) {
         Carp::croak("$class->new: '$key' must be a whole number, got '$c{$key}'") unless $c{$key} == int $c{$key};
+        Carp::croak("$class->new: '$key' is too large (at most 4294967295), got '$c{$key}'") if $c{$key} > 4294967295;
     }
     Carp::croak("$class->new: 'max_connections' must be a whole number >= 1") unless $c{max_connections} >= 1;
     $loop //= Uvent::Loop->default;
@@ -121,19 +122,28 @@ requests. When a request is submitted:
 
 =item 1.
 
-if the destination has an idle connection, the request is sent on it at once
-(the most recently used idle connection first);
+if the destination has an idle connection, the request is given to it (the
+most recently used idle connection first); it is written to the socket by the
+loop, after the pre-write check (see L</Requests are never lost>);
 
 =item 2.
 
 otherwise, if fewer than C<max_connections> connections to that destination
 are open, a new connection is opened for it (DNS lookup, then TCP connect,
-trying each resolved address in turn);
+trying each resolved address in turn; an IP address needs no lookup). When
+C<max_total> is set and that many connections are open over all
+destinations, the least recently used idle connection of the pool is closed
+to make room (normally one of another destination: an idle connection of
+this one would have been used); when there is no idle connection to close,
+the request is queued;
 
 =item 3.
 
-otherwise the request is queued; queued requests of a destination are served
-first in, first out.
+otherwise the request is queued, unless C<max_queue> requests of that
+destination are already waiting: then it fails with C<queue_full>. Queued
+requests of a destination are served first in, first out; only a request
+that goes back to the queue (a retry, or a request whose connection was
+found closed before it was written) is put back at its head.
 
 =back
 
@@ -142,14 +152,92 @@ L</CONNECTION REUSE>), the next queued request of the same destination starts
 on it I<before> the finished request's callback runs; if it may not be reused,
 it is closed and, if requests are queued, a new connection is opened for the
 first of them, also before the callback. When a connection closes for any
-other reason, a queued request of that destination opens a new one.
+other reason, a queued request of that destination opens a new one. With
+C<max_total>, a connection that closes or goes idle anywhere also lets a
+request queued for another destination open its connection.
+
+Late binding: a request for which a new connection is being opened does not
+have to wait for that connection. If another connection of the destination
+becomes free first and no request is queued, the request moves to that
+connection (the oldest such request first). The new connection goes on
+connecting; when it is up it takes the first queued request of the
+destination, or becomes idle. If it fails to connect or times out, it is
+just closed: no request was waiting on it, so no callback sees an error.
 
 Idle connections are watched: if the server closes one, resets it or sends
 anything on it, it is closed and removed at once (L</size> drops). Idle
 connections are also closed after the idle timeout (see L</CONFIGURATION>).
+The idle timeout of each connection is shortened by a random amount of up to
+5%, so that connections opened together do not all close together.
 
-Uvent does not retry: a request sent on a kept-alive connection that the
-server closes at the same moment fails with C<connection_closed>.
+=head2 Requests are never lost
+
+A request sent on a kept-alive connection can meet a server that closes
+that connection at the same moment. The pool handles that race in two ways.
+
+The pre-write check. A request given to an idle connection is not written
+at once: it is written from the loop's check phase, after the loop has
+processed that iteration's reads. A connection the server had already closed
+(or reset, or written to) by then has been noticed, so it is never chosen: it
+is closed (counted in C<idle_closed_peer>, see L</stats>), and the request,
+of which nothing was sent, goes back to the head of the queue and runs on
+another connection. This is not a retry: L<Uvent::HTTP::Response/retried>
+stays false. It also means that a request given to an idle connection is
+sent only when the loop runs.
+
+Safe retry. When the server closes the connection after the request was
+written, the request is sent again, but only if all of these hold:
+
+=over 4
+
+=item *
+
+the connection was a reused one: it had served a request before this one.
+A request on a new connection is never retried;
+
+=item *
+
+the connection ended (EOF, a reset, or a failed write) before any byte of a
+response arrived; the error would otherwise be C<connection_closed>. Timeouts,
+malformed responses and every other error are never retried;
+
+=item *
+
+the request is safe to repeat: its method is C<GET>, C<HEAD>, C<OPTIONS>,
+C<TRACE>, C<PUT> or C<DELETE> (upper case, compared exactly), or it has an
+C<Idempotency-Key> header (any value), or it was submitted with
+C<< idempotent => 1 >>. A request of any method is also safe when not a
+byte of it had been written (the write failed at once);
+
+=item *
+
+it was not retried already: a request is sent again at most once;
+
+=item *
+
+its C<retry> parameter is not false (C<< retry => 0 >> disables retrying,
+also for a request of which nothing was written);
+
+=item *
+
+its C<timeout> has not expired.
+
+=back
+
+The retry goes to the head of the destination's queue and is sent on a new
+connection, never on another reused one; it takes the room the closed
+connection left. It counts against the same C<timeout>, which is not
+restarted (the new connection has its own C<connect_timeout>). A retried
+request is still one request for the callback and for L</stats>
+(C<requests>); the retry is counted in C<retried>, and
+L<Uvent::HTTP::Response/retried> is true. If the retry fails too, the error
+message contains C<after a retry on a new connection> (see
+L<Uvent::Error/message>), unless it is a C<resolve> error, whose message has
+its own form.
+
+A C<POST> or C<PATCH> without C<Idempotency-Key> or C<< idempotent => 1 >>
+that was written on a connection the server closed fails with
+C<connection_closed>, since the server may have acted on it.
 
 =head1 CONSTRUCTORS
 
@@ -170,13 +258,20 @@ Croaks with (the class name is the one C<new> was called on):
 
 =item C<Uvent::HTTP::Pool-E<gt>new: the config must be a hashref>
 
-=item C<Uvent::HTTP::Pool-E<gt>new: unknown config key 'KEY' (known: max_body_size, max_connections, max_headers_size, timeout)>
+=item C<Uvent::HTTP::Pool-E<gt>new: unknown config key 'KEY' (known: max_body_size, max_connections, max_headers_size, max_lifetime, max_queue, max_requests_per_connection, max_total, queue_timeout, timeout)>
 
 (C<keys> and a list when several are unknown)
 
 =item C<Uvent::HTTP::Pool-E<gt>new: 'KEY' must be a number E<gt>= 0, got 'VALUE'>
 
-also for an undef value (C<got undef>) or a reference
+also for an undef value (C<got undef>) or a reference. Numbers are written
+in decimal, optionally with an exponent (C<1e3>); no sign.
+
+=item C<Uvent::HTTP::Pool-E<gt>new: 'KEY' must be a whole number, got 'VALUE'>
+
+for a fraction given to C<max_connections>, C<max_headers_size>,
+C<max_body_size>, C<max_requests_per_connection>, C<max_queue> or
+C<max_total>
 
 =item C<Uvent::HTTP::Pool-E<gt>new: 'max_connections' must be a whole number E<gt>= 1>
 
@@ -212,15 +307,59 @@ L</max_connections>.
 Idle timeout in seconds (fractional allowed; default 60): a kept-alive
 connection that has been idle this long is closed. 0 means idle connections
 are never closed for idleness (they are still closed when the server closes
-them). A C<Keep-Alive: timeout=N> response header can shorten it for one
-connection (see L</CONNECTION REUSE>). This is not a request timeout; see the
+them, or at C<max_lifetime>). A C<Keep-Alive: timeout=N> response header can
+shorten it for one connection (see L</CONNECTION REUSE>). Each time a
+connection becomes idle, its limit is shortened by a random amount of up to
+5% (jitter), so that connections opened together do not close together; it is
+never lengthened. This is not a request timeout; see the
 C<timeout> parameter of L</request> for that.
 
 =item max_connections
 
 The most connections open at the same time to one destination (default 10,
-a whole number E<gt>= 1). Connections being resolved or connected count. There
-is no limit across destinations.
+a whole number E<gt>= 1). Connections being resolved or connected count. See
+C<max_total> for a limit across destinations.
+
+=item max_total
+
+The most connections open at the same time over all destinations (default
+0, no limit; a whole number). Connections being resolved or connected count.
+When a request needs a new connection and the limit is reached, the least
+recently used idle connection of the pool, whatever its destination, is
+closed to make room; when no connection is idle, the request is queued until
+a connection closes or goes idle somewhere. Such a close counts in
+C<connections_closed> only, not as an idle timeout or a server close.
+
+=item max_queue
+
+The most requests that may wait in the queue of one destination (default 0,
+no limit; a whole number). A request that would make the queue longer than
+that fails with C<queue_full> without being sent. That callback never runs inside the
+C<request> call: it runs from the loop, at its next iteration. Requests put
+back at the head of the queue (retries, and requests whose connection was
+found closed before they were written) are not limited.
+
+=item queue_timeout
+
+Seconds (fractional allowed) a request may wait in the queue for a
+connection (default 0, no limit). A request that waited that long leaves the
+queue and fails with C<queue_timeout>; it was never sent. A request that is
+running is not limited by it. When the request's own C<timeout> comes first,
+the error is C<timeout>.
+
+=item max_lifetime
+
+Seconds (fractional allowed) after its connect during which a connection may
+be reused (default 0, no limit). A connection older than that is closed after
+the response it is running; an idle one is closed when it reaches that age
+(counted in C<idle_closed_timeout>).
+
+=item max_requests_per_connection
+
+The most requests one connection carries (default 0, no limit; a whole
+number). The connection is closed after the response to its last one. A
+server's C<Keep-Alive: max=N> header can lower the limit for one connection
+(see L</CONNECTION REUSE>).
 
 =item max_headers_size
 
@@ -237,7 +376,10 @@ limit is crossed; the body is never read further. Requests can override it.
 
 =back
 
-Unknown keys croak.
+Every value must be a number E<gt>= 0, and the keys described as whole
+numbers must be whole numbers. For C<max_total>, C<max_queue>,
+C<queue_timeout>, C<max_lifetime> and C<max_requests_per_connection>, 0 (the
+default) means no limit. Unknown keys croak.
 
 =head1 METHODS
 
@@ -252,10 +394,12 @@ which is the object the callback receives. An existing request object can be
 given instead; one whose previous exchange has finished can be submitted
 again.
 
-Returns the L<Uvent::HTTP::Client> (connection) that runs the request, or
-undef when the request was queued. Either way the request is under way: the
-callback will be called exactly once (see L</CALLBACKS>). When C<request>
-croaks, nothing is sent and the callback is never called.
+Returns the L<Uvent::HTTP::Client> (connection) the request was given to, or
+undef when the request was queued (or will fail with C<queue_full>). The
+request may still end up on another connection: by late binding, by the
+pre-write check or by a retry (see L</DESCRIPTION>). Either way the request
+is under way: the callback will be called exactly once (see L</CALLBACKS>).
+When C<request> croaks, nothing is sent and the callback is never called.
 
 Parameters (undef values mean "the default"):
 
@@ -274,8 +418,9 @@ L<URI>) is used through its string form.
 
 The request method (default C<GET>), sent exactly as given. It must be an
 HTTP token. Give it in upper case: the special handling of C<HEAD> (no
-response body) and the automatic C<Content-Length: 0> for C<POST>, C<PUT> and
-C<PATCH> are case-sensitive.
+response body), the automatic C<Content-Length: 0> for C<POST>, C<PUT> and
+C<PATCH>, and the methods that may be retried (see L</Requests are never
+lost>) are case-sensitive.
 
 =item headers
 
@@ -285,7 +430,8 @@ arrayref to send the header once per element. With an arrayref, headers are
 sent in the given order and names may repeat. Names must be HTTP tokens;
 values must not contain CR, LF, NUL or other control characters (tab is
 allowed). See L<Uvent::HTTP::Request/THE REQUEST ON THE WIRE> for the headers
-Uvent adds and the ones you cannot set.
+Uvent adds and the ones you cannot set. An C<Idempotency-Key> header (any
+value) makes the request safe to retry whatever its method.
 
 =item body
 
@@ -296,15 +442,17 @@ C<Content-Length> header.
 =item timeout
 
 Seconds (fractional) for the whole request, from the call to C<request> until
-the response is complete, time spent in the queue included. Default 20; 0 means
-no limit. When it expires, a queued request leaves the queue and a running one
-is aborted and its connection closed; the callback gets a C<timeout> error.
+the response is complete, time spent in the queue and on a retry included.
+Default 20; 0 means no limit. When it expires, a queued request leaves the
+queue and a running one is aborted and its connection closed; the callback
+gets a C<timeout> error.
 
 =item connect_timeout
 
 Seconds for the DNS lookup and the TCP connect of a new connection. Default:
 the value of C<timeout>. 0 means no separate limit (C<timeout> still
-applies). It does not apply when the request is sent on an idle connection.
+applies). It does not apply when the request is sent on an idle connection;
+a retry's new connection gets the full C<connect_timeout> again.
 When it expires, the callback gets a C<connect_timeout> error. Whichever of
 C<timeout> and C<connect_timeout> expires first wins.
 
@@ -314,6 +462,20 @@ C<timeout> and C<connect_timeout> expires first wins.
 
 Limits for this request's response, overriding the pool's
 L</CONFIGURATION> (same meaning, 0 = no limit).
+
+=item retry
+
+Whether the request may be sent again on a new connection when the reused
+connection it was written on is closed by the server before any response
+byte (default 1, true). The request must also be safe to repeat; see
+L</Requests are never lost> for the exact rules. C<< retry => 0 >> disables
+it: the request then fails with C<connection_closed>.
+
+=item idempotent
+
+Treat the request as safe to repeat whatever its method (default 0, false),
+for example for a C<POST> the server de-duplicates. An C<Idempotency-Key>
+header has the same effect.
 
 =item response_callback
 
@@ -344,7 +506,8 @@ those still being resolved or connected.
     my $busy = $pool->nbusy;
 
 The number of connections that are running a request (including those still
-being resolved or connected).
+being resolved or connected for their request; a connection whose request
+moved to another connection by late binding is not busy while it connects).
 
 =head2 nqueued
 
@@ -396,14 +559,17 @@ L</max_headers_size>.
     printf "%d requests, %d reused a connection, %d timed out\n",
         $stats->{requests}, $stats->{reused}, $stats->{errors}{timeout};
 
-Returns a new hashref of counters kept since the pool was created, over all
-destinations:
+    my $one = $pool->stats($destination);    # e.g. 'http://127.0.0.1:8080'
+    print "unknown destination\n" unless $one;
+
+Without an argument, returns a new hashref of counters kept since the pool
+was created, over all destinations:
 
 =over 4
 
 =item requests
 
-requests accepted by L</request>;
+requests accepted by L</request> (a retried request counts once);
 
 =item responses
 
@@ -413,8 +579,8 @@ requests that completed with a response (C<$error> undef);
 
 a hashref from each error code of L<Uvent::Error> (C<resolve>, C<connect>,
 C<connect_timeout>, C<timeout>, C<connection_closed>, C<protocol>,
-C<too_large>, C<cancelled>) to the number of requests that ended with it;
-all eight keys are always present;
+C<too_large>, C<cancelled>, C<queue_full>, C<queue_timeout>) to the number of
+requests that ended with it; all ten keys are always present;
 
 =item connections_opened
 
@@ -424,16 +590,25 @@ connections opened and closed so far (the difference is L</size>);
 
 =item reused
 
-requests that were sent on a connection that had already served a request;
+requests that were given to a connection that had already served a request
+(a request that the pre-write check moves on to another such connection
+counts twice);
+
+=item retried
+
+requests that were sent a second time, on a new connection, after the
+server closed the reused connection they had been written on (see
+L</Requests are never lost>);
 
 =item idle_closed_timeout
 
-idle connections closed by the idle timeout;
+idle connections closed by the idle timeout or at C<max_lifetime>;
 
 =item idle_closed_peer
 
 idle connections closed because the server closed or reset them or sent
-something unsolicited;
+something unsolicited, including those the pre-write check found so after a
+request had been given to them;
 
 =item queued
 
@@ -448,6 +623,21 @@ the most requests that were waiting at the same time;
 the total time, in seconds, that requests spent waiting in the queue.
 
 =back
+
+With a C<$destination>, returns the same counters for that destination only,
+in a hashref with the same keys (C<queued> and C<max_queued> then count that
+destination's queue). Any URL of the destination will do: only its scheme,
+host and port are used, so C<http://host:port>, C<http://host/> and
+C<http://host/any/path?x=1> give the same answer. Returns undef for a
+destination the pool does not know. Croaks with
+C<Uvent::HTTP::Pool-E<gt>stats: invalid URL '...': ...> (the messages of
+L</ERRORS>) when C<$destination> is not a valid C<http://> URL.
+
+A destination is known from its first request on. While it has no
+connection and no request, it is still kept for its counters, as long as
+the pool knows at most 256 destinations; beyond that, a destination is
+forgotten as soon as it has neither (its counters remain in the pool-wide
+totals).
 
 The counters are always kept and cannot be reset.
 
@@ -495,10 +685,12 @@ It is called from inside L<Uvent::Loop/run> (or C<run_once>, C<run_nowait>)
 of the pool's loop; synchronously from inside L<Uvent::HTTP::Request/cancel>
 and L</shutdown>; and from the loop's destruction when the loop goes away
 with the request pending. It is never called from inside the C<request> call
-that submitted it. The return value is ignored. The callback is looked up in
-the request object when the request finishes, so changing
-C<< $request->response_callback >> while the request is pending changes which
-code is called.
+that submitted it (not even for C<queue_full>). In a child process after
+C<fork>, requests inherited from the parent are dropped without calling
+their callbacks there (see L</FORK>). The return value is ignored. The
+callback is looked up in the request object when the request finishes, so
+changing C<< $request->response_callback >> while the request is pending
+changes which code is called.
 
 When the callback runs, the request is already finished (C<< $request->active
 >> is false) and the pool's counters are up to date; a queued request may
@@ -537,7 +729,15 @@ connection is complete but the connection is not reused;
 
 =item *
 
-the response carried no C<Keep-Alive> header with C<max=0> or C<timeout=0>;
+the response carried no C<Keep-Alive> header with C<timeout=0>, and the
+connection has not used up the requests allowed by a C<Keep-Alive: max=N>
+header (see below);
+
+=item *
+
+the connection has not yet carried C<max_requests_per_connection> requests
+(the one just finished included) and is younger than C<max_lifetime>, when
+those are set;
 
 =item *
 
@@ -555,15 +755,20 @@ whose request failed, timed out or was cancelled is always closed.
 
 A response header C<Keep-Alive: timeout=N> lowers the idle timeout of that
 connection (never raises it) to N minus a margin of min(1 s, N/10), so that
-Uvent closes it before the server does. The value is remembered for the
-connection's later requests.
+Uvent closes it before the server does; the jitter of up to 5% applies to the
+result as well. The value is remembered for the connection's later requests.
+
+A response header C<Keep-Alive: max=N> is honoured: the connection carries at
+most N more requests after that response, and is closed after the last one
+even if the server does not close it (C<max=0>: it is not reused at all). A
+later C<max> can lower the count but never raise it.
 
 =head1 ERRORS
 
 Errors of a submitted request are reported to its callback as a
 L<Uvent::Error>; see there for the codes C<resolve>, C<connect>,
 C<connect_timeout>, C<timeout>, C<connection_closed>, C<protocol>,
-C<too_large> and C<cancelled>.
+C<too_large>, C<cancelled>, C<queue_full> and C<queue_timeout>.
 
 Bad arguments make C<request> croak before anything is sent. The messages
 start with C<Uvent::HTTP::Pool-E<gt>request:> unless noted, and name the
@@ -573,7 +778,7 @@ caller's line:
 
 =item C<expects a hashref of parameters or a Uvent::HTTP::Request>
 
-=item C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method, headers, body, timeout, connect_timeout, max_headers_size, max_body_size, response_callback)>
+=item C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method, headers, body, timeout, connect_timeout, max_headers_size, max_body_size, retry, idempotent, response_callback)>
 
 (without the C<request> prefix)
 
@@ -669,9 +874,49 @@ The instance pool of a loop lives as long as the loop.
 
 =head1 FORK
 
-A pool inherited from the parent process must not be used, shut down or
-dropped in a child if it has open connections; create a new
-C<< Uvent::Loop->new >> and a new pool in the child. See L<Uvent/FORK>.
+A pool is fork-safe: the parent and a child can both go on using it. In the
+child, the first use of the pool (any of L</request>, L</size>, L</nbusy>,
+L</nqueued>, L</stats>, L</max_connections> with an argument, L</shutdown>,
+or dropping the pool), or the first C<run>, C<run_once> or C<run_nowait> of
+its loop, or the destruction of the loop, first drops everything inherited
+from the parent:
+
+=over 4
+
+=item *
+
+the libuv loop is re-created for the child (C<uv_loop_fork>), so the child no
+longer shares the parent's event descriptor;
+
+=item *
+
+every inherited connection, idle or busy, is closed in the child without a
+byte being written to it or read from it; the parent's copy stays open and
+the server sees nothing;
+
+=item *
+
+every inherited request, running or queued, is dropped silently: its
+callback is not called in the child, and it is not counted in the child's
+C<errors>. The parent still gets the callbacks of those requests, exactly
+once, as if there had been no fork.
+
+=back
+
+After that the pool is empty (L</size> 0) and usable in the child: new
+requests open new connections. The counters of L</stats> carry on from their
+values at the fork (the dropped connections count as closed). The same holds
+for the instance pool of a loop.
+
+Do not call L<Uvent::HTTP::Request/cancel> on an inherited request in the
+child before the pool or its loop has been used there: the cancel does not
+drop the inherited state first, so it runs the request's callback in the
+child (with C<cancelled>) and removes the parent's connection from the event
+descriptor the two processes still share; the parent then never sees that
+response and its request times out. Once the pool has been used in the
+child, such a cancel does nothing.
+
+A child should still end with C<POSIX::_exit> or C<exec>; see L<Uvent/FORK>.
 
 =head1 SEE ALSO
 

@@ -122,6 +122,15 @@ seconds for DNS and TCP connect, default: C<timeout>;
 
 response limits, default: the pool's;
 
+=item retry
+
+whether the request may be sent again on a new connection when a reused
+connection fails before any response byte, default 1;
+
+=item idempotent
+
+treat the request as safe to repeat whatever its method, default 0;
+
 =item response_callback
 
 code called with C<($request, $response, $error)>.
@@ -134,7 +143,8 @@ Croaks with C<Uvent::HTTP::Request-E<gt>new: expects a hashref of parameters>
 when C<\%params> is not a hashref, and with
 C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method,
 headers, body, timeout, connect_timeout, max_headers_size, max_body_size,
-response_callback)> (C<parameters> and a list when several are unknown).
+retry, idempotent, response_callback)> (C<parameters> and a list when several
+are unknown).
 
 =head1 METHODS
 
@@ -185,6 +195,21 @@ The response header limit; undef means the pool's.
 =head2 max_body_size
 
 The response body limit; undef means the pool's.
+
+=head2 retry
+
+Whether the request may be retried (see
+L<Uvent::HTTP::Pool/Requests are never lost>); true or false, undef means 1
+(true). With C<< $request->retry(0) >>, a request that would have been
+retried fails with C<connection_closed> instead.
+
+=head2 idempotent
+
+Whether the request counts as safe to repeat whatever its method; true or
+false, undef means 0 (false). Without it, a request that fails on a reused
+connection is retried only if its method is C<GET>, C<HEAD>, C<OPTIONS>,
+C<TRACE>, C<PUT> or C<DELETE>, if it has an C<Idempotency-Key> header, or if
+not a byte of it had been written.
 
 =head2 response_callback
 
@@ -269,7 +294,13 @@ Nothing else is added: no C<Connection>, C<Accept> or C<Accept-Encoding>
 header. A C<Transfer-Encoding> header cannot be set (request bodies are
 always sent with C<Content-Length>). A C<Connection> header whose value
 contains the token C<close> makes the connection close after the response
-instead of being reused.
+instead of being reused. An C<Idempotency-Key> header (the name in any case,
+any value) is sent as given and makes the request safe to retry, as
+C<< idempotent => 1 >> does (see L<Uvent::HTTP::Pool/Requests are never
+lost>).
+
+A request that is retried is sent again exactly as the first time, head and
+body, on a new connection.
 
 The head and the body are written together, without waiting for
 C<100 Continue>.

@@ -33,6 +33,7 @@ Uvent::HTTP::Response - a parsed HTTP response
     my $body     = $response->body;                          # bytes
     my $trailers = $response->trailers;                      # {} unless chunked trailers came
     print "connection reused\n" if $response->keep_alive;
+    print "sent twice\n"        if $response->retried;
 
 =head1 DESCRIPTION
 
@@ -125,8 +126,19 @@ the same conventions as L</headers>; an empty hashref when there were none.
 On a successful response: true when the connection was handed back to the
 pool for reuse (or went on to run a queued request), false when it was
 closed. See L<Uvent::HTTP::Pool/CONNECTION REUSE> for the rules. After an
-error the value has no meaning (it may be true although the connection was
-closed); a connection is never reused after an error.
+error it is always false: a connection is never reused after an error.
+
+=head2 retried
+
+    print "sent on a second connection\n" if $response->retried;
+
+True when the request was sent a second time, on a new connection, because
+the server closed the reused connection it had first been written on before
+answering (see L<Uvent::HTTP::Pool/Requests are never lost>). It tells
+nothing about the outcome: the retry may have succeeded (C<$error> undef) or
+failed too (the error message then says C<after a retry on a new
+connection>). False otherwise, also when the pre-write check moved the
+request to another connection before anything was sent.
 
 =head1 SEE ALSO
 
