@@ -9,7 +9,7 @@ use POSIX qw(WNOHANG);
 use lib 't/lib';
 use Uvent;
 use Uvent::Test::Server;
-use Uvent::Test::Util qw(run_until run_for wait_all response_ok);
+use Uvent::Test::Util qw(run_until run_for wait_all response_ok start_req);
 
 # Safe retry of a request whose reused connection the server closed before
 # answering, and the pre-write check on connections picked from the idle set.
@@ -18,21 +18,6 @@ my @warnings;
 $SIG{__WARN__} = sub { push @warnings, $_[0] };
 
 # ---- helpers: every loop run is bounded by a deadline ----
-
-# Start a request; the returned hash collects the callback's arguments
-# and counts its calls (a second call is a failure at once).
-sub start_req {
-    my ($pool, %p) = @_;
-    $p{timeout} //= 5;
-    my $r = { calls => 0, uri => $p{uri}, started => time };
-    my $ret = $pool->request({ %p, response_callback => sub {
-        my ($req, $resp, $err) = @_;
-        fail("callback for $r->{uri} called more than once") if ++$r->{calls} > 1;
-        @$r{qw(request response error at)} = ($req, $resp, $err, time);
-    } });
-    $r->{queued} = defined $ret ? 0 : 1;
-    return $r;
-}
 
 # One request to completion.
 sub fetch {

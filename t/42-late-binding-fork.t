@@ -12,7 +12,7 @@ use POSIX ();
 use lib 't/lib';
 use Uvent;
 use Uvent::Test::Server;
-use Uvent::Test::Util qw(run_until run_for wait_all fetch ecode body hdr response_ok raw_server raw_server_main raw_stop raw_events);
+use Uvent::Test::Util qw(run_until run_for wait_all fetch ecode body hdr response_ok raw_server raw_server_main raw_stop raw_events start_req);
 
 # Late binding (a request waiting for its new connection takes one that
 # becomes idle first) and fork safety (a child drops inherited connections
@@ -27,24 +27,6 @@ my @warnings;
 $SIG{__WARN__} = sub { push @warnings, $_[0] };
 
 # ---- helpers: every loop run is bounded by a deadline ----
-
-# Start a request; the returned hash collects the callback's arguments
-# and counts its calls (a second call is a failure at once). `inside` records
-# whether the callback ran inside the request() call itself.
-our $IN_REQUEST = 0;
-sub start_req {
-    my ($pool, %p) = @_;
-    $p{timeout} //= 5;
-    my $r = { calls => 0, uri => $p{uri}, started => time };
-    local $IN_REQUEST = 1;
-    my $ret = $pool->request({ %p, response_callback => sub {
-        my ($req, $resp, $err) = @_;
-        fail("callback for $r->{uri} called more than once") if ++$r->{calls} > 1;
-        @$r{qw(request response error at inside)} = ($req, $resp, $err, time, $IN_REQUEST);
-    } });
-    $r->{queued} = defined $ret ? 0 : 1;
-    return $r;
-}
 
 # The event lines of a raw server, each split into fields.
 

@@ -44,14 +44,19 @@ sub wait_all {
     return run_until($loop, sub { !grep { !$_->{calls} } @r }, 10);
 }
 
+# Start a request; the returned hash collects the callback's arguments and
+# counts its calls (a second call is a failure at once). `inside` records
+# whether the callback ran inside the request() call itself.
+our $IN_REQUEST = 0;
 sub start_req {
     my ($pool, %p) = @_;
     $p{timeout} //= 5;
     my $r = { calls => 0, uri => $p{uri}, started => time };
+    local $IN_REQUEST = 1;
     my $ret = $pool->request({ %p, response_callback => sub {
         my ($req, $resp, $err) = @_;
         fail("callback for $r->{uri} called more than once") if ++$r->{calls} > 1;
-        @$r{qw(request response error at)} = ($req, $resp, $err, time);
+        @$r{qw(request response error at inside)} = ($req, $resp, $err, time, $IN_REQUEST);
     } });
     $r->{queued} = defined $ret ? 0 : 1;
     $r->{client_class} = ref $ret;
