@@ -56,6 +56,7 @@ static struct addrinfo *literal_address(const char *host, uint16_t port) {
 static void fail_soon(uvh_conn_t *conn, int code, int sys_err) {
   conn->deferred_code = code;
   conn->deferred_err = sys_err;
+  uv_ref((uv_handle_t *)&conn->timer); /* nothing else may keep the loop alive for it */
   uv_timer_start(&conn->timer, on_timer, 0, 0);
 }
 
@@ -204,6 +205,7 @@ static void on_timer(uv_timer_t *t) {
   if (conn->deferred_code) {
     int code = conn->deferred_code, err = conn->deferred_err;
     conn->deferred_code = conn->deferred_err = 0;
+    uv_unref((uv_handle_t *)t);
     conn_fail(conn, code, err, NULL);
     return;
   }

@@ -162,6 +162,7 @@ struct uvh_pool_s {
   unsigned ndests;
   unsigned released : 1;     /* owner let go: keep no idle connections */
   unsigned sweeping : 1;     /* mid-sweep: no pumping, no freeing of destinations */
+  unsigned detaching : 1;    /* the loop is being destroyed: no new work */
   unsigned pumping;          /* pumps in progress: destinations are not freed under them */
   uvh_list_t idle_lru;       /* every idle conn, least recently used first (max_total eviction) */
   uvh_list_t pending_writes; /* conns whose request is written from the check handle */

@@ -112,7 +112,7 @@ void uvh_pool_unref(uvh_pool_t *pool) {
 /* Every public entry notices a fork before touching anything. */
 static int pool_usable(uvh_pool_t *pool) {
   UVH_CHECK_FORK(pool->loop);
-  return pool->loop != NULL;
+  return pool->loop != NULL && !pool->detaching;
 }
 
 uvh_loop_t *uvh_pool_loop(uvh_pool_t *pool) { return pool->loop; }
@@ -263,6 +263,22 @@ static uvh_conn_t *pop_idle(uvh_dest_t *d) {
   return conn;
 }
 
+static void wake(uvh_pool_t *pool) {
+  /* an active idle handle makes the poll phase return at once */
+  if (pool->loop && !uv_is_active((uv_handle_t *)&pool->idle))
+    uv_idle_start(&pool->idle, on_idle);
+}
+
+/* Complete `req` (not queued, not on a connection) with `err` from the next
+ * tick: never call back from inside a call the user made. */
+static void defer_failure(uvh_pool_t *pool, uvh_request_t *req, int err) {
+  req->state = REQ_RUNNING;
+  req->conn = NULL;
+  req->deferred_err = err;
+  uvh_list_push_back(&pool->deferred, &req->queue_link);
+  wake(pool);
+}
+
 /* At max_total: close the least recently used idle connection anywhere. */
 static int evict_idle(uvh_pool_t *pool) {
   uvh_conn_t *conn;
@@ -300,7 +316,7 @@ void uvh__pool_pump(uvh_pool_t *pool, uvh_dest_t *d) {
       unqueue(pool, d, head);
       rc = start_new_conn(pool, d, head, NULL);
       if (rc)
-        uvh__request_complete(head, rc, 0, NULL);
+        defer_failure(pool, head, rc); /* a pump may run inside a user's call */
     } else if (!evicted) {
       break;
     } /* else: an eviction may have changed everything: look again */
@@ -369,10 +385,15 @@ void uvh__pool_conn_closed(uvh_pool_t *pool, uvh_conn_t *conn) {
   conn->dest = NULL;
   d->nconns--;
   pool->size--;
+  /* `d` must outlive the pumps: no destination is freed while one runs */
+  pool->pumping++;
   uvh__pool_pump(pool, d);
   if (pool->cfg.max_total && !pool->sweeping)
     pump_all(pool);
+  pool->pumping--;
   dest_maybe_free(pool, d);
+  if (pool->pumping == 0)
+    prune_dests(pool);
 }
 
 void uvh__pool_conn_fresh(uvh_pool_t *pool, uvh_conn_t *conn) {
@@ -381,8 +402,12 @@ void uvh__pool_conn_fresh(uvh_pool_t *pool, uvh_conn_t *conn) {
     uvh_request_t *req = uvh_container_of(d->queue.next, uvh_request_t, queue_link);
     unqueue(pool, d, req);
     uvh__conn_run(conn, req);
+  } else if (pool->released || !pool->loop || pool->detaching) {
+    uvh__conn_close(conn); /* nobody will reuse it */
   } else {
     uvh__conn_make_idle(conn);
+    if (pool->cfg.max_total && pool->nqueued)
+      pump_all(pool); /* another destination may be waiting for this room */
   }
 }
 
@@ -392,12 +417,6 @@ void uvh__pool_requeue(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, int 
 }
 
 /* ------------------------------------------------------- deferred work */
-
-static void wake(uvh_pool_t *pool) {
-  /* an active idle handle makes the poll phase return at once */
-  if (pool->loop && !uv_is_active((uv_handle_t *)&pool->idle))
-    uv_idle_start(&pool->idle, on_idle);
-}
 
 void uvh__pool_defer_write(uvh_pool_t *pool, uvh_conn_t *conn) {
   uvh_list_push_back(&pool->pending_writes, &conn->write_link);
@@ -507,10 +526,10 @@ int uvh_pool_submit(uvh_pool_t *pool, uvh_request_t *req, uvh_conn_t **conn_out)
 
   if (conn_out)
     *conn_out = NULL;
-  if (uvh_request_active(req))
-    return UVH_E_BUSY;
   if (!pool_usable(pool))
     return UVH_E_CLOSED_POOL;
+  if (uvh_request_active(req))
+    return UVH_E_BUSY;
   if ((rc = uvh_request_check(req)) != 0)
     return rc;
   if ((rc = uvh__response_new(&resp)) != 0)
@@ -526,6 +545,7 @@ int uvh_pool_submit(uvh_pool_t *pool, uvh_request_t *req, uvh_conn_t **conn_out)
   memset(&req->error, 0, sizeof req->error);
   req->retried = 0;
   req->fresh_conn_only = 0;
+  req->deferred_err = 0;
 
   uv_update_time(pool->loop->uv);
   req->deadline = req->timeout > 0 ? uv_now(pool->loop->uv) + uvh__seconds_to_ms(req->timeout) : 0;
@@ -554,11 +574,7 @@ int uvh_pool_submit(uvh_pool_t *pool, uvh_request_t *req, uvh_conn_t **conn_out)
     } else if (evicted) {
       continue; /* room was made at max_total: look again */
     } else if (pool->cfg.max_queue && d->nqueued >= pool->cfg.max_queue) {
-      /* fail fast, but never call back from inside submit */
-      req->state = REQ_RUNNING;
-      req->deferred_err = UVH_E_QUEUE_FULL;
-      uvh_list_push_back(&pool->deferred, &req->queue_link);
-      wake(pool);
+      defer_failure(pool, req, UVH_E_QUEUE_FULL); /* fail fast, on the next tick */
     } else {
       enqueue(pool, d, req, 0);
     }
@@ -719,18 +735,26 @@ void uvh_pool_shutdown(uvh_pool_t *pool) {
   uvh_pool_unref(pool);
 }
 
+/* Inherited requests complete from the child's next tick: this runs inside
+ * whatever pool call the child made first. */
 void uvh__pool_drop_inherited(uvh_pool_t *pool) {
   uvh_list_t inherited;
   uvh_list_init(&inherited);
-  uvh_pool_ref(pool);
   collect_all(pool, &inherited);
-  complete_all(&inherited, UVH_E_INHERITED, "dropped in the child after fork");
-  uvh_pool_unref(pool);
+  while (!uvh_list_empty(&inherited)) {
+    uvh_request_t *req = uvh_container_of(inherited.next, uvh_request_t, queue_link);
+    if (req->state == REQ_QUEUED)
+      unqueue(pool, req->dest, req);
+    else
+      uvh_list_remove(&req->queue_link);
+    defer_failure(pool, req, UVH_E_INHERITED);
+  }
 }
 
 /* The loop is going away: finish everything and stop using it. */
 void uvh__pool_detach_loop(uvh_pool_t *pool) {
   uvh_pool_ref(pool);
+  pool->detaching = 1; /* callbacks run by the shutdown may not start new work */
   uvh_pool_shutdown(pool);
   close_idle(pool);
   if (pool->loop) {

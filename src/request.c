@@ -293,6 +293,8 @@ int uvh_request_cancel(uvh_request_t *req) {
    * cancelling would close a socket the parent still uses */
   if (req->pool)
     UVH_CHECK_FORK(req->pool->loop);
+  if (req->state == REQ_RUNNING && req->conn == NULL && req->deferred_err == UVH_E_INHERITED)
+    return 0; /* the parent's: dropped on the child's next tick, never cancelled here */
   if (req->state == REQ_QUEUED) {
     uvh__request_complete(req, UVH_E_CANCELLED, 0, NULL);
   } else if (req->state == REQ_RUNNING) {

@@ -481,6 +481,33 @@ static void test_many_destinations(void) {
   run();
 }
 
+/* Regression: closing the idle connection of a destination ran a pump
+ * that pruned that very destination (more than 256 kept), and the close
+ * then read it. Valgrind/ASan catch it. */
+static void test_idle_close_prunes_destination(void) {
+  uvh_pool_t *pool = mkpool(0.05, 1);
+  uvh_request_t *r;
+  char url[96];
+  int i;
+  for (i = 0; i < 257; i++) {
+    snprintf(url, sizeof url, "http://127.0.2.%d:%d/", i % 250 + 1, 1 + i / 250);
+    uvh_request_new(&r);
+    uvh_request_set_url(r, url, strlen(url));
+    uvh_pool_submit(pool, r, NULL);
+    uvh_request_unref(r);
+    run();
+  }
+  submit(pool, "/ok", 40);
+  run();
+  is_int(uvh_pool_size(pool), 1, "idle connection next to 257 empty destinations");
+  sleep_loop(0.2);
+  is_int(uvh_pool_size(pool), 0, "closed by the idle timeout");
+  is_int(uvh_pool_stats(pool)->idle_closed_timeout, 1, "counted once");
+  uvh_pool_release(pool);
+  uvh_pool_unref(pool);
+  run();
+}
+
 static void test_fork(void) {
   uvh_pool_t *pool = mkpool(60, 2);
   pid_t pid;
@@ -548,6 +575,7 @@ int main(void) {
   test_retry();
   test_queue_limits();
   test_many_destinations();
+  test_idle_close_prunes_destination();
   test_fork();
   test_loop_destroy();
   return done_testing();
