@@ -170,7 +170,16 @@ static void conn_stale_before_write(uvh_conn_t *conn) {
   uvh__conn_close(conn);
 }
 
-void uvh__conn_take_from_connecting(uvh_conn_t *conn) { detach(conn); }
+/* A connection still connecting gives its request to one that became idle
+ * first. It goes on connecting to join the idle set, but not forever: with
+ * no request's deadline left, it gets one of its own. */
+void uvh__conn_take_from_connecting(uvh_conn_t *conn) {
+  detach(conn);
+  if (conn->connect_deadline == 0) {
+    conn->connect_deadline = uv_now(conn_uv(conn)) + UVH_ORPHAN_CONNECT_MS;
+    uvh__conn_arm_timer(conn);
+  }
+}
 
 void uvh__conn_abort(uvh_conn_t *conn) {
   detach(conn);

@@ -11,6 +11,9 @@
 #include "llhttp.h"
 
 #define UVH_READ_BUF_SIZE 65536
+/* How long a connection whose request went elsewhere may keep connecting
+ * when the request had set no connect deadline. */
+#define UVH_ORPHAN_CONNECT_MS 10000
 
 /* ---- loop (loop.c) ---- */
 struct uvh_loop_s {

@@ -908,13 +908,16 @@ requests open new connections. The counters of L</stats> carry on from their
 values at the fork (the dropped connections count as closed). The same holds
 for the instance pool of a loop.
 
-Do not call L<Uvent::HTTP::Request/cancel> on an inherited request in the
-child before the pool or its loop has been used there: the cancel does not
-drop the inherited state first, so it runs the request's callback in the
-child (with C<cancelled>) and removes the parent's connection from the event
-descriptor the two processes still share; the parent then never sees that
-response and its request times out. Once the pool has been used in the
-child, such a cancel does nothing.
+L<Uvent::HTTP::Request/cancel> on an inherited request in the child does
+nothing (it, too, drops the inherited state first): the request belongs to
+the parent.
+
+One limit comes from libuv's thread pool: a host name being resolved at the
+moment of the fork (IP literals are never resolved) is never answered in the
+child, so that inherited connection cannot finish closing there, and
+destroying the child's copy of the loop, or running it until nothing is
+left, can wait forever. Fork between requests, or use IP literals, when
+children must use inherited pools.
 
 A child should still end with C<POSIX::_exit> or C<exec>; see L<Uvent/FORK>.
 
