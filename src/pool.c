@@ -19,7 +19,6 @@
 
 #define UVH_DESTS_KEPT 256
 
-#define COUNT UVH_COUNT
 
 uint64_t uvh__seconds_to_ms(double s) {
   if (s <= 0)
@@ -132,7 +131,6 @@ double uvh_pool_idle_timeout(const uvh_pool_t *pool) { return pool->cfg.idle_tim
 unsigned uvh_pool_max_connections(const uvh_pool_t *pool) { return pool->cfg.max_connections; }
 size_t uvh_pool_max_headers_size(const uvh_pool_t *pool) { return pool->cfg.max_headers_size; }
 size_t uvh_pool_max_body_size(const uvh_pool_t *pool) { return pool->cfg.max_body_size; }
-const uvh_pool_config_t *uvh_pool_config(const uvh_pool_t *pool) { return &pool->cfg; }
 const uvh_pool_stats_t *uvh_pool_stats(const uvh_pool_t *pool) {
   pool_usable((uvh_pool_t *)pool);
   return &pool->stats;
@@ -207,16 +205,12 @@ static void prune_dests(uvh_pool_t *pool) {
   }
 }
 
-const uvh_pool_stats_t *uvh_pool_dest_stats(uvh_pool_t *pool, const char *key) {
+const uvh_pool_stats_t *uvh_pool_dest_stats(uvh_pool_t *pool, const char *key, unsigned *nqueued) {
   uvh_dest_t *d;
   pool_usable(pool);
   d = find_dest(pool, key);
+  *nqueued = d ? d->nqueued : 0;
   return d ? &d->stats : NULL;
-}
-
-unsigned uvh_pool_dest_nqueued(uvh_pool_t *pool, const char *key) {
-  uvh_dest_t *d = find_dest(pool, key);
-  return d ? d->nqueued : 0;
 }
 
 /* Take a request off its destination's queue (it stays REQ_QUEUED). */
@@ -252,7 +246,7 @@ static void enqueue(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, int at_
 static int start_new_conn(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, uvh_conn_t **out) {
   int rc = uvh__conn_start(pool, d, req, out);
   if (rc == 0)
-    COUNT(pool, d, connections_opened);
+    UVH_COUNT(pool, d, connections_opened);
   return rc;
 }
 
@@ -554,7 +548,7 @@ int uvh_pool_submit(uvh_pool_t *pool, uvh_request_t *req, uvh_conn_t **conn_out)
   d->nactive++;
   uvh_pool_ref(pool);
   uvh_request_ref(req);
-  COUNT(pool, d, requests);
+  UVH_COUNT(pool, d, requests);
 
   for (;;) {
     if (!uvh_list_empty(&d->idle)) {
@@ -633,7 +627,7 @@ void uvh__request_complete(uvh_request_t *req, int err, int sys_err, const char 
       d->stats.errors_other++;
     }
   } else {
-    COUNT(pool, d, responses);
+    UVH_COUNT(pool, d, responses);
   }
   d->nactive--;
   dest_maybe_free(pool, d);
@@ -755,8 +749,7 @@ void uvh__pool_drop_inherited(uvh_pool_t *pool) {
 void uvh__pool_detach_loop(uvh_pool_t *pool) {
   uvh_pool_ref(pool);
   pool->detaching = 1; /* callbacks run by the shutdown may not start new work */
-  uvh_pool_shutdown(pool);
-  close_idle(pool);
+  uvh_pool_shutdown(pool); /* closes every connection, idle ones too */
   if (pool->loop) {
     uvh_list_remove(&pool->loop_link);
     pool->loop = NULL;

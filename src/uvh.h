@@ -123,11 +123,9 @@ void uvh_pool_set_max_connections(uvh_pool_t *pool, unsigned n);
 size_t uvh_pool_max_headers_size(const uvh_pool_t *pool);
 size_t uvh_pool_max_body_size(const uvh_pool_t *pool);
 const uvh_pool_stats_t *uvh_pool_stats(const uvh_pool_t *pool);
-/* Counters of one destination ("http://host:port"), or NULL if unknown.
- * `queued`-now is uvh_pool_dest_nqueued. */
-const uvh_pool_stats_t *uvh_pool_dest_stats(uvh_pool_t *pool, const char *key);
-unsigned uvh_pool_dest_nqueued(uvh_pool_t *pool, const char *key);
-const uvh_pool_config_t *uvh_pool_config(const uvh_pool_t *pool);
+/* Counters of one destination ("http://host:port"), or NULL if unknown;
+ * *nqueued gets its requests queued now. */
+const uvh_pool_stats_t *uvh_pool_dest_stats(uvh_pool_t *pool, const char *key, unsigned *nqueued);
 void *uvh_pool_get_data(uvh_pool_t *pool);
 void uvh_pool_set_data(uvh_pool_t *pool, void *data);
 

@@ -152,8 +152,7 @@ stats(uvx_pool_t *pool, SV *destination = NULL)
         uvh_request_unref(r);
         uvx_croak_sv(aTHX_ msg);
       }
-      st = uvh_pool_dest_stats(pool->core, uvh_request_destination(r));
-      queued = uvh_pool_dest_nqueued(pool->core, uvh_request_destination(r));
+      st = uvh_pool_dest_stats(pool->core, uvh_request_destination(r), &queued);
       uvh_request_unref(r);
       if (st == NULL)
         XSRETURN_UNDEF;
