@@ -201,7 +201,7 @@ subtest '(f) a fresh connection that fails is not retried' => sub {
 
 # A one-off raw server in a forked child. $code->($listen_socket, $report_file)
 # runs there; the child appends one line per request to $report_file.
-sub raw_server {
+sub scripted_raw_server {
     my ($code) = @_;
     my $lsock = IO::Socket::INET->new(
         LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp', Listen => 16, ReuseAddr => 1,
@@ -259,7 +259,7 @@ sub raw_note {
 subtest '(g) never retried twice' => sub {
     # Answers the first request of its first connection (keep-alive), then
     # closes every later request or connection without answering.
-    my $rs = raw_server(sub {
+    my $rs = scripted_raw_server(sub {
         my ($lsock, $file) = @_;
         my $conn = 0;
         while (my $c = $lsock->accept) {
