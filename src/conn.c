@@ -1,8 +1,9 @@
-/* conn.c - one HTTP/1.1 connection: resolve, connect, write, read, idle.
+/* conn.c - one HTTP/1.1 connection: resolve, connect, TLS, write, read, idle.
  *
  * Owns: its TCP handle (allocated per connect attempt, freed in the close
- * callback), its timer, the getaddrinfo result, and a reference to the
- * running request. Borrows: its destination (valid while the conn is open).
+ * callback), its timer, the getaddrinfo result, its TLS state (https), the
+ * buffers of its TLS writes in flight, and a reference to the running
+ * request. Borrows: its destination (valid while the conn is open).
  * Holds a pool reference for its whole life.
  *
  * Memory is freed when refcount (the pool's "open" reference plus external
@@ -64,6 +65,10 @@ static void conn_maybe_free(uvh_conn_t *conn) {
   if (conn->refcount > 0 || conn->pending > 0)
     return;
   free_addrs(conn);
+  if (conn->tls) {
+    uvh__tls_free(conn->tls);
+    free(conn->tls);
+  }
   free(conn->key);
   uvh_pool_unref(conn->pool);
   free(conn);
@@ -215,7 +220,7 @@ static void on_timer(uv_timer_t *t) {
     int code = conn->deferred_code, err = conn->deferred_err;
     conn->deferred_code = conn->deferred_err = 0;
     uv_unref((uv_handle_t *)t);
-    conn_fail(conn, code, err, NULL);
+    conn_fail(conn, code, err, code == UVH_E_TLS && conn->tls ? conn->tls->reason : NULL);
     return;
   }
 
@@ -240,7 +245,8 @@ static void on_timer(uv_timer_t *t) {
     }
     if (conn->connect_deadline && now >= conn->connect_deadline) {
       double ct = req->connect_timeout >= 0 ? req->connect_timeout : req->timeout;
-      snprintf(detail, sizeof detail, "not connected within %g s", ct);
+      snprintf(detail, sizeof detail, conn->state == CONN_HANDSHAKING ? "TLS handshake not finished within %g s"
+                                                                      : "not connected within %g s", ct);
       conn_fail(conn, UVH_E_CONNECT_TIMEOUT, 0, detail);
       return;
     }
@@ -250,13 +256,80 @@ static void on_timer(uv_timer_t *t) {
 
 /* ------------------------------------------------------------- write/read */
 
-static void on_write(uv_write_t *w, int status) {
-  uvh_conn_t *conn = w->data;
+static void write_done(uvh_conn_t *conn, int status) {
   conn->pending--;
-  conn->writing = 0;
+  conn->writing--;
   if (status < 0 && conn->state == CONN_ACTIVE && conn->req)
     conn_fail(conn, UVH_E_CONN_CLOSED, status, NULL);
   conn_maybe_free(conn);
+}
+
+static void on_write(uv_write_t *w, int status) { write_done(w->data, status); }
+
+/* Ciphertext on its way out: the buffer lives until libuv is done with it. */
+typedef struct {
+  uv_write_t req;
+  char data[];
+} tls_write_t;
+
+static void on_tls_write(uv_write_t *w, int status) {
+  uvh_conn_t *conn = w->data;
+  free(w); /* the whole tls_write_t */
+  write_done(conn, status);
+}
+
+/* Send what OpenSSL has queued: at once if the socket takes it, the rest
+ * through uv_write. 0, or a libuv error when the socket failed (then
+ * *nothing_sent tells whether no byte left). */
+static int tls_flush(uvh_conn_t *conn, int *nothing_sent) {
+  size_t n = uvh__tls_out_pending(conn->tls);
+  tls_write_t *w;
+  uv_buf_t buf;
+  int rc;
+  if (nothing_sent)
+    *nothing_sent = 0;
+  if (n == 0 || conn->tcp_handle == NULL)
+    return 0;
+  if ((w = malloc(sizeof *w + n)) == NULL)
+    return UV_ENOMEM;
+  buf = uv_buf_init(w->data, (unsigned)uvh__tls_take_out(conn->tls, w->data, n));
+  rc = uv_try_write((uv_stream_t *)conn->tcp_handle, &buf, 1);
+  if (rc == (int)buf.len) {
+    free(w);
+    return 0;
+  }
+  if (rc < 0 && rc != UV_EAGAIN) {
+    if (nothing_sent)
+      *nothing_sent = 1;
+    free(w);
+    return rc;
+  }
+  if (rc > 0) {
+    buf.base += rc;
+    buf.len -= (unsigned)rc;
+  }
+  w->req.data = conn;
+  if ((rc = uv_write(&w->req, (uv_stream_t *)conn->tcp_handle, &buf, 1, on_tls_write)) < 0) {
+    free(w);
+    return rc;
+  }
+  conn->pending++;
+  conn->writing++;
+  return 0;
+}
+
+static void write_request_tls(uvh_conn_t *conn) {
+  uvh_request_t *req = conn->req;
+  int rc, nothing_sent;
+  if (uvh__tls_write(conn->tls, req->head.data, req->head.len) != 0 ||
+      (req->body_len && uvh__tls_write(conn->tls, req->body, req->body_len) != 0)) {
+    fail_soon(conn, UVH_E_TLS, 0);
+    return;
+  }
+  if ((rc = tls_flush(conn, &nothing_sent)) < 0) {
+    conn->nothing_written = (unsigned)nothing_sent;
+    fail_soon(conn, UVH_E_CONN_CLOSED, rc);
+  }
 }
 
 static void write_request(uvh_conn_t *conn) {
@@ -265,6 +338,10 @@ static void write_request(uvh_conn_t *conn) {
   unsigned n = 1, i = 0;
   size_t written;
   int rc;
+  if (conn->tls) {
+    write_request_tls(conn);
+    return;
+  }
   bufs[0] = uv_buf_init(req->head.data, (unsigned)req->head.len);
   if (req->body_len)
     bufs[n++] = uv_buf_init(req->body, (unsigned)req->body_len);
@@ -288,7 +365,7 @@ static void write_request(uvh_conn_t *conn) {
     return;
   }
   conn->pending++;
-  conn->writing = 1;
+  conn->writing++;
 }
 
 /* The one keep-alive decision: may this connection carry another request? */
@@ -335,15 +412,13 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   *buf = uv_buf_init(conn->pool->read_buf, sizeof conn->pool->read_buf);
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
-  uvh_conn_t *conn = s->data;
+/* Response bytes (plaintext) arrived; `more` bytes beyond these are
+ * already buffered (TLS). */
+static void on_bytes(uvh_conn_t *conn, const char *data, size_t len, size_t more) {
   size_t used;
   int rc;
-
-  if (nread == 0 || conn->state == CONN_CLOSING)
-    return;
   if (conn->state == CONN_IDLE || conn->req == NULL) {
-    /* EOF, reset or unsolicited bytes on an idle connection: it is unusable */
+    /* unsolicited bytes on an idle connection: it is unusable */
     UVH_COUNT(conn->pool, conn->dest, idle_closed_peer);
     uvh__conn_close(conn);
     return;
@@ -352,28 +427,164 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     conn_stale_before_write(conn);
     return;
   }
-  if (nread < 0) {
-    if (nread != UV_EOF) {
-      conn_fail(conn, UVH_E_CONN_CLOSED, (int)nread, NULL);
-      return;
-    }
-    rc = uvh__parser_eof(&conn->parser);
-    if (rc == 1)
-      conn_finish(conn, 0);
-    else
-      conn_fail(conn, rc, 0, rc == UVH_E_PROTOCOL ? uvh__parser_reason(&conn->parser) : "server closed the connection");
-    return;
-  }
-  rc = uvh__parser_feed(&conn->parser, buf->base, (size_t)nread, &used);
+  rc = uvh__parser_feed(&conn->parser, data, len, &used);
   if (rc == 1)
-    conn_finish(conn, (size_t)nread - used);
+    conn_finish(conn, len - used + more);
   else if (rc < 0)
     conn_fail(conn, rc, 0, uvh__parser_reason(&conn->parser));
+}
+
+/* The server closed (err UV_EOF; `clean`: with a TLS close_notify) or
+ * the connection failed (err < 0). */
+static void on_peer_closed(uvh_conn_t *conn, int err, int clean) {
+  int rc;
+  conn->peer_gone = 1;
+  if (conn->state == CONN_IDLE || conn->req == NULL) {
+    UVH_COUNT(conn->pool, conn->dest, idle_closed_peer);
+    uvh__conn_close(conn);
+    return;
+  }
+  if (uvh_list_linked(&conn->write_link)) {
+    conn_stale_before_write(conn);
+    return;
+  }
+  if (err != UV_EOF) {
+    conn_fail(conn, UVH_E_CONN_CLOSED, err, NULL);
+    return;
+  }
+  if (conn->tls && !clean && conn->parser.needs_eof && uvh__parser_started(&conn->parser)) {
+    /* only close_notify proves that a close-delimited body is whole */
+    conn_fail(conn, UVH_E_TLS, 0, "the server closed the connection without a TLS close_notify, so the body "
+                                  "(delimited by the close) may be truncated");
+    return;
+  }
+  rc = uvh__parser_eof(&conn->parser);
+  if (rc == 1)
+    conn_finish(conn, 0);
+  else
+    conn_fail(conn, rc, 0, rc == UVH_E_PROTOCOL ? uvh__parser_reason(&conn->parser) : "server closed the connection");
+}
+
+static void tls_handshake(uvh_conn_t *conn);
+
+/* Ciphertext (or EOF/error) from the server. */
+static void on_tls_read(uvh_conn_t *conn, ssize_t nread, const char *data) {
+  uvh_tls_t *tls = conn->tls;
+  uvh_pool_t *pool = conn->pool;
+  if (nread < 0) {
+    if (conn->state == CONN_HANDSHAKING) {
+      conn->peer_gone = 1;
+      conn_fail(conn, UVH_E_TLS, nread == UV_EOF ? 0 : (int)nread,
+                "the server closed the connection during the TLS handshake");
+    } else {
+      on_peer_closed(conn, (int)nread, 0);
+    }
+    return;
+  }
+  if (uvh__tls_feed(tls, data, (size_t)nread) != 0) {
+    conn_fail(conn, UVH_E_NOMEM, 0, NULL);
+    return;
+  }
+  if (conn->state == CONN_HANDSHAKING) {
+    tls_handshake(conn);
+    return; /* nothing of a response can follow the handshake before our request */
+  }
+  if (pool->tls_plain == NULL && (pool->tls_plain = malloc(UVH_TLS_PLAIN_SIZE)) == NULL) {
+    conn_fail(conn, UVH_E_NOMEM, 0, NULL);
+    return;
+  }
+  uvh_conn_ref(conn); /* the loop below outlives a completion */
+  while (conn->state != CONN_CLOSING) {
+    long n = uvh__tls_read(tls, pool->tls_plain, UVH_TLS_PLAIN_SIZE);
+    if (n > 0) {
+      on_bytes(conn, pool->tls_plain, (size_t)n, uvh__tls_read_pending(tls));
+    } else if (n == 0) {
+      break;
+    } else if (n == UVH_TLS_CLOSED) {
+      on_peer_closed(conn, UV_EOF, 1);
+    } else if (conn->req && conn->state == CONN_ACTIVE && !uvh_list_linked(&conn->write_link)) {
+      conn_fail(conn, UVH_E_TLS, 0, tls->reason);
+    } else if (conn->req) {
+      conn_stale_before_write(conn); /* a broken session before the write: nothing was sent */
+    } else {
+      UVH_COUNT(conn->pool, conn->dest, idle_closed_peer);
+      uvh__conn_close(conn);
+    }
+  }
+  /* reading may have queued records of its own (a key update) */
+  if (conn->state != CONN_CLOSING)
+    tls_flush(conn, NULL);
+  uvh_conn_unref(conn);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  uvh_conn_t *conn = s->data;
+  if (nread == 0 || conn->state == CONN_CLOSING)
+    return;
+  if (conn->tls)
+    on_tls_read(conn, nread, buf->base);
+  else if (nread < 0)
+    on_peer_closed(conn, (int)nread, 0);
+  else
+    on_bytes(conn, buf->base, (size_t)nread, 0);
 }
 
 /* --------------------------------------------------------- resolve/connect */
 
 static void try_next_address(uvh_conn_t *conn, int in_user_call);
+static void conn_ready(uvh_conn_t *conn);
+
+/* A TLS failure while connecting: the request (if any) fails with it. */
+static void tls_fail(uvh_conn_t *conn, int code, const char *detail) {
+  if (conn->req)
+    conn_fail(conn, code, 0, detail);
+  else
+    uvh__conn_close(conn);
+}
+
+static void tls_handshake(uvh_conn_t *conn) {
+  int rc = uvh__tls_handshake(conn->tls), flush;
+  /* our next flight (or the alert explaining a failure) goes out first */
+  flush = tls_flush(conn, NULL);
+  if (rc < 0) {
+    tls_fail(conn, UVH_E_TLS, conn->tls->reason);
+  } else if (flush < 0) {
+    conn->peer_gone = 1;
+    conn_fail(conn, UVH_E_TLS, flush, "the connection failed during the TLS handshake");
+  } else if (rc == 1) {
+    if (conn->tls->resumed)
+      UVH_COUNT(conn->pool, conn->dest, tls_resumed);
+    else
+      UVH_COUNT(conn->pool, conn->dest, tls_handshakes);
+    conn_ready(conn);
+  }
+}
+
+static void tls_start(uvh_conn_t *conn) {
+  uvh_dest_t *d = conn->dest;
+  int rc;
+  conn->state = CONN_HANDSHAKING;
+  if ((conn->tls = malloc(sizeof *conn->tls)) == NULL ||
+      (rc = uvh__tls_start(conn->tls, d->ssl_ctx, d->tls_name, d->session, conn)) != 0) {
+    free(conn->tls);
+    conn->tls = NULL;
+    tls_fail(conn, UVH_E_NOMEM, NULL);
+    return;
+  }
+  tls_handshake(conn);
+}
+
+/* OpenSSL's new-session callback: the destination keeps the newest
+ * session, offered by its next connection. */
+int uvh__conn_tls_new_session(void *c, struct ssl_session_st *session) {
+  uvh_conn_t *conn = c;
+  if (conn->dest == NULL || conn->state == CONN_CLOSING)
+    return 0;
+  if (conn->dest->session)
+    uvh__tls_session_free(conn->dest->session);
+  conn->dest->session = session;
+  return 1;
+}
 
 static void on_connect(uv_connect_t *c, int status) {
   uvh_conn_t *conn = c->data;
@@ -391,9 +602,18 @@ static void on_connect(uv_connect_t *c, int status) {
     return;
   }
   free_addrs(conn);
-  conn->connect_deadline = 0;
   conn->connected_at = uv_now(conn_uv(conn));
   uv_read_start((uv_stream_t *)conn->tcp_handle, on_alloc, on_read);
+  if (conn->dest->ssl_ctx) {
+    tls_start(conn);
+    return;
+  }
+  conn_ready(conn);
+}
+
+/* The connection can carry requests: TCP is up, and TLS when https. */
+static void conn_ready(uvh_conn_t *conn) {
+  conn->connect_deadline = 0;
   if (conn->req == NULL) {
     /* its request went to a connection that became idle first */
     conn->state = CONN_IDLE; /* not in the idle lists yet: make_idle/run settle it */
@@ -579,6 +799,17 @@ void uvh__conn_close(uvh_conn_t *conn) {
   uvh_list_remove(&conn->idle_link);
   uv_timer_stop(&conn->timer);
   uv_close((uv_handle_t *)&conn->timer, on_handle_closed);
+  /* a graceful close says so (close_notify), when the session is sound and
+   * the socket ours: never in a child closing what the parent still uses */
+  if (conn->tls && conn->tcp_handle && conn->tls->handshake_done && !conn->tls->fatal && !conn->peer_gone &&
+      !conn->pool->dropping_inherited) {
+    uv_buf_t buf;
+    char alert[64];
+    uvh__tls_shutdown(conn->tls);
+    buf = uv_buf_init(alert, (unsigned)uvh__tls_take_out(conn->tls, alert, sizeof alert));
+    if (buf.len)
+      uv_try_write((uv_stream_t *)conn->tcp_handle, &buf, 1); /* best effort: never waited for */
+  }
   if (conn->tcp_handle) {
     uv_close((uv_handle_t *)conn->tcp_handle, on_handle_closed);
     conn->tcp_handle = NULL;

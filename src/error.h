@@ -19,6 +19,7 @@
   X(BADARG,          -7,  "usage",             "invalid argument")           \
   X(BUSY,            -8,  "usage",             "request is already in progress") \
   X(CLOSED_POOL,     -9,  "usage",             "pool is shut down")          \
+  X(TLS_CONFIG,      -10, "usage",             "unusable TLS settings")      \
   X(RESOLVE,         -20, "resolve",           "could not resolve host")     \
   X(CONNECT,         -21, "connect",           "could not connect")          \
   X(CONNECT_TIMEOUT, -22, "connect_timeout",   "connect timed out")          \
@@ -29,7 +30,8 @@
   X(CANCELLED,       -27, "cancelled",         "request cancelled")            \
   X(QUEUE_FULL,      -28, "queue_full",        "destination queue is full")    \
   X(QUEUE_TIMEOUT,   -29, "queue_timeout",     "no connection became free in time") \
-  X(INHERITED,       -30, "inherited",         "request was inherited across fork")
+  X(INHERITED,       -30, "inherited",         "request was inherited across fork") \
+  X(TLS,             -31, "tls",               "TLS failure")
 
 typedef enum {
 #define UVH_ERROR_ENUM(name, value, code, msg) UVH_E_##name = value,
@@ -39,7 +41,7 @@ typedef enum {
 } uvh_errno_t;
 
 /* Asynchronous codes are consecutive: slot 0 is UVH_E_RESOLVE. */
-#define UVH_ERROR_SLOTS 11
+#define UVH_ERROR_SLOTS 12
 /* Index of an asynchronous error code (for counters), or -1. */
 int uvh_error_slot(int err);
 

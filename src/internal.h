@@ -8,9 +8,14 @@
 #include "buf.h"
 #include "list.h"
 #include "url.h"
+#include "tls.h"
 #include "llhttp.h"
 
 #define UVH_READ_BUF_SIZE 65536
+/* Plaintext of one TLS record at most */
+#define UVH_TLS_PLAIN_SIZE 16384
+/* Distinct TLS settings whose contexts a pool keeps cached */
+#define UVH_TLS_CTXS_KEPT 16
 /* How long a connection whose request went elsewhere may keep connecting
  * when the request had set no connect deadline. */
 #define UVH_ORPHAN_CONNECT_MS 10000
@@ -108,6 +113,7 @@ struct uvh_request_s {
   unsigned retried : 1;      /* was sent again */
   unsigned fresh_conn_only : 1; /* a retry: must go out on a new connection */
   unsigned on_reused_conn : 1;  /* running on a connection that served before */
+  uvh_tls_opts_t tls;        /* owned; unset fields take the pool's */
   char *body;                /* owned copy */
   size_t body_len;
   double timeout, connect_timeout;
@@ -136,9 +142,13 @@ int uvh__request_build_head(uvh_request_t *req);
 typedef struct uvh_dest_s {
   uvh_list_t pool_link;
   uvh_pool_stats_t stats;    /* this destination's share of the pool's counters */
-  char *key;               /* "http://host:port" */
+  char *key;               /* "http://host:port"; for https followed by "\n" and the TLS settings */
+  size_t name_len;         /* length of the "scheme://host:port" part of key */
   char *host;              /* for getaddrinfo */
   uint16_t port;
+  char *tls_name;          /* https: name for SNI and verification (in the same block as key), else NULL */
+  struct ssl_ctx_st *ssl_ctx;       /* https: own reference */
+  struct ssl_session_st *session;   /* newest session to resume, own reference, or NULL */
   uvh_list_t idle;         /* idle conns, most recently used first */
   uvh_list_t conns;        /* every open conn */
   uvh_list_t queue;        /* queued requests, FIFO */
@@ -175,6 +185,12 @@ struct uvh_pool_s {
   uv_check_t check;          /* runs right after the poll phase: deferred writes and failures */
   uv_idle_t idle;            /* active while deferred work waits, so poll does not block */
   uint32_t rng;              /* xorshift state for idle-timeout jitter */
+  uvh_tls_opts_t tls;        /* owned: default TLS settings */
+  uvh_list_t tls_ctxs;       /* uvh_tls_ctx_t, most recently used first, at most UVH_TLS_CTXS_KEPT */
+  unsigned ntls_ctxs;
+  char *tls_plain;           /* decrypted bytes of one record, shared like read_buf; malloc'd on first use */
+  unsigned dropping_inherited : 1; /* in a child after fork: close without a word to the server */
+  char last_error[320];
   char read_buf[UVH_READ_BUF_SIZE]; /* shared by all conns: reads are consumed at once */
   void *data;
 };
@@ -213,6 +229,7 @@ void uvh__pool_detach_loop(uvh_pool_t *pool);
 typedef enum {
   CONN_RESOLVING,
   CONN_CONNECTING,
+  CONN_HANDSHAKING,          /* TCP up, TLS handshake in progress */
   CONN_ACTIVE,
   CONN_IDLE,
   CONN_CLOSING
@@ -235,7 +252,9 @@ struct uvh_conn_s {
   uv_write_t write_req;
   struct addrinfo *addrs, *next_addr;
   int pending;               /* open handles + in-flight uv requests; memory is freed at 0 with refcount 0 */
-  unsigned writing : 1, resolving : 1;
+  unsigned writing;          /* writes in flight */
+  unsigned resolving : 1;
+  unsigned peer_gone : 1;    /* the server closed or reset: nothing more may be written */
   unsigned nothing_written : 1; /* the current request's write failed before any byte */
   uvh_request_t *req;        /* the running request, strong ref */
   uvh_parser_t parser;
@@ -249,6 +268,7 @@ struct uvh_conn_s {
   unsigned requests_served;
   unsigned allowed_requests; /* from Keep-Alive: max=N; UINT_MAX when the server set none */
   uint64_t connected_at;     /* loop ms */
+  uvh_tls_t *tls;            /* owned; https only */
   void *data;
 };
 

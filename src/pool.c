@@ -56,6 +56,8 @@ int uvh_pool_new(uvh_loop_t *loop, const uvh_pool_config_t *cfg, uvh_pool_t **ou
   uvh_list_init(&pool->idle_lru);
   uvh_list_init(&pool->pending_writes);
   uvh_list_init(&pool->deferred);
+  uvh_list_init(&pool->tls_ctxs);
+  uvh__tls_opts_init(&pool->tls);
   uv_timer_init(loop->uv, &pool->queue_timer);
   uv_check_init(loop->uv, &pool->check);
   uv_idle_init(loop->uv, &pool->idle);
@@ -73,20 +75,35 @@ int uvh_pool_new(uvh_loop_t *loop, const uvh_pool_config_t *cfg, uvh_pool_t **ou
 
 void uvh_pool_ref(uvh_pool_t *pool) { pool->refcount++; }
 
-static void free_dests(uvh_pool_t *pool) {
+static void dest_free(uvh_dest_t *d) {
+  if (d->session)
+    uvh__tls_session_free(d->session);
+  if (d->ssl_ctx)
+    uvh__tls_ctx_free(d->ssl_ctx);
+  free(d);
+}
+
+static void pool_free(uvh_pool_t *pool) {
   while (!uvh_list_empty(&pool->dests)) {
     uvh_dest_t *d = uvh_container_of(pool->dests.next, uvh_dest_t, pool_link);
     uvh_list_remove(&d->pool_link);
-    free(d);
+    dest_free(d);
   }
+  while (!uvh_list_empty(&pool->tls_ctxs)) {
+    uvh_tls_ctx_t *c = uvh_container_of(pool->tls_ctxs.next, uvh_tls_ctx_t, link);
+    uvh_list_remove(&c->link);
+    uvh__tls_ctx_free(c->ctx);
+    free(c);
+  }
+  uvh__tls_opts_free(&pool->tls);
+  free(pool->tls_plain);
+  free(pool);
 }
 
 static void on_handle_closed(uv_handle_t *h) {
   uvh_pool_t *pool = h->data;
-  if (--pool->handles_open == 0 && pool->refcount == 0) {
-    free_dests(pool);
-    free(pool);
-  }
+  if (--pool->handles_open == 0 && pool->refcount == 0)
+    pool_free(pool);
 }
 
 static void close_handles(uvh_pool_t *pool) {
@@ -103,8 +120,7 @@ void uvh_pool_unref(uvh_pool_t *pool) {
     pool->loop = NULL;
     close_handles(pool);
   } else if (pool->handles_open == 0) {
-    free_dests(pool);
-    free(pool);
+    pool_free(pool);
   }
 }
 
@@ -159,24 +175,128 @@ static uvh_dest_t *find_dest(uvh_pool_t *pool, const char *key) {
   return NULL;
 }
 
-static uvh_dest_t *get_dest(uvh_pool_t *pool, const uvh_url_t *url) {
-  uvh_dest_t *d = find_dest(pool, url->key);
-  size_t klen, hlen;
-  if (d) {
+/* The pool's cached context for settings `o` (whose context key is
+ * `ctx_key`), built on first use. NULL with pool->last_error set when the
+ * settings are unusable. */
+static struct ssl_ctx_st *tls_ctx_for(uvh_pool_t *pool, const uvh_tls_opts_t *o, const char *ctx_key) {
+  uvh_list_t *it;
+  uvh_tls_ctx_t *c;
+  size_t klen;
+  for (it = pool->tls_ctxs.next; it != &pool->tls_ctxs; it = it->next) {
+    c = uvh_container_of(it, uvh_tls_ctx_t, link);
+    if (strcmp(c->key, ctx_key) == 0) {
+      uvh_list_remove(&c->link);
+      uvh_list_push_front(&pool->tls_ctxs, &c->link);
+      return c->ctx;
+    }
+  }
+  klen = strlen(ctx_key) + 1;
+  c = malloc(sizeof *c + klen);
+  if (c == NULL) {
+    snprintf(pool->last_error, sizeof pool->last_error, "out of memory");
+    return NULL;
+  }
+  c->ctx = uvh__tls_ctx_new(o, pool->last_error, sizeof pool->last_error);
+  if (c->ctx == NULL) {
+    free(c);
+    return NULL;
+  }
+  memcpy(c->key, ctx_key, klen);
+  uvh_list_push_front(&pool->tls_ctxs, &c->link);
+  /* destinations hold their own references: the least recently used
+   * context can go from the cache at any time */
+  if (++pool->ntls_ctxs > UVH_TLS_CTXS_KEPT) {
+    uvh_tls_ctx_t *old = uvh_container_of(pool->tls_ctxs.prev, uvh_tls_ctx_t, link);
+    uvh_list_remove(&old->link);
+    uvh__tls_ctx_free(old->ctx);
+    free(old);
+    pool->ntls_ctxs--;
+  }
+  return c->ctx;
+}
+
+/* The destination key of `req`: its URL's, and for https the server name
+ * and the TLS settings in force, by value. Malloc'd; *o gets the merged
+ * settings (borrowing strings), *ctx_key_off where their context key
+ * starts in the returned string. */
+static char *dest_key(uvh_pool_t *pool, const uvh_request_t *req, uvh_tls_opts_t *o, size_t *ctx_key_off) {
+  const char *name;
+  char *key;
+  size_t base, cap;
+  int n;
+  if (!req->url.is_tls)
+    return strdup(req->url.key);
+  uvh__tls_opts_merge(o, &req->tls, &pool->tls);
+  name = o->str[TLS_SERVER_NAME] ? o->str[TLS_SERVER_NAME] : req->url.host;
+  base = strlen(req->url.key) + 1 + strlen(name) + 1;
+  cap = base + 64;
+  for (n = 0; n < TLS_NSTR; n++)
+    cap += o->str[n] ? strlen(o->str[n]) + 16 : 0;
+  if ((key = malloc(cap)) == NULL)
+    return NULL;
+  snprintf(key, cap, "%s\n%s\n", req->url.key, name);
+  if (uvh__tls_ctx_key(o, key + base, cap - base) < 0) {
+    free(key);
+    return NULL;
+  }
+  *ctx_key_off = base;
+  return key;
+}
+
+/* Find or create the destination of `req`. NULL when out of memory
+ * (*err UVH_E_NOMEM) or its TLS settings are unusable (*err
+ * UVH_E_TLS_CONFIG, pool->last_error says why). */
+static uvh_dest_t *get_dest(uvh_pool_t *pool, const uvh_request_t *req, int *err) {
+  const uvh_url_t *url = &req->url;
+  uvh_tls_opts_t o;
+  size_t ctx_key_off = 0, klen, hlen, nlen = 0;
+  struct ssl_ctx_st *ctx = NULL;
+  char *key;
+  uvh_dest_t *d;
+
+  /* plain http: the URL's key as it is, without a copy */
+  if (!url->is_tls && (d = find_dest(pool, url->key)) != NULL) {
+    uvh_list_remove(&d->pool_link);
+    uvh_list_push_front(&pool->dests, &d->pool_link);
+    return d;
+  }
+  *err = UVH_E_NOMEM;
+  if ((key = dest_key(pool, req, &o, &ctx_key_off)) == NULL)
+    return NULL;
+  if ((d = find_dest(pool, key)) != NULL) {
+    free(key);
     /* most recently used first keeps the lookup short */
     uvh_list_remove(&d->pool_link);
     uvh_list_push_front(&pool->dests, &d->pool_link);
     return d;
   }
-  klen = strlen(url->key) + 1;
-  hlen = strlen(url->host) + 1;
-  d = calloc(1, sizeof *d + klen + hlen);
-  if (d == NULL)
+  if (url->is_tls && (ctx = tls_ctx_for(pool, &o, key + ctx_key_off)) == NULL) {
+    if (strcmp(pool->last_error, "out of memory") != 0)
+      *err = UVH_E_TLS_CONFIG;
+    free(key);
     return NULL;
+  }
+  klen = strlen(key) + 1;
+  hlen = strlen(url->host) + 1;
+  if (url->is_tls)
+    nlen = strlen(o.str[TLS_SERVER_NAME] ? o.str[TLS_SERVER_NAME] : url->host) + 1;
+  d = calloc(1, sizeof *d + klen + hlen + nlen);
+  if (d == NULL) {
+    free(key);
+    return NULL;
+  }
   d->key = (char *)(d + 1);
   d->host = d->key + klen;
-  memcpy(d->key, url->key, klen);
+  memcpy(d->key, key, klen);
   memcpy(d->host, url->host, hlen);
+  free(key);
+  d->name_len = strlen(url->key);
+  if (url->is_tls) {
+    d->tls_name = d->host + hlen;
+    memcpy(d->tls_name, o.str[TLS_SERVER_NAME] ? o.str[TLS_SERVER_NAME] : url->host, nlen);
+    d->ssl_ctx = ctx;
+    uvh__tls_ctx_up_ref(ctx);
+  }
   d->port = url->port;
   uvh_list_init(&d->idle);
   uvh_list_init(&d->conns);
@@ -194,7 +314,7 @@ static void dest_maybe_free(uvh_pool_t *pool, uvh_dest_t *d) {
     return;
   uvh_list_remove(&d->pool_link);
   pool->ndests--;
-  free(d);
+  dest_free(d);
 }
 
 static void prune_dests(uvh_pool_t *pool) {
@@ -205,13 +325,48 @@ static void prune_dests(uvh_pool_t *pool) {
   }
 }
 
-const uvh_pool_stats_t *uvh_pool_dest_stats(uvh_pool_t *pool, const char *key, unsigned *nqueued) {
-  uvh_dest_t *d;
+const uvh_pool_stats_t *uvh_pool_dest_stats(uvh_pool_t *pool, uvh_request_t *req, unsigned *nqueued) {
+  uvh_dest_t *d = NULL;
+  uvh_tls_opts_t o;
+  size_t off;
+  char *key;
   pool_usable(pool);
+  *nqueued = 0;
+  if (req->url.mem == NULL || (key = dest_key(pool, req, &o, &off)) == NULL)
+    return NULL;
   d = find_dest(pool, key);
-  *nqueued = d ? d->nqueued : 0;
+  free(key);
+  if (d)
+    *nqueued = d->nqueued;
   return d ? &d->stats : NULL;
 }
+
+int uvh_pool_set_tls(uvh_pool_t *pool, const uvh_tls_config_t *cfg) {
+  uvh_tls_opts_t o, merged, none;
+  char key[8192];
+  int rc;
+  uvh__tls_opts_init(&o);
+  uvh__tls_opts_init(&none);
+  pool->last_error[0] = '\0';
+  if ((rc = uvh__tls_opts_set(&o, cfg, pool->last_error, sizeof pool->last_error)) != 0)
+    return rc;
+  /* settings that cannot work are refused now, not at the first request */
+  uvh__tls_opts_merge(&merged, &none, &o);
+  if (uvh__tls_ctx_key(&merged, key, sizeof key) < 0) {
+    snprintf(pool->last_error, sizeof pool->last_error, "tls settings are too long");
+    uvh__tls_opts_free(&o);
+    return UVH_E_BADARG;
+  }
+  if (tls_ctx_for(pool, &merged, key) == NULL) {
+    uvh__tls_opts_free(&o);
+    return UVH_E_TLS_CONFIG;
+  }
+  uvh__tls_opts_free(&pool->tls);
+  pool->tls = o;
+  return 0;
+}
+
+const char *uvh_pool_last_error(const uvh_pool_t *pool) { return pool->last_error; }
 
 /* Take a request off its destination's queue (it stays REQ_QUEUED). */
 static void unqueue(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req) {
@@ -338,7 +493,7 @@ static uvh_request_t *connecting_request(uvh_dest_t *d) {
   uvh_list_t *it;
   for (it = d->conns.next; it != &d->conns; it = it->next) {
     uvh_conn_t *c = uvh_container_of(it, uvh_conn_t, dest_link);
-    if ((c->state == CONN_RESOLVING || c->state == CONN_CONNECTING) && c->req && !c->req->fresh_conn_only)
+    if ((c->state == CONN_RESOLVING || c->state == CONN_CONNECTING || c->state == CONN_HANDSHAKING) && c->req && !c->req->fresh_conn_only)
       return c->req;
   }
   return NULL;
@@ -528,10 +683,12 @@ int uvh_pool_submit(uvh_pool_t *pool, uvh_request_t *req, uvh_conn_t **conn_out)
     return rc;
   if ((rc = uvh__response_new(&resp)) != 0)
     return rc;
-  d = get_dest(pool, &req->url);
+  d = get_dest(pool, req, &rc);
   if (d == NULL) {
     uvh_response_unref(resp);
-    return UVH_E_NOMEM;
+    if (rc == UVH_E_TLS_CONFIG)
+      snprintf(req->error.message, sizeof req->error.message, "%s", pool->last_error);
+    return rc;
   }
   if (req->resp)
     uvh_response_unref(req->resp);
@@ -734,7 +891,10 @@ void uvh_pool_shutdown(uvh_pool_t *pool) {
 void uvh__pool_drop_inherited(uvh_pool_t *pool) {
   uvh_list_t inherited;
   uvh_list_init(&inherited);
+  /* the parent still talks over these connections: no close_notify */
+  pool->dropping_inherited = 1;
   collect_all(pool, &inherited);
+  pool->dropping_inherited = 0;
   while (!uvh_list_empty(&inherited)) {
     uvh_request_t *req = uvh_container_of(inherited.next, uvh_request_t, queue_link);
     if (req->state == REQ_QUEUED)

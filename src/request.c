@@ -29,6 +29,7 @@ int uvh_request_new(uvh_request_t **out) {
   req->max_headers_size = UVH_LIMIT_INHERIT;
   req->max_body_size = UVH_LIMIT_INHERIT;
   req->retry = 1;
+  uvh__tls_opts_init(&req->tls);
   *out = req;
   return 0;
 }
@@ -43,6 +44,7 @@ void uvh_request_unref(uvh_request_t *req) {
   free(req->body);
   uvh_buf_free(&req->user_headers);
   uvh_buf_free(&req->head);
+  uvh__tls_opts_free(&req->tls);
   if (req->resp)
     uvh_response_unref(req->resp);
   free(req);
@@ -62,7 +64,7 @@ int uvh_request_set_url(uvh_request_t *req, const char *s, size_t len) {
     return UVH_E_BUSY;
   rc = uvh_url_parse(&url, s, len);
   if (rc) {
-    const char *why = rc == UVH_E_BADSCHEME ? "invalid URL '%.*s': unsupported scheme (only http:// is supported)"
+    const char *why = rc == UVH_E_BADSCHEME ? "invalid URL '%.*s': unsupported scheme (only http:// and https:// are supported)"
                       : rc == UVH_E_NOHOST  ? "invalid URL '%.*s': no host"
                                             : "invalid URL '%.*s': malformed (it must be an absolute http:// URL with no spaces or control characters)";
     set_error(req, why, s, len);
@@ -227,6 +229,12 @@ int uvh_request_set_retry(uvh_request_t *req, int retry, int idempotent) {
 }
 
 int uvh_request_retried(const uvh_request_t *req) { return req->retried; }
+
+int uvh_request_set_tls(uvh_request_t *req, const uvh_tls_config_t *cfg) {
+  if (uvh_request_active(req))
+    return UVH_E_BUSY;
+  return uvh__tls_opts_set(&req->tls, cfg, req->error.message, sizeof req->error.message);
+}
 
 void uvh_request_set_callback(uvh_request_t *req, uvh_request_cb cb, void *data) {
   req->cb = cb;

@@ -56,8 +56,8 @@ int uvh_url_parse(uvh_url_t *url, const char *s, size_t len) {
   const char *p = s, *end = s + len;
   const char *auth, *auth_end, *at, *host, *host_end, *port_s = NULL, *path, *path_end;
   size_t i, host_len, path_len, userinfo_len = 0, cap;
-  unsigned long port = 80;
-  int ipv6 = 0;
+  unsigned long port = 80, default_port;
+  int ipv6 = 0, tls;
   char *m, *w;
   char portbuf[8];
   size_t plen;
@@ -75,8 +75,13 @@ int uvh_url_parse(uvh_url_t *url, const char *s, size_t len) {
     p++;
   if (end - p < 3 || memcmp(p, "://", 3) != 0)
     return UVH_E_BADURL;
-  if (!(p - s == 4 && strncasecmp(s, "http", 4) == 0))
+  if (p - s == 4 && strncasecmp(s, "http", 4) == 0)
+    tls = 0;
+  else if (p - s == 5 && strncasecmp(s, "https", 5) == 0)
+    tls = 1;
+  else
     return UVH_E_BADSCHEME;
+  port = default_port = tls ? 443 : 80;
   auth = p + 3;
 
   auth_end = auth;
@@ -142,16 +147,16 @@ int uvh_url_parse(uvh_url_t *url, const char *s, size_t len) {
   /* one block: scheme, host, authority, target, userinfo, key (built with
    * memcpy: this runs once per request) */
   plen = (size_t)snprintf(portbuf, sizeof portbuf, "%lu", port);
-  cap = 5 + (host_len + 1) + (host_len + 2 + 1 + plen + 1) + (path_len + 2) + (userinfo_len + 1) +
-        (7 + host_len + 2 + 1 + plen + 1);
+  cap = 6 + (host_len + 1) + (host_len + 2 + 1 + plen + 1) + (path_len + 2) + (userinfo_len + 1) +
+        (8 + host_len + 2 + 1 + plen + 1);
   m = malloc(cap);
   if (m == NULL)
     return UVH_E_NOMEM;
   w = m;
 
   url->scheme = w;
-  memcpy(w, "http", 5);
-  w += 5;
+  memcpy(w, tls ? "https" : "http", tls ? 6 : 5);
+  w += tls ? 6 : 5;
 
   url->host = w;
   for (i = 0; i < host_len; i++) {
@@ -161,7 +166,7 @@ int uvh_url_parse(uvh_url_t *url, const char *s, size_t len) {
   *w++ = '\0';
 
   url->authority = w;
-  w = put_host_port(w, url->host, host_len, ipv6, port != 80 ? portbuf : NULL, plen);
+  w = put_host_port(w, url->host, host_len, ipv6, port != default_port ? portbuf : NULL, plen);
 
   url->target = w;
   if (path_len == 0 || *path != '/')
@@ -176,11 +181,12 @@ int uvh_url_parse(uvh_url_t *url, const char *s, size_t len) {
   }
 
   url->key = w;
-  memcpy(w, "http://", 7);
-  put_host_port(w + 7, url->host, host_len, ipv6, portbuf, plen);
+  memcpy(w, tls ? "https://" : "http://", tls ? 8 : 7);
+  put_host_port(w + (tls ? 8 : 7), url->host, host_len, ipv6, portbuf, plen);
 
   url->port = (uint16_t)port;
   url->is_ipv6 = (unsigned)ipv6;
+  url->is_tls = (unsigned)tls;
   url->mem = m;
   return 0;
 }

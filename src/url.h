@@ -1,4 +1,4 @@
-/* url.h - absolute http:// URL parsing.
+/* url.h - absolute http:// and https:// URL parsing.
  *
  * A parsed uvh_url_t owns one allocation holding all of its strings;
  * uvh_url_free releases it. Parsing validates everything that will be
@@ -11,14 +11,15 @@
 #include <stdint.h>
 
 typedef struct {
-  const char *scheme;    /* "http" */
+  const char *scheme;    /* "http" or "https" */
   const char *host;      /* lower-cased; IPv6 literal without brackets */
   const char *authority; /* Host header value: host, [v6], with ":port" only when not default */
   const char *target;    /* origin-form request target: path + query, never empty, no fragment */
   const char *userinfo;  /* percent-decoded "user:password", or NULL */
-  const char *key;       /* destination key: scheme "://" authority-with-port, e.g. "http://a:80" */
+  const char *key;       /* destination key: scheme "://" authority-with-port, e.g. "http://a:80", "https://a:443" */
   uint16_t port;
   unsigned is_ipv6 : 1;
+  unsigned is_tls : 1;   /* https */
   char *mem;             /* owns every string above */
 } uvh_url_t;
 

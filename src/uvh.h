@@ -8,6 +8,8 @@
  *   uvh_conn_t     one HTTP connection (refcounted)
  *   uvh_timer_t    a plain timer for applications and tests
  *
+ * https:// runs TLS (OpenSSL) inside the connection; see uvh_tls_config_t.
+ *
  * Conventions: functions return 0 or a negative UVH_E_* code (error.h).
  * A function that returns an error synchronously never runs the callback
  * of the work it was asked to start. Refcounted objects start with one
@@ -68,6 +70,22 @@ void uvh_timer_ref(uvh_timer_t *timer);
 /* Dropping the last reference stops and closes the timer. */
 void uvh_timer_unref(uvh_timer_t *timer);
 
+/* ---- TLS settings (https:// destinations) ---- */
+/* Every field may be left unset (-1, 0 or NULL): a request's unset fields
+ * take the pool's, the pool's take the defaults. Strings are copied. */
+typedef struct {
+  int verify;              /* 1: verify the chain and the host name (default); 0: accept anything (unsafe) */
+  int min_version;         /* 12 = TLS 1.2 (default), 13 = TLS 1.3 */
+  const char *ca_file;     /* PEM bundle trusted instead of the system store */
+  const char *ca_path;     /* hashed CA directory trusted instead of the system store */
+  const char *cert_file;   /* client certificate chain, PEM */
+  const char *key_file;    /* its private key, PEM; default: cert_file */
+  const char *ciphers;     /* OpenSSL cipher list for TLS 1.2 */
+  const char *server_name; /* name sent as SNI and verified, instead of the URL's host */
+} uvh_tls_config_t;
+
+void uvh_tls_config_init(uvh_tls_config_t *cfg);
+
 /* ---- pool ---- */
 /* Counters since the pool was created; plain integers, always on. */
 typedef struct {
@@ -83,6 +101,8 @@ typedef struct {
   uint64_t idle_closed_peer;    /* idle connections the server closed, reset or wrote to */
   uint64_t max_queued;          /* longest the queue has been (all destinations) */
   uint64_t queue_wait_ms;       /* total time requests spent queued */
+  uint64_t tls_handshakes;      /* TLS handshakes completed with a full key exchange */
+  uint64_t tls_resumed;         /* TLS handshakes that resumed an earlier session */
 } uvh_pool_stats_t;
 
 typedef struct {
@@ -123,9 +143,15 @@ void uvh_pool_set_max_connections(uvh_pool_t *pool, unsigned n);
 size_t uvh_pool_max_headers_size(const uvh_pool_t *pool);
 size_t uvh_pool_max_body_size(const uvh_pool_t *pool);
 const uvh_pool_stats_t *uvh_pool_stats(const uvh_pool_t *pool);
-/* Counters of one destination ("http://host:port"), or NULL if unknown;
- * *nqueued gets its requests queued now. */
-const uvh_pool_stats_t *uvh_pool_dest_stats(uvh_pool_t *pool, const char *key, unsigned *nqueued);
+/* Counters of the destination `req` would go to (its URL and, for https,
+ * its TLS settings), or NULL if unknown; *nqueued gets its requests queued
+ * now. */
+const uvh_pool_stats_t *uvh_pool_dest_stats(uvh_pool_t *pool, uvh_request_t *req, unsigned *nqueued);
+/* Default TLS settings of the pool's requests. The settings are checked
+ * by building their context (files are read now): UVH_E_TLS_CONFIG or
+ * UVH_E_BADARG with uvh_pool_last_error() naming the problem. */
+int uvh_pool_set_tls(uvh_pool_t *pool, const uvh_tls_config_t *cfg);
+const char *uvh_pool_last_error(const uvh_pool_t *pool);
 void *uvh_pool_get_data(uvh_pool_t *pool);
 void uvh_pool_set_data(uvh_pool_t *pool, void *data);
 
@@ -157,6 +183,10 @@ int uvh_request_set_limits(uvh_request_t *req, size_t max_headers_size, size_t m
  * (default 1). idempotent: treat the request as idempotent whatever its
  * method (default 0). */
 int uvh_request_set_retry(uvh_request_t *req, int retry, int idempotent);
+/* TLS settings of this request, over the pool's key by key. Submitting an
+ * https request whose settings cannot be used (unreadable files, a key
+ * not matching its certificate) fails with UVH_E_TLS_CONFIG. */
+int uvh_request_set_tls(uvh_request_t *req, const uvh_tls_config_t *cfg);
 /* Was the request sent a second time? */
 int uvh_request_retried(const uvh_request_t *req);
 void uvh_request_set_callback(uvh_request_t *req, uvh_request_cb cb, void *data);
@@ -169,7 +199,7 @@ const char *uvh_request_last_error(const uvh_request_t *req);
 /* Everything submit would check, without sending: URL set, a user
  * Content-Length matching the body, the head buildable. */
 int uvh_request_check(uvh_request_t *req);
-/* Destination key of the parsed URL ("http://host:port"), or NULL. */
+/* Destination of the parsed URL ("http://host:port", "https://host:port"), or NULL. */
 const char *uvh_request_destination(const uvh_request_t *req);
 /* The exact request head that is (or would be) written: for tests and debugging. */
 int uvh_request_head(uvh_request_t *req, const char **data, size_t *len);

@@ -48,7 +48,60 @@ static void uvx_add_header(pTHX_ const char *prefix, uvh_request_t *r, SV *name,
 /* The parameters a request accepts; Uvent::HTTP::Request keeps the same list. */
 static const char *const uvx_request_fields[] = {
   "uri", "method", "headers", "body", "timeout", "connect_timeout", "max_headers_size", "max_body_size",
-  "retry", "idempotent", "response_callback", NULL};
+  "retry", "idempotent", "tls", "response_callback", NULL};
+
+/* The keys of a `tls` hash; Uvent::HTTP::Pool's POD lists the same. */
+static const char *const uvx_tls_keys[] = {"verify", "ca_file", "ca_path", "cert_file", "key_file", "ciphers",
+                                           "min_version", "server_name", NULL};
+
+/* A `tls` hashref into *cfg (strings borrowed from the hash), or croak
+ * naming the bad key or value. */
+static void uvx_tls_config(pTHX_ SV *sv, uvh_tls_config_t *cfg, const char *prefix) {
+  HV *hv;
+  HE *he;
+  uvh_tls_config_init(cfg);
+  if (!SvROK(sv) || SvTYPE(SvRV(sv)) != SVt_PVHV || SvOBJECT(SvRV(sv)))
+    UVX_CROAK("%s: 'tls' must be a hashref", prefix);
+  hv = (HV *)SvRV(sv);
+  hv_iterinit(hv);
+  while ((he = hv_iternext(hv))) {
+    I32 klen;
+    const char *key = hv_iterkey(he, &klen);
+    SV *val = hv_iterval(hv, he);
+    int i;
+    for (i = 0; uvx_tls_keys[i]; i++)
+      if ((I32)strlen(uvx_tls_keys[i]) == klen && memcmp(uvx_tls_keys[i], key, klen) == 0)
+        break;
+    if (uvx_tls_keys[i] == NULL)
+      UVX_CROAK("%s: unknown tls key '%.*s' (known: verify, ca_file, ca_path, cert_file, key_file, ciphers, "
+                "min_version, server_name)", prefix, (int)klen, key);
+    if (!SvOK(val))
+      continue; /* undef: unset, like an absent key */
+    if (SvROK(val))
+      UVX_CROAK("%s: tls '%s' must be a plain value, not a reference", prefix, uvx_tls_keys[i]);
+    if (i == 0) {
+      cfg->verify = SvTRUE(val) ? 1 : 0;
+    } else if (i == 6) {
+      const char *v = SvPV_nolen(val);
+      if (strcasecmp(v, "TLSv1.2") == 0 || strcmp(v, "1.2") == 0)
+        cfg->min_version = 12;
+      else if (strcasecmp(v, "TLSv1.3") == 0 || strcmp(v, "1.3") == 0)
+        cfg->min_version = 13;
+      else
+        UVX_CROAK("%s: tls 'min_version' must be 'TLSv1.2' or 'TLSv1.3', got '%s'", prefix, v);
+    } else {
+      const char *v = SvPVbyte_nolen(val);
+      switch (i) {
+      case 1: cfg->ca_file = v; break;
+      case 2: cfg->ca_path = v; break;
+      case 3: cfg->cert_file = v; break;
+      case 4: cfg->key_file = v; break;
+      case 5: cfg->ciphers = v; break;
+      default: cfg->server_name = v; break;
+      }
+    }
+  }
+}
 
 /* request(\%params): the same as Uvent::HTTP::Request->new(\%params), done
  * here because it runs once per request: check the keys, copy, bless. */
@@ -159,6 +212,12 @@ static uvh_request_t *uvx_build_request(pTHX_ HV *hv, const char *prefix) {
   {
     SV *retry = FIELD(hv, "retry"), *idem = FIELD(hv, "idempotent");
     uvh_request_set_retry(r, retry ? SvTRUE(retry) : 1, idem ? SvTRUE(idem) : 0);
+  }
+  if ((sv = FIELD(hv, "tls"))) {
+    uvh_tls_config_t tls;
+    uvx_tls_config(aTHX_ sv, &tls, prefix);
+    if ((rc = uvh_request_set_tls(r, &tls)))
+      uvx_croak_request(aTHX_ prefix, r, rc);
   }
   if ((sv = FIELD(hv, "response_callback")) && !(SvROK(sv) && SvTYPE(SvRV(sv)) == SVt_PVCV))
     UVX_CROAK("%s: 'response_callback' must be a CODE reference", prefix);

@@ -133,8 +133,16 @@ max_headers_size(uvx_pool_t *pool)
   OUTPUT:
     RETVAL
 
+void
+_set_tls(uvx_pool_t *pool, SV *tls)
+  CODE:
+    uvh_tls_config_t cfg;
+    uvx_tls_config(aTHX_ tls, &cfg, "Uvent::HTTP::Pool->new");
+    if (uvh_pool_set_tls(pool->core, &cfg))
+      UVX_CROAK("Uvent::HTTP::Pool->new: %s", uvh_pool_last_error(pool->core));
+
 SV *
-stats(uvx_pool_t *pool, SV *destination = NULL)
+stats(uvx_pool_t *pool, SV *destination = NULL, SV *tls = NULL)
   CODE:
     const uvh_pool_stats_t *st;
     HV *hv, *errors;
@@ -147,12 +155,17 @@ stats(uvx_pool_t *pool, SV *destination = NULL)
       uvh_request_t *r;
       if (uvh_request_new(&r))
         UVX_CROAK("Uvent::HTTP::Pool->stats: out of memory");
-      if (uvh_request_set_url(r, s, len)) {
-        SV *msg = sv_2mortal(newSVpvf("Uvent::HTTP::Pool->stats: %s", uvh_request_last_error(r)));
-        uvh_request_unref(r);
-        uvx_croak_sv(aTHX_ msg);
+      SAVEDESTRUCTOR_X(uvx_request_release, r);
+      if (uvh_request_set_url(r, s, len))
+        UVX_CROAK("Uvent::HTTP::Pool->stats: %s", uvh_request_last_error(r));
+      if (tls && SvOK(tls)) {
+        uvh_tls_config_t cfg;
+        uvx_tls_config(aTHX_ tls, &cfg, "Uvent::HTTP::Pool->stats");
+        if (uvh_request_set_tls(r, &cfg))
+          UVX_CROAK("Uvent::HTTP::Pool->stats: %s", uvh_request_last_error(r));
       }
-      st = uvh_pool_dest_stats(pool->core, uvh_request_destination(r), &queued);
+      uvh_request_ref(r);
+      st = uvh_pool_dest_stats(pool->core, r, &queued);
       uvh_request_unref(r);
       if (st == NULL)
         XSRETURN_UNDEF;
@@ -180,6 +193,8 @@ stats(uvx_pool_t *pool, SV *destination = NULL)
     hv_stores(hv, "queued", newSVuv(queued));
     hv_stores(hv, "max_queued", newSVuv((UV)st->max_queued));
     hv_stores(hv, "queue_wait", newSVnv((double)st->queue_wait_ms / 1000.0));
+    hv_stores(hv, "tls_handshakes", newSVuv((UV)st->tls_handshakes));
+    hv_stores(hv, "tls_resumed", newSVuv((UV)st->tls_resumed));
     RETVAL = newRV_noinc((SV *)hv);
   OUTPUT:
     RETVAL

@@ -23,11 +23,12 @@ sub _create {
     my ($class, $config, $loop, $is_instance) = @_;
     $config //= {};
     Carp::croak("$class->new: the config must be a hashref") unless ref $config eq 'HASH';
-    if (my @unknown = grep { !exists $DEFAULT{$_} } keys %$config) {
+    if (my @unknown = grep { !exists $DEFAULT{$_} && $_ ne 'tls' } keys %$config) {
         Carp::croak("$class->new: unknown config key" . (@unknown > 1 ? 's' : '') . ' '
-            . join(', ', map {"'$_'"} sort @unknown) . ' (known: ' . join(', ', sort keys %DEFAULT) . ')');
+            . join(', ', map {"'$_'"} sort @unknown) . ' (known: ' . join(', ', sort keys %DEFAULT, 'tls') . ')');
     }
     my %c = (%DEFAULT, %$config);
+    my $tls = delete $c{tls};
     for my $key (sort keys %c) {
         my $v = $c{$key};
         Carp::croak("$class->new: '$key' must be a number >= 0, got " . (defined $v ? "'$v'" : 'undef'))
@@ -41,7 +42,9 @@ sub _create {
     $loop //= Uvent::Loop->default;
     Carp::croak("$class->new: the loop must be a Uvent::Loop")
         unless Scalar::Util::blessed($loop) && $loop->isa('Uvent::Loop');
-    return $class->_new($loop, \%c, $is_instance);
+    my $pool = $class->_new($loop, \%c, $is_instance);
+    $pool->_set_tls($tls) if defined $tls;
+    return $pool;
 }
 
 sub instance {

@@ -8,7 +8,7 @@ our $VERSION = '0.01';
 require Uvent;
 
 # Uvent.xs (uvx_request_fields) checks the same list for request(\%params)
-my @FIELDS = qw(uri method headers body timeout connect_timeout max_headers_size max_body_size retry idempotent response_callback);
+my @FIELDS = qw(uri method headers body timeout connect_timeout max_headers_size max_body_size retry idempotent tls response_callback);
 my %FIELD = map { $_ => 1 } @FIELDS;
 
 sub new {

@@ -1,0 +1,363 @@
+/* tls.c - TLS settings, cached contexts and per-connection TLS state.
+ *
+ * Ownership: uvh_tls_opts_t owns its strings; uvh_tls_t owns its SSL
+ * object (which owns both memory BIOs and holds its own context
+ * reference). Sessions handed to the new-session callback become the
+ * destination's (see uvh__conn_tls_new_session).
+ */
+#include "internal.h"
+#include <openssl/ssl.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const opt_names[TLS_NSTR] = {"ca_file", "ca_path", "cert_file", "key_file", "ciphers",
+                                                "server_name"};
+
+void uvh__tls_opts_init(uvh_tls_opts_t *o) {
+  memset(o, 0, sizeof *o);
+  o->verify = -1;
+}
+
+void uvh__tls_opts_free(uvh_tls_opts_t *o) {
+  int i;
+  for (i = 0; i < TLS_NSTR; i++)
+    free(o->str[i]);
+  uvh__tls_opts_init(o);
+}
+
+void uvh_tls_config_init(uvh_tls_config_t *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->verify = -1;
+}
+
+/* Settings end up in a cache key and in file names: no control bytes. */
+static int clean_string(const char *s) {
+  for (; *s; s++)
+    if ((unsigned char)*s < 0x20 || *s == 0x7f)
+      return 0;
+  return 1;
+}
+
+int uvh__tls_opts_set(uvh_tls_opts_t *o, const uvh_tls_config_t *cfg, char *why, size_t why_len) {
+  const char *in[TLS_NSTR];
+  uvh_tls_opts_t n;
+  int i;
+  in[TLS_CA_FILE] = cfg->ca_file;
+  in[TLS_CA_PATH] = cfg->ca_path;
+  in[TLS_CERT_FILE] = cfg->cert_file;
+  in[TLS_KEY_FILE] = cfg->key_file;
+  in[TLS_CIPHERS] = cfg->ciphers;
+  in[TLS_SERVER_NAME] = cfg->server_name;
+  if (cfg->verify < -1 || cfg->verify > 1) {
+    if (why)
+      snprintf(why, why_len, "tls verify must be 0 or 1");
+    return UVH_E_BADARG;
+  }
+  if (cfg->min_version != 0 && cfg->min_version != 12 && cfg->min_version != 13) {
+    if (why)
+      snprintf(why, why_len, "tls min_version must be TLSv1.2 or TLSv1.3");
+    return UVH_E_BADARG;
+  }
+  uvh__tls_opts_init(&n);
+  n.verify = cfg->verify;
+  n.min_version = cfg->min_version;
+  for (i = 0; i < TLS_NSTR; i++) {
+    if (in[i] == NULL)
+      continue;
+    if (*in[i] == '\0' || !clean_string(in[i])) {
+      if (why)
+        snprintf(why, why_len, "tls %s must be a non-empty string without control characters", opt_names[i]);
+      uvh__tls_opts_free(&n);
+      return UVH_E_BADARG;
+    }
+    if ((n.str[i] = strdup(in[i])) == NULL) {
+      uvh__tls_opts_free(&n);
+      return UVH_E_NOMEM;
+    }
+  }
+  uvh__tls_opts_free(o);
+  *o = n;
+  return 0;
+}
+
+void uvh__tls_opts_merge(uvh_tls_opts_t *out, const uvh_tls_opts_t *req, const uvh_tls_opts_t *pool) {
+  int i;
+  out->verify = req && req->verify >= 0 ? req->verify : pool->verify >= 0 ? pool->verify : 1;
+  out->min_version = req && req->min_version ? req->min_version : pool->min_version ? pool->min_version : 12;
+  for (i = 0; i < TLS_NSTR; i++)
+    out->str[i] = req && req->str[i] ? req->str[i] : pool->str[i];
+  /* a client key belongs to its certificate: never mix the two levels */
+  if (req && req->str[TLS_CERT_FILE] && !req->str[TLS_KEY_FILE])
+    out->str[TLS_KEY_FILE] = NULL;
+}
+
+int uvh__tls_ctx_key(const uvh_tls_opts_t *o, char *buf, size_t len) {
+  int n = snprintf(buf, len, "v%d m%d", o->verify, o->min_version), i;
+  for (i = 0; i < TLS_NSTR && n >= 0 && (size_t)n < len; i++)
+    if (i != TLS_SERVER_NAME && o->str[i])
+      n += snprintf(buf + n, len - (size_t)n, "\n%s=%s", opt_names[i], o->str[i]);
+  return n >= 0 && (size_t)n < len ? n : -1;
+}
+
+/* ---------------------------------------------------------------- contexts */
+
+/* The reason of OpenSSL's most recent error, in its own words. */
+static const char *last_reason(void) {
+  unsigned long e = ERR_peek_last_error();
+  const char *r = e ? ERR_reason_error_string(e) : NULL;
+  return r ? r : "unknown error";
+}
+
+static int on_new_session(SSL *ssl, SSL_SESSION *session) {
+  void *conn = uvh__tls_app(ssl);
+  return conn ? uvh__conn_tls_new_session(conn, session) : 0;
+}
+
+static const unsigned char alpn_http11[] = "\x08http/1.1";
+
+SSL_CTX *uvh__tls_ctx_new(const uvh_tls_opts_t *o, char *why, size_t why_len) {
+  SSL_CTX *ctx;
+  const char *ca_file = o->str[TLS_CA_FILE], *ca_path = o->str[TLS_CA_PATH];
+  const char *cert = o->str[TLS_CERT_FILE], *key = o->str[TLS_KEY_FILE];
+
+  ERR_clear_error();
+  ctx = SSL_CTX_new(TLS_client_method());
+  if (ctx == NULL) {
+    snprintf(why, why_len, "cannot create a TLS context: %s", last_reason());
+    return NULL;
+  }
+  SSL_CTX_set_min_proto_version(ctx, o->min_version == 13 ? TLS1_3_VERSION : TLS1_2_VERSION);
+  /* plaintext buffers are released while a connection idles */
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_alpn_protos(ctx, alpn_http11, sizeof alpn_http11 - 1);
+  /* sessions go to the destination, not OpenSSL's internal cache */
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(ctx, on_new_session);
+  SSL_CTX_set_verify(ctx, o->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+
+  if (ca_file || ca_path) {
+    if (!SSL_CTX_load_verify_locations(ctx, ca_file, ca_path)) {
+      snprintf(why, why_len, "cannot load %s '%s': %s", ca_file ? "ca_file" : "ca_path", ca_file ? ca_file : ca_path,
+               last_reason());
+      goto fail;
+    }
+  } else if (o->verify && !SSL_CTX_set_default_verify_paths(ctx)) {
+    snprintf(why, why_len, "cannot use the system trust store: %s", last_reason());
+    goto fail;
+  }
+  if (key && !cert) {
+    snprintf(why, why_len, "tls key_file '%s' given without cert_file", key);
+    goto fail;
+  }
+  if (cert) {
+    if (!SSL_CTX_use_certificate_chain_file(ctx, cert)) {
+      snprintf(why, why_len, "cannot load cert_file '%s': %s", cert, last_reason());
+      goto fail;
+    }
+    if (!SSL_CTX_use_PrivateKey_file(ctx, key ? key : cert, SSL_FILETYPE_PEM)) {
+      snprintf(why, why_len, "cannot load key_file '%s': %s", key ? key : cert, last_reason());
+      goto fail;
+    }
+    if (!SSL_CTX_check_private_key(ctx)) {
+      snprintf(why, why_len, "key_file '%s' does not match cert_file '%s'", key ? key : cert, cert);
+      goto fail;
+    }
+  }
+  if (o->str[TLS_CIPHERS] && !SSL_CTX_set_cipher_list(ctx, o->str[TLS_CIPHERS])) {
+    snprintf(why, why_len, "tls ciphers '%s': no usable cipher", o->str[TLS_CIPHERS]);
+    goto fail;
+  }
+  ERR_clear_error();
+  return ctx;
+fail:
+  ERR_clear_error();
+  SSL_CTX_free(ctx);
+  return NULL;
+}
+
+void uvh__tls_ctx_up_ref(SSL_CTX *ctx) { SSL_CTX_up_ref(ctx); }
+void uvh__tls_ctx_free(SSL_CTX *ctx) { SSL_CTX_free(ctx); }
+void uvh__tls_session_free(SSL_SESSION *s) { SSL_SESSION_free(s); }
+
+/* ------------------------------------------------------------- connections */
+
+int uvh__tls_is_ip(const char *host) {
+  unsigned char addr[16];
+  return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+}
+
+int uvh__tls_start(uvh_tls_t *t, SSL_CTX *ctx, const char *name, SSL_SESSION *session, void *app) {
+  memset(t, 0, sizeof *t);
+  ERR_clear_error();
+  t->ssl = SSL_new(ctx);
+  t->rbio = BIO_new(BIO_s_mem());
+  t->wbio = BIO_new(BIO_s_mem());
+  if (t->ssl == NULL || t->rbio == NULL || t->wbio == NULL) {
+    BIO_free(t->rbio);
+    BIO_free(t->wbio);
+    SSL_free(t->ssl);
+    memset(t, 0, sizeof *t);
+    return UVH_E_NOMEM;
+  }
+  /* an empty read BIO means "wait for more", not end of file */
+  BIO_set_mem_eof_return(t->rbio, -1);
+  SSL_set_bio(t->ssl, t->rbio, t->wbio);
+  SSL_set_app_data(t->ssl, app);
+  SSL_set_connect_state(t->ssl);
+  snprintf(t->name, sizeof t->name, "%s", name);
+  if (uvh__tls_is_ip(name)) {
+    /* no SNI for addresses (RFC 6066); the certificate must name the address */
+    if (SSL_get_verify_mode(t->ssl) & SSL_VERIFY_PEER)
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), name);
+  } else {
+    SSL_set_tlsext_host_name(t->ssl, name);
+    if (SSL_get_verify_mode(t->ssl) & SSL_VERIFY_PEER) {
+      SSL_set_hostflags(t->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+      SSL_set1_host(t->ssl, name);
+    }
+  }
+  if (session)
+    SSL_set_session(t->ssl, session);
+  return 0;
+}
+
+void uvh__tls_free(uvh_tls_t *t) {
+  if (t->ssl) {
+    SSL_set_app_data(t->ssl, NULL);
+    SSL_free(t->ssl);
+  }
+  memset(t, 0, sizeof *t);
+}
+
+void *uvh__tls_app(SSL *ssl) { return SSL_get_app_data(ssl); }
+
+int uvh__tls_feed(uvh_tls_t *t, const char *data, size_t len) {
+  return BIO_write(t->rbio, data, (int)len) == (int)len ? 0 : UVH_E_NOMEM;
+}
+
+/* Certificate verification failures, in words a user can act on. */
+static void describe_verify_failure(uvh_tls_t *t, long v) {
+  char what_buf[300];
+  const char *what;
+  switch (v) {
+  case X509_V_ERR_CERT_HAS_EXPIRED:
+    what = "the server's certificate has expired";
+    break;
+  case X509_V_ERR_CERT_NOT_YET_VALID:
+    what = "the server's certificate is not yet valid";
+    break;
+  case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    what = "the server's certificate is self-signed";
+    break;
+  case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    what = "a self-signed certificate in the server's chain is not trusted";
+    break;
+  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+  case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    what = "the server's certificate has an unknown issuer";
+    break;
+  case X509_V_ERR_HOSTNAME_MISMATCH:
+    snprintf(what_buf, sizeof what_buf, "hostname mismatch: the server's certificate is not valid for '%.200s'", t->name);
+    what = what_buf;
+    break;
+  case X509_V_ERR_IP_ADDRESS_MISMATCH:
+    snprintf(what_buf, sizeof what_buf, "IP address mismatch: the server's certificate is not valid for %.200s", t->name);
+    what = what_buf;
+    break;
+  case X509_V_ERR_CERT_REVOKED:
+    what = "the server's certificate is revoked";
+    break;
+  default:
+    what = X509_verify_cert_error_string(v);
+  }
+  snprintf(t->reason, sizeof t->reason, "certificate verify failed: %.250s (X509 error %ld)", what, v);
+}
+
+/* Set t->reason for a failed operation; `during` names it. */
+static int describe_failure(uvh_tls_t *t, int ret, const char *during) {
+  int err = SSL_get_error(t->ssl, ret);
+  long v = SSL_get_verify_result(t->ssl);
+  unsigned long e = ERR_peek_last_error();
+  t->fatal = 1;
+  if (v != X509_V_OK && !t->handshake_done) {
+    describe_verify_failure(t, v);
+  } else if (err == SSL_ERROR_SSL && e) {
+    int r = ERR_GET_REASON(e);
+    const char *reason = ERR_reason_error_string(e);
+    if (r == SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED || r == SSL_R_SSLV3_ALERT_BAD_CERTIFICATE ||
+        r == SSL_R_TLSV1_ALERT_UNKNOWN_CA || r == SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN)
+      snprintf(t->reason, sizeof t->reason, "the server refused the client certificate or wants one (%s)",
+               reason ? reason : "alert");
+    else if (r == SSL_R_WRONG_VERSION_NUMBER)
+      snprintf(t->reason, sizeof t->reason, "%s failed: the server does not speak TLS here (%s)", during, reason);
+    else
+      snprintf(t->reason, sizeof t->reason, "%s failed: %s", during, reason ? reason : "protocol error");
+  } else {
+    snprintf(t->reason, sizeof t->reason, "%s failed (OpenSSL error %d)", during, err);
+  }
+  ERR_clear_error();
+  return UVH_E_TLS;
+}
+
+int uvh__tls_handshake(uvh_tls_t *t) {
+  int rc;
+  ERR_clear_error();
+  rc = SSL_do_handshake(t->ssl);
+  if (rc == 1) {
+    t->handshake_done = 1;
+    t->resumed = SSL_session_reused(t->ssl) ? 1 : 0;
+    return 1;
+  }
+  if (SSL_get_error(t->ssl, rc) == SSL_ERROR_WANT_READ)
+    return 0;
+  return describe_failure(t, rc, "handshake");
+}
+
+long uvh__tls_read(uvh_tls_t *t, char *out, size_t cap) {
+  int rc, err;
+  ERR_clear_error();
+  rc = SSL_read(t->ssl, out, (int)(cap > INT32_MAX ? INT32_MAX : cap));
+  if (rc > 0)
+    return rc;
+  err = SSL_get_error(t->ssl, rc);
+  if (err == SSL_ERROR_WANT_READ)
+    return 0;
+  if (err == SSL_ERROR_ZERO_RETURN)
+    return UVH_TLS_CLOSED;
+  return describe_failure(t, rc, "TLS read");
+}
+
+size_t uvh__tls_read_pending(uvh_tls_t *t) { return (size_t)SSL_pending(t->ssl); }
+
+int uvh__tls_write(uvh_tls_t *t, const char *data, size_t len) {
+  /* memory BIOs grow as needed: each SSL_write takes everything it is given */
+  while (len > 0) {
+    int chunk = len > (1u << 30) ? 1 << 30 : (int)len;
+    int rc;
+    ERR_clear_error();
+    rc = SSL_write(t->ssl, data, chunk);
+    if (rc <= 0)
+      return describe_failure(t, rc, "TLS write");
+    data += rc;
+    len -= (size_t)rc;
+  }
+  return 0;
+}
+
+void uvh__tls_shutdown(uvh_tls_t *t) {
+  ERR_clear_error();
+  SSL_shutdown(t->ssl);
+  ERR_clear_error();
+}
+
+size_t uvh__tls_out_pending(uvh_tls_t *t) { return BIO_ctrl_pending(t->wbio); }
+
+size_t uvh__tls_take_out(uvh_tls_t *t, char *buf, size_t len) {
+  int n = BIO_read(t->wbio, buf, (int)len);
+  return n > 0 ? (size_t)n : 0;
+}

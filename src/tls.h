@@ -1,0 +1,100 @@
+/* tls.h - TLS for connections: OpenSSL over memory BIOs, driven by conn.c.
+ *
+ * OpenSSL never touches the socket. Ciphertext read by libuv is fed in
+ * (uvh__tls_feed); ciphertext OpenSSL wants sent is taken out
+ * (uvh__tls_take_out) and written by the connection. Nothing blocks.
+ *
+ * Settings (uvh_tls_opts_t) are owned copies. Their canonical text is the
+ * cache key of the SSL_CTX built from them (one context per distinct
+ * setting, cached by the pool) and part of the destination key, so
+ * requests with different settings never share a connection.
+ */
+#ifndef UVH_TLS_H
+#define UVH_TLS_H
+#include <stddef.h>
+#include "list.h"
+
+struct ssl_ctx_st;
+struct ssl_st;
+struct ssl_session_st;
+struct bio_st;
+
+enum { TLS_CA_FILE, TLS_CA_PATH, TLS_CERT_FILE, TLS_KEY_FILE, TLS_CIPHERS, TLS_SERVER_NAME, TLS_NSTR };
+
+/* Owned copy of TLS settings. Unset: verify -1, min_version 0, strings NULL. */
+typedef struct {
+  int verify;
+  int min_version; /* 12 or 13 */
+  char *str[TLS_NSTR];
+} uvh_tls_opts_t;
+
+void uvh__tls_opts_init(uvh_tls_opts_t *o);
+void uvh__tls_opts_free(uvh_tls_opts_t *o);
+/* Copy a public config into *o (replacing it). 0 or UVH_E_BADARG/NOMEM;
+ * `why` (may be NULL) gets a sentence naming the bad value. */
+int uvh__tls_opts_set(uvh_tls_opts_t *o, const uvh_tls_config_t *cfg, char *why, size_t why_len);
+/* The request's settings over the pool's, key by key. Strings are borrowed. */
+void uvh__tls_opts_merge(uvh_tls_opts_t *out, const uvh_tls_opts_t *req, const uvh_tls_opts_t *pool);
+/* Canonical text of the context part of the settings (everything but
+ * server_name) into buf; its length, or -1 when it does not fit. */
+int uvh__tls_ctx_key(const uvh_tls_opts_t *o, char *buf, size_t len);
+
+/* A cached SSL_CTX. The pool's cache owns one reference of the context;
+ * destinations take their own. */
+typedef struct {
+  uvh_list_t link;
+  struct ssl_ctx_st *ctx;
+  char key[];
+} uvh_tls_ctx_t;
+
+/* Build a context from merged settings. NULL on failure, with why filled. */
+struct ssl_ctx_st *uvh__tls_ctx_new(const uvh_tls_opts_t *o, char *why, size_t why_len);
+void uvh__tls_ctx_up_ref(struct ssl_ctx_st *ctx);
+void uvh__tls_ctx_free(struct ssl_ctx_st *ctx);
+void uvh__tls_session_free(struct ssl_session_st *s);
+
+/* One connection's TLS state. Owned by the connection. */
+typedef struct {
+  struct ssl_st *ssl;
+  struct bio_st *rbio, *wbio;  /* owned by ssl */
+  unsigned handshake_done : 1;
+  unsigned fatal : 1;          /* a fatal error: no close_notify may follow */
+  unsigned resumed : 1;        /* the handshake resumed a session */
+  char name[256];              /* the server name or address it must prove */
+  char reason[300];            /* why the last operation failed, in words */
+} uvh_tls_t;
+
+/* Start a client handshake. `name` is the server name (SNI unless it is an
+ * IP literal) and the name or address the certificate must match when the
+ * context verifies. `session` (may be NULL) is offered for resumption.
+ * `app` is handed back by uvh__tls_app() (the connection). */
+int uvh__tls_start(uvh_tls_t *t, struct ssl_ctx_st *ctx, const char *name,
+                   struct ssl_session_st *session, void *app);
+void uvh__tls_free(uvh_tls_t *t);
+/* The connection that owns the SSL object, as given to uvh__tls_start. */
+void *uvh__tls_app(struct ssl_st *ssl);
+/* Ciphertext that arrived from the server. 0 or UVH_E_NOMEM. */
+int uvh__tls_feed(uvh_tls_t *t, const char *data, size_t len);
+/* Advance the handshake: 1 done, 0 wants more input, UVH_E_TLS (reason set). */
+int uvh__tls_handshake(uvh_tls_t *t);
+/* Decrypt: > 0 bytes of plaintext, 0 wants more input,
+ * UVH_TLS_CLOSED when the server sent close_notify, UVH_E_TLS (reason set). */
+#define UVH_TLS_CLOSED (-1000)
+long uvh__tls_read(uvh_tls_t *t, char *out, size_t cap);
+/* Plaintext left inside OpenSSL after a read. */
+size_t uvh__tls_read_pending(uvh_tls_t *t);
+/* Encrypt all of data. 0 or UVH_E_TLS. */
+int uvh__tls_write(uvh_tls_t *t, const char *data, size_t len);
+/* Queue a close_notify alert for sending. */
+void uvh__tls_shutdown(uvh_tls_t *t);
+/* Ciphertext waiting to be sent, and taking it out. */
+size_t uvh__tls_out_pending(uvh_tls_t *t);
+size_t uvh__tls_take_out(uvh_tls_t *t, char *buf, size_t len);
+/* Is `host` an IPv4 or IPv6 literal? */
+int uvh__tls_is_ip(const char *host);
+
+/* Called by the core when OpenSSL hands over a new session of a
+ * connection (the destination keeps the newest). Returns 1 when kept. */
+int uvh__conn_tls_new_session(void *conn, struct ssl_session_st *session);
+
+#endif
