@@ -105,10 +105,17 @@ int uvh__tls_ctx_key(const uvh_tls_opts_t *o, char *buf, size_t len) {
 
 /* ---------------------------------------------------------------- contexts */
 
-/* The reason of OpenSSL's most recent error, in its own words. */
+/* Why OpenSSL's last operation failed: the system's words when a system
+ * call failed (a missing file), else OpenSSL's reason. */
 static const char *last_reason(void) {
-  unsigned long e = ERR_peek_last_error();
-  const char *r = e ? ERR_reason_error_string(e) : NULL;
+  unsigned long e, last = 0;
+  const char *r;
+  while ((e = ERR_get_error()) != 0) {
+    if (ERR_SYSTEM_ERROR(e))
+      return strerror(ERR_GET_REASON(e));
+    last = e;
+  }
+  r = last ? ERR_reason_error_string(last) : NULL;
   return r ? r : "unknown error";
 }
 
@@ -227,6 +234,10 @@ int uvh__tls_start(uvh_tls_t *t, SSL_CTX *ctx, const char *name, SSL_SESSION *se
 
 void uvh__tls_free(uvh_tls_t *t) {
   if (t->ssl) {
+    /* OpenSSL forgets the session of a connection freed without a
+     * shutdown; a sound one (whoever closed) stays resumable */
+    if (t->handshake_done && !t->fatal)
+      SSL_set_shutdown(t->ssl, SSL_get_shutdown(t->ssl) | SSL_SENT_SHUTDOWN);
     SSL_set_app_data(t->ssl, NULL);
     SSL_free(t->ssl);
   }

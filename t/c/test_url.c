@@ -33,13 +33,36 @@ int main(void) {
   ok(u.is_ipv6, "flagged IPv6");
   uvh_url_free(&u);
 
+  is_int(parse(&u, "HTTPS://Example.com/x"), 0, "https URL parses");
+  is_str(u.scheme, "https", "scheme");
+  ok(u.is_tls, "flagged TLS");
+  is_int(u.port, 443, "https default port is 443");
+  is_str(u.authority, "example.com", "no port in Host for 443");
+  is_str(u.key, "https://example.com:443", "https key");
+  uvh_url_free(&u);
+
+  is_int(parse(&u, "https://[::1]:8443/"), 0, "https IPv6 with port");
+  is_str(u.authority, "[::1]:8443", "non-default https port in Host");
+  is_str(u.key, "https://[::1]:8443", "key");
+  uvh_url_free(&u);
+
+  is_int(parse(&u, "https://h:80/"), 0, "https on port 80");
+  is_str(u.authority, "h:80", "port 80 is not https's default: kept in Host");
+  uvh_url_free(&u);
+
+  is_int(parse(&u, "http://h:443/"), 0, "http on port 443");
+  is_str(u.authority, "h:443", "port 443 is not http's default: kept in Host");
+  ok(!u.is_tls, "not TLS");
+  uvh_url_free(&u);
+
   is_int(parse(&u, "http://us%40er:p%3Ass@host/"), 0, "userinfo");
   is_str(u.userinfo, "us@er:p:ss", "userinfo percent-decoded");
   is_str(u.host, "host", "host after userinfo");
   uvh_url_free(&u);
 
   is_int(parse(&u, "ftp://host/"), UVH_E_BADSCHEME, "ftp rejected");
-  is_int(parse(&u, "https://host/"), UVH_E_BADSCHEME, "https not supported yet");
+  is_int(parse(&u, "httpx://host/"), UVH_E_BADSCHEME, "httpx rejected");
+  is_int(parse(&u, "htt://host/"), UVH_E_BADSCHEME, "htt rejected");
   is_int(parse(&u, "http:///path"), UVH_E_NOHOST, "empty host");
   is_int(parse(&u, "http://:80/"), UVH_E_NOHOST, "port without host");
   is_int(parse(&u, "host/path"), UVH_E_BADURL, "relative URL");
