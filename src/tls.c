@@ -166,7 +166,10 @@ SSL_CTX *uvh__tls_ctx_new(const uvh_tls_opts_t *o, char *why, size_t why_len) {
       goto fail;
     }
     if (!SSL_CTX_use_PrivateKey_file(ctx, key ? key : cert, SSL_FILETYPE_PEM)) {
-      snprintf(why, why_len, "cannot load key_file '%s': %s", key ? key : cert, last_reason());
+      if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
+        snprintf(why, why_len, "key_file '%s' does not match cert_file '%s'", key ? key : cert, cert);
+      else
+        snprintf(why, why_len, "cannot load key_file '%s': %s", key ? key : cert, last_reason());
       goto fail;
     }
     if (!SSL_CTX_check_private_key(ctx)) {

@@ -10,6 +10,18 @@ package Uvent::Test::Nginx;
 # child of the test process, with every path it writes inside a temp dir.
 # A tiny watchdog process kills it if the test process dies without calling
 # stop() (e.g. SIGKILL): it blocks on a pipe only the test process writes to.
+#
+# With tls => { cert_file, key_file, client_ca_file } two more servers serve
+# the same locations over TLS (1.2 and 1.3, session cache and tickets on):
+#
+#   $ng->https_url('/hello.txt', 'localhost');   # https_port
+#   $ng->https_client_url('/hello.txt');         # https_client_port
+#
+# Their responses carry X-Session-Reused ("r" or ".") and X-TLS-Protocol;
+# the https_client server requires a client certificate that verifies
+# against client_ca_file (without one nginx answers 400 "No required SSL
+# certificate was sent", with a bad one 400 "The SSL certificate error") and
+# adds X-Client-Verify (SUCCESS, NONE, FAILED:...) and X-Client-DN.
 
 use strict;
 use warnings;
@@ -55,8 +67,14 @@ sub new {
         keepalive_timeout  => $opts{keepalive_timeout}  // 75,
         keepalive_requests => $opts{keepalive_requests} // 10000,
         server_extra       => $opts{server_extra} // '',
+        tls                => $opts{tls},
         owner              => $$,
     }, $class;
+    if (my $tls = $self->{tls}) {
+        for my $k (qw(cert_file key_file client_ca_file)) {
+            defined $tls->{$k} or die "Uvent::Test::Nginx: tls needs $k\n";
+        }
+    }
 
     my $dir = $self->{dir} = File::Temp::tempdir('uvent-nginx-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     mkdir "$dir/$_" or die "mkdir $dir/$_: $!" for qw(html logs tmp);
@@ -71,8 +89,13 @@ sub new {
     my $err = '';
     for my $attempt (1 .. 5) {
         my $port = _free_port();
-        $self->_write_config($port);
-        return $self if $self->_start($port);
+        my @tls_ports = $self->{tls} ? (_free_port(), _free_port()) : ();
+        $self->_write_config($port, @tls_ports);
+        if ($self->_start($port)) {
+            # nginx binds every listener before it accepts on any.
+            @$self{qw(https_port https_client_port)} = @tls_ports;
+            return $self;
+        }
         $err = $self->_slurp("$dir/stderr.log") . $self->_slurp("$dir/logs/error.log");
     }
     die "Uvent::Test::Nginx: nginx did not start:\n$err";
@@ -86,6 +109,22 @@ sub url {
     my ($self, $path) = @_;
     $path //= '/';
     return "http://127.0.0.1:$self->{port}$path";
+}
+
+sub https_port        { $_[0]{https_port} }
+sub https_client_port { $_[0]{https_client_port} }
+
+# $host must resolve to 127.0.0.1 (the servers listen there only).
+sub https_url {
+    my ($self, $path, $host) = @_;
+    die "Uvent::Test::Nginx: started without tls\n" unless $self->{https_port};
+    return 'https://' . ($host // '127.0.0.1') . ":$self->{https_port}" . ($path // '/');
+}
+
+sub https_client_url {
+    my ($self, $path, $host) = @_;
+    die "Uvent::Test::Nginx: started without tls\n" unless $self->{https_client_port};
+    return 'https://' . ($host // '127.0.0.1') . ":$self->{https_client_port}" . ($path // '/');
 }
 
 sub file_content {
@@ -136,9 +175,79 @@ sub _free_port {
 }
 
 sub _write_config {
-    my ($self, $port) = @_;
+    my ($self, $port, $https_port, $client_port) = @_;
     my $dir  = $self->{dir};
     my $user = $> == 0 ? "user root;\n" : '';
+
+    # Shared by every server.  The add_header lines stay at server level: a
+    # location with add_header of its own would drop all inherited ones.
+    my $locations = <<"LOC";
+        root $dir/html;
+
+        # `return` alone would answer before the request body is read (nginx
+        # discards it afterwards).  proxy_pass buffers the whole body first,
+        # so the answer only comes once the upload has been received.
+        location = /upload {
+            client_max_body_size         16m;
+            client_body_buffer_size      16m;
+            client_body_in_single_buffer on;
+            proxy_pass http://127.0.0.1:$port/upload-sink;
+            proxy_hide_header X-Conn;
+            proxy_hide_header X-Conn-Req;
+        }
+        location = /upload-sink {
+            allow 127.0.0.1;
+            deny all;
+            client_max_body_size 16m;
+            return 200 "\$content_length\\n";
+        }
+
+        location = /status/204 { return 204; }
+        location = /redirect   { return 302 /hello.txt; }
+
+$self->{server_extra}
+LOC
+
+    my $tls_servers = '';
+    if (my $tls = $self->{tls}) {
+        my $common = <<"TLS";
+        ssl_certificate     $tls->{cert_file};
+        ssl_certificate_key $tls->{key_file};
+        ssl_protocols       TLSv1.2 TLSv1.3;
+        ssl_session_tickets on;
+        ssl_session_timeout 5m;
+
+        add_header X-Conn           \$connection always;
+        add_header X-Conn-Req       \$connection_requests always;
+        add_header X-Session-Reused \$ssl_session_reused always;
+        add_header X-TLS-Protocol   \$ssl_protocol always;
+TLS
+        $tls_servers = <<"SRV";
+
+    server {
+        listen 127.0.0.1:$https_port ssl;
+        server_name localhost;
+        ssl_session_cache shared:uvent:1m;
+$common
+$locations
+    }
+
+    server {
+        listen 127.0.0.1:$client_port ssl;
+        server_name localhost;
+        ssl_session_cache shared:uvent_client:1m;
+        ssl_verify_client      on;
+        ssl_client_certificate $tls->{client_ca_file};
+        ssl_verify_depth       2;
+$common
+        add_header X-Client-Verify \$ssl_client_verify always;
+        add_header X-Client-DN     \$ssl_client_s_dn always;
+
+$locations
+    }
+SRV
+    }
+
     my $conf = <<"CONF";
 ${user}daemon off;
 master_process off;
@@ -171,35 +280,13 @@ http {
     server {
         listen 127.0.0.1:$port;
         server_name localhost;
-        root $dir/html;
 
         add_header X-Conn     \$connection always;
         add_header X-Conn-Req \$connection_requests always;
 
-        # `return` alone would answer before the request body is read (nginx
-        # discards it afterwards).  proxy_pass buffers the whole body first,
-        # so the answer only comes once the upload has been received.
-        location = /upload {
-            client_max_body_size         16m;
-            client_body_buffer_size      16m;
-            client_body_in_single_buffer on;
-            proxy_pass http://127.0.0.1:$port/upload-sink;
-            proxy_hide_header X-Conn;
-            proxy_hide_header X-Conn-Req;
-        }
-        location = /upload-sink {
-            allow 127.0.0.1;
-            deny all;
-            client_max_body_size 16m;
-            return 200 "\$content_length\\n";
-        }
-
-        location = /status/204 { return 204; }
-        location = /redirect   { return 302 /hello.txt; }
-
-$self->{server_extra}
+$locations
     }
-}
+$tls_servers}
 CONF
     open my $fh, '>', "$dir/nginx.conf" or die "write nginx.conf: $!";
     print $fh $conf;

@@ -23,6 +23,32 @@ package Uvent::Test::Server;
 #    "100 Continue" before the body is read, as real servers do;
 #  - a request with `Connection: close` (or HTTP/1.0 without keep-alive) gets
 #    `Connection: close` and the connection is closed, on every normal route.
+#
+# TLS mode (IO::Socket::SSL needed only then):
+#
+#   my $srv = Uvent::Test::Server->new(tls => { cert_file => $c->server_cert,
+#       key_file => $c->server_key, ca_file => $c->ca_cert, verify_client => 1 });
+#   $srv->url('/echo');                  # https://127.0.0.1:PORT/echo
+#   $srv->url_host('localhost', '/ok');  # https://localhost:PORT/ok
+#   $srv->tls_log;                       # one entry per handshake
+#
+#  - every connection is TLS; the routes behave as in plain mode;
+#  - verify_client: 0 (default) asks for no certificate, 1 requires one that
+#    verifies against ca_file, 'optional' asks but accepts none;
+#  - version: an IO::Socket::SSL SSL_version such as 'TLSv1_2' (only that);
+#  - every response head made by the routes also carries X-TLS-Resumed: 0|1,
+#    X-TLS-Protocol (e.g. TLSv1.3) and, when the client presented a
+#    certificate, X-Client-CN; request log entries carry the same as
+#    tls_resumed, tls_protocol, client_cn;
+#  - tls_log entries: {conn, t, tls_resumed, tls_protocol, client_cn} after a
+#    handshake, {conn, t, tls_error} when it failed (the connection is then
+#    just closed);
+#  - sessions resume (tickets, TLS 1.2 and 1.3) across connections: the
+#    context, hence the ticket key, is made once here and inherited;
+#  - graceful closes send close_notify first; resets (/reset, idle-reset)
+#    do not;
+#  - tls_handshake_delay => SECONDS: accept, then wait that long before the
+#    handshake (to time out a client's handshake).
 
 use strict;
 use warnings;
@@ -58,6 +84,14 @@ sub new {
         idle_close   => $opts{idle_close}   // 30,
         owner        => $$,
     }, $class;
+
+    if ($opts{tls}) {
+        # Made here, before any fork: every connection child then shares
+        # the ticket key, so a session resumes on any later connection.
+        # Bad files also fail here, in the test, not in a child.
+        $self->{tls_ctx} = _tls_context($opts{tls});
+        $self->{tls_handshake_delay} = $opts{tls_handshake_delay} // 0;
+    }
 
     $self->{dir}     = File::Temp::tempdir('uvent-srv-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     $self->{logfile} = "$self->{dir}/log.jsonl";
@@ -105,8 +139,43 @@ sub dir  { $_[0]{dir} }    # temp dir holding the log (removed at exit)
 
 sub url {
     my ($self, $path) = @_;
+    return $self->url_host('127.0.0.1', $path);
+}
+
+# The listener is on 127.0.0.1 only: $host must resolve to it (localhost).
+sub url_host {
+    my ($self, $host, $path) = @_;
     $path //= '/';
-    return "http://127.0.0.1:$self->{port}$path";
+    my $scheme = $self->{tls_ctx} ? 'https' : 'http';
+    return "$scheme://$host:$self->{port}$path";
+}
+
+sub tls { $_[0]{tls_ctx} ? 1 : 0 }
+
+sub _tls_context {
+    my $tls = shift;
+    require IO::Socket::SSL;
+    my $vc = $tls->{verify_client} // 0;
+    my %args = (
+        SSL_server    => 1,
+        SSL_cert_file => $tls->{cert_file} // die("Uvent::Test::Server: tls needs cert_file\n"),
+        SSL_key_file  => $tls->{key_file}  // die("Uvent::Test::Server: tls needs key_file\n"),
+        # Fixed, so sessions made with a client certificate resume too.
+        SSL_session_id_context => 'uvent-test-server',
+        SSL_verify_mode => IO::Socket::SSL::SSL_VERIFY_NONE(),
+        # e.g. 'TLSv1_2' to serve TLS 1.2 only
+        ($tls->{version} ? (SSL_version => $tls->{version}) : ()),
+    );
+    if ($vc) {
+        $args{SSL_ca_file} = $tls->{ca_file}
+            // die("Uvent::Test::Server: verify_client needs ca_file\n");
+        $args{SSL_verify_mode} = IO::Socket::SSL::SSL_VERIFY_PEER()
+            | ($vc eq 'optional' ? 0 : IO::Socket::SSL::SSL_VERIFY_FAIL_IF_NO_PEER_CERT());
+    } elsif (defined $tls->{ca_file}) {
+        $args{SSL_ca_file} = $tls->{ca_file};
+    }
+    return IO::Socket::SSL::SSL_Context->new(\%args)
+        || die "Uvent::Test::Server: TLS context: $IO::Socket::SSL::SSL_ERROR\n";
 }
 
 sub _events {
@@ -136,9 +205,19 @@ sub requests {
 
 sub log {
     my $self = shift;
+    return $self->_entries('req');
+}
+
+sub tls_log {
+    my $self = shift;
+    return $self->_entries('tls');
+}
+
+sub _entries {
+    my ($self, $type) = @_;
     my @log;
     for my $e (@{ $self->_events }) {
-        next unless $e->{ev} eq 'req';
+        next unless $e->{ev} eq $type;
         my %r = %$e;
         delete $r{ev};
         push @log, \%r;
@@ -286,7 +365,11 @@ sub _server_main {
                     logfile => $self->{logfile},
                     idle    => $self->{idle_close},
                 );
-                $c->run;
+                if (!$self->{tls_ctx}
+                    || $c->tls_accept($self->{tls_ctx}, $self->{tls_handshake_delay}))
+                {
+                    $c->run;
+                }
             };
             POSIX::_exit(0);
         }
@@ -330,6 +413,96 @@ sub new {
     return $self;
 }
 
+# --- TLS ----------------------------------------------------------------------
+# While a connection is TLS, {tls} is set and {sock} is an IO::Socket::SSL
+# (tied, so sysread/syswrite/close on it go through TLS); {tls_info} and
+# {tls_headers} describe the session for the log and the response heads.
+
+# Server-side handshake, non-blocking and bounded.  Returns true when done;
+# on failure logs tls_error, closes, and returns false.
+sub tls_accept {
+    my ($self, $ctx, $delay) = @_;
+    $self->nap($delay) if $delay;
+    my $s = $self->{sock};
+    my $err;
+    if (IO::Socket::SSL->start_SSL($s, SSL_server => 1, SSL_reuse_ctx => $ctx,
+            SSL_startHandshake => 0))
+    {
+        my $end = now + Uvent::Test::Server::IO_TIMEOUT();
+        until ($s->accept_SSL) {
+            my $mode = _want($IO::Socket::SSL::SSL_ERROR);
+            if (!$mode) { $err = "$IO::Socket::SSL::SSL_ERROR" || 'handshake failed'; last }
+            if (!$self->_wait($mode, $end - now)) { $err = 'handshake timed out'; last }
+        }
+    } else {
+        $err = "start_SSL: $IO::Socket::SSL::SSL_ERROR";
+    }
+    my %ev = (ev => 'tls', conn => $self->{serial}, t => now);
+    if (defined $err) {
+        Uvent::Test::Server::_log_event($self->{logfile}, { %ev, tls_error => $err });
+        close $s;    # a failed accept_SSL has already left TLS
+        return 0;
+    }
+
+    $self->{tls} = 1;
+    my %info = (
+        tls_resumed  => $s->get_session_reused ? 1 : 0,
+        tls_protocol => Net::SSLeay::get_version($s->_get_ssl_object) // '',    # TLSv1.3
+    );
+    my $cn = $s->peer_certificate ? $s->peer_certificate('commonName') : undef;
+    $info{client_cn} = $cn if defined $cn;
+    $self->{tls_info} = \%info;
+    $self->{tls_headers} = [
+        [ 'X-TLS-Resumed',  $info{tls_resumed} ],
+        [ 'X-TLS-Protocol', $info{tls_protocol} ],
+        defined $cn ? ([ 'X-Client-CN', $cn ]) : (),
+    ];
+    Uvent::Test::Server::_log_event($self->{logfile}, { %ev, %info });
+    return 1;
+}
+
+# 'r' or 'w' if a TLS operation failed only because it must wait for that.
+sub _want {
+    my $e = shift // return undef;
+    return 'r' if $e eq IO::Socket::SSL::SSL_WANT_READ();
+    return 'w' if $e eq IO::Socket::SSL::SSL_WANT_WRITE();
+    return undef;
+}
+
+# After a failed sysread/syswrite: what to wait for before retrying ($mode
+# for plain sockets), or undef if the failure is final.  A TLS read may
+# have to wait until writable and a write until readable.
+sub _again {
+    my ($self, $mode) = @_;
+    return undef unless $!{EAGAIN} || $!{EINTR};
+    return $mode unless $self->{tls};
+    return _want($IO::Socket::SSL::SSL_ERROR) // $mode;
+}
+
+# Leave TLS, leaving the plain socket for the close logic: with $notify
+# after sending close_notify (bounded wait if the send buffer is full),
+# without silently, as a crashed server would.
+sub _tls_end {
+    my ($self, $notify) = @_;
+    return unless $self->{tls};
+    my $s = $self->{sock};
+    if ($notify) {
+        my $ssl = $s->_get_ssl_object;
+        my $end = now + 2;
+        while (1) {
+            my $rv = Net::SSLeay::shutdown($ssl);
+            last if $rv >= 0;    # 0: sent; the peer's reply is not awaited
+            my $e = Net::SSLeay::get_error($ssl, $rv);
+            my $mode = $e == Net::SSLeay::ERROR_WANT_WRITE() ? 'w'
+                     : $e == Net::SSLeay::ERROR_WANT_READ()  ? 'r' : undef;
+            last unless $mode && $self->_wait($mode, $end - now);
+        }
+        Net::SSLeay::ERR_clear_error();
+    }
+    $s->stop_SSL(SSL_no_shutdown => 1);
+    $self->{tls} = 0;
+}
+
 # --- low-level I/O (every wait also watches the control pipe) -------------
 
 sub _bye { POSIX::_exit(0) }
@@ -338,6 +511,8 @@ sub _bye { POSIX::_exit(0) }
 # Returns 1 when ready, 0 on timeout; exits if the test process is gone.
 sub _wait {
     my ($self, $mode, $timeout) = @_;
+    # Decrypted bytes already buffered in TLS make no fd readable.
+    return 1 if $mode eq 'r' && $self->{tls} && $self->{sock}->pending;
     my $end = now + ($timeout < 0 ? 0 : $timeout);
     my $sfd = fileno $self->{sock};
     my $cfd = fileno $self->{ctl};
@@ -378,12 +553,12 @@ sub nap {
 sub fill {
     my ($self, $timeout) = @_;
     my $end = now + ($timeout // Uvent::Test::Server::IO_TIMEOUT());
+    my $mode = 'r';
     while (1) {
-        return undef unless $self->_wait('r', $end - now);
+        return undef unless $self->_wait($mode, $end - now);
         my $n = sysread $self->{sock}, $self->{buf}, 65536, length $self->{buf};
         return $n if defined $n;
-        next if $!{EAGAIN} || $!{EINTR};
-        return 0;
+        $mode = $self->_again('r') // return 0;
     }
 }
 
@@ -392,13 +567,17 @@ sub send_all {
     my ($self, $data) = @_;
     my $off = 0;
     my $len = length $data;
+    my $mode = 'w';
     while ($off < $len) {
-        _bye() unless $self->_wait('w', Uvent::Test::Server::IO_TIMEOUT());
+        _bye() unless $self->_wait($mode, Uvent::Test::Server::IO_TIMEOUT());
+        # TLS: partial writes are enabled, and a retry after WANT_* offers
+        # the same bytes again, as OpenSSL requires.
         my $n = syswrite $self->{sock}, $data, $len - $off, $off;
         if (!defined $n) {
-            next if $!{EAGAIN} || $!{EINTR};
-            _bye();
+            $mode = $self->_again('w') // _bye();
+            next;
         }
+        $mode = 'w';
         $off += $n;
     }
 }
@@ -417,6 +596,7 @@ sub send_pieces {
 # response in flight.
 sub close_graceful {
     my $self = shift;
+    $self->_tls_end(1);    # close_notify, then the same as plain
     my $s = $self->{sock};
     shutdown $s, 1;
     my $end = now + 2;
@@ -431,6 +611,7 @@ sub close_graceful {
 
 sub close_reset {
     my $self = shift;
+    $self->_tls_end(0);    # no close_notify: the reset is all the peer sees
     setsockopt $self->{sock}, SOL_SOCKET, SO_LINGER, pack('ii', 1, 0);
     close $self->{sock};
 }
@@ -534,6 +715,7 @@ sub read_request {
         t           => now,
     };
     $ev->{incomplete} = JSON::PP::true() unless $ok;
+    %$ev = (%$ev, %{ $self->{tls_info} }) if $self->{tls_info};
     Uvent::Test::Server::_log_event($self->{logfile}, $ev);
     return $ok ? $req : undef;
 }
@@ -567,7 +749,8 @@ sub header {
 sub bad {
     my ($self, $code) = @_;
     my $body = "bad request\n";
-    $self->send_all("HTTP/1.1 $code $REASON{$code}\r\nContent-Length: "
+    my $tls = join '', map { "$_->[0]: $_->[1]\r\n" } @{ $self->{tls_headers} || [] };
+    $self->send_all("HTTP/1.1 $code $REASON{$code}\r\n${tls}Content-Length: "
         . length($body) . "\r\nConnection: close\r\n\r\n$body");
     $self->close_graceful;
 }
@@ -581,6 +764,7 @@ sub head {
     my $code = $a{code} // 200;
     my $ver  = $a{version} // '1.1';
     my @h    = ([ 'X-Conn', $self->{serial} ], [ 'X-Seq', $self->{seq} ]);
+    push @h, @{ $self->{tls_headers} } if $self->{tls_headers};
     push @h, [ 'Content-Length', length $a{body} ] if defined $a{body} && !$a{no_cl};
     push @h, [ 'Connection', 'close' ] if $a{close_hdr};
     push @h, @{ $a{headers} || [] };
