@@ -255,6 +255,99 @@ subtest 'connect_timeout covers the TLS handshake' => sub {
     is($pool->size, 0, 'the connection is gone');
 };
 
+# A one-connection TLS server that reports, through a pipe, each request
+# it answered and how the connection ended: with the client's close_notify
+# or without. Bounded: it gives up after 20 s.
+sub notify_server {
+    require IO::Socket::SSL;
+    my $listen = IO::Socket::SSL->new(
+        LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 4, ReuseAddr => 1,
+        SSL_server => 1, SSL_cert_file => $certs->server_cert, SSL_key_file => $certs->server_key,
+    ) or die "listen: $IO::Socket::SSL::SSL_ERROR";
+    pipe(my $rd, my $wr) or die "pipe: $!";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        close $rd;
+        $SIG{ALRM} = sub { POSIX::_exit(0) };
+        alarm 20;
+        my $c = $listen->accept or POSIX::_exit(1);
+        my ($buf, $n) = ('', 0);
+        while (1) {
+            my $got = sysread($c, $buf, 65536, length $buf);
+            if (!$got) {
+                my $shut = Net::SSLeay::get_shutdown($c->_get_ssl_object);
+                syswrite($wr, "eof close_notify=" . ($shut & 2 ? 1 : 0) . "\n");
+                last;
+            }
+            while ($buf =~ s/\A.*?\r\n\r\n//s) {
+                $n++;
+                syswrite($c, "HTTP/1.1 200 OK\r\nContent-Length: " . length($n) . "\r\n\r\n$n");
+                syswrite($wr, "request $n\n");
+            }
+        }
+        POSIX::_exit(0);
+    }
+    close $wr;
+    my $port = $listen->sockport;
+    close $listen;
+    return ($pid, $rd, "https://127.0.0.1:$port/");
+}
+
+sub read_line_within {
+    my ($fh, $secs) = @_;
+    my $sel = IO::Select->new($fh);
+    return $sel->can_read($secs) ? scalar <$fh> : undef;
+}
+
+subtest 'close_notify: sent on a graceful close, never from a forked child' => sub {
+    require IO::Select;
+    require POSIX;
+    my ($pid, $events, $uri) = notify_server();
+    my $pool = Uvent::HTTP::Pool->new({ tls => { ca_file => $CA } }, $loop);
+    my $r = fetch($pool, uri => $uri);
+    is(body($r), '1', 'first request');
+    is(read_line_within($events, 5), "request 1\n", 'server answered it');
+
+    # a child inherits the idle connection and drops it: not a word to the server
+    my $child = fork // die "fork: $!";
+    if (!$child) {
+        $pool->size;    # the first use in the child drops what it inherited
+        POSIX::_exit(0);
+    }
+    waitpid $child, 0;
+    is(read_line_within($events, 0.5), undef, 'the child closed nothing the server could see');
+    $r = fetch($pool, uri => $uri);
+    is(body($r), '2', 'the parent goes on using the same connection');
+    is($pool->stats->{connections_opened}, 1, 'still one connection');
+    is(read_line_within($events, 5), "request 2\n", 'server answered on the same connection');
+
+    undef $pool;    # graceful: the idle connection closes
+    run_for($loop, 0.1);
+    is(read_line_within($events, 5), "eof close_notify=1\n", 'the graceful close sent close_notify');
+    waitpid $pid, 0;
+};
+
+subtest 'no leaks: many TLS connections, memory and descriptors come back' => sub {
+    my $uri = $ng->https_url('/4k.bin');
+    my $round = sub {
+        my $pool = Uvent::HTTP::Pool->new({ tls => { ca_file => $CA }, max_requests_per_connection => 2,
+                                            max_connections => 8 }, $loop);
+        my @r = map { start_req($pool, uri => $uri) } 1 .. 300;
+        ok(wait_all($loop, @r), '300 requests completed');
+        is(scalar(grep { !$_->{error} && length(body($_)) == 4096 } @r), 300, 'all 300 answered in full');
+        ok($pool->stats->{connections_opened} >= 150, 'over 150 TLS connections');
+        return $pool;
+    };
+    my $fds = sub { opendir my $d, '/proc/self/fd' or return -1; my $n = () = readdir $d; $n };
+    undef(my $warm = $round->());
+    run_for($loop, 0.1);
+    my ($rss0, $fd0) = (Uvent::Test::Util::rss_kb(), $fds->());
+    for (1 .. 3) { undef(my $p = $round->()); run_for($loop, 0.05) }
+    my ($rss1, $fd1) = (Uvent::Test::Util::rss_kb(), $fds->());
+    is($fd1, $fd0, 'descriptors back to where they were');
+    cmp_ok($rss1 - $rss0, '<', 2048, "RSS grew by less than 2 MB over 900 more requests ($rss0 -> $rss1 KB)");
+};
+
 $ng->stop;
 is_deeply(\@warnings, [], 'no warnings') or diag(explain(\@warnings));
 done_testing;
