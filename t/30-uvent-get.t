@@ -107,11 +107,36 @@ subtest 'load mode: --duration bounds the run' => sub {
     ok($j->{seconds} < 3, 'stopped after about the duration');
 };
 
+subtest 'https: --cacert, -k, TLS handshakes in load mode' => sub {
+    require Uvent::Test::Certs;
+    my $certs = Uvent::Test::Certs->new;
+    my $tls = Uvent::Test::Server->new(tls => { cert_file => $certs->server_cert, key_file => $certs->server_key });
+    my $r = run_get($tls->url('/ok'));
+    is($r->{status}, 1, 'unverifiable certificate: exit 1');
+    like($r->{out}, qr/ERR\s+tls.*unknown issuer/, 'the tls error is shown');
+    $r = run_get('--cacert', $certs->ca_cert, $tls->url('/ok'));
+    is($r->{status}, 0, '--cacert: exit 0');
+    like($r->{out}, qr/^200\s/m, '--cacert: fetched');
+    $r = run_get('-k', $tls->url('/ok'));
+    is($r->{status}, 0, '-k: exit 0 without verification');
+    $r = run_get('--cacert', $certs->ca_cert, '-n', 20, '-c', 2, '--max-requests-per-connection', 1, '--json',
+        $tls->url('/ok'));
+    is($r->{status}, 0, 'load mode over TLS: exit 0');
+    my $j = decode_json($r->{out});
+    is($j->{requests}, 20, '20 requests');
+    is($j->{connections_opened}, 20, 'a new connection for each');
+    is($j->{tls_handshakes} + $j->{tls_resumed}, 20, 'one handshake per connection');
+    cmp_ok($j->{tls_resumed}, '>=', 17, "most resumed a session ($j->{tls_resumed})");
+};
+
 subtest 'usage errors exit 2 with a message' => sub {
     for my $case (
         [[], qr/no URL given/],
         [['--bogus', $srv->url('/')], qr/unknown option/i],
-        [['ftp://x/'], qr/not an http:\/\/ URL/],
+        [['ftp://x/'], qr/not an http:\/\/ or https:\/\/ URL/],
+        [['--cacert', '/nonexistent/ca.pem', 'https://127.0.0.1:1/'], qr{cannot load ca_file '/nonexistent/ca.pem'}],
+        [['--key', '/tmp/k.pem', 'https://127.0.0.1:1/'], qr/--key needs --cert/],
+        [['--tls-min', 'TLSv1.0', 'https://127.0.0.1:1/'], qr/min_version/],
         [['-n', 'abc', $srv->url('/')], qr/invalid|number/i],
         [['-n', 0, $srv->url('/')], qr/--requests must be >= 1/],
         [['-H', 'NoColon', $srv->url('/')], qr/bad header/],
