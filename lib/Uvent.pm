@@ -122,8 +122,11 @@ C<< $loop->run >> returns when no request and no timer is pending on the loop.
 Idle keep-alive connections and the pool's own timers do not keep it
 running.
 
-What Uvent does not do (yet): there is no TLS (C<https://> URIs croak with
-"unsupported scheme"), no proxies, no redirects (a 3xx response is returned
+C<https://> works the same way: TLS with OpenSSL inside the core,
+certificates verified by default, connections pooled per TLS identity and
+sessions resumed (see L<Uvent::HTTP::Pool/HTTPS>).
+
+What Uvent does not do (yet): no proxies, no redirects (a 3xx response is returned
 as is), no retries other than the one safe retry described under
 L</Reliability>, no cookies, no content decoding (the body is returned as
 received, after de-chunking), no streaming (request bodies are sent from a

@@ -31,7 +31,7 @@ my @bad = (
     [ 'uri without host',            { uri => 'http:///ok' },                          qr/host/i ],
     [ 'uri with empty host and port', { uri => "http://:$port/ok" },                   qr/host/i ],
     [ 'unsupported scheme ftp',      { uri => "ftp://127.0.0.1:$port/ok" },            qr/scheme/i ],
-    [ 'unsupported scheme https',    { uri => "https://127.0.0.1:$port/ok" },          qr/scheme/i ],
+    [ 'unsupported scheme httpx',    { uri => "httpx://127.0.0.1:$port/ok" },          qr/scheme/i ],
     [ 'CRLF in header value',        { headers => { 'X-A' => "a\r\nInjected: 1" } },   qr/header/i ],
     [ 'LF in header value',          { headers => { 'X-A' => "a\nInjected: 1" } },     qr/header/i ],
     [ 'CR in header value',          { headers => { 'X-A' => "a\rb" } },               qr/header/i ],

@@ -185,6 +185,19 @@ own C<timeout> expires first, the code is C<timeout> instead. C<errno> is
 undef. Message: C<no connection became free in time (...): waited N s
 (queue_timeout)>.
 
+=item C<tls>
+
+An C<https://> connection could not be secured or its TLS session failed:
+the server's certificate did not verify (expired, self-signed, unknown
+issuer, hostname or IP address mismatch), the handshake failed (no shared
+protocol version or cipher, a server that does not speak TLS), the server
+refused or wanted a client certificate, or a body delimited by the close
+ended without close_notify. The message names the destination and says why,
+e.g. C<TLS failure (GET https://localhost:8443/): certificate verify
+failed: the server's certificate has expired (X509 error 10)>. A
+verification failure means nothing of the request was sent. C<errno> is
+usually undef. See L<Uvent::HTTP::Pool/HTTPS>.
+
 =back
 
 In an out-of-memory situation the code can also be C<nomem>.

@@ -80,6 +80,13 @@ Uvent::HTTP - simple functions for HTTP requests through Uvent pools
     });
     Uvent::Loop->default->run;
 
+    # HTTPS: verified against the system trust store, or a CA of your own
+    ($response, $error) = http_get('https://example.com/');
+    ($response, $error) = http_request_sync({
+        uri => 'https://localhost:8443/',
+        tls => { ca_file => '/etc/myapp/ca.pem' },
+    });
+
 =head1 DESCRIPTION
 
 Shortcuts for the common cases. The asynchronous functions send requests

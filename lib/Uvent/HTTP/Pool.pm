@@ -104,6 +104,17 @@ Uvent::HTTP::Pool - HTTP/1.1 connection pool with per-destination limits and a r
     });
     $loop->run;
 
+    # HTTPS: verified against the system trust store by default
+    $pool->request({
+        uri               => 'https://example.com/',
+        response_callback => sub { my (undef, $res, $err) = @_; print $err ? "failed: $err\n" : $res->code . "\n" },
+    });
+
+    # a private CA and a client certificate, for every request of a pool
+    my $internal = Uvent::HTTP::Pool->new({
+        tls => { ca_file => '/etc/myapp/ca.pem', cert_file => '/etc/myapp/client.pem', key_file => '/etc/myapp/client.key' },
+    }, $loop);
+
     # the shared pool of a loop
     my $shared = Uvent::HTTP::Pool->instance($loop);
 
@@ -117,7 +128,8 @@ callbacks run only while that loop runs.
 
 A destination is the scheme, the lower-cased host and the port of the request
 URI (C<http://example.com/> and C<http://EXAMPLE.com:80/x> share
-connections; C<http://127.0.0.1/> and C<http://localhost/> do not). For each
+connections; C<http://127.0.0.1/> and C<http://localhost/> do not), and for
+C<https://> also the TLS settings in force (see L</HTTPS>). For each
 destination the pool keeps the connections it opened and a queue of waiting
 requests. When a request is submitted:
 
@@ -261,7 +273,7 @@ Croaks with (the class name is the one C<new> was called on):
 
 =item C<Uvent::HTTP::Pool-E<gt>new: the config must be a hashref>
 
-=item C<Uvent::HTTP::Pool-E<gt>new: unknown config key 'KEY' (known: max_body_size, max_connections, max_headers_size, max_lifetime, max_queue, max_requests_per_connection, max_total, queue_timeout, timeout)>
+=item C<Uvent::HTTP::Pool-E<gt>new: unknown config key 'KEY' (known: max_body_size, max_connections, max_headers_size, max_lifetime, max_queue, max_requests_per_connection, max_total, queue_timeout, timeout, tls)>
 
 (C<keys> and a list when several are unknown)
 
@@ -279,6 +291,11 @@ C<max_total>
 =item C<Uvent::HTTP::Pool-E<gt>new: 'max_connections' must be a whole number E<gt>= 1>
 
 =item C<Uvent::HTTP::Pool-E<gt>new: the loop must be a Uvent::Loop>
+
+=item C<Uvent::HTTP::Pool-E<gt>new: cannot load ca_file 'FILE': No such file or directory>
+
+and the other messages about C<tls> settings listed in L</ERRORS>: the
+pool's default TLS settings are checked, and their files read, by C<new>
 
 =back
 
@@ -377,12 +394,20 @@ The most bytes a response body may have after de-chunking (default 0, no
 limit). A response that exceeds it fails with C<too_large> as soon as the
 limit is crossed; the body is never read further. Requests can override it.
 
+=item tls
+
+A hashref of default TLS settings for the pool's C<https://> requests (see
+L</HTTPS> for the keys). A request's own C<tls> settings override these key
+by key. The settings are checked when the pool is created: a file that
+cannot be loaded croaks there.
+
 =back
 
 Every value must be a number E<gt>= 0, and the keys described as whole
 numbers must be whole numbers. For C<max_total>, C<max_queue>,
 C<queue_timeout>, C<max_lifetime> and C<max_requests_per_connection>, 0 (the
-default) means no limit. Unknown keys croak.
+default) means no limit. Unknown keys croak. C<tls> is the one key whose
+value is a hashref.
 
 =head1 METHODS
 
@@ -410,7 +435,9 @@ Parameters (undef values mean "the default"):
 
 =item uri
 
-Required. An absolute C<http://> URI: C<http://[user:password@]host[:port][/path][?query][#fragment]>.
+Required. An absolute C<http://> or C<https://> URI:
+C<http[s]://[user:password@]host[:port][/path][?query][#fragment]>
+(the default port is 80 for C<http>, 443 for C<https>).
 The host may be a name, an IPv4 address or an IPv6 literal in brackets
 (C<http://[::1]:8080/>). The scheme is case-insensitive, the host is
 lower-cased. The fragment is not sent. The URI must be ASCII without spaces or
@@ -479,6 +506,12 @@ it: the request then fails with C<connection_closed>.
 Treat the request as safe to repeat whatever its method (default 0, false),
 for example for a C<POST> the server de-duplicates. An C<Idempotency-Key>
 header has the same effect.
+
+=item tls
+
+A hashref of TLS settings for an C<https://> request, over the pool's
+C<tls> key by key (an undef value leaves that key to the pool); see
+L</HTTPS>. Ignored for C<http://>.
 
 =item response_callback
 
@@ -564,6 +597,7 @@ L</max_headers_size>.
 
     my $one = $pool->stats($destination);    # e.g. 'http://127.0.0.1:8080'
     print "unknown destination\n" unless $one;
+    my $tls = $pool->stats('https://127.0.0.1:8443', { cert_file => $cert });
 
 Without an argument, returns a new hashref of counters kept since the pool
 was created, over all destinations:
@@ -623,7 +657,16 @@ the most requests that were waiting at the same time;
 
 =item queue_wait
 
-the total time, in seconds, that requests spent waiting in the queue.
+the total time, in seconds, that requests spent waiting in the queue;
+
+=item tls_handshakes
+
+TLS handshakes completed with a full key exchange;
+
+=item tls_resumed
+
+TLS handshakes that resumed an earlier session of the destination (see
+L</HTTPS>).
 
 =back
 
@@ -632,9 +675,12 @@ in a hashref with the same keys (C<queued> and C<max_queued> then count that
 destination's queue). Any URL of the destination will do: only its scheme,
 host and port are used, so C<http://host:port>, C<http://host/> and
 C<http://host/any/path?x=1> give the same answer. Returns undef for a
-destination the pool does not know. Croaks with
+destination the pool does not know. For C<https://> the TLS settings are
+part of the destination: those of the pool, over which an optional second
+argument, a C<tls> hashref, applies as a request's would. Croaks with
 C<Uvent::HTTP::Pool-E<gt>stats: invalid URL '...': ...> (the messages of
-L</ERRORS>) when C<$destination> is not a valid C<http://> URL.
+L</ERRORS>) when C<$destination> is not a valid C<http://> or C<https://>
+URL, and on bad C<tls> keys.
 
 A destination is known from its first request on. While it has no
 connection and no request, it is still kept for its counters, as long as
@@ -654,6 +700,121 @@ requests first, each with a C<cancelled> error whose message ends in
 C<pool shut down>. The pool stays usable: later requests open new
 connections. An exception thrown by one of those callbacks propagates out of
 C<shutdown>.
+
+=head1 HTTPS
+
+C<https://> requests go through the same pool, methods and callbacks as
+C<http://> ones. TLS runs inside the C core, with OpenSSL over the loop's
+non-blocking sockets: nothing blocks, whatever the size of the bodies.
+
+=head2 Secure by default
+
+The server's certificate chain is verified against the system trust store
+(Debian: the C<ca-certificates> package), and the certificate must be valid
+for the URI's host name, or for its address when the host is an IP literal
+(no partial wildcards). The host name is sent as SNI (never an address).
+TLS 1.2 is the minimum version, and ALPN offers C<http/1.1>.
+
+A failed verification or handshake fails the request with the error code
+C<tls> and a message that names the destination and says why, in words:
+
+    TLS failure (GET https://localhost:8443/): certificate verify failed: the server's certificate has expired (X509 error 10)
+
+Other reasons read C<is self-signed>, C<has an unknown issuer>,
+C<hostname mismatch: the server's certificate is not valid for 'NAME'>,
+C<IP address mismatch: ...>, C<is not yet valid>, C<handshake failed: ...>
+with OpenSSL's reason (such as C<the server does not speak TLS here> or a
+protocol version the server does not share), and
+C<the server refused the client certificate or wants one (...)>, which can
+also arrive with the response, after the handshake, as TLS 1.3 servers
+check client certificates then. Nothing of the request is sent before the
+server's certificate has been verified.
+
+=head2 Settings
+
+Per request (C<tls> parameter) and as pool defaults (C<tls> configuration
+key); every key is optional:
+
+=over 4
+
+=item verify
+
+1 (default): verify as above. 0: accept any certificate, for any name.
+B<This is unsafe>: anyone between you and the server can read and change
+the traffic. Prefer C<ca_file> for private or self-signed servers.
+
+=item ca_file
+
+A PEM file of CA certificates trusted instead of the system store.
+
+=item ca_path
+
+A directory of CA certificates in OpenSSL's hashed layout
+(C<openssl rehash>), trusted instead of the system store.
+
+=item cert_file
+
+A client certificate (PEM; the chain may follow it in the same file), for
+servers that require one.
+
+=item key_file
+
+The private key of C<cert_file> (unencrypted PEM). Default: C<cert_file>
+itself, for a file that holds both. A request that sets C<cert_file> without
+C<key_file> never takes the pool's C<key_file>.
+
+=item ciphers
+
+An OpenSSL cipher list for TLS 1.2 (C<openssl ciphers -v 'LIST'>). TLS 1.3
+suites are OpenSSL's defaults.
+
+=item min_version
+
+C<'TLSv1.2'> (default) or C<'TLSv1.3'>.
+
+=item server_name
+
+The name sent as SNI and checked against the certificate, instead of the
+URI's host: for connecting to an address (or another name) while verifying
+the name the certificate was made for. The C<Host> header still comes from
+the URI.
+
+=back
+
+Settings that cannot work croak in C<request> (or in C<new> for the pool's)
+before anything is sent: a file that cannot be read or is not PEM, a key
+that does not match its certificate, a cipher list with nothing usable. See
+L</ERRORS>.
+
+=head2 Pooling and session resumption
+
+The TLS settings, by value, are part of the destination: requests with
+different client certificates, CA files, verification or C<server_name>
+never share a connection, and requests with equal settings do, however
+their hashes were built. The core builds one OpenSSL context per distinct
+setting and caches the 16 most recently used per pool, so files are read
+once, not per connection.
+
+Each destination keeps the newest TLS session (a TLS 1.3 ticket, or a TLS
+1.2 ticket or session ID) and offers it when it opens its next connection,
+which saves the key exchange and a round trip. L</stats> counts full and
+resumed handshakes in C<tls_handshakes> and C<tls_resumed>.
+
+=head2 Connections
+
+C<connect_timeout> covers name resolution, the TCP connect and the TLS
+handshake; a handshake that does not finish in time fails with
+C<connect_timeout> and C<TLS handshake not finished within N s>. A server
+that closes an idle TLS connection (with close_notify or not) closes it
+like a plain one. When the pool closes a connection itself (idle timeout,
+C<Connection: close>, limits, the pool going away) it sends close_notify
+first; a child process after a fork drops inherited connections without a
+word, so the parent's sessions go on.
+
+A response body delimited by the connection's close (no C<Content-Length>,
+not chunked) is complete only if the server ends it with close_notify; a
+plain close there fails with C<tls> (the body may have been cut short by an
+attacker).
 
 =head1 CALLBACKS
 
@@ -771,7 +932,7 @@ later C<max> can lower the count but never raise it.
 Errors of a submitted request are reported to its callback as a
 L<Uvent::Error>; see there for the codes C<resolve>, C<connect>,
 C<connect_timeout>, C<timeout>, C<connection_closed>, C<protocol>,
-C<too_large>, C<cancelled>, C<queue_full> and C<queue_timeout>.
+C<too_large>, C<cancelled>, C<queue_full>, C<queue_timeout> and C<tls>.
 
 Bad arguments make C<request> croak before anything is sent. The messages
 start with C<Uvent::HTTP::Pool-E<gt>request:> unless noted, and name the
@@ -781,7 +942,7 @@ caller's line:
 
 =item C<expects a hashref of parameters or a Uvent::HTTP::Request>
 
-=item C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method, headers, body, timeout, connect_timeout, max_headers_size, max_body_size, retry, idempotent, response_callback)>
+=item C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method, headers, body, timeout, connect_timeout, max_headers_size, max_body_size, retry, idempotent, tls, response_callback)>
 
 (without the C<request> prefix)
 
@@ -795,13 +956,15 @@ The request object is queued or running; wait for its callback or cancel it.
 
 =item C<'uri' must be a string, not a reference>
 
-=item C<invalid URL 'URI': unsupported scheme (only http:// is supported)>
+=item C<invalid URL 'URI': unsupported scheme (only http:// and https:// are supported)>
 
-for C<https://>, C<ftp://> and every other scheme
+for C<ftp://> and every other scheme
 
 =item C<invalid URL 'URI': no host>
 
 =item C<invalid URL 'URI': malformed (it must be an absolute http:// URL with no spaces or control characters)>
+
+(also for C<https://> URLs)
 
 also for a bad port (0, above 65535, not a number) or a bad IPv6 literal
 
@@ -836,6 +999,27 @@ also for C<connect_timeout>, and for values above 1e9
 C<'connect_timeout'>, C<'max_headers_size'> and C<'max_body_size'>
 
 =item C<'response_callback' must be a CODE reference>
+
+=item C<'tls' must be a hashref>
+
+=item C<unknown tls key 'KEY' (known: verify, ca_file, ca_path, cert_file, key_file, ciphers, min_version, server_name)>
+
+=item C<tls 'KEY' must be a plain value, not a reference>
+
+=item C<tls 'min_version' must be 'TLSv1.2' or 'TLSv1.3', got 'VALUE'>
+
+=item C<tls KEY must be a non-empty string without control characters>
+
+=item C<cannot load ca_file 'FILE': REASON>
+
+likewise C<ca_path>, C<cert_file> and C<key_file>; REASON is the system's
+(C<No such file or directory>) or OpenSSL's (C<no certificate or crl found>)
+
+=item C<tls key_file 'FILE' given without cert_file>
+
+=item C<key_file 'FILE' does not match cert_file 'FILE'>
+
+=item C<tls ciphers 'LIST': no usable cipher>
 
 =item C<Wide character in subroutine entry>
 

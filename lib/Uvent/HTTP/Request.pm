@@ -131,6 +131,10 @@ connection fails before any response byte, default 1;
 
 treat the request as safe to repeat whatever its method, default 0;
 
+=item tls
+
+TLS settings of an C<https://> request, over the pool's key by key;
+
 =item response_callback
 
 code called with C<($request, $response, $error)>.
@@ -143,7 +147,7 @@ Croaks with C<Uvent::HTTP::Request-E<gt>new: expects a hashref of parameters>
 when C<\%params> is not a hashref, and with
 C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method,
 headers, body, timeout, connect_timeout, max_headers_size, max_body_size,
-retry, idempotent, response_callback)> (C<parameters> and a list when several
+retry, idempotent, tls, response_callback)> (C<parameters> and a list when several
 are unknown).
 
 =head1 METHODS
@@ -210,6 +214,13 @@ false, undef means 0 (false). Without it, a request that fails on a reused
 connection is retried only if its method is C<GET>, C<HEAD>, C<OPTIONS>,
 C<TRACE>, C<PUT> or C<DELETE>, if it has an C<Idempotency-Key> header, or if
 not a byte of it had been written.
+
+=head2 tls
+
+The TLS settings of an C<https://> request: a hashref with any of
+C<verify>, C<ca_file>, C<ca_path>, C<cert_file>, C<key_file>, C<ciphers>,
+C<min_version> and C<server_name> (see L<Uvent::HTTP::Pool/HTTPS>); undef
+means the pool's. They are read when the request is submitted.
 
 =head2 response_callback
 
