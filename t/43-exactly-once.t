@@ -41,4 +41,23 @@ cmp_ok(scalar(keys %{ $r->{errors} }), '>=', 4, 'several kinds of failure were e
 is_deeply($r->{counters}, { size => 0, nbusy => 0, nqueued => 0 }, 'pool counters back to zero');
 is(Uvent::Test::Chaos::open_fds(), $fds_before, 'open file descriptors back to the baseline');
 
+# The same over TLS: faults now also land in the middle of TLS records and
+# handshakes, and the TLS layer's buffers must be freed on every path.
+SKIP: {
+    skip 'IO::Socket::SSL is not installed', 6 unless eval { require IO::Socket::SSL; 1 };
+    require Uvent::Test::Certs;
+    my $certs = Uvent::Test::Certs->new;
+    my $tls = Uvent::Test::Server->new(tls => { cert_file => $certs->server_cert, key_file => $certs->server_key });
+    my $tn = int($n / 3) || 1;
+    my $tls_fds_before = Uvent::Test::Chaos::open_fds();    # the new server's pipe is ours
+    my $t = Uvent::Test::Chaos::run(server => $tls, loop => $loop, requests => $tn, seconds => 60, in_flight => 16,
+        pool_config => { tls => { ca_file => $certs->ca_cert } });
+    is($t->{sent}, $tn, "TLS: sent $tn requests");
+    is($t->{done}, $t->{sent}, 'TLS: as many callbacks as requests');
+    is(scalar @{ $t->{wrong} }, 0, 'TLS: every request got exactly one callback');
+    cmp_ok($t->{ok}, '>', $tn / 10, "TLS: some succeeded despite the faults ($t->{ok})");
+    is_deeply($t->{counters}, { size => 0, nbusy => 0, nqueued => 0 }, 'TLS: pool counters back to zero');
+    is(Uvent::Test::Chaos::open_fds(), $tls_fds_before, 'TLS: open file descriptors back to the baseline');
+}
+
 done_testing;

@@ -56,6 +56,7 @@ sub run {
             (rand() < 0.3 ? (queue_timeout => 0.05 + rand 0.5) : ()),
             (rand() < 0.2 ? (max_lifetime => 0.05 + rand 0.5) : ()),
             (rand() < 0.2 ? (max_requests_per_connection => 1 + int rand 5) : ()),
+            %{ $a{pool_config} // {} },
         }, $loop);
         push @pools, $p;
         return $p;
