@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
+#include <sys/socket.h>
 
 static void on_timer(uv_timer_t *t);
 
@@ -803,12 +804,17 @@ void uvh__conn_close(uvh_conn_t *conn) {
    * the socket ours: never in a child closing what the parent still uses */
   if (conn->tls && conn->tcp_handle && conn->tls->handshake_done && !conn->tls->fatal && !conn->peer_gone &&
       !conn->pool->dropping_inherited) {
-    uv_buf_t buf;
     char alert[64];
+    uv_os_fd_t fd;
+    size_t len;
     uvh__tls_shutdown(conn->tls);
-    buf = uv_buf_init(alert, (unsigned)uvh__tls_take_out(conn->tls, alert, sizeof alert));
-    if (buf.len)
-      uv_try_write((uv_stream_t *)conn->tcp_handle, &buf, 1); /* best effort: never waited for */
+    len = uvh__tls_take_out(conn->tls, alert, sizeof alert);
+    /* best effort, never waited for; only behind everything already sent,
+     * and with MSG_NOSIGNAL: a peer that just went away must not raise
+     * SIGPIPE in the user's process */
+    if (len && uv_stream_get_write_queue_size((uv_stream_t *)conn->tcp_handle) == 0 &&
+        uv_fileno((uv_handle_t *)conn->tcp_handle, &fd) == 0 && send(fd, alert, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+      conn->peer_gone = 1;
   }
   if (conn->tcp_handle) {
     uv_close((uv_handle_t *)conn->tcp_handle, on_handle_closed);

@@ -298,7 +298,7 @@ static int describe_failure(uvh_tls_t *t, int ret, const char *during) {
   long v = SSL_get_verify_result(t->ssl);
   unsigned long e = ERR_peek_last_error();
   t->fatal = 1;
-  if (v != X509_V_OK && !t->handshake_done) {
+  if (v != X509_V_OK && !t->handshake_done && (SSL_get_verify_mode(t->ssl) & SSL_VERIFY_PEER)) {
     describe_verify_failure(t, v);
   } else if (err == SSL_ERROR_SSL && e) {
     int r = ERR_GET_REASON(e);
