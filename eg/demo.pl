@@ -1,12 +1,16 @@
 #!/usr/bin/env perl
 # Demo: 24 concurrent requests through one Uvent pool (max_connections 4)
 # against a small HTTP/1.1 server started here on 127.0.0.1, then a
-# timeout and a refused connection, printing what happened.
+# timeout and a refused connection, then HTTPS against a TLS server with a
+# certificate made here (verification, a private CA, session resumption),
+# printing what happened.
 #
 #   perl -Mblib eg/demo.pl
 use strict;
 use warnings;
 use IO::Socket::INET;
+use File::Temp ();
+use POSIX ();
 use Time::HiRes qw(time);
 use Uvent;
 
@@ -80,3 +84,63 @@ print "bad header refused before sending: $@";
 
 kill 'TERM', $server_pid;
 waitpid $server_pid, 0;
+
+# --- HTTPS: a throw-away self-signed certificate and a TLS server ---
+if (!eval { require IO::Socket::SSL; 1 } || system('openssl version >/dev/null 2>&1') != 0) {
+    print "https part skipped: it needs IO::Socket::SSL and the openssl command (.ci/install-deps)\n";
+    exit 0;
+}
+my $dir = File::Temp::tempdir('uvent-demo-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+system("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=localhost "
+     . "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout $dir/key.pem -out $dir/cert.pem 2>/dev/null") == 0
+    or die "openssl req failed\n";
+# one context for every connection process, so session tickets resume anywhere
+my $ctx = IO::Socket::SSL::SSL_Context->new(SSL_server => 1, SSL_cert_file => "$dir/cert.pem",
+    SSL_key_file => "$dir/key.pem") or die "TLS context: " . IO::Socket::SSL::errstr() . "\n";
+my $tls_listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 64, ReuseAddr => 1)
+    or die "listen: $!";
+my $tls_port = $tls_listen->sockport;
+my $tls_pid = fork // die "fork: $!";
+if (!$tls_pid) {
+    $SIG{CHLD} = 'IGNORE';
+    alarm 60;
+    while (my $c = $tls_listen->accept) {
+        next if fork;
+        IO::Socket::SSL->start_SSL($c, SSL_server => 1, SSL_reuse_ctx => $ctx) or POSIX::_exit(0);
+        my $resumed = $c->get_session_reused ? 'resumed' : 'full';
+        my $buf = '';
+        while (sysread($c, $buf, 65536, length $buf)) {
+            while ($buf =~ s/\A(.*?)\r\n\r\n//s) {
+                my $body = "hello over TLS ($resumed handshake)\n";
+                syswrite $c, "HTTP/1.1 200 OK\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
+            }
+        }
+        POSIX::_exit(0);
+    }
+    POSIX::_exit(0);
+}
+close $tls_listen;
+
+my $https = "https://localhost:$tls_port/";
+$pool->request({ uri => $https, response_callback => sub {
+    my (undef, undef, $error) = @_;
+    print "https with the system trust store: ", $error->code, " ($error)\n";
+} });
+$loop->run;
+
+# a private CA (here the self-signed certificate itself), and a new
+# connection per request to show session resumption
+my $tls_pool = Uvent::HTTP::Pool->new({ tls => { ca_file => "$dir/cert.pem" }, max_requests_per_connection => 1 }, $loop);
+for my $i (1 .. 4) {
+    $tls_pool->request({ uri => $https, response_callback => sub {
+        my (undef, $response, $error) = @_;
+        print "https request $i: ", $error ? "failed: $error\n" : $response->code . ' ' . $response->body;
+    } });
+    $loop->run;    # one after the other: each new connection can resume the last session
+}
+my $st = $tls_pool->stats;
+printf "TLS handshakes: %d full, %d resumed, over %d connections\n", $st->{tls_handshakes}, $st->{tls_resumed},
+    $st->{connections_opened};
+
+kill 'TERM', $tls_pid;
+waitpid $tls_pid, 0;
