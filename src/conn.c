@@ -111,6 +111,7 @@ static void attach(uvh_conn_t *conn, uvh_request_t *req) {
   req->state = REQ_RUNNING;
   req->on_reused_conn = conn->requests_served > 0;
   conn->nothing_written = 0;
+  conn->body_pending = 0;
   pool->nbusy++;
   uvh__parser_init(&conn->parser, req->resp, req->is_head, mh, mb);
 }
@@ -120,6 +121,7 @@ static uvh_request_t *detach(uvh_conn_t *conn) {
   if (req) {
     conn->req = NULL;
     req->conn = NULL;
+    conn->body_pending = 0;
     conn->pool->nbusy--;
   }
   return req;
@@ -273,10 +275,20 @@ typedef struct {
   char data[];
 } tls_write_t;
 
+static void tls_send_body(uvh_conn_t *conn);
+
 static void on_tls_write(uv_write_t *w, int status) {
   uvh_conn_t *conn = w->data;
   free(w); /* the whole tls_write_t */
-  write_done(conn, status);
+  conn->pending--;
+  conn->writing--;
+  if (status < 0) {
+    if (conn->state == CONN_ACTIVE && conn->req)
+      conn_fail(conn, UVH_E_CONN_CLOSED, status, NULL);
+  } else if (conn->body_pending && conn->writing == 0 && conn->state == CONN_ACTIVE) {
+    tls_send_body(conn);
+  }
+  conn_maybe_free(conn);
 }
 
 /* Send what OpenSSL has queued: at once if the socket takes it, the rest
@@ -319,17 +331,52 @@ static int tls_flush(uvh_conn_t *conn, int *nothing_sent) {
   return 0;
 }
 
+/* The body is encrypted a chunk at a time, the next one once the last
+ * has gone: however large the body, one chunk of ciphertext at most waits
+ * in memory. */
+#define UVH_TLS_BODY_CHUNK (256 * 1024)
+
+/* Encrypt the head and as much of the body as the socket takes now. */
 static void write_request_tls(uvh_conn_t *conn) {
   uvh_request_t *req = conn->req;
+  size_t first = req->body_len < UVH_TLS_BODY_CHUNK ? req->body_len : UVH_TLS_BODY_CHUNK;
   int rc, nothing_sent;
   if (uvh__tls_write(conn->tls, req->head.data, req->head.len) != 0 ||
-      (req->body_len && uvh__tls_write(conn->tls, req->body, req->body_len) != 0)) {
+      (first && uvh__tls_write(conn->tls, req->body, first) != 0)) {
     fail_soon(conn, UVH_E_TLS, 0);
     return;
   }
+  conn->body_sent = first;
+  conn->body_pending = first < req->body_len;
   if ((rc = tls_flush(conn, &nothing_sent)) < 0) {
     conn->nothing_written = (unsigned)nothing_sent;
+    conn->body_pending = 0;
     fail_soon(conn, UVH_E_CONN_CLOSED, rc);
+    return;
+  }
+  tls_send_body(conn);
+}
+
+/* More of the body, while nothing else waits to be written. */
+static void tls_send_body(uvh_conn_t *conn) {
+  uvh_request_t *req = conn->req;
+  int rc;
+  while (conn->body_pending && conn->writing == 0) {
+    size_t n = req->body_len - conn->body_sent;
+    if (n > UVH_TLS_BODY_CHUNK)
+      n = UVH_TLS_BODY_CHUNK;
+    if (uvh__tls_write(conn->tls, req->body + conn->body_sent, n) != 0) {
+      conn->body_pending = 0;
+      fail_soon(conn, UVH_E_TLS, 0);
+      return;
+    }
+    conn->body_sent += n;
+    conn->body_pending = conn->body_sent < req->body_len;
+    if ((rc = tls_flush(conn, NULL)) < 0) {
+      conn->body_pending = 0;
+      fail_soon(conn, UVH_E_CONN_CLOSED, rc);
+      return;
+    }
   }
 }
 
@@ -373,7 +420,7 @@ static void write_request(uvh_conn_t *conn) {
 static int conn_reusable(uvh_conn_t *conn, uvh_request_t *req, size_t unread) {
   const uvh_parser_t *p = &conn->parser;
   const uvh_pool_config_t *cfg = &conn->pool->cfg;
-  return !conn->pool->released && conn->pool->loop && unread == 0 && !conn->writing &&
+  return !conn->pool->released && conn->pool->loop && unread == 0 && !conn->writing && !conn->body_pending &&
          !req->wants_close && p->resp->keep_alive && !p->needs_eof && p->ka_timeout != 0 &&
          conn->requests_served < conn->allowed_requests &&
          (cfg->max_requests_per_connection == 0 || conn->requests_served < cfg->max_requests_per_connection) &&
@@ -561,12 +608,39 @@ static void tls_handshake(uvh_conn_t *conn) {
   }
 }
 
+/* The session a new connection of `d` offers: the newest resumable one.
+ * A TLS 1.3 one is used once (OpenSSL will not offer it twice, and RFC 8446
+ * advises against it), so it leaves the destination: *single_use tells the
+ * caller to drop its reference after offering it. */
+static struct ssl_session_st *take_session(uvh_dest_t *d, int *single_use) {
+  *single_use = 0;
+  while (d->nsessions) {
+    struct ssl_session_st *s = d->sessions[d->nsessions - 1];
+    if (!uvh__tls_session_resumable(s)) {
+      d->nsessions--;
+      uvh__tls_session_free(s);
+    } else if (uvh__tls_session_single_use(s)) {
+      d->nsessions--;
+      *single_use = 1;
+      return s;
+    } else {
+      return s;
+    }
+  }
+  return NULL;
+}
+
 static void tls_start(uvh_conn_t *conn) {
   uvh_dest_t *d = conn->dest;
-  int rc;
+  int single_use, rc;
+  struct ssl_session_st *session = take_session(d, &single_use);
   conn->state = CONN_HANDSHAKING;
-  if ((conn->tls = malloc(sizeof *conn->tls)) == NULL ||
-      (rc = uvh__tls_start(conn->tls, d->ssl_ctx, d->tls_name, d->session, conn)) != 0) {
+  rc = (conn->tls = malloc(sizeof *conn->tls)) == NULL
+           ? UVH_E_NOMEM
+           : uvh__tls_start(conn->tls, d->ssl_ctx, d->tls_name, session, conn);
+  if (session && single_use)
+    uvh__tls_session_free(session); /* the SSL object took its own reference */
+  if (rc != 0) {
     free(conn->tls);
     conn->tls = NULL;
     tls_fail(conn, UVH_E_NOMEM, NULL);
@@ -576,14 +650,18 @@ static void tls_start(uvh_conn_t *conn) {
 }
 
 /* OpenSSL's new-session callback: the destination keeps the newest
- * session, offered by its next connection. */
+ * sessions, offered by its next connections. */
 int uvh__conn_tls_new_session(void *c, struct ssl_session_st *session) {
   uvh_conn_t *conn = c;
-  if (conn->dest == NULL || conn->state == CONN_CLOSING)
+  uvh_dest_t *d = conn->dest;
+  if (d == NULL || conn->state == CONN_CLOSING)
     return 0;
-  if (conn->dest->session)
-    uvh__tls_session_free(conn->dest->session);
-  conn->dest->session = session;
+  if (d->nsessions == UVH_TLS_SESSIONS_KEPT) {
+    uvh__tls_session_free(d->sessions[0]);
+    memmove(d->sessions, d->sessions + 1, (UVH_TLS_SESSIONS_KEPT - 1) * sizeof d->sessions[0]);
+    d->nsessions--;
+  }
+  d->sessions[d->nsessions++] = session;
   return 1;
 }
 
@@ -686,7 +764,7 @@ int uvh__conn_start(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, uvh_con
   double ct;
   int rc;
 
-  if (conn == NULL || (conn->key = strdup(d->key)) == NULL) {
+  if (conn == NULL || (conn->key = strndup(d->key, d->name_len)) == NULL) {
     free(conn);
     return UVH_E_NOMEM;
   }
@@ -804,11 +882,12 @@ void uvh__conn_close(uvh_conn_t *conn) {
    * the socket ours: never in a child closing what the parent still uses */
   if (conn->tls && conn->tcp_handle && conn->tls->handshake_done && !conn->tls->fatal && !conn->peer_gone &&
       !conn->pool->dropping_inherited) {
-    char alert[64];
+    char alert[256]; /* one alert record, whatever the cipher */
     uv_os_fd_t fd;
-    size_t len;
+    size_t len = 0;
     uvh__tls_shutdown(conn->tls);
-    len = uvh__tls_take_out(conn->tls, alert, sizeof alert);
+    if (uvh__tls_out_pending(conn->tls) <= sizeof alert)
+      len = uvh__tls_take_out(conn->tls, alert, sizeof alert);
     /* best effort, never waited for; only behind everything already sent,
      * and with MSG_NOSIGNAL: a peer that just went away must not raise
      * SIGPIPE in the user's process */

@@ -14,6 +14,9 @@
 #define UVH_READ_BUF_SIZE 65536
 /* Plaintext of one TLS record at most */
 #define UVH_TLS_PLAIN_SIZE 16384
+/* TLS sessions a destination keeps for resumption (TLS 1.3 tickets are
+ * used once each, so a few are kept for connections opened together) */
+#define UVH_TLS_SESSIONS_KEPT 8
 /* Distinct TLS settings whose contexts a pool keeps cached */
 #define UVH_TLS_CTXS_KEPT 16
 /* How long a connection whose request went elsewhere may keep connecting
@@ -148,7 +151,8 @@ typedef struct uvh_dest_s {
   uint16_t port;
   char *tls_name;          /* https: name for SNI and verification (in the same block as key), else NULL */
   struct ssl_ctx_st *ssl_ctx;       /* https: own reference */
-  struct ssl_session_st *session;   /* newest session to resume, own reference, or NULL */
+  struct ssl_session_st *sessions[UVH_TLS_SESSIONS_KEPT]; /* to resume, oldest first; own references */
+  unsigned nsessions;
   uvh_list_t idle;         /* idle conns, most recently used first */
   uvh_list_t conns;        /* every open conn */
   uvh_list_t queue;        /* queued requests, FIFO */
@@ -255,6 +259,8 @@ struct uvh_conn_s {
   unsigned writing;          /* writes in flight */
   unsigned resolving : 1;
   unsigned peer_gone : 1;    /* the server closed or reset: nothing more may be written */
+  unsigned body_pending : 1; /* TLS: more of the running request's body is still to encrypt */
+  size_t body_sent;          /* TLS: bytes of that body encrypted so far */
   unsigned nothing_written : 1; /* the current request's write failed before any byte */
   uvh_request_t *req;        /* the running request, strong ref */
   uvh_parser_t parser;

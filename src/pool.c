@@ -76,8 +76,8 @@ int uvh_pool_new(uvh_loop_t *loop, const uvh_pool_config_t *cfg, uvh_pool_t **ou
 void uvh_pool_ref(uvh_pool_t *pool) { pool->refcount++; }
 
 static void dest_free(uvh_dest_t *d) {
-  if (d->session)
-    uvh__tls_session_free(d->session);
+  while (d->nsessions)
+    uvh__tls_session_free(d->sessions[--d->nsessions]);
   if (d->ssl_ctx)
     uvh__tls_ctx_free(d->ssl_ctx);
   free(d);

@@ -177,6 +177,11 @@ int uvh_request_set_body(uvh_request_t *req, const char *body, size_t len) {
   char *copy = NULL;
   if (req->state == REQ_QUEUED || req->state == REQ_RUNNING)
     return UVH_E_BUSY;
+  if (len > UINT32_MAX) {
+    /* libuv writes buffers of at most 4 GiB - 1 */
+    snprintf(req->error.message, sizeof req->error.message, "'body' is too large (%zu bytes; at most 4294967295)", len);
+    return UVH_E_BADARG;
+  }
   if (len) {
     copy = malloc(len);
     if (copy == NULL)

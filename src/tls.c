@@ -91,8 +91,10 @@ void uvh__tls_opts_merge(uvh_tls_opts_t *out, const uvh_tls_opts_t *req, const u
   for (i = 0; i < TLS_NSTR; i++)
     out->str[i] = req && req->str[i] ? req->str[i] : pool->str[i];
   /* a client key belongs to its certificate: never mix the two levels */
-  if (req && req->str[TLS_CERT_FILE] && !req->str[TLS_KEY_FILE])
-    out->str[TLS_KEY_FILE] = NULL;
+  if (req && (req->str[TLS_CERT_FILE] || req->str[TLS_KEY_FILE])) {
+    out->str[TLS_CERT_FILE] = req->str[TLS_CERT_FILE];
+    out->str[TLS_KEY_FILE] = req->str[TLS_KEY_FILE];
+  }
 }
 
 int uvh__tls_ctx_key(const uvh_tls_opts_t *o, char *buf, size_t len) {
@@ -119,12 +121,38 @@ static const char *last_reason(void) {
   return r ? r : "unknown error";
 }
 
+/* Why a private key did not load, in words. Consumes the error queue. */
+static void describe_key_failure(char *why, size_t len, const char *key, const char *cert) {
+  unsigned long e;
+  int mismatch = 0, encrypted = 0;
+  for (e = ERR_peek_error(); e; e = ERR_peek_error()) {
+    if (ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH)
+      mismatch = 1;
+    if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_BAD_PASSWORD_READ)
+      encrypted = 1;
+    if (mismatch || encrypted)
+      break;
+    ERR_get_error();
+  }
+  if (mismatch)
+    snprintf(why, len, "key_file '%s' does not match cert_file '%s'", key, cert);
+  else if (encrypted)
+    snprintf(why, len, "key_file '%s' is encrypted: give an unencrypted key", key);
+  else
+    snprintf(why, len, "cannot load key_file '%s': %s", key, last_reason());
+  ERR_clear_error();
+}
+
 static int on_new_session(SSL *ssl, SSL_SESSION *session) {
   void *conn = uvh__tls_app(ssl);
   return conn ? uvh__conn_tls_new_session(conn, session) : 0;
 }
 
 static const unsigned char alpn_http11[] = "\x08http/1.1";
+
+/* Keys must be unencrypted: OpenSSL's default would ask for a passphrase
+ * on the terminal and block the process. */
+static int no_passphrase(char *buf, int size, int rwflag, void *data) { return -1; }
 
 SSL_CTX *uvh__tls_ctx_new(const uvh_tls_opts_t *o, char *why, size_t why_len) {
   SSL_CTX *ctx;
@@ -145,6 +173,9 @@ SSL_CTX *uvh__tls_ctx_new(const uvh_tls_opts_t *o, char *why, size_t why_len) {
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
   SSL_CTX_sess_set_new_cb(ctx, on_new_session);
   SSL_CTX_set_verify(ctx, o->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+  SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
+  /* a renegotiation would stall our writes; refuse it plainly */
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
 
   if (ca_file || ca_path) {
     if (!SSL_CTX_load_verify_locations(ctx, ca_file, ca_path)) {
@@ -166,10 +197,7 @@ SSL_CTX *uvh__tls_ctx_new(const uvh_tls_opts_t *o, char *why, size_t why_len) {
       goto fail;
     }
     if (!SSL_CTX_use_PrivateKey_file(ctx, key ? key : cert, SSL_FILETYPE_PEM)) {
-      if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
-        snprintf(why, why_len, "key_file '%s' does not match cert_file '%s'", key ? key : cert, cert);
-      else
-        snprintf(why, why_len, "cannot load key_file '%s': %s", key ? key : cert, last_reason());
+      describe_key_failure(why, why_len, key ? key : cert, cert);
       goto fail;
     }
     if (!SSL_CTX_check_private_key(ctx)) {
@@ -192,6 +220,8 @@ fail:
 void uvh__tls_ctx_up_ref(SSL_CTX *ctx) { SSL_CTX_up_ref(ctx); }
 void uvh__tls_ctx_free(SSL_CTX *ctx) { SSL_CTX_free(ctx); }
 void uvh__tls_session_free(SSL_SESSION *s) { SSL_SESSION_free(s); }
+int uvh__tls_session_resumable(const SSL_SESSION *s) { return SSL_SESSION_is_resumable(s); }
+int uvh__tls_session_single_use(const SSL_SESSION *s) { return SSL_SESSION_get_protocol_version(s) == TLS1_3_VERSION; }
 
 /* ------------------------------------------------------------- connections */
 
@@ -201,6 +231,8 @@ int uvh__tls_is_ip(const char *host) {
 }
 
 int uvh__tls_start(uvh_tls_t *t, SSL_CTX *ctx, const char *name, SSL_SESSION *session, void *app) {
+  int ok = 1;
+  size_t len = strlen(name);
   memset(t, 0, sizeof *t);
   ERR_clear_error();
   t->ssl = SSL_new(ctx);
@@ -218,20 +250,29 @@ int uvh__tls_start(uvh_tls_t *t, SSL_CTX *ctx, const char *name, SSL_SESSION *se
   SSL_set_bio(t->ssl, t->rbio, t->wbio);
   SSL_set_app_data(t->ssl, app);
   SSL_set_connect_state(t->ssl);
-  snprintf(t->name, sizeof t->name, "%s", name);
-  if (uvh__tls_is_ip(name)) {
+  /* "example.com." is example.com: certificates and SNI name it without the dot */
+  if (len > 1 && name[len - 1] == '.')
+    len--;
+  snprintf(t->name, sizeof t->name, "%.*s", (int)len, name);
+  if (uvh__tls_is_ip(t->name)) {
     /* no SNI for addresses (RFC 6066); the certificate must name the address */
     if (SSL_get_verify_mode(t->ssl) & SSL_VERIFY_PEER)
-      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), name);
+      ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), t->name);
   } else {
-    SSL_set_tlsext_host_name(t->ssl, name);
-    if (SSL_get_verify_mode(t->ssl) & SSL_VERIFY_PEER) {
+    ok = SSL_set_tlsext_host_name(t->ssl, t->name);
+    if (ok && (SSL_get_verify_mode(t->ssl) & SSL_VERIFY_PEER)) {
       SSL_set_hostflags(t->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-      SSL_set1_host(t->ssl, name);
+      ok = SSL_set1_host(t->ssl, t->name);
     }
   }
-  if (session)
-    SSL_set_session(t->ssl, session);
+  if (ok && session)
+    ok = SSL_set_session(t->ssl, session);
+  if (!ok) {
+    /* never go on without the name check */
+    SSL_free(t->ssl);
+    memset(t, 0, sizeof *t);
+    return UVH_E_NOMEM;
+  }
   return 0;
 }
 

@@ -52,6 +52,9 @@ struct ssl_ctx_st *uvh__tls_ctx_new(const uvh_tls_opts_t *o, char *why, size_t w
 void uvh__tls_ctx_up_ref(struct ssl_ctx_st *ctx);
 void uvh__tls_ctx_free(struct ssl_ctx_st *ctx);
 void uvh__tls_session_free(struct ssl_session_st *s);
+int uvh__tls_session_resumable(const struct ssl_session_st *s);
+/* A TLS 1.3 session: to be offered once only. */
+int uvh__tls_session_single_use(const struct ssl_session_st *s);
 
 /* One connection's TLS state. Owned by the connection. */
 typedef struct {
@@ -60,7 +63,7 @@ typedef struct {
   unsigned handshake_done : 1;
   unsigned fatal : 1;          /* a fatal error: no close_notify may follow */
   unsigned resumed : 1;        /* the handshake resumed a session */
-  char name[256];              /* the server name or address it must prove */
+  char name[256];              /* the server name or address it must prove (no trailing dot) */
   char reason[300];            /* why the last operation failed, in words */
 } uvh_tls_t;
 

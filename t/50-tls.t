@@ -105,6 +105,10 @@ subtest 'verification failures say why, and send nothing' => sub {
 
 subtest 'bad settings croak before anything is sent' => sub {
     my $pool = Uvent::HTTP::Pool->new({}, $loop);
+    # a passphrase-protected key must fail at once, never prompt on the terminal
+    my $encrypted_key = $certs->dir . '/encrypted.key';
+    system("openssl ec -in " . $certs->client_key . " -aes128 -passout pass:secret -out $encrypted_key 2>/dev/null") == 0
+        or die "cannot make an encrypted key";
     my $uri = $srv->url('/ok');
     my $before = $srv->connections;
     my @bad = (
@@ -117,6 +121,7 @@ subtest 'bad settings croak before anything is sent' => sub {
         [ { ciphers => 'NOPE' },               qr/no usable cipher/ ],
         [ { ca_file => [] },                   qr/must be a plain value/ ],
         [ { server_name => "a\r\nb" },         qr/control characters/ ],
+        [ { cert_file => $certs->client_cert, key_file => $encrypted_key }, qr/key_file '.*' is encrypted/ ],
     );
     for my $case (@bad) {
         my ($tls, $re) = @$case;
@@ -146,6 +151,15 @@ subtest 'pool defaults, request settings key by key' => sub {
     is(hdr($r, 'X-Client-CN'), 'uvent-client-1', 'the server saw the client certificate');
     $r = fetch($pool, uri => $srv->url('/ok'), tls => { verify => 0, ca_file => undef });
     response_ok($r, 'undef leaves a key to the pool');
+    my $with_cert = Uvent::HTTP::Pool->new({ tls => { ca_file => $CA, cert_file => $certs->client_cert,
+                                                      key_file => $certs->client_key } }, $loop);
+    eval { $with_cert->request({ uri => $srv->url('/ok'), tls => { key_file => $certs->client2_key } }) };
+    like($@, qr/key_file .* given without cert_file/, "a request's key_file never pairs with the pool's cert_file");
+    my $client = $pool->request({ uri => $srv->url_host('localhost', '/ok'), response_callback => sub { } });
+    is($client->destination, 'https://localhost:' . $srv->port, 'a connection names its destination without settings');
+    $loop->run;
+    $r = fetch($pool, uri => $srv->url('/ok'), tls => { server_name => 'localhost.' });
+    response_ok($r, 'a fully qualified name (trailing dot) is verified as the name');
 };
 
 subtest 'client certificates: required, given, missing, two identities' => sub {
@@ -203,6 +217,20 @@ subtest 'keep-alive, session resumption, stats' => sub {
     is($fresh->stats->{tls_resumed}, 3, 'stats: three resumed');
     is($fresh->stats($uri)->{tls_resumed}, 3, 'per-destination stats too');
 
+    # connections opened together: TLS 1.3 tickets are used once each, so
+    # the destination keeps several and no connection goes without one
+    my $many = Uvent::HTTP::Pool->new({ tls => { ca_file => $CA }, max_requests_per_connection => 1,
+                                        max_connections => 4 }, $loop);
+    my @r = map { start_req($many, uri => $uri) } 1 .. 60;
+    ok(wait_all($loop, @r), '60 requests, 4 connections at a time');
+    is(scalar(grep { !$_->{error} } @r), 60, 'all answered');
+    # (a connection takes its session when its TCP connect is done, so one
+    # of the first four may already find one)
+    my ($full, $resumed) = @{ $many->stats }{qw(tls_handshakes tls_resumed)};
+    cmp_ok($full, '<=', 4, "full handshakes only for the first four at most ($full)");
+    is($full + $resumed, 60, 'every other connection resumed');
+    is(scalar(grep { (hdr($_, 'X-Session-Reused') // '') eq 'r' } @r), $resumed, 'nginx agrees');
+
     # TLS 1.2: session tickets of the older protocol
     my $v12 = tls_server(version => 'TLSv1_2');
     my $p12 = Uvent::HTTP::Pool->new({ tls => { ca_file => $CA }, max_requests_per_connection => 1 }, $loop);
@@ -259,8 +287,9 @@ subtest 'connect_timeout covers the TLS handshake' => sub {
 # it answered and how the connection ended: with the client's close_notify
 # or without. Bounded: it gives up after 20 s.
 sub notify_server {
+    my (%ssl) = @_;
     require IO::Socket::SSL;
-    my $listen = IO::Socket::SSL->new(
+    my $listen = IO::Socket::SSL->new(%ssl,
         LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 4, ReuseAddr => 1,
         SSL_server => 1, SSL_cert_file => $certs->server_cert, SSL_key_file => $certs->server_key,
     ) or die "listen: $IO::Socket::SSL::SSL_ERROR";
@@ -324,6 +353,17 @@ subtest 'close_notify: sent on a graceful close, never from a forked child' => s
     undef $pool;    # graceful: the idle connection closes
     run_for($loop, 0.1);
     is(read_line_within($events, 5), "eof close_notify=1\n", 'the graceful close sent close_notify');
+    waitpid $pid, 0;
+
+    # the alert record is longest with CBC ciphers: it must go out whole
+    ($pid, $events, $uri) = notify_server(SSL_version => 'TLSv1_2');
+    $pool = Uvent::HTTP::Pool->new({ tls => { ca_file => $CA, ciphers => 'ECDHE-ECDSA-AES256-SHA384' } }, $loop);
+    $r = fetch($pool, uri => $uri);
+    is(body($r), '1', 'TLS 1.2 with a CBC cipher');
+    is(read_line_within($events, 5), "request 1\n", 'server answered it');
+    undef $pool;
+    run_for($loop, 0.1);
+    is(read_line_within($events, 5), "eof close_notify=1\n", 'its close_notify arrived whole');
     waitpid $pid, 0;
 };
 
