@@ -466,8 +466,9 @@ value) makes the request safe to retry whatever its method.
 =item body
 
 The request body, a string of bytes (a string with characters above 255
-croaks with C<Wide character>; encode it first). It is sent with a
-C<Content-Length> header.
+croaks with C<Wide character>; encode it first), of at most 4 GiB - 1
+bytes. It is sent with a C<Content-Length> header; over TLS it is encrypted
+256 KiB at a time as the socket takes it.
 
 =item timeout
 
@@ -759,9 +760,11 @@ servers that require one.
 
 =item key_file
 
-The private key of C<cert_file> (unencrypted PEM). Default: C<cert_file>
-itself, for a file that holds both. A request that sets C<cert_file> without
-C<key_file> never takes the pool's C<key_file>.
+The private key of C<cert_file>, unencrypted PEM (an encrypted key croaks
+with C<key_file 'FILE' is encrypted: give an unencrypted key>; Uvent never
+asks for a passphrase). Default: C<cert_file> itself, for a file that holds
+both. A request that sets C<cert_file> or C<key_file> takes both from its
+own settings, never one from the pool's.
 
 =item ciphers
 
@@ -777,7 +780,7 @@ C<'TLSv1.2'> (default) or C<'TLSv1.3'>.
 The name sent as SNI and checked against the certificate, instead of the
 URI's host: for connecting to an address (or another name) while verifying
 the name the certificate was made for. The C<Host> header still comes from
-the URI.
+the URI. A trailing dot (C<example.com.>) is dropped for SNI and the check.
 
 =back
 
@@ -795,10 +798,16 @@ their hashes were built. The core builds one OpenSSL context per distinct
 setting and caches the 16 most recently used per pool, so files are read
 once, not per connection.
 
-Each destination keeps the newest TLS session (a TLS 1.3 ticket, or a TLS
-1.2 ticket or session ID) and offers it when it opens its next connection,
-which saves the key exchange and a round trip. L</stats> counts full and
-resumed handshakes in C<tls_handshakes> and C<tls_resumed>.
+Each destination keeps the newest TLS sessions it was given (up to 8: TLS
+1.3 tickets, or a TLS 1.2 ticket or session ID) and offers one when a new
+connection's TCP connect is done, which saves the certificate exchange and
+its verification. A TLS 1.3 ticket is offered once only (RFC 8446 advises
+it, and OpenSSL will not resume one twice); servers send a new one on every
+connection, so connections opened together each find one. A TLS 1.2 session
+serves every connection until it expires. L</stats> counts full and resumed
+handshakes in C<tls_handshakes> and C<tls_resumed>; a handshake counts when
+the client side is done, so with TLS 1.3 one whose client certificate the
+server then refuses counts too. TLS 1.2 renegotiation is refused.
 
 =head2 Connections
 
@@ -989,6 +998,8 @@ allowed in a hashref)
 
 =item C<'body' must be a string, not a reference>
 
+=item C<'body' is too large (N bytes; at most 4294967295)>
+
 =item C<invalid timeout: it must be a number of seconds E<gt>= 0>
 
 also for C<connect_timeout>, and for values above 1e9
@@ -1018,6 +1029,8 @@ likewise C<ca_path>, C<cert_file> and C<key_file>; REASON is the system's
 =item C<tls key_file 'FILE' given without cert_file>
 
 =item C<key_file 'FILE' does not match cert_file 'FILE'>
+
+=item C<key_file 'FILE' is encrypted: give an unencrypted key>
 
 =item C<tls ciphers 'LIST': no usable cipher>
 
