@@ -609,11 +609,11 @@ static void tls_handshake(uvh_conn_t *conn) {
 }
 
 /* The session a new connection of `d` offers: the newest resumable one.
- * A TLS 1.3 one is used once (OpenSSL will not offer it twice, and RFC 8446
- * advises against it), so it leaves the destination: *single_use tells the
- * caller to drop its reference after offering it. */
-static struct ssl_session_st *take_session(uvh_dest_t *d, int *single_use) {
-  *single_use = 0;
+ * A TLS 1.3 ticket is meant to be used once (RFC 8446 C.4; OpenSSL will not
+ * resume one a second time), so it leaves the list. Only when many
+ * connections open at once and no unused ticket is left is the one offered
+ * last offered again, while it has not been resumed yet. */
+static struct ssl_session_st *take_session(uvh_dest_t *d) {
   while (d->nsessions) {
     struct ssl_session_st *s = d->sessions[d->nsessions - 1];
     if (!uvh__tls_session_resumable(s)) {
@@ -621,25 +621,27 @@ static struct ssl_session_st *take_session(uvh_dest_t *d, int *single_use) {
       uvh__tls_session_free(s);
     } else if (uvh__tls_session_single_use(s)) {
       d->nsessions--;
-      *single_use = 1;
+      if (d->last_offered)
+        uvh__tls_session_free(d->last_offered);
+      d->last_offered = s; /* the list's reference moves here */
       return s;
     } else {
       return s;
     }
   }
+  if (d->last_offered && uvh__tls_session_resumable(d->last_offered))
+    return d->last_offered;
   return NULL;
 }
 
 static void tls_start(uvh_conn_t *conn) {
   uvh_dest_t *d = conn->dest;
-  int single_use, rc;
-  struct ssl_session_st *session = take_session(d, &single_use);
+  int rc;
+  struct ssl_session_st *session = take_session(d); /* borrowed: the SSL object takes its own */
   conn->state = CONN_HANDSHAKING;
   rc = (conn->tls = malloc(sizeof *conn->tls)) == NULL
            ? UVH_E_NOMEM
            : uvh__tls_start(conn->tls, d->ssl_ctx, d->tls_name, session, conn);
-  if (session && single_use)
-    uvh__tls_session_free(session); /* the SSL object took its own reference */
   if (rc != 0) {
     free(conn->tls);
     conn->tls = NULL;

@@ -16,7 +16,7 @@
 #define UVH_TLS_PLAIN_SIZE 16384
 /* TLS sessions a destination keeps for resumption (TLS 1.3 tickets are
  * used once each, so a few are kept for connections opened together) */
-#define UVH_TLS_SESSIONS_KEPT 8
+#define UVH_TLS_SESSIONS_KEPT 16
 /* Distinct TLS settings whose contexts a pool keeps cached */
 #define UVH_TLS_CTXS_KEPT 16
 /* How long a connection whose request went elsewhere may keep connecting
@@ -153,6 +153,7 @@ typedef struct uvh_dest_s {
   struct ssl_ctx_st *ssl_ctx;       /* https: own reference */
   struct ssl_session_st *sessions[UVH_TLS_SESSIONS_KEPT]; /* to resume, oldest first; own references */
   unsigned nsessions;
+  struct ssl_session_st *last_offered; /* TLS 1.3 session offered last, own reference, or NULL */
   uvh_list_t idle;         /* idle conns, most recently used first */
   uvh_list_t conns;        /* every open conn */
   uvh_list_t queue;        /* queued requests, FIFO */

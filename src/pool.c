@@ -78,6 +78,8 @@ void uvh_pool_ref(uvh_pool_t *pool) { pool->refcount++; }
 static void dest_free(uvh_dest_t *d) {
   while (d->nsessions)
     uvh__tls_session_free(d->sessions[--d->nsessions]);
+  if (d->last_offered)
+    uvh__tls_session_free(d->last_offered);
   if (d->ssl_ctx)
     uvh__tls_ctx_free(d->ssl_ctx);
   free(d);

@@ -798,13 +798,13 @@ their hashes were built. The core builds one OpenSSL context per distinct
 setting and caches the 16 most recently used per pool, so files are read
 once, not per connection.
 
-Each destination keeps the newest TLS sessions it was given (up to 8: TLS
+Each destination keeps the newest TLS sessions it was given (up to 16: TLS
 1.3 tickets, or a TLS 1.2 ticket or session ID) and offers one when a new
 connection's TCP connect is done, which saves the certificate exchange and
-its verification. A TLS 1.3 ticket is offered once only (RFC 8446 advises
-it, and OpenSSL will not resume one twice); servers send a new one on every
-connection, so connections opened together each find one. A TLS 1.2 session
-serves every connection until it expires. L</stats> counts full and resumed
+its verification. A TLS 1.3 ticket is offered once (RFC 8446 advises it);
+servers send new ones on every connection, and only when many connections
+open together and no unused ticket is left is the last one offered again.
+A TLS 1.2 session serves every connection until it expires. L</stats> counts full and resumed
 handshakes in C<tls_handshakes> and C<tls_resumed>; a handshake counts when
 the client side is done, so with TLS 1.3 one whose client certificate the
 server then refuses counts too. TLS 1.2 renegotiation is refused.
