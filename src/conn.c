@@ -496,6 +496,13 @@ static void on_peer_closed(uvh_conn_t *conn, int err, int clean) {
     conn_stale_before_write(conn);
     return;
   }
+  if (conn->tls && conn->tls->cert_requested && conn->requests_served == 0 &&
+      !uvh__parser_started(&conn->parser)) {
+    conn_fail(conn, UVH_E_TLS, err == UV_EOF ? 0 : err,
+              "the server asked for a client certificate, then closed the connection before answering: "
+              "it refused the certificate sent, or wanted one");
+    return;
+  }
   if (err != UV_EOF) {
     conn_fail(conn, UVH_E_CONN_CLOSED, err, NULL);
     return;

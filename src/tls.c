@@ -143,6 +143,17 @@ static void describe_key_failure(char *why, size_t len, const char *key, const c
   ERR_clear_error();
 }
 
+/* Called when the server asks for a client certificate (whether or not
+ * one is configured): a close right after such a handshake is most likely
+ * the server refusing the client, which TLS 1.3 servers decide only after
+ * the client's side of the handshake is done. */
+static int on_cert_request(SSL *ssl, void *arg) {
+  uvh_tls_t *t = SSL_get_app_data(ssl);
+  if (t)
+    t->cert_requested = 1;
+  return 1;
+}
+
 static int on_new_session(SSL *ssl, SSL_SESSION *session) {
   void *conn = uvh__tls_app(ssl);
   return conn ? uvh__conn_tls_new_session(conn, session) : 0;
@@ -172,6 +183,7 @@ SSL_CTX *uvh__tls_ctx_new(const uvh_tls_opts_t *o, char *why, size_t why_len) {
   /* sessions go to the destination, not OpenSSL's internal cache */
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
   SSL_CTX_sess_set_new_cb(ctx, on_new_session);
+  SSL_CTX_set_cert_cb(ctx, on_cert_request, NULL);
   SSL_CTX_set_verify(ctx, o->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
   SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
   /* a renegotiation would stall our writes; refuse it plainly */
@@ -248,7 +260,8 @@ int uvh__tls_start(uvh_tls_t *t, SSL_CTX *ctx, const char *name, SSL_SESSION *se
   /* an empty read BIO means "wait for more", not end of file */
   BIO_set_mem_eof_return(t->rbio, -1);
   SSL_set_bio(t->ssl, t->rbio, t->wbio);
-  SSL_set_app_data(t->ssl, app);
+  t->app = app;
+  SSL_set_app_data(t->ssl, t);
   SSL_set_connect_state(t->ssl);
   /* "example.com." is example.com: certificates and SNI name it without the dot */
   if (len > 1 && name[len - 1] == '.')
@@ -288,7 +301,10 @@ void uvh__tls_free(uvh_tls_t *t) {
   memset(t, 0, sizeof *t);
 }
 
-void *uvh__tls_app(SSL *ssl) { return SSL_get_app_data(ssl); }
+void *uvh__tls_app(SSL *ssl) {
+  uvh_tls_t *t = SSL_get_app_data(ssl);
+  return t ? t->app : NULL;
+}
 
 int uvh__tls_feed(uvh_tls_t *t, const char *data, size_t len) {
   return BIO_write(t->rbio, data, (int)len) == (int)len ? 0 : UVH_E_NOMEM;

@@ -63,6 +63,8 @@ typedef struct {
   unsigned handshake_done : 1;
   unsigned fatal : 1;          /* a fatal error: no close_notify may follow */
   unsigned resumed : 1;        /* the handshake resumed a session */
+  unsigned cert_requested : 1; /* the server asked for a client certificate */
+  void *app;                   /* the connection, for callbacks from OpenSSL */
   char name[256];              /* the server name or address it must prove (no trailing dot) */
   char reason[300];            /* why the last operation failed, in words */
 } uvh_tls_t;

@@ -171,6 +171,7 @@ subtest 'client certificates: required, given, missing, two identities' => sub {
     $r = fetch($pool, uri => $need->url('/ok'),
         tls => { cert_file => $certs->untrusted_client_cert, key_file => $certs->untrusted_client_key });
     is(ecode($r), 'tls', 'an untrusted client certificate: error code tls');
+    like(emsg($r), qr/client certificate/, 'the message says the client certificate was the problem');
 
     $r = fetch($pool, uri => $ng->https_client_url('/hello.txt'));
     is($r->{response} && $r->{response}->code, 400, 'nginx without a client certificate: 400');
