@@ -1,12 +1,13 @@
-# Memory case: N requests through one pool at concurrency C, RSS sampled.
+# Memory case: N requests through one pool at concurrency C, RSS sampled
+# (https: CA_FILE is the CA the server certificate is verified against).
 # Prints JSON: requests, every, samples [[done, kb]], rss_after_warmup_kb, rss_end_kb, growth_kb.
 use strict;
 use warnings;
 use JSON::PP;
 use Uvent;
 
-my ($url, $conc, $total) = @ARGV;
-die "usage: memory.pl URL CONCURRENCY REQUESTS\n" unless $total;
+my ($url, $conc, $total, $ca) = @ARGV;
+die "usage: memory.pl URL CONCURRENCY REQUESTS [CA_FILE]\n" unless $total;
 my $every = int($total / 20) || 1;
 
 sub rss_kb {
@@ -16,7 +17,7 @@ sub rss_kb {
 }
 
 my $loop = Uvent::Loop->default;
-my $pool = Uvent::HTTP::Pool->new({ max_connections => $conc }, $loop);
+my $pool = Uvent::HTTP::Pool->new({ max_connections => $conc, $ca ? (tls => { ca_file => $ca }) : () }, $loop);
 my ($started, $done, $errors) = (0, 0, 0);
 my @samples;
 my $cb;

@@ -1,14 +1,35 @@
 # Shared by the benchmark clients: arguments, the stop rule, the report.
-# Every client is run as: CLIENT URL CONCURRENCY SECONDS MAX_REQUESTS EXPECTED_BODY_LENGTH
+# Every client is run as:
+#   CLIENT URL CONCURRENCY SECONDS MAX_REQUESTS EXPECTED_BODY_LENGTH [CA_FILE [MODE]]
 # and prints one JSON line: {requests, errors, bytes, seconds, cpu}.
+# For https:// URLs CA_FILE is the CA the server certificate must verify
+# against (verification stays on); MODE is 'keepalive' (the default) or
+# 'close': a new connection for every request, with client-side TLS session
+# resumption turned on where the library offers it.
 use strict;
 use warnings;
 use Time::HiRes ();
 use JSON::PP ();
 
-our ($URL, $CONCURRENCY, $SECONDS, $MAX, $LEN) = @ARGV;
-die "usage: $0 URL CONCURRENCY SECONDS MAX_REQUESTS BODY_LENGTH\n" unless defined $LEN;
+our ($URL, $CONCURRENCY, $SECONDS, $MAX, $LEN, $CA, $MODE) = @ARGV;
+die "usage: $0 URL CONCURRENCY SECONDS MAX_REQUESTS BODY_LENGTH [CA_FILE [keepalive|close]]\n" unless defined $LEN;
+$CA = undef unless defined $CA && length $CA;
+$MODE //= 'keepalive';
+die "$0: mode must be keepalive or close, not '$MODE'\n" unless $MODE =~ /\A(?:keepalive|close)\z/;
+our $CLOSE = $MODE eq 'close';
+die "$0: an https URL needs CA_FILE\n" if $URL =~ /\Ahttps:/i && !$CA;
 our ($T0, @CPU0);
+
+# For the IO::Socket::SSL clients in close mode: one context for every
+# connection, verifying against $CA, with a client session cache. Sessions are
+# cached per context, and IO::Socket::SSL drops a context's sessions when the
+# context goes, so without this (a context per connection) nothing resumes.
+sub bench_ssl_context {
+    require IO::Socket::SSL;
+    return IO::Socket::SSL::SSL_Context->new(SSL_ca_file => $CA, SSL_verify_mode => IO::Socket::SSL::SSL_VERIFY_PEER(),
+        SSL_session_cache_size => 64)
+        || die "IO::Socket::SSL context: " . IO::Socket::SSL::errstr() . "\n";
+}
 
 sub bench_start { @CPU0 = times; $T0 = Time::HiRes::time }
 

@@ -1,13 +1,25 @@
 # Mojo::UserAgent, non-blocking, keep-alive connection cache sized to the concurrency.
+# https: ca => CA_FILE (IO::Socket::SSL, peer and host name verified); close
+# mode: max_connections 0 (nothing kept alive), and one IO::Socket::SSL context
+# for all connections in tls_options (main::bench_ssl_context) so sessions can resume.
 use strict;
 use warnings;
 use FindBin;
 require "$FindBin::Bin/common.pl";
 use Mojo::UserAgent;
 use Mojo::IOLoop;
-our ($URL, $CONCURRENCY, $SECONDS, $MAX, $LEN);
+our ($URL, $CONCURRENCY, $SECONDS, $MAX, $LEN, $CA, $CLOSE);
 
-my $ua = Mojo::UserAgent->new(max_connections => $CONCURRENCY);
+my $ua = Mojo::UserAgent->new(max_connections => $CLOSE ? 0 : $CONCURRENCY);
+if ($CA) {
+    require IO::Socket::SSL;
+    $ua->ca($CA);
+    $ua->tls_options({
+        SSL_verify_mode     => IO::Socket::SSL::SSL_VERIFY_PEER(),
+        SSL_verifycn_scheme => 'http',
+        $CLOSE ? (SSL_reuse_ctx => main::bench_ssl_context()) : (),
+    });
+}
 my ($started, $done, $errors, $bytes) = (0, 0, 0, 0);
 my $get;
 $get = sub {

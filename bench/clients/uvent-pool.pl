@@ -1,13 +1,19 @@
 # Uvent through Uvent::HTTP::Pool directly, as a user script would.
+# https: tls => { ca_file }; close mode: max_requests_per_connection 1
+# (sessions are resumed per destination by the pool itself).
 use strict;
 use warnings;
 use FindBin;
 require "$FindBin::Bin/common.pl";
 use Uvent;
-our ($URL, $CONCURRENCY, $SECONDS, $MAX, $LEN);
+our ($URL, $CONCURRENCY, $SECONDS, $MAX, $LEN, $CA, $CLOSE);
 
 my $loop = Uvent::Loop->default;
-my $pool = Uvent::HTTP::Pool->new({ max_connections => $CONCURRENCY }, $loop);
+my $pool = Uvent::HTTP::Pool->new({
+    max_connections => $CONCURRENCY,
+    $CLOSE ? (max_requests_per_connection => 1) : (),
+    $CA ? (tls => { ca_file => $CA }) : (),
+}, $loop);
 my ($started, $done, $errors, $bytes) = (0, 0, 0, 0);
 my $on_response;
 $on_response = sub {
