@@ -460,21 +460,29 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   *buf = uv_buf_init(conn->pool->read_buf, sizeof conn->pool->read_buf);
 }
 
+/* Bytes, EOF or an error met a connection with no request in flight: an
+ * idle one is unusable now, and one whose request waits for the pre-write
+ * check gives the request back. Returns 1 when it handled the event. */
+static int settled_without_request(uvh_conn_t *conn) {
+  if (conn->state == CONN_IDLE || conn->req == NULL) {
+    UVH_COUNT(conn->pool, conn->dest, idle_closed_peer);
+    uvh__conn_close(conn);
+    return 1;
+  }
+  if (uvh_list_linked(&conn->write_link)) {
+    conn_stale_before_write(conn);
+    return 1;
+  }
+  return 0;
+}
+
 /* Response bytes (plaintext) arrived; `more` bytes beyond these are
  * already buffered (TLS). */
 static void on_bytes(uvh_conn_t *conn, const char *data, size_t len, size_t more) {
   size_t used;
   int rc;
-  if (conn->state == CONN_IDLE || conn->req == NULL) {
-    /* unsolicited bytes on an idle connection: it is unusable */
-    UVH_COUNT(conn->pool, conn->dest, idle_closed_peer);
-    uvh__conn_close(conn);
+  if (settled_without_request(conn))
     return;
-  }
-  if (uvh_list_linked(&conn->write_link)) {
-    conn_stale_before_write(conn);
-    return;
-  }
   rc = uvh__parser_feed(&conn->parser, data, len, &used);
   if (rc == 1)
     conn_finish(conn, len - used + more);
@@ -487,15 +495,8 @@ static void on_bytes(uvh_conn_t *conn, const char *data, size_t len, size_t more
 static void on_peer_closed(uvh_conn_t *conn, int err, int clean) {
   int rc;
   conn->peer_gone = 1;
-  if (conn->state == CONN_IDLE || conn->req == NULL) {
-    UVH_COUNT(conn->pool, conn->dest, idle_closed_peer);
-    uvh__conn_close(conn);
+  if (settled_without_request(conn))
     return;
-  }
-  if (uvh_list_linked(&conn->write_link)) {
-    conn_stale_before_write(conn);
-    return;
-  }
   if (conn->tls && conn->tls->cert_requested && conn->requests_served == 0 &&
       !uvh__parser_started(&conn->parser)) {
     conn_fail(conn, UVH_E_TLS, err == UV_EOF ? 0 : err,
