@@ -149,7 +149,17 @@ static int may_retry(uvh_conn_t *conn, uvh_request_t *req, int err) {
 static void conn_fail(uvh_conn_t *conn, int err, int sys_err, const char *detail) {
   uvh_request_t *req = conn->req;
   uvh_dest_t *d = conn->dest;
-  int retry = req && may_retry(conn, req, err);
+  int retry;
+  /* TLS 1.3 servers judge a client certificate after the client's side of
+   * the handshake; their alert can be lost to the reset that follows, and
+   * the close may meet our write or our read */
+  if (err == UVH_E_CONN_CLOSED && conn->tls && conn->tls->cert_requested && conn->requests_served == 0 &&
+      !uvh__parser_started(&conn->parser)) {
+    err = UVH_E_TLS;
+    detail = "the server asked for a client certificate, then closed the connection before answering: "
+             "it refused the certificate sent, or wanted one";
+  }
+  retry = req && may_retry(conn, req, err);
   detach(conn);
   uvh_conn_ref(conn);
   if (retry) {
@@ -497,13 +507,6 @@ static void on_peer_closed(uvh_conn_t *conn, int err, int clean) {
   conn->peer_gone = 1;
   if (settled_without_request(conn))
     return;
-  if (conn->tls && conn->tls->cert_requested && conn->requests_served == 0 &&
-      !uvh__parser_started(&conn->parser)) {
-    conn_fail(conn, UVH_E_TLS, err == UV_EOF ? 0 : err,
-              "the server asked for a client certificate, then closed the connection before answering: "
-              "it refused the certificate sent, or wanted one");
-    return;
-  }
   if (err != UV_EOF) {
     conn_fail(conn, UVH_E_CONN_CLOSED, err, NULL);
     return;

@@ -178,9 +178,9 @@ static uvh_dest_t *find_dest(uvh_pool_t *pool, const char *key) {
 }
 
 /* The pool's cached context for settings `o` (whose context key is
- * `ctx_key`), built on first use. NULL with pool->last_error set when the
- * settings are unusable. */
-static struct ssl_ctx_st *tls_ctx_for(uvh_pool_t *pool, const uvh_tls_opts_t *o, const char *ctx_key) {
+ * `ctx_key`), built on first use: 0, UVH_E_NOMEM, or UVH_E_TLS_CONFIG with
+ * pool->last_error saying why. */
+static int tls_ctx_for(uvh_pool_t *pool, const uvh_tls_opts_t *o, const char *ctx_key, struct ssl_ctx_st **out) {
   uvh_list_t *it;
   uvh_tls_ctx_t *c;
   size_t klen;
@@ -189,19 +189,17 @@ static struct ssl_ctx_st *tls_ctx_for(uvh_pool_t *pool, const uvh_tls_opts_t *o,
     if (strcmp(c->key, ctx_key) == 0) {
       uvh_list_remove(&c->link);
       uvh_list_push_front(&pool->tls_ctxs, &c->link);
-      return c->ctx;
+      *out = c->ctx;
+      return 0;
     }
   }
   klen = strlen(ctx_key) + 1;
-  c = malloc(sizeof *c + klen);
-  if (c == NULL) {
-    snprintf(pool->last_error, sizeof pool->last_error, "out of memory");
-    return NULL;
-  }
+  if ((c = malloc(sizeof *c + klen)) == NULL)
+    return UVH_E_NOMEM;
   c->ctx = uvh__tls_ctx_new(o, pool->last_error, sizeof pool->last_error);
   if (c->ctx == NULL) {
     free(c);
-    return NULL;
+    return UVH_E_TLS_CONFIG;
   }
   memcpy(c->key, ctx_key, klen);
   uvh_list_push_front(&pool->tls_ctxs, &c->link);
@@ -214,7 +212,22 @@ static struct ssl_ctx_st *tls_ctx_for(uvh_pool_t *pool, const uvh_tls_opts_t *o,
     free(old);
     pool->ntls_ctxs--;
   }
-  return c->ctx;
+  *out = c->ctx;
+  return 0;
+}
+
+/* Room for the canonical text of settings `o` (see uvh__tls_ctx_key). */
+static size_t tls_key_cap(const uvh_tls_opts_t *o) {
+  size_t cap = 64;
+  int i;
+  for (i = 0; i < TLS_NSTR; i++)
+    cap += o->str[i] ? strlen(o->str[i]) + 16 : 0;
+  return cap;
+}
+
+/* The name an https destination sends as SNI and verifies. */
+static const char *tls_name(const uvh_tls_opts_t *o, const uvh_url_t *url) {
+  return o->str[TLS_SERVER_NAME] ? o->str[TLS_SERVER_NAME] : url->host;
 }
 
 /* The destination key of `req`: its URL's, and for https the server name
@@ -225,15 +238,12 @@ static char *dest_key(uvh_pool_t *pool, const uvh_request_t *req, uvh_tls_opts_t
   const char *name;
   char *key;
   size_t base, cap;
-  int n;
   if (!req->url.is_tls)
     return strdup(req->url.key);
   uvh__tls_opts_merge(o, &req->tls, &pool->tls);
-  name = o->str[TLS_SERVER_NAME] ? o->str[TLS_SERVER_NAME] : req->url.host;
+  name = tls_name(o, &req->url);
   base = strlen(req->url.key) + 1 + strlen(name) + 1;
-  cap = base + 64;
-  for (n = 0; n < TLS_NSTR; n++)
-    cap += o->str[n] ? strlen(o->str[n]) + 16 : 0;
+  cap = base + tls_key_cap(o);
   if ((key = malloc(cap)) == NULL)
     return NULL;
   snprintf(key, cap, "%s\n%s\n", req->url.key, name);
@@ -272,16 +282,15 @@ static uvh_dest_t *get_dest(uvh_pool_t *pool, const uvh_request_t *req, int *err
     uvh_list_push_front(&pool->dests, &d->pool_link);
     return d;
   }
-  if (url->is_tls && (ctx = tls_ctx_for(pool, &o, key + ctx_key_off)) == NULL) {
-    if (strcmp(pool->last_error, "out of memory") != 0)
-      *err = UVH_E_TLS_CONFIG;
+  if (url->is_tls && (*err = tls_ctx_for(pool, &o, key + ctx_key_off, &ctx)) != 0) {
     free(key);
     return NULL;
   }
+  *err = UVH_E_NOMEM;
   klen = strlen(key) + 1;
   hlen = strlen(url->host) + 1;
   if (url->is_tls)
-    nlen = strlen(o.str[TLS_SERVER_NAME] ? o.str[TLS_SERVER_NAME] : url->host) + 1;
+    nlen = strlen(tls_name(&o, url)) + 1;
   d = calloc(1, sizeof *d + klen + hlen + nlen);
   if (d == NULL) {
     free(key);
@@ -295,7 +304,7 @@ static uvh_dest_t *get_dest(uvh_pool_t *pool, const uvh_request_t *req, int *err
   d->name_len = strlen(url->key);
   if (url->is_tls) {
     d->tls_name = d->host + hlen;
-    memcpy(d->tls_name, o.str[TLS_SERVER_NAME] ? o.str[TLS_SERVER_NAME] : url->host, nlen);
+    memcpy(d->tls_name, tls_name(&o, url), nlen);
     d->ssl_ctx = ctx;
     uvh__tls_ctx_up_ref(ctx);
   }
@@ -345,7 +354,9 @@ const uvh_pool_stats_t *uvh_pool_dest_stats(uvh_pool_t *pool, uvh_request_t *req
 
 int uvh_pool_set_tls(uvh_pool_t *pool, const uvh_tls_config_t *cfg) {
   uvh_tls_opts_t o, merged, none;
-  char key[8192];
+  struct ssl_ctx_st *ctx;
+  size_t cap;
+  char *key;
   int rc;
   uvh__tls_opts_init(&o);
   uvh__tls_opts_init(&none);
@@ -354,14 +365,15 @@ int uvh_pool_set_tls(uvh_pool_t *pool, const uvh_tls_config_t *cfg) {
     return rc;
   /* settings that cannot work are refused now, not at the first request */
   uvh__tls_opts_merge(&merged, &none, &o);
-  if (uvh__tls_ctx_key(&merged, key, sizeof key) < 0) {
-    snprintf(pool->last_error, sizeof pool->last_error, "tls settings are too long");
+  cap = tls_key_cap(&merged);
+  if ((key = malloc(cap)) == NULL || uvh__tls_ctx_key(&merged, key, cap) < 0)
+    rc = UVH_E_NOMEM;
+  else
+    rc = tls_ctx_for(pool, &merged, key, &ctx);
+  free(key);
+  if (rc != 0) {
     uvh__tls_opts_free(&o);
-    return UVH_E_BADARG;
-  }
-  if (tls_ctx_for(pool, &merged, key) == NULL) {
-    uvh__tls_opts_free(&o);
-    return UVH_E_TLS_CONFIG;
+    return rc;
   }
   uvh__tls_opts_free(&pool->tls);
   pool->tls = o;

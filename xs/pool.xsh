@@ -137,9 +137,11 @@ void
 _set_tls(uvx_pool_t *pool, SV *tls)
   CODE:
     uvh_tls_config_t cfg;
+    int rc;
     uvx_tls_config(aTHX_ tls, &cfg, "Uvent::HTTP::Pool->new");
-    if (uvh_pool_set_tls(pool->core, &cfg))
-      UVX_CROAK("Uvent::HTTP::Pool->new: %s", uvh_pool_last_error(pool->core));
+    if ((rc = uvh_pool_set_tls(pool->core, &cfg)))
+      UVX_CROAK("Uvent::HTTP::Pool->new: %s",
+                *uvh_pool_last_error(pool->core) ? uvh_pool_last_error(pool->core) : uvh_strerror(rc));
 
 SV *
 stats(uvx_pool_t *pool, SV *destination = NULL, SV *tls = NULL)
