@@ -162,6 +162,14 @@ subtest 'pool defaults, request settings key by key' => sub {
     response_ok($r, 'a fully qualified name (trailing dot) is verified as the name');
 };
 
+subtest 'Uvent::HTTP shortcuts speak https' => sub {
+    require Uvent::HTTP;
+    my ($res, $err) = Uvent::HTTP::http_request_sync({ uri => $srv->url('/ok'), tls => { ca_file => $CA } });
+    is($res && $res->code, 200, 'http_request_sync with tls settings');
+    ($res, $err) = Uvent::HTTP::http_get($srv->url('/ok'));
+    is($err && $err->code, 'tls', 'http_get verifies against the system store');
+};
+
 subtest 'client certificates: required, given, missing, two identities' => sub {
     my $need = tls_server(verify_client => 1, ca_file => $CA);
     my $pool = Uvent::HTTP::Pool->new({ tls => { ca_file => $CA } }, $loop);
