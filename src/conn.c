@@ -324,6 +324,7 @@ static int tls_flush(uvh_conn_t *conn, int *nothing_sent) {
   if (rc < 0 && rc != UV_EAGAIN) {
     if (nothing_sent)
       *nothing_sent = 1;
+    conn->peer_gone = 1; /* no second write after the socket's error: it would raise SIGPIPE */
     free(w);
     return rc;
   }
@@ -406,9 +407,14 @@ static void write_request(uvh_conn_t *conn) {
   /* Most requests fit in the socket buffer: write them now, with no write
    * request and no poll-for-writable round trip. uv_write takes the rest. */
   rc = uv_try_write((uv_stream_t *)conn->tcp_handle, bufs, n);
-  /* on an error, uv_write below meets it again and reports it through on_write */
-  if (rc < 0 && rc != UV_EAGAIN)
+  if (rc < 0 && rc != UV_EAGAIN) {
+    /* never write again after a failed write: the socket has reported its
+     * error (a reset), and a second write would raise SIGPIPE */
     conn->nothing_written = 1;
+    conn->peer_gone = 1;
+    fail_soon(conn, UVH_E_CONN_CLOSED, rc);
+    return;
+  }
   written = rc > 0 ? (size_t)rc : 0;
   while (i < n && written >= bufs[i].len)
     written -= bufs[i++].len;
@@ -530,6 +536,7 @@ static void tls_handshake(uvh_conn_t *conn);
 static void on_tls_read(uvh_conn_t *conn, ssize_t nread, const char *data) {
   uvh_tls_t *tls = conn->tls;
   uvh_pool_t *pool = conn->pool;
+  int rc;
   if (nread < 0) {
     if (conn->state == CONN_HANDSHAKING) {
       conn->peer_gone = 1;
@@ -571,8 +578,8 @@ static void on_tls_read(uvh_conn_t *conn, ssize_t nread, const char *data) {
     }
   }
   /* reading may have queued records of its own (a key update) */
-  if (conn->state != CONN_CLOSING)
-    tls_flush(conn, NULL);
+  if (conn->state != CONN_CLOSING && (rc = tls_flush(conn, NULL)) < 0)
+    conn_fail(conn, UVH_E_CONN_CLOSED, rc, NULL);
   uvh_conn_unref(conn);
 }
 

@@ -5,7 +5,9 @@
 #define _GNU_SOURCE /* memmem */
 #include "internal.h"
 #include "tap.h"
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +22,7 @@ typedef struct {
 } sconn_t;
 
 static uv_tcp_t server;
+static sconn_t *last_sconn; /* the server side of the newest connection */
 static int server_port;
 static int accepted;
 static int server_requests;
@@ -88,6 +91,7 @@ static void s_accept(uv_stream_t *srv, int status) {
   uv_tcp_init(srv->loop, &c->tcp);
   uv_accept(srv, (uv_stream_t *)&c->tcp);
   accepted++;
+  last_sconn = c;
   uv_unref((uv_handle_t *)&c->tcp); /* only the client side may keep the loop running */
   uv_read_start((uv_stream_t *)&c->tcp, s_alloc, s_read);
 }
@@ -410,6 +414,41 @@ static void test_retry(void) {
   run();
 }
 
+/* The server resets an idle connection after the poll phase has looked
+ * and before the pre-write check writes on it: the write meets the reset.
+ * The connection must not be written to again (that write would raise
+ * SIGPIPE, fatal by default) and the request goes out on a new one. */
+static void test_reset_before_deferred_write(void) {
+  uvh_pool_t *pool = mkpool(60, 1);
+  uvh_request_t *r;
+  struct linger lg = {1, 0};
+  uv_os_fd_t fd;
+  void (*old)(int) = signal(SIGPIPE, SIG_DFL);
+  accepted = 0;
+  retried_flag = 0;
+  submit(pool, "/ok", 0);
+  run();
+  is_int(out[0].err, 0, "first request answered; its connection is idle");
+  uv_fileno((uv_handle_t *)&last_sconn->tcp, &fd);
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  s_close(last_sconn); /* closes the descriptor now: the reset is on its way */
+  r = mkreq("/ok", 1);
+  uvh_request_set_callback(r, on_done_retried, &out[1]);
+  uvh_pool_submit(pool, r, NULL);
+  uvh_request_unref(r);
+  /* the check handle's work, with no poll phase in between to see the reset */
+  pool->check.check_cb(&pool->check);
+  run();
+  is_int(out[1].calls, 1, "one callback");
+  is_int(out[1].err, 0, "answered on a new connection, no SIGPIPE");
+  ok(retried_flag, "the response says it was sent again");
+  is_int(accepted, 2, "a second connection was opened");
+  signal(SIGPIPE, old);
+  uvh_pool_release(pool);
+  uvh_pool_unref(pool);
+  run();
+}
+
 static void test_queue_limits(void) {
   uvh_pool_config_t cfg;
   uvh_pool_t *pool;
@@ -573,6 +612,7 @@ int main(void) {
   test_idle_timeout();
   test_reentrancy();
   test_retry();
+  test_reset_before_deferred_write();
   test_queue_limits();
   test_many_destinations();
   test_idle_close_prunes_destination();
