@@ -285,7 +285,7 @@ typedef struct {
   char data[];
 } tls_write_t;
 
-static void tls_send_body(uvh_conn_t *conn);
+static void tls_send(uvh_conn_t *conn, int first);
 
 static void on_tls_write(uv_write_t *w, int status) {
   uvh_conn_t *conn = w->data;
@@ -296,7 +296,7 @@ static void on_tls_write(uv_write_t *w, int status) {
     if (conn->state == CONN_ACTIVE && conn->req)
       conn_fail(conn, UVH_E_CONN_CLOSED, status, NULL);
   } else if (conn->body_pending && conn->writing == 0 && conn->state == CONN_ACTIVE) {
-    tls_send_body(conn);
+    tls_send(conn, 0);
   }
   conn_maybe_free(conn);
 }
@@ -347,48 +347,46 @@ static int tls_flush(uvh_conn_t *conn, int *nothing_sent) {
  * in memory. */
 #define UVH_TLS_BODY_CHUNK (256 * 1024)
 
-/* Encrypt the head and as much of the body as the socket takes now. */
+/* Encrypt the head, then send it with as much of the body as the socket
+ * takes now. */
 static void write_request_tls(uvh_conn_t *conn) {
   uvh_request_t *req = conn->req;
-  size_t first = req->body_len < UVH_TLS_BODY_CHUNK ? req->body_len : UVH_TLS_BODY_CHUNK;
-  int rc, nothing_sent;
-  if (uvh__tls_write(conn->tls, req->head.data, req->head.len) != 0 ||
-      (first && uvh__tls_write(conn->tls, req->body, first) != 0)) {
+  if (uvh__tls_write(conn->tls, req->head.data, req->head.len) != 0) {
     fail_soon(conn, UVH_E_TLS, 0);
     return;
   }
-  conn->body_sent = first;
-  conn->body_pending = first < req->body_len;
-  if ((rc = tls_flush(conn, &nothing_sent)) < 0) {
-    conn->nothing_written = (unsigned)nothing_sent;
-    conn->body_pending = 0;
-    fail_soon(conn, UVH_E_CONN_CLOSED, rc);
-    return;
-  }
-  tls_send_body(conn);
+  conn->body_sent = 0;
+  conn->body_pending = req->body_len > 0;
+  tls_send(conn, 1);
 }
 
-/* More of the body, while nothing else waits to be written. */
-static void tls_send_body(uvh_conn_t *conn) {
+/* Encrypt the next body chunk (if any) and flush, again while nothing
+ * waits to be written. `first`: the request's first flush, whose failure
+ * may mean nothing of it was sent. */
+static void tls_send(uvh_conn_t *conn, int first) {
   uvh_request_t *req = conn->req;
-  int rc;
-  while (conn->body_pending && conn->writing == 0) {
-    size_t n = req->body_len - conn->body_sent;
-    if (n > UVH_TLS_BODY_CHUNK)
-      n = UVH_TLS_BODY_CHUNK;
-    if (uvh__tls_write(conn->tls, req->body + conn->body_sent, n) != 0) {
-      conn->body_pending = 0;
-      fail_soon(conn, UVH_E_TLS, 0);
-      return;
+  int rc, nothing_sent;
+  do {
+    if (conn->body_pending) {
+      size_t n = req->body_len - conn->body_sent;
+      if (n > UVH_TLS_BODY_CHUNK)
+        n = UVH_TLS_BODY_CHUNK;
+      if (uvh__tls_write(conn->tls, req->body + conn->body_sent, n) != 0) {
+        conn->body_pending = 0;
+        fail_soon(conn, UVH_E_TLS, 0);
+        return;
+      }
+      conn->body_sent += n;
+      conn->body_pending = conn->body_sent < req->body_len;
     }
-    conn->body_sent += n;
-    conn->body_pending = conn->body_sent < req->body_len;
-    if ((rc = tls_flush(conn, NULL)) < 0) {
+    if ((rc = tls_flush(conn, &nothing_sent)) < 0) {
+      conn->nothing_written = first && nothing_sent;
       conn->body_pending = 0;
       fail_soon(conn, UVH_E_CONN_CLOSED, rc);
       return;
     }
-  }
+    first = 0;
+  } while (conn->body_pending && conn->writing == 0);
 }
 
 static void write_request(uvh_conn_t *conn) {
@@ -568,13 +566,8 @@ static void on_tls_read(uvh_conn_t *conn, ssize_t nread, const char *data) {
       break;
     } else if (n == UVH_TLS_CLOSED) {
       on_peer_closed(conn, UV_EOF, 1);
-    } else if (conn->req && conn->state == CONN_ACTIVE && !uvh_list_linked(&conn->write_link)) {
+    } else if (!settled_without_request(conn)) {
       conn_fail(conn, UVH_E_TLS, 0, tls->reason);
-    } else if (conn->req) {
-      conn_stale_before_write(conn); /* a broken session before the write: nothing was sent */
-    } else {
-      UVH_COUNT(conn->pool, conn->dest, idle_closed_peer);
-      uvh__conn_close(conn);
     }
   }
   /* reading may have queued records of its own (a key update) */
@@ -600,20 +593,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 static void try_next_address(uvh_conn_t *conn, int in_user_call);
 static void conn_ready(uvh_conn_t *conn);
 
-/* A TLS failure while connecting: the request (if any) fails with it. */
-static void tls_fail(uvh_conn_t *conn, int code, const char *detail) {
-  if (conn->req)
-    conn_fail(conn, code, 0, detail);
-  else
-    uvh__conn_close(conn);
-}
-
 static void tls_handshake(uvh_conn_t *conn) {
   int rc = uvh__tls_handshake(conn->tls), flush;
   /* our next flight (or the alert explaining a failure) goes out first */
   flush = tls_flush(conn, NULL);
   if (rc < 0) {
-    tls_fail(conn, UVH_E_TLS, conn->tls->reason);
+    conn_fail(conn, UVH_E_TLS, 0, conn->tls->reason);
   } else if (flush < 0) {
     conn->peer_gone = 1;
     conn_fail(conn, UVH_E_TLS, flush, "the connection failed during the TLS handshake");
@@ -663,7 +648,7 @@ static void tls_start(uvh_conn_t *conn) {
   if (rc != 0) {
     free(conn->tls);
     conn->tls = NULL;
-    tls_fail(conn, UVH_E_NOMEM, NULL);
+    conn_fail(conn, UVH_E_NOMEM, 0, NULL);
     return;
   }
   tls_handshake(conn);
