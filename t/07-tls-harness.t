@@ -215,6 +215,10 @@ subtest 'routes over TLS' => sub {
     is $r->{status}, 599, 'refused when the CA is not trusted';
 
     ok $srv->wait_for(sub { @{ $_[0]->log } >= 5 }, 5), 'requests logged';
+    # The server child logs a refused handshake only after the client has
+    # given up, so wait for that entry rather than read the log at once.
+    ok $srv->wait_for(sub { grep { defined $_->{tls_error} } @{ $_[0]->tls_log } }, 5),
+        'the refused handshake is logged';
     my $e = $srv->log->[0];
     is $e->{tls_resumed}, 0, 'log: tls_resumed';
     like $e->{tls_protocol}, qr/\ATLSv1\.[23]\z/, 'log: tls_protocol';
