@@ -272,6 +272,8 @@ static void on_timer(uv_timer_t *t) {
 static void write_done(uvh_conn_t *conn, int status) {
   conn->pending--;
   conn->writing--;
+  if (status < 0)
+    conn->peer_gone = 1; /* never write on a socket that has failed a write */
   if (status < 0 && conn->state == CONN_ACTIVE && conn->req)
     conn_fail(conn, UVH_E_CONN_CLOSED, status, NULL);
   conn_maybe_free(conn);
@@ -293,6 +295,7 @@ static void on_tls_write(uv_write_t *w, int status) {
   conn->pending--;
   conn->writing--;
   if (status < 0) {
+    conn->peer_gone = 1; /* never write on a socket that has failed a write */
     if (conn->state == CONN_ACTIVE && conn->req)
       conn_fail(conn, UVH_E_CONN_CLOSED, status, NULL);
   } else if (conn->body_pending && conn->writing == 0 && conn->state == CONN_ACTIVE) {
@@ -313,6 +316,13 @@ static int tls_flush(uvh_conn_t *conn, int *nothing_sent) {
     *nothing_sent = 0;
   if (n == 0 || conn->tcp_handle == NULL)
     return 0;
+  if (conn->peer_gone) {
+    /* the socket already failed or the server left: a write now could
+     * raise SIGPIPE */
+    if (nothing_sent)
+      *nothing_sent = 1;
+    return UV_EPIPE;
+  }
   if ((w = malloc(sizeof *w + n)) == NULL)
     return UV_ENOMEM;
   buf = uv_buf_init(w->data, (unsigned)uvh__tls_take_out(conn->tls, w->data, n));
@@ -435,6 +445,7 @@ static int conn_reusable(uvh_conn_t *conn, uvh_request_t *req, size_t unread) {
   const uvh_parser_t *p = &conn->parser;
   const uvh_pool_config_t *cfg = &conn->pool->cfg;
   return !conn->pool->released && conn->pool->loop && unread == 0 && !conn->writing && !conn->body_pending &&
+         !conn->peer_gone && !conn->deferred_code &&
          !req->wants_close && p->resp->keep_alive && !p->needs_eof && p->ka_timeout != 0 &&
          conn->requests_served < conn->allowed_requests &&
          (cfg->max_requests_per_connection == 0 || conn->requests_served < cfg->max_requests_per_connection) &&
@@ -646,9 +657,12 @@ static void tls_start(uvh_conn_t *conn) {
            ? UVH_E_NOMEM
            : uvh__tls_start(conn->tls, d->ssl_ctx, d->tls_name, session, conn);
   if (rc != 0) {
+    char why[sizeof conn->tls->reason] = "";
+    if (conn->tls)
+      memcpy(why, conn->tls->reason, sizeof why);
     free(conn->tls);
     conn->tls = NULL;
-    conn_fail(conn, UVH_E_NOMEM, 0, NULL);
+    conn_fail(conn, rc, 0, why[0] ? why : NULL);
     return;
   }
   tls_handshake(conn);
@@ -814,12 +828,19 @@ int uvh__conn_start(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, uvh_con
   snprintf(port, sizeof port, "%u", (unsigned)d->port);
   conn->gai.data = conn;
   rc = uv_getaddrinfo(conn_uv(conn), &conn->gai, on_resolved, d->host, port, &hints);
-  if (rc < 0) {
+  if (rc == UV_ENOMEM) {
     /* undo everything: the caller reports the error synchronously */
     detach(conn);
     req->state = REQ_NEW;
     uvh__conn_close(conn);
     return UVH_E_NOMEM;
+  }
+  if (rc < 0) {
+    /* a name the resolver refuses outright fails like one it cannot find */
+    fail_soon(conn, UVH_E_RESOLVE, rc);
+    if (out)
+      *out = conn;
+    return 0;
   }
   conn->pending++;
   conn->resolving = 1;

@@ -20,6 +20,7 @@
   X(BUSY,            -8,  "usage",             "request is already in progress") \
   X(CLOSED_POOL,     -9,  "usage",             "pool is shut down")          \
   X(TLS_CONFIG,      -10, "usage",             "unusable TLS settings")      \
+  X(LONGHOST,        -11, "usage",             "host name too long")         \
   X(RESOLVE,         -20, "resolve",           "could not resolve host")     \
   X(CONNECT,         -21, "connect",           "could not connect")          \
   X(CONNECT_TIMEOUT, -22, "connect_timeout",   "connect timed out")          \

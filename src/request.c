@@ -66,6 +66,7 @@ int uvh_request_set_url(uvh_request_t *req, const char *s, size_t len) {
   if (rc) {
     const char *why = rc == UVH_E_BADSCHEME ? "invalid URL '%.*s': unsupported scheme (only http:// and https:// are supported)"
                       : rc == UVH_E_NOHOST  ? "invalid URL '%.*s': no host"
+                      : rc == UVH_E_LONGHOST ? "invalid URL '%.*s': the host is longer than 255 characters"
                                             : "invalid URL '%.*s': malformed (it must be an absolute http:// URL with no spaces or control characters)";
     set_error(req, why, s, len);
     return rc;

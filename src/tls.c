@@ -74,6 +74,12 @@ int uvh__tls_opts_set(uvh_tls_opts_t *o, const uvh_tls_config_t *cfg, char *why,
       uvh__tls_opts_free(&n);
       return UVH_E_BADARG;
     }
+    if (i == TLS_SERVER_NAME && strlen(in[i]) > UVH_URL_HOST_MAX) {
+      if (why)
+        snprintf(why, why_len, "tls server_name is longer than %d characters", UVH_URL_HOST_MAX);
+      uvh__tls_opts_free(&n);
+      return UVH_E_BADARG;
+    }
     if ((n.str[i] = strdup(in[i])) == NULL) {
       uvh__tls_opts_free(&n);
       return UVH_E_NOMEM;
@@ -266,6 +272,14 @@ int uvh__tls_start(uvh_tls_t *t, SSL_CTX *ctx, const char *name, SSL_SESSION *se
   /* "example.com." is example.com: certificates and SNI name it without the dot */
   if (len > 1 && name[len - 1] == '.')
     len--;
+  if (len >= sizeof t->name) {
+    /* a cut name would be checked in place of the one asked for */
+    SSL_free(t->ssl);
+    memset(t, 0, sizeof *t);
+    snprintf(t->reason, sizeof t->reason, "the server name is %zu bytes long; at most %zu can be checked", len,
+             sizeof t->name - 1);
+    return UVH_E_TLS;
+  }
   snprintf(t->name, sizeof t->name, "%.*s", (int)len, name);
   if (uvh__tls_is_ip(t->name)) {
     /* no SNI for addresses (RFC 6066); the certificate must name the address */
@@ -282,9 +296,12 @@ int uvh__tls_start(uvh_tls_t *t, SSL_CTX *ctx, const char *name, SSL_SESSION *se
     ok = SSL_set_session(t->ssl, session);
   if (!ok) {
     /* never go on without the name check */
+    char why[sizeof t->reason];
+    snprintf(why, sizeof why, "cannot set up the check of the server name '%.200s': %s", t->name, last_reason());
     SSL_free(t->ssl);
     memset(t, 0, sizeof *t);
-    return UVH_E_NOMEM;
+    memcpy(t->reason, why, sizeof why);
+    return UVH_E_TLS;
   }
   return 0;
 }

@@ -124,6 +124,8 @@ int uvh_url_parse(uvh_url_t *url, const char *s, size_t len) {
   host_len = (size_t)(host_end - host);
   if (host_len == 0)
     return UVH_E_NOHOST;
+  if (host_len > UVH_URL_HOST_MAX)
+    return UVH_E_LONGHOST;
 
   if (port_s && port_s < auth_end) {
     port = 0;

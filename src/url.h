@@ -23,8 +23,13 @@ typedef struct {
   char *mem;             /* owns every string above */
 } uvh_url_t;
 
+/* The longest host a URL may name: a DNS name is at most 253 characters
+ * (254 with the root's dot), and the resolver takes no more than 255. */
+#define UVH_URL_HOST_MAX 255
+
 /* Parse `len` bytes at `s`. Returns 0, UVH_E_BADURL, UVH_E_BADSCHEME,
- * UVH_E_NOHOST or UVH_E_NOMEM. On error `url` holds nothing to free. */
+ * UVH_E_NOHOST, UVH_E_LONGHOST or UVH_E_NOMEM. On error `url` holds
+ * nothing to free. */
 int uvh_url_parse(uvh_url_t *url, const char *s, size_t len);
 void uvh_url_free(uvh_url_t *url);
 

@@ -30,6 +30,8 @@ my @bad = (
     [ 'malformed uri: space',        { uri => "http://127.0.0.1:$port/o k" },          qr/URL/i ],
     [ 'uri without host',            { uri => 'http:///ok' },                          qr/host/i ],
     [ 'uri with empty host and port', { uri => "http://:$port/ok" },                   qr/host/i ],
+    [ 'uri with a 256-character host', { uri => 'http://' . ('a' x 252) . ".com:$port/ok" },
+      qr/the host is longer than 255 characters/ ],
     [ 'unsupported scheme ftp',      { uri => "ftp://127.0.0.1:$port/ok" },            qr/scheme/i ],
     [ 'unsupported scheme httpx',    { uri => "httpx://127.0.0.1:$port/ok" },          qr/scheme/i ],
     [ 'CRLF in header value',        { headers => { 'X-A' => "a\r\nInjected: 1" } },   qr/header/i ],

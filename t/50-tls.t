@@ -121,6 +121,7 @@ subtest 'bad settings croak before anything is sent' => sub {
         [ { ciphers => 'NOPE' },               qr/no usable cipher/ ],
         [ { ca_file => [] },                   qr/must be a plain value/ ],
         [ { server_name => "a\r\nb" },         qr/control characters/ ],
+        [ { server_name => 'a' x 256 },       qr/server_name is longer than 255 characters/ ],
         [ { cert_file => $certs->client_cert, key_file => $encrypted_key }, qr/key_file '.*' is encrypted/ ],
     );
     for my $case (@bad) {

@@ -65,6 +65,17 @@ int main(void) {
   is_int(parse(&u, "htt://host/"), UVH_E_BADSCHEME, "htt rejected");
   is_int(parse(&u, "http:///path"), UVH_E_NOHOST, "empty host");
   is_int(parse(&u, "http://:80/"), UVH_E_NOHOST, "port without host");
+  {
+    /* the resolver takes at most 255 characters, and a cut name would be
+     * checked against certificates in place of the one asked for */
+    char long_url[300];
+    snprintf(long_url, sizeof long_url, "https://%0255d/", 0);
+    is_int(parse(&u, long_url), 0, "255-character host");
+    is_int((int)strlen(u.host), 255, "... kept whole");
+    uvh_url_free(&u);
+    snprintf(long_url, sizeof long_url, "https://%0256d:8443/", 0);
+    is_int(parse(&u, long_url), UVH_E_LONGHOST, "256-character host");
+  }
   is_int(parse(&u, "host/path"), UVH_E_BADURL, "relative URL");
   is_int(parse(&u, ""), UVH_E_BADURL, "empty string");
   is_int(parse(&u, "http://host/a b"), UVH_E_BADURL, "space");

@@ -440,7 +440,8 @@ C<http[s]://[user:password@]host[:port][/path][?query][#fragment]>
 (the default port is 80 for C<http>, 443 for C<https>).
 The host may be a name, an IPv4 address or an IPv6 literal in brackets
 (C<http://[::1]:8080/>). The scheme is case-insensitive, the host is
-lower-cased. The fragment is not sent. The URI must be ASCII without spaces or
+lower-cased and at most 255 characters long (DNS names are at most 253).
+The fragment is not sent. The URI must be ASCII without spaces or
 control characters (percent-encode anything else). An object (such as a
 L<URI>) is used through its string form.
 
@@ -781,6 +782,7 @@ The name sent as SNI and checked against the certificate, instead of the
 URI's host: for connecting to an address (or another name) while verifying
 the name the certificate was made for. The C<Host> header still comes from
 the URI. A trailing dot (C<example.com.>) is dropped for SNI and the check.
+At most 255 characters.
 
 =back
 
@@ -971,6 +973,8 @@ for C<ftp://> and every other scheme
 
 =item C<invalid URL 'URI': no host>
 
+=item C<invalid URL 'URI': the host is longer than 255 characters>
+
 =item C<invalid URL 'URI': malformed (it must be an absolute http:// URL with no spaces or control characters)>
 
 (also for C<https://> URLs)
@@ -1020,6 +1024,8 @@ C<'connect_timeout'>, C<'max_headers_size'> and C<'max_body_size'>
 =item C<tls 'min_version' must be 'TLSv1.2' or 'TLSv1.3', got 'VALUE'>
 
 =item C<tls KEY must be a non-empty string without control characters>
+
+=item C<tls server_name is longer than 255 characters>
 
 =item C<cannot load ca_file 'FILE': REASON>
 
