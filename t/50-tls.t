@@ -82,6 +82,11 @@ subtest 'verification failures say why, and send nothing' => sub {
     like(emsg($r), qr/unknown issuer/, 'untrusted issuer: says so');
     $r = fetch($pool, uri => $srv->url('/ok'));
     like(emsg($r), qr/unknown issuer/, 'the system store does not trust the test CA');
+    # Perl's own booleans, as from `verify => !$insecure`
+    $r = fetch($pool, uri => $srv->url('/ok'), tls => { verify => !1 });
+    response_ok($r, 'verify => !1 turns the check off');
+    $r = fetch($pool, uri => $srv->url('/ok'), tls => { verify => !0 });
+    like(emsg($r), qr/unknown issuer/, 'verify => !0 keeps it on');
 
     my $wrong = Uvent::Test::Server->new(tls => { cert_file => $certs->wrong_name_cert, key_file => $certs->wrong_name_key });
     $r = fetch($pool, uri => $wrong->url('/ok'), tls => { ca_file => $CA });
@@ -115,6 +120,13 @@ subtest 'bad settings croak before anything is sent' => sub {
         [ { ca_flie => 'x' },                  qr/unknown tls key 'ca_flie'/ ],
         [ 'yes',                               qr/'tls' must be a hashref/ ],
         [ { min_version => 'TLSv1.1' },        qr/'min_version' must be 'TLSv1.2' or 'TLSv1.3'/ ],
+        # a value from a config file must not turn the check off (or on) by accident
+        [ { verify => '' },                    qr/tls 'verify' must be 0 or 1, got ''/ ],
+        [ { verify => 'no' },                  qr/tls 'verify' must be 0 or 1, got 'no'/ ],
+        [ { verify => 2 },                     qr/tls 'verify' must be 0 or 1, got '2'/ ],
+        # the core takes C strings: a NUL would cut the name checked
+        [ { server_name => "localhost\0.other.example" }, qr/server_name must be a non-empty string without control/ ],
+        [ { ca_file => "$CA\0ignored" },       qr/ca_file must be a non-empty string without control/ ],
         [ { ca_file => '/nonexistent/ca.pem' }, qr{cannot load ca_file '/nonexistent/ca.pem': No such file} ],
         [ { key_file => $certs->client_key },  qr/key_file .* without cert_file/ ],
         [ { cert_file => $certs->client_cert, key_file => $certs->client2_key }, qr/does not match/ ],

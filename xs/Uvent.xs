@@ -54,6 +54,26 @@ static const char *const uvx_request_fields[] = {
 static const char *const uvx_tls_keys[] = {"verify", "ca_file", "ca_path", "cert_file", "key_file", "ciphers",
                                            "min_version", "server_name", NULL};
 
+/* tls verify: 0 or 1 only, Perl's own true and false included. A value
+ * such as '' or 'no' from a config file must never turn the certificate
+ * check off (or on) by accident. */
+static int uvx_tls_verify(pTHX_ SV *val, const char *prefix) {
+  STRLEN len;
+  const char *v;
+  if (SvIOK(val) || SvNOK(val)) {
+    NV n = SvNV(val);
+    if (n == 0 || n == 1)
+      return n == 1;
+  } else {
+    v = SvPV(val, len);
+    if (len == 1 && (*v == '0' || *v == '1'))
+      return *v == '1';
+  }
+  v = SvPV(val, len);
+  UVX_CROAK("%s: tls 'verify' must be 0 or 1, got '%s'", prefix, v);
+  return 0;
+}
+
 /* A `tls` hashref into *cfg (strings borrowed from the hash), or croak
  * naming the bad key or value. */
 static void uvx_tls_config(pTHX_ SV *sv, uvh_tls_config_t *cfg, const char *prefix) {
@@ -80,17 +100,22 @@ static void uvx_tls_config(pTHX_ SV *sv, uvh_tls_config_t *cfg, const char *pref
     if (SvROK(val))
       UVX_CROAK("%s: tls '%s' must be a plain value, not a reference", prefix, uvx_tls_keys[i]);
     if (i == 0) {
-      cfg->verify = SvTRUE(val) ? 1 : 0;
+      cfg->verify = uvx_tls_verify(aTHX_ val, prefix);
     } else if (i == 6) {
-      const char *v = SvPV_nolen(val);
-      if (strcasecmp(v, "TLSv1.2") == 0 || strcmp(v, "1.2") == 0)
+      STRLEN len;
+      const char *v = SvPV(val, len);
+      if (len == strlen(v) && (strcasecmp(v, "TLSv1.2") == 0 || strcmp(v, "1.2") == 0))
         cfg->min_version = 12;
-      else if (strcasecmp(v, "TLSv1.3") == 0 || strcmp(v, "1.3") == 0)
+      else if (len == strlen(v) && (strcasecmp(v, "TLSv1.3") == 0 || strcmp(v, "1.3") == 0))
         cfg->min_version = 13;
       else
         UVX_CROAK("%s: tls 'min_version' must be 'TLSv1.2' or 'TLSv1.3', got '%s'", prefix, v);
     } else {
-      const char *v = SvPVbyte_nolen(val);
+      STRLEN len;
+      const char *v = SvPVbyte(val, len);
+      /* the core takes C strings: a NUL would silently cut the value */
+      if (memchr(v, '\0', len))
+        UVX_CROAK("%s: tls %s must be a non-empty string without control characters", prefix, uvx_tls_keys[i]);
       switch (i) {
       case 1: cfg->ca_file = v; break;
       case 2: cfg->ca_path = v; break;

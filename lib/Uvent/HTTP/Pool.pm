@@ -744,6 +744,9 @@ key); every key is optional:
 1 (default): verify as above. 0: accept any certificate, for any name.
 B<This is unsafe>: anyone between you and the server can read and change
 the traffic. Prefer C<ca_file> for private or self-signed servers.
+Only 0 and 1 (Perl's own true and false included) are accepted, so that a
+value such as C<''> or C<'no'> read from a configuration file cannot turn
+the check off (or on) by accident; C<undef> means the default.
 
 =item ca_file
 
@@ -782,7 +785,9 @@ The name sent as SNI and checked against the certificate, instead of the
 URI's host: for connecting to an address (or another name) while verifying
 the name the certificate was made for. The C<Host> header still comes from
 the URI. A trailing dot (C<example.com.>) is dropped for SNI and the check.
-At most 255 characters.
+At most 255 characters. Give it per request: as a pool default it would
+apply to every https destination of the pool, and a certificate for that
+one name would then be accepted for all of them.
 
 =back
 
@@ -1021,9 +1026,13 @@ C<'connect_timeout'>, C<'max_headers_size'> and C<'max_body_size'>
 
 =item C<tls 'KEY' must be a plain value, not a reference>
 
+=item C<tls 'verify' must be 0 or 1, got 'VALUE'>
+
 =item C<tls 'min_version' must be 'TLSv1.2' or 'TLSv1.3', got 'VALUE'>
 
 =item C<tls KEY must be a non-empty string without control characters>
+
+also for a NUL byte anywhere in the value
 
 =item C<tls server_name is longer than 255 characters>
 
