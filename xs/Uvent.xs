@@ -59,17 +59,14 @@ static const char *const uvx_tls_keys[] = {"verify", "ca_file", "ca_path", "cert
  * check off (or on) by accident. */
 static int uvx_tls_verify(pTHX_ SV *val, const char *prefix) {
   STRLEN len;
-  const char *v;
+  const char *v = SvPV(val, len);
   if (SvIOK(val) || SvNOK(val)) {
     NV n = SvNV(val);
     if (n == 0 || n == 1)
       return n == 1;
-  } else {
-    v = SvPV(val, len);
-    if (len == 1 && (*v == '0' || *v == '1'))
-      return *v == '1';
+  } else if (len == 1 && (*v == '0' || *v == '1')) {
+    return *v == '1';
   }
-  v = SvPV(val, len);
   UVX_CROAK("%s: tls 'verify' must be 0 or 1, got '%s'", prefix, v);
   return 0;
 }
@@ -104,9 +101,10 @@ static void uvx_tls_config(pTHX_ SV *sv, uvh_tls_config_t *cfg, const char *pref
     } else if (i == 6) {
       STRLEN len;
       const char *v = SvPV(val, len);
-      if (len == strlen(v) && (strcasecmp(v, "TLSv1.2") == 0 || strcmp(v, "1.2") == 0))
+      int whole = strlen(v) == len; /* no NUL inside */
+      if (whole && (strcasecmp(v, "TLSv1.2") == 0 || strcmp(v, "1.2") == 0))
         cfg->min_version = 12;
-      else if (len == strlen(v) && (strcasecmp(v, "TLSv1.3") == 0 || strcmp(v, "1.3") == 0))
+      else if (whole && (strcasecmp(v, "TLSv1.3") == 0 || strcmp(v, "1.3") == 0))
         cfg->min_version = 13;
       else
         UVX_CROAK("%s: tls 'min_version' must be 'TLSv1.2' or 'TLSv1.3', got '%s'", prefix, v);
