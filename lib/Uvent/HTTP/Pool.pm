@@ -803,7 +803,12 @@ different client certificates, CA files, verification or C<server_name>
 never share a connection, and requests with equal settings do, however
 their hashes were built. The core builds one OpenSSL context per distinct
 setting and caches the 16 most recently used per pool, so files are read
-once, not per connection.
+once, not per connection. Settings are compared by their text (file
+names, not file contents): a file replaced later is read by contexts built
+later, for new destinations or once its context has left the cache, and a
+file removed by then makes such a request croak. To rotate certificates,
+give the new files new names (new settings, new connections) or make a
+new pool.
 
 Each destination keeps the newest TLS sessions it was given (up to 16: TLS
 1.3 tickets, or a TLS 1.2 ticket or session ID) and offers one when a new
