@@ -131,10 +131,9 @@ static void on_done(uvh_request_t *req, uvh_response_t *resp, const uvh_error_t 
   o->status = uvh_response_status(resp);
 }
 
-static uvh_request_t *mkreq(const char *path, int i) {
+/* A request for `url` whose outcome lands in out[i]. */
+static uvh_request_t *mkreq_url(const char *url, int i) {
   uvh_request_t *r;
-  char url[128];
-  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", server_port, path);
   uvh_request_new(&r);
   uvh_request_set_url(r, url, strlen(url));
   uvh_request_set_callback(r, on_done, &out[i]);
@@ -142,9 +141,15 @@ static uvh_request_t *mkreq(const char *path, int i) {
   return r;
 }
 
+/* The same for `path` on the test server. */
+static uvh_request_t *mkreq(const char *path, int i) {
+  char url[128];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", server_port, path);
+  return mkreq_url(url, i);
+}
+
 /* Submit and drop our reference: the pool holds the request until done. */
-static uvh_conn_t *submit(uvh_pool_t *pool, const char *path, int i) {
-  uvh_request_t *r = mkreq(path, i);
+static uvh_conn_t *submit_req(uvh_pool_t *pool, uvh_request_t *r) {
   uvh_conn_t *conn = NULL;
   int rc = uvh_pool_submit(pool, r, &conn);
   if (rc)
@@ -152,6 +157,9 @@ static uvh_conn_t *submit(uvh_pool_t *pool, const char *path, int i) {
   uvh_request_unref(r);
   return conn;
 }
+
+static uvh_conn_t *submit(uvh_pool_t *pool, const char *path, int i) { return submit_req(pool, mkreq(path, i)); }
+static uvh_conn_t *submit_url(uvh_pool_t *pool, const char *url, int i) { return submit_req(pool, mkreq_url(url, i)); }
 
 static void run(void) { uv_run(uvh_loop_uv(loop), UV_RUN_DEFAULT); }
 
@@ -275,22 +283,12 @@ static void test_errors(void) {
     run();
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
   }
-  uvh_request_new(&r);
-  uvh_request_set_url(r, url, strlen(url));
-  uvh_request_set_callback(r, on_done, &out[3]);
-  memset(&out[3], 0, sizeof out[3]);
-  uvh_pool_submit(pool, r, NULL);
-  uvh_request_unref(r);
+  submit_url(pool, url, 3);
   run();
   is_int(out[3].err, UVH_E_CONNECT, "connection refused");
   is_int(out[3].sys_err, UV_ECONNREFUSED, "errno kept");
 
-  uvh_request_new(&r);
-  uvh_request_set_url(r, "http://nonexistent.invalid/", 27);
-  uvh_request_set_callback(r, on_done, &out[4]);
-  memset(&out[4], 0, sizeof out[4]);
-  uvh_pool_submit(pool, r, NULL);
-  uvh_request_unref(r);
+  submit_url(pool, "http://nonexistent.invalid/", 4);
   run();
   is_int(out[4].err, UVH_E_RESOLVE, "unresolvable host");
   is_int(uvh_pool_size(pool), 0, "no connection left");
@@ -479,7 +477,6 @@ static void test_queue_limits(void) {
 static void test_many_destinations(void) {
   uvh_pool_config_t cfg;
   uvh_pool_t *pool;
-  uvh_request_t *r;
   char url[96];
   int i, refused = 0;
   uvh_pool_config_init(&cfg);
@@ -488,12 +485,7 @@ static void test_many_destinations(void) {
   uvh_pool_new(loop, &cfg, &pool);
   for (i = 0; i < 257; i++) {
     snprintf(url, sizeof url, "http://127.0.1.%d:%d/", i % 250 + 1, 1 + i / 250);
-    uvh_request_new(&r);
-    uvh_request_set_url(r, url, strlen(url));
-    uvh_request_set_callback(r, on_done, &out[30]);
-    memset(&out[30], 0, sizeof out[30]);
-    uvh_pool_submit(pool, r, NULL);
-    uvh_request_unref(r);
+    submit_url(pool, url, 30);
     run();
     refused += out[30].err == UVH_E_CONNECT;
   }
@@ -502,14 +494,8 @@ static void test_many_destinations(void) {
   run();
   is_int(uvh_pool_size(pool), 1, "an idle connection to the server");
   snprintf(url, sizeof url, "http://localhost:%d/stall", server_port);
-  for (i = 32; i < 34; i++) {
-    uvh_request_new(&r);
-    uvh_request_set_url(r, url, strlen(url));
-    uvh_request_set_callback(r, on_done, &out[i]);
-    memset(&out[i], 0, sizeof out[i]);
-    uvh_pool_submit(pool, r, NULL);
-    uvh_request_unref(r);
-  }
+  for (i = 32; i < 34; i++)
+    submit_url(pool, url, i);
   uvh_pool_set_max_connections(pool, 2);
   sleep_loop(0.05);
   is_int(uvh_pool_size(pool), 2, "at max_total the idle connection made room");
