@@ -8,6 +8,8 @@
 #ifndef UVH_ERROR_H
 #define UVH_ERROR_H
 
+#include <stddef.h>
+
 /* X(name, value, public code name, message) */
 #define UVH_ERROR_MAP(X)                                                      \
   X(NOMEM,           -1,  "nomem",             "out of memory")              \
@@ -52,5 +54,16 @@ const char *uvh_err_name(int err);
 const char *uvh_strerror(int err);
 /* Stable Uvent::Error code name ("timeout", "usage", ...). */
 const char *uvh_err_code(int err);
+/* The asynchronous code (or UVH_E_NOMEM) whose public name is `code`
+ * ("timeout" gives UVH_E_TIMEOUT), or 0 for an unknown name, "usage" and
+ * "inherited". */
+int uvh_err_by_code(const char *code);
+
+/* Copy `len` bytes of `src` into `dst` (always NUL-terminated, at most
+ * `cap` - 1 characters), writing control bytes and DEL as \0 \t \n \r or
+ * \xNN, so that a user's value echoed in a message is shown whole and on
+ * one line. Stops before an escape that would not fit. Returns the number
+ * of source bytes copied. */
+size_t uvh_escape(char *dst, size_t cap, const char *src, size_t len);
 
 #endif

@@ -50,9 +50,14 @@ void uvh_request_unref(uvh_request_t *req) {
   free(req);
 }
 
+/* `fmt` has one %s: the user's value, escaped (a NUL or CR/LF in it would
+ * cut or split the message) and cut at about 100 characters. */
 static void set_error(uvh_request_t *req, const char *fmt, const char *a, size_t alen) {
-  int n = (int)(alen > 100 ? 100 : alen);
-  snprintf(req->error.message, sizeof req->error.message, fmt, n, a);
+  char shown[112];
+  size_t used = uvh_escape(shown, 101, a, alen);
+  if (used < alen)
+    memcpy(shown + strlen(shown), "...", 4);
+  snprintf(req->error.message, sizeof req->error.message, fmt, shown);
 }
 
 const char *uvh_request_last_error(const uvh_request_t *req) { return req->error.message; }
@@ -64,10 +69,10 @@ int uvh_request_set_url(uvh_request_t *req, const char *s, size_t len) {
     return UVH_E_BUSY;
   rc = uvh_url_parse(&url, s, len);
   if (rc) {
-    const char *why = rc == UVH_E_BADSCHEME ? "invalid URL '%.*s': unsupported scheme (only http:// and https:// are supported)"
-                      : rc == UVH_E_NOHOST  ? "invalid URL '%.*s': no host"
-                      : rc == UVH_E_LONGHOST ? "invalid URL '%.*s': the host is longer than 255 characters"
-                                            : "invalid URL '%.*s': malformed (it must be an absolute http:// URL with no spaces or control characters)";
+    const char *why = rc == UVH_E_BADSCHEME ? "invalid URL '%s': unsupported scheme (only http:// and https:// are supported)"
+                      : rc == UVH_E_NOHOST  ? "invalid URL '%s': no host"
+                      : rc == UVH_E_LONGHOST ? "invalid URL '%s': the host is longer than 255 characters"
+                                            : "invalid URL '%s': malformed (it must be an absolute http:// URL with no spaces or control characters)";
     set_error(req, why, s, len);
     return rc;
   }
@@ -97,7 +102,7 @@ int uvh_request_set_method(uvh_request_t *req, const char *s, size_t len) {
   if (req->state == REQ_QUEUED || req->state == REQ_RUNNING)
     return UVH_E_BUSY;
   if (!is_token(s, len)) {
-    set_error(req, "invalid method '%.*s': a method must be a non-empty token (letters, digits, !#$%%&'*+-.^_`|~)", s, len);
+    set_error(req, "invalid method '%s': a method must be a non-empty token (letters, digits, !#$%%&'*+-.^_`|~)", s, len);
     return UVH_E_BADMETHOD;
   }
   m = malloc(len + 1);
@@ -141,18 +146,18 @@ int uvh_request_add_header(uvh_request_t *req, const char *name, size_t name_len
   if (req->state == REQ_QUEUED || req->state == REQ_RUNNING)
     return UVH_E_BUSY;
   if (!is_token(name, name_len)) {
-    set_error(req, "invalid header name '%.*s': it must be a non-empty token (no spaces, colons, CR, LF or NUL)", name, name_len);
+    set_error(req, "invalid header name '%s': it must be a non-empty token (no spaces, colons, CR, LF or NUL)", name, name_len);
     return UVH_E_BADHEADER;
   }
   for (i = 0; i < value_len; i++) {
     unsigned char c = (unsigned char)value[i];
     if ((c < 0x20 && c != '\t') || c == 0x7f) {
-      set_error(req, "invalid value for header '%.*s': it contains CR, LF, NUL or another control character", name, name_len);
+      set_error(req, "invalid value for header '%s': it contains CR, LF, NUL or another control character", name, name_len);
       return UVH_E_BADHEADER;
     }
   }
   if (name_is(name, name_len, "transfer-encoding")) {
-    set_error(req, "header '%.*s' cannot be set: request bodies are sent with Content-Length", name, name_len);
+    set_error(req, "header '%s' cannot be set: request bodies are sent with Content-Length", name, name_len);
     return UVH_E_BADHEADER;
   }
   if (name_is(name, name_len, "host"))
@@ -197,7 +202,7 @@ int uvh_request_set_body(uvh_request_t *req, const char *body, size_t len) {
 
 static int check_seconds(uvh_request_t *req, double s, const char *what) {
   if (!(s >= 0) || s > 1e9) { /* also rejects NaN */
-    set_error(req, "invalid %.*s: it must be a number of seconds >= 0", what, strlen(what));
+    set_error(req, "invalid %s: it must be a number of seconds >= 0", what, strlen(what));
     return UVH_E_BADARG;
   }
   return 0;
@@ -302,7 +307,11 @@ int uvh_request_head(uvh_request_t *req, const char **data, size_t *len) {
   return 0;
 }
 
-int uvh_request_cancel(uvh_request_t *req) {
+int uvh_request_cancel(uvh_request_t *req) { return uvh_request_cancel_with(req, UVH_E_CANCELLED, NULL); }
+
+int uvh_request_cancel_with(uvh_request_t *req, int err, const char *detail) {
+  if (err >= 0 || uvh_err_by_code(uvh_err_code(err)) != err)
+    return UVH_E_BADARG; /* a usage code, "inherited", or no code at all */
   /* in a child after fork an inherited request is dropped, not cancelled:
    * cancelling would close a socket the parent still uses */
   if (req->pool)
@@ -310,13 +319,13 @@ int uvh_request_cancel(uvh_request_t *req) {
   if (req->state == REQ_RUNNING && req->conn == NULL && req->deferred_err == UVH_E_INHERITED)
     return 0; /* the parent's: dropped on the child's next tick, never cancelled here */
   if (req->state == REQ_QUEUED) {
-    uvh__request_complete(req, UVH_E_CANCELLED, 0, NULL);
+    uvh__request_complete(req, err, 0, detail);
   } else if (req->state == REQ_RUNNING) {
     if (req->conn)
       uvh__conn_abort(req->conn);
     else
       uvh_list_remove(&req->queue_link); /* a failure waiting to be reported */
-    uvh__request_complete(req, UVH_E_CANCELLED, 0, NULL);
+    uvh__request_complete(req, err, 0, detail);
   }
   return 0;
 }

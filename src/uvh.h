@@ -193,6 +193,10 @@ void uvh_request_set_callback(uvh_request_t *req, uvh_request_cb cb, void *data)
 /* Cancel a queued or running request: its callback runs before this
  * returns, with UVH_E_CANCELLED. No-op (returns 0) when not active. */
 int uvh_request_cancel(uvh_request_t *req);
+/* The same, completing it with `err` instead: any asynchronous code (not
+ * UVH_E_INHERITED) or UVH_E_NOMEM, the message ending in ": detail" when
+ * `detail` is not NULL. UVH_E_BADARG, and nothing done, for another code. */
+int uvh_request_cancel_with(uvh_request_t *req, int err, const char *detail);
 int uvh_request_active(const uvh_request_t *req);
 /* After a setter or submit failed: a sentence naming the bad value. */
 const char *uvh_request_last_error(const uvh_request_t *req);

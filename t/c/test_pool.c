@@ -329,6 +329,46 @@ static void test_cancel_shutdown(void) {
   run();
 }
 
+/* cancel with another code: delivered as that code, counted as it, message with the detail */
+static const char *last_message;
+static void on_done_message(uvh_request_t *req, uvh_response_t *resp, const uvh_error_t *err, void *data) {
+  static char copy[sizeof err->message];
+  on_done(req, resp, err, data);
+  snprintf(copy, sizeof copy, "%s", err ? err->message : "");
+  last_message = copy;
+}
+
+static void test_cancel_with(void) {
+  uvh_pool_t *pool = mkpool(60, 1);
+  uvh_request_t *a = mkreq("/stall", 5), *b = mkreq("/ok", 6);
+  unsigned timeouts = uvh_pool_stats(pool)->errors[uvh_error_slot(UVH_E_TIMEOUT)];
+  uvh_request_set_callback(b, on_done_message, &out[6]);
+  uvh_pool_submit(pool, a, NULL);
+  uvh_pool_submit(pool, b, NULL);
+  is_int(uvh_request_cancel_with(b, UVH_E_BADURL, NULL), UVH_E_BADARG, "a usage code is refused");
+  is_int(uvh_request_cancel_with(b, UVH_E_INHERITED, NULL), UVH_E_BADARG, "inherited is refused");
+  is_int(uvh_request_cancel_with(b, 0, NULL), UVH_E_BADARG, "0 is refused");
+  is_int(out[6].calls, 0, "a refused cancel does nothing");
+  is_int(uvh_request_cancel_with(b, UVH_E_TIMEOUT, "given up"), 0, "queued request cancelled with timeout");
+  is_int(out[6].err, UVH_E_TIMEOUT, "callback got the given code");
+  ok(strstr(last_message, "request timed out (GET http://127.0.0.1:") && strstr(last_message, "/ok): given up"),
+     "message of that code with the detail: %s", last_message);
+  is_int(uvh_pool_stats(pool)->errors[uvh_error_slot(UVH_E_TIMEOUT)], timeouts + 1, "counted as a timeout");
+  sleep_loop(0.02);
+  uvh_request_set_callback(a, on_done_message, &out[5]);
+  is_int(uvh_request_cancel_with(a, UVH_E_CONN_CLOSED, NULL), 0, "running request cancelled with connection_closed");
+  is_int(out[5].err, UVH_E_CONN_CLOSED, "callback got it");
+  is_int(out[5].calls, 1, "once");
+  is_int(uvh_pool_size(pool), 0, "its connection discarded, not retried");
+  is_int(uvh_request_cancel_with(a, UVH_E_TIMEOUT, NULL), 0, "cancelling a finished request is a no-op");
+  is_int(out[5].calls, 1, "no second callback");
+  uvh_request_unref(a);
+  uvh_request_unref(b);
+  uvh_pool_release(pool);
+  uvh_pool_unref(pool);
+  run();
+}
+
 static void test_idle_timeout(void) {
   uvh_pool_t *pool = mkpool(0.05, 10);
   submit(pool, "/ok", 0);
@@ -595,6 +635,7 @@ int main(void) {
   test_close_and_max0();
   test_errors();
   test_cancel_shutdown();
+  test_cancel_with();
   test_idle_timeout();
   test_reentrancy();
   test_retry();
