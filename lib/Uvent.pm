@@ -12,6 +12,18 @@ $Carp::Internal{$_}++ for qw(Uvent Uvent::Loop Uvent::Timer Uvent::HTTP Uvent::H
 # called by the XS glue: a Perl frame for Carp to skip
 sub _croak { Carp::croak(@_) }
 
+# A user's value as shown in a croak, as the core shows them: control
+# characters escaped, cut at 100 characters.
+my %ESCAPE = ("\0" => '\0', "\t" => '\t', "\n" => '\n', "\r" => '\r');
+sub _shown {
+    my ($v) = @_;
+    return 'undef' unless defined $v;
+    my $cut = length $v > 100;
+    $v = substr $v, 0, 100 if $cut;
+    $v =~ s{([\x00-\x1f\x7f])}{$ESCAPE{$1} // sprintf('\\x%02x', ord $1)}ge;
+    return $cut ? "$v..." : $v;
+}
+
 require XSLoader;
 XSLoader::load('Uvent', $VERSION);
 

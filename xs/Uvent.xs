@@ -21,14 +21,15 @@ static SV *uvx_field(pTHX_ HV *hv, const char *key, I32 klen) {
 static double uvx_seconds(pTHX_ const char *prefix, SV *sv, const char *name) {
   double v = uvx_num(aTHX_ sv, prefix, name);
   if (v < 0)
-    UVX_CROAK("%s: '%s' must be >= 0 seconds, got '%" SVf "'", prefix, name, SVfARG(sv));
+    UVX_CROAK("%s: '%s' must be >= 0 seconds, got '%" SVf "'", prefix, name, SVfARG(uvx_shown(aTHX_ sv)));
   return v;
 }
 
 static size_t uvx_size(pTHX_ const char *prefix, SV *sv, const char *name) {
   double v = uvx_num(aTHX_ sv, prefix, name);
   if (v < 0 || v != (double)(UV)v)
-    UVX_CROAK("%s: '%s' must be a whole number of bytes >= 0, got '%" SVf "'", prefix, name, SVfARG(sv));
+    UVX_CROAK("%s: '%s' must be a whole number of bytes >= 0, got '%" SVf "'", prefix, name,
+              SVfARG(uvx_shown(aTHX_ sv)));
   return (size_t)v;
 }
 
@@ -38,9 +39,9 @@ static void uvx_add_header(pTHX_ const char *prefix, uvh_request_t *r, SV *name,
   int rc;
   if (!SvOK(name) || SvROK(name) || !SvOK(value) || SvROK(value))
     UVX_CROAK("%s: header names and values must be defined strings (header '%" SVf "')", prefix,
-              SVfARG(SvOK(name) ? name : &PL_sv_no));
-  n = SvPVbyte(name, nl);
-  v = SvPVbyte(value, vl);
+              SVfARG(uvx_shown(aTHX_ name)));
+  n = uvx_bytes(aTHX_ name, &nl, prefix, NULL, name);
+  v = uvx_bytes(aTHX_ value, &vl, prefix, NULL, name);
   if ((rc = uvh_request_add_header(r, n, nl, v, vl)))
     uvx_croak_request(aTHX_ prefix, r, rc);
 }
@@ -67,7 +68,7 @@ static int uvx_tls_verify(pTHX_ SV *val, const char *prefix) {
   } else if (len == 1 && (*v == '0' || *v == '1')) {
     return *v == '1';
   }
-  UVX_CROAK("%s: tls 'verify' must be 0 or 1, got '%s'", prefix, v);
+  UVX_CROAK("%s: tls 'verify' must be 0 or 1, got '%" SVf "'", prefix, SVfARG(uvx_shown(aTHX_ val)));
   return 0;
 }
 
@@ -90,8 +91,8 @@ static void uvx_tls_config(pTHX_ SV *sv, uvh_tls_config_t *cfg, const char *pref
       if ((I32)strlen(uvx_tls_keys[i]) == klen && memcmp(uvx_tls_keys[i], key, klen) == 0)
         break;
     if (uvx_tls_keys[i] == NULL)
-      UVX_CROAK("%s: unknown tls key '%.*s' (known: verify, ca_file, ca_path, cert_file, key_file, ciphers, "
-                "min_version, server_name)", prefix, (int)klen, key);
+      UVX_CROAK("%s: unknown tls key '%" SVf "' (known: verify, ca_file, ca_path, cert_file, key_file, ciphers, "
+                "min_version, server_name)", prefix, SVfARG(uvx_shown(aTHX_ hv_iterkeysv(he))));
     if (!SvOK(val))
       continue; /* undef: unset, like an absent key */
     if (SvROK(val))
@@ -107,10 +108,11 @@ static void uvx_tls_config(pTHX_ SV *sv, uvh_tls_config_t *cfg, const char *pref
       else if (whole && (strcasecmp(v, "TLSv1.3") == 0 || strcmp(v, "1.3") == 0))
         cfg->min_version = 13;
       else
-        UVX_CROAK("%s: tls 'min_version' must be 'TLSv1.2' or 'TLSv1.3', got '%s'", prefix, v);
+        UVX_CROAK("%s: tls 'min_version' must be 'TLSv1.2' or 'TLSv1.3', got '%" SVf "'", prefix,
+                  SVfARG(uvx_shown(aTHX_ val)));
     } else {
       STRLEN len;
-      const char *v = SvPVbyte(val, len);
+      const char *v = uvx_bytes(aTHX_ val, &len, prefix, uvx_tls_keys[i], NULL);
       /* the core takes C strings: a NUL would silently cut the value */
       if (memchr(v, '\0', len))
         UVX_CROAK("%s: tls %s must be a non-empty string without control characters", prefix, uvx_tls_keys[i]);
@@ -149,7 +151,8 @@ static SV *uvx_request_from_params(pTHX_ HV *params) {
       XPUSHs(sv_2mortal(newRV_inc((SV *)params)));
       PUTBACK;
       call_method("new", G_DISCARD);
-      UVX_CROAK("Uvent::HTTP::Pool->request: unknown parameter '%.*s'", (int)klen, key); /* not reached */
+      UVX_CROAK("Uvent::HTTP::Pool->request: unknown parameter '%" SVf "'", /* not reached */
+                SVfARG(uvx_shown(aTHX_ hv_iterkeysv(he))));
     }
     hv_store(copy, key, klen, newSVsv(hv_iterval(params, he)), 0);
   }
@@ -175,13 +178,13 @@ static uvh_request_t *uvx_build_request(pTHX_ HV *hv, const char *prefix) {
     UVX_CROAK("%s: 'uri' is required", prefix);
   if (SvROK(sv) && !sv_isobject(sv))
     UVX_CROAK("%s: 'uri' must be a string, not a reference", prefix);
-  s = SvPVbyte(sv, len);
+  s = uvx_bytes(aTHX_ sv, &len, prefix, "uri", NULL);
   if ((rc = uvh_request_set_url(r, s, len)))
     uvx_croak_request(aTHX_ prefix, r, rc);
   if ((sv = FIELD(hv, "method"))) {
     if (SvROK(sv))
       UVX_CROAK("%s: 'method' must be a string, not a reference", prefix);
-    s = SvPVbyte(sv, len);
+    s = uvx_bytes(aTHX_ sv, &len, prefix, "method", NULL);
     if ((rc = uvh_request_set_method(r, s, len)))
       uvx_croak_request(aTHX_ prefix, r, rc);
   }
@@ -219,7 +222,7 @@ static uvh_request_t *uvx_build_request(pTHX_ HV *hv, const char *prefix) {
   if ((sv = FIELD(hv, "body"))) {
     if (SvROK(sv))
       UVX_CROAK("%s: 'body' must be a string, not a reference", prefix);
-    s = SvPVbyte(sv, len);
+    s = uvx_bytes(aTHX_ sv, &len, prefix, "body", NULL);
     if ((rc = uvh_request_set_body(r, s, len)))
       uvx_croak_request(aTHX_ prefix, r, rc);
   }
@@ -249,6 +252,36 @@ static uvh_request_t *uvx_build_request(pTHX_ HV *hv, const char *prefix) {
   uvh_request_set_callback(r, uvx_on_response, hv);
   uvh_request_ref(r); /* the caller's; the guard drops the other */
   return r;
+}
+
+/* The error a request is cancelled with: a code name (Uvent::Error::TIMEOUT
+ * is 'timeout') or a Uvent::Error, whose code is used and whose message
+ * becomes the detail. Croaks for anything else. */
+static int uvx_cancel_code(pTHX_ SV *error, SV **detail) {
+  const char *prefix = "Uvent::HTTP::Request->cancel";
+  SV *name = error, *message = NULL;
+  int code, v;
+  if (SvROK(error)) {
+    HV *hv = (HV *)SvRV(error);
+    SV **svp;
+    if (!sv_derived_from(error, "Uvent::Error") || SvTYPE((SV *)hv) != SVt_PVHV)
+      UVX_CROAK("%s: the error must be an error code name (such as Uvent::Error::TIMEOUT) or a Uvent::Error", prefix);
+    name = (svp = hv_fetchs(hv, "code", 0)) ? *svp : &PL_sv_undef;
+    message = (svp = hv_fetchs(hv, "message", 0)) && SvOK(*svp) ? *svp : NULL;
+  }
+  code = SvOK(name) && !SvROK(name) ? uvh_err_by_code(SvPV_nolen(name)) : 0;
+  if (code == 0) {
+    SV *known = sv_2mortal(newSVpvs(""));
+    for (v = -1; v > -100; v--) /* every code of the table: unknown values name no code */
+      if (uvh_err_by_code(uvh_err_code(v)) == v)
+        sv_catpvf(known, "%s%s", SvCUR(known) ? ", " : "", uvh_err_code(v));
+    UVX_CROAK("%s: unknown error code '%" SVf "' (known: %" SVf ")", prefix, SVfARG(uvx_shown(aTHX_ name)),
+              SVfARG(known));
+  }
+  *detail = sv_2mortal(newSVpvs("cancelled by the application"));
+  if (message)
+    sv_catpvf(*detail, ": %" SVf, SVfARG(message));
+  return code;
 }
 
 MODULE = Uvent    PACKAGE = Uvent

@@ -124,9 +124,49 @@ static void uvx_call(pTHX_ SV *cb, SV **args, int nargs) {
   LEAVE;
 }
 
+/* A user's value as shown in a croak: control bytes escaped (a NUL would
+ * otherwise hide the rest, CR/LF split the line), cut at about 100
+ * characters with "..." after. */
+static SV *uvx_shown(pTHX_ SV *sv) {
+  STRLEN len = 0;
+  const char *s = SvOK(sv) ? SvPV_nomg(sv, len) : "";
+  char buf[112];
+  size_t used = uvh_escape(buf, 101, s, len);
+  SV *out;
+  if (used < len && SvUTF8(sv)) { /* cut on a character boundary */
+    while (used > 0 && ((unsigned char)s[used] & 0xC0) == 0x80)
+      used--;
+    uvh_escape(buf, 101, s, used);
+  }
+  out = newSVpvn_flags(buf, strlen(buf), SVs_TEMP | (SvUTF8(sv) ? SVf_UTF8 : 0));
+  if (used < len)
+    sv_catpvs(out, "...");
+  return out;
+}
+
+/* The bytes of a string parameter. Characters above 255 croak here,
+ * naming the parameter (`header`: the header's name) and the caller's
+ * line, rather than with perl's "Wide character in subroutine entry" at
+ * whichever line of Uvent called the XSUB. */
+static const char *uvx_bytes(pTHX_ SV *sv, STRLEN *len, const char *prefix, const char *what, SV *header) {
+  const char *s = SvPV(sv, *len);
+  if (SvUTF8(sv)) {
+    SV *copy = sv_2mortal(newSVpvn_flags(s, *len, SVf_UTF8));
+    if (!sv_utf8_downgrade(copy, TRUE)) {
+      if (header)
+        UVX_CROAK("%s: Wide character in header '%" SVf "': encode it to bytes first (utf8::encode or "
+                  "Encode::encode_utf8)", prefix, SVfARG(uvx_shown(aTHX_ header)));
+      UVX_CROAK("%s: Wide character in '%s': encode it to bytes first (utf8::encode or Encode::encode_utf8)",
+                prefix, what);
+    }
+    s = SvPV(copy, *len);
+  }
+  return s;
+}
+
 static double uvx_num(pTHX_ SV *sv, const char *prefix, const char *name) {
   if (!SvOK(sv) || SvROK(sv) || !looks_like_number(sv))
-    UVX_CROAK("%s: '%s' must be a number, got '%" SVf "'", prefix, name, SVfARG(sv));
+    UVX_CROAK("%s: '%s' must be a number, got '%" SVf "'", prefix, name, SVfARG(uvx_shown(aTHX_ sv)));
   return SvNV(sv);
 }
 

@@ -153,7 +153,7 @@ stats(uvx_pool_t *pool, SV *destination = NULL, SV *tls = NULL)
     if (destination && SvOK(destination)) {
       /* any URL of the destination will do: its key is what counts */
       STRLEN len;
-      const char *s = SvPVbyte(destination, len);
+      const char *s = uvx_bytes(aTHX_ destination, &len, "Uvent::HTTP::Pool->stats", "destination", NULL);
       uvh_request_t *r;
       if (uvh_request_new(&r))
         UVX_CROAK("Uvent::HTTP::Pool->stats: out of memory");

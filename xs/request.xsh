@@ -1,14 +1,18 @@
 MODULE = Uvent    PACKAGE = Uvent::HTTP::Request
 
 void
-cancel(SV *self)
+cancel(SV *self, SV *error = NULL)
   CODE:
     MAGIC *mg;
+    int code = UVH_E_CANCELLED;
+    SV *detail = NULL;
     if (!SvROK(self) || SvTYPE(SvRV(self)) != SVt_PVHV)
       croak("Uvent::HTTP::Request->cancel: not a request object");
+    if (error && SvOK(error))
+      code = uvx_cancel_code(aTHX_ error, &detail);
     mg = uvx_request_magic(aTHX_ SvRV(self));
     if (mg && mg->mg_ptr) {
-      uvh_request_cancel((uvh_request_t *)mg->mg_ptr);
+      uvh_request_cancel_with((uvh_request_t *)mg->mg_ptr, code, detail ? SvPV_nolen(detail) : NULL);
       uvx_rethrow(aTHX);
     }
 

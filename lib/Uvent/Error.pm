@@ -1,13 +1,54 @@
 package Uvent::Error;
 use strict;
 use warnings;
+use Scalar::Util ();
 
 our $VERSION = '0.01';
+
+# One constant per code that reaches a callback; each is the code's name,
+# so `$error->code eq TIMEOUT` works as well as `$error == TIMEOUT`.
+my @CODES;
+BEGIN {
+    @CODES = qw(resolve connect connect_timeout timeout connection_closed protocol too_large cancelled
+        queue_full queue_timeout tls nomem);
+}
+use constant { map { uc($_) => $_ } @CODES };
+my %IS_CODE = map { $_ => 1 } @CODES;
+
+use Exporter 'import';
+our @EXPORT_OK = map {uc} @CODES;
+our %EXPORT_TAGS = (codes => [@EXPORT_OK]);
+
+sub codes { @CODES }
+
+# The code of an error, or the name given: what == compares.
+sub _code_of {
+    my ($v) = @_;
+    return ref $v && Scalar::Util::blessed($v) && $v->isa(__PACKAGE__) ? $v->{code} : $v;
+}
+
+sub _same_code {
+    my ($self, $other) = @_;
+    my $code = _code_of($other);
+    return defined $code && !ref $code && $code eq $self->{code} ? 1 : '';
+}
+
+# eq compares codes when the other side is an error or a code name, and
+# the message otherwise (so comparing with a message still works).
+sub _eq {
+    my ($self, $other) = @_;
+    my $code = _code_of($other);
+    return _same_code($self, $other) if defined $code && !ref $code && ($IS_CODE{$code} || ref $other);
+    return "$self" eq (defined $other ? "$other" : '') ? 1 : '';
+}
 
 use overload
     'bool'   => sub { 1 },
     '""'     => sub { $_[0]{message} },
-    'eq'     => sub { "$_[0]" eq "$_[1]" },
+    '=='     => \&_same_code,
+    '!='     => sub { !_same_code(@_[0, 1]) },
+    'eq'     => \&_eq,
+    'ne'     => sub { !_eq(@_[0, 1]) },
     fallback => 1;
 
 sub code    { $_[0]{code} }

@@ -15,23 +15,31 @@ my %DEFAULT = (
 my %WHOLE = map { $_ => 1 } qw(max_connections max_headers_size max_body_size max_requests_per_connection max_queue max_total);
 
 sub new {
-    my ($class, $config, $loop) = @_;
-    return $class->_create($config, $loop, 0);
+    my ($class, @args) = @_;
+    my $is_loop = sub { Scalar::Util::blessed($_[0]) && $_[0]->isa('Uvent::Loop') };
+    Carp::croak("$class->new: expects (\\%config, \$loop), (\\%config), (\$loop) or nothing, got "
+        . @args . ' arguments') if @args > 2;
+    # new($loop), as UniEvent::HTTP::Pool takes it
+    return $class->_create(undef, $args[0], 0) if @args == 1 && $is_loop->($args[0]);
+    Carp::croak("$class->new: the loop comes after the config: new(\\%config, \$loop)")
+        if @args == 2 && $is_loop->($args[0]);
+    return $class->_create(@args[0, 1], 0);
 }
 
 sub _create {
     my ($class, $config, $loop, $is_instance) = @_;
     $config //= {};
-    Carp::croak("$class->new: the config must be a hashref") unless ref $config eq 'HASH';
+    Carp::croak("$class->new: the config must be a hashref (or give a Uvent::Loop alone), got "
+        . _what($config)) unless ref $config eq 'HASH';
     if (my @unknown = grep { !exists $DEFAULT{$_} && $_ ne 'tls' } keys %$config) {
         Carp::croak("$class->new: unknown config key" . (@unknown > 1 ? 's' : '') . ' '
-            . join(', ', map {"'$_'"} sort @unknown) . ' (known: ' . join(', ', sort keys %DEFAULT, 'tls') . ')');
+            . join(', ', map { "'" . Uvent::_shown($_) . "'" } sort @unknown) . ' (known: ' . join(', ', sort keys %DEFAULT, 'tls') . ')');
     }
     my %c = (%DEFAULT, %$config);
     my $tls = delete $c{tls};
     for my $key (sort keys %c) {
         my $v = $c{$key};
-        Carp::croak("$class->new: '$key' must be a number >= 0, got " . (defined $v ? "'$v'" : 'undef'))
+        Carp::croak("$class->new: '$key' must be a number >= 0, got " . (defined $v ? "'" . Uvent::_shown($v) . "'" : 'undef'))
             unless defined $v && !ref $v && $v =~ /\A(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\z/;
     }
     for my $key (grep { $WHOLE{$_} } sort keys %c) {
@@ -40,11 +48,19 @@ sub _create {
     }
     Carp::croak("$class->new: 'max_connections' must be a whole number >= 1") unless $c{max_connections} >= 1;
     $loop //= Uvent::Loop->default;
-    Carp::croak("$class->new: the loop must be a Uvent::Loop")
+    Carp::croak("$class->new: the loop must be a Uvent::Loop, got " . _what($loop))
         unless Scalar::Util::blessed($loop) && $loop->isa('Uvent::Loop');
     my $pool = $class->_new($loop, \%c, $is_instance);
     $pool->_set_tls($tls) if defined $tls;
     return $pool;
+}
+
+# a bad argument, for a croak
+sub _what {
+    my ($v) = @_;
+    return Scalar::Util::blessed($v) ? 'a ' . ref($v) . ' object'
+        : ref $v ? 'a reference to ' . Scalar::Util::reftype($v)
+        : "'" . Uvent::_shown($v) . "'";
 }
 
 sub instance {

@@ -17,7 +17,7 @@ sub new {
         unless ref $params eq 'HASH';
     if (my @unknown = grep { !$FIELD{$_} } keys %$params) {
         Carp::croak("$class->new: unknown parameter" . (@unknown > 1 ? 's' : '') . ' '
-            . join(', ', map {"'$_'"} sort @unknown) . ' (known: ' . join(', ', @FIELDS) . ')');
+            . join(', ', map { "'" . Uvent::_shown($_) . "'" } sort @unknown) . ' (known: ' . join(', ', @FIELDS) . ')');
     }
     return bless {%$params}, $class;
 }
