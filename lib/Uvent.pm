@@ -274,6 +274,8 @@ pending run with a C<cancelled> error while the program exits.
 
 During global destruction Uvent calls no callbacks and does not touch any
 loop, pool or connection; the operating system closes the sockets at exit.
+So requests still pending on the default loop when the program ends get no
+callback; see L<Uvent::Loop/At program exit>.
 
 =back
 

@@ -86,9 +86,11 @@ not end with a complete HTTP response. C<$error> is undef on success, and an
 HTTP error status (4xx, 5xx) is a success for Uvent: look at
 L<Uvent::HTTP::Response/code> for those.
 
-The object is always true in boolean context, stringifies to its
-L</message>, and compares as that string with C<eq> (and the other string
-operators).
+The object is always true in boolean context and stringifies to its
+L</message>. It compares with C<==> and C<!=> by its L</code>, against a
+code name, one of the L</CONSTANTS>, or another error; with C<eq> and
+C<ne> by code as well when the other side is an error or a code name, and
+as its message otherwise (see L</COMPARING>).
 
 Bad arguments are not reported this way: L<Uvent::HTTP::Pool/request> croaks
 on them before anything is sent.
@@ -101,6 +103,12 @@ on them before anything is sent.
 
 A stable name for the kind of error, one of the codes in L</ERROR CODES>.
 Test this, not the message.
+
+=head2 codes
+
+    my @names = Uvent::Error->codes;    # resolve, connect, ..., nomem
+
+The names of every code in L</ERROR CODES>, in the order listed there.
 
 =head2 errno
 
@@ -139,6 +147,46 @@ except for C<resolve>, which reads
 The detail is the system error's description, or what Uvent or the parser
 found. The message is at most 319 bytes long. Its wording may change between
 versions; use L</code> and L</errno> in programs.
+
+=head1 CONSTANTS
+
+    use Uvent::Error qw(:codes);            # or import them by name
+    if ($error == TIMEOUT) { ... }
+    if ($error == Uvent::Error::CONNECT && $error->errno eq 'ECONNREFUSED') { ... }
+
+One constant per code of L</ERROR CODES>, named after it in capitals:
+C<RESOLVE>, C<CONNECT>, C<CONNECT_TIMEOUT>, C<TIMEOUT>,
+C<CONNECTION_CLOSED>, C<PROTOCOL>, C<TOO_LARGE>, C<CANCELLED>,
+C<QUEUE_FULL>, C<QUEUE_TIMEOUT>, C<TLS> and C<NOMEM>. The value of each is
+the code's name (C<TIMEOUT> is C<'timeout'>), so
+C<< $error->code eq TIMEOUT >> works too. Nothing is exported by default;
+C<:codes> exports them all. L<Uvent::HTTP::Request/cancel> takes them to say
+which error a cancelled request gets.
+
+=head1 COMPARING
+
+=over 4
+
+=item C<$error == TIMEOUT>, C<$error != TIMEOUT>
+
+True when the error's code is (is not) C<timeout>. The other side may be a
+constant, a code name (C<< $error == 'timeout' >>), or another
+C<Uvent::Error> (same code); undef, a number or any other string is never
+equal.
+
+=item C<$error eq 'timeout'>, C<$error ne 'timeout'>
+
+The same, when the other side is a C<Uvent::Error> or a code name. Against
+any other string, the message is compared, as before 0.02:
+C<< $error eq "$error" >> is true.
+
+=item C<"$error">, C<if ($error)>
+
+The message; always true.
+
+=back
+
+Other operators (C<lt>, C<cmp>, C<.>, ...) work on the message.
 
 =head1 ERROR CODES
 
@@ -246,6 +294,63 @@ In an out-of-memory situation the code can also be C<nomem>.
 In a child process after C<fork>, requests inherited from the parent are
 dropped without a callback, so no error is reported for them there (see
 L<Uvent/FORK>).
+
+=head1 FROM UNIEVENT
+
+UniEvent::HTTP passes an error code object (compared with C<==> against
+constants such as C<UniEvent::SystemError::timed_out>, possibly with a
+nested error); Uvent passes a C<Uvent::Error> with one L</code> and, for
+system errors, the L</errno> behind it. The usual checks map as follows:
+
+=over 4
+
+=item C<UniEvent::SystemError::timed_out>
+
+C<TIMEOUT> (the request's C<timeout> expired); a connection that could not
+be set up within C<connect_timeout> is C<CONNECT_TIMEOUT>.
+
+=item C<UniEvent::SystemError::operation_canceled>
+
+C<CANCELLED> (L<Uvent::HTTP::Request/cancel>, L<Uvent::HTTP::Pool/shutdown>,
+the loop going away).
+
+=item C<UniEvent::HTTP::connect_error> (nested error: C<UniEvent::SystemError::connection_refused>, ...)
+
+C<CONNECT>; the nested system error is L</errno> (C<ECONNREFUSED>,
+C<EHOSTUNREACH>, C<ENETUNREACH>, C<ETIMEDOUT>).
+
+=item C<UniEvent::Error::resolve_error>, C<UniEvent::Error::ai_unknown_node_or_service>, ...
+
+C<RESOLVE>, with the resolver's error as L</errno> (C<EAI_NONAME>,
+C<EAI_AGAIN>, ...).
+
+=item C<UniEvent::Error::ssl_error>
+
+C<TLS>.
+
+=item C<UniEvent::SystemError::connection_reset>, C<UniEvent::HTTP::transfer_aborted>
+
+C<CONNECTION_CLOSED> (L</errno> C<ECONNRESET>, C<EPIPE>, or undef for a
+plain close).
+
+=item the parser errors of Protocol::HTTP
+
+C<PROTOCOL>; a response over C<max_headers_size> or C<max_body_size> is
+C<TOO_LARGE>.
+
+=item C<UniEvent::SystemError::not_enough_memory>
+
+C<NOMEM>.
+
+=item C<UniEvent::HTTP::no_redirect_uri>, C<UniEvent::HTTP::redirection_limit>, C<UniEvent::HTTP::unexpected_redirect>
+
+No counterpart: Uvent does not follow redirects (yet); a 3xx response is a
+success.
+
+=back
+
+C<QUEUE_FULL> and C<QUEUE_TIMEOUT> have no UniEvent counterpart (UniEvent's
+pool queue has no limits). See L<Uvent/PORTING FROM UNIEVENT>.
 
 =head1 SEE ALSO
 

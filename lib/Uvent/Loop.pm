@@ -19,7 +19,7 @@ Uvent::Loop - the libuv event loop that runs Uvent's requests and timers
     use Uvent;
 
     my $loop = Uvent::Loop->new;              # or Uvent::Loop->default
-    my $pool = Uvent::HTTP::Pool->new({}, $loop);
+    my $pool = Uvent::HTTP::Pool->new($loop);   # or ->new(\%config, $loop)
     $pool->request({
         uri               => 'http://127.0.0.1:8080/',
         response_callback => sub {
@@ -194,6 +194,45 @@ C<the pool's loop has been destroyed>.
 
 At global destruction nothing is done: the loops are left to the operating
 system.
+
+=head2 At program exit
+
+Uvent does not complete requests during global destruction: Perl objects
+are then freed in no particular order, and calling back into Perl or
+running a libuv loop from there is not safe. This is a decision, not an
+accident; what a program that ends with requests pending sees is:
+
+=over 4
+
+=item *
+
+requests on the default loop, or on a C<< Uvent::Loop->new >> loop still
+referenced at exit from a global, a package variable, a closure or a
+reference cycle: no callback is called, not even with C<cancelled>, and
+nothing more is sent or read. The process exits normally (with the status
+it was given); the operating system closes the sockets. A request whose
+loop was never run has not been written at all (at most its TCP
+connection was opened);
+
+=item *
+
+requests on a C<< Uvent::Loop->new >> loop referenced only from lexicals
+(a file-scoped C<my $loop> included, unless a named sub uses it): the loop is destroyed while the
+program ends, before global destruction, so their callbacks run then, with
+C<cancelled> (see above);
+
+=item *
+
+the same holds when C<exit> is called from inside a callback.
+
+=back
+
+To have every callback called, run the loop until it returns before
+exiting, or shut the pools down in an C<END> block, which calls the
+remaining callbacks with C<cancelled>:
+
+    our $pool = Uvent::HTTP::Pool->new;
+    END { $pool->shutdown if $pool }
 
 =head1 FORK
 

@@ -277,17 +277,27 @@ C<connection_closed>, since the server may have acted on it.
     my $pool = Uvent::HTTP::Pool->new;
     my $pool = Uvent::HTTP::Pool->new(\%config);
     my $pool = Uvent::HTTP::Pool->new(\%config, $loop);
+    my $pool = Uvent::HTTP::Pool->new($loop);
 
 Creates a pool on C<$loop> (the default loop when omitted or undef) with the
 configuration in C<\%config> (see L</CONFIGURATION>; omitted keys take their
-defaults, and C<\%config> itself may be omitted or undef). The pool holds a
-reference to its loop.
+defaults, and C<\%config> itself may be omitted or undef). A
+L<Uvent::Loop> alone is the loop, with the default configuration, as
+UniEvent::HTTP::Pool takes it. The pool holds a reference to its loop.
 
 Croaks with (the class name is the one C<new> was called on):
 
 =over 4
 
-=item C<Uvent::HTTP::Pool-E<gt>new: the config must be a hashref>
+=item C<Uvent::HTTP::Pool-E<gt>new: the config must be a hashref (or give a Uvent::Loop alone), got WHAT>
+
+WHAT is the value in quotes, C<a reference to ARRAY> or C<a CLASS object>
+
+=item C<Uvent::HTTP::Pool-E<gt>new: the loop comes after the config: new(\%config, $loop)>
+
+for C<< new($loop, \%config) >>
+
+=item C<Uvent::HTTP::Pool-E<gt>new: expects (\%config, $loop), (\%config), ($loop) or nothing, got N arguments>
 
 =item C<Uvent::HTTP::Pool-E<gt>new: unknown config key 'KEY' (known: max_body_size, max_connections, max_headers_size, max_lifetime, max_queue, max_requests_per_connection, max_total, queue_timeout, timeout, tls)>
 
@@ -306,7 +316,7 @@ C<max_total>
 
 =item C<Uvent::HTTP::Pool-E<gt>new: 'max_connections' must be a whole number E<gt>= 1>
 
-=item C<Uvent::HTTP::Pool-E<gt>new: the loop must be a Uvent::Loop>
+=item C<Uvent::HTTP::Pool-E<gt>new: the loop must be a Uvent::Loop, got WHAT>
 
 =item C<Uvent::HTTP::Pool-E<gt>new: cannot load ca_file 'FILE': No such file or directory>
 
@@ -1070,12 +1080,18 @@ likewise C<ca_path>, C<cert_file> and C<key_file>; REASON is the system's
 
 =item C<tls ciphers 'LIST': no usable cipher>
 
-=item C<Wide character in subroutine entry>
+=item C<Wide character in 'uri': encode it to bytes first (utf8::encode or Encode::encode_utf8)>
 
-(Perl's own message) for a C<uri>, C<method>, header or C<body> with
-characters above 255
+likewise C<'method'>, C<'body'>, C<header 'NAME'> (its name or a value)
+and the string C<tls> settings, for a value with characters above 255
 
 =back
+
+A value shown in a message (a URI, a method, a header name, a number, a
+config key) is shown with its control characters escaped, as C<\0>,
+C<\t>, C<\n>, C<\r> or C<\xNN>, and cut after 100 characters with
+C<...>: a NUL or a line break in it can neither hide the rest of the
+message nor split it.
 
 =head1 OBJECT LIFETIME
 
@@ -1107,6 +1123,13 @@ A L<Uvent::HTTP::Client> returned by C<request> does not keep the pool
 alive; its C<pool> method returns undef once the pool object is gone.
 
 The instance pool of a loop lives as long as the loop.
+
+When the program ends with requests still pending, their callbacks are
+called only if their loop is destroyed before global destruction; during
+global destruction nothing is done, so requests on the default loop (or on
+a loop still referenced from a global) get no callback. See
+L<Uvent::Loop/At program exit>, and call L</shutdown> in an C<END> block
+to have them called.
 
 =head1 FORK
 

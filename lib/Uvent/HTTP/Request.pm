@@ -252,17 +252,51 @@ called. False for a new or finished request.
 =head2 cancel
 
     $request->cancel;
+    $request->cancel(Uvent::Error::TIMEOUT);    # or the name: 'timeout'
+    $request->cancel($error);                   # a Uvent::Error: its code is used
 
 Cancels the request if it is active. A queued request leaves the queue; a
 running one is aborted and its connection is closed (never reused). Either
 way its callback runs once, synchronously, before C<cancel> returns, with a
-response whose C<code> is usually 0 and a C<cancelled> L<Uvent::Error>. If
-the callback dies, the exception propagates out of C<cancel>.
+response whose C<code> is usually 0 and a L<Uvent::Error>. If the callback
+dies, the exception propagates out of C<cancel>.
+
+Without an argument (or with undef) the error is C<cancelled>, with the
+message C<request cancelled (GET http://host:port/path)>.
+
+With an error, the callback gets that error's code instead, as
+UniEvent::HTTP's C<< $request->cancel($error) >> does: one of the codes of
+L<Uvent::Error/ERROR CODES>, given by its name or constant
+(C<Uvent::Error::TIMEOUT> is C<'timeout'>), or a L<Uvent::Error> (from
+another request, say) whose code is taken. The message is the usual one
+for that code and this request, with the detail C<cancelled by the
+application>, followed by C<: > and the given error's message when one was
+given, for example
+
+    request timed out (GET http://127.0.0.1:8080/slow): cancelled by the application
+
+The request counts as an error of that code in L<Uvent::HTTP::Pool/stats>.
+It is never retried, whatever the code; C<errno> is undef.
 
 On a request that is not active (new, finished, or cancelled already) it does
-nothing. Returns nothing. Croaks with
-C<Uvent::HTTP::Request-E<gt>cancel: not a request object> when not called on
-a request object.
+nothing (a bad error argument still croaks). Returns nothing. Croaks with
+
+=over 4
+
+=item C<Uvent::HTTP::Request-E<gt>cancel: not a request object>
+
+when not called on a request object;
+
+=item C<Uvent::HTTP::Request-E<gt>cancel: unknown error code 'NAME' (known: nomem, resolve, connect, connect_timeout, timeout, connection_closed, protocol, too_large, cancelled, queue_full, queue_timeout, tls)>
+
+for another string (C<usage> and C<inherited> included), or a
+L<Uvent::Error> whose code is not one of these;
+
+=item C<Uvent::HTTP::Request-E<gt>cancel: the error must be an error code name (such as Uvent::Error::TIMEOUT) or a Uvent::Error>
+
+for any other reference.
+
+=back
 
 =head1 THE REQUEST ON THE WIRE
 
