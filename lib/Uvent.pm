@@ -318,6 +318,169 @@ C<END> blocks and destructors in the child.
 
 =back
 
+=head1 PORTING FROM UNIEVENT
+
+Uvent's API follows L<UniEvent::HTTP>'s client where it can: the same
+class layout (C<Loop>, C<HTTP::Pool>, C<HTTP::Request>, C<HTTP::Response>),
+the same C<http_request>, C<http_get> and C<http_request_sync> functions,
+the same C<< ($request, $response, $error) >> callback, the same pool
+configuration keys C<timeout> (idle, 60 s by default) and
+C<max_connections> (10), the same request C<timeout> (20 s) and
+C<connect_timeout>, and a request object that can be sent again once
+finished. The differences, point by point:
+
+=over 4
+
+=item Loading
+
+C<use UniEvent::HTTP> becomes C<use Uvent> (classes) and
+C<use Uvent::HTTP qw(http_request http_get http_request_sync)> (functions;
+nothing is exported by default). There is no C<UE::> short name.
+
+=item Pools
+
+C<< Uvent::HTTP::Pool->new(\%config) >>, C<< ->new(\%config, $loop) >>,
+C<< ->new($loop) >> and C<< ->new >> work as in UniEvent;
+C<Uvent::HTTP::Pool::instance($loop)> (also as a class method) is the
+per-loop pool that C<http_request> uses, as there. Uvent adds limits and
+tools UniEvent's pool does not have: C<max_total>, C<max_queue>,
+C<queue_timeout>, C<max_lifetime>, C<max_requests_per_connection>,
+C<max_headers_size>, C<max_body_size>, C<nqueued>, C<stats> and
+C<shutdown> (see L<Uvent::HTTP::Pool>). C<< $pool->request >> returns the
+connection (a L<Uvent::HTTP::Client>, for inspection) or undef when queued.
+UniEvent's C<< UniEvent::HTTP::Client->new >> with C<< $client->request >>
+(one connection, no pool) has no counterpart: use a pool with
+C<< max_connections => 1 >>.
+
+=item Functions
+
+C<http_request(\%params, $loop)> and C<http_get($uri, $callback, $loop)>
+take the same arguments; they return the connection or undef, where
+UniEvent returns nothing. C<http_get($uri)> and C<http_request_sync> return
+the response in scalar context, and undef when the request failed, as in
+UniEvent; in list context Uvent returns C<($response, $error)> with a
+response that is always defined (its C<code> is 0 when nothing arrived),
+where UniEvent returns C<(undef, $error)>: test C<$error>, not
+C<$response>. A synchronous call runs on a private loop and pool (see
+L<Uvent::HTTP/http_request_sync>).
+
+=item Callbacks instead of C<*_event> listeners
+
+UniEvent requests carry C<response_event> (and C<partial_event>,
+C<redirect_event>, C<continue_event>) dispatchers to which several listeners
+can be added, besides the C<response_callback> parameter. Uvent has the
+C<response_callback> only: one code reference per request, looked up when
+the request finishes (it may be replaced while the request is pending).
+Call several handlers from it if you need them.
+
+=item Methods
+
+C<method> is a string (C<'POST'>), not a C<Protocol::HTTP> constant such as
+C<Protocol::HTTP::METHOD_POST>. C<headers> is a hashref as in UniEvent, or
+an arrayref of pairs for repeated or ordered headers. C<uri> is a string or
+an object that stringifies to one (a L<URI>, say).
+
+=item TLS: C<tls> instead of C<ssl_ctx>
+
+UniEvent takes an OpenSSL context (C<< ssl_ctx => $ctx >>) built by the
+application, and a flag for certificate checking. Uvent builds and caches
+the contexts itself from a C<tls> hash of settings, per request or as the
+pool's default: C<< tls => { ca_file => ..., cert_file => ..., key_file
+=> ..., verify => 1, ciphers => ..., min_version => 'TLSv1.3',
+server_name => ... } >>. Certificates are verified against the system store
+by default, and the settings are part of the connection's identity. See
+L<Uvent::HTTP::Pool/HTTPS>.
+
+=item Errors
+
+UniEvent passes error code objects and compares them with constants such as
+C<UniEvent::SystemError::timed_out>, C<UniEvent::SystemError::operation_canceled>
+or C<UniEvent::HTTP::connect_error>. Uvent passes a L<Uvent::Error> with a
+L<code|Uvent::Error/code> name, the system error's name in
+L<errno|Uvent::Error/errno> and a message; it compares with C<==> against
+its own constants: C<< $error == Uvent::Error::TIMEOUT >>,
+C<< $error == Uvent::Error::CANCELLED >>, C<< $error == Uvent::Error::CONNECT >>.
+L<Uvent::Error/FROM UNIEVENT> maps every UniEvent constant to its Uvent
+code. A C<4xx> or C<5xx> response is a success in both.
+
+=item Cancelling
+
+C<< $request->cancel >> and C<< $request->cancel($error) >> work as in
+UniEvent: the callback runs at once with C<cancelled>, or with the given
+error, here a code name or constant (C<< $request->cancel(Uvent::Error::TIMEOUT) >>)
+or a L<Uvent::Error>, not a UniEvent error code. See
+L<Uvent::HTTP::Request/cancel>.
+
+=item Timers and loops
+
+C<< UE::timer $seconds, $cb, $loop >> and C<< UniEvent::Timer->create(...) >>
+become C<< Uvent::Timer->once($seconds, $cb, $loop) >> or
+C<< Uvent::Timer->new($loop)->start($after, $repeat, $cb) >>.
+C<< Uvent::Loop->default >> is UniEvent's C<default> (there is no
+C<default_loop> alias, no C<global> loop and no C<delay>); C<run>, C<run_once>, C<run_nowait>,
+C<stop>, C<now> and C<update_time> are there. Uvent::Loop is not a general
+event loop: it has no I/O watchers, signals, file system or TCP handles.
+
+=item Exceptions and exit
+
+An exception thrown by a callback is rethrown from C<< $loop->run >> (see
+L</EXCEPTIONS IN CALLBACKS>). Requests still pending when the program ends
+on the default loop get no callback (see L<Uvent::Loop/At program exit>).
+
+=item What UniEvent::HTTP has and Uvent does not (yet)
+
+=over 4
+
+=item *
+
+redirects: no C<follow_redirect>, C<redirection_limit> or
+C<redirect_callback>. UniEvent follows redirects by default; Uvent returns
+the 3xx response as it is. Not yet;
+
+=item *
+
+proxies: no C<proxy> (HTTP or SOCKS). Not yet;
+
+=item *
+
+compression: no C<compress> or C<allow_compression>; the response body is
+returned as received (de-chunked only) and no C<Accept-Encoding> is sent
+unless you add one. Not yet;
+
+=item *
+
+streaming: no C<partial_callback> for response bodies, no C<chunked>
+request bodies with C<send_chunk> and C<send_final_chunk>, and no
+C<continue_callback> (the body is sent right after the head). Response
+bodies are collected in memory up to C<max_body_size>. Not yet;
+
+=item *
+
+forms: no C<form> (multipart or urlencoded); build the body and its
+C<Content-Type> yourself. Not yet;
+
+=item *
+
+cookies: no C<cookies> parameter, no C<Set-Cookie> parsing and no
+C<UniEvent::HTTP::UserAgent> with a cookie jar; set C<Cookie> headers
+yourself and read C<Set-Cookie> with
+L<Uvent::HTTP::Response/header_list>. Not yet;
+
+=item *
+
+C<tcp_nodelay> and C<tcp_hints>: Uvent always sets C<TCP_NODELAY> and
+resolves with the system's defaults;
+
+=item *
+
+the server side: no C<UniEvent::HTTP::Server> (C<locations>,
+C<ServerRequest-E<gt>respond>, C<enable_partial>, C<drop_event>), and no
+C<UniEvent::HTTP::Manager>. Uvent is a client only. Not yet.
+
+=back
+
+=back
+
 =head1 SEE ALSO
 
 L<Uvent::HTTP>, L<Uvent::HTTP::Pool>, L<Uvent::HTTP::Request>,

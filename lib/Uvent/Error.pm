@@ -154,14 +154,63 @@ versions; use L</code> and L</errno> in programs.
     if ($error == TIMEOUT) { ... }
     if ($error == Uvent::Error::CONNECT && $error->errno eq 'ECONNREFUSED') { ... }
 
-One constant per code of L</ERROR CODES>, named after it in capitals:
-C<RESOLVE>, C<CONNECT>, C<CONNECT_TIMEOUT>, C<TIMEOUT>,
-C<CONNECTION_CLOSED>, C<PROTOCOL>, C<TOO_LARGE>, C<CANCELLED>,
-C<QUEUE_FULL>, C<QUEUE_TIMEOUT>, C<TLS> and C<NOMEM>. The value of each is
-the code's name (C<TIMEOUT> is C<'timeout'>), so
-C<< $error->code eq TIMEOUT >> works too. Nothing is exported by default;
-C<:codes> exports them all. L<Uvent::HTTP::Request/cancel> takes them to say
-which error a cancelled request gets.
+One constant per code of L</ERROR CODES>, named after it in capitals. The
+value of each is the code's name, so C<< $error->code eq TIMEOUT >> works
+too. Nothing is exported by default; C<:codes> exports them all.
+L<Uvent::HTTP::Request/cancel> takes them to say which error a cancelled
+request gets.
+
+=over 4
+
+=item C<RESOLVE>
+
+C<resolve>
+
+=item C<CONNECT>
+
+C<connect>
+
+=item C<CONNECT_TIMEOUT>
+
+C<connect_timeout>
+
+=item C<TIMEOUT>
+
+C<timeout>
+
+=item C<CONNECTION_CLOSED>
+
+C<connection_closed>
+
+=item C<PROTOCOL>
+
+C<protocol>
+
+=item C<TOO_LARGE>
+
+C<too_large>
+
+=item C<CANCELLED>
+
+C<cancelled>
+
+=item C<QUEUE_FULL>
+
+C<queue_full>
+
+=item C<QUEUE_TIMEOUT>
+
+C<queue_timeout>
+
+=item C<TLS>
+
+C<tls>
+
+=item C<NOMEM>
+
+C<nomem>
+
+=back
 
 =head1 COMPARING
 
