@@ -114,4 +114,63 @@ subtest '101 without an upgrade is a protocol error that says so' => sub {
     like("$err", qr/unexpected 101 Switching Protocols/, 'message names the 101');
 };
 
+subtest 'user values in croaks are shown whole, escaped, on one line' => sub {
+    $srv->reset_stats;
+    my $req = sub { my %p = @_; eval { $pool->request({ uri => $srv->url('/ok'), response_callback => sub { }, %p }) }; $@ };
+    for my $case (
+        [ 'NUL in the uri',          $req->(uri => "http://127.0.0.1/a\0after"),       qr/invalid URL 'http:\/\/127\.0\.0\.1\/a\\0after': malformed/ ],
+        [ 'CR LF in the uri',        $req->(uri => "http://127.0.0.1/a\r\nX: y"),      qr/invalid URL 'http:\/\/127\.0\.0\.1\/a\\r\\nX: y'/ ],
+        [ 'other control byte',      $req->(uri => "http://127.0.0.1/a\x01\x7f"),      qr/'http:\/\/127\.0\.0\.1\/a\\x01\\x7f'/ ],
+        [ 'NUL in the method',       $req->(method => "GE\0T"),                        qr/invalid method 'GE\\0T'/ ],
+        [ 'CR LF in a header name',  $req->(headers => { "X\r\nInjected" => 1 }),      qr/invalid header name 'X\\r\\nInjected'/ ],
+        [ 'NUL in a timeout',        $req->(timeout => "1\0x"),                        qr/'timeout' must be a number, got '1\\0x'/ ],
+        [ 'NUL in tls min_version',  $req->(tls => { min_version => "TLSv1.2\0x" }),   qr/got 'TLSv1\.2\\0x'/ ],
+        [ 'NUL in tls verify',       $req->(tls => { verify => "1\0" }),               qr/got '1\\0'/ ],
+        [ 'NUL in a tls key',        $req->(tls => { "ca_file\0x" => 1 }),             qr/unknown tls key 'ca_file\\0x'/ ],
+        [ 'a long uri is cut',       $req->(uri => 'ftp://' . ('a' x 300)),            qr/'ftp:\/\/a{94}\.\.\.': unsupported scheme/ ],
+        [ 'NUL in a parameter name', do { eval { Uvent::HTTP::Request->new({ "uri\0x" => 1 }) }; $@ },  qr/unknown parameter 'uri\\0x'/ ],
+        [ 'NUL in a config key',     do { eval { Uvent::HTTP::Pool->new({ "timeout\0x" => 1 }) }; $@ }, qr/unknown config key 'timeout\\0x'/ ],
+        [ 'LF in a config value',    do { eval { Uvent::HTTP::Pool->new({ timeout => "1\n2" }) }; $@ }, qr/got '1\\n2'/ ],
+    ) {
+        my ($name, $err, $re) = @$case;
+        like($err, $re, $name);
+        unlike($err, qr/[\x00-\x08\x0b-\x1f\x7f]|\n(?!\z)/, "$name: no control character, one line");
+        like($err, qr/ at \Q$0\E line \d+\.\n\z/, "$name: names the caller's line");
+    }
+    is($srv->requests, 0, 'nothing was sent');
+};
+
+subtest 'Wide character croaks name the parameter and the caller, also through Uvent::HTTP' => sub {
+    require Uvent::HTTP;
+    $srv->reset_stats;
+    my $wide = $srv->url("/\x{263a}");
+    my @cases = (
+        [ 'http_get, synchronous',  sub { Uvent::HTTP::http_get($wide) },                        __LINE__, qr/Wide character in 'uri'/ ],
+        [ 'http_get, with a callback', sub { Uvent::HTTP::http_get($wide, sub { }, $loop) },    __LINE__, qr/Wide character in 'uri'/ ],
+        [ 'http_request_sync',      sub { Uvent::HTTP::http_request_sync({ uri => $wide }) },     __LINE__, qr/Wide character in 'uri'/ ],
+        [ 'http_request',           sub { Uvent::HTTP::http_request({ uri => $wide }, $loop) },  __LINE__, qr/Wide character in 'uri'/ ],
+        [ 'a wide body',            sub { $pool->request({ uri => $srv->url('/ok'), body => "\x{263a}" }) }, __LINE__, qr/Wide character in 'body'/ ],
+        [ 'a wide method',          sub { $pool->request({ uri => $srv->url('/ok'), method => "G\x{263a}" }) }, __LINE__, qr/Wide character in 'method'/ ],
+        [ 'a wide header value',    sub { $pool->request({ uri => $srv->url('/ok'), headers => { 'X-A' => "\x{263a}" } }) }, __LINE__, qr/Wide character in header 'X-A'/ ],
+        [ 'a wide tls setting',     sub { $pool->request({ uri => $srv->url('/ok'), tls => { ca_file => "\x{263a}" } }) }, __LINE__, qr/Wide character in 'ca_file'/ ],
+    );
+    for my $case (@cases) {
+        my ($name, $code, $line, $re) = @$case;
+        eval { $code->() };
+        like($@, $re, $name);
+        like($@, qr/: encode it to bytes first/, "$name: says what to do");
+        like($@, qr/ at \Q$0\E line $line\.\n\z/, "$name: at the caller's line $line");
+    }
+    $loop->run;
+    is($srv->requests, 0, 'nothing was sent for the wide ones');
+    my $latin1 = "caf\xe9";
+    utf8::upgrade($latin1);
+    my $sent;
+    $pool->request({ uri => $srv->url('/upload'), method => 'POST', body => $latin1,
+        response_callback => sub { $sent = $_[1]->body } });
+    $loop->run;
+    require Digest::MD5;
+    is($sent, '4 ' . Digest::MD5::md5_hex("caf\xe9"), 'an upgraded string of characters up to 255 is sent as its bytes, not as UTF-8');
+};
+
 done_testing;
