@@ -73,7 +73,7 @@ Uvent::Error - why an HTTP request did not produce a complete response
         print "failed: $error\n";         # stringifies to the message
         print 'code: ', $error->code, "\n";       # connect
         print 'errno: ', $error->errno // 'none', "\n";   # ECONNREFUSED
-        if ($error->code eq 'timeout' || $error->code eq 'connect_timeout') {
+        if ($error == Uvent::Error::TIMEOUT || $error == Uvent::Error::CONNECT_TIMEOUT) {
             print "try again later\n";
         }
     }
