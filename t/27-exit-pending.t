@@ -13,9 +13,15 @@ my $srv = Uvent::Test::Server->new;
 
 sub child {
     my ($code) = @_;
+    # sent($loop, $then): once the server has logged the request (or after
+    # 10 s), call $then; a fixed delay could end before the request is out
     my $prog = 'use strict; use warnings; use Uvent; use Uvent::HTTP; my $url = $ENV{UVENT_T_URL}; '
-        . 'my $cb = sub { print "cb ", $_[2] ? $_[2]->code : "ok", "\n" }; ' . $code;
+        . 'my $cb = sub { print "cb ", $_[2] ? $_[2]->code : "ok", "\n" }; '
+        . 'sub sent { my ($loop, $then) = @_; my $n = 0; my $t = Uvent::Timer->new($loop); '
+        . '$t->start(0.01, 0.01, sub { open my $f, "<", $ENV{UVENT_T_LOG} or return; local $/; my $log = <$f>; '
+        . 'return unless $log =~ /"ev":"req"/ || ++$n > 1000; $t->stop; $then->() }); $t } ' . $code;
     local $ENV{UVENT_T_URL} = $srv->url('/stall');
+    local $ENV{UVENT_T_LOG} = $srv->{logfile};
     my $err = "/tmp/uvent-t27-$$.err";
     my $pid = open my $fh, '-|';
     die "fork: $!" unless defined $pid;
@@ -44,18 +50,18 @@ my @cases = (
         . '$pool->request({ uri => $url, response_callback => $cb }) for 1, 2;', 0, "cb cancelled\ncb cancelled\n", 0],
     ['default loop stopped with a request in flight',
         'my $loop = Uvent::Loop->default; Uvent::HTTP::Pool->instance->request({ uri => $url, response_callback => $cb }); '
-        . 'Uvent::Timer->once(0.3, sub { $loop->stop }); $loop->run;', 0, '', 1],
+        . 'my $t = sent($loop, sub { $loop->stop }); $loop->run;', 0, '', 1],
     ['private loop in a global stopped with a request in flight',
         'our $loop = Uvent::Loop->new; our $pool = Uvent::HTTP::Pool->new($loop); '
         . '$pool->request({ uri => $url, response_callback => $cb }); '
-        . 'Uvent::Timer->once(0.3, sub { $loop->stop }, $loop); $loop->run;', 0, '', 1],
+        . 'my $t = sent($loop, sub { $loop->stop }); $loop->run;', 0, '', 1],
     ['exit from a timer callback of the default loop',
         'Uvent::HTTP::Pool->instance->request({ uri => $url, response_callback => $cb }); '
-        . 'Uvent::Timer->once(0.3, sub { exit 5 }); Uvent::Loop->default->run;', 5, '', 1],
+        . 'my $t = sent(Uvent::Loop->default, sub { exit 5 }); Uvent::Loop->default->run;', 5, '', 1],
     ['exit from a timer callback of a private loop in a global',
         'our $loop = Uvent::Loop->new; our $pool = Uvent::HTTP::Pool->new($loop); '
         . '$pool->request({ uri => $url, response_callback => $cb }); '
-        . 'Uvent::Timer->once(0.3, sub { exit 6 }, $loop); $loop->run;', 6, '', 1],
+        . 'my $t = sent($loop, sub { exit 6 }); $loop->run;', 6, '', 1],
     ['shutdown in an END block completes them as cancelled',
         'our $pool = Uvent::HTTP::Pool->new; $pool->request({ uri => $url, response_callback => $cb }); '
         . 'END { $pool->shutdown if $pool }', 0, "cb cancelled\n", 0],
