@@ -160,6 +160,7 @@ subtest 'cancel takes an error, as UniEvent does' => sub {
         [ 'usage',                                  qr/unknown error code 'usage'/ ],
         [ 'inherited',                              qr/unknown error code 'inherited'/ ],
         [ "time\0out",                              qr/unknown error code 'time\\0out'/ ],
+        [ "timeout\0x",                             qr/unknown error code 'timeout\\0x'/ ],
         [ [],                                       qr/the error must be an error code name \(such as Uvent::Error::TIMEOUT\) or a Uvent::Error/ ],
         [ bless({ code => 'timeout' }, 'Foo'),      qr/the error must be an error code name/ ],
         [ bless({ code => 'usage' }, 'Uvent::Error'), qr/unknown error code 'usage'/ ],
@@ -171,6 +172,14 @@ subtest 'cancel takes an error, as UniEvent does' => sub {
         like($@, qr/ at \Q$0\E line \d+\.$/, '... at the caller');
     }
     ok($r->active, 'a bad argument cancels nothing');
+    {
+        package Tied; sub TIESCALAR { bless [] } sub FETCH { 'queue_timeout' }
+    }
+    tie my $tied, 'Tied';
+    my $t = $mk->('tied', '/ok');
+    $pool->request($t);
+    $t->cancel($tied);
+    ok($err{tied} == QUEUE_TIMEOUT, 'a tied code name is read');
     $r->cancel;
     ok(!$r->active, 'cancelled');
     eval { $r->cancel('nope') };

@@ -256,7 +256,8 @@ static uvh_request_t *uvx_build_request(pTHX_ HV *hv, const char *prefix) {
 
 /* The error a request is cancelled with: a code name (Uvent::Error::TIMEOUT
  * is 'timeout') or a Uvent::Error, whose code is used and whose message
- * becomes the detail. Croaks for anything else. */
+ * becomes the detail. Croaks for anything else. `error` has had its get
+ * magic run. */
 static int uvx_cancel_code(pTHX_ SV *error, SV **detail) {
   const char *prefix = "Uvent::HTTP::Request->cancel";
   SV *name = error, *message = NULL;
@@ -267,9 +268,19 @@ static int uvx_cancel_code(pTHX_ SV *error, SV **detail) {
     if (!sv_derived_from(error, "Uvent::Error") || SvTYPE((SV *)hv) != SVt_PVHV)
       UVX_CROAK("%s: the error must be an error code name (such as Uvent::Error::TIMEOUT) or a Uvent::Error", prefix);
     name = (svp = hv_fetchs(hv, "code", 0)) ? *svp : &PL_sv_undef;
-    message = (svp = hv_fetchs(hv, "message", 0)) && SvOK(*svp) ? *svp : NULL;
+    SvGETMAGIC(name);
+    if ((svp = hv_fetchs(hv, "message", 0))) {
+      SvGETMAGIC(*svp);
+      message = SvOK(*svp) ? *svp : NULL;
+    }
   }
-  code = SvOK(name) && !SvROK(name) ? uvh_err_by_code(SvPV_nolen(name)) : 0;
+  code = 0;
+  if (SvOK(name) && !SvROK(name)) {
+    STRLEN len;
+    const char *s = SvPV_nomg(name, len);
+    if (strlen(s) == len) /* "timeout\0x" is no code */
+      code = uvh_err_by_code(s);
+  }
   if (code == 0) {
     SV *known = sv_2mortal(newSVpvs(""));
     for (v = -1; v > -100; v--) /* every code of the table: unknown values name no code */
@@ -279,8 +290,11 @@ static int uvx_cancel_code(pTHX_ SV *error, SV **detail) {
               SVfARG(known));
   }
   *detail = sv_2mortal(newSVpvs("cancelled by the application"));
-  if (message)
-    sv_catpvf(*detail, ": %" SVf, SVfARG(message));
+  if (message) {
+    STRLEN len;
+    const char *m = SvPV_nomg(message, len);
+    sv_catpvf(*detail, ": %.*s", (int)len, m);
+  }
   return code;
 }
 

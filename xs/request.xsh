@@ -8,6 +8,10 @@ cancel(SV *self, SV *error = NULL)
     SV *detail = NULL;
     if (!SvROK(self) || SvTYPE(SvRV(self)) != SVt_PVHV)
       croak("Uvent::HTTP::Request->cancel: not a request object");
+    /* reading `error` may run Perl code (a tied value): keep the request */
+    sv_2mortal(SvREFCNT_inc_simple_NN(SvRV(self)));
+    if (error)
+      SvGETMAGIC(error);
     if (error && SvOK(error))
       code = uvx_cancel_code(aTHX_ error, &detail);
     mg = uvx_request_magic(aTHX_ SvRV(self));
