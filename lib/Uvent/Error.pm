@@ -307,6 +307,9 @@ The request was cancelled: by L<Uvent::HTTP::Request/cancel> (message
 C<request cancelled (...)>), or by L<Uvent::HTTP::Pool/shutdown> or the
 destruction of the pool's loop (message ending in C<: pool shut down>). The
 callback ran synchronously inside that call. C<errno> is undef.
+C<< $request->cancel($code) >> delivers the code it is given instead, any of
+this list, with a message ending in C<: cancelled by the application> (see
+L<Uvent::HTTP::Request/cancel>).
 
 =item C<queue_full>
 
