@@ -159,7 +159,9 @@ Croaks:
 
 =item *
 
-with every message of L<Uvent::HTTP::Pool/request> for bad parameters;
+with every message of L<Uvent::HTTP::Pool/request> for bad parameters
+(C<Wide character in 'uri'> included), naming the caller's line, not one of
+Uvent::HTTP;
 
 =item *
 
