@@ -16,7 +16,9 @@ cancel(SV *self, SV *error = NULL)
       code = uvx_cancel_code(aTHX_ error, &detail);
     mg = uvx_request_magic(aTHX_ SvRV(self));
     if (mg && mg->mg_ptr) {
-      uvh_request_cancel_with((uvh_request_t *)mg->mg_ptr, code, detail ? SvPV_nolen(detail) : NULL);
+      int rc = uvh_request_cancel_with((uvh_request_t *)mg->mg_ptr, code, detail ? SvPV_nolen(detail) : NULL);
+      if (rc) /* not reached: uvx_cancel_code checked the code */
+        UVX_CROAK("Uvent::HTTP::Request->cancel: %s", uvh_strerror(rc));
       uvx_rethrow(aTHX);
     }
 
