@@ -2,7 +2,7 @@ package Uvent::Error;
 use strict;
 use warnings;
 
-our $VERSION = '0.01';
+our $VERSION = '0.02';
 
 use overload
     'bool'   => sub { 1 },
