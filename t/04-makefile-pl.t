@@ -42,6 +42,8 @@ for my $case (
     ['no llhttp at LLHTTP_SRC', { LLHTTP_SRC => '/nonexistent' }, qr{LLHTTP_SRC=/nonexistent holds no llhttp\.c}],
 ) {
     my ($name, $env, $why) = @$case;
+    # the llhttp case needs the libraries found as they were at configure time
+    next if $env->{LLHTTP_SRC} && system('pkg-config --exists libuv openssl') != 0;
     unlink "$dir/Makefile";
     my ($status, $out) = configure(%$env);
     is($status, 0, "$name: Makefile.PL exits 0") or diag($out);
