@@ -17,8 +17,8 @@ File::Copy::copy('Makefile.PL', "$dir/Makefile.PL") or die "copy Makefile.PL: $!
 # runs Makefile.PL in $dir with %env; returns (exit status, output)
 sub configure {
     my (%env) = @_;
-    local @ENV{keys %env} = values %env;
-    delete local $ENV{LLHTTP_SRC} unless exists $env{LLHTTP_SRC};
+    local %ENV = (%ENV, %env);
+    delete $ENV{LLHTTP_SRC} unless exists $env{LLHTTP_SRC};
     my $pid = open(my $out, '-|') // die "fork: $!";
     if (!$pid) {
         chdir $dir or die "chdir $dir: $!";
