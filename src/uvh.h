@@ -23,7 +23,7 @@
 #include <uv.h>
 #include "error.h"
 
-#define UVH_VERSION "0.01"
+#define UVH_VERSION "0.02"
 
 typedef struct uvh_loop_s uvh_loop_t;
 typedef struct uvh_pool_s uvh_pool_t;

@@ -2,7 +2,7 @@ package Uvent::Timer;
 use strict;
 use warnings;
 
-our $VERSION = '0.01';
+our $VERSION = '0.02';
 
 require Uvent;
 
