@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     (void)n;
   } else {
-    assert(rc == 0 || rc == UVH_E_PROTOCOL || rc == UVH_E_TOO_LARGE || rc == UVH_E_CONN_CLOSED);
+    assert(rc == 0 || rc == UVH_E_PROTOCOL || rc == UVH_E_TOO_LARGE || rc == UVH_E_NOMEM || rc == UVH_E_CONN_CLOSED);
   }
   assert(r->strings.len <= max_h);
   uvh_response_unref(r);
