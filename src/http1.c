@@ -413,6 +413,9 @@ static int on_headers_complete(llhttp_t *l) {
     return 1;
   if ((bad = check_transfer_encoding(r)) != NULL)
     return refuse(p, UVH_E_PROTOCOL, bad);
+  /* a declared length over the limit fails now, before any of the body */
+  if (p->max_body_size && (l->flags & F_CONTENT_LENGTH) && l->content_length > p->max_body_size)
+    return refuse_limit(p, "body", "max_body_size", p->max_body_size);
   /* llhttp_message_needs_eof is only meaningful once the head is known */
   p->needs_eof = llhttp_message_needs_eof(l) ? 1 : 0;
   return 0;

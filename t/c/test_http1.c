@@ -365,6 +365,15 @@ static void test_nomem(void) {
          "the message names the limit and how to raise it");
   uvh_response_unref(r);
 
+  uvh__response_new(&r);
+  uvh__parser_init(&p, r, 0, 65536, 10);
+  fr = feed(&p, S("HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n"), 0);
+  is_int(fr.rc, UVH_E_TOO_LARGE, "a declared Content-Length over max_body_size fails before the body");
+  uvh_response_unref(r);
+  r = parse("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789", 0, 0, 65536, 10, &fr);
+  is_int(fr.rc, 1, "a body of exactly max_body_size fits");
+  uvh_response_unref(r);
+
   hl = (size_t)snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", sizeof big);
   memset(big, 'x', sizeof big);
   uvh__realloc = realloc_limited;
