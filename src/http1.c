@@ -1,8 +1,10 @@
 /* http1.c - HTTP/1.1 on the wire: request heads out, responses in.
  *
- * The response side wraps llhttp in strict mode. Parser callbacks only
- * copy bytes into the response (the read buffer is reused right after)
- * and enforce the size limits; decisions are left to conn.c.
+ * The response side wraps llhttp (built in strict mode by src/Makefile) and
+ * adds the checks llhttp 8 lacks, which also stand in for strict mode when
+ * a system libllhttp is used. Parser callbacks only copy bytes into the
+ * response (the read buffer is reused right after), check what llhttp
+ * does not and enforce the size limits; decisions are left to conn.c.
  */
 #include "internal.h"
 #include <stddef.h>
@@ -343,13 +345,14 @@ static void parse_keep_alive(uvh_parser_t *p, const char *v, size_t len) {
  * (a final one other than chunked even makes the body run to the close,
  * RFC 9112 6.3), and HTTP/1.0 has no Transfer-Encoding (RFC 9112 6.1). */
 static const char *check_transfer_encoding(const uvh_response_t *r) {
-  size_t i, codings = 0, bad = 0;
+  size_t i, headers = 0, codings = 0, bad = 0;
   for (i = 0; i < r->nheaders; i++) {
     const uvh_header_t *h = &r->headers[i];
     const char *v = r->strings.data + h->value_off, *end = v + h->value_len;
     if (h->name_len != 17 || strncasecmp(r->strings.data + h->name_off, "transfer-encoding", 17) != 0)
       continue;
-    while (v <= end) {
+    headers++;
+    for (;;) {
       const char *e = memchr(v, ',', (size_t)(end - v));
       size_t n;
       if (e == NULL)
@@ -364,14 +367,16 @@ static const char *check_transfer_encoding(const uvh_response_t *r) {
         if (n != 7 || strncasecmp(v, "chunked", 7) != 0)
           bad++;
       }
+      if (e == end)
+        break;
       v = e + 1;
     }
   }
-  if (codings == 0)
+  if (headers == 0)
     return NULL;
   if (r->http_minor == 0)
     return "Transfer-Encoding in an HTTP/1.0 response";
-  if (bad || codings > 1)
+  if (bad || codings != 1) /* an empty one would make llhttp read to the close */
     return "unsupported Transfer-Encoding: only a single chunked coding is accepted";
   return NULL;
 }

@@ -184,6 +184,8 @@ my @STRICT = (
       'unsupported Transfer-Encoding: only a single chunked coding is accepted' ],
     [ 'te-twice',            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
       'unsupported Transfer-Encoding: only a single chunked coding is accepted' ],
+    [ 'te-empty',            "HTTP/1.1 200 OK\r\nTransfer-Encoding:\r\n\r\nhello",
+      'unsupported Transfer-Encoding: only a single chunked coding is accepted' ],
     [ 'te-http10',           "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
       'Transfer-Encoding in an HTTP/1.0 response' ],
     [ 'version-2',           "HTTP/2.0 200 OK\r\n$OK", 'an HTTP version other than 1.0 and 1.1' ],

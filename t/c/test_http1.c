@@ -277,6 +277,7 @@ static const struct {
     SHAPE("te-twice",
           "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
           "only a single chunked"),
+    SHAPE("te-empty", "HTTP/1.1 200 OK\r\nTransfer-Encoding:\r\n\r\nhello", "only a single chunked"),
     SHAPE("te-http10", "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", "HTTP/1.0"),
     SHAPE("version-2", "HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n", "HTTP version"),
 };
