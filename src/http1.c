@@ -189,8 +189,8 @@ static int refuse(uvh_parser_t *p, int err, const char *why) {
 }
 
 static int refuse_limit(uvh_parser_t *p, const char *what, const char *limit, size_t value) {
-  snprintf(p->reason_buf, sizeof p->reason_buf, "response %s exceeds %s (%zu bytes); raise %s, or set it to 0 for no limit",
-           what, limit, value, limit);
+  snprintf(p->reason_buf, sizeof p->reason_buf,
+           "response %s exceeds %s (%zu bytes); raise %s, or set it to 0 for no limit", what, limit, value, limit);
   return refuse(p, UVH_E_TOO_LARGE, p->reason_buf);
 }
 
