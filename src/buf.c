@@ -5,6 +5,8 @@
 #include <string.h>
 #include <stdio.h>
 
+void *(*uvh__realloc)(void *ptr, size_t size) = realloc;
+
 void uvh_buf_init(uvh_buf_t *b) {
   b->data = NULL;
   b->len = 0;
@@ -27,7 +29,7 @@ int uvh_buf_reserve(uvh_buf_t *b, size_t extra) {
   cap = b->cap ? b->cap : 256;
   while (cap < need)
     cap = cap * 2 > cap ? cap * 2 : need;
-  p = realloc(b->data, cap);
+  p = uvh__realloc(b->data, cap);
   if (p == NULL)
     return UVH_E_NOMEM;
   b->data = p;

@@ -20,6 +20,9 @@ int uvh_buf_append(uvh_buf_t *b, const void *data, size_t len);
 int uvh_buf_append_str(uvh_buf_t *b, const char *s);
 /* Append a decimal unsigned number. */
 int uvh_buf_append_uint(uvh_buf_t *b, unsigned long long n);
+/* Every growth of a buffer or of a response's header table goes through
+ * this (realloc); the C tests replace it to make growth fail. */
+extern void *(*uvh__realloc)(void *ptr, size_t size);
 /* Forget the contents, keep the storage. */
 static inline void uvh_buf_clear(uvh_buf_t *b) { b->len = 0; }
 

@@ -4,6 +4,10 @@
  * codes. Codes below UVH_E_ASYNC_FIRST are usage errors reported
  * synchronously (no callback will run); the others are delivered to a
  * request's completion callback and map to a stable Uvent::Error code name.
+ * UVH_E_NOMEM is both: returned by a call that could not allocate, and
+ * delivered as "nomem" when an allocation fails for a running request (a
+ * buffer of the response could not grow); it has no counter slot and is
+ * counted in the stats' errors_other.
  */
 #ifndef UVH_ERROR_H
 #define UVH_ERROR_H

@@ -1,10 +1,14 @@
 /* http1.c - HTTP/1.1 on the wire: request heads out, responses in.
  *
- * The response side wraps llhttp in strict mode. Parser callbacks only
- * copy bytes into the response (the read buffer is reused right after)
- * and enforce the size limits; decisions are left to conn.c.
+ * The response side wraps llhttp (built in strict mode by src/Makefile) and
+ * adds the checks llhttp 8 lacks, which also stand in for strict mode when
+ * a system libllhttp is used. Parser callbacks only copy bytes into the
+ * response (the read buffer is reused right after), check what llhttp
+ * does not and enforce the size limits; decisions are left to conn.c.
  */
 #include "internal.h"
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -175,25 +179,39 @@ const char *uvh_response_body(const uvh_response_t *r, size_t *len) {
 
 #define PARSER(l) uvh_container_of(l, uvh_parser_t, llhttp)
 
-/* Refuse the rest of a message that grew past a limit. */
-static int over_limit(uvh_parser_t *p, const char *why) {
-  p->limit_hit = UVH_E_TOO_LARGE;
-  llhttp_set_error_reason(&p->llhttp, why);
+/* Refuse the rest of the message: `err` is what the feed returns, and
+ * `why` is kept as our own reason (llhttp replaces the reason of a failed
+ * callback with its own). */
+static int refuse(uvh_parser_t *p, int err, const char *why) {
+  p->cb_error = err;
+  p->reason = why;
   return HPE_USER;
+}
+
+static int refuse_limit(uvh_parser_t *p, const char *what, const char *limit, size_t value) {
+  snprintf(p->reason_buf, sizeof p->reason_buf,
+           "response %s exceeds %s (%zu bytes); raise %s, or set it to 0 for no limit", what, limit, value, limit);
+  return refuse(p, UVH_E_TOO_LARGE, p->reason_buf);
 }
 
 /* Count header-block bytes (with a little per-line overhead, as on the wire). */
 static int count_header_bytes(uvh_parser_t *p, size_t len) {
   p->header_bytes += len;
   if (p->max_headers_size && p->header_bytes > p->max_headers_size)
-    return over_limit(p, "response headers exceed max_headers_size");
+    return refuse_limit(p, "headers", "max_headers_size", p->max_headers_size);
   return 0;
 }
 
 static int append_string(uvh_parser_t *p, const char *at, size_t len) {
   if (uvh_buf_append(&p->resp->strings, at, len))
-    return over_limit(p, "out of memory");
+    return refuse(p, UVH_E_NOMEM, "could not grow the buffer of the response's headers");
   return 0;
+}
+
+/* RFC 9110 5.6.2: the characters of a token (a header name). */
+static int is_tchar(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
 static int on_message_begin(llhttp_t *l) {
@@ -215,9 +233,14 @@ static int on_message_begin(llhttp_t *l) {
 
 static int on_status(llhttp_t *l, const char *at, size_t len) {
   uvh_parser_t *p = PARSER(l);
+  size_t i;
   int rc = count_header_bytes(p, len);
   if (rc)
     return rc;
+  /* RFC 9112 4: reason-phrase = *( HTAB / SP / VCHAR / obs-text ) */
+  for (i = 0; i < len; i++)
+    if (((unsigned char)at[i] < 0x20 && at[i] != '\t') || at[i] == 0x7f)
+      return refuse(p, UVH_E_PROTOCOL, "control character in the reason phrase of the status line");
   if (p->resp->reason_len == 0)
     p->resp->reason_off = (uint32_t)p->resp->strings.len;
   p->resp->reason_len += (uint32_t)len;
@@ -226,9 +249,15 @@ static int on_status(llhttp_t *l, const char *at, size_t len) {
 
 static int on_header_field(llhttp_t *l, const char *at, size_t len) {
   uvh_parser_t *p = PARSER(l);
+  size_t i;
   int rc = count_header_bytes(p, len + 4);
   if (rc)
     return rc;
+  /* strict llhttp checks this itself; a system libllhttp may not be strict */
+  for (i = 0; i < len; i++)
+    if (!is_tchar((unsigned char)at[i]))
+      return refuse(p, UVH_E_PROTOCOL, "invalid character in a header name (a space, a control character or a "
+                                       "separator; a space before the colon is not allowed either)");
   if (p->in_header_value || p->cur.name_len == 0) {
     p->in_header_value = 0;
     p->cur.name_off = (uint32_t)p->resp->strings.len;
@@ -259,6 +288,8 @@ static int on_header_value_complete(llhttp_t *l) {
   uvh_response_t *r = p->resp;
   const char *v;
 
+  if (p->cur.name_len == 0) /* llhttp takes ": value" for a header */
+    return refuse(p, UVH_E_PROTOCOL, "a header line has no name");
   if (!p->in_header_value) { /* empty value: no on_header_value call */
     p->cur.value_off = (uint32_t)r->strings.len;
     p->cur.value_len = 0;
@@ -272,9 +303,9 @@ static int on_header_value_complete(llhttp_t *l) {
     size_t n = r->nheaders + r->ntrailers;
     if (n == r->cap_headers) {
       size_t cap = r->cap_headers ? r->cap_headers * 2 : 16;
-      uvh_header_t *h = realloc(r->headers, cap * sizeof *h);
+      uvh_header_t *h = uvh__realloc(r->headers, cap * sizeof *h);
       if (h == NULL)
-        return over_limit(p, "out of memory");
+        return refuse(p, UVH_E_NOMEM, "could not grow the table of the response's headers");
       r->headers = h;
       r->cap_headers = cap;
     }
@@ -309,16 +340,60 @@ static void parse_keep_alive(uvh_parser_t *p, const char *v, size_t len) {
   }
 }
 
+/* The only transfer coding we decode, and so the only one we accept, is a
+ * single chunked: with another coding llhttp would deliver the coded bytes
+ * (a final one other than chunked even makes the body run to the close,
+ * RFC 9112 6.3), and HTTP/1.0 has no Transfer-Encoding (RFC 9112 6.1). */
+static const char *check_transfer_encoding(const uvh_response_t *r) {
+  size_t i, headers = 0, codings = 0, bad = 0;
+  for (i = 0; i < r->nheaders; i++) {
+    const uvh_header_t *h = &r->headers[i];
+    const char *v = r->strings.data + h->value_off, *end = v + h->value_len;
+    if (h->name_len != 17 || strncasecmp(r->strings.data + h->name_off, "transfer-encoding", 17) != 0)
+      continue;
+    headers++;
+    for (;;) {
+      const char *e = memchr(v, ',', (size_t)(end - v));
+      size_t n;
+      if (e == NULL)
+        e = end;
+      while (v < e && (*v == ' ' || *v == '\t'))
+        v++;
+      n = (size_t)(e - v);
+      while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+      if (n) { /* empty list elements do not count (RFC 9110 5.6.1) */
+        codings++;
+        if (n != 7 || strncasecmp(v, "chunked", 7) != 0)
+          bad++;
+      }
+      if (e == end)
+        break;
+      v = e + 1;
+    }
+  }
+  if (headers == 0)
+    return NULL;
+  if (r->http_minor == 0)
+    return "Transfer-Encoding in an HTTP/1.0 response";
+  if (bad || codings != 1) /* an empty one would make llhttp read to the close */
+    return "unsupported Transfer-Encoding: only a single chunked coding is accepted";
+  return NULL;
+}
+
 static int on_headers_complete(llhttp_t *l) {
   uvh_parser_t *p = PARSER(l);
   uvh_response_t *r = p->resp;
   int status = llhttp_get_status_code(l);
   size_t vlen;
-  const char *ka;
+  const char *ka, *bad;
 
   r->status = status;
   r->http_major = llhttp_get_http_major(l);
   r->http_minor = llhttp_get_http_minor(l);
+  /* llhttp also takes HTTP/0.9 and HTTP/2.0 status lines */
+  if (r->http_major != 1)
+    return refuse(p, UVH_E_PROTOCOL, "the status line names an HTTP version other than 1.0 and 1.1");
   if (status < 100) {
     /* llhttp accepts fewer than three digits; HTTP does not (found by fuzzing) */
     p->reason = "status code is not three digits";
@@ -341,6 +416,11 @@ static int on_headers_complete(llhttp_t *l) {
   /* these never have a body, whatever Content-Length says (RFC 9112 6.3) */
   if (p->is_head || status == 204 || status == 304)
     return 1;
+  if ((bad = check_transfer_encoding(r)) != NULL)
+    return refuse(p, UVH_E_PROTOCOL, bad);
+  /* a declared length over the limit fails now, before any of the body */
+  if (p->max_body_size && (l->flags & F_CONTENT_LENGTH) && l->content_length > p->max_body_size)
+    return refuse_limit(p, "body", "max_body_size", p->max_body_size);
   /* llhttp_message_needs_eof is only meaningful once the head is known */
   p->needs_eof = llhttp_message_needs_eof(l) ? 1 : 0;
   return 0;
@@ -350,17 +430,38 @@ static int on_body(llhttp_t *l, const char *at, size_t len) {
   uvh_parser_t *p = PARSER(l);
   uvh_response_t *r = p->resp;
   if (p->max_body_size && r->body.len + len > p->max_body_size)
-    return over_limit(p, "response body exceeds max_body_size");
+    return refuse_limit(p, "body", "max_body_size", p->max_body_size);
   if (uvh_buf_append(&r->body, at, len))
-    return over_limit(p, "out of memory");
+    return refuse(p, UVH_E_NOMEM, "could not grow the buffer of the response body");
   return 0;
+}
+
+/* The line checks of scan_head start over at the next byte: a status line
+ * follows (`status_line`) or trailers do. Pausing tells the feed where. */
+static int start_head(uvh_parser_t *p, int status_line) {
+  p->in_head = 1;
+  p->head_status_line = status_line ? 1 : 0;
+  p->head_line_empty = 1;
+  p->head_cr = 0;
+  return HPE_PAUSED;
+}
+
+static int on_chunk_header(llhttp_t *l) {
+  /* the last chunk: trailers follow */
+  return l->content_length == 0 ? start_head(PARSER(l), 0) : 0;
+}
+
+static int on_chunk_complete(llhttp_t *l) {
+  /* strict llhttp checks the CRLF after chunk data; a system one may not */
+  PARSER(l)->check_crlf = 1;
+  return HPE_PAUSED;
 }
 
 static int on_message_complete(llhttp_t *l) {
   uvh_parser_t *p = PARSER(l);
   if (p->informational) {
     p->informational = 0;
-    return 0;
+    return start_head(p, 1);
   }
   p->complete = 1;
   /* stop here: bytes after the response do not belong to this request */
@@ -380,6 +481,8 @@ static void init_settings(void) {
   parser_settings.on_header_value_complete = on_header_value_complete;
   parser_settings.on_headers_complete = on_headers_complete;
   parser_settings.on_body = on_body;
+  parser_settings.on_chunk_header = on_chunk_header;
+  parser_settings.on_chunk_complete = on_chunk_complete;
   parser_settings.on_message_complete = on_message_complete;
 }
 
@@ -387,6 +490,8 @@ void uvh__parser_init(uvh_parser_t *p, uvh_response_t *resp, int is_head, size_t
                       size_t max_body_size) {
   init_settings();
   memset(p, 0, sizeof *p);
+  /* every lenient flag stays off (llhttp_init clears them): no
+   * llhttp_set_lenient_* call is made anywhere */
   llhttp_init(&p->llhttp, HTTP_RESPONSE, &parser_settings);
   p->resp = resp;
   p->is_head = is_head ? 1 : 0;
@@ -394,32 +499,107 @@ void uvh__parser_init(uvh_parser_t *p, uvh_response_t *resp, int is_head, size_t
   p->max_body_size = max_body_size;
   p->ka_max = -1;
   p->ka_timeout = -1;
+  start_head(p, 1);
+}
+
+/* The lines of a head (status line and headers, or trailers), which llhttp
+ * 8 parses more leniently than RFC 9112 2.2 and 5.2 allow even in strict
+ * mode: each line must end in CRLF, not a bare LF, and a line that starts
+ * with whitespace (obs-fold, which llhttp would join to the previous
+ * value) is refused. Checks s[0..len) and sets *head_len to the bytes up to
+ * the end of the head (its empty line), or to len if it goes on. */
+static int scan_head(uvh_parser_t *p, const char *s, size_t len, size_t *head_len) {
+  size_t i;
+  for (i = 0; i < len; i++) {
+    char c = s[i];
+    if (p->head_cr) {
+      if (c != '\n')
+        return refuse(p, UVH_E_PROTOCOL, "a CR not followed by LF in the response head");
+      p->head_cr = 0;
+      if (p->head_line_empty && !p->head_status_line) {
+        p->in_head = 0; /* the empty line: the head ends here */
+        *head_len = i + 1;
+        return 0;
+      }
+      /* an empty line before the status line is llhttp's to judge */
+      if (!p->head_line_empty)
+        p->head_status_line = 0;
+      p->head_line_empty = 1;
+    } else if (c == '\r') {
+      p->head_cr = 1;
+    } else if (c == '\n') {
+      return refuse(p, UVH_E_PROTOCOL, "a line of the response head ends in a bare LF instead of CRLF");
+    } else {
+      if (p->head_line_empty && !p->head_status_line && (c == ' ' || c == '\t'))
+        return refuse(p, UVH_E_PROTOCOL, "obs-fold header continuation is not allowed (a header line starts "
+                                         "with whitespace)");
+      p->head_line_empty = 0;
+    }
+  }
+  *head_len = len;
+  return 0;
 }
 
 static int map_parser_error(uvh_parser_t *p, llhttp_errno_t e) {
   (void)e;
-  return p->limit_hit ? p->limit_hit : UVH_E_PROTOCOL;
+  return p->cb_error ? p->cb_error : UVH_E_PROTOCOL;
+}
+
+/* The byte `back` (1 or 2) bytes before `at`, a position in the current
+ * feed of `data`, from earlier feeds if need be. */
+static unsigned char byte_before(const uvh_parser_t *p, const char *data, const char *at, size_t back) {
+  size_t off = (size_t)(at - data);
+  return off >= back ? (unsigned char)at[-(ptrdiff_t)back] : p->tail[2 - (back - off)];
 }
 
 int uvh__parser_feed(uvh_parser_t *p, const char *data, size_t len, size_t *consumed) {
-  llhttp_errno_t e;
-  if (p->complete) {
-    *consumed = 0;
+  const char *pos = data, *end = data + len;
+  *consumed = 0;
+  if (p->complete)
     return 1;
-  }
   if (len)
     p->started = 1;
-  e = llhttp_execute(&p->llhttp, data, len);
-  if (e == HPE_OK) {
-    *consumed = len;
-    return 0;
+  for (;;) {
+    size_t n = (size_t)(end - pos);
+    llhttp_errno_t e;
+    /* a head goes to llhttp only once its lines are checked, and the body
+     * after it only once llhttp has taken the head */
+    if (p->in_head && scan_head(p, pos, n, &n) != 0)
+      return map_parser_error(p, HPE_USER);
+    e = llhttp_execute(&p->llhttp, pos, n);
+    if (e == HPE_OK) {
+      pos += n;
+      if (pos == end)
+        break;
+      continue;
+    }
+    if (e != HPE_PAUSED)
+      return map_parser_error(p, e);
+    /* paused by one of our callbacks */
+    pos = llhttp_get_error_pos(&p->llhttp);
+    if (p->check_crlf) {
+      p->check_crlf = 0;
+      if (byte_before(p, data, pos, 2) != '\r' || byte_before(p, data, pos, 1) != '\n') {
+        p->reason = "chunk data is not followed by CRLF";
+        return UVH_E_PROTOCOL;
+      }
+    }
+    if (p->complete) {
+      *consumed = (size_t)(pos - data);
+      return 1;
+    }
+    /* even with no byte left: llhttp may have a callback still to make */
+    llhttp_resume(&p->llhttp);
   }
-  if (e == HPE_PAUSED && p->complete) {
-    *consumed = (size_t)(llhttp_get_error_pos(&p->llhttp) - data);
-    return 1;
+  if (len >= 2) {
+    p->tail[0] = (unsigned char)data[len - 2];
+    p->tail[1] = (unsigned char)data[len - 1];
+  } else if (len == 1) {
+    p->tail[0] = p->tail[1];
+    p->tail[1] = (unsigned char)data[0];
   }
-  *consumed = 0;
-  return map_parser_error(p, e);
+  *consumed = len;
+  return 0;
 }
 
 int uvh__parser_eof(uvh_parser_t *p) {

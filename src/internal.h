@@ -77,8 +77,17 @@ typedef struct {
   unsigned needs_eof : 1;    /* close-delimited body */
   unsigned in_header_value : 1;
   unsigned started : 1;      /* any response byte arrived */
-  int limit_hit;             /* UVH_E_TOO_LARGE when a callback refused */
-  const char *reason;        /* our own reason for a refusal, static string */
+  /* Line checks llhttp 8 does not make (see scan_head in http1.c): the
+   * bytes fed belong to a status line, header block or trailer block */
+  unsigned in_head : 1;
+  unsigned head_status_line : 1; /* in_head: the current line is a status line */
+  unsigned head_line_empty : 1;  /* in_head: nothing but a CR yet on the current line */
+  unsigned head_cr : 1;      /* in_head: the last byte was a CR */
+  unsigned check_crlf : 1;   /* paused: the two bytes before the pause must be CRLF */
+  unsigned char tail[2];     /* the last two bytes of the feeds so far */
+  int cb_error;              /* UVH_E_TOO_LARGE or UVH_E_NOMEM when a callback refused */
+  const char *reason;        /* our own reason for a refusal: static or reason_buf */
+  char reason_buf[160];
   int ka_max;                /* Keep-Alive: max=N, -1 if absent */
   double ka_timeout;         /* Keep-Alive: timeout=N seconds, -1 if absent */
   uvh_header_t cur;          /* header being accumulated */
@@ -88,7 +97,7 @@ void uvh__parser_init(uvh_parser_t *p, uvh_response_t *resp, int is_head, size_t
                       size_t max_body_size);
 /* Feed bytes. Returns 0 when more input is wanted, 1 when the response is
  * complete (*consumed tells how much was used; the rest is not part of it),
- * or UVH_E_PROTOCOL / UVH_E_TOO_LARGE. */
+ * or UVH_E_PROTOCOL / UVH_E_TOO_LARGE / UVH_E_NOMEM. */
 int uvh__parser_feed(uvh_parser_t *p, const char *data, size_t len, size_t *consumed);
 /* Peer closed. 1 when that completes a close-delimited body, else
  * UVH_E_CONN_CLOSED (nothing or a partial response) or UVH_E_PROTOCOL. */

@@ -32,6 +32,7 @@ void uvh_pool_config_init(uvh_pool_config_t *cfg) {
   cfg->idle_timeout = 60;
   cfg->max_connections = 10;
   cfg->max_headers_size = 64 * 1024;
+  cfg->max_body_size = UVH_DEFAULT_MAX_BODY_SIZE;
 }
 
 static void on_check(uv_check_t *h);

@@ -105,11 +105,14 @@ typedef struct {
   uint64_t tls_resumed;         /* TLS handshakes that resumed an earlier session */
 } uvh_pool_stats_t;
 
+/* A buffered body is bounded by default: 1 GiB */
+#define UVH_DEFAULT_MAX_BODY_SIZE ((size_t)1 << 30)
+
 typedef struct {
   double idle_timeout;       /* seconds a kept-alive connection may idle; 0 = forever. Default 60 */
   unsigned max_connections;  /* per destination, >= 1. Default 10 */
   size_t max_headers_size;   /* whole response header block incl. trailers. Default 64 KiB */
-  size_t max_body_size;      /* 0 = unlimited (default) */
+  size_t max_body_size;      /* 0 = unlimited. Default UVH_DEFAULT_MAX_BODY_SIZE */
   double max_lifetime;       /* seconds after connect a connection may still be reused; 0 = no limit */
   unsigned max_requests_per_connection; /* 0 = unlimited */
   unsigned max_queue;        /* queued requests per destination; 0 = unlimited */

@@ -139,6 +139,85 @@ subtest 'conflicting framing is a protocol error' => sub {
     response_ok($r, 'pool still works');
 };
 
+# Strict parsing (RFC 9112): each shape is refused as a protocol error and
+# the connection is discarded, though the server keeps it open. The same
+# shapes are in t/c/test_http1.c and t/fuzz/corpus/response/strict-*. A
+# reason is checked where Uvent gives its own (llhttp's otherwise).
+my $OK = "Content-Length: 0\r\n\r\n";
+my $CH = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+my @STRICT = (
+    [ 'chunk-no-crlf',       "${CH}5\r\nhelloXY0\r\n\r\n" ],
+    [ 'chunk-lf-only',       "${CH}5\r\nhello\n0\r\n\r\n" ],
+    [ 'name-space',          "HTTP/1.1 200 OK\r\nFoo Bar: x\r\n$OK" ],
+    [ 'space-colon',         "HTTP/1.1 200 OK\r\nFoo : x\r\n$OK" ],
+    [ 'trailer-name-space',  "${CH}0\r\nX T: a\r\n\r\n" ],
+    [ 'empty-name',          "HTTP/1.1 200 OK\r\n: x\r\n$OK", 'a header line has no name' ],
+    [ 'reason-ctl',          "HTTP/1.1 200 O\x01K\r\n$OK", 'control character in the reason phrase' ],
+    [ 'reason-del',          "HTTP/1.1 200 O\x7fK\r\n$OK", 'control character in the reason phrase' ],
+    [ 'obs-fold',            "HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\n$OK", 'obs-fold header continuation is not allowed' ],
+    [ 'obs-fold-tab',        "HTTP/1.1 200 OK\r\nX-A: a\r\n\tb\r\n$OK", 'obs-fold header continuation is not allowed' ],
+    [ 'obs-fold-empty',      "HTTP/1.1 200 OK\r\nX-A:\r\n b\r\n$OK", 'obs-fold header continuation is not allowed' ],
+    [ 'obs-fold-trailer',    "${CH}0\r\nX-T: a\r\n b\r\n\r\n", 'obs-fold header continuation is not allowed' ],
+    [ 'lf-status',           "HTTP/1.1 200 OK\n$OK", 'bare LF instead of CRLF' ],
+    [ 'lf-header',           "HTTP/1.1 200 OK\r\nContent-Length: 0\n\r\n", 'bare LF instead of CRLF' ],
+    [ 'lf-end',              "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\n", 'bare LF instead of CRLF' ],
+    [ 'lf-trailer-end',      "${CH}0\r\nX-T: a\r\n\n", 'bare LF instead of CRLF' ],
+    [ 'cr-alone',            "HTTP/1.1 200 OK\r\nX-A: a\rb\r\n$OK", 'a CR not followed by LF' ],
+    [ 'nul-value',           "HTTP/1.1 200 OK\r\nX-A: a\0b\r\n$OK" ],
+    [ 'ctl-value',           "HTTP/1.1 200 OK\r\nX-A: a\x01b\r\n$OK" ],
+    [ 'chunk-size-char',     "${CH}5g\r\nhello\r\n0\r\n\r\n" ],
+    [ 'chunk-size-0x',       "${CH}0x5\r\nhello\r\n0\r\n\r\n" ],
+    [ 'chunk-size-neg',      "${CH}-5\r\nhello\r\n0\r\n\r\n" ],
+    [ 'chunk-size-overflow', "${CH}10000000000000000\r\nhello\r\n0\r\n\r\n" ],
+    [ 'chunk-ext-ctl',       "${CH}5;a\x01=b\r\nhello\r\n0\r\n\r\n" ],
+    [ 'chunk-ext-nul',       "${CH}5;a\0b\r\nhello\r\n0\r\n\r\n" ],
+    [ 'cl-duplicate',        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello" ],
+    [ 'cl-conflict',         "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!" ],
+    [ 'cl-list',             "HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello" ],
+    [ 'cl-then-te',          "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n" ],
+    [ 'te-then-cl',          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n" ],
+    [ 'te-chunked-gzip',     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+      'unsupported Transfer-Encoding: only a single chunked coding is accepted' ],
+    [ 'te-gzip-chunked',     "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+      'unsupported Transfer-Encoding: only a single chunked coding is accepted' ],
+    [ 'te-gzip',             "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nhello",
+      'unsupported Transfer-Encoding: only a single chunked coding is accepted' ],
+    [ 'te-twice',            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+      'unsupported Transfer-Encoding: only a single chunked coding is accepted' ],
+    [ 'te-empty',            "HTTP/1.1 200 OK\r\nTransfer-Encoding:\r\n\r\nhello",
+      'unsupported Transfer-Encoding: only a single chunked coding is accepted' ],
+    [ 'te-http10',           "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+      'Transfer-Encoding in an HTTP/1.0 response' ],
+    [ 'version-2',           "HTTP/2.0 200 OK\r\n$OK", 'an HTTP version other than 1.0 and 1.1' ],
+);
+
+subtest 'strict parsing: malformed shapes are protocol errors, the connection is discarded' => sub {
+    my $raw = Uvent::Test::Server->new(raw => { map { $_->[0] => $_->[1] } @STRICT });
+    my $pool = Uvent::HTTP::Pool->new({ timeout => 10 }, $loop);
+    for my $shape (@STRICT) {
+        my ($name, undef, $why) = @$shape;
+        my $before = $pool->stats;
+        my $r = fetch($loop, $pool, uri => $raw->url("/raw/$name"));
+        is(ecode($r), 'protocol', "$name: error code protocol") or diag("got: " . ($r->{error} // 'a response'));
+        like("$r->{error}", qr{\Amalformed response \(GET http://127\.0\.0\.1:\d+/raw/\Q$name\E\): \S},
+            "$name: the message names the request and the reason") if $r->{error};
+        like("$r->{error}", qr/\): .*\Q$why\E/, "$name: reason '$why'") if $why && $r->{error};
+        ok(run_until($loop, sub { $pool->stats->{connections_closed} == $before->{connections_closed} + 1 }, 5),
+            "$name: the connection is closed, though the server keeps it open");
+        is($pool->size, 0, "$name: no connection kept");
+        my $n = fetch($loop, $pool, uri => $raw->url('/ok'));
+        response_ok($n, "$name: the next request");
+        my $after = $pool->stats;
+        is($after->{connections_opened}, $before->{connections_opened} + 2, "$name: it ran on a new connection");
+        is($after->{reused}, $before->{reused}, "$name: nothing reused");
+        is($after->{errors}{protocol}, $before->{errors}{protocol} + 1, "$name: counted as a protocol error");
+        ok(run_until($loop, sub { $pool->size == 1 }, 2), "$name: the good connection is kept");
+        $pool->shutdown;  # the next shape starts without an idle connection
+        $pool = Uvent::HTTP::Pool->new({ timeout => 10 }, $loop);
+    }
+    $raw->stop;
+};
+
 subtest 'large bodies and many headers' => sub {
     my $pool = Uvent::HTTP::Pool->new({ timeout => 60 }, $loop);
     my $r = fetch($loop, $pool, uri => $srv->url('/big?size=100000'));

@@ -112,6 +112,34 @@ subtest 'endless bodies stop at the limit' => sub {
     }
 };
 
+subtest 'max_body_size defaults to 1 GiB; 0 still means no limit' => sub {
+    my $pool = Uvent::HTTP::Pool->new({ timeout => 60 }, $loop);
+    is($pool->max_body_size, 1073741824, 'default max_body_size is 1 GiB');
+    # a declared length over the limit fails before any of the body is read
+    my $r = fetch($loop, $pool, uri => $srv->url('/endless-cl'), timeout => 10);
+    is(ecode($r), 'too_large', 'Content-Length: 10000000000 is over the default limit');
+    my $how = 'raise max_body_size, or set it to 0 for no limit';
+    my $want = "response body exceeds max_body_size (1073741824 bytes); $how";
+    like("$r->{error}", qr{\Aresponse exceeds a limit \(GET http://127\.0\.0\.1:\d+/endless-cl\): \Q$want\E\z},
+        'the message names the limit and how to raise it');
+    ok(run_until($loop, sub { $pool->size == 0 }, 2), 'connection discarded');
+    is($pool->stats->{errors}{too_large}, 1, 'counted as too_large');
+    is($pool->stats->{errors}{nomem}, 0, 'stats has a nomem count, 0 here');
+
+    my $small = Uvent::HTTP::Pool->new({ timeout => 60, max_body_size => 100_000 }, $loop);
+    my $e = fetch($loop, $small, uri => $srv->url('/endless'), timeout => 10);
+    is(ecode($e), 'too_large', 'an endless chunked body stops at an explicit limit');
+    like("$e->{error}", qr{\Q: response body exceeds max_body_size (100000 bytes); $how\E\z}, 'the message names that limit');
+
+    my $free = Uvent::HTTP::Pool->new({ timeout => 60, max_body_size => 0 }, $loop);
+    is($free->max_body_size, 0, 'max_body_size => 0 is kept');
+    my $big = fetch($loop, $free, uri => $srv->url('/big?size=3000000'), timeout => 20);
+    response_ok($big, 'max_body_size => 0: a 3 MB body passes');
+    is(length(body($big) // ''), 3_000_000, 'whole body');
+    my $per = fetch($loop, $small, uri => $srv->url('/big?size=3000000'), max_body_size => 0, timeout => 20);
+    response_ok($per, 'per-request max_body_size => 0 lifts the pool limit');
+};
+
 subtest 'a Request object can be sent again' => sub {
     $srv->reset_stats;
     my $pool = Uvent::HTTP::Pool->new({ timeout => 60 }, $loop);

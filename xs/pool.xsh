@@ -183,6 +183,8 @@ stats(uvx_pool_t *pool, SV *destination = NULL, SV *tls = NULL)
         continue;
       hv_store(errors, uvh_err_code(code), (I32)strlen(uvh_err_code(code)), newSVuv((UV)st->errors[slot]), 0);
     }
+    /* the one asynchronous code outside the slots */
+    hv_stores(errors, "nomem", newSVuv((UV)st->errors_other));
     hv_stores(hv, "requests", newSVuv((UV)st->requests));
     hv_stores(hv, "responses", newSVuv((UV)st->responses));
     hv_stores(hv, "errors", newRV_noinc((SV *)errors));

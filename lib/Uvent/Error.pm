@@ -285,21 +285,75 @@ Message: C<connection closed before the response was complete (...): DETAIL>.
 
 =item C<protocol>
 
-The response is malformed or ambiguous, as judged by llhttp in strict mode:
-not HTTP at all, a bad status line or header, bad chunked encoding, more than
-one C<Content-Length> header, both C<Content-Length> and
-C<Transfer-Encoding>, or a C<101 Switching Protocols> response (upgrades are
-not supported). The connection is closed. C<errno> is undef; the detail is the
-parser's reason, e.g. C<Duplicate Content-Length>. Message:
-C<malformed response (...): DETAIL>.
+The response is malformed or ambiguous. The parser is strict (RFC 9112), so
+that no two readers of the same bytes can frame them differently (response
+splitting and smuggling); it refuses:
+
+=over 4
+
+=item *
+
+anything that is not HTTP/1.0 or HTTP/1.1 (including an C<HTTP/2.0> status
+line), a status code that is not three digits, and a control character in
+the reason phrase (a tab is allowed);
+
+=item *
+
+a line of the head or of the trailers that ends in a bare LF or has a CR not
+followed by LF (only CRLF ends a line), and obs-fold: a header line that
+starts with a space or tab to continue the previous value is refused, never
+joined to it (C<obs-fold header continuation is not allowed>);
+
+=item *
+
+a header name that is not a token (a space in it, or before the colon, a
+control character or a separator) or is empty, and a control character or
+NUL in a header value;
+
+=item *
+
+bad chunked framing: a chunk size that is not hexadecimal digits or
+overflows, a control character in a chunk extension, and chunk data not
+followed by CRLF;
+
+=item *
+
+ambiguous framing: more than one C<Content-Length> (even with the same
+value) or a list in one, C<Content-Length> together with
+C<Transfer-Encoding>, a C<Transfer-Encoding> other than a single C<chunked>
+(e.g. C<chunked, gzip>, C<gzip, chunked>, C<gzip>, or C<chunked> twice:
+Uvent sends no C<TE> header and decodes no other transfer coding), and
+C<Transfer-Encoding> in an HTTP/1.0 response;
+
+=item *
+
+a C<101 Switching Protocols> response (upgrades are not supported).
+
+=back
+
+llhttp is compiled with the distribution in its strict mode, with every
+lenient option off, and Uvent makes the checks above itself as well, so they
+hold in the same way when Uvent is built against a system libllhttp (which is
+used as it was compiled: there the checks Uvent makes replace the ones
+strict mode adds). The connection is closed, even when the server keeps it
+open, and the next request to the destination goes out on a new connection.
+C<errno> is undef; the detail is the reason, Uvent's own words or llhttp's
+(e.g. C<Duplicate Content-Length>, C<Invalid header token>). Message:
+C<malformed response (...): DETAIL>, e.g. C<malformed response (GET
+http://127.0.0.1:8080/): obs-fold header continuation is not allowed (a
+header line starts with whitespace)>.
 
 =item C<too_large>
 
-The response's header block exceeded C<max_headers_size>, or its body
-exceeded C<max_body_size> (pool config or request parameter). Reading stops at
-the limit and the connection is closed, so memory stays bounded. C<errno> is
-undef. Message: C<response exceeds a limit (...): response headers exceed
-max_headers_size> or C<... response body exceeds max_body_size>.
+The response's header block exceeded C<max_headers_size> (by default 65536
+bytes), or its body exceeded C<max_body_size> (by default 1073741824 bytes,
+1 GiB), as set in the pool config or the request. Reading stops at the limit
+(a C<Content-Length> over the body limit fails before any of the body is
+read) and the connection is closed, so memory stays bounded. C<errno> is
+undef. The message names the limit and how to raise it: C<response exceeds a
+limit (...): response body exceeds max_body_size (1073741824 bytes); raise
+max_body_size, or set it to 0 for no limit>, and the same for
+C<response headers exceed max_headers_size>.
 
 =item C<cancelled>
 
@@ -339,9 +393,15 @@ failed: the server's certificate has expired (X509 error 10)>. A
 verification failure means nothing of the request was sent. C<errno> is
 usually undef. See L<Uvent::HTTP::Pool/HTTPS>.
 
-=back
+=item C<nomem>
 
-In an out-of-memory situation the code can also be C<nomem>.
+Memory ran out while the response was being stored: a buffer for its
+headers or body could not grow. The connection is closed. This is not a
+limit (that is C<too_large>): raising a limit does not help. C<errno> is
+undef. Message: C<out of memory (...): could not grow the buffer of the
+response body> (or C<of the response's headers>).
+
+=back
 
 In a child process after C<fork>, requests inherited from the parent are
 dropped without a callback, so no error is reported for them there (see

@@ -225,6 +225,179 @@ static void test_parser(size_t step) {
   (void)name;
 }
 
+/* What a strict parser refuses (RFC 9112; issue 9): each shape is also a
+ * fuzz corpus entry t/fuzz/corpus/response/strict-NAME-0. `why` is a piece
+ * of the reason Uvent itself gives, NULL where llhttp's reason is given
+ * (strict llhttp refuses those before our own check would). */
+#define SHAPE(name, lit, why) {name, lit, sizeof(lit) - 1, why}
+static const struct {
+  const char *name, *data;
+  size_t len;
+  const char *why;
+} refused[] = {
+    SHAPE("chunk-no-crlf", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXY0\r\n\r\n", NULL),
+    SHAPE("chunk-lf-only", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n", NULL),
+    SHAPE("name-space", "HTTP/1.1 200 OK\r\nFoo Bar: x\r\nContent-Length: 0\r\n\r\n", NULL),
+    SHAPE("space-colon", "HTTP/1.1 200 OK\r\nFoo : x\r\nContent-Length: 0\r\n\r\n", NULL),
+    SHAPE("trailer-name-space", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX T: a\r\n\r\n", NULL),
+    SHAPE("empty-name", "HTTP/1.1 200 OK\r\n: x\r\nContent-Length: 0\r\n\r\n", "has no name"),
+    SHAPE("reason-ctl", "HTTP/1.1 200 O\001K\r\nContent-Length: 0\r\n\r\n", "control character in the reason"),
+    SHAPE("reason-del", "HTTP/1.1 200 O\177K\r\nContent-Length: 0\r\n\r\n", "control character in the reason"),
+    SHAPE("obs-fold", "HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\nContent-Length: 0\r\n\r\n", "obs-fold"),
+    SHAPE("obs-fold-tab", "HTTP/1.1 200 OK\r\nX-A: a\r\n\tb\r\nContent-Length: 0\r\n\r\n", "obs-fold"),
+    SHAPE("obs-fold-empty", "HTTP/1.1 200 OK\r\nX-A:\r\n b\r\nContent-Length: 0\r\n\r\n", "obs-fold"),
+    SHAPE("obs-fold-trailer", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: a\r\n b\r\n\r\n",
+          "obs-fold"),
+    SHAPE("lf-status", "HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n", "bare LF"),
+    SHAPE("lf-header", "HTTP/1.1 200 OK\r\nContent-Length: 0\n\r\n", "bare LF"),
+    SHAPE("lf-end", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\n", "bare LF"),
+    SHAPE("lf-trailer-end", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: a\r\n\n", "bare LF"),
+    SHAPE("cr-alone", "HTTP/1.1 200 OK\r\nX-A: a\rb\r\nContent-Length: 0\r\n\r\n", "CR not followed by LF"),
+    SHAPE("nul-value", "HTTP/1.1 200 OK\r\nX-A: a\000b\r\nContent-Length: 0\r\n\r\n", NULL),
+    SHAPE("ctl-value", "HTTP/1.1 200 OK\r\nX-A: a\001b\r\nContent-Length: 0\r\n\r\n", NULL),
+    SHAPE("chunk-size-char", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5g\r\nhello\r\n0\r\n\r\n", NULL),
+    SHAPE("chunk-size-0x", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n", NULL),
+    SHAPE("chunk-size-neg", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n", NULL),
+    SHAPE("chunk-size-overflow",
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000000\r\nhello\r\n0\r\n\r\n", NULL),
+    SHAPE("chunk-ext-ctl", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;a\001=b\r\nhello\r\n0\r\n\r\n", NULL),
+    SHAPE("chunk-ext-nul", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;a\000b\r\nhello\r\n0\r\n\r\n", NULL),
+    SHAPE("cl-duplicate", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello", NULL),
+    SHAPE("cl-conflict", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", NULL),
+    SHAPE("cl-list", "HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello", NULL),
+    SHAPE("cl-then-te", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+          NULL),
+    SHAPE("te-then-cl", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+          NULL),
+    SHAPE("te-chunked-gzip", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+          "only a single chunked"),
+    SHAPE("te-gzip-chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+          "only a single chunked"),
+    SHAPE("te-gzip", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nhello", "only a single chunked"),
+    SHAPE("te-twice",
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+          "only a single chunked"),
+    SHAPE("te-empty", "HTTP/1.1 200 OK\r\nTransfer-Encoding:\r\n\r\nhello", "only a single chunked"),
+    SHAPE("te-http10", "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", "HTTP/1.0"),
+    SHAPE("version-2", "HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n", "HTTP version"),
+};
+
+/* ... and what it still takes: the nearest valid shapes. */
+static const struct {
+  const char *name, *data, *body;
+} accepted[] = {
+    {"tab and obs-text in the reason", "HTTP/1.1 200 O\tK caf\xc3\xa9\r\nContent-Length: 2\r\n\r\nok", "ok"},
+    {"no reason phrase", "HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok", "ok"},
+    {"tab and obs-text in a value", "HTTP/1.1 200 OK\r\nX-A: a\tcaf\xc3\xa9\r\nContent-Length: 2\r\n\r\nok", "ok"},
+    {"chunk extensions", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;a\r\nhello\r\n1;q=\"x\"\r\n!\r\n0;z=1\r\n\r\n",
+     "hello!"},
+    {"Transfer-Encoding with OWS, case and an empty list element",
+     "HTTP/1.1 200 OK\r\nTransfer-Encoding: , Chunked \r\n\r\n2\r\nok\r\n0\r\n\r\n", "ok"},
+    {"CRLF-looking bytes inside a body", "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n\n \r\r\n\t", "\n \r\r\n\t"},
+    {"bare LF in chunk data", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\na\nb\r\n0\r\n\r\n", "a\nb"},
+    {"1xx, chunked final with trailers",
+     "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "2\r\nok\r\n0\r\nX-T: 1\r\n\r\n",
+     "ok"},
+};
+
+static uvh_response_t *parse_len(const char *data, size_t len, size_t step, feed_result_t *fr, uvh_parser_t *p) {
+  uvh_response_t *r;
+  uvh__response_new(&r);
+  uvh__parser_init(p, r, 0, 65536, 0);
+  *fr = feed(p, data, len, step);
+  if (fr->rc == 0)
+    fr->rc = uvh__parser_eof(p) == 1 ? 2 : uvh__parser_eof(p);
+  return r;
+}
+
+static void test_strict(size_t step) {
+  size_t i;
+  for (i = 0; i < sizeof refused / sizeof *refused; i++) {
+    uvh_parser_t p;
+    feed_result_t fr;
+    uvh_response_t *r = parse_len(refused[i].data, refused[i].len, step, &fr, &p);
+    const char *why = uvh__parser_reason(&p);
+    char name[300];
+    snprintf(name, sizeof name, "[step %zu] %s refused: %s", step, refused[i].name, why);
+    is_int(fr.rc, UVH_E_PROTOCOL, name);
+    if (refused[i].why)
+      ok(strstr(why, refused[i].why) != NULL, "[step %zu] %s: the reason says '%s'", step, refused[i].name,
+         refused[i].why);
+    uvh_response_unref(r);
+  }
+  for (i = 0; i < sizeof accepted / sizeof *accepted; i++) {
+    uvh_parser_t p;
+    feed_result_t fr;
+    uvh_response_t *r = parse_len(accepted[i].data, strlen(accepted[i].data), step, &fr, &p);
+    const char *body;
+    size_t blen;
+    char name[300];
+    snprintf(name, sizeof name, "[step %zu] %s accepted%s%s", step, accepted[i].name, fr.rc < 0 ? ": " : "",
+             fr.rc < 0 ? uvh__parser_reason(&p) : "");
+    is_int(fr.rc, 1, name);
+    body = uvh_response_body(r, &blen);
+    snprintf(name, sizeof name, "[step %zu] %s: body", step, accepted[i].name);
+    is_mem(body, blen, accepted[i].body, name);
+    uvh_response_unref(r);
+  }
+}
+
+/* Growth of a response's buffers fails: nomem, not too_large. */
+static size_t fail_above;
+static void *realloc_limited(void *ptr, size_t size) { return size > fail_above ? NULL : realloc(ptr, size); }
+
+static void test_nomem(void) {
+  static char big[20000];
+  char head[100];
+  uvh_parser_t p;
+  feed_result_t fr;
+  uvh_response_t *r;
+  size_t hl;
+
+  r = parse("HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n01234567890123456789", 0, 0, 65536, 10, &fr);
+  is_int(fr.rc, UVH_E_TOO_LARGE, "a body over max_body_size is too_large");
+  uvh_response_unref(r);
+  uvh__response_new(&r);
+  uvh__parser_init(&p, r, 0, 65536, 10);
+  feed(&p, S("HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n01234567890123456789"), 0);
+  is_str(uvh__parser_reason(&p),
+         "response body exceeds max_body_size (10 bytes); raise max_body_size, or set it to 0 for no limit",
+         "the message names the limit and how to raise it");
+  uvh_response_unref(r);
+
+  uvh__response_new(&r);
+  uvh__parser_init(&p, r, 0, 65536, 10);
+  fr = feed(&p, S("HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n"), 0);
+  is_int(fr.rc, UVH_E_TOO_LARGE, "a declared Content-Length over max_body_size fails before the body");
+  uvh_response_unref(r);
+  r = parse("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789", 0, 0, 65536, 10, &fr);
+  is_int(fr.rc, 1, "a body of exactly max_body_size fits");
+  uvh_response_unref(r);
+
+  hl = (size_t)snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", sizeof big);
+  memset(big, 'x', sizeof big);
+  uvh__realloc = realloc_limited;
+  fail_above = 4096; /* the header strings fit, the body does not */
+  uvh__response_new(&r);
+  uvh__parser_init(&p, r, 0, 65536, 0);
+  fr = feed(&p, head, hl, 0);
+  is_int(fr.rc, 0, "the head is stored");
+  fr = feed(&p, big, sizeof big, 1000);
+  is_int(fr.rc, UVH_E_NOMEM, "the body buffer cannot grow: nomem, not too_large");
+  ok(strstr(uvh__parser_reason(&p), "response body") != NULL, "reason: %s", uvh__parser_reason(&p));
+  uvh_response_unref(r);
+
+  fail_above = 0; /* nothing can grow: the first header string fails */
+  uvh__response_new(&r);
+  uvh__parser_init(&p, r, 0, 65536, 0);
+  fr = feed(&p, head, hl, 0);
+  is_int(fr.rc, UVH_E_NOMEM, "the header buffer cannot grow: nomem");
+  ok(strstr(uvh__parser_reason(&p), "headers") != NULL, "reason: %s", uvh__parser_reason(&p));
+  uvh_response_unref(r);
+  uvh__realloc = realloc;
+}
+
 static void test_keep_alive_params(void) {
   uvh_parser_t p;
   uvh_response_t *r;
@@ -248,6 +421,10 @@ int main(void) {
   test_parser(0);
   test_parser(1);
   test_parser(7);
+  test_strict(0);
+  test_strict(1);
+  test_strict(7);
+  test_nomem();
   test_keep_alive_params();
   return done_testing();
 }

@@ -627,6 +627,31 @@ static void test_loop_destroy(void) {
   uvh_pool_unref(pool);
 }
 
+/* A response buffer that cannot grow fails the request with nomem (not
+ * too_large), counted in errors_other, and discards the connection. */
+static void *realloc_fails(void *ptr, size_t size) { return NULL; }
+
+static void test_nomem_delivered(void) {
+  uvh_pool_t *pool = mkpool(60, 1);
+  uint64_t closed = uvh_pool_stats(pool)->connections_closed;
+  submit(pool, "/ok", 0); /* the request head is built here, before the hook */
+  uvh__realloc = realloc_fails;
+  run();
+  uvh__realloc = realloc;
+  is_int(out[0].calls, 1, "one callback");
+  is_int(out[0].err, UVH_E_NOMEM, "nomem delivered to the callback");
+  is_str(uvh_err_code(out[0].err), "nomem", "public code nomem");
+  is_int(uvh_pool_stats(pool)->errors_other, 1, "counted in errors_other");
+  is_int(uvh_pool_stats(pool)->connections_closed, closed + 1, "the connection is discarded");
+  is_int(uvh_pool_size(pool), 0, "no connection left");
+  submit(pool, "/ok", 1);
+  run();
+  is_int(out[1].err, 0, "the next request succeeds on a new connection");
+  uvh_pool_release(pool);
+  uvh_pool_unref(pool);
+  run();
+}
+
 int main(void) {
   is_int(uvh_loop_new(&loop), 0, "new loop");
   server_start(uvh_loop_uv(loop));
@@ -643,6 +668,7 @@ int main(void) {
   test_queue_limits();
   test_many_destinations();
   test_idle_close_prunes_destination();
+  test_nomem_delivered();
   test_fork();
   test_loop_destroy();
   return done_testing();

@@ -4,10 +4,11 @@
  * Input layout: byte 0 = flags (bit 0: the request was HEAD, bit 1: small
  * limits), byte 1 = seed for the split points, the rest = server bytes.
  * Checks: no crash or sanitizer report, memory bounded by the limits, a
- * completed response is self-consistent. */
+ * completed response is self-consistent and strictly parsed. */
 #include "internal.h"
 #include <assert.h>
 #include <stdlib.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uvh_parser_t p;
@@ -38,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (rc == 0)
     rc = uvh__parser_eof(&p);
   if (rc == 1) {
-    size_t i, n = uvh_response_header_count(r) + uvh_response_trailer_count(r), blen;
+    size_t i, j, n = uvh_response_header_count(r) + uvh_response_trailer_count(r), blen;
     uvh_response_body(r, &blen);
     assert(uvh_response_status(r) >= 200 && uvh_response_status(r) <= 999);
     assert(!is_head || blen == 0);
@@ -47,6 +48,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       const char *hn, *hv;
       size_t hnl, hvl;
       uvh_response_header_at(r, i, &hn, &hnl, &hv, &hvl);
+      /* strict parsing: names are tokens, values hold no line ends or NUL */
+      assert(hnl > 0);
+      for (j = 0; j < hnl; j++)
+        assert(hn[j] > ' ' && hn[j] < 0x7f && !strchr("\"(),/:;<=>?@[\\]{}", hn[j]));
+      for (j = 0; j < hvl; j++)
+        assert(hv[j] != '\r' && hv[j] != '\n' && hv[j] != '\0');
       if (r->strings.data)
         assert(hn + hnl <= r->strings.data + r->strings.len && hv + hvl <= r->strings.data + r->strings.len);
       else
@@ -54,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     (void)n;
   } else {
-    assert(rc == 0 || rc == UVH_E_PROTOCOL || rc == UVH_E_TOO_LARGE || rc == UVH_E_CONN_CLOSED);
+    assert(rc == 0 || rc == UVH_E_PROTOCOL || rc == UVH_E_TOO_LARGE || rc == UVH_E_NOMEM || rc == UVH_E_CONN_CLOSED);
   }
   assert(r->strings.len <= max_h);
   uvh_response_unref(r);

@@ -9,7 +9,7 @@ our $VERSION = '0.02';
 require Uvent;
 
 my %DEFAULT = (
-    timeout => 60, max_connections => 10, max_headers_size => 65536, max_body_size => 0,
+    timeout => 60, max_connections => 10, max_headers_size => 65536, max_body_size => 1073741824,
     max_lifetime => 0, max_requests_per_connection => 0, max_queue => 0, queue_timeout => 0, max_total => 0,
 );
 my %WHOLE = map { $_ => 1 } qw(max_connections max_headers_size max_body_size max_requests_per_connection max_queue max_total);
@@ -416,9 +416,15 @@ exceeds it fails with C<too_large>. Requests can override it.
 
 =item max_body_size
 
-The most bytes a response body may have after de-chunking (default 0, no
-limit). A response that exceeds it fails with C<too_large> as soon as the
-limit is crossed; the body is never read further. Requests can override it.
+The most bytes a response body may have after de-chunking (default
+1073741824, 1 GiB; 0 means no limit). Bodies are buffered in memory, so the
+default keeps a server that sends an endless body from growing the process
+without bound; ask for 0 only when you trust the servers. A response that
+exceeds the limit fails with C<too_large> as soon as the limit is crossed, or
+at once when its C<Content-Length> says it will; the body is never read
+further, and the message names the limit, e.g. C<response body exceeds
+max_body_size (1073741824 bytes); raise max_body_size, or set it to 0 for no
+limit>. Requests can override it.
 
 =item tls
 
@@ -519,7 +525,8 @@ C<timeout> and C<connect_timeout> expires first wins.
 =item max_body_size
 
 Limits for this request's response, overriding the pool's
-L</CONFIGURATION> (same meaning, 0 = no limit).
+L</CONFIGURATION> (same meaning, 0 = no limit; a request that sets neither
+gets the pool's, by default 65536 and 1073741824 bytes).
 
 =item retry
 
@@ -644,8 +651,9 @@ requests that completed with a response (C<$error> undef);
 
 a hashref from each error code of L<Uvent::Error> (C<resolve>, C<connect>,
 C<connect_timeout>, C<timeout>, C<connection_closed>, C<protocol>,
-C<too_large>, C<cancelled>, C<queue_full>, C<queue_timeout>) to the number of
-requests that ended with it; all ten keys are always present;
+C<too_large>, C<cancelled>, C<queue_full>, C<queue_timeout>, C<tls>,
+C<nomem>) to the number of requests that ended with it; every key is always
+present;
 
 =item connections_opened
 
@@ -979,7 +987,9 @@ later C<max> can lower the count but never raise it.
 Errors of a submitted request are reported to its callback as a
 L<Uvent::Error>; see there for the codes C<resolve>, C<connect>,
 C<connect_timeout>, C<timeout>, C<connection_closed>, C<protocol>,
-C<too_large>, C<cancelled>, C<queue_full>, C<queue_timeout> and C<tls>.
+C<too_large>, C<cancelled>, C<queue_full>, C<queue_timeout>, C<tls> and
+C<nomem>. What the response parser refuses as C<protocol> is listed there
+under L<Uvent::Error/protocol>.
 
 Bad arguments make C<request> croak before anything is sent. The messages
 start with C<Uvent::HTTP::Pool-E<gt>request:> unless noted, and name the

@@ -120,7 +120,8 @@ seconds for DNS and TCP connect, default: C<timeout>;
 
 =item max_headers_size, max_body_size
 
-response limits, default: the pool's;
+response limits in bytes, 0 for none, default: the pool's (unless configured,
+65536 and 1073741824; see L<Uvent::HTTP::Pool/CONFIGURATION>);
 
 =item retry
 
@@ -198,7 +199,8 @@ The response header limit; undef means the pool's.
 
 =head2 max_body_size
 
-The response body limit; undef means the pool's.
+The response body limit; undef means the pool's (by default 1073741824
+bytes, 1 GiB), 0 no limit.
 
 =head2 retry
 

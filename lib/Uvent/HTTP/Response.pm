@@ -110,7 +110,7 @@ included.
 
 The response body as a byte string (de-chunked for chunked responses), an
 empty string when there was none. The whole body is held in memory; the
-C<max_body_size> limit bounds it.
+C<max_body_size> limit (1 GiB by default) bounds it.
 
 =head2 trailers
 

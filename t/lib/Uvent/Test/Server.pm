@@ -22,7 +22,10 @@ package Uvent::Test::Server;
 #  - `Expect: 100-continue` on a request with a body is answered with
 #    "100 Continue" before the body is read, as real servers do;
 #  - a request with `Connection: close` (or HTTP/1.0 without keep-alive) gets
-#    `Connection: close` and the connection is closed, on every normal route.
+#    `Connection: close` and the connection is closed, on every normal route;
+#  - raw => { NAME => BYTES }: GET /raw/NAME is answered with exactly BYTES,
+#    and the server keeps the connection open (to see whether the client
+#    discards it).
 #
 # TLS mode (IO::Socket::SSL needed only then):
 #
@@ -82,6 +85,7 @@ sub new {
     my $self = bless {
         accept_delay => $opts{accept_delay} // 0,
         idle_close   => $opts{idle_close}   // 30,
+        raw          => $opts{raw}          // {},
         owner        => $$,
     }, $class;
 
@@ -364,6 +368,7 @@ sub _server_main {
                     serial  => $serial,
                     logfile => $self->{logfile},
                     idle    => $self->{idle_close},
+                    raw     => $self->{raw},
                 );
                 if (!$self->{tls_ctx}
                     || $c->tls_accept($self->{tls_ctx}, $self->{tls_handshake_delay}))
@@ -875,6 +880,10 @@ sub dispatch {
 
     if ($path =~ m{\A/status/(\d{3})\z}) {
         return $self->r_status($req, $1);
+    }
+    if ($path =~ m{\A/raw/([\w-]+)\z} && exists $self->{raw}{$1}) {
+        $self->send_all($self->{raw}{$1});
+        return 'keep';
     }
     my $h = $ROUTES{$path}
         or return $self->respond($req, code => 404, body => 'not found');
