@@ -70,6 +70,12 @@ static void s_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
     s_send(c, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok");
   else if (strstr(c->buf, " /max0 "))
     s_send(c, "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5, max=0\r\nContent-Length: 2\r\n\r\nok");
+  else if (strstr(c->buf, " /max0last "))
+    s_send(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nKeep-Alive: timeout=30, max=0\r\n\r\nok");
+  else if (strstr(c->buf, " /max0digit "))
+    s_send(c, "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=30, max=0\r\n7-Extra: y\r\nContent-Length: 2\r\n\r\nok");
+  else if (strstr(c->buf, " /max1digit "))
+    s_send(c, "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=30, max=1\r\n5-Extra: y\r\nContent-Length: 2\r\n\r\nok");
   else if (strstr(c->buf, " /bye ")) {
     s_send(c, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nbye");
     s_close(c); /* keep-alive response, then the server closes the idle connection */
@@ -243,6 +249,45 @@ static void test_close_and_max0(void) {
   uvh_pool_release(pool);
   uvh_pool_unref(pool);
   run();
+}
+
+/* Regression: the Keep-Alive parameters were read past the end of their
+ * value, into the next header's name ("max=0" then "7-Extra" read as 7)
+ * or into bytes of the string store never written (valgrind sees those):
+ * connections were reused past max=. Fresh pools, many rounds. */
+static void test_keep_alive_max_rounds(void) {
+  static const char *const max0[] = {"/max0last", "/max0digit"};
+  int round, bad0 = 0, bad1 = 0, calls = 0;
+  for (round = 0; round < 20; round++) {
+    uvh_pool_t *pool = mkpool(60, 10);
+    int i;
+    accepted = 0;
+    submit(pool, max0[round % 2], 0);
+    run();
+    submit(pool, "/ok", 1);
+    run();
+    calls += out[0].calls + out[1].calls;
+    bad0 += accepted != 2 || uvh_pool_stats(pool)->reused != 0 || uvh_pool_stats(pool)->connections_opened != 2;
+    uvh_pool_release(pool);
+    uvh_pool_unref(pool);
+    run();
+
+    /* max=1 on every response: two requests per connection */
+    pool = mkpool(60, 10);
+    accepted = 0;
+    for (i = 0; i < 5; i++) {
+      submit(pool, "/max1digit", 2 + i);
+      run();
+      calls += out[2 + i].calls;
+    }
+    bad1 += accepted != 3 || uvh_pool_stats(pool)->reused != 2;
+    uvh_pool_release(pool);
+    uvh_pool_unref(pool);
+    run();
+  }
+  is_int(calls, 20 * 7, "one callback per request");
+  is_int(bad0, 0, "max=0: never reused (20 fresh pools)");
+  is_int(bad1, 0, "max=1: five requests on three connections (20 fresh pools)");
 }
 
 static void test_errors(void) {
@@ -593,6 +638,7 @@ int main(void) {
   test_reuse();
   test_queue();
   test_close_and_max0();
+  test_keep_alive_max_rounds();
   test_errors();
   test_cancel_shutdown();
   test_idle_timeout();

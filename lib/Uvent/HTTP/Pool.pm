@@ -948,6 +948,11 @@ most N more requests after that response, and is closed after the last one
 even if the server does not close it (C<max=0>: it is not reused at all). A
 later C<max> can lower the count but never raise it.
 
+Both parameters take a decimal number (C<timeout> may have a fraction;
+optional spaces around C<=> and a quoted value are accepted); a parameter
+whose value is anything else (C<max=-1>, C<timeout=5s>) is ignored, as if it
+were absent.
+
 =head1 ERRORS
 
 Errors of a submitted request are reported to its callback as a
