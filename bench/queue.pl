@@ -7,7 +7,7 @@
 # queue timer must watch.
 #
 #   perl -Mblib bench/queue.pl [--total 100000] [--batch 1000] [--marks 1000,10000,100000]
-#                              [--warmup 2000] [--limit 600] [--json]
+#                              [--warmup 100] [--limit 600] [--json]
 #
 # Reports the wall and CPU time per request() call of the batch of --batch
 # requests submitted just before the queue reached each mark (so at 1,000
@@ -26,7 +26,7 @@ use List::Util qw(max min);
 use Time::HiRes qw(time clock_gettime CLOCK_PROCESS_CPUTIME_ID);
 use Uvent;
 
-my %opt = (total => 100_000, batch => 1000, marks => '1000,10000,100000', limit => 600, warmup => 2000);
+my %opt = (total => 100_000, batch => 1000, marks => '1000,10000,100000', limit => 600, warmup => 100);
 GetOptions(\%opt, 'total=i', 'batch=i', 'marks=s', 'limit=f', 'warmup=i', 'json')
     or die "usage: bench/queue.pl [--total N] [--batch N] [--marks N,N,...] [--warmup N] [--limit SECONDS] [--json]\n";
 my @marks = grep { $_ <= $opt{total} && $_ >= $opt{batch} } split /,/, $opt{marks};
@@ -64,8 +64,8 @@ sub submit_all {
 
 my %result = (total => $opt{total}, batch => $opt{batch}, marks => \@marks, warmup => $opt{warmup});
 
-# Warm-up, so the first batch does not pay for Perl's and malloc's first
-# allocations: the same requests on a throw-away pool.
+# Warm-up: a few requests on a throw-away pool first, so the first batch
+# does not pay for what only the first requests of a process do.
 if ($opt{warmup}) {
     my $loop = Uvent::Loop->new;
     my $pool = Uvent::HTTP::Pool->new({ max_connections => 1 }, $loop);

@@ -475,20 +475,14 @@ static void due_heap_remove(uvh_pool_t *pool, uvh_request_t *req) {
   }
 }
 
-/* A sweep takes many requests at once: each is marked here, and one
- * due_heap_compact drops them all, in O(n) rather than O(n log n). Nothing
- * else may touch the heap in between. */
-static void due_heap_mark(uvh_request_t *req) { req->due_slot = 0; }
-
-/* Drop the marked entries and restore the heap order. */
-static void due_heap_compact(uvh_pool_t *pool) {
-  size_t i, n = 0;
+/* A sweep takes every queued request of the pool at once, so the whole
+ * heap goes (each entry is in some destination's queue): O(n), not
+ * O(n log n). */
+static void due_heap_clear(uvh_pool_t *pool) {
+  size_t i;
   for (i = 0; i < pool->ndue; i++)
-    if (pool->due_heap[i].req->due_slot)
-      due_heap_put(pool, n++, pool->due_heap[i]);
-  pool->ndue = n;
-  for (i = n / 2; i-- > 0;)
-    due_heap_fix(pool, i);
+    pool->due_heap[i].req->due_slot = 0;
+  pool->ndue = 0;
 }
 
 /* The one place the queue timer is started or stopped. */
@@ -970,11 +964,11 @@ static void collect_all(uvh_pool_t *pool, uvh_list_t *out) {
   uvh_list_t *di;
   pool->sweeping = 1;
   uvh_list_splice(out, &pool->deferred);
+  due_heap_clear(pool); /* every queue is taken below */
   for (di = pool->dests.next; di != &pool->dests; di = di->next) {
     uvh_dest_t *d = uvh_container_of(di, uvh_dest_t, pool_link);
     while (!uvh_list_empty(&d->queue)) {
       uvh_list_t *q = d->queue.next;
-      due_heap_mark(uvh_container_of(q, uvh_request_t, queue_link));
       uvh_list_remove(q);
       uvh_list_push_back(out, q);
     }
@@ -990,7 +984,6 @@ static void collect_all(uvh_pool_t *pool, uvh_list_t *out) {
     }
   }
   pool->sweeping = 0;
-  due_heap_compact(pool);
   uvh__pool_arm_queue_timer(pool);
 }
 
