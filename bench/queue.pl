@@ -7,14 +7,15 @@
 # queue timer must watch.
 #
 #   perl -Mblib bench/queue.pl [--total 100000] [--batch 1000] [--marks 1000,10000,100000]
-#                              [--warmup 100] [--limit 600] [--json]
+#                              [--warmup 100] [--limit 600] [--skip-expire] [--json]
 #
 # Reports the wall and CPU time per request() call of the batch of --batch
 # requests submitted just before the queue reached each mark (so at 1,000
 # queued: requests 1 to 1,000, at 10,000: 9,001 to 10,000, ...), the ratio
 # of the slowest batch to the fastest (flat: within 2x), then the time to
-# cancel them all (one shutdown) and to let them all expire (queue_timeout).
-# Bounded: stops submitting after --limit seconds (default 600).
+# cancel them all (one shutdown) and, unless --skip-expire, to let a second
+# such queue expire (queue_timeout). Bounded: each phase stops submitting
+# after --limit seconds (default 600).
 use strict;
 use warnings;
 use FindBin;
@@ -27,8 +28,9 @@ use Time::HiRes qw(time clock_gettime CLOCK_PROCESS_CPUTIME_ID);
 use Uvent;
 
 my %opt = (total => 100_000, batch => 1000, marks => '1000,10000,100000', limit => 600, warmup => 100);
-GetOptions(\%opt, 'total=i', 'batch=i', 'marks=s', 'limit=f', 'warmup=i', 'json')
-    or die "usage: bench/queue.pl [--total N] [--batch N] [--marks N,N,...] [--warmup N] [--limit SECONDS] [--json]\n";
+GetOptions(\%opt, 'total=i', 'batch=i', 'marks=s', 'limit=f', 'warmup=i', 'skip-expire', 'json')
+    or die "usage: bench/queue.pl [--total N] [--batch N] [--marks N,N,...] [--warmup N] [--limit SECONDS]"
+    . " [--skip-expire] [--json]\n";
 my @marks = grep { $_ <= $opt{total} && $_ >= $opt{batch} } split /,/, $opt{marks};
 die "bench/queue.pl: no mark between --batch and --total\n" unless @marks;
 
@@ -59,7 +61,7 @@ sub submit_all {
             last;
         }
     }
-    return (\%at, time - $start);
+    return (\%at, time - $start, $pool->nqueued + 1);
 }
 
 my %result = (total => $opt{total}, batch => $opt{batch}, marks => \@marks, warmup => $opt{warmup});
@@ -78,7 +80,8 @@ if ($opt{warmup}) {
     my $loop = Uvent::Loop->new;
     my $pool = Uvent::HTTP::Pool->new({ max_connections => 1 }, $loop);
     my $calls = 0;
-    my ($at, $secs) = submit_all($pool, { timeout => 3600 }, \$calls);
+    my ($at, $secs, $submitted) = submit_all($pool, { timeout => 3600 }, \$calls);
+    $result{submitted} = $submitted;
     my $queued = $pool->nqueued;
     my ($t0, $c0) = (time, $cpu->());
     $pool->shutdown;
@@ -92,7 +95,7 @@ if ($opt{warmup}) {
 }
 
 # Phase 2: the same queue, left to expire through queue_timeout.
-{
+if (!$opt{'skip-expire'}) {
     my $loop = Uvent::Loop->new;
     my $pool = Uvent::HTTP::Pool->new({ max_connections => 1, queue_timeout => 0.5 }, $loop);
     my $calls = 0;
@@ -131,8 +134,9 @@ for my $m (@marks) {
 }
 printf "  slowest/fastest batch (CPU): %.2fx (flat within 2x: %s)\n", $result{flat_ratio},
     $result{flat_ratio} && $result{flat_ratio} <= 2 ? 'yes' : 'NO';
-printf "  all %d submitted in %.2f s; shutdown: %.2f us (CPU %.2f us) per cancelled request, %d of %d callbacks\n",
-    $opt{total}, $result{submit_seconds}, $result{shutdown_us}, $result{shutdown_cpu_us}, $result{shutdown_callbacks},
+printf "  %d submitted in %.2f s; shutdown: %.2f us (CPU %.2f us) per cancelled request, %d of %d callbacks\n",
+    $result{submitted}, $result{submit_seconds}, $result{shutdown_us}, $result{shutdown_cpu_us}, $result{shutdown_callbacks},
     $result{shutdown_expected};
 printf "  queue_timeout 0.5 s: %d of %d queued requests expired, %.2f s from the first loop run (CPU %.2f us each)\n",
-    $result{expired_callbacks}, $result{expire_expected}, $result{expire_seconds}, $result{expire_cpu_us};
+    $result{expired_callbacks}, $result{expire_expected}, $result{expire_seconds}, $result{expire_cpu_us}
+    if defined $result{expire_seconds};
