@@ -211,7 +211,8 @@ struct uvh_pool_s {
   size_t ndue, due_cap;
   size_t nactive;            /* submitted requests not yet completed; written by submit and completion */
   uint64_t queue_seq;        /* the last uvh_due_entry_t.seq given out */
-  uint64_t queue_timer_due;  /* loop ms queue_timer is armed for, 0 = stopped; written by queue_timer_set */
+  uint64_t queue_timer_due;  /* loop ms queue_timer is armed for, 0 = stopped; written by queue_timer_set
+                              * (and cleared by on_queue_timer: a fired timer is stopped) */
   uv_check_t check;          /* runs right after the poll phase: deferred writes and failures */
   uv_idle_t idle;            /* active while deferred work waits, so poll does not block */
   uint32_t rng;              /* xorshift state for idle-timeout jitter */
