@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <limits.h>
 
 /* ---------------------------------------------------------------- request */
 
@@ -320,23 +321,68 @@ static int on_header_value_complete(llhttp_t *l) {
   return 0;
 }
 
-/* Keep-Alive: timeout=N, max=M (RFC 2068 19.7.1.1 style parameters). */
+/* The decimal number that is all of [v, end): digits, for a timeout also a
+ * fraction. 0 and *out, or -1 when it is anything else. Never reads past
+ * `end`: the value lies in the response's string store, where the next
+ * header's name, or bytes never written, follow it (reading on there made
+ * "max=0" followed by a digit count as more requests). */
+static int parse_ka_number(const char *v, const char *end, int fraction, double *out) {
+  double n = 0, scale = 1;
+  int digits = 0, dot = 0;
+  if (end - v >= 2 && *v == '"' && end[-1] == '"')
+    v++, end--; /* quoted-string form */
+  for (; v < end; v++) {
+    if (*v >= '0' && *v <= '9') {
+      if (dot)
+        n += (*v - '0') * (scale /= 10);
+      else
+        n = n * 10 + (*v - '0');
+      digits++;
+    } else if (*v == '.' && fraction && !dot && digits) {
+      dot = 1;
+    } else {
+      return -1;
+    }
+  }
+  if (!digits)
+    return -1;
+  *out = n;
+  return 0;
+}
+
+/* Keep-Alive: timeout=N, max=M (RFC 2068 19.7.1.1 style parameters); a
+ * parameter whose value is not a number is ignored. */
 static void parse_keep_alive(uvh_parser_t *p, const char *v, size_t len) {
   const char *end = v + len;
   while (v < end) {
-    const char *tok = v;
-    size_t tlen;
+    const char *name = v, *name_end, *val, *val_end;
+    double n;
     while (v < end && *v != ',')
       v++;
-    tlen = (size_t)(v - tok);
-    while (tlen && (*tok == ' ' || *tok == '\t'))
-      tok++, tlen--;
-    if (tlen > 8 && strncasecmp(tok, "timeout=", 8) == 0)
-      p->ka_timeout = strtod(tok + 8, NULL);
-    else if (tlen > 4 && strncasecmp(tok, "max=", 4) == 0)
-      p->ka_max = atoi(tok + 4);
+    val_end = v;
     if (v < end)
       v++;
+    while (name < val_end && (*name == ' ' || *name == '\t'))
+      name++;
+    while (val_end > name && (val_end[-1] == ' ' || val_end[-1] == '\t'))
+      val_end--;
+    for (name_end = name; name_end < val_end && *name_end != '='; name_end++)
+      ;
+    if (name_end == val_end)
+      continue;
+    val = name_end + 1;
+    while (name_end > name && (name_end[-1] == ' ' || name_end[-1] == '\t'))
+      name_end--;
+    while (val < val_end && (*val == ' ' || *val == '\t'))
+      val++;
+    if (name_end - name == 7 && strncasecmp(name, "timeout", 7) == 0) {
+      /* capped so that seconds never overflow as milliseconds */
+      if (parse_ka_number(val, val_end, 1, &n) == 0)
+        p->ka_timeout = n < 1e9 ? n : 1e9;
+    } else if (name_end - name == 3 && strncasecmp(name, "max", 3) == 0) {
+      if (parse_ka_number(val, val_end, 0, &n) == 0)
+        p->ka_max = n < INT_MAX ? (int)n : INT_MAX;
+    }
   }
 }
 

@@ -142,6 +142,7 @@ struct uvh_request_s {
   uint64_t deadline;         /* loop ms; 0 = none */
   uint64_t queued_at;        /* loop ms when queued */
   uint64_t queue_deadline;   /* loop ms by which it must leave the queue; 0 = none */
+  size_t due_slot;           /* index + 1 in pool->due_heap while in it, else 0; pool.c's heap functions only */
   int deferred_err;          /* failure to report from the pool's next tick (queue_full) */
   uvh_response_t *resp;      /* owned ref, created at submit */
   uvh_error_t error;
@@ -151,6 +152,14 @@ struct uvh_request_s {
 int uvh__request_build_head(uvh_request_t *req);
 
 /* ---- pool and destinations (pool.c) ---- */
+/* An entry of the pool's due heap; the key is kept in it, so ordering
+ * the heap never has to read the requests. */
+typedef struct {
+  uint64_t due;              /* loop ms: the earlier of deadline and queue_deadline */
+  uint64_t seq;              /* enqueue order: FIFO among equal due times */
+  uvh_request_t *req;        /* borrowed */
+} uvh_due_entry_t;
+
 typedef struct uvh_dest_s {
   uvh_list_t pool_link;
   uvh_pool_stats_t stats;    /* this destination's share of the pool's counters */
@@ -195,7 +204,24 @@ struct uvh_pool_s {
   uvh_list_t pending_writes; /* conns whose request is written from the check handle */
   uvh_list_t deferred;       /* requests failed at submit, completed from the check handle */
   int handles_open;          /* the three handles below; memory freed when all closed */
-  uv_timer_t queue_timer;    /* fires at the earliest queued-request deadline */
+  uv_timer_t queue_timer;    /* fires when due_heap's first request is due */
+  /* Every queued request that has a due time (the earlier of deadline and
+   * queue_deadline, neither of which changes while it is queued): a binary
+   * min-heap by (due, seq), so submit, dequeue, cancel and expiry cost
+   * O(log n) and the timer needs only the first. Invariants: an entry's
+   * request is REQ_QUEUED and in its destination's queue (a sweep or the
+   * timer takes requests out of both at once); its due_slot is the entry's index
+   * + 1; ndue <= nactive <= due_cap, the room being reserved at submit
+   * (where a failure can be returned), so a requeue from a connection's
+   * callback never allocates. The array is owned, the requests borrowed
+   * (the pool holds a reference on each active one). Only the due_heap_*
+   * functions write due_heap, ndue, due_cap and due_slot. */
+  uvh_due_entry_t *due_heap;
+  size_t ndue, due_cap;
+  size_t nactive;            /* submitted requests not yet completed; written by submit and completion */
+  uint64_t queue_seq;        /* the last uvh_due_entry_t.seq given out */
+  uint64_t queue_timer_due;  /* loop ms queue_timer is armed for, 0 = stopped; written by queue_timer_set
+                              * (and cleared by on_queue_timer: a fired timer is stopped) */
   uv_check_t check;          /* runs right after the poll phase: deferred writes and failures */
   uv_idle_t idle;            /* active while deferred work waits, so poll does not block */
   uint32_t rng;              /* xorshift state for idle-timeout jitter */
@@ -217,6 +243,7 @@ void uvh__pool_conn_reusable(uvh_pool_t *pool, uvh_conn_t *conn);
 void uvh__pool_conn_closed(uvh_pool_t *pool, uvh_conn_t *conn);
 /* Complete a request: detach, record `err` (0 = success), run the callback last. */
 void uvh__request_complete(uvh_request_t *req, int err, int sys_err, const char *detail);
+/* Arm (or stop) the queue timer for the first due queued request. */
 void uvh__pool_arm_queue_timer(uvh_pool_t *pool);
 /* Write conn's request from the check handle, after this iteration's reads. */
 void uvh__pool_defer_write(uvh_pool_t *pool, uvh_conn_t *conn);

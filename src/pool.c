@@ -1,8 +1,9 @@
 /* pool.c - the per-destination connection pool and its FIFO queue.
  *
  * Owns: destinations (created on demand; an empty one is kept for its
- * counters until there are more than UVH_DESTS_KEPT), the queue timer, and
- * the check/idle pair that runs deferred work right after each poll phase.
+ * counters until there are more than UVH_DESTS_KEPT), the queue timer with
+ * the heap of queued requests' due times it watches, and the check/idle
+ * pair that runs deferred work right after each poll phase.
  * Borrows: the loop. A pool is referenced by its owner, by every active
  * request and by every connection, so it outlives all of them.
  *
@@ -100,6 +101,7 @@ static void pool_free(uvh_pool_t *pool) {
   }
   uvh__tls_opts_free(&pool->tls);
   free(pool->tls_plain);
+  free(pool->due_heap);
   free(pool);
 }
 
@@ -383,6 +385,127 @@ int uvh_pool_set_tls(uvh_pool_t *pool, const uvh_tls_config_t *cfg) {
 
 const char *uvh_pool_last_error(const uvh_pool_t *pool) { return pool->last_error; }
 
+/* ------------------------------------------------- queue deadlines (heap) */
+
+static void on_queue_timer(uv_timer_t *t);
+
+static uint64_t queue_due(const uvh_request_t *req) {
+  uint64_t due = req->deadline;
+  if (req->queue_deadline && (due == 0 || req->queue_deadline < due))
+    due = req->queue_deadline;
+  return due;
+}
+
+/* Heap order: the earlier due time, then the earlier enqueue. */
+static int due_before(const uvh_due_entry_t *a, const uvh_due_entry_t *b) {
+  return a->due < b->due || (a->due == b->due && a->seq < b->seq);
+}
+
+static void due_heap_put(uvh_pool_t *pool, size_t i, uvh_due_entry_t e) {
+  pool->due_heap[i] = e;
+  e.req->due_slot = i + 1;
+}
+
+/* Move the entry at i up or down until the heap order holds again. */
+static void due_heap_fix(uvh_pool_t *pool, size_t i) {
+  uvh_due_entry_t *h = pool->due_heap, e = h[i];
+  while (i > 0 && due_before(&e, &h[(i - 1) / 2])) {
+    due_heap_put(pool, i, h[(i - 1) / 2]);
+    i = (i - 1) / 2;
+  }
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= pool->ndue)
+      break;
+    if (c + 1 < pool->ndue && due_before(&h[c + 1], &h[c]))
+      c++;
+    if (!due_before(&h[c], &e))
+      break;
+    due_heap_put(pool, i, h[c]);
+    i = c;
+  }
+  due_heap_put(pool, i, e);
+}
+
+/* Room for every active request, `extra` more included: 0 or UVH_E_NOMEM. */
+static int due_heap_reserve(uvh_pool_t *pool, size_t extra) {
+  size_t cap = pool->due_cap ? pool->due_cap : 64;
+  uvh_due_entry_t *h;
+  if (pool->nactive + extra <= pool->due_cap)
+    return 0;
+  while (cap < pool->nactive + extra)
+    cap *= 2;
+  if ((h = realloc(pool->due_heap, cap * sizeof *h)) == NULL)
+    return UVH_E_NOMEM;
+  pool->due_heap = h;
+  pool->due_cap = cap;
+  return 0;
+}
+
+/* After a large queue drained: give back most of the room (never below
+ * what the active requests need). A failed shrink keeps the old array. */
+static void due_heap_shrink(uvh_pool_t *pool) {
+  uvh_due_entry_t *h;
+  if (pool->due_cap <= 1024 || pool->nactive >= pool->due_cap / 4)
+    return;
+  if ((h = realloc(pool->due_heap, pool->due_cap / 2 * sizeof *h)) != NULL) {
+    pool->due_heap = h;
+    pool->due_cap /= 2;
+  }
+}
+
+/* Never allocates: the room was reserved when the request was submitted. */
+static void due_heap_insert(uvh_pool_t *pool, uvh_request_t *req, uint64_t due) {
+  uvh_due_entry_t e;
+  e.due = due;
+  e.seq = ++pool->queue_seq;
+  e.req = req;
+  due_heap_put(pool, pool->ndue++, e);
+  due_heap_fix(pool, pool->ndue - 1);
+}
+
+static void due_heap_remove(uvh_pool_t *pool, uvh_request_t *req) {
+  size_t i;
+  if (req->due_slot == 0)
+    return;
+  i = req->due_slot - 1;
+  req->due_slot = 0;
+  if (i != --pool->ndue) {
+    due_heap_put(pool, i, pool->due_heap[pool->ndue]);
+    due_heap_fix(pool, i);
+  }
+}
+
+/* A sweep takes every queued request of the pool at once, so the whole
+ * heap goes (each entry is in some destination's queue): O(n), not
+ * O(n log n). */
+static void due_heap_clear(uvh_pool_t *pool) {
+  size_t i;
+  for (i = 0; i < pool->ndue; i++)
+    pool->due_heap[i].req->due_slot = 0;
+  pool->ndue = 0;
+}
+
+/* The one place the queue timer is started or stopped. */
+static void queue_timer_set(uvh_pool_t *pool, uint64_t due) {
+  uint64_t now;
+  if (pool->loop == NULL || due == pool->queue_timer_due)
+    return;
+  pool->queue_timer_due = due;
+  if (due == 0) {
+    uv_timer_stop(&pool->queue_timer);
+    return;
+  }
+  now = uv_now(pool->loop->uv);
+  uv_timer_start(&pool->queue_timer, on_queue_timer, due > now ? due - now : 0, 0);
+}
+
+void uvh__pool_arm_queue_timer(uvh_pool_t *pool) {
+  queue_timer_set(pool, pool->ndue ? pool->due_heap[0].due : 0);
+}
+
+/* ------------------------------------------------------------------ queue */
+
 /* Take a request off its destination's queue (it stays REQ_QUEUED). */
 static void unqueue(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req) {
   uint64_t waited = pool->loop ? uv_now(pool->loop->uv) - req->queued_at : 0;
@@ -391,6 +514,10 @@ static void unqueue(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req) {
   pool->nqueued--;
   pool->stats.queue_wait_ms += waited;
   d->stats.queue_wait_ms += waited;
+  if (req->due_slot) {
+    due_heap_remove(pool, req);
+    uvh__pool_arm_queue_timer(pool);
+  }
 }
 
 static void enqueue(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, int at_front) {
@@ -407,8 +534,11 @@ static void enqueue(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, int at_
     pool->stats.max_queued = pool->nqueued;
   if (d->nqueued > d->stats.max_queued)
     d->stats.max_queued = d->nqueued;
-  if (req->deadline || req->queue_deadline)
-    uvh__pool_arm_queue_timer(pool);
+  if (queue_due(req)) {
+    due_heap_insert(pool, req, queue_due(req));
+    if (pool->due_heap[0].req == req)
+      uvh__pool_arm_queue_timer(pool);
+  }
 }
 
 /* Hand a request that is leaving the queue (or was just submitted) to a
@@ -518,7 +648,10 @@ void uvh__pool_conn_reusable(uvh_pool_t *pool, uvh_conn_t *conn) {
   uvh_dest_t *d = conn->dest;
   uvh_list_t *it;
   uvh_request_t *req = NULL;
-  /* the first queued request that may use a reused connection */
+  /* the first queued request that may use a reused connection. The walk
+   * passes only retries (fresh_conn_only, put back at the head): one per
+   * reused connection that failed, each taken by the next connection
+   * slot, so it is bounded by the connections, not the queue length */
   for (it = d->queue.next; it != &d->queue; it = it->next) {
     uvh_request_t *q = uvh_container_of(it, uvh_request_t, queue_link);
     if (!q->fresh_conn_only) {
@@ -615,55 +748,22 @@ static void on_check(uv_check_t *h) {
   uvh_pool_unref(pool);
 }
 
-/* ------------------------------------------------------------------ queue */
+/* ---------------------------------------------------------- queue timer */
 
-static void on_queue_timer(uv_timer_t *t);
-
-static uint64_t queue_due(const uvh_request_t *req) {
-  uint64_t due = req->deadline;
-  if (req->queue_deadline && (due == 0 || req->queue_deadline < due))
-    due = req->queue_deadline;
-  return due;
-}
-
-void uvh__pool_arm_queue_timer(uvh_pool_t *pool) {
-  uint64_t earliest = 0, now;
-  uvh_list_t *di, *qi;
-  if (pool->loop == NULL)
-    return;
-  for (di = pool->dests.next; di != &pool->dests; di = di->next) {
-    uvh_dest_t *d = uvh_container_of(di, uvh_dest_t, pool_link);
-    for (qi = d->queue.next; qi != &d->queue; qi = qi->next) {
-      uint64_t due = queue_due(uvh_container_of(qi, uvh_request_t, queue_link));
-      if (due && (earliest == 0 || due < earliest))
-        earliest = due;
-    }
-  }
-  if (earliest == 0) {
-    uv_timer_stop(&pool->queue_timer);
-    return;
-  }
-  now = uv_now(pool->loop->uv);
-  uv_timer_start(&pool->queue_timer, on_queue_timer, earliest > now ? earliest - now : 0, 0);
-}
-
+/* The due requests leave the heap in due order (FIFO among equal times)
+ * onto a private list, keeping their counts until completed. */
 static void on_queue_timer(uv_timer_t *t) {
   uvh_pool_t *pool = t->data;
   uint64_t now = uv_now(pool->loop->uv);
-  uvh_list_t expired, *di, *qi, *next;
+  uvh_list_t expired;
 
+  pool->queue_timer_due = 0; /* it fired: no longer armed */
   uvh_list_init(&expired);
-  for (di = pool->dests.next; di != &pool->dests; di = di->next) {
-    uvh_dest_t *d = uvh_container_of(di, uvh_dest_t, pool_link);
-    for (qi = d->queue.next; qi != &d->queue; qi = next) {
-      uvh_request_t *req = uvh_container_of(qi, uvh_request_t, queue_link);
-      uint64_t due = queue_due(req);
-      next = qi->next;
-      if (due && due <= now) {
-        uvh_list_remove(qi);
-        uvh_list_push_back(&expired, qi);
-      }
-    }
+  while (pool->ndue && pool->due_heap[0].due <= now) {
+    uvh_request_t *req = pool->due_heap[0].req;
+    due_heap_remove(pool, req);
+    uvh_list_remove(&req->queue_link);
+    uvh_list_push_back(&expired, &req->queue_link);
   }
   uvh_pool_ref(pool);
   uvh__pool_arm_queue_timer(pool);
@@ -696,6 +796,8 @@ int uvh_pool_submit(uvh_pool_t *pool, uvh_request_t *req, uvh_conn_t **conn_out)
     return UVH_E_BUSY;
   if ((rc = uvh_request_check(req)) != 0)
     return rc;
+  if ((rc = due_heap_reserve(pool, 1)) != 0)
+    return rc;
   if ((rc = uvh__response_new(&resp)) != 0)
     return rc;
   d = get_dest(pool, req, &rc);
@@ -718,6 +820,7 @@ int uvh_pool_submit(uvh_pool_t *pool, uvh_request_t *req, uvh_conn_t **conn_out)
   req->pool = pool;
   req->dest = d;
   d->nactive++;
+  pool->nactive++;
   uvh_pool_ref(pool);
   uvh_request_ref(req);
   UVH_COUNT(pool, d, requests);
@@ -732,6 +835,7 @@ int uvh_pool_submit(uvh_pool_t *pool, uvh_request_t *req, uvh_conn_t **conn_out)
         req->pool = NULL;
         req->dest = NULL;
         d->nactive--;
+        pool->nactive--;
         dest_maybe_free(pool, d);
         uvh_request_unref(req);
         uvh_pool_unref(pool);
@@ -802,6 +906,8 @@ void uvh__request_complete(uvh_request_t *req, int err, int sys_err, const char 
     UVH_COUNT(pool, d, responses);
   }
   d->nactive--;
+  pool->nactive--;
+  due_heap_shrink(pool);
   dest_maybe_free(pool, d);
   /* the pool's references keep both alive through the callback */
   if (cb)
@@ -859,6 +965,7 @@ static void collect_all(uvh_pool_t *pool, uvh_list_t *out) {
   uvh_list_t *di;
   pool->sweeping = 1;
   uvh_list_splice(out, &pool->deferred);
+  due_heap_clear(pool); /* every queue is taken below */
   for (di = pool->dests.next; di != &pool->dests; di = di->next) {
     uvh_dest_t *d = uvh_container_of(di, uvh_dest_t, pool_link);
     while (!uvh_list_empty(&d->queue)) {
@@ -878,8 +985,7 @@ static void collect_all(uvh_pool_t *pool, uvh_list_t *out) {
     }
   }
   pool->sweeping = 0;
-  if (pool->loop)
-    uv_timer_stop(&pool->queue_timer);
+  uvh__pool_arm_queue_timer(pool);
 }
 
 static void complete_all(uvh_list_t *list, int err, const char *detail) {

@@ -3,6 +3,7 @@
 #include "internal.h"
 #include "tap.h"
 #include <stdlib.h>
+#include <limits.h>
 
 #define S(x) x, strlen(x)
 
@@ -416,6 +417,60 @@ static void test_keep_alive_params(void) {
   uvh_response_unref(r);
 }
 
+/* Parse `s` into a response whose string store already holds `stale`
+ * beyond its length (as in memory reused from an earlier response); the
+ * parser's Keep-Alive verdict lands in *max and *timeout. */
+static void ka_parse(const char *s, const char *stale, int *max, double *timeout) {
+  uvh_parser_t p;
+  uvh_response_t *r;
+  size_t used;
+  uvh__response_new(&r);
+  uvh_buf_append_str(&r->strings, stale);
+  uvh_buf_clear(&r->strings);
+  uvh__parser_init(&p, r, 0, 65536, 0);
+  if (uvh__parser_feed(&p, s, strlen(s), &used) != 1)
+    printf("# not parsed: %s\n", s);
+  *max = p.ka_max;
+  *timeout = p.ka_timeout;
+  uvh_response_unref(r);
+}
+
+/* Regression: the parameters were read with atoi/strtod, which ran past
+ * the end of the value into whatever followed it in the string store. */
+static void test_keep_alive_bounds(void) {
+  int max;
+  double t;
+  /* Keep-Alive is the last header: only stale bytes follow its value */
+  ka_parse("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nKeep-Alive: timeout=30, max=0\r\n\r\n",
+           "99999999999999999999999999999999999999999999999999999999999999999999999999999999", &max, &t);
+  is_int(max, 0, "max=0 as the last header, stale digits after it: 0");
+  ka_parse("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nKeep-Alive: max=1, timeout=0\r\n\r\n",
+           "77777777777777777777777777777777777777777777777777777777777777777777777777777777", &max, &t);
+  ok(t == 0, "timeout=0 last, stale digits after it: 0 (got %g)", t);
+  is_int(max, 1, "and max=1");
+  /* the next header's name starts with a digit */
+  ka_parse("HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5, max=0\r\n7-Extra: y\r\nContent-Length: 0\r\n\r\n", "",
+           &max, &t);
+  is_int(max, 0, "max=0 followed by a header named 7-Extra: 0");
+  ka_parse("HTTP/1.1 200 OK\r\nKeep-Alive: max=3, timeout=0\r\n5: y\r\nContent-Length: 0\r\n\r\n", "", &max, &t);
+  ok(t == 0, "timeout=0 followed by a header named 5: 0 (got %g)", t);
+  /* the same, after a 1xx whose longer head is still in the store */
+  ka_parse("HTTP/1.1 103 Early Hints\r\nLink: 1111111111111111111111111111111111111111111111111111111111\r\n\r\n"
+           "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nKeep-Alive: max=0\r\n\r\n", "", &max, &t);
+  is_int(max, 0, "max=0 after a 1xx with digits: 0");
+  /* the forms RFC 2068 allows, and what is not a number */
+  ka_parse("HTTP/1.1 200 OK\r\nKeep-Alive: timeout = 2.5 , MAX = \"4\"\r\nContent-Length: 0\r\n\r\n", "", &max, &t);
+  ok(t == 2.5, "timeout = 2.5 with spaces (got %g)", t);
+  is_int(max, 4, "quoted MAX = \"4\"");
+  ka_parse("HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5x, max=-1, max=1e3\r\nContent-Length: 0\r\n\r\n", "", &max, &t);
+  ok(t == -1, "timeout=5x is ignored (got %g)", t);
+  is_int(max, -1, "max=-1 and max=1e3 are ignored");
+  ka_parse("HTTP/1.1 200 OK\r\nKeep-Alive: max=99999999999999999999, timeout=99999999999999999999\r\n"
+           "Content-Length: 0\r\n\r\n", "", &max, &t);
+  is_int(max, INT_MAX, "a huge max saturates");
+  ok(t == 1e9, "a huge timeout is capped (got %g)", t);
+}
+
 int main(void) {
   test_request_heads();
   test_parser(0);
@@ -426,5 +481,6 @@ int main(void) {
   test_strict(7);
   test_nomem();
   test_keep_alive_params();
+  test_keep_alive_bounds();
   return done_testing();
 }

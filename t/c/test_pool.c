@@ -70,6 +70,12 @@ static void s_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
     s_send(c, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok");
   else if (strstr(c->buf, " /max0 "))
     s_send(c, "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5, max=0\r\nContent-Length: 2\r\n\r\nok");
+  else if (strstr(c->buf, " /max0last "))
+    s_send(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nKeep-Alive: timeout=30, max=0\r\n\r\nok");
+  else if (strstr(c->buf, " /max0digit "))
+    s_send(c, "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=30, max=0\r\n7-Extra: y\r\nContent-Length: 2\r\n\r\nok");
+  else if (strstr(c->buf, " /max1digit "))
+    s_send(c, "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=30, max=1\r\n5-Extra: y\r\nContent-Length: 2\r\n\r\nok");
   else if (strstr(c->buf, " /bye ")) {
     s_send(c, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nbye");
     s_close(c); /* keep-alive response, then the server closes the idle connection */
@@ -240,6 +246,282 @@ static void test_close_and_max0(void) {
   is_int(out[2].err, 0, "response ok");
   sleep_loop(0.05);
   is_int(uvh_pool_size(pool), 0, "server-closed idle connection removed");
+  uvh_pool_release(pool);
+  uvh_pool_unref(pool);
+  run();
+}
+
+/* Regression: the Keep-Alive parameters were read past the end of their
+ * value, into the next header's name ("max=0" then "7-Extra" read as 7)
+ * or into bytes of the string store never written (valgrind sees those):
+ * connections were reused past max=. Fresh pools, many rounds. */
+static void test_keep_alive_max_rounds(void) {
+  static const char *const max0[] = {"/max0last", "/max0digit"};
+  int round, bad0 = 0, bad1 = 0, calls = 0;
+  for (round = 0; round < 20; round++) {
+    uvh_pool_t *pool = mkpool(60, 10);
+    int i;
+    accepted = 0;
+    submit(pool, max0[round % 2], 0);
+    run();
+    submit(pool, "/ok", 1);
+    run();
+    calls += out[0].calls + out[1].calls;
+    bad0 += accepted != 2 || uvh_pool_stats(pool)->reused != 0 || uvh_pool_stats(pool)->connections_opened != 2;
+    uvh_pool_release(pool);
+    uvh_pool_unref(pool);
+    run();
+
+    /* max=1 on every response: two requests per connection */
+    pool = mkpool(60, 10);
+    accepted = 0;
+    for (i = 0; i < 5; i++) {
+      submit(pool, "/max1digit", 2 + i);
+      run();
+      calls += out[2 + i].calls;
+    }
+    bad1 += accepted != 3 || uvh_pool_stats(pool)->reused != 2;
+    uvh_pool_release(pool);
+    uvh_pool_unref(pool);
+    run();
+  }
+  is_int(calls, 20 * 7, "one callback per request");
+  is_int(bad0, 0, "max=0: never reused (20 fresh pools)");
+  is_int(bad1, 0, "max=1: five requests on three connections (20 fresh pools)");
+}
+
+/* ------------------------------------------------- the queue's due heap */
+
+/* The heap's own invariants: heap order, and every entry's back index. */
+static int due_heap_sound(const uvh_pool_t *pool) {
+  size_t i;
+  for (i = 0; i < pool->ndue; i++) {
+    const uvh_due_entry_t *e = &pool->due_heap[i], *parent = i > 0 ? &pool->due_heap[(i - 1) / 2] : NULL;
+    if (e->req->due_slot != i + 1 || e->req->state != REQ_QUEUED)
+      return 0;
+    if (parent && (parent->due > e->due || (parent->due == e->due && parent->seq > e->seq)))
+      return 0;
+  }
+  return pool->ndue <= pool->nactive && pool->nactive <= pool->due_cap;
+}
+
+/* Completion order of the requests of one scenario. */
+#define MAXORDER 20000
+static int order[MAXORDER], norder, order_calls[MAXORDER], order_err[MAXORDER];
+
+static void on_ordered(uvh_request_t *req, uvh_response_t *resp, const uvh_error_t *err, void *data) {
+  int i = (int)(intptr_t)data;
+  if (order_calls[i]++ == 0 && norder < MAXORDER)
+    order[norder++] = i;
+  order_err[i] = err ? err->code : 0;
+}
+
+static uvh_request_t *mkreq_ordered(const char *path, int i, double timeout) {
+  uvh_request_t *r = mkreq(path, 0);
+  uvh_request_set_callback(r, on_ordered, (void *)(intptr_t)i);
+  uvh_request_set_timeout(r, timeout);
+  order_calls[i] = order_err[i] = 0;
+  return r;
+}
+
+/* Queued behind a stalled request: requests leave the queue at the earlier
+ * of their own deadline and queue_timeout, earliest first, first come first
+ * among equal times, whatever the order they were queued in. */
+static void test_queue_expiry_order(void) {
+  static const double timeouts[] = {0.09, 0.02, 0, 0.035, 0.2, 0.02, 0};
+  /* queue_timeout 0.05: due 50 ms unless the timeout is earlier */
+  static const int expect[] = {1, 5, 3, 0, 2, 4, 6};
+  static const int expect_err[] = {UVH_E_QUEUE_TIMEOUT, UVH_E_TIMEOUT, UVH_E_QUEUE_TIMEOUT, UVH_E_TIMEOUT,
+                                   UVH_E_QUEUE_TIMEOUT, UVH_E_TIMEOUT, UVH_E_QUEUE_TIMEOUT};
+  uvh_pool_config_t cfg;
+  uvh_pool_t *pool;
+  uvh_request_t *stall;
+  int i, in_order = 1, errs = 0, once = 0;
+  uvh_pool_config_init(&cfg);
+  cfg.max_connections = 1;
+  cfg.queue_timeout = 0.05;
+  uvh_pool_new(loop, &cfg, &pool);
+  stall = mkreq_ordered("/stall", 100, 0);
+  uvh_pool_submit(pool, stall, NULL);
+  norder = 0;
+  for (i = 0; i < 7; i++)
+    submit_req(pool, mkreq_ordered("/ok", i, timeouts[i]));
+  is_int(uvh_pool_nqueued(pool), 7, "seven queued");
+  is_int(pool->ndue, 7, "all seven in the due heap");
+  ok(due_heap_sound(pool), "heap sound after the inserts");
+  sleep_loop(0.3);
+  is_int(norder, 7, "all seven left the queue");
+  for (i = 0; i < 7; i++) {
+    in_order &= order[i] == expect[i];
+    errs += order_err[i] == expect_err[i];
+    once += order_calls[i] == 1;
+  }
+  ok(in_order, "in due order: %d %d %d %d %d %d %d", order[0], order[1], order[2], order[3], order[4], order[5],
+     order[6]);
+  is_int(errs, 7, "timeout or queue_timeout, whichever came first");
+  is_int(once, 7, "one callback each");
+  is_int(pool->ndue, 0, "heap empty");
+  ok(!uv_is_active((uv_handle_t *)&pool->queue_timer), "queue timer stopped");
+  is_int(order_calls[100], 0, "the stalled request is still running");
+  uvh_request_cancel(stall);
+  uvh_request_unref(stall);
+  uvh_pool_release(pool);
+  uvh_pool_unref(pool);
+  run();
+}
+
+/* Regression: when several queued requests of different destinations were
+ * due by the time the queue timer ran, they were completed destination by
+ * destination, not by deadline. The loop is kept from running until all
+ * four are due, so one timer callback finds them all. */
+static void test_queue_expiry_across_destinations(void) {
+  static const double timeouts[] = {0.03, 0.02, 0.05, 0.04};
+  uvh_pool_t *pool = mkpool(60, 1);
+  uvh_request_t *stall[2];
+  char url[2][96];
+  int i;
+  snprintf(url[0], sizeof url[0], "http://127.0.0.1:%d/stall", server_port);
+  snprintf(url[1], sizeof url[1], "http://localhost:%d/stall", server_port);
+  for (i = 0; i < 2; i++) {
+    stall[i] = mkreq_url(url[i], 0);
+    uvh_request_set_callback(stall[i], on_ordered, (void *)(intptr_t)(100 + i));
+    uvh_request_set_timeout(stall[i], 0);
+    order_calls[100 + i] = 0;
+    uvh_pool_submit(pool, stall[i], NULL);
+  }
+  norder = 0;
+  for (i = 0; i < 4; i++) {
+    uvh_request_t *r = mkreq_url(url[i % 2], 0);
+    uvh_request_set_callback(r, on_ordered, (void *)(intptr_t)i);
+    uvh_request_set_timeout(r, timeouts[i]);
+    order_calls[i] = 0;
+    submit_req(pool, r);
+  }
+  is_int(uvh_pool_nqueued(pool), 4, "two queued per destination");
+  usleep(150 * 1000);
+  sleep_loop(0.01);
+  ok(norder == 4 && order[0] == 1 && order[1] == 0 && order[2] == 3 && order[3] == 2,
+     "timed out in deadline order across destinations: %d %d %d %d", order[0], order[1], order[2], order[3]);
+  is_int(order_calls[0] + order_calls[1] + order_calls[2] + order_calls[3], 4, "one callback each");
+  for (i = 0; i < 2; i++) {
+    uvh_request_cancel(stall[i]);
+    uvh_request_unref(stall[i]);
+  }
+  uvh_pool_release(pool);
+  uvh_pool_unref(pool);
+  run();
+}
+
+/* Cancelling from the middle and the first of the heap, then a retry put
+ * back at the head of the queue: the heap stays sound and the timer
+ * follows its first entry. */
+static void test_queue_cancel_and_requeue(void) {
+  uvh_pool_t *pool = mkpool(60, 1);
+  uvh_request_t *stall, *r[6];
+  int i, once = 0;
+  stall = mkreq_ordered("/stall", 100, 0);
+  uvh_pool_submit(pool, stall, NULL);
+  norder = 0;
+  for (i = 0; i < 6; i++) {
+    r[i] = mkreq_ordered("/ok", i, 0.02 * (i + 1));
+    uvh_pool_submit(pool, r[i], NULL);
+  }
+  uvh_request_cancel(r[3]);
+  is_int(order_calls[3], 1, "a request cancelled from the middle calls back at once");
+  is_int(order_err[3], UVH_E_CANCELLED, "with cancelled");
+  ok(due_heap_sound(pool) && pool->ndue == 5, "it left the heap, which stays sound");
+  uvh_request_cancel(r[0]);
+  ok(due_heap_sound(pool) && pool->ndue == 4, "the first of the heap cancelled: sound");
+  ok(pool->queue_timer_due == pool->due_heap[0].due && pool->due_heap[0].req == r[1],
+     "the timer follows the new first (request 1)");
+  sleep_loop(0.2);
+  is_int(norder, 6, "every request called back");
+  ok(order[0] == 3 && order[1] == 0 && order[2] == 1 && order[3] == 2 && order[4] == 4 && order[5] == 5,
+     "cancelled ones first, then the rest in due order");
+  for (i = 0; i < 6; i++)
+    once += order_calls[i] == 1;
+  is_int(once, 6, "one callback each");
+  uvh_request_cancel(r[1]);
+  is_int(order_calls[1], 1, "cancelling an expired request does nothing");
+  for (i = 0; i < 6; i++)
+    uvh_request_unref(r[i]);
+  uvh_request_cancel(stall);
+  uvh_request_unref(stall);
+
+  /* a retry goes back to the head of the queue, before requests queued
+   * earlier than it was (re)queued, and is served first */
+  accepted = 0;
+  submit_req(pool, mkreq_ordered("/drop2", 10, 5));
+  run();
+  norder = 0;
+  submit_req(pool, mkreq_ordered("/drop2", 11, 5));     /* runs on the reused connection: dropped, retried */
+  submit_req(pool, mkreq_ordered("/ok", 12, 5));
+  submit_req(pool, mkreq_ordered("/ok", 13, 5));
+  ok(due_heap_sound(pool) && pool->ndue == 2, "two queued behind it");
+  run();
+  ok(norder == 3 && order[0] == 11 && order[1] == 12 && order[2] == 13, "the retry first, then FIFO");
+  is_int(order_err[11] + order_err[12] + order_err[13], 0, "all answered");
+  is_int(uvh_pool_stats(pool)->retried, 1, "one retry");
+  is_int(pool->ndue, 0, "heap empty");
+  uvh_pool_release(pool);
+  uvh_pool_unref(pool);
+  run();
+}
+
+/* Many entries: 20,000 queued with deadlines in a scrambled order, every
+ * seventh cancelled, the rest expiring; then 20,000 more cut short by a
+ * shutdown. Each calls back once; expiry is in due order. */
+static void test_queue_many(void) {
+  enum { N = 20000 };
+  static uint64_t due[N];
+  uvh_pool_t *pool = mkpool(60, 1);
+  uvh_request_t *stall;
+  int i, once = 0, cancelled = 0, timed_out = 0, monotonic = 1;
+  size_t cap_full;
+  stall = mkreq_ordered("/stall", N - 1, 0);
+  uvh_pool_submit(pool, stall, NULL);
+  norder = 0;
+  for (i = 0; i < N - 1; i++) {
+    /* 10..200 ms, scrambled (a multiplicative permutation) */
+    double t = 0.01 + (double)((i * 7919) % 191) / 1000.0;
+    uvh_request_t *r = mkreq_ordered("/ok", i, t);
+    uvh_pool_submit(pool, r, NULL);
+    due[i] = r->deadline;
+    if (i % 7 == 3)
+      uvh_request_cancel(r);
+    uvh_request_unref(r);
+  }
+  ok(due_heap_sound(pool), "heap sound with %zu entries", pool->ndue);
+  cap_full = pool->due_cap;
+  sleep_loop(0.4);
+  for (i = 0; i < N - 1; i++) {
+    once += order_calls[i] == 1;
+    cancelled += order_err[i] == UVH_E_CANCELLED;
+    timed_out += order_err[i] == UVH_E_TIMEOUT;
+  }
+  for (i = 1; i < norder; i++)
+    if (order_err[order[i]] == UVH_E_TIMEOUT && order_err[order[i - 1]] == UVH_E_TIMEOUT &&
+        due[order[i]] < due[order[i - 1]])
+      monotonic = 0;
+  is_int(once, N - 1, "one callback each");
+  is_int(cancelled, (N - 1 + 3) / 7, "the cancelled ones cancelled");
+  is_int(timed_out, N - 1 - (N - 1 + 3) / 7, "the rest timed out in the queue");
+  ok(monotonic, "in due order");
+  is_int(pool->ndue, 0, "heap empty");
+  ok(pool->due_cap < cap_full, "its room given back (%zu of %zu)", pool->due_cap, cap_full);
+
+  norder = 0;
+  for (i = 0; i < N - 1; i++)
+    submit_req(pool, mkreq_ordered("/ok", i, 60));
+  ok(due_heap_sound(pool) && pool->ndue == N - 1, "refilled");
+  uvh_pool_shutdown(pool);
+  once = 0;
+  for (i = 0; i < N - 1; i++)
+    once += order_calls[i] == 1 && order_err[i] == UVH_E_CANCELLED;
+  is_int(once, N - 1, "shutdown cancels each once");
+  is_int(order_calls[N - 1], 1, "and the running one");
+  is_int(pool->ndue + uvh_pool_nqueued(pool), 0, "heap and queue empty");
+  uvh_request_unref(stall);
   uvh_pool_release(pool);
   uvh_pool_unref(pool);
   run();
@@ -658,6 +940,7 @@ int main(void) {
   test_reuse();
   test_queue();
   test_close_and_max0();
+  test_keep_alive_max_rounds();
   test_errors();
   test_cancel_shutdown();
   test_cancel_with();
@@ -666,6 +949,10 @@ int main(void) {
   test_retry();
   test_reset_before_deferred_write();
   test_queue_limits();
+  test_queue_expiry_order();
+  test_queue_expiry_across_destinations();
+  test_queue_cancel_and_requeue();
+  test_queue_many();
   test_many_destinations();
   test_idle_close_prunes_destination();
   test_nomem_delivered();

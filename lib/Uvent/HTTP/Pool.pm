@@ -393,6 +393,14 @@ queue and fails with C<queue_timeout>; it was never sent. A request that is
 running is not limited by it. When the request's own C<timeout> comes first,
 the error is C<timeout>.
 
+Queued requests whose time is up (by C<queue_timeout> or their own
+C<timeout>) are called back in the order of those times, earliest first and
+first queued among equal ones, across all destinations of the pool. The
+pool keeps their deadlines in one heap, so queuing, leaving the queue,
+cancelling and expiring cost O(log n) for n queued requests: a queue of
+100,000 costs no more per request than one of 1,000 (see
+F<bench/queue.pl>).
+
 =item max_lifetime
 
 Seconds (fractional allowed) after its connect during which a connection may
@@ -981,6 +989,11 @@ A response header C<Keep-Alive: max=N> is honoured: the connection carries at
 most N more requests after that response, and is closed after the last one
 even if the server does not close it (C<max=0>: it is not reused at all). A
 later C<max> can lower the count but never raise it.
+
+Both parameters take a decimal number (C<timeout> may have a fraction;
+optional spaces around C<=> and a quoted value are accepted); a parameter
+whose value is anything else (C<max=-1>, C<timeout=5s>) is ignored, as if it
+were absent.
 
 =head1 ERRORS
 
