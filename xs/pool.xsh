@@ -43,6 +43,12 @@ request(uvx_pool_t *pool, SV *request)
     uvh_request_t *r;
     uvh_conn_t *conn = NULL;
     int rc;
+    /* building the request may run Perl code (an overloaded uri, a tied
+     * header): the pool is held by the typemap, its loop and the request
+     * here, so none of them can go away before the submit */
+    uvx_hold_pool_loop(aTHX_ pool);
+    if (SvROK(request))
+      uvx_hold(aTHX_ SvRV(request));
     if (SvROK(request) && SvTYPE(SvRV(request)) == SVt_PVHV && !SvOBJECT(SvRV(request)))
       request = uvx_request_from_params(aTHX_ (HV *)SvRV(request));
     if (!SvROK(request) || SvTYPE(SvRV(request)) != SVt_PVHV || !sv_derived_from(request, "Uvent::HTTP::Request"))
@@ -101,10 +107,10 @@ double
 idle_timeout(uvx_pool_t *pool, SV *value = NULL)
   CODE:
     if (value) {
-      double v = uvx_num(aTHX_ value, "Uvent::HTTP::Pool->idle_timeout", "seconds");
-      if (v < 0)
-        croak("Uvent::HTTP::Pool->idle_timeout: must be >= 0 seconds");
-      uvh_pool_set_idle_timeout(pool->core, v);
+      double v = uvx_seconds(aTHX_ "Uvent::HTTP::Pool->idle_timeout", value, "seconds");
+      if (uvh_pool_set_idle_timeout(pool->core, v))
+        UVX_CROAK("Uvent::HTTP::Pool->idle_timeout: 'seconds' must be a finite number of seconds >= 0 (at most "
+                  "1e9), got '%g'", v);
     }
     RETVAL = uvh_pool_idle_timeout(pool->core);
   OUTPUT:
@@ -115,8 +121,10 @@ max_connections(uvx_pool_t *pool, SV *value = NULL)
   CODE:
     if (value) {
       double v = uvx_num(aTHX_ value, "Uvent::HTTP::Pool->max_connections", "n");
-      if (v < 1 || v > 1e6 || v != (double)(unsigned)v)
-        croak("Uvent::HTTP::Pool->max_connections: must be a whole number >= 1");
+      if (!(v >= 1 && v <= 1e6) || v != (double)(unsigned)v)
+        UVX_CROAK("Uvent::HTTP::Pool->max_connections: must be a whole number >= 1 (at most 1000000), got '%g'", v);
+      /* queued requests may start, or fail, and call back */
+      uvx_hold_pool_loop(aTHX_ pool);
       uvh_pool_set_max_connections(pool->core, (unsigned)v);
       uvx_rethrow(aTHX);
     }
@@ -138,6 +146,7 @@ _set_tls(uvx_pool_t *pool, SV *tls)
   CODE:
     uvh_tls_config_t cfg;
     int rc;
+    uvx_hold_pool_loop(aTHX_ pool);
     uvx_tls_config(aTHX_ tls, &cfg, "Uvent::HTTP::Pool->new");
     if ((rc = uvh_pool_set_tls(pool->core, &cfg)))
       UVX_CROAK("Uvent::HTTP::Pool->new: %s",
@@ -150,6 +159,9 @@ stats(uvx_pool_t *pool, SV *destination = NULL, SV *tls = NULL)
     HV *hv, *errors;
     int slot;
     unsigned queued;
+    uvx_hold_pool_loop(aTHX_ pool); /* an overloaded destination runs Perl code */
+    if (destination)
+      destination = uvx_plain(aTHX_ destination);
     if (destination && SvOK(destination)) {
       /* any URL of the destination will do: its key is what counts */
       STRLEN len;
@@ -204,6 +216,7 @@ stats(uvx_pool_t *pool, SV *destination = NULL, SV *tls = NULL)
 void
 shutdown(uvx_pool_t *pool)
   CODE:
+    uvx_hold_pool_loop(aTHX_ pool); /* the callbacks may drop both */
     uvh_pool_shutdown(pool->core);
     uvx_rethrow(aTHX);
 
