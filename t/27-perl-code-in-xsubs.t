@@ -65,7 +65,7 @@ sub in_child {
 sub shape_ok {
     my ($name, $code, $want) = @_;
     my ($status, $out) = in_child($code);
-    is($status & 127, 0, "$name: no signal") or diag("child died of signal " . ($status & 127));
+    is($status, 0, "$name: no signal, clean exit") or diag("child exit status $status (signal " . ($status & 127) . ")");
     is($out, $want, "$name: as expected");
 }
 
@@ -326,6 +326,27 @@ subtest 'tied tls hash' => sub {
     %tls = (min_version => 'TLSv9');
     ok(!eval { $pool->stats('https://127.0.0.1:1/', \%tls); 1 }, 'stats reads a tied tls hash too');
     like($@, qr/tls 'min_version' must be 'TLSv1.2' or 'TLSv1.3', got 'TLSv9'/, 'naming the value');
+};
+
+subtest 'an overloaded uri that submits its own request' => sub {
+    my ($n, $inner) = (0, 0);
+    my $req;
+    my $uri = Uvent::Test::Sneaky->new($srv->url('/ok'), sub { $pool->request($req) unless $inner++ });
+    $req = Uvent::HTTP::Request->new({ uri => $uri, timeout => 5, response_callback => sub { $n++ } });
+    ok(!eval { $pool->request($req); 1 }, 'the outer submission croaks');
+    like($@, qr/^Uvent::HTTP::Pool->request: this request is already in progress at \Q$0\E line/, 'saying why');
+    $loop->run;
+    is($n, 1, 'the request ran once, with one callback');
+};
+
+subtest 'a tied scalar holding the request' => sub {
+    my ($n, $res) = (0);
+    tie my $arg, 'Uvent::Test::CountScalar', { uri => $srv->url('/ok'), timeout => 5, response_callback => sub { $n++; $res = $_[1] } };
+    local $Uvent::Test::CountScalar::fetches = 0;
+    ok(eval { $pool->request($arg); 1 }, 'accepted') or diag($@);
+    $loop->run;
+    is($n . ' ' . ($res ? $res->code : '-'), '1 200', 'sent, one callback');
+    is($Uvent::Test::CountScalar::fetches, 1, 'FETCH once');
 };
 
 subtest 'tied numbers and destinations' => sub {

@@ -6,9 +6,14 @@ default(...)
     dMY_CXT;
     if (MY_CXT.default_loop == NULL) {
       uvx_loop_t *loop;
+      uv_loop_t *uv = uv_default_loop();
+      if (uv == NULL)
+        croak("Uvent::Loop->default: could not create libuv's default loop");
       Newxz(loop, 1, uvx_loop_t);
-      if (uvh_loop_wrap(uv_default_loop(), &loop->core))
+      if (uvh_loop_wrap(uv, &loop->core)) {
+        Safefree(loop);
         croak("Uvent::Loop->default: out of memory");
+      }
       loop->is_default = 1;
       MY_CXT.default_loop = uvx_wrap(aTHX_ loop, MY_CXT.stash_loop);
       loop->self = SvRV(MY_CXT.default_loop);

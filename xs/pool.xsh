@@ -7,6 +7,7 @@ _new(const char *klass, SV *loop_rv, HV *config, int weak_loop)
     uvh_pool_config_t cfg;
     uvx_pool_t *pool;
     SV **v;
+    int rc;
     /* Pool.pm has validated and completed the config */
     uvh_pool_config_init(&cfg);
 #define CFG(key) ((v = hv_fetchs(config, key, 0)) ? SvNV(*v) : 0)
@@ -21,9 +22,9 @@ _new(const char *klass, SV *loop_rv, HV *config, int weak_loop)
     cfg.max_total = (unsigned)CFG("max_total");
 #undef CFG
     Newxz(pool, 1, uvx_pool_t);
-    if (uvh_pool_new(loop->core, &cfg, &pool->core)) {
+    if ((rc = uvh_pool_new(loop->core, &cfg, &pool->core))) {
       Safefree(pool);
-      UVX_CROAK("Uvent::HTTP::Pool->new: invalid configuration");
+      UVX_CROAK("Uvent::HTTP::Pool->new: %s", rc == UVH_E_BADARG ? "invalid configuration" : uvh_strerror(rc));
     }
     pool->loop = loop;
     /* an instance pool is owned by its loop, so it must not own the loop back */
@@ -47,6 +48,7 @@ request(uvx_pool_t *pool, SV *request)
      * header): the pool is held by the typemap, its loop and the request
      * here, so none of them can go away before the submit */
     uvx_hold_pool_loop(aTHX_ pool);
+    request = uvx_plain(aTHX_ request);
     if (SvROK(request))
       uvx_hold(aTHX_ SvRV(request));
     if (SvROK(request) && SvTYPE(SvRV(request)) == SVt_PVHV && !SvOBJECT(SvRV(request)))
@@ -60,6 +62,12 @@ request(uvx_pool_t *pool, SV *request)
     if (pool->loop == NULL)
       UVX_CROAK("Uvent::HTTP::Pool->request: the pool's loop has been destroyed");
     r = uvx_build_request(aTHX_ hv, "Uvent::HTTP::Pool->request");
+    /* that Perl code may have submitted this very request object */
+    mg = uvx_request_magic(aTHX_ (SV *)hv);
+    if (mg && mg->mg_ptr && uvh_request_active((uvh_request_t *)mg->mg_ptr)) {
+      uvh_request_unref(r);
+      UVX_CROAK("Uvent::HTTP::Pool->request: this request is already in progress");
+    }
     /* the request object stays alive until its callback has run */
     SvREFCNT_inc_simple_void_NN((SV *)hv);
     rc = uvh_pool_submit(pool->core, r, &conn);
@@ -123,6 +131,8 @@ max_connections(uvx_pool_t *pool, SV *value = NULL)
       double v = uvx_num(aTHX_ value, "Uvent::HTTP::Pool->max_connections", "n");
       if (!(v >= 1 && v <= 1e6) || v != (double)(unsigned)v)
         UVX_CROAK("Uvent::HTTP::Pool->max_connections: must be a whole number >= 1 (at most 1000000), got '%g'", v);
+      if (pool->loop == NULL)
+        UVX_CROAK("Uvent::HTTP::Pool->max_connections: the pool's loop has been destroyed");
       /* queued requests may start, or fail, and call back */
       uvx_hold_pool_loop(aTHX_ pool);
       uvh_pool_set_max_connections(pool->core, (unsigned)v);

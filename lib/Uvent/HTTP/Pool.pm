@@ -537,6 +537,18 @@ Optional: without one the request runs and its result is dropped.
 Unknown parameter names croak. C<request> croaks with the messages listed in
 L</ERRORS>.
 
+Tied and other magical values are read like plain ones, each exactly once:
+a tied C<headers> hash or array, tied header names and values, tied
+parameters or a tied parameters hash, a tied C<tls> hash. Perl code that
+C<request> runs while it reads the parameters (an overloaded C<uri>, a tied
+C<FETCH>) may drop the last reference to the pool, its loop or the request
+object: all three are held until C<request> returns, and the request is
+submitted as usual. If that code dropped the loop, the request is cancelled
+when the loop goes, at the end of the statement that called C<request>,
+with one callback as always (see L<Uvent::Loop/OBJECT LIFETIME>). If that
+code submitted the same request object, C<request> croaks with
+C<this request is already in progress>.
+
 =head2 loop
 
     my $loop = $pool->loop;
@@ -587,7 +599,9 @@ connections at once. Lowering it closes nothing: it limits the opening of new
 connections, while connections that are already open keep serving their
 destination's queue. Returns the (new) value. Croaks with
 C<Uvent::HTTP::Pool-E<gt>max_connections: 'n' must be a number, got '...'> or
-C<Uvent::HTTP::Pool-E<gt>max_connections: must be a whole number E<gt>= 1 (at most 1000000), got '...'>.
+C<Uvent::HTTP::Pool-E<gt>max_connections: must be a whole number E<gt>= 1 (at most 1000000), got '...'>,
+and, for an instance pool whose loop is gone, with
+C<Uvent::HTTP::Pool-E<gt>max_connections: the pool's loop has been destroyed>.
 
 =head2 max_headers_size
 
@@ -1098,7 +1112,8 @@ reuse any more, and each is closed when its request is done;
 the pool's reference to its loop is dropped. If that was the last reference to
 a C<< Uvent::Loop->new >> loop, the loop is destroyed right away and the
 pending requests are cancelled instead (see L<Uvent::Loop/OBJECT LIFETIME>).
-Keep the loop if the requests should finish.
+Keep the loop if the requests should finish. When this happens in a
+callback while the loop runs, the loop waits for its C<run> to return.
 
 =back
 
