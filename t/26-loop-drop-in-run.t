@@ -113,6 +113,35 @@ shape_ok('a callback on a private loop inside a callback drops the outer loop', 
     "n=$n inner=$inner code=$code gone=" . ($wl ? 0 : 1);
 }, 'n=1 inner=1 code=200 gone=1');
 
+shape_ok('the default loop: a callback drops every reference the program has to it', sub {
+    my $loop = Uvent::Loop->default;
+    my $pool = Uvent::HTTP::Pool->new({}, $loop);
+    my ($n, $code) = (0, 0);
+    $pool->request({ uri => $srv->url('/ok'), timeout => 5,
+        response_callback => sub { $n++; $code = $_[1]->code; undef $pool; undef $loop } });
+    Uvent::Loop->default->run;
+    Uvent::Timer->once(0, sub { $n++ });
+    Uvent::Loop->default->run;
+    "n=$n code=$code";
+}, 'n=2 code=200');
+
+shape_ok('a callback dying while another loop is destroyed does not stop the running loop', sub {
+    my $a = Uvent::Loop->new;
+    my $b = Uvent::Loop->new;
+    my $pool = Uvent::HTTP::Pool->new({}, $b);
+    my ($died, $later) = (0, 0);
+    my @warnings;
+    local $SIG{__WARN__} = sub { push @warnings, $_[0] };
+    $pool->request({ uri => $srv->url('/sleep?s=2'), timeout => 5, response_callback => sub { $died++; die "boom\n" } });
+    $b->run_nowait;
+    undef $pool;
+    $a->update_time;    # the second timer must be due in a later iteration
+    Uvent::Timer->once(0.01, sub { undef $b }, $a);
+    Uvent::Timer->once(0.05, sub { $later++ }, $a);
+    my $ok = eval { $a->run; 1 } ? 'ok' : "died: $@";
+    "run=$ok died=$died later=$later warned=" . (grep { /boom/ } @warnings);
+}, 'run=ok died=1 later=1 warned=1');
+
 shape_ok('run from one of its own callbacks croaks, from run', sub {
     my $loop = Uvent::Loop->new;
     my $n = 0;
