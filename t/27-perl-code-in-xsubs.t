@@ -358,6 +358,23 @@ subtest 'tied numbers and destinations' => sub {
     tie my $dest, 'Uvent::Test::CountScalar', $srv->url('/');
     ok(ref $pool->stats($dest), 'stats reads a tied destination');
     is($Uvent::Test::CountScalar::fetches, 3, 'FETCH once each');
+
+    $Uvent::Test::CountScalar::fetches = 0;
+    tie my $delay, 'Uvent::Test::CountScalar', 0.01;
+    my $fired = 0;
+    my $t = Uvent::Timer->new($loop)->start($delay, 0, sub { $fired++ });
+    $loop->run;
+    is($fired, 1, 'a timer started with a tied delay fires');
+    is($Uvent::Test::CountScalar::fetches, 1, 'FETCH once');
+};
+
+subtest 'tied pool config' => sub {
+    tie my %cfg, 'Uvent::Test::CountHash';
+    %cfg = (timeout => 17, max_connections => 3);
+    local $Uvent::Test::CountHash::fetches = 0;
+    my $p = Uvent::HTTP::Pool->new(\%cfg, $loop);
+    is($p->idle_timeout . ' ' . $p->max_connections, '17 3', 'the tied values are used');
+    is($Uvent::Test::CountHash::fetches, 2, 'FETCH once per key');
 };
 
 done_testing;
