@@ -262,6 +262,9 @@ goes away (pools and timers hold references to it; the per-loop instance pool
 of L<Uvent::HTTP::Pool/instance> does not). Destroying it cancels every request
 still pending on it (their callbacks run, with a C<cancelled> error), stops
 its timers and closes its connections. The default loop is never destroyed.
+A loop that is running waits for its C<run> to return before it is
+destroyed, so a callback may drop the last reference to its own loop, pool
+or timer (see L<Uvent::Loop/OBJECT LIFETIME>).
 
 =item *
 

@@ -41,8 +41,8 @@ static void on_idle(uv_idle_t *h) {}
 
 int uvh_pool_new(uvh_loop_t *loop, const uvh_pool_config_t *cfg, uvh_pool_t **out) {
   uvh_pool_t *pool;
-  if (cfg->max_connections < 1 || !(cfg->idle_timeout >= 0) || !(cfg->max_lifetime >= 0) ||
-      !(cfg->queue_timeout >= 0))
+  if (cfg->max_connections < 1 || !UVH_SECONDS_OK(cfg->idle_timeout) || !UVH_SECONDS_OK(cfg->max_lifetime) ||
+      !UVH_SECONDS_OK(cfg->queue_timeout))
     return UVH_E_BADARG;
   pool = calloc(1, sizeof *pool);
   if (pool == NULL)
@@ -918,16 +918,17 @@ void uvh__request_complete(uvh_request_t *req, int err, int sys_err, const char 
 
 /* -------------------------------------------------- settings and teardown */
 
-void uvh_pool_set_idle_timeout(uvh_pool_t *pool, double seconds) {
+int uvh_pool_set_idle_timeout(uvh_pool_t *pool, double seconds) {
   uvh_list_t *di, *ci;
-  if (!(seconds >= 0))
-    return;
+  if (!UVH_SECONDS_OK(seconds))
+    return UVH_E_BADARG;
   pool->cfg.idle_timeout = seconds;
   for (di = pool->dests.next; di != &pool->dests; di = di->next) {
     uvh_dest_t *d = uvh_container_of(di, uvh_dest_t, pool_link);
     for (ci = d->idle.next; ci != &d->idle; ci = ci->next)
       uvh__conn_make_idle(uvh_container_of(ci, uvh_conn_t, idle_link));
   }
+  return 0;
 }
 
 void uvh_pool_set_max_connections(uvh_pool_t *pool, unsigned n) {

@@ -30,7 +30,7 @@ static void on_timer(uv_timer_t *h) {
 int uvh_timer_start(uvh_timer_t *t, double after, double repeat) {
   if (t->loop == NULL)
     return UVH_E_CLOSED_POOL;
-  if (!(after >= 0) || !(repeat >= 0))
+  if (!UVH_SECONDS_OK(after) || !UVH_SECONDS_OK(repeat))
     return UVH_E_BADARG;
   uv_timer_start(&t->handle, on_timer, after > 0 ? uvh__seconds_to_ms(after) : 0, uvh__seconds_to_ms(repeat));
   return 0;

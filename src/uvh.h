@@ -25,6 +25,12 @@
 
 #define UVH_VERSION "0.02"
 
+/* The longest timeout or delay accepted, in seconds (about 31 years): its
+ * milliseconds fit a uint64_t with room to add the loop's time. Every
+ * setter taking seconds refuses NaN, infinities, negatives and more. */
+#define UVH_MAX_SECONDS 1e9
+#define UVH_SECONDS_OK(s) ((s) >= 0 && (s) <= UVH_MAX_SECONDS)
+
 typedef struct uvh_loop_s uvh_loop_t;
 typedef struct uvh_pool_s uvh_pool_t;
 typedef struct uvh_request_s uvh_request_t;
@@ -140,7 +146,8 @@ unsigned uvh_pool_size(const uvh_pool_t *pool);
 unsigned uvh_pool_nbusy(const uvh_pool_t *pool);
 unsigned uvh_pool_nqueued(const uvh_pool_t *pool);
 double uvh_pool_idle_timeout(const uvh_pool_t *pool);
-void uvh_pool_set_idle_timeout(uvh_pool_t *pool, double seconds);
+/* UVH_E_BADARG (nothing changed) unless 0 <= seconds <= UVH_MAX_SECONDS. */
+int uvh_pool_set_idle_timeout(uvh_pool_t *pool, double seconds);
 unsigned uvh_pool_max_connections(const uvh_pool_t *pool);
 void uvh_pool_set_max_connections(uvh_pool_t *pool, unsigned n);
 size_t uvh_pool_max_headers_size(const uvh_pool_t *pool);

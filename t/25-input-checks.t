@@ -17,8 +17,8 @@ my $pool = Uvent::HTTP::Pool->new({}, $loop);
 subtest 'bad numbers and negative limits croak, naming the field' => sub {
     for my $case (
         [{ timeout => 'soon' },           qr/'timeout' must be a number, got 'soon'/],
-        [{ timeout => -1 },               qr/'timeout' must be >= 0 seconds/],
-        [{ connect_timeout => -0.5 },     qr/'connect_timeout' must be >= 0 seconds/],
+        [{ timeout => -1 },               qr/'timeout' must be a finite number of seconds >= 0 \(at most 1e9\), got '-1'/],
+        [{ connect_timeout => -0.5 },     qr/'connect_timeout' must be a finite number of seconds >= 0 \(at most 1e9\), got '-0.5'/],
         [{ max_body_size => -1 },         qr/'max_body_size' must be a whole number of bytes >= 0/],
         [{ max_headers_size => 1.5 },     qr/'max_headers_size' must be a whole number of bytes >= 0/],
         [{ max_headers_size => 'big' },   qr/'max_headers_size' must be a number/],
@@ -171,6 +171,61 @@ subtest 'Wide character croaks name the parameter and the caller, also through U
     $loop->run;
     require Digest::MD5;
     is($sent, '4 ' . Digest::MD5::md5_hex("caf\xe9"), 'an upgraded string of characters up to 255 is sent as its bytes, not as UTF-8');
+};
+
+subtest 'NaN, Inf and huge seconds croak instead of falling back to a default' => sub {
+    $srv->reset_stats;
+    my $inf = 9**9**9;
+    my $nan = -sin($inf);
+    my @bad = ('NaN', 'nan', 'Inf', '-Inf', 'Infinity', $inf, -$inf, $nan, 1e308, '1e10', 1e9 + 1);
+    for my $field (qw(timeout connect_timeout)) {
+        for my $v (@bad) {
+            my $called = 0;
+            my $ok = eval {
+                $pool->request({ uri => $srv->url('/ok'), $field => $v, response_callback => sub { $called++ } });
+                1;
+            };
+            like($@, qr/^Uvent::HTTP::Pool->request: '$field' must be a finite number of seconds >= 0 \(at most 1e9\), got '\Q$v\E' at \Q$0\E line \d+\.$/,
+                "request $field => $v");
+            ok(!$ok, "request $field => $v croaked");
+            $ok = eval { Uvent::HTTP::Request->new({ uri => $srv->url('/ok'), $field => $v })->validate; 1 };
+            like($@, qr/^Uvent::HTTP::Request->validate: '$field' must be a finite number of seconds/, "validate $field => $v");
+            $loop->run;
+            is($called, 0, "no callback for $field => $v");
+        }
+        ok(eval { $pool->request({ uri => $srv->url('/ok'), $field => 1e9, response_callback => sub { } }); 1 },
+            "$field => 1e9 is accepted") or diag($@);
+        $pool->request({ uri => $srv->url('/ok'), $field => 0 + 0, response_callback => sub { } });
+        $loop->run;
+    }
+    is($srv->requests, 4, 'only the valid requests were sent');
+
+    for my $key (qw(timeout queue_timeout max_lifetime)) {
+        for my $v ('NaN', 'Inf', $inf, $nan, 1e308, '1e10') {
+            ok(!eval { Uvent::HTTP::Pool->new({ $key => $v }, $loop); 1 }, "pool $key => $v croaks");
+            like($@, qr/^Uvent::HTTP::Pool->new: '$key' must be a (?:number >= 0|finite number of seconds >= 0 \(at most 1e9\)), got '\Q$v\E' at \Q$0\E line/,
+                "pool $key => $v: message");
+        }
+    }
+    for my $v ('NaN', 'Inf', $inf, $nan, 1e308, -1) {
+        my $before = $pool->idle_timeout;
+        ok(!eval { $pool->idle_timeout($v); 1 }, "idle_timeout($v) croaks");
+        like($@, qr/^Uvent::HTTP::Pool->idle_timeout: 'seconds' must be a finite number of seconds >= 0 \(at most 1e9\), got '\Q$v\E' at \Q$0\E line/,
+            "idle_timeout($v): message");
+        is($pool->idle_timeout, $before, "idle_timeout($v) left the value alone");
+    }
+    for my $v ('NaN', 'Inf', $inf, $nan, 1e308, -1) {
+        my $fired = 0;
+        ok(!eval { Uvent::Timer->once($v, sub { $fired++ }, $loop); 1 }, "Timer->once($v) croaks");
+        like($@, qr/^Uvent::Timer: 'delay' must be a finite number of seconds >= 0 \(at most 1e9\), got '\Q$v\E' at \Q$0\E line/,
+            "Timer->once($v): message");
+        my $t = Uvent::Timer->new($loop);
+        ok(!eval { $t->start(0, $v, sub { $fired++ }); 1 }, "Timer->start repeat $v croaks");
+        like($@, qr/^Uvent::Timer: 'repeat' must be a finite number of seconds/, "Timer->start repeat $v: message");
+        ok(!$t->active, 'the timer was not started');
+        $loop->run;
+        is($fired, 0, 'no timer fired');
+    }
 };
 
 done_testing;

@@ -12,22 +12,20 @@ static void uvx_croak_request(pTHX_ const char *prefix, uvh_request_t *r, int rc
 
 static void uvx_request_release(pTHX_ void *r) { uvh_request_unref((uvh_request_t *)r); }
 
+/* A field of a request hash, its magic run once (see uvx_plain), or NULL
+ * when absent or undef. */
 static SV *uvx_field(pTHX_ HV *hv, const char *key, I32 klen) {
   SV **svp = hv_fetch(hv, key, klen, 0);
-  return svp && SvOK(*svp) ? *svp : NULL;
+  SV *sv = svp ? uvx_plain(aTHX_ *svp) : NULL;
+  return sv && SvOK(sv) ? sv : NULL;
 }
 #define FIELD(hv, key) uvx_field(aTHX_ hv, "" key "", sizeof(key) - 1)
 
-static double uvx_seconds(pTHX_ const char *prefix, SV *sv, const char *name) {
-  double v = uvx_num(aTHX_ sv, prefix, name);
-  if (v < 0)
-    UVX_CROAK("%s: '%s' must be >= 0 seconds, got '%" SVf "'", prefix, name, SVfARG(uvx_shown(aTHX_ sv)));
-  return v;
-}
-
 static size_t uvx_size(pTHX_ const char *prefix, SV *sv, const char *name) {
-  double v = uvx_num(aTHX_ sv, prefix, name);
-  if (v < 0 || v != (double)(UV)v)
+  double v;
+  sv = uvx_plain(aTHX_ sv);
+  v = uvx_num(aTHX_ sv, prefix, name);
+  if (!(v >= 0 && v < 18446744073709551616.0) || v != (double)(UV)v)
     UVX_CROAK("%s: '%s' must be a whole number of bytes >= 0, got '%" SVf "'", prefix, name,
               SVfARG(uvx_shown(aTHX_ sv)));
   return (size_t)v;
@@ -37,6 +35,8 @@ static void uvx_add_header(pTHX_ const char *prefix, uvh_request_t *r, SV *name,
   STRLEN nl, vl;
   const char *n, *v;
   int rc;
+  name = uvx_plain(aTHX_ name);
+  value = uvx_plain(aTHX_ value);
   if (!SvOK(name) || SvROK(name) || !SvOK(value) || SvROK(value))
     UVX_CROAK("%s: header names and values must be defined strings (header '%" SVf "')", prefix,
               SVfARG(uvx_shown(aTHX_ name)));
@@ -78,6 +78,7 @@ static void uvx_tls_config(pTHX_ SV *sv, uvh_tls_config_t *cfg, const char *pref
   HV *hv;
   HE *he;
   uvh_tls_config_init(cfg);
+  sv = uvx_plain(aTHX_ sv);
   if (!SvROK(sv) || SvTYPE(SvRV(sv)) != SVt_PVHV || SvOBJECT(SvRV(sv)))
     UVX_CROAK("%s: 'tls' must be a hashref", prefix);
   hv = (HV *)SvRV(sv);
@@ -85,7 +86,7 @@ static void uvx_tls_config(pTHX_ SV *sv, uvh_tls_config_t *cfg, const char *pref
   while ((he = hv_iternext(hv))) {
     I32 klen;
     const char *key = hv_iterkey(he, &klen);
-    SV *val = hv_iterval(hv, he);
+    SV *val = uvx_plain(aTHX_ hv_iterval(hv, he));
     int i;
     for (i = 0; uvx_tls_keys[i]; i++)
       if ((I32)strlen(uvx_tls_keys[i]) == klen && memcmp(uvx_tls_keys[i], key, klen) == 0)
@@ -194,7 +195,7 @@ static uvh_request_t *uvx_build_request(pTHX_ HV *hv, const char *prefix) {
       HE *he;
       hv_iterinit(h);
       while ((he = hv_iternext(h))) {
-        SV *name = hv_iterkeysv(he), *val = hv_iterval(h, he);
+        SV *name = hv_iterkeysv(he), *val = uvx_plain(aTHX_ hv_iterval(h, he));
         if (SvROK(val) && SvTYPE(SvRV(val)) == SVt_PVAV) { /* one name, several values */
           AV *vals = (AV *)SvRV(val);
           SSize_t i;
@@ -226,18 +227,23 @@ static uvh_request_t *uvx_build_request(pTHX_ HV *hv, const char *prefix) {
     if ((rc = uvh_request_set_body(r, s, len)))
       uvx_croak_request(aTHX_ prefix, r, rc);
   }
-  if ((sv = FIELD(hv, "timeout")))
-    uvh_request_set_timeout(r, uvx_seconds(aTHX_ prefix, sv, "timeout"));
-  if ((sv = FIELD(hv, "connect_timeout")))
-    uvh_request_set_connect_timeout(r, uvx_seconds(aTHX_ prefix, sv, "connect_timeout"));
+  /* every setter's error reaches the caller: a value the core refuses
+   * must never leave the default in place silently */
+  if ((sv = FIELD(hv, "timeout")) && (rc = uvh_request_set_timeout(r, uvx_seconds(aTHX_ prefix, sv, "timeout"))))
+    uvx_croak_request(aTHX_ prefix, r, rc);
+  if ((sv = FIELD(hv, "connect_timeout")) &&
+      (rc = uvh_request_set_connect_timeout(r, uvx_seconds(aTHX_ prefix, sv, "connect_timeout"))))
+    uvx_croak_request(aTHX_ prefix, r, rc);
   {
     SV *mh = FIELD(hv, "max_headers_size"), *mb = FIELD(hv, "max_body_size");
-    uvh_request_set_limits(r, mh ? uvx_size(aTHX_ prefix, mh, "max_headers_size") : UVH_LIMIT_INHERIT,
-                           mb ? uvx_size(aTHX_ prefix, mb, "max_body_size") : UVH_LIMIT_INHERIT);
+    if ((rc = uvh_request_set_limits(r, mh ? uvx_size(aTHX_ prefix, mh, "max_headers_size") : UVH_LIMIT_INHERIT,
+                                     mb ? uvx_size(aTHX_ prefix, mb, "max_body_size") : UVH_LIMIT_INHERIT)))
+      uvx_croak_request(aTHX_ prefix, r, rc);
   }
   {
     SV *retry = FIELD(hv, "retry"), *idem = FIELD(hv, "idempotent");
-    uvh_request_set_retry(r, retry ? SvTRUE(retry) : 1, idem ? SvTRUE(idem) : 0);
+    if ((rc = uvh_request_set_retry(r, retry ? SvTRUE(retry) : 1, idem ? SvTRUE(idem) : 0)))
+      uvx_croak_request(aTHX_ prefix, r, rc);
   }
   if ((sv = FIELD(hv, "tls"))) {
     uvh_tls_config_t tls;

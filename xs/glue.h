@@ -20,6 +20,7 @@ typedef struct {
   SV *self;       /* the object's inner SV, not counted */
   SV *instance;   /* RV to Pool::instance for this loop, counted; NULL until asked */
   int is_default;
+  int running;    /* inside run*: libuv loops are not re-entrant */
 } uvx_loop_t;
 
 /* Perl-side state of a pool. Owns one reference to its core pool. */
@@ -61,12 +62,37 @@ static void uvx_croak_sv(pTHX_ SV *msg) {
 }
 #define UVX_CROAK(...) uvx_croak_sv(aTHX_ sv_2mortal(newSVpvf(__VA_ARGS__)))
 
+/* Keep `sv` alive until the caller's next statement frees temporaries.
+ * An XSUB that may run Perl code (a callback, an overloaded '""', a tied
+ * FETCH) holds every object it will touch afterwards: that code may drop
+ * the last reference to it. */
+static void uvx_hold(pTHX_ SV *sv) {
+  sv_2mortal(SvREFCNT_inc_simple_NN(sv));
+}
+
+/* The object behind `sv`, held for the rest of the XSUB (see uvx_hold):
+ * a loop stays alive until its run returns, a pool until request() has
+ * read the last of its parameters. */
 static void *uvx_unwrap(pTHX_ SV *sv, const char *cls, const char *what) {
   if (!SvROK(sv) || !sv_derived_from(sv, cls))
     UVX_CROAK("%s is not of type %s", what, cls);
   if (!SvIOK(SvRV(sv)) || SvIVX(SvRV(sv)) == 0)
     UVX_CROAK("%s is a destroyed %s object", what, cls);
+  uvx_hold(aTHX_ SvRV(sv));
   return INT2PTR(void *, SvIVX(SvRV(sv)));
+}
+
+/* A pool's loop, held like the pool itself: an instance pool does not
+ * own its loop, so Perl code run by the XSUB could drop it. */
+static void uvx_hold_pool_loop(pTHX_ uvx_pool_t *pool) {
+  if (pool->loop)
+    uvx_hold(aTHX_ pool->loop->self);
+}
+
+/* `sv` with its get-magic run exactly once: a tied or magical value is
+ * fetched into a mortal copy, which later reads use without magic. */
+static SV *uvx_plain(pTHX_ SV *sv) {
+  return SvGMAGICAL(sv) ? sv_mortalcopy(sv) : sv;
 }
 
 /* A new blessed reference to a scalar holding `ptr`. */
@@ -165,9 +191,23 @@ static const char *uvx_bytes(pTHX_ SV *sv, STRLEN *len, const char *prefix, cons
 }
 
 static double uvx_num(pTHX_ SV *sv, const char *prefix, const char *name) {
+  sv = uvx_plain(aTHX_ sv);
   if (!SvOK(sv) || SvROK(sv) || !looks_like_number(sv))
     UVX_CROAK("%s: '%s' must be a number, got '%" SVf "'", prefix, name, SVfARG(uvx_shown(aTHX_ sv)));
   return SvNV(sv);
+}
+
+/* A number of seconds: finite, >= 0 and at most UVH_MAX_SECONDS, or croak
+ * naming the parameter and the value. NaN, Inf and 1e308 must never fall
+ * back to a default or overflow the milliseconds. */
+static double uvx_seconds(pTHX_ const char *prefix, SV *sv, const char *name) {
+  double v;
+  sv = uvx_plain(aTHX_ sv);
+  v = uvx_num(aTHX_ sv, prefix, name);
+  if (!UVH_SECONDS_OK(v))
+    UVX_CROAK("%s: '%s' must be a finite number of seconds >= 0 (at most 1e9), got '%" SVf "'", prefix, name,
+              SVfARG(uvx_shown(aTHX_ sv)));
+  return v;
 }
 
 #endif

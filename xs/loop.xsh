@@ -6,9 +6,14 @@ default(...)
     dMY_CXT;
     if (MY_CXT.default_loop == NULL) {
       uvx_loop_t *loop;
+      uv_loop_t *uv = uv_default_loop();
+      if (uv == NULL)
+        croak("Uvent::Loop->default: could not create libuv's default loop");
       Newxz(loop, 1, uvx_loop_t);
-      if (uvh_loop_wrap(uv_default_loop(), &loop->core))
+      if (uvh_loop_wrap(uv, &loop->core)) {
+        Safefree(loop);
         croak("Uvent::Loop->default: out of memory");
+      }
       loop->is_default = 1;
       MY_CXT.default_loop = uvx_wrap(aTHX_ loop, MY_CXT.stash_loop);
       loop->self = SvRV(MY_CXT.default_loop);
@@ -40,10 +45,18 @@ run(uvx_loop_t *loop)
     dMY_CXT;
     uv_loop_t *prev = MY_CXT.running;
     static const uv_run_mode modes[] = {UV_RUN_DEFAULT, UV_RUN_ONCE, UV_RUN_NOWAIT};
+    /* the typemap holds the loop until the caller's next statement, so a
+     * callback dropping the last reference cannot free it under uv_run:
+     * it is destroyed after run has returned */
+    if (loop->running)
+      UVX_CROAK("Uvent::Loop->%s: the loop is already running (called from one of its own callbacks)",
+                ix == 0 ? "run" : ix == 1 ? "run_once" : "run_nowait");
     uvh_loop_check_fork(loop->core);
     uvx_rethrow(aTHX);
     MY_CXT.running = uvh_loop_uv(loop->core);
+    loop->running = 1;
     uv_run(MY_CXT.running, modes[ix]);
+    loop->running = 0;
     MY_CXT.running = prev;
     uvx_rethrow(aTHX);
 
@@ -103,7 +116,13 @@ DESTROY(SV *self)
       loop->instance = NULL;
     }
     if (!loop->is_default) {
+      dMY_CXT;
+      uv_loop_t *prev = MY_CXT.running;
+      /* a callback dying in here must stop this loop's last run, not
+       * another loop that happens to be running */
+      MY_CXT.running = uvh_loop_uv(loop->core);
       uvh_loop_destroy(loop->core);
+      MY_CXT.running = prev;
       Safefree(loop);
       uvx_rethrow(aTHX);
     }

@@ -7,6 +7,7 @@ _new(const char *klass, SV *loop_rv, HV *config, int weak_loop)
     uvh_pool_config_t cfg;
     uvx_pool_t *pool;
     SV **v;
+    int rc;
     /* Pool.pm has validated and completed the config */
     uvh_pool_config_init(&cfg);
 #define CFG(key) ((v = hv_fetchs(config, key, 0)) ? SvNV(*v) : 0)
@@ -21,9 +22,9 @@ _new(const char *klass, SV *loop_rv, HV *config, int weak_loop)
     cfg.max_total = (unsigned)CFG("max_total");
 #undef CFG
     Newxz(pool, 1, uvx_pool_t);
-    if (uvh_pool_new(loop->core, &cfg, &pool->core)) {
+    if ((rc = uvh_pool_new(loop->core, &cfg, &pool->core))) {
       Safefree(pool);
-      UVX_CROAK("Uvent::HTTP::Pool->new: invalid configuration");
+      UVX_CROAK("Uvent::HTTP::Pool->new: %s", rc == UVH_E_BADARG ? "invalid configuration" : uvh_strerror(rc));
     }
     pool->loop = loop;
     /* an instance pool is owned by its loop, so it must not own the loop back */
@@ -43,6 +44,13 @@ request(uvx_pool_t *pool, SV *request)
     uvh_request_t *r;
     uvh_conn_t *conn = NULL;
     int rc;
+    /* building the request may run Perl code (an overloaded uri, a tied
+     * header): the pool is held by the typemap, its loop and the request
+     * here, so none of them can go away before the submit */
+    uvx_hold_pool_loop(aTHX_ pool);
+    request = uvx_plain(aTHX_ request);
+    if (SvROK(request))
+      uvx_hold(aTHX_ SvRV(request));
     if (SvROK(request) && SvTYPE(SvRV(request)) == SVt_PVHV && !SvOBJECT(SvRV(request)))
       request = uvx_request_from_params(aTHX_ (HV *)SvRV(request));
     if (!SvROK(request) || SvTYPE(SvRV(request)) != SVt_PVHV || !sv_derived_from(request, "Uvent::HTTP::Request"))
@@ -54,6 +62,12 @@ request(uvx_pool_t *pool, SV *request)
     if (pool->loop == NULL)
       UVX_CROAK("Uvent::HTTP::Pool->request: the pool's loop has been destroyed");
     r = uvx_build_request(aTHX_ hv, "Uvent::HTTP::Pool->request");
+    /* that Perl code may have submitted this very request object */
+    mg = uvx_request_magic(aTHX_ (SV *)hv);
+    if (mg && mg->mg_ptr && uvh_request_active((uvh_request_t *)mg->mg_ptr)) {
+      uvh_request_unref(r);
+      UVX_CROAK("Uvent::HTTP::Pool->request: this request is already in progress");
+    }
     /* the request object stays alive until its callback has run */
     SvREFCNT_inc_simple_void_NN((SV *)hv);
     rc = uvh_pool_submit(pool->core, r, &conn);
@@ -101,10 +115,10 @@ double
 idle_timeout(uvx_pool_t *pool, SV *value = NULL)
   CODE:
     if (value) {
-      double v = uvx_num(aTHX_ value, "Uvent::HTTP::Pool->idle_timeout", "seconds");
-      if (v < 0)
-        croak("Uvent::HTTP::Pool->idle_timeout: must be >= 0 seconds");
-      uvh_pool_set_idle_timeout(pool->core, v);
+      double v = uvx_seconds(aTHX_ "Uvent::HTTP::Pool->idle_timeout", value, "seconds");
+      if (uvh_pool_set_idle_timeout(pool->core, v))
+        UVX_CROAK("Uvent::HTTP::Pool->idle_timeout: 'seconds' must be a finite number of seconds >= 0 (at most "
+                  "1e9), got '%g'", v);
     }
     RETVAL = uvh_pool_idle_timeout(pool->core);
   OUTPUT:
@@ -115,8 +129,12 @@ max_connections(uvx_pool_t *pool, SV *value = NULL)
   CODE:
     if (value) {
       double v = uvx_num(aTHX_ value, "Uvent::HTTP::Pool->max_connections", "n");
-      if (v < 1 || v > 1e6 || v != (double)(unsigned)v)
-        croak("Uvent::HTTP::Pool->max_connections: must be a whole number >= 1");
+      if (!(v >= 1 && v <= 1e6) || v != (double)(unsigned)v)
+        UVX_CROAK("Uvent::HTTP::Pool->max_connections: must be a whole number >= 1 (at most 1000000), got '%g'", v);
+      if (pool->loop == NULL)
+        UVX_CROAK("Uvent::HTTP::Pool->max_connections: the pool's loop has been destroyed");
+      /* queued requests may start, or fail, and call back */
+      uvx_hold_pool_loop(aTHX_ pool);
       uvh_pool_set_max_connections(pool->core, (unsigned)v);
       uvx_rethrow(aTHX);
     }
@@ -138,6 +156,7 @@ _set_tls(uvx_pool_t *pool, SV *tls)
   CODE:
     uvh_tls_config_t cfg;
     int rc;
+    uvx_hold_pool_loop(aTHX_ pool);
     uvx_tls_config(aTHX_ tls, &cfg, "Uvent::HTTP::Pool->new");
     if ((rc = uvh_pool_set_tls(pool->core, &cfg)))
       UVX_CROAK("Uvent::HTTP::Pool->new: %s",
@@ -150,6 +169,9 @@ stats(uvx_pool_t *pool, SV *destination = NULL, SV *tls = NULL)
     HV *hv, *errors;
     int slot;
     unsigned queued;
+    uvx_hold_pool_loop(aTHX_ pool); /* an overloaded destination runs Perl code */
+    if (destination)
+      destination = uvx_plain(aTHX_ destination);
     if (destination && SvOK(destination)) {
       /* any URL of the destination will do: its key is what counts */
       STRLEN len;
@@ -206,6 +228,7 @@ stats(uvx_pool_t *pool, SV *destination = NULL, SV *tls = NULL)
 void
 shutdown(uvx_pool_t *pool)
   CODE:
+    uvx_hold_pool_loop(aTHX_ pool); /* the callbacks may drop both */
     uvh_pool_shutdown(pool->core);
     uvx_rethrow(aTHX);
 

@@ -28,6 +28,7 @@ validate(SV *self)
     uvh_request_t *r;
     if (!SvROK(self) || SvTYPE(SvRV(self)) != SVt_PVHV)
       UVX_CROAK("Uvent::HTTP::Request->validate: not a request object");
+    uvx_hold(aTHX_ SvRV(self)); /* an overloaded uri may drop the request */
     /* builds the core request exactly as request() would, croaking on the first problem */
     r = uvx_build_request(aTHX_ (HV *)SvRV(self), "Uvent::HTTP::Request->validate");
     uvh_request_unref(r);

@@ -19,13 +19,13 @@ _new(const char *klass, SV *loop_rv)
 void
 _start(uvx_timer_t *t, SV *after, SV *repeat, SV *cb, int pin)
   CODE:
-    double a = uvx_num(aTHX_ after, "Uvent::Timer", "delay"), r = uvx_num(aTHX_ repeat, "Uvent::Timer", "repeat");
+    double a = uvx_seconds(aTHX_ "Uvent::Timer", after, "delay"), r = uvx_seconds(aTHX_ "Uvent::Timer", repeat, "repeat");
+    int rc;
+    cb = uvx_plain(aTHX_ cb);
     if (!(SvROK(cb) && SvTYPE(SvRV(cb)) == SVt_PVCV))
       UVX_CROAK("Uvent::Timer: the callback must be a CODE reference");
-    if (a < 0 || r < 0)
-      UVX_CROAK("Uvent::Timer: delays must be >= 0 seconds");
-    if (uvh_timer_start(t->core, a, r))
-      UVX_CROAK("Uvent::Timer: its loop is destroyed");
+    if ((rc = uvh_timer_start(t->core, a, r)))
+      UVX_CROAK("Uvent::Timer: %s", rc == UVH_E_CLOSED_POOL ? "its loop is destroyed" : uvh_strerror(rc));
     if (t->cb)
       SvREFCNT_dec(t->cb);
     t->cb = newSVsv(cb);

@@ -98,8 +98,16 @@ C<run>; call C<run> again to continue with the remaining work (see
 L<Uvent/EXCEPTIONS IN CALLBACKS>).
 
 C<run> must not be called for a loop from inside a callback running on that
-same loop (libuv loops are not re-entrant). Running another loop from inside
-a callback is fine; C<http_request_sync> in L<Uvent::HTTP> does exactly that.
+same loop (libuv loops are not re-entrant): it croaks with
+C<Uvent::Loop-E<gt>run: the loop is already running (called from one of its own callbacks)>
+(likewise C<run_once> and C<run_nowait>), and the exception propagates out of
+the outer C<run> as any exception from a callback. Running another loop from
+inside a callback is fine; C<http_request_sync> in L<Uvent::HTTP> does
+exactly that.
+
+While C<run>, C<run_once> or C<run_nowait> runs, the loop holds itself: a
+callback may drop the last reference to the loop (and to its pools and
+timers); see L</OBJECT LIFETIME> for what happens then.
 
 =head2 run_once
 
@@ -165,6 +173,18 @@ Every L<Uvent::HTTP::Pool> made with C<new> and every L<Uvent::Timer> hold a
 reference to their loop, so the loop lives at least as long as they do. The
 instance pool of the loop (C<< Uvent::HTTP::Pool->instance($loop) >>) does
 not hold one: it belongs to the loop and goes with it.
+
+A running loop holds a reference to itself until its C<run> (or C<run_once>,
+C<run_nowait>) returns. When a callback drops the last reference to the loop
+while it runs, nothing happens at once: the run goes on as usual, requests
+in flight and due timers complete normally and call back, and the loop is
+destroyed as described below when the statement that called C<run> ends. So
+after C<run> (which returns only when nothing is pending) nothing is left to
+cancel; after C<run_once> or C<run_nowait>, or when a callback died or called
+L</stop>, whatever is still pending is cancelled then, each request with
+exactly one callback. Any method of a pool, timer or request holds its
+objects in the same way while it runs Perl code (a callback, an overloaded
+C<uri>, a tied value), so dropping them from that code is safe too.
 
 When a loop is destroyed:
 

@@ -104,11 +104,12 @@ Croaks with:
 
 =over 4
 
-=item C<timer delay must be a number, got '...'>
+=item C<Uvent::Timer: 'delay' must be a number, got '...'>
 
-=item C<timer repeat must be a number, got '...'>
+=item C<Uvent::Timer: 'delay' must be a finite number of seconds E<gt>= 0 (at most 1e9), got '...'>
 
-=item C<Uvent::Timer: delays must be E<gt>= 0 seconds>
+for a negative delay, C<NaN>, C<Inf>, or one above 1e9 seconds (about 31
+years) such as C<1e308>; the same with C<'repeat'> for the repeat interval
 
 =item C<Uvent::Timer: the callback must be a CODE reference>
 

@@ -13,6 +13,7 @@ my %DEFAULT = (
     max_lifetime => 0, max_requests_per_connection => 0, max_queue => 0, queue_timeout => 0, max_total => 0,
 );
 my %WHOLE = map { $_ => 1 } qw(max_connections max_headers_size max_body_size max_requests_per_connection max_queue max_total);
+my %SECONDS = map { $_ => 1 } qw(timeout max_lifetime queue_timeout);
 
 sub new {
     my ($class, @args) = @_;
@@ -41,6 +42,11 @@ sub _create {
         my $v = $c{$key};
         Carp::croak("$class->new: '$key' must be a number >= 0, got " . (defined $v ? "'" . Uvent::_shown($v) . "'" : 'undef'))
             unless defined $v && !ref $v && $v =~ /\A(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\z/;
+    }
+    for my $key (grep { $SECONDS{$_} } sort keys %c) {
+        # the core refuses more than 1e9 s (its milliseconds must not overflow)
+        Carp::croak("$class->new: '$key' must be a finite number of seconds >= 0 (at most 1e9), got '$c{$key}'")
+            unless $c{$key} <= 1e9;
     }
     for my $key (grep { $WHOLE{$_} } sort keys %c) {
         Carp::croak("$class->new: '$key' must be a whole number, got '$c{$key}'") unless $c{$key} == int $c{$key};
@@ -306,7 +312,13 @@ for C<< new($loop, \%config) >>
 =item C<Uvent::HTTP::Pool-E<gt>new: 'KEY' must be a number E<gt>= 0, got 'VALUE'>
 
 also for an undef value (C<got undef>) or a reference. Numbers are written
-in decimal, optionally with an exponent (C<1e3>); no sign.
+in decimal, optionally with an exponent (C<1e3>); no sign. C<NaN> and
+C<Inf> are not numbers here.
+
+=item C<Uvent::HTTP::Pool-E<gt>new: 'KEY' must be a finite number of seconds E<gt>= 0 (at most 1e9), got 'VALUE'>
+
+for C<timeout>, C<max_lifetime> or C<queue_timeout> above 1e9 seconds
+(about 31 years), such as C<1e308>
 
 =item C<Uvent::HTTP::Pool-E<gt>new: 'KEY' must be a whole number, got 'VALUE'>
 
@@ -566,6 +578,18 @@ Optional: without one the request runs and its result is dropped.
 Unknown parameter names croak. C<request> croaks with the messages listed in
 L</ERRORS>.
 
+Tied and other magical values are read like plain ones, each exactly once:
+a tied C<headers> hash or array, tied header names and values, tied
+parameters or a tied parameters hash, a tied C<tls> hash. Perl code that
+C<request> runs while it reads the parameters (an overloaded C<uri>, a tied
+C<FETCH>) may drop the last reference to the pool, its loop or the request
+object: all three are held until C<request> returns, and the request is
+submitted as usual. If that code dropped the loop, the request is cancelled
+when the loop goes, at the end of the statement that called C<request>,
+with one callback as always (see L<Uvent::Loop/OBJECT LIFETIME>). If that
+code submitted the same request object, C<request> croaks with
+C<this request is already in progress>.
+
 =head2 loop
 
     my $loop = $pool->loop;
@@ -601,9 +625,10 @@ The number of requests waiting in the queues of all destinations.
 
 Gets or sets the idle timeout (the C<timeout> config key). Setting it takes
 effect at once: connections that are idle now get a new deadline counted
-from the moment of the call. Returns the (new) value. Croaks with
-C<idle_timeout must be a number, got '...'> or
-C<Uvent::HTTP::Pool-E<gt>idle_timeout: must be E<gt>= 0 seconds>.
+from the moment of the call. Returns the (new) value. Croaks, changing
+nothing, with C<Uvent::HTTP::Pool-E<gt>idle_timeout: 'seconds' must be a number, got '...'> or
+C<Uvent::HTTP::Pool-E<gt>idle_timeout: 'seconds' must be a finite number of seconds E<gt>= 0 (at most 1e9), got '...'>
+(for a negative value, C<NaN>, C<Inf> or C<1e308>).
 
 =head2 max_connections
 
@@ -614,8 +639,10 @@ Gets or sets C<max_connections>. Raising it starts queued requests on new
 connections at once. Lowering it closes nothing: it limits the opening of new
 connections, while connections that are already open keep serving their
 destination's queue. Returns the (new) value. Croaks with
-C<max_connections must be a number, got '...'> or
-C<Uvent::HTTP::Pool-E<gt>max_connections: must be a whole number E<gt>= 1>.
+C<Uvent::HTTP::Pool-E<gt>max_connections: 'n' must be a number, got '...'> or
+C<Uvent::HTTP::Pool-E<gt>max_connections: must be a whole number E<gt>= 1 (at most 1000000), got '...'>,
+and, for an instance pool whose loop is gone, with
+C<Uvent::HTTP::Pool-E<gt>max_connections: the pool's loop has been destroyed>.
 
 =head2 max_headers_size
 
@@ -1063,9 +1090,11 @@ allowed in a hashref)
 
 =item C<'body' is too large (N bytes; at most 4294967295)>
 
-=item C<invalid timeout: it must be a number of seconds E<gt>= 0>
+=item C<'timeout' must be a finite number of seconds E<gt>= 0 (at most 1e9), got 'VALUE'>
 
-also for C<connect_timeout>, and for values above 1e9
+also for C<connect_timeout>: for a negative value, C<NaN>, C<Inf>, or a
+value above 1e9 seconds such as C<1e308>. Such a value never falls back to
+the default.
 
 =item C<'timeout' must be a number, got 'VALUE'>
 
@@ -1138,7 +1167,8 @@ reuse any more, and each is closed when its request is done;
 the pool's reference to its loop is dropped. If that was the last reference to
 a C<< Uvent::Loop->new >> loop, the loop is destroyed right away and the
 pending requests are cancelled instead (see L<Uvent::Loop/OBJECT LIFETIME>).
-Keep the loop if the requests should finish.
+Keep the loop if the requests should finish. When this happens in a
+callback while the loop runs, the loop waits for its C<run> to return.
 
 =back
 
