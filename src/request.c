@@ -8,6 +8,7 @@
 #include "internal.h"
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <strings.h>
 
@@ -269,11 +270,21 @@ static int check_content_length(uvh_request_t *req) {
   while (h < end) {
     const char *eol = memchr(h, '\r', (size_t)(end - h));
     if (eol - h > 15 && strncasecmp(h, "content-length:", 15) == 0) {
-      char *stop;
-      unsigned long long v = strtoull(h + 15, &stop, 10);
-      while (stop < eol && *stop == ' ')
-        stop++;
-      if (stop != eol || v != req->body_len) {
+      /* digits only, between optional blanks: strtoull would also take a
+       * sign ("+5", or "-18446744073709551611" wrapping round to 5) */
+      const char *p = h + 15;
+      unsigned long long v = 0;
+      int digits = 0, overflow = 0;
+      while (p < eol && (*p == ' ' || *p == '\t'))
+        p++;
+      for (; p < eol && *p >= '0' && *p <= '9'; p++, digits++) {
+        if (v > (ULLONG_MAX - (unsigned)(*p - '0')) / 10)
+          overflow = 1;
+        v = v * 10 + (unsigned)(*p - '0');
+      }
+      while (p < eol && (*p == ' ' || *p == '\t'))
+        p++;
+      if (p != eol || digits == 0 || overflow || v != req->body_len) {
         snprintf(req->error.message, sizeof req->error.message,
                  "header 'Content-Length' does not match the body length %zu (leave it out: Uvent sets it)",
                  req->body_len);

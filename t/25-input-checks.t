@@ -61,6 +61,16 @@ subtest 'validate checks what request checks' => sub {
     like($@, qr/^Uvent::HTTP::Request->validate: header 'Content-Length' does not match the body length 3/, 'mismatch');
     $r = Uvent::HTTP::Request->new({ uri => $srv->url('/ok'), body => 'abc', headers => ['Content-Length' => 3] });
     ok(eval { $r->validate; 1 }, 'matching Content-Length is fine');
+    # a sign, a second number or an overflow that wraps round to the length must not pass
+    for my $cl ('+3', '-18446744073709551613', '3 3', '0x3', '', '18446744073709551619', "3\t") {
+        my $bad = Uvent::HTTP::Request->new({ uri => $srv->url('/ok'), body => 'abc', headers => ['Content-Length' => $cl] });
+        if ($cl eq "3\t") {
+            ok(eval { $bad->validate; 1 }, 'Content-Length with a trailing tab is fine') or diag $@;
+            next;
+        }
+        ok(!eval { $bad->validate; 1 }, "Content-Length '$cl' is refused");
+        like($@, qr/header 'Content-Length' does not match the body length 3/, "Content-Length '$cl': message");
+    }
     is($srv->requests, 0, 'validate sends nothing');
 };
 
