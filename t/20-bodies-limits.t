@@ -115,6 +115,14 @@ subtest 'endless bodies stop at the limit' => sub {
 subtest 'max_body_size defaults to 1 GiB; 0 still means no limit' => sub {
     my $pool = Uvent::HTTP::Pool->new({ timeout => 60 }, $loop);
     is($pool->max_body_size, 1073741824, 'default max_body_size is 1 GiB');
+    SKIP: {
+        skip 'a 32-bit perl: byte limits stop at 4 GiB', 3 unless ~0 > 4294967295;
+        my $big = Uvent::HTTP::Pool->new({ max_body_size => 8 * 1073741824, max_headers_size => 5 * 1073741824 }, $loop);
+        is($big->max_body_size, 8589934592, 'max_body_size can be raised above 4 GiB');
+        is($big->max_headers_size, 5368709120, 'so can max_headers_size');
+        ok(!eval { Uvent::HTTP::Pool->new({ max_body_size => 2**53 + 2 }, $loop); 1 }
+            && $@ =~ /'max_body_size' is too large \(at most 9007199254740992\)/, 'above 2**53 croaks') or diag $@;
+    }
     # a declared length over the limit fails before any of the body is read
     my $r = fetch($loop, $pool, uri => $srv->url('/endless-cl'), timeout => 10);
     is(ecode($r), 'too_large', 'Content-Length: 10000000000 is over the default limit');

@@ -14,6 +14,9 @@ my %DEFAULT = (
 );
 my %WHOLE = map { $_ => 1 } qw(max_connections max_headers_size max_body_size max_requests_per_connection max_queue max_total);
 my %SECONDS = map { $_ => 1 } qw(timeout max_lifetime queue_timeout);
+# byte limits are size_t in the core; above 2**53 a Perl number is no longer exact
+my %BYTES = map { $_ => 1 } qw(max_headers_size max_body_size);
+my $MAX_BYTES = (~0 > 4294967295) ? 9007199254740992 : 4294967295;
 
 sub new {
     my ($class, @args) = @_;
@@ -50,7 +53,8 @@ sub _create {
     }
     for my $key (grep { $WHOLE{$_} } sort keys %c) {
         Carp::croak("$class->new: '$key' must be a whole number, got '$c{$key}'") unless $c{$key} == int $c{$key};
-        Carp::croak("$class->new: '$key' is too large (at most 4294967295), got '$c{$key}'") if $c{$key} > 4294967295;
+        my $max = $BYTES{$key} ? $MAX_BYTES : 4294967295;
+        Carp::croak("$class->new: '$key' is too large (at most $max), got '$c{$key}'") if $c{$key} > $max;
     }
     Carp::croak("$class->new: 'max_connections' must be a whole number >= 1") unless $c{max_connections} >= 1;
     $loop //= Uvent::Loop->default;
@@ -325,6 +329,13 @@ for C<timeout>, C<max_lifetime> or C<queue_timeout> above 1e9 seconds
 for a fraction given to C<max_connections>, C<max_headers_size>,
 C<max_body_size>, C<max_requests_per_connection>, C<max_queue> or
 C<max_total>
+
+=item C<Uvent::HTTP::Pool-E<gt>new: 'KEY' is too large (at most MAX), got 'VALUE'>
+
+for a count (C<max_connections>, C<max_requests_per_connection>,
+C<max_queue>, C<max_total>) above 4294967295, or a byte limit
+(C<max_headers_size>, C<max_body_size>) above 2**53 (9007199254740992; on
+a 32-bit perl 4294967295)
 
 =item C<Uvent::HTTP::Pool-E<gt>new: 'max_connections' must be a whole number E<gt>= 1>
 
