@@ -24,7 +24,8 @@ package Uvent::Test::Server;
 #  - a request with `Connection: close` (or HTTP/1.0 without keep-alive) gets
 #    `Connection: close` and the connection is closed, on every normal route.
 #
-# TLS mode (IO::Socket::SSL needed only then):
+# TLS mode (IO::Socket::SSL needed only then; Uvent::Test::Server->tls_missing
+# says why it cannot run, or undef):
 #
 #   my $srv = Uvent::Test::Server->new(tls => { cert_file => $c->server_cert,
 #       key_file => $c->server_key, ca_file => $c->ca_cert, verify_client => 1 });
@@ -131,6 +132,12 @@ sub new {
     $self->{pid} = $pid;
     $self->{ctl} = $ctl_w;
     return $self;
+}
+
+# Why TLS mode cannot run here (undef when it can): it needs IO::Socket::SSL.
+sub tls_missing {
+    return undef if eval { require IO::Socket::SSL; IO::Socket::SSL->VERSION(2.0); 1 };
+    return 'IO::Socket::SSL 2.0 is not installed (the TLS test server needs it)';
 }
 
 sub port { $_[0]{port} }
