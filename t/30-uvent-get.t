@@ -109,6 +109,8 @@ subtest 'load mode: --duration bounds the run' => sub {
 
 subtest 'https: --cacert, -k, TLS handshakes in load mode' => sub {
     require Uvent::Test::Certs;
+    my $why = Uvent::Test::Server->tls_missing // Uvent::Test::Certs->missing;
+    plan skip_all => $why if $why;
     my $certs = Uvent::Test::Certs->new;
     my $tls = Uvent::Test::Server->new(tls => { cert_file => $certs->server_cert, key_file => $certs->server_key });
     my $r = run_get($tls->url('/ok'));

@@ -44,8 +44,9 @@ is(Uvent::Test::Chaos::open_fds(), $fds_before, 'open file descriptors back to t
 # The same over TLS: faults now also land in the middle of TLS records and
 # handshakes, and the TLS layer's buffers must be freed on every path.
 SKIP: {
-    skip 'IO::Socket::SSL is not installed', 6 unless eval { require IO::Socket::SSL; 1 };
     require Uvent::Test::Certs;
+    my $why = Uvent::Test::Server->tls_missing // Uvent::Test::Certs->missing;
+    skip $why, 6 if $why;
     my $certs = Uvent::Test::Certs->new;
     my $tls = Uvent::Test::Server->new(tls => { cert_file => $certs->server_cert, key_file => $certs->server_key });
     my $tn = int($n / 3) || 1;
