@@ -2,7 +2,10 @@
 # garbage, early closes, random timeouts, random cancels, pools shut down
 # or dropped mid-flight). Every request gets exactly one callback, file
 # descriptors return to their baseline, pool counters return to zero.
-# UVENT_CHAOS_REQUESTS and UVENT_CHAOS_SEED change the run.
+# UVENT_CHAOS_REQUESTS and UVENT_CHAOS_SEED change the run. By default 300
+# requests (and 100 over TLS), with a new pool every 50 for the plain ones so that several
+# random pool settings are seen; 3000 (and 1000) under EXTENDED_TESTING or
+# RELEASE_TESTING.
 use strict;
 use warnings;
 use Test::More;
@@ -11,6 +14,7 @@ use lib 't/lib';
 use Uvent;
 use Uvent::Test::Server;
 use Uvent::Test::Chaos;
+use Uvent::Test::Util qw(extended_testing);
 
 my $seed = $ENV{UVENT_CHAOS_SEED} // int(Time::HiRes::time() * 1000) % 1_000_000;
 srand $seed;
@@ -27,8 +31,10 @@ my $loop = Uvent::Loop->new;
     $loop->run;
 }
 my $fds_before = Uvent::Test::Chaos::open_fds();
-my $n = $ENV{UVENT_CHAOS_REQUESTS} // 3000;
-my $r = Uvent::Test::Chaos::run(server => $srv, loop => $loop, requests => $n, seconds => 60, in_flight => 32);
+my $n = $ENV{UVENT_CHAOS_REQUESTS} // (extended_testing() ? 3000 : 300);
+my @short = $n < 1000 ? (pool_requests => 50) : ();
+diag "$n requests" . (@short ? ', a new pool every 50 (EXTENDED_TESTING=1 for 3000)' : '');
+my $r = Uvent::Test::Chaos::run(server => $srv, loop => $loop, requests => $n, seconds => 60, in_flight => 32, @short);
 
 is($r->{sent}, $n, "sent $n requests");
 is($r->{done}, $r->{sent}, 'as many callbacks as requests');
