@@ -15,6 +15,7 @@ use Time::HiRes qw(time);
 use Uvent::Test::Certs;
 use Uvent::Test::Nginx;
 use Uvent::Test::Server;
+use Uvent::Test::Util qw(extended_testing);
 
 # What is missing for each part (undef: nothing); those parts skip.
 my $OPENSSL = Uvent::Test::Certs::openssl_command();
@@ -216,15 +217,16 @@ subtest 'routes over TLS' => sub {
     like $r->{headers}{'x-tls-protocol'}, qr/\ATLSv1\.[23]\z/, 'X-TLS-Protocol';
     ok !exists $r->{headers}{'x-client-cn'}, 'no X-Client-CN without a client cert';
 
-    my $size = 3_000_000;
+    # large bodies: 3 MB down, 2 MB up under EXTENDED_TESTING, a tenth by default
+    my $size = extended_testing() ? 3_000_000 : 300_000;
     $r = $ua->get($srv->url("/big?size=$size"));
     is $r->{headers}{'x-conn'}, 1, 'keep-alive over TLS: same connection';
     is $r->{headers}{'x-seq'}, 2, '... second request';
-    ok $r->{content} eq substr('0123456789' x ($size / 10 + 1), 0, $size), '3 MB body intact';
+    ok $r->{content} eq substr('0123456789' x ($size / 10 + 1), 0, $size), "$size-byte body intact";
 
-    my $up = join '', map { chr(($_ * 7) % 256) } 1 .. 2_000_000;
+    my $up = join '', map { chr(($_ * 7) % 256) } 1 .. $size * 2 / 3;
     $r = $ua->post($srv->url('/upload'), { content => $up });
-    is $r->{content}, length($up) . ' ' . md5_hex($up), '2 MB upload intact';
+    is $r->{content}, length($up) . ' ' . md5_hex($up), length($up) . '-byte upload intact';
 
     $r = $ua->get($srv->url('/chunked?split=1'));
     is $r->{content}, 'hello world', 'byte-by-byte chunked response';

@@ -2,10 +2,10 @@
 # garbage, early closes, random timeouts, random cancels, pools shut down
 # or dropped mid-flight). Every request gets exactly one callback, file
 # descriptors return to their baseline, pool counters return to zero.
-# UVENT_CHAOS_REQUESTS and UVENT_CHAOS_SEED change the run. By default 300
-# requests (and 100 over TLS), with a new pool every 50 for the plain ones so that several
-# random pool settings are seen; 3000 (and 1000) under EXTENDED_TESTING or
-# RELEASE_TESTING.
+# UVENT_CHAOS_REQUESTS and UVENT_CHAOS_SEED change the run. By default 200
+# requests (and 66 over TLS) with a new pool every 25, so that a short run
+# still sees many random pool settings; 3000 (and 1000) under
+# EXTENDED_TESTING or RELEASE_TESTING, where the random pool faults do that.
 use strict;
 use warnings;
 use Test::More;
@@ -31,9 +31,9 @@ my $loop = Uvent::Loop->new;
     $loop->run;
 }
 my $fds_before = Uvent::Test::Chaos::open_fds();
-my $n = $ENV{UVENT_CHAOS_REQUESTS} // (extended_testing() ? 3000 : 300);
-my @short = $n < 1000 ? (pool_requests => 50) : ();
-diag "$n requests" . (@short ? ', a new pool every 50 (EXTENDED_TESTING=1 for 3000)' : '');
+my $n = $ENV{UVENT_CHAOS_REQUESTS} // (extended_testing() ? 3000 : 200);
+my @short = $n < 1000 ? (pool_requests => 25) : ();
+diag "$n requests" . (@short ? ', a new pool every 25 (EXTENDED_TESTING=1 for 3000)' : '');
 my $r = Uvent::Test::Chaos::run(server => $srv, loop => $loop, requests => $n, seconds => 60, in_flight => 32, @short);
 
 is($r->{sent}, $n, "sent $n requests");
@@ -57,7 +57,7 @@ SKIP: {
     my $tls = Uvent::Test::Server->new(tls => { cert_file => $certs->server_cert, key_file => $certs->server_key });
     my $tn = int($n / 3) || 1;
     my $tls_fds_before = Uvent::Test::Chaos::open_fds();    # the new server's pipe is ours
-    my $t = Uvent::Test::Chaos::run(server => $tls, loop => $loop, requests => $tn, seconds => 60, in_flight => 16,
+    my $t = Uvent::Test::Chaos::run(server => $tls, loop => $loop, requests => $tn, seconds => 60, in_flight => 16, @short,
         pool_config => { tls => { ca_file => $certs->ca_cert } });
     is($t->{sent}, $tn, "TLS: sent $tn requests");
     is($t->{done}, $t->{sent}, 'TLS: as many callbacks as requests');
