@@ -328,17 +328,17 @@ subtest 'client certificates' => sub {
 
 subtest 'tls_handshake_delay' => sub {
     plan skip_all => $NO_SSL if $NO_SSL;
-    my $srv = Uvent::Test::Server->new(tls => \%server_tls, tls_handshake_delay => 1.5);
+    my $srv = Uvent::Test::Server->new(tls => \%server_tls, tls_handshake_delay => 0.8);
     my $t = time;
     my $s = IO::Socket::SSL->new(PeerAddr => '127.0.0.1', PeerPort => $srv->port, Timeout => 0.2,
         SSL_ca_file => $CA, SSL_verifycn_name => 'localhost');
     my $took = time - $t;
     ok !$s, 'impatient client: handshake times out';
-    cmp_ok $took, '<', 1.2, sprintf '... before the server starts it (%.2f s)', $took;
+    cmp_ok $took, '<', 0.6, sprintf '... before the server starts it (%.2f s)', $took;
     $t = time;
     my $r = ua(SSL_ca_file => $CA)->get($srv->url('/ok'));
     is $r->{status}, 200, 'patient client: served';
-    cmp_ok time - $t, '>=', 1.4, '... after the delay';
+    cmp_ok time - $t, '>=', 0.75, '... after the delay';
 };
 
 # ---------------------------------------------------------------------------
