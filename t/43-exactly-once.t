@@ -2,8 +2,8 @@
 # garbage, early closes, random timeouts, random cancels, pools shut down
 # or dropped mid-flight). Every request gets exactly one callback, file
 # descriptors return to their baseline, pool counters return to zero.
-# UVENT_CHAOS_REQUESTS and UVENT_CHAOS_SEED change the run. By default 200
-# requests (and 66 over TLS) with a new pool every 25, so that a short run
+# UVENT_CHAOS_REQUESTS and UVENT_CHAOS_SEED change the run. By default 100
+# requests (and 33 over TLS) with a new pool every 25, so that a short run
 # still sees many random pool settings; 3000 (and 1000) under
 # EXTENDED_TESTING or RELEASE_TESTING, where the random pool faults do that.
 use strict;
@@ -31,7 +31,7 @@ my $loop = Uvent::Loop->new;
     $loop->run;
 }
 my $fds_before = Uvent::Test::Chaos::open_fds();
-my $n = $ENV{UVENT_CHAOS_REQUESTS} // (extended_testing() ? 3000 : 200);
+my $n = $ENV{UVENT_CHAOS_REQUESTS} // (extended_testing() ? 3000 : 100);
 my @short = $n < 1000 ? (pool_requests => 25) : ();
 diag "$n requests" . (@short ? ', a new pool every 25 (EXTENDED_TESTING=1 for 3000)' : '');
 my $r = Uvent::Test::Chaos::run(server => $srv, loop => $loop, requests => $n, seconds => 60, in_flight => 32, @short);
