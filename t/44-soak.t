@@ -2,7 +2,7 @@
 # requests, with a light mix of faults. RSS must be flat after warm-up,
 # file descriptors back to baseline, every request called back once.
 # Without EXTENDED_TESTING, RELEASE_TESTING or SOAK_SECONDS it is brief:
-# 400 requests (bounded at 30 s), RSS sampled every 100.
+# 250 requests (bounded at 30 s), RSS sampled every 50.
 #   SOAK_SECONDS=600 prove -b -I t/lib t/44-soak.t     # by hand, longer
 use strict;
 use warnings;
@@ -15,7 +15,7 @@ use Uvent::Test::Util qw(extended_testing);
 
 my $full = extended_testing() || defined $ENV{SOAK_SECONDS};
 my $seconds = $full ? $ENV{SOAK_SECONDS} // 10 : 30;
-my ($requests, $every, $min_sent) = $full ? (200_000, 500, 1000) : (400, 100, 400);
+my ($requests, $every, $min_sent) = $full ? (200_000, 500, 1000) : (250, 50, 250);
 my $seed = $ENV{UVENT_CHAOS_SEED} // $$;
 srand $seed;
 diag $full ? "soak for $seconds s, seed $seed" : "brief soak: $requests requests, seed $seed (EXTENDED_TESTING=1 for 10 s)";
