@@ -12,7 +12,8 @@ use Time::HiRes qw(time sleep);
 
 use Uvent::Test::Nginx;
 
-plan skip_all => 'nginx not installed' unless Uvent::Test::Nginx->available;
+my $no_nginx = Uvent::Test::Nginx->missing;
+plan skip_all => $no_nginx if $no_nginx;
 
 # --- minimal raw client (nginx answers these with Content-Length) -----------------
 sub connect_to {

@@ -12,16 +12,16 @@ use JSON::PP;
 use Test::More;
 use Time::HiRes qw(time);
 
+use Uvent::Test::Certs;
 use Uvent::Test::Nginx;
+use Uvent::Test::Server;
+use Uvent::Test::Util qw(extended_testing);
 
-plan skip_all => 'nginx not installed' unless Uvent::Test::Nginx->available;
-plan skip_all => 'IO::Socket::SSL not installed'
-    unless eval { require IO::Socket::SSL; IO::Socket::SSL->VERSION(2.0) };
-plan skip_all => 'openssl command not installed'
-    unless grep { -x "$_/openssl" } split /:/, $ENV{PATH} // '';
-
-require Uvent::Test::Certs;
-require Uvent::Test::Server;
+# What is missing for each part (undef: nothing); those parts skip.
+my $OPENSSL = Uvent::Test::Certs::openssl_command();
+my $NO_SSL  = Uvent::Test::Server->tls_missing;
+my $NO_CERTS = Uvent::Test::Certs->missing;
+my $NO_NGINX = Uvent::Test::Nginx->missing(tls => 1);
 
 # ---------------------------------------------------------------------------
 # Clients
@@ -36,7 +36,7 @@ sub ua {
 }
 
 sub openssl {
-    my $cmd = join ' ', map { "'$_'" } 'openssl', @_;
+    my $cmd = join ' ', map { "'$_'" } $OPENSSL, @_;
     my $out = `$cmd 2>&1`;
     return ($? == 0, $out);
 }
@@ -112,65 +112,86 @@ sub verify_error {
 # Certificates
 # ---------------------------------------------------------------------------
 
-my $t0 = time;
-my $c = Uvent::Test::Certs->new;
-my $gen = time - $t0;
-note sprintf 'certificates generated in %.2f s', $gen;
-
-my @pairs = qw(ca other_ca server expired wrong_name self_signed client client2 untrusted_client);
-ok -d $c->dir, 'dir exists';
-for my $p (@pairs) {
-    my ($cert, $key) = ("${p}_cert", "${p}_key");
-    ok -s $c->$cert && -s $c->$key, "$p: cert and key exist";
-    like scalar(do { local (@ARGV, $/) = $c->$key; <> }), qr/-----BEGIN PRIVATE KEY-----/,
-        "$p: key is unencrypted";
-}
-
-$CA = $c->ca_cert;
-{
-    my ($ok, $out) = openssl('verify', '-CAfile', $CA, '-purpose', 'sslserver', $c->server_cert);
-    ok $ok, 'server cert verifies against the CA' or diag $out;
-
-    ($ok, $out) = openssl('x509', '-noout', '-ext', 'subjectAltName', '-in', $c->server_cert);
-    like $out, qr/DNS:localhost/, 'server SAN: localhost';
-    like $out, qr/IP Address:127\.0\.0\.1/, 'server SAN: 127.0.0.1';
-    like $out, qr/IP Address:0:0:0:0:0:0:0:1\b/, 'server SAN: ::1';
-
-    ($ok, $out) = openssl('verify', '-CAfile', $CA, $c->expired_cert);
-    ok !$ok, 'expired cert fails verification';
-    like $out, qr/expired/, '... because it has expired';
-
-    ($ok, $out) = openssl('x509', '-noout', '-ext', 'subjectAltName', '-in', $c->wrong_name_cert);
-    my @names = $out =~ /((?:DNS|IP Address):[^,\s]+)/g;
-    is_deeply \@names, ['DNS:wrong.example'], 'wrong_name cert names only wrong.example';
-    ($ok, $out) = openssl('verify', '-CAfile', $CA, $c->wrong_name_cert);
-    ok $ok, '... and is signed by the CA' or diag $out;
-
-    ($ok, $out) = openssl('verify', '-CAfile', $CA, $c->self_signed_cert);
-    ok !$ok, 'self-signed cert fails against the CA';
-    ($ok, $out) = openssl('verify', '-CAfile', $c->self_signed_cert, $c->self_signed_cert);
-    ok $ok, '... and verifies against itself' or diag $out;
-
-    for my $p (qw(client client2)) {
-        my $cert = "${p}_cert";
-        ($ok, $out) = openssl('verify', '-CAfile', $CA, '-purpose', 'sslclient', $c->$cert);
-        ok $ok, "$p cert verifies for clientAuth" or diag $out;
+# Both backends make the same PKI; each is checked when it can run here.
+sub check_certs {
+    my ($c) = @_;
+    my @pairs = qw(ca other_ca server expired wrong_name self_signed client client2 untrusted_client);
+    ok -d $c->dir, 'dir exists';
+    for my $p (@pairs) {
+        my ($cert, $key) = ("${p}_cert", "${p}_key");
+        ok -s $c->$cert && -s $c->$key, "$p: cert and key exist";
+        like scalar(do { local (@ARGV, $/) = $c->$key; <> }), qr/-----BEGIN PRIVATE KEY-----/,
+            "$p: key is unencrypted";
     }
-    ($ok, $out) = openssl('x509', '-noout', '-subject', '-in', $c->client2_cert);
-    like $out, qr/CN\s*=\s*uvent-client-2/, 'client2 CN';
 
-    ($ok, $out) = openssl('verify', '-CAfile', $CA, $c->untrusted_client_cert);
-    ok !$ok, 'untrusted client cert fails against the CA';
-    ($ok, $out) = openssl('verify', '-CAfile', $c->other_ca_cert, '-purpose', 'sslclient',
-        $c->untrusted_client_cert);
-    ok $ok, '... and verifies against other_ca' or diag $out;
+    SKIP: {
+        skip 'the openssl command is not installed (it inspects the certificates)', 15 unless $OPENSSL;
+        my $CA = $c->ca_cert;
+        my ($ok, $out) = openssl('verify', '-CAfile', $CA, '-purpose', 'sslserver', $c->server_cert);
+        ok $ok, 'server cert verifies against the CA' or diag $out;
+
+        ($ok, $out) = openssl('x509', '-noout', '-ext', 'subjectAltName', '-in', $c->server_cert);
+        like $out, qr/DNS:localhost/, 'server SAN: localhost';
+        like $out, qr/IP Address:127\.0\.0\.1/, 'server SAN: 127.0.0.1';
+        like $out, qr/IP Address:0:0:0:0:0:0:0:1\b/, 'server SAN: ::1';
+
+        ($ok, $out) = openssl('verify', '-CAfile', $CA, $c->expired_cert);
+        ok !$ok, 'expired cert fails verification';
+        like $out, qr/expired/, '... because it has expired';
+
+        ($ok, $out) = openssl('x509', '-noout', '-ext', 'subjectAltName', '-in', $c->wrong_name_cert);
+        my @names = $out =~ /((?:DNS|IP Address):[^,\s]+)/g;
+        is_deeply \@names, ['DNS:wrong.example'], 'wrong_name cert names only wrong.example';
+        ($ok, $out) = openssl('verify', '-CAfile', $CA, $c->wrong_name_cert);
+        ok $ok, '... and is signed by the CA' or diag $out;
+
+        ($ok, $out) = openssl('verify', '-CAfile', $CA, $c->self_signed_cert);
+        ok !$ok, 'self-signed cert fails against the CA';
+        ($ok, $out) = openssl('verify', '-CAfile', $c->self_signed_cert, $c->self_signed_cert);
+        ok $ok, '... and verifies against itself' or diag $out;
+
+        for my $p (qw(client client2)) {
+            my $cert = "${p}_cert";
+            ($ok, $out) = openssl('verify', '-CAfile', $CA, '-purpose', 'sslclient', $c->$cert);
+            ok $ok, "$p cert verifies for clientAuth" or diag $out;
+        }
+        ($ok, $out) = openssl('x509', '-noout', '-subject', '-in', $c->client2_cert);
+        like $out, qr/CN\s*=\s*uvent-client-2/, 'client2 CN';
+
+        ($ok, $out) = openssl('verify', '-CAfile', $CA, $c->untrusted_client_cert);
+        ok !$ok, 'untrusted client cert fails against the CA';
+        ($ok, $out) = openssl('verify', '-CAfile', $c->other_ca_cert, '-purpose', 'sslclient',
+            $c->untrusted_client_cert);
+        ok $ok, '... and verifies against other_ca' or diag $out;
+    }
 }
+
+for my $backend (qw(perl openssl)) {
+    subtest "certificates made by the $backend backend" => sub {
+        my $why = $backend eq 'perl' ? Uvent::Test::Certs::perl_missing()
+                : $OPENSSL           ? undef : 'the openssl command is not installed';
+        plan skip_all => $why if $why;
+        my $t0 = time;
+        my $c = Uvent::Test::Certs->new(backend => $backend);
+        note sprintf 'certificates generated in %.2f s', time - $t0;
+        is $c->backend, $backend, 'backend';
+        check_certs($c);
+        my $enc = $c->encrypted_key('client', 'secret');
+        like scalar(do { local (@ARGV, $/) = $enc; <> }), qr/ENCRYPTED/, 'encrypted_key: an encrypted key';
+    };
+}
+
+# The TLS servers and clients below need IO::Socket::SSL, hence certificates
+# can be made (its perl backend).
+$NO_SSL //= $NO_CERTS;
+my $c = $NO_SSL ? undef : Uvent::Test::Certs->new;
+$CA = $c && $c->ca_cert;
 
 # ---------------------------------------------------------------------------
 # Uvent::Test::Server in TLS mode
 # ---------------------------------------------------------------------------
 
-my %server_tls = (cert_file => $c->server_cert, key_file => $c->server_key);
+my %server_tls = $c ? (cert_file => $c->server_cert, key_file => $c->server_key) : ();
 
 subtest 'plain mode unchanged' => sub {
     my $srv = Uvent::Test::Server->new;
@@ -182,6 +203,7 @@ subtest 'plain mode unchanged' => sub {
 };
 
 subtest 'routes over TLS' => sub {
+    plan skip_all => $NO_SSL if $NO_SSL;
     my $srv = Uvent::Test::Server->new(tls => \%server_tls);
     my $port = $srv->port;
     is $srv->url('/echo'), "https://127.0.0.1:$port/echo", 'url is https';
@@ -195,15 +217,16 @@ subtest 'routes over TLS' => sub {
     like $r->{headers}{'x-tls-protocol'}, qr/\ATLSv1\.[23]\z/, 'X-TLS-Protocol';
     ok !exists $r->{headers}{'x-client-cn'}, 'no X-Client-CN without a client cert';
 
-    my $size = 3_000_000;
+    # large bodies: 3 MB down, 2 MB up under EXTENDED_TESTING, a tenth by default
+    my $size = extended_testing() ? 3_000_000 : 300_000;
     $r = $ua->get($srv->url("/big?size=$size"));
     is $r->{headers}{'x-conn'}, 1, 'keep-alive over TLS: same connection';
     is $r->{headers}{'x-seq'}, 2, '... second request';
-    ok $r->{content} eq substr('0123456789' x ($size / 10 + 1), 0, $size), '3 MB body intact';
+    ok $r->{content} eq substr('0123456789' x ($size / 10 + 1), 0, $size), "$size-byte body intact";
 
-    my $up = join '', map { chr(($_ * 7) % 256) } 1 .. 2_000_000;
+    my $up = join '', map { chr(($_ * 7) % 256) } 1 .. $size * 2 / 3;
     $r = $ua->post($srv->url('/upload'), { content => $up });
-    is $r->{content}, length($up) . ' ' . md5_hex($up), '2 MB upload intact';
+    is $r->{content}, length($up) . ' ' . md5_hex($up), length($up) . '-byte upload intact';
 
     $r = $ua->get($srv->url('/chunked?split=1'));
     is $r->{content}, 'hello world', 'byte-by-byte chunked response';
@@ -236,6 +259,7 @@ subtest 'routes over TLS' => sub {
 };
 
 subtest 'bad server certificates are refused by the client' => sub {
+    plan skip_all => $NO_SSL if $NO_SSL;
     for my $case (
         [ expired     => qr/expired/ ],
         [ wrong_name  => qr/hostname verification failed/ ],
@@ -251,6 +275,7 @@ subtest 'bad server certificates are refused by the client' => sub {
 };
 
 subtest 'session resumption across connections' => sub {
+    plan skip_all => $NO_SSL if $NO_SSL;
     my $srv = Uvent::Test::Server->new(tls => \%server_tls);
     for my $v (qw(TLSv1_2 TLSv1_3)) {
         my $ctx = client_ctx(SSL_ca_file => $CA, SSL_version => $v);
@@ -268,6 +293,7 @@ subtest 'session resumption across connections' => sub {
 };
 
 subtest 'client certificates' => sub {
+    plan skip_all => $NO_SSL if $NO_SSL;
     my $srv = Uvent::Test::Server->new(tls => { %server_tls, ca_file => $CA, verify_client => 1 });
 
     my $r = ua(SSL_ca_file => $CA)->get($srv->url('/ok'));
@@ -301,17 +327,18 @@ subtest 'client certificates' => sub {
 };
 
 subtest 'tls_handshake_delay' => sub {
-    my $srv = Uvent::Test::Server->new(tls => \%server_tls, tls_handshake_delay => 1.5);
+    plan skip_all => $NO_SSL if $NO_SSL;
+    my $srv = Uvent::Test::Server->new(tls => \%server_tls, tls_handshake_delay => 0.8);
     my $t = time;
     my $s = IO::Socket::SSL->new(PeerAddr => '127.0.0.1', PeerPort => $srv->port, Timeout => 0.2,
         SSL_ca_file => $CA, SSL_verifycn_name => 'localhost');
     my $took = time - $t;
     ok !$s, 'impatient client: handshake times out';
-    cmp_ok $took, '<', 1.2, sprintf '... before the server starts it (%.2f s)', $took;
+    cmp_ok $took, '<', 0.6, sprintf '... before the server starts it (%.2f s)', $took;
     $t = time;
     my $r = ua(SSL_ca_file => $CA)->get($srv->url('/ok'));
     is $r->{status}, 200, 'patient client: served';
-    cmp_ok time - $t, '>=', 1.4, '... after the delay';
+    cmp_ok time - $t, '>=', 0.75, '... after the delay';
 };
 
 # ---------------------------------------------------------------------------
@@ -319,6 +346,8 @@ subtest 'tls_handshake_delay' => sub {
 # ---------------------------------------------------------------------------
 
 subtest 'nginx https' => sub {
+    plan skip_all => $NO_SSL if $NO_SSL;
+    plan skip_all => $NO_NGINX if $NO_NGINX;
     my $ng = Uvent::Test::Nginx->new(tls => { %server_tls, client_ca_file => $CA });
     ok $ng->https_port && $ng->https_client_port, 'https ports';
     is $ng->https_url('/x'), 'https://127.0.0.1:' . $ng->https_port . '/x', 'https_url';

@@ -9,7 +9,8 @@ use Uvent::Test::Util qw(run_until run_for wait_all start_req fetch ecode body h
 use Uvent;
 use Uvent::Test::Nginx;
 
-plan skip_all => 'nginx not installed' unless Uvent::Test::Nginx->available;
+my $no_nginx = Uvent::Test::Nginx->missing;
+plan skip_all => $no_nginx if $no_nginx;
 
 # ---- helpers: every loop run is bounded by a deadline ----
 

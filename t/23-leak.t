@@ -7,7 +7,7 @@ use lib 't/lib';
 use Uvent;
 use Uvent::HTTP qw(http_get http_request);
 use Uvent::Test::Server;
-use Uvent::Test::Util qw(run_until run_for wait_all start_req fetch ecode body hdr response_ok rss_kb);
+use Uvent::Test::Util qw(extended_testing run_until run_for wait_all start_req fetch ecode body hdr response_ok rss_kb);
 
 # ---- helpers: every loop run is bounded by a deadline ----
 
@@ -160,15 +160,16 @@ sub run_requests {
     return $fail;
 }
 
-subtest 'memory stays flat over 3000 requests' => sub {
+my $many = extended_testing() ? 3000 : 1000;
+subtest "memory stays flat over $many requests" => sub {
     plan skip_all => 'no /proc/self/status' unless defined rss_kb();
     my $pool = Uvent::HTTP::Pool->new({ timeout => 60, max_connections => 10 }, $loop);
     is(run_requests($pool, 500), 0, '500 warm-up requests succeeded');
     my $rss0 = rss_kb();
     my $t0   = time;
-    is(run_requests($pool, 3000), 0, '3000 requests succeeded');
+    is(run_requests($pool, $many), 0, "$many requests succeeded");
     my $rss1 = rss_kb();
-    note(sprintf '3000 requests in %.2f s; RSS %d kB -> %d kB', time - $t0, $rss0, $rss1);
+    note(sprintf "$many requests in %.2f s; RSS %d kB -> %d kB", time - $t0, $rss0, $rss1);
     cmp_ok($rss1 - $rss0, '<', 2048, 'RSS grew by less than 2 MB');
     cmp_ok($pool->size, '<=', 10, 'at most max_connections open');
     is_deeply([ $pool->nbusy, $pool->nqueued ], [ 0, 0 ], 'nothing busy or queued');

@@ -95,7 +95,7 @@ sub raw_server {
         my $buf = '';
         sysread($c, $buf, 65536, length $buf) until $buf =~ /\r\n\r\n/;
         syswrite $c, $response;
-        sleep 1;
+        sleep 5;    # holds the connection open until killed
         POSIX::_exit(0);
     }
     my $port = $l->sockport;
@@ -109,6 +109,7 @@ subtest 'long header names are kept whole' => sub {
     my $res;
     $pool->request({ uri => $url, response_callback => sub { $res = $_[1] } });
     $loop->run;
+    kill 'KILL', $pid;
     waitpid $pid, 0;
     is($res->headers->{ lc $name }, 'v', 'full lower-cased name in headers');
     is($res->header($name), 'v', 'header() by full name');
@@ -119,6 +120,7 @@ subtest '101 without an upgrade is a protocol error that says so' => sub {
     my $err;
     $pool->request({ uri => $url, response_callback => sub { $err = $_[2] } });
     $loop->run;
+    kill 'KILL', $pid;
     waitpid $pid, 0;
     is($err && $err->code, 'protocol', 'protocol');
     like("$err", qr/unexpected 101 Switching Protocols/, 'message names the 101');

@@ -5,21 +5,30 @@ use Test::More;
 use lib 't/lib';
 use File::Temp qw(tempdir);
 use JSON::PP;
+use POSIX ();
 use Uvent::Test::Server;
 
 my $srv = Uvent::Test::Server->new;
 my @cmd = ($^X, '-Mblib', 'bin/uvent-get');
 
 # run uvent-get with stdout and stderr captured (stdout is not a terminal here)
-sub run_get {
+sub run_get { finish_get(start_get(@_)) }
+
+# start_get starts it, finish_get waits for it: several can run at once
+sub start_get {
     my $dir = tempdir(CLEANUP => 1);
     my $pid = fork // die;
     if (!$pid) {
         open STDOUT, '>', "$dir/out" or die;
         open STDERR, '>', "$dir/err" or die;
         exec @cmd, @_;
-        exit 127;
+        POSIX::_exit(127);
     }
+    return [ $pid, $dir ];
+}
+
+sub finish_get {
+    my ($pid, $dir) = @{ $_[0] };
     waitpid $pid, 0;
     my $status = $? >> 8;
     my %r = (status => $status);
@@ -109,18 +118,23 @@ subtest 'load mode: --duration bounds the run' => sub {
 
 subtest 'https: --cacert, -k, TLS handshakes in load mode' => sub {
     require Uvent::Test::Certs;
+    my $why = Uvent::Test::Server->tls_missing // Uvent::Test::Certs->missing;
+    plan skip_all => $why if $why;
     my $certs = Uvent::Test::Certs->new;
     my $tls = Uvent::Test::Server->new(tls => { cert_file => $certs->server_cert, key_file => $certs->server_key });
-    my $r = run_get($tls->url('/ok'));
+    # four separate clients, run at once
+    my @runs = map { start_get(@$_) } [ $tls->url('/ok') ], [ '--cacert', $certs->ca_cert, $tls->url('/ok') ],
+        [ '-k', $tls->url('/ok') ],
+        [ '--cacert', $certs->ca_cert, '-n', 20, '-c', 2, '--max-requests-per-connection', 1, '--json', $tls->url('/ok') ];
+    my $r = finish_get(shift @runs);
     is($r->{status}, 1, 'unverifiable certificate: exit 1');
     like($r->{out}, qr/ERR\s+tls.*unknown issuer/, 'the tls error is shown');
-    $r = run_get('--cacert', $certs->ca_cert, $tls->url('/ok'));
+    $r = finish_get(shift @runs);
     is($r->{status}, 0, '--cacert: exit 0');
     like($r->{out}, qr/^200\s/m, '--cacert: fetched');
-    $r = run_get('-k', $tls->url('/ok'));
+    $r = finish_get(shift @runs);
     is($r->{status}, 0, '-k: exit 0 without verification');
-    $r = run_get('--cacert', $certs->ca_cert, '-n', 20, '-c', 2, '--max-requests-per-connection', 1, '--json',
-        $tls->url('/ok'));
+    $r = finish_get(shift @runs);
     is($r->{status}, 0, 'load mode over TLS: exit 0');
     my $j = decode_json($r->{out});
     is($j->{requests}, 20, '20 requests');
@@ -130,6 +144,7 @@ subtest 'https: --cacert, -k, TLS handshakes in load mode' => sub {
 };
 
 subtest 'usage errors exit 2 with a message' => sub {
+    my @runs;    # all at once: each is a perl start-up
     for my $case (
         [[], qr/no URL given/],
         [['--bogus', $srv->url('/')], qr/unknown option/i],
@@ -145,8 +160,10 @@ subtest 'usage errors exit 2 with a message' => sub {
         [['-o', '/nonexistent/dir', $srv->url('/')], qr/does not exist/],
         [['-n', 5, '-o', '/tmp', $srv->url('/')], qr/fetch mode only/],
     ) {
-        my ($args, $re) = @$case;
-        my $r = run_get(@$args);
+        push @runs, [ $case, start_get(@{ $case->[0] }) ];
+    }
+    for my $run (@runs) {
+        my (($args, $re), $r) = (@{ $run->[0] }, finish_get($run->[1]));
         is($r->{status}, 2, "exit 2: @$args");
         like($r->{err}, $re, 'message');
     }

@@ -2,7 +2,10 @@
 # garbage, early closes, random timeouts, random cancels, pools shut down
 # or dropped mid-flight). Every request gets exactly one callback, file
 # descriptors return to their baseline, pool counters return to zero.
-# UVENT_CHAOS_REQUESTS and UVENT_CHAOS_SEED change the run.
+# UVENT_CHAOS_REQUESTS and UVENT_CHAOS_SEED change the run. By default 100
+# requests (and 33 over TLS) with a new pool every 25, so that a short run
+# still sees many random pool settings; 3000 (and 1000) under
+# EXTENDED_TESTING or RELEASE_TESTING, where the random pool faults do that.
 use strict;
 use warnings;
 use Test::More;
@@ -11,6 +14,7 @@ use lib 't/lib';
 use Uvent;
 use Uvent::Test::Server;
 use Uvent::Test::Chaos;
+use Uvent::Test::Util qw(extended_testing);
 
 my $seed = $ENV{UVENT_CHAOS_SEED} // int(Time::HiRes::time() * 1000) % 1_000_000;
 srand $seed;
@@ -27,8 +31,10 @@ my $loop = Uvent::Loop->new;
     $loop->run;
 }
 my $fds_before = Uvent::Test::Chaos::open_fds();
-my $n = $ENV{UVENT_CHAOS_REQUESTS} // 3000;
-my $r = Uvent::Test::Chaos::run(server => $srv, loop => $loop, requests => $n, seconds => 60, in_flight => 32);
+my $n = $ENV{UVENT_CHAOS_REQUESTS} // (extended_testing() ? 3000 : 100);
+my @short = $n < 1000 ? (pool_requests => 25) : ();
+diag "$n requests" . (@short ? ', a new pool every 25 (EXTENDED_TESTING=1 for 3000)' : '');
+my $r = Uvent::Test::Chaos::run(server => $srv, loop => $loop, requests => $n, seconds => 60, in_flight => 32, @short);
 
 is($r->{sent}, $n, "sent $n requests");
 is($r->{done}, $r->{sent}, 'as many callbacks as requests');
@@ -44,13 +50,14 @@ is(Uvent::Test::Chaos::open_fds(), $fds_before, 'open file descriptors back to t
 # The same over TLS: faults now also land in the middle of TLS records and
 # handshakes, and the TLS layer's buffers must be freed on every path.
 SKIP: {
-    skip 'IO::Socket::SSL is not installed', 6 unless eval { require IO::Socket::SSL; 1 };
     require Uvent::Test::Certs;
+    my $why = Uvent::Test::Server->tls_missing // Uvent::Test::Certs->missing;
+    skip $why, 6 if $why;
     my $certs = Uvent::Test::Certs->new;
     my $tls = Uvent::Test::Server->new(tls => { cert_file => $certs->server_cert, key_file => $certs->server_key });
     my $tn = int($n / 3) || 1;
     my $tls_fds_before = Uvent::Test::Chaos::open_fds();    # the new server's pipe is ours
-    my $t = Uvent::Test::Chaos::run(server => $tls, loop => $loop, requests => $tn, seconds => 60, in_flight => 16,
+    my $t = Uvent::Test::Chaos::run(server => $tls, loop => $loop, requests => $tn, seconds => 60, in_flight => 16, @short,
         pool_config => { tls => { ca_file => $certs->ca_cert } });
     is($t->{sent}, $tn, "TLS: sent $tn requests");
     is($t->{done}, $t->{sent}, 'TLS: as many callbacks as requests');

@@ -13,10 +13,11 @@ use Uvent::Test::Server;
 my $srv  = Uvent::Test::Server->new;
 my $loop = Uvent::Loop->new;
 my $pool = Uvent::HTTP::Pool->new({}, $loop);
-my ($done_at, $err, $calls) = (undef, undef, 0);
+my ($done_at, $err, $calls, $watchdog) = (undef, undef, 0);
 my $req = Uvent::HTTP::Request->new({
     uri => $srv->url('/sleep?s=0.5'), timeout => 5,
-    response_callback => sub { $calls++; $done_at = time; $err = $_[2] },
+    # the watchdog timer would keep the loop running until it fires
+    response_callback => sub { $calls++; $done_at = time; $err = $_[2]; $watchdog->stop if $watchdog },
 });
 $pool->request($req);
 my $t = Uvent::Timer->once(0.1, sub { $loop->stop }, $loop);
@@ -36,7 +37,7 @@ waitpid $pid, 0;
 is($child_saw, 'none', 'no callback in the child for the inherited request');
 
 my $t0 = time;
-my $watchdog = Uvent::Timer->once(5, sub { $loop->stop }, $loop);
+$watchdog = Uvent::Timer->once(5, sub { $loop->stop }, $loop);
 $loop->run;
 $watchdog->stop;
 is($calls, 1, 'the parent got its one callback');

@@ -80,7 +80,10 @@ Uvent::HTTP - simple functions for HTTP requests through Uvent pools
     });
     Uvent::Loop->default->run;
 
-    # HTTPS: verified against the system trust store, or a CA of your own
+HTTPS, not runnable as written: the host and the file name stand for your
+own server and CA.
+
+    # verified against the system trust store, or a CA of your own
     ($response, $error) = http_get('https://example.com/');
     ($response, $error) = http_request_sync({
         uri => 'https://localhost:8443/',

@@ -1,7 +1,7 @@
 /* TLS in the core against `openssl s_server`: verification outcomes,
  * settings errors, context caching, session resumption, a handshake that
  * never finishes. Run under valgrind by t/00-core.t with UVENT_VALGRIND=1.
- * Needs the openssl command (a test dependency): without it, it fails. */
+ * Needs the openssl command (a test dependency): without it, it skips. */
 #include "internal.h"
 #include "tap.h"
 #include <signal.h>
@@ -244,6 +244,10 @@ static void test_handshake_timeout(void) {
 }
 
 int main(void) {
+  if (system("openssl version >/dev/null 2>&1") != 0) {
+    printf("1..0 # SKIP the openssl command is not installed (it runs the TLS server)\n");
+    return 0;
+  }
   if (!start_server()) {
     ok(0, "openssl s_server started (is the openssl command installed?)");
     stop_server();

@@ -130,19 +130,23 @@ Uvent::HTTP::Pool - HTTP/1.1 connection pool with per-destination limits and a r
     });
     $loop->run;
 
-    # HTTPS: verified against the system trust store by default
+    # the shared pool of a loop
+    my $shared = Uvent::HTTP::Pool->instance($loop);
+
+HTTPS, not runnable as written: the host and the file names stand for your
+own server, CA and client certificate.
+
+    # verified against the system trust store by default
     $pool->request({
         uri               => 'https://example.com/',
         response_callback => sub { my (undef, $res, $err) = @_; print $err ? "failed: $err\n" : $res->code . "\n" },
     });
+    $loop->run;
 
     # a private CA and a client certificate, for every request of a pool
     my $internal = Uvent::HTTP::Pool->new({
         tls => { ca_file => '/etc/myapp/ca.pem', cert_file => '/etc/myapp/client.pem', key_file => '/etc/myapp/client.key' },
     }, $loop);
-
-    # the shared pool of a loop
-    my $shared = Uvent::HTTP::Pool->instance($loop);
 
 =head1 DESCRIPTION
 

@@ -1,10 +1,15 @@
 package Uvent::Test::Certs;
 
-# Throw-away PKI for the TLS tests, made with the `openssl` command at test
-# time (nothing is committed) inside a temp dir removed at exit.
+# Throw-away PKI for the TLS tests, made at test time (nothing is
+# committed) inside a temp dir removed at exit: in this process with
+# IO::Socket::SSL::Utils (Net::SSLeay) when it can make EC keys, else with
+# the `openssl` command.
 #
-#   my $c = Uvent::Test::Certs->new;
+#   my $why = Uvent::Test::Certs->missing;    # undef, or why none can be made
+#   my $c = Uvent::Test::Certs->new;          # backend => 'perl' or 'openssl' to choose
 #   $c->ca_cert; $c->server_cert; $c->server_key; $c->expired_cert; ...
+#   $c->backend;                              # which one made them
+#   $c->encrypted_key('client', 'secret');    # client_key, encrypted with that passphrase
 #
 # Everything is EC P-256 (fast to generate), keys are unencrypted PEM.
 #
@@ -26,6 +31,7 @@ use warnings;
 use Carp ();
 use File::Temp ();
 use POSIX ();
+use Time::Local ();
 
 my @NAMES = qw(server expired wrong_name self_signed client client2 untrusted_client);
 
@@ -35,7 +41,31 @@ for my $name ('ca', 'other_ca', @NAMES) {
     *{"${name}_key"}  = sub { $_[0]{"${name}_key"} };
 }
 
-sub dir { $_[0]{dir} }
+sub dir     { $_[0]{dir} }
+sub backend { $_[0]{backend} }
+
+# The openssl command (PATH, then /usr/bin and /usr/local/bin), or undef.
+sub openssl_command {
+    for my $d ((split /:/, $ENV{PATH} // ''), '/usr/bin', '/usr/local/bin') {
+        return "$d/openssl" if length $d && -f "$d/openssl" && -x _;
+    }
+    return undef;
+}
+
+# Why the in-process backend cannot be used (undef when it can).
+sub perl_missing {
+    return 'IO::Socket::SSL (IO::Socket::SSL::Utils) is not installed'
+        unless eval { require IO::Socket::SSL::Utils; 1 };
+    return 'this Net::SSLeay cannot make EC keys' unless defined &IO::Socket::SSL::Utils::KEY_create_ec;
+    return undef;
+}
+
+# Why no certificates can be made here (undef when they can).
+sub missing {
+    my $why = perl_missing() // return undef;
+    return undef if openssl_command();
+    return "neither the openssl command nor IO::Socket::SSL is installed ($why)";
+}
 
 # One config for every command: it keeps the system openssl.cnf (and its
 # default extensions) out of the results.  `openssl ca` is used for the
@@ -97,8 +127,17 @@ CNF
 
 sub new {
     my ($class, %opts) = @_;
-    my $self = bless {}, $class;
+    my $backend = $opts{backend} // (defined perl_missing() ? 'openssl' : 'perl');
+    my $self = bless { backend => $backend }, $class;
     my $dir = $self->{dir} = File::Temp::tempdir('uvent-certs-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    if ($backend eq 'perl') {
+        my $why = perl_missing();
+        Carp::croak("Uvent::Test::Certs: $why") if $why;
+        return $self->_perl_pki;
+    }
+    Carp::croak("Uvent::Test::Certs: unknown backend '$backend'") if $backend ne 'openssl';
+    $self->{openssl} = openssl_command()
+        // Carp::croak('Uvent::Test::Certs: the openssl command is not installed');
 
     mkdir "$dir/newcerts" or Carp::croak("mkdir $dir/newcerts: $!");
     _write("$dir/index.txt", '');
@@ -124,7 +163,74 @@ sub new {
     return $self;
 }
 
+# A copy of NAME's key encrypted with PASSPHRASE (AES-128), in a new file.
+sub encrypted_key {
+    my ($self, $name, $pass) = @_;
+    my $in  = $self->{"${name}_key"} // Carp::croak("Uvent::Test::Certs: no key '$name'");
+    my $out = "$self->{dir}/$name.encrypted.key";
+    if ($self->{backend} eq 'perl') {
+        my $key = IO::Socket::SSL::Utils::PEM_file2key($in);
+        my $pem = Net::SSLeay::PEM_get_string_PrivateKey($key, $pass,
+            Net::SSLeay::EVP_get_cipherbyname('aes-128-cbc'))
+            or Carp::croak('Uvent::Test::Certs: cannot encrypt the key');
+        _write($out, $pem);
+    } else {
+        $self->_openssl('ec', '-in', $in, '-aes128', '-passout', "pass:$pass", '-out', $out);
+    }
+    return $out;
+}
+
 # --- internals ----------------------------------------------------------------
+
+# The same PKI with IO::Socket::SSL::Utils: same names, subjects, SANs,
+# usages and dates as the openssl configuration above.
+sub _perl_pki {
+    my $self = shift;
+    my $dir  = $self->{dir};
+    my $now  = time;
+    my $serial = 0x1000;
+    my %made;
+    my $make = sub {
+        my ($name, %a) = @_;
+        my $issuer = delete $a{issuer};
+        my ($cert, $key) = IO::Socket::SSL::Utils::CERT_create(
+            serial      => $serial++,
+            key         => IO::Socket::SSL::Utils::KEY_create_ec('prime256v1'),
+            not_before  => $now - 3600,
+            not_after   => $now + 86400,
+            ($issuer ? (issuer => $made{$issuer}) : ()),
+            %a,
+        );
+        $made{$name} = [ $cert, $key ];
+        IO::Socket::SSL::Utils::PEM_cert2file($cert, "$dir/$name.pem");
+        IO::Socket::SSL::Utils::PEM_key2file($key, "$dir/$name.key");
+        $self->{"${name}_cert"} = "$dir/$name.pem";
+        $self->{"${name}_key"}  = "$dir/$name.key";
+    };
+    my @local = (subjectAltNames => [ [ DNS => 'localhost' ], [ IP => '127.0.0.1' ], [ IP => '::1' ] ]);
+    # keyEncipherment is for RSA key exchange; these are EC keys
+    my %server = (purpose => 'server,-keyEncipherment', issuer => 'ca');
+    my %client = (purpose => 'client,-keyEncipherment', issuer => 'ca');
+    $make->('ca',       subject => { commonName => 'Uvent Test CA' },       CA => 1, purpose => 'CA');
+    $make->('other_ca', subject => { commonName => 'Uvent Other Test CA' }, CA => 1, purpose => 'CA');
+    $make->('self_signed', subject => { commonName => 'localhost' }, purpose => 'server,-keyEncipherment',
+        subjectAltNames => [ [ DNS => 'localhost' ], [ IP => '127.0.0.1' ] ]);
+    $make->('server',  subject => { commonName => 'localhost' }, %server, @local);
+    $make->('expired', subject => { commonName => 'localhost' }, %server, @local,
+        not_before => Time::Local::timegm(0, 0, 0, 1, 0, 2020),
+        not_after  => Time::Local::timegm(0, 0, 0, 2, 0, 2020));
+    $make->('wrong_name', subject => { commonName => 'wrong.example' }, %server,
+        subjectAltNames => [ [ DNS => 'wrong.example' ] ]);
+    $make->('client',  subject => { commonName => 'uvent-client-1' }, %client);
+    $make->('client2', subject => { commonName => 'uvent-client-2' }, %client);
+    $make->('untrusted_client', subject => { commonName => 'uvent-untrusted-client' }, %client,
+        issuer => 'other_ca');
+    for (values %made) {
+        IO::Socket::SSL::Utils::CERT_free($_->[0]);
+        IO::Socket::SSL::Utils::KEY_free($_->[1]);
+    }
+    return $self;
+}
 
 sub _write {
     my ($file, $data) = @_;
@@ -170,7 +276,7 @@ sub _openssl {
         open STDIN,  '<', '/dev/null';
         open STDOUT, '>', '/dev/null';
         open STDERR, '>', $log;
-        exec('openssl', @args) or POSIX::_exit(127);
+        exec($self->{openssl}, @args) or POSIX::_exit(127);
     }
     waitpid $pid, 0;
     return if $? == 0;

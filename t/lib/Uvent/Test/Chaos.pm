@@ -36,7 +36,10 @@ sub rss_kb {
 }
 
 # run(server => $srv, loop => $loop, requests => N, seconds => S, in_flight => C,
-#     faults => 0..1 (probability scale), on_progress => sub { ($done) })
+#     faults => 0..1 (probability scale), on_progress => sub { ($done) },
+#     pool_requests => M (optional: a new pool, with new random settings, every
+#     M requests; the old one finishes what it has. Short runs use it to see
+#     several pool settings, as long runs do through the random pool faults))
 # Returns { sent, done, ok, wrong => [ids whose callback count is not 1],
 #           errors => {code => n}, counters => {size, nbusy, nqueued} }.
 # Callback counts live in one byte per request (vec), so the bookkeeping
@@ -87,7 +90,9 @@ sub run {
         if (rand() < 0.08 * $faults) {
             my $t; $t = Uvent::Timer->once(rand 0.1, sub { undef $t; $req->cancel }, $loop);
         }
-        if (rand() < 0.004 * $faults) {
+        if ($a{pool_requests} && $sent % $a{pool_requests} == 0) {
+            $pool = $new_pool->();
+        } elsif (rand() < 0.004 * $faults) {
             # now and then: shut the pool down, or just drop it, with requests in flight
             if (rand() < 0.5) { $pool->shutdown } else { @pools = grep { $_ != $pool } @pools }
             $pool = $new_pool->();

@@ -2,7 +2,8 @@ package Uvent::Test::Nginx;
 
 # A private nginx instance on 127.0.0.1 for interoperability tests.
 #
-#   plan skip_all => 'nginx not installed' unless Uvent::Test::Nginx->available;
+#   my $why = Uvent::Test::Nginx->missing;    # undef, or why nginx cannot run here
+#   plan skip_all => $why if $why;
 #   my $ng = Uvent::Test::Nginx->new(keepalive_timeout => 75, keepalive_requests => 10000);
 #   $ng->url('/hello.txt'); $ng->file_content('1m.bin'); $ng->stop;
 #
@@ -49,19 +50,39 @@ sub _pattern {
     return substr $out, 0, $len;
 }
 
+# The nginx to run: $ENV{UVENT_NGINX} if set, else the first nginx in
+# PATH, /usr/sbin or /usr/local/sbin (often not in a user's PATH).
 sub binary {
-    return '/usr/sbin/nginx' if -x '/usr/sbin/nginx';
-    for my $d (split /:/, $ENV{PATH} // '') {
-        return "$d/nginx" if length $d && -x "$d/nginx" && !-d "$d/nginx";
+    if (defined(my $bin = $ENV{UVENT_NGINX})) {
+        return -f $bin && -x _ ? $bin : undef;
+    }
+    for my $d ((split /:/, $ENV{PATH} // ''), '/usr/sbin', '/usr/local/sbin') {
+        return "$d/nginx" if length $d && -f "$d/nginx" && -x _;
     }
     return undef;
 }
 
-sub available { defined binary() }
+# Why the nginx tests cannot run here (undef when they can); with
+# tls => 1, also when this nginx was built without the ssl module.
+sub missing {
+    my ($class, %need) = @_;
+    my $bin = binary();
+    if (!defined $bin) {
+        return "UVENT_NGINX=$ENV{UVENT_NGINX} is not an executable file" if defined $ENV{UVENT_NGINX};
+        return 'nginx not found in PATH, /usr/sbin or /usr/local/sbin (set UVENT_NGINX to its path)';
+    }
+    if ($need{tls}) {
+        my $v = _capture($bin, '-V');
+        return "$bin was built without http_ssl_module" unless $v =~ /--with-http_ssl_module\b/;
+    }
+    return undef;
+}
+
+sub available { !defined $_[0]->missing }
 
 sub new {
     my ($class, %opts) = @_;
-    my $bin = binary() or die "Uvent::Test::Nginx: nginx not found\n";
+    my $bin = binary() // die 'Uvent::Test::Nginx: ' . $class->missing . "\n";
     my $self = bless {
         bin                => $bin,
         keepalive_timeout  => $opts{keepalive_timeout}  // 75,
@@ -363,6 +384,20 @@ sub _reap {
         return 0 if Time::HiRes::time() >= $deadline;
         Time::HiRes::sleep(0.01);
     }
+}
+
+# stdout and stderr of a command, without a shell
+sub _capture {
+    my (@cmd) = @_;
+    my $pid = open(my $fh, '-|') // return '';
+    if (!$pid) {
+        open STDERR, '>&', \*STDOUT;
+        exec(@cmd) or POSIX::_exit(127);
+    }
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    return $out;
 }
 
 sub _slurp {

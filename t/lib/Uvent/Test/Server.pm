@@ -27,7 +27,8 @@ package Uvent::Test::Server;
 #    and the server keeps the connection open (to see whether the client
 #    discards it).
 #
-# TLS mode (IO::Socket::SSL needed only then):
+# TLS mode (IO::Socket::SSL needed only then; Uvent::Test::Server->tls_missing
+# says why it cannot run, or undef):
 #
 #   my $srv = Uvent::Test::Server->new(tls => { cert_file => $c->server_cert,
 #       key_file => $c->server_key, ca_file => $c->ca_cert, verify_client => 1 });
@@ -135,6 +136,12 @@ sub new {
     $self->{pid} = $pid;
     $self->{ctl} = $ctl_w;
     return $self;
+}
+
+# Why TLS mode cannot run here (undef when it can): it needs IO::Socket::SSL.
+sub tls_missing {
+    return undef if eval { require IO::Socket::SSL; IO::Socket::SSL->VERSION(2.0); 1 };
+    return 'IO::Socket::SSL 2.0 is not installed (the TLS test server needs it)';
 }
 
 sub port { $_[0]{port} }

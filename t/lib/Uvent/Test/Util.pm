@@ -13,9 +13,13 @@ use IO::Select;
 use File::Temp qw(tempfile);
 use Uvent;
 
-our @EXPORT_OK = qw(run_until run_for wait_all start_req fetch ecode body hdr response_ok rss_kb raw_server raw_server_main raw_stop raw_events);
+our @EXPORT_OK = qw(extended_testing run_until run_for wait_all start_req fetch ecode body hdr response_ok rss_kb raw_server raw_server_main raw_stop raw_events);
 
 BEGIN { *ok = \&Test::More::ok; *is = \&Test::More::is; *fail = \&Test::More::fail; *diag = \&Test::More::diag; }
+
+# Stress and soak runs are brief by default (CPAN installs) and full length
+# under EXTENDED_TESTING or RELEASE_TESTING (.ci/test sets EXTENDED_TESTING).
+sub extended_testing { $ENV{EXTENDED_TESTING} || $ENV{RELEASE_TESTING} ? 1 : 0 }
 
 sub run_until {
     my ($loop, $cond, $limit) = @_;
