@@ -7,6 +7,7 @@ use lib 't/lib';
 use Uvent;
 use Uvent::HTTP ();
 use Uvent::Test::Server;
+use Uvent::Test::Util qw(in_child shape_ok);
 
 # Dropping the last reference to a loop from inside a callback running on
 # that loop used to free it under uv_run (SIGSEGV). Each shape runs in a
@@ -15,31 +16,7 @@ use Uvent::Test::Server;
 
 my $srv = Uvent::Test::Server->new;
 
-sub in_child {
-    my ($code) = @_;
-    pipe(my $r, my $w) or die "pipe: $!";
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        close $r;
-        my $out = eval { $code->() } // "died: $@";
-        print {$w} $out;
-        close $w;
-        POSIX::_exit(0);    # no END blocks, no test server teardown
-    }
-    close $w;
-    local $/;
-    my $out = <$r> // '';
-    close $r;
-    waitpid $pid, 0;
-    return ($?, $out);
-}
 
-sub shape_ok {
-    my ($name, $code, $want) = @_;
-    my ($status, $out) = in_child($code);
-    is($status, 0, "$name: no signal, clean exit") or diag("child exit status $status (signal " . ($status & 127) . ")");
-    is($out, $want, "$name: callbacks and loop as expected");
-}
 
 shape_ok('a timer callback drops the loop and the timer', sub {
     my $loop = Uvent::Loop->new;

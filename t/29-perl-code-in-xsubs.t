@@ -7,6 +7,7 @@ use JSON::PP ();
 use lib 't/lib';
 use Uvent;
 use Uvent::Test::Server;
+use Uvent::Test::Util qw(in_child shape_ok);
 
 # An XSUB that runs Perl code (an overloaded '""', a tied FETCH, a
 # callback) holds every object it touches afterwards: that code may drop
@@ -42,32 +43,7 @@ package Uvent::Test::CountScalar {
 }
 package main;
 
-sub in_child {
-    my ($code) = @_;
-    pipe(my $r, my $w) or die "pipe: $!";
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        close $r;
-        my $out = eval { $code->() } // "died: $@";
-        print {$w} $out;
-        close $w;
-        POSIX::_exit(0);    # no END blocks, no test server teardown
-    }
-    close $w;
-    local $/;
-    my $out = <$r> // '';
-    close $r;
-    waitpid $pid, 0;
-    return ($?, $out);
-}
 
-# Each shape in a child: a use-after-free may crash, and must fail only its test.
-sub shape_ok {
-    my ($name, $code, $want) = @_;
-    my ($status, $out) = in_child($code);
-    is($status, 0, "$name: no signal, clean exit") or diag("child exit status $status (signal " . ($status & 127) . ")");
-    is($out, $want, "$name: as expected");
-}
 
 sub outcome {
     my ($n, $res, $err) = @_;

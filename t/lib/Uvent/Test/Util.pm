@@ -13,7 +13,7 @@ use IO::Select;
 use File::Temp qw(tempfile);
 use Uvent;
 
-our @EXPORT_OK = qw(extended_testing run_until run_for wait_all start_req fetch ecode body hdr response_ok rss_kb raw_server raw_server_main raw_stop raw_events);
+our @EXPORT_OK = qw(extended_testing run_until run_for wait_all start_req fetch ecode body hdr response_ok rss_kb raw_server raw_server_main raw_stop raw_events in_child shape_ok);
 
 BEGIN { *ok = \&Test::More::ok; *is = \&Test::More::is; *fail = \&Test::More::fail; *diag = \&Test::More::diag; }
 
@@ -214,6 +214,36 @@ sub raw_events {
         push @ev, [ split / /, $l ];
     }
     return \@ev;
+}
+
+# Run $code in a forked child and return (wait status, what it returned as
+# a string): a crash (a use-after-free, say) fails one test instead of
+# killing the test file.
+sub in_child {
+    my ($code) = @_;
+    pipe(my $r, my $w) or die "pipe: $!";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        close $r;
+        my $out = eval { $code->() } // "died: $@";
+        print {$w} $out;
+        close $w;
+        POSIX::_exit(0);    # no END blocks, no test server teardown
+    }
+    close $w;
+    local $/;
+    my $out = <$r> // '';
+    close $r;
+    waitpid $pid, 0;
+    return ($?, $out);
+}
+
+# One shape in a child: it exits cleanly and returns $want.
+sub shape_ok {
+    my ($name, $code, $want) = @_;
+    my ($status, $out) = in_child($code);
+    is($status, 0, "$name: no signal, clean exit") or diag("child exit status $status (signal " . ($status & 127) . ")");
+    is($out, $want, "$name: as expected");
 }
 
 1;
