@@ -353,4 +353,38 @@ subtest 'tied pool config' => sub {
     is($Uvent::Test::CountHash::fetches, 2, 'FETCH once per key');
 };
 
+subtest 'a tied tls value that frees the other values' => sub {
+    # the tls strings are borrowed until the core has them: a FETCH that
+    # deletes or rewrites a value read before must not leave it dangling
+    my $path = '/nonexistent/uvent-test-ca-' . ('a' x 150) . '.pem';
+    my @junk;
+    for my $where ('request') {    # the pool's tls hash goes through the same code
+        my %tls;
+        my $hook = sub {
+            return unless exists $tls{ca_file};
+            $tls{ca_file} =~ tr/a/b/;    # rewritten in place: seen at once through a borrowed pointer
+            delete $tls{ca_file};        # and freed (valgrind: invalid read)
+            push @junk, map { 'X' x length $path } 1 .. 200;
+        };
+        # rebuild until ca_file is the first key read, so the FETCHes run after it
+        for (1 .. 100) {
+            %tls = (ca_file => "${path}x");
+            chop $tls{ca_file};    # a buffer of its own, not shared copy-on-write
+            tie $tls{ciphers},     'Uvent::Test::CountScalar', 'HIGH',      $hook;
+            tie $tls{server_name}, 'Uvent::Test::CountScalar', 'localhost', $hook;
+            tie $tls{min_version}, 'Uvent::Test::CountScalar', 'TLSv1.2',   $hook;
+            last if (keys %tls)[0] eq 'ca_file';
+        }
+        my $loop = Uvent::Loop->new;
+        my $calls = 0;
+        eval {
+            Uvent::HTTP::Pool->new($loop)->request({ uri => 'https://127.0.0.1:1/', tls => \%tls,
+                response_callback => sub { $calls++ } });
+        };
+        like($@, qr/cannot load ca_file '\Q$path\E'/, "$where: the ca_file read before the FETCH is the one used");
+        $loop->run;
+        is($calls, 0, "$where: no callback after the croak");
+    }
+};
+
 done_testing;

@@ -86,7 +86,9 @@ static void uvx_tls_config(pTHX_ SV *sv, uvh_tls_config_t *cfg, const char *pref
   while ((he = hv_iternext(hv))) {
     I32 klen;
     const char *key = hv_iterkey(he, &klen);
-    SV *val = uvx_plain(aTHX_ hv_iterval(hv, he));
+    /* a copy, not the hash's own value: the strings are borrowed until the
+     * end, and a later tied FETCH may free or change the hash's values */
+    SV *val = sv_mortalcopy(hv_iterval(hv, he));
     int i;
     for (i = 0; uvx_tls_keys[i]; i++)
       if ((I32)strlen(uvx_tls_keys[i]) == klen && memcmp(uvx_tls_keys[i], key, klen) == 0)
