@@ -377,10 +377,12 @@ static void parse_keep_alive(uvh_parser_t *p, const char *v, size_t len) {
       val++;
     if (name_end - name == 7 && strncasecmp(name, "timeout", 7) == 0) {
       /* capped so that seconds never overflow as milliseconds */
-      if (parse_ka_number(val, val_end, 1, &n) == 0)
+      /* a server that says it twice (or in two Keep-Alive headers) is
+       * held to the stricter value */
+      if (parse_ka_number(val, val_end, 1, &n) == 0 && (p->ka_timeout < 0 || n < p->ka_timeout))
         p->ka_timeout = n < 1e9 ? n : 1e9;
     } else if (name_end - name == 3 && strncasecmp(name, "max", 3) == 0) {
-      if (parse_ka_number(val, val_end, 0, &n) == 0)
+      if (parse_ka_number(val, val_end, 0, &n) == 0 && (p->ka_max < 0 || n < p->ka_max))
         p->ka_max = n < INT_MAX ? (int)n : INT_MAX;
     }
   }

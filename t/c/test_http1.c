@@ -469,6 +469,14 @@ static void test_keep_alive_bounds(void) {
            "Content-Length: 0\r\n\r\n", "", &max, &t);
   is_int(max, INT_MAX, "a huge max saturates");
   ok(t == 1e9, "a huge timeout is capped (got %g)", t);
+  /* said twice: the stricter value holds */
+  ka_parse("HTTP/1.1 200 OK\r\nKeep-Alive: max=0\r\nKeep-Alive: timeout=9, max=5\r\nContent-Length: 0\r\n\r\n", "",
+           &max, &t);
+  is_int(max, 0, "max=0 then max=5 in a second Keep-Alive header: 0");
+  ka_parse("HTTP/1.1 200 OK\r\nKeep-Alive: timeout=2, max=3, timeout=30, max=7\r\nContent-Length: 0\r\n\r\n", "",
+           &max, &t);
+  ok(t == 2, "timeout=2 then timeout=30: 2 (got %g)", t);
+  is_int(max, 3, "max=3 then max=7: 3");
 }
 
 int main(void) {
