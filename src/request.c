@@ -202,7 +202,7 @@ int uvh_request_set_body(uvh_request_t *req, const char *body, size_t len) {
 }
 
 static int check_seconds(uvh_request_t *req, double s, const char *what) {
-  if (!(s >= 0 && s <= UVH_MAX_SECONDS)) { /* also rejects NaN */
+  if (!UVH_SECONDS_OK(s)) { /* also rejects NaN */
     snprintf(req->error.message, sizeof req->error.message,
              "'%s' must be a finite number of seconds >= 0 (at most 1e9), got %g", what, s);
     return UVH_E_BADARG;

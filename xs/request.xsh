@@ -9,7 +9,7 @@ cancel(SV *self, SV *error = NULL)
     if (!SvROK(self) || SvTYPE(SvRV(self)) != SVt_PVHV)
       croak("Uvent::HTTP::Request->cancel: not a request object");
     /* reading `error` may run Perl code (a tied value): keep the request */
-    sv_2mortal(SvREFCNT_inc_simple_NN(SvRV(self)));
+    uvx_hold(aTHX_ SvRV(self));
     if (error)
       SvGETMAGIC(error);
     if (error && SvOK(error))
