@@ -30,8 +30,11 @@ struct uvh_loop_s {
   unsigned fork_generation; /* uvh__fork_generation when last checked */
   uvh_list_t pools;  /* uvh_pool_t.loop_link; not owning */
   uvh_list_t timers; /* uvh_timer_t.loop_link; not owning */
+  uvh_loop_work_cb work_cb; /* set by a driver (uvh_loop_set_work_cb); may be NULL */
   void *data;
 };
+/* Tell the loop's driver that a call from outside uv_run gave it work. */
+void uvh__loop_work(uvh_loop_t *loop);
 
 /* ---- timer (timer.c) ---- */
 struct uvh_timer_s {
@@ -263,6 +266,8 @@ extern unsigned uvh__fork_generation;
 void uvh__fork_init(void);
 /* In a child: drop inherited connections and requests (see uvh_loop_check_fork). */
 void uvh__pool_drop_inherited(uvh_pool_t *pool);
+/* The earliest idle connection deadline (loop ms), 0 if none. */
+uint64_t uvh__pool_next_idle_deadline(uvh_pool_t *pool);
 /* The loop is being destroyed: shut the pool down and close its handle. */
 void uvh__pool_detach_loop(uvh_pool_t *pool);
 

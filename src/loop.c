@@ -5,6 +5,7 @@
  * stop them all before the libuv loop goes away.
  */
 #include "internal.h"
+#include <stdint.h>
 #include <stdlib.h>
 
 static uvh_loop_t *loop_alloc(uv_loop_t *uv, int owns) {
@@ -47,6 +48,40 @@ int uvh_loop_wrap(uv_loop_t *uv, uvh_loop_t **out) {
 uv_loop_t *uvh_loop_uv(uvh_loop_t *loop) { return loop->uv; }
 void *uvh_loop_get_data(uvh_loop_t *loop) { return loop->data; }
 void uvh_loop_set_data(uvh_loop_t *loop, void *data) { loop->data = data; }
+
+void uvh_loop_set_work_cb(uvh_loop_t *loop, uvh_loop_work_cb cb) { loop->work_cb = cb; }
+
+void uvh__loop_work(uvh_loop_t *loop) {
+  if (loop && loop->work_cb)
+    loop->work_cb(loop);
+}
+
+int uvh_loop_backend_fd(uvh_loop_t *loop) {
+  uvh_loop_check_fork(loop); /* a child's first look gets its own epoll fd */
+  return uv_backend_fd(loop->uv);
+}
+
+int uvh_loop_alive(uvh_loop_t *loop) { return uv_loop_alive(loop->uv) != 0; }
+
+int uvh_loop_backend_timeout(uvh_loop_t *loop) {
+  uvh_list_t *it;
+  uint64_t now, next = 0;
+  uv_update_time(loop->uv);
+  if (uv_loop_alive(loop->uv))
+    return uv_backend_timeout(loop->uv);
+  /* only unreferenced work is left: the idle connections' deadlines (the
+   * pools' queue timers run only while requests wait, which are referenced) */
+  now = uv_now(loop->uv);
+  for (it = loop->pools.next; it != &loop->pools; it = it->next) {
+    uvh_pool_t *pool = uvh_container_of(it, uvh_pool_t, loop_link);
+    uint64_t due = uvh__pool_next_idle_deadline(pool);
+    if (due && (next == 0 || due < next))
+      next = due;
+  }
+  if (next == 0)
+    return -1;
+  return next <= now ? 0 : next - now > INT32_MAX ? INT32_MAX : (int)(next - now);
+}
 
 int uvh_loop_check_fork(uvh_loop_t *loop) {
   uvh_list_t *it;

@@ -121,9 +121,11 @@ void uvh_pool_unref(uvh_pool_t *pool) {
   if (--pool->refcount > 0)
     return;
   if (pool->loop) {
+    uvh_loop_t *loop = pool->loop;
     uvh_list_remove(&pool->loop_link);
     pool->loop = NULL;
     close_handles(pool);
+    uvh__loop_work(loop); /* the close callbacks free it */
   } else if (pool->handles_open == 0) {
     pool_free(pool);
   }
@@ -136,6 +138,17 @@ static int pool_usable(uvh_pool_t *pool) {
 }
 
 uvh_loop_t *uvh_pool_loop(uvh_pool_t *pool) { return pool->loop; }
+
+uint64_t uvh__pool_next_idle_deadline(uvh_pool_t *pool) {
+  uvh_list_t *it;
+  uint64_t next = 0;
+  for (it = pool->idle_lru.next; it != &pool->idle_lru; it = it->next) {
+    uvh_conn_t *conn = uvh_container_of(it, uvh_conn_t, lru_link);
+    if (conn->idle_deadline && (next == 0 || conn->idle_deadline < next))
+      next = conn->idle_deadline;
+  }
+  return next;
+}
 unsigned uvh_pool_size(const uvh_pool_t *pool) {
   pool_usable((uvh_pool_t *)pool);
   return pool->size;
@@ -852,6 +865,7 @@ int uvh_pool_submit(uvh_pool_t *pool, uvh_request_t *req, uvh_conn_t **conn_out)
   }
   if (conn_out)
     *conn_out = conn;
+  uvh__loop_work(pool->loop);
   return 0;
 }
 
@@ -928,6 +942,7 @@ int uvh_pool_set_idle_timeout(uvh_pool_t *pool, double seconds) {
     for (ci = d->idle.next; ci != &d->idle; ci = ci->next)
       uvh__conn_make_idle(uvh_container_of(ci, uvh_conn_t, idle_link));
   }
+  uvh__loop_work(pool->loop); /* new idle deadlines */
   return 0;
 }
 
@@ -937,6 +952,7 @@ void uvh_pool_set_max_connections(uvh_pool_t *pool, unsigned n) {
   pool->cfg.max_connections = n;
   uvh_pool_ref(pool);
   pump_all(pool);
+  uvh__loop_work(pool->loop);
   uvh_pool_unref(pool);
 }
 
@@ -956,6 +972,7 @@ void uvh_pool_release(uvh_pool_t *pool) {
   /* queued requests may now take the room the idle connections held */
   if (pool->loop)
     pump_all(pool);
+  uvh__loop_work(pool->loop);
   uvh_pool_unref(pool);
 }
 
@@ -1005,6 +1022,7 @@ void uvh_pool_shutdown(uvh_pool_t *pool) {
   uvh_pool_ref(pool);
   collect_all(pool, &cancelled);
   complete_all(&cancelled, UVH_E_CANCELLED, "pool shut down");
+  uvh__loop_work(pool->loop);
   uvh_pool_unref(pool);
 }
 

@@ -330,14 +330,16 @@ int uvh_request_cancel_with(uvh_request_t *req, int err, const char *detail) {
     UVH_CHECK_FORK(req->pool->loop);
   if (req->state == REQ_RUNNING && req->conn == NULL && req->deferred_err == UVH_E_INHERITED)
     return 0; /* the parent's: dropped on the child's next tick, never cancelled here */
-  if (req->state == REQ_QUEUED) {
+  if (req->state == REQ_QUEUED || req->state == REQ_RUNNING) {
+    uvh_loop_t *loop = req->pool ? req->pool->loop : NULL;
+    if (req->state == REQ_RUNNING) {
+      if (req->conn)
+        uvh__conn_abort(req->conn);
+      else
+        uvh_list_remove(&req->queue_link); /* a failure waiting to be reported */
+    }
     uvh__request_complete(req, err, 0, detail);
-  } else if (req->state == REQ_RUNNING) {
-    if (req->conn)
-      uvh__conn_abort(req->conn);
-    else
-      uvh_list_remove(&req->queue_link); /* a failure waiting to be reported */
-    uvh__request_complete(req, err, 0, detail);
+    uvh__loop_work(loop); /* a closing connection, a queue that moved */
   }
   return 0;
 }

@@ -33,12 +33,15 @@ int uvh_timer_start(uvh_timer_t *t, double after, double repeat) {
   if (!UVH_SECONDS_OK(after) || !UVH_SECONDS_OK(repeat))
     return UVH_E_BADARG;
   uv_timer_start(&t->handle, on_timer, after > 0 ? uvh__seconds_to_ms(after) : 0, uvh__seconds_to_ms(repeat));
+  uvh__loop_work(t->loop);
   return 0;
 }
 
 void uvh_timer_stop(uvh_timer_t *t) {
-  if (t->loop)
+  if (t->loop) {
     uv_timer_stop(&t->handle);
+    uvh__loop_work(t->loop);
+  }
 }
 
 int uvh_timer_active(const uvh_timer_t *t) {
@@ -66,8 +69,11 @@ void uvh__timer_close(uvh_timer_t *t) {
 void uvh_timer_unref(uvh_timer_t *t) {
   if (--t->refcount > 0)
     return;
-  if (t->loop)
+  if (t->loop) {
+    uvh_loop_t *loop = t->loop;
     uvh__timer_close(t);
+    uvh__loop_work(loop); /* its close callback frees it */
+  }
   else if (!t->closing)
     free(t);
 }

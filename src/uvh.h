@@ -65,6 +65,33 @@ int uvh_loop_check_fork(uvh_loop_t *loop);
 void *uvh_loop_get_data(uvh_loop_t *loop);
 void uvh_loop_set_data(uvh_loop_t *loop, void *data);
 
+/* Driving the loop from another event loop (a "host": EV, a Perl loop).
+ * The host watches uvh_loop_backend_fd for readability and arms a timer
+ * for uvh_loop_backend_timeout; when either fires it runs
+ * uv_run(UV_RUN_NOWAIT) and asks both again.
+ *
+ * uvh_loop_alive: 1 while the loop has referenced work (requests pending,
+ * started timers, handles closing); idle keep-alive connections and the
+ * pools' housekeeping timers are not referenced and must not keep a host
+ * loop alive, yet they are still served while it runs.
+ *
+ * uvh_loop_backend_timeout: milliseconds until the loop next needs to run
+ * with no I/O (0 = at once, -1 = only on I/O). Unlike uv_backend_timeout
+ * it counts the unreferenced timers too when nothing else is left (libuv
+ * answers 0 then, which would make a host spin). Updates the loop's time.
+ *
+ * The work callback is called synchronously by every call that gives the
+ * loop work from outside uv_run (a request submitted or cancelled, a
+ * timer started or stopped, a pool shut down or released), so that the
+ * host re-arms at once instead of waiting for its old timeout. It must
+ * not run the loop; it is also called from inside uv_run, where it can be
+ * ignored (the host re-arms after every run anyway). */
+typedef void (*uvh_loop_work_cb)(uvh_loop_t *loop);
+int uvh_loop_backend_fd(uvh_loop_t *loop);
+int uvh_loop_backend_timeout(uvh_loop_t *loop);
+int uvh_loop_alive(uvh_loop_t *loop);
+void uvh_loop_set_work_cb(uvh_loop_t *loop, uvh_loop_work_cb cb);
+
 /* ---- timer ---- */
 typedef void (*uvh_timer_cb)(uvh_timer_t *timer, void *data);
 int uvh_timer_new(uvh_loop_t *loop, uvh_timer_cb cb, void *data, uvh_timer_t **out);

@@ -21,6 +21,11 @@ typedef struct {
   SV *instance;   /* RV to Pool::instance for this loop, counted; NULL until asked */
   int is_default;
   int running;    /* inside run*: libuv loops are not re-entrant */
+  /* driven from a host loop (Uvent::Loop::AnyEvent, ::Mojo, ::IOAsync) */
+  SV *wake_cb;    /* counted CODE ref: re-arms the host's watchers; NULL when not attached */
+  SV *driver;     /* counted: who drives it, for messages */
+  int work_pending; /* the core said "work" outside a run; uvx_wake calls wake_cb */
+  void *next_attached; /* uvx_loop_t *, MY_CXT.attached list */
 } uvx_loop_t;
 
 /* Perl-side state of a pool. Owns one reference to its core pool. */
@@ -44,11 +49,13 @@ typedef struct {
 typedef struct {
   SV *pending_error;    /* first exception thrown by a callback, rethrown by the XSUB that entered C */
   uv_loop_t *running;   /* innermost loop inside run*, to stop it when a callback dies */
+  uvx_loop_t *attached; /* loops driven by a host loop, through next_attached; not counted */
   SV *default_loop;     /* RV, the Uvent::Loop->default singleton */
   HV *stash_response, *stash_client, *stash_error, *stash_pool, *stash_loop, *stash_timer, *stash_request;
 } my_cxt_t;
 
 START_MY_CXT
+
 
 /* Croak through Carp so the message names the user's line, not ours
  * (Uvent's packages are in %Carp::Internal). */
@@ -208,6 +215,56 @@ static double uvx_seconds(pTHX_ const char *prefix, SV *sv, const char *name) {
     UVX_CROAK("%s: '%s' must be a finite number of seconds >= 0 (at most 1e9), got '%" SVf "'", prefix, name,
               SVfARG(uvx_shown(aTHX_ sv)));
   return v;
+}
+
+/* The core's work callback (uvh_loop_set_work_cb): outside a run of an
+ * attached loop, note that its adapter must re-arm; uvx_wake tells it
+ * once the XSUB that gave the work is done with the core. */
+static void uvx_on_loop_work(uvh_loop_t *core) {
+  uvx_loop_t *loop = (uvx_loop_t *)uvh_loop_get_data(core);
+  if (loop && loop->wake_cb && !loop->running)
+    loop->work_pending = 1;
+}
+
+/* At the end of an XSUB that may have given a loop work (submit, cancel,
+ * timers, shutdown): call the wake callback of each attached loop that
+ * got some, outside its runs. The XSUB rethrows their exceptions with
+ * uvx_rethrow. */
+static void uvx_wake(pTHX) {
+  dMY_CXT;
+  uvx_loop_t *loop = MY_CXT.attached;
+  while (loop) {
+    if (loop->work_pending && !loop->running) {
+      loop->work_pending = 0;
+      /* the adapter may detach (dropping wake_cb, unlinking the loop) or drop the loop */
+      uvx_hold(aTHX_ loop->self);
+      uvx_hold(aTHX_ loop->wake_cb);
+      uvx_call(aTHX_ loop->wake_cb, NULL, 0);
+      loop = MY_CXT.attached; /* the list may have changed: from the start */
+      continue;
+    }
+    loop = (uvx_loop_t *)loop->next_attached;
+  }
+}
+
+/* Stop being driven by a host loop (Uvent::Loop::*->detach, DESTROY). */
+static void uvx_loop_detach(pTHX_ uvx_loop_t *loop) {
+  dMY_CXT;
+  uvx_loop_t **link = &MY_CXT.attached;
+  while (*link && *link != loop)
+    link = (uvx_loop_t **)&(*link)->next_attached;
+  if (*link)
+    *link = (uvx_loop_t *)loop->next_attached;
+  loop->next_attached = NULL;
+  loop->work_pending = 0;
+  if (loop->wake_cb) {
+    SvREFCNT_dec(loop->wake_cb);
+    loop->wake_cb = NULL;
+  }
+  if (loop->driver) {
+    SvREFCNT_dec(loop->driver);
+    loop->driver = NULL;
+  }
 }
 
 #endif

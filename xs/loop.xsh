@@ -15,6 +15,8 @@ default(...)
         croak("Uvent::Loop->default: out of memory");
       }
       loop->is_default = 1;
+      uvh_loop_set_data(loop->core, loop);
+      uvh_loop_set_work_cb(loop->core, uvx_on_loop_work);
       MY_CXT.default_loop = uvx_wrap(aTHX_ loop, MY_CXT.stash_loop);
       loop->self = SvRV(MY_CXT.default_loop);
     }
@@ -31,6 +33,8 @@ new(const char *klass)
       Safefree(loop);
       croak("Uvent::Loop->new: could not create a libuv loop");
     }
+    uvh_loop_set_data(loop->core, loop);
+    uvh_loop_set_work_cb(loop->core, uvx_on_loop_work);
     RETVAL = uvx_wrap(aTHX_ loop, gv_stashpv(klass, GV_ADD));
     loop->self = SvRV(RETVAL);
   OUTPUT:
@@ -41,10 +45,16 @@ run(uvx_loop_t *loop)
   ALIAS:
     run_once = 1
     run_nowait = 2
+    _drive = 3
   CODE:
     dMY_CXT;
     uv_loop_t *prev = MY_CXT.running;
-    static const uv_run_mode modes[] = {UV_RUN_DEFAULT, UV_RUN_ONCE, UV_RUN_NOWAIT};
+    static const uv_run_mode modes[] = {UV_RUN_DEFAULT, UV_RUN_ONCE, UV_RUN_NOWAIT, UV_RUN_NOWAIT};
+    /* an adapter runs it with _drive; another run would block its host loop */
+    if (loop->driver && ix != 3)
+      UVX_CROAK("Uvent::Loop->%s: the loop is attached to %" SVf " and runs from that loop; run that loop instead "
+                "(or detach the adapter first)", ix == 0 ? "run" : ix == 1 ? "run_once" : "run_nowait",
+                SVfARG(loop->driver));
     /* the typemap holds the loop until the caller's next statement, so a
      * callback dropping the last reference cannot free it under uv_run:
      * it is destroyed after run has returned */
@@ -59,6 +69,58 @@ run(uvx_loop_t *loop)
     loop->running = 0;
     MY_CXT.running = prev;
     uvx_rethrow(aTHX);
+
+int
+backend_fd(uvx_loop_t *loop)
+  CODE:
+    RETVAL = uvh_loop_backend_fd(loop->core);
+  OUTPUT:
+    RETVAL
+
+int
+backend_timeout(uvx_loop_t *loop)
+  CODE:
+    RETVAL = uvh_loop_backend_timeout(loop->core);
+  OUTPUT:
+    RETVAL
+
+void
+_state(uvx_loop_t *loop)
+  PPCODE:
+    /* what an adapter re-arms from, in one call: referenced work, ms to
+     * the next timer (-1 none), the backend fd, the loop's time (ms) */
+    int timeout = uvh_loop_backend_timeout(loop->core);
+    EXTEND(SP, 4);
+    mPUSHi(uvh_loop_alive(loop->core));
+    mPUSHi(timeout);
+    mPUSHi(uvh_loop_backend_fd(loop->core));
+    mPUSHn((double)uv_now(uvh_loop_uv(loop->core)));
+
+void
+_attach(uvx_loop_t *loop, SV *wake_cb, SV *driver)
+  CODE:
+    dMY_CXT;
+    if (!(SvROK(wake_cb) && SvTYPE(SvRV(wake_cb)) == SVt_PVCV))
+      croak("Uvent::Loop->_attach: the wake callback must be a CODE reference");
+    if (loop->driver)
+      UVX_CROAK("Uvent::Loop: the loop is already attached to %" SVf, SVfARG(loop->driver));
+    loop->wake_cb = newSVsv(wake_cb);
+    loop->driver = newSVsv(driver);
+    loop->work_pending = 0;
+    loop->next_attached = MY_CXT.attached;
+    MY_CXT.attached = loop;
+
+void
+_detach(uvx_loop_t *loop)
+  CODE:
+    uvx_loop_detach(aTHX_ loop);
+
+SV *
+driver(uvx_loop_t *loop)
+  CODE:
+    RETVAL = loop->driver ? newSVsv(loop->driver) : &PL_sv_undef;
+  OUTPUT:
+    RETVAL
 
 void
 stop(uvx_loop_t *loop)
@@ -80,7 +142,7 @@ update_time(uvx_loop_t *loop)
 bool
 alive(uvx_loop_t *loop)
   CODE:
-    RETVAL = uv_loop_alive(uvh_loop_uv(loop->core)) != 0;
+    RETVAL = uvh_loop_alive(loop->core) != 0;
   OUTPUT:
     RETVAL
 
@@ -108,6 +170,7 @@ DESTROY(SV *self)
     if (PL_phase == PERL_PHASE_DESTRUCT || loop == NULL)
       return;
     sv_setiv(SvRV(self), 0);
+    uvx_loop_detach(aTHX_ loop);
     if (loop->instance) {
       uvx_pool_t *pool = INT2PTR(uvx_pool_t *, SvIV(SvRV(loop->instance)));
       if (pool)

@@ -91,6 +91,8 @@ request(uvx_pool_t *pool, SV *request)
     } else {
       RETVAL = &PL_sv_undef;
     }
+    uvx_wake(aTHX);
+    uvx_rethrow(aTHX);
   OUTPUT:
     RETVAL
 
@@ -119,6 +121,8 @@ idle_timeout(uvx_pool_t *pool, SV *value = NULL)
       if (uvh_pool_set_idle_timeout(pool->core, v))
         UVX_CROAK("Uvent::HTTP::Pool->idle_timeout: 'seconds' must be a finite number of seconds >= 0 (at most "
                   "1e9), got '%g'", v);
+      uvx_wake(aTHX);
+      uvx_rethrow(aTHX);
     }
     RETVAL = uvh_pool_idle_timeout(pool->core);
   OUTPUT:
@@ -136,6 +140,7 @@ max_connections(uvx_pool_t *pool, SV *value = NULL)
       /* queued requests may start, or fail, and call back */
       uvx_hold_pool_loop(aTHX_ pool);
       uvh_pool_set_max_connections(pool->core, (unsigned)v);
+      uvx_wake(aTHX);
       uvx_rethrow(aTHX);
     }
     RETVAL = uvh_pool_max_connections(pool->core);
@@ -230,6 +235,7 @@ shutdown(uvx_pool_t *pool)
   CODE:
     uvx_hold_pool_loop(aTHX_ pool); /* the callbacks may drop both */
     uvh_pool_shutdown(pool->core);
+    uvx_wake(aTHX);
     uvx_rethrow(aTHX);
 
 void
@@ -246,5 +252,6 @@ DESTROY(SV *self)
       uvh_pool_unref(pool->core);
       if (pool->loop_rv)
         SvREFCNT_dec(pool->loop_rv);
+      uvx_wake(aTHX); /* its handles close from the next run */
     }
     Safefree(pool);

@@ -19,6 +19,7 @@ cancel(SV *self, SV *error = NULL)
       int rc = uvh_request_cancel_with((uvh_request_t *)mg->mg_ptr, code, detail ? SvPV_nolen(detail) : NULL);
       if (rc) /* not reached: uvx_cancel_code checked the code */
         UVX_CROAK("Uvent::HTTP::Request->cancel: %s", uvh_strerror(rc));
+      uvx_wake(aTHX);
       uvx_rethrow(aTHX);
     }
 

@@ -33,6 +33,8 @@ _start(uvx_timer_t *t, SV *after, SV *repeat, SV *cb, int pin)
       t->pinned = 1;
       SvREFCNT_inc_simple_void_NN(t->self);
     }
+    uvx_wake(aTHX);
+    uvx_rethrow(aTHX);
 
 void
 stop(uvx_timer_t *t)
@@ -42,6 +44,8 @@ stop(uvx_timer_t *t)
       t->pinned = 0;
       SvREFCNT_dec(t->self);
     }
+    uvx_wake(aTHX);
+    uvx_rethrow(aTHX);
 
 bool
 active(uvx_timer_t *t)
@@ -57,8 +61,10 @@ DESTROY(SV *self)
     if (t == NULL)
       return;
     sv_setiv(SvRV(self), 0);
-    if (PL_phase != PERL_PHASE_DESTRUCT)
+    if (PL_phase != PERL_PHASE_DESTRUCT) {
       uvh_timer_unref(t->core);
+      uvx_wake(aTHX); /* its handle closes from the next run */
+    }
     if (t->cb)
       SvREFCNT_dec(t->cb);
     SvREFCNT_dec(t->loop_rv);
