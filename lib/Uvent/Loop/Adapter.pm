@@ -64,7 +64,7 @@ sub detach {
     return;
 }
 
-sub loop { $_[0]{uvent_loop} }
+sub uvent_loop { $_[0]{uvent_loop} }
 
 sub _same_host { $_[0]{uvent_host} == $_[1] }
 
@@ -92,7 +92,10 @@ sub _unbind {
     $self->{uvent_due} = undef;
     delete $ATTACHED{ Scalar::Util::refaddr($loop) };
     $loop->_detach;
+    $self->_detached;
 }
+
+sub _detached { }
 
 # After the host loop ran one of our watchers, or host code gave the loop
 # work: make the watchers match the loop's state.
@@ -246,7 +249,7 @@ Stops driving: the adapter's watchers are gone and the Uvent loop can be
 run by itself again (L<Uvent::Loop/run>). Pending work stays pending.
 Detaching a loop that is not attached does nothing.
 
-=head2 loop
+=head2 uvent_loop
 
 The Uvent loop it drives (undef once detached).
 

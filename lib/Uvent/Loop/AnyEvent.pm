@@ -125,9 +125,9 @@ loop croaks (it would block AnyEvent).
 
 Stops driving it; L<Uvent::Loop/run> works again.
 
-=head2 loop
+=head2 uvent_loop
 
-The Uvent loop it drives.
+The Uvent loop it drives (undef once detached).
 
 =head1 CALLBACKS AND ERRORS
 
