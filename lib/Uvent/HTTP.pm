@@ -8,11 +8,21 @@ our $VERSION = '0.02';
 
 use Uvent;
 use Exporter 'import';
-our @EXPORT_OK = qw(http_request http_get http_request_sync);
+our @EXPORT_OK = qw(http_request http_get http_request_sync http_request_f http_request_p);
 
 sub http_request {
     my ($request, $loop) = @_;
     return Uvent::HTTP::Pool::instance($loop)->request($request);
+}
+
+sub http_request_f {
+    my ($request, $loop) = @_;
+    return Uvent::HTTP::Pool::instance($loop)->request_f($request);
+}
+
+sub http_request_p {
+    my ($request, $loop) = @_;
+    return Uvent::HTTP::Pool::instance($loop)->request_p($request);
 }
 
 sub http_get {

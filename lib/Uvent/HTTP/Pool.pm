@@ -73,6 +73,60 @@ sub _what {
         : "'" . Uvent::_shown($v) . "'";
 }
 
+sub request_f {
+    my ($self, $request) = @_;
+    _need('request_f', 'Future', '0.33', 'Future', 'libfuture-perl');
+    require Uvent::Future;
+    return Uvent::Future->_request_f($self, $request);
+}
+
+sub request_p {
+    my ($self, $request) = @_;
+    _need('request_p', 'Mojo::Promise', '', 'Mojolicious', 'libmojolicious-perl');
+    require Uvent::Loop::Mojo;
+    my $loop = $self->loop or Carp::croak("Uvent::HTTP::Pool->request_p: the pool's loop has been destroyed");
+    my $promise = Mojo::Promise->new;
+    # it settles from its Mojo::IOLoop: the Uvent loop must run from there
+    $promise->ioloop(Uvent::Loop::Mojo->_for_promise($loop));
+    _request_settling($self, 'request_p', $request, sub {
+        my (undef, $res, $err) = @_;
+        $err ? $promise->reject($err) : $promise->resolve($res);
+    });
+    return $promise;
+}
+
+# An optional module for one method, or a croak saying how to get it.
+sub _need {
+    my ($method, $module, $version, $dist, $deb) = @_;
+    return if eval "require $module; 1" && (!$version || eval { $module->VERSION($version); 1 });
+    Carp::croak("Uvent::HTTP::Pool->$method: needs the $module module" . ($version ? " ($version or later)" : '')
+        . ": install it (cpanm $dist; Debian: apt-get install $deb)");
+}
+
+# Submit with the response callback wrapped: the user's callback runs,
+# then $settle (the future's or promise's). A request object gets its own
+# callback back as it finishes, so it can be submitted again as it was.
+sub _request_settling {
+    my ($pool, $method, $request, $settle) = @_;
+    Carp::croak("Uvent::HTTP::Pool->$method: expects a hashref of parameters or a Uvent::HTTP::Request, got "
+        . (defined $request ? _what($request) : 'undef'))
+        unless ref $request eq 'HASH' || (Scalar::Util::blessed($request) && $request->isa('Uvent::HTTP::Request'));
+    $request = Uvent::HTTP::Request->new($request) unless Scalar::Util::blessed($request);
+    my $user_cb = $request->{response_callback};
+    $request->{response_callback} = sub {
+        $_[0]{response_callback} = $user_cb;
+        $user_cb->(@_) if $user_cb;
+        $settle->(@_);
+    };
+    unless (eval { $pool->request($request); 1 }) {
+        my $err = $@;
+        $request->{response_callback} = $user_cb;
+        $err =~ s/Uvent::HTTP::Pool->request:/Uvent::HTTP::Pool->$method:/;
+        die $err;
+    }
+    return $request;
+}
+
 sub instance {
     shift if @_ && defined $_[0] && !ref $_[0] && $_[0]->isa(__PACKAGE__);
     my $loop = shift // Uvent::Loop->default;

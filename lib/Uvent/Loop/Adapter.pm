@@ -166,6 +166,7 @@ sub _keepalive { }
 # Run the host loop until the future is ready (Uvent::Future->get).
 sub _await {
     my ($self, $future) = @_;
+    local @Carp::Internal{qw(Future Future::PP Future::XS)} = (1, 1, 1);
     Carp::croak(ref($future) . '->get: called from inside a Uvent callback of the same loop, which cannot run '
         . 'again until that callback returns (use ->on_done, or await in an async sub)') if $self->{uvent_driving};
     $self->_await_host($future);

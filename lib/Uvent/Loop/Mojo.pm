@@ -113,6 +113,7 @@ sub _await_host {
     my ($self, $future) = @_;
     my $reactor = $self->{uvent_reactor};
     until ($future->is_ready) {
+        local @Carp::Internal{qw(Future Future::PP Future::XS)} = (1, 1, 1); # name the caller of ->get
         Carp::croak(ref($future) . '->get: nothing is pending on its Uvent loop, so it can never complete')
             unless $self->{uvent_loop}->alive;
         $reactor->one_tick;
