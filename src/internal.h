@@ -31,6 +31,7 @@ struct uvh_loop_s {
   uvh_list_t pools;  /* uvh_pool_t.loop_link; not owning */
   uvh_list_t timers; /* uvh_timer_t.loop_link; not owning */
   uvh_loop_work_cb work_cb; /* set by a driver (uvh_loop_set_work_cb); may be NULL */
+  uv_idle_t *kick;   /* started for one uvh_loop_run_nowait; freed in its close callback */
   void *data;
 };
 /* Tell the loop's driver that a call from outside uv_run gave it work. */

@@ -61,6 +61,27 @@ int uvh_loop_backend_fd(uvh_loop_t *loop) {
   return uv_backend_fd(loop->uv);
 }
 
+static void on_kick(uv_idle_t *h) {}
+static void on_kick_closed(uv_handle_t *h) { free(h); }
+
+int uvh_loop_run_nowait(uvh_loop_t *loop) {
+  if (uv_loop_alive(loop->uv)) {
+    uv_run(loop->uv, UV_RUN_NOWAIT);
+    return 0;
+  }
+  /* a referenced, active idle handle makes uv_run do one whole iteration
+   * (timers, a poll of 0 ms, check, close callbacks) */
+  if (loop->kick == NULL) {
+    if ((loop->kick = malloc(sizeof *loop->kick)) == NULL)
+      return UVH_E_NOMEM;
+    uv_idle_init(loop->uv, loop->kick);
+  }
+  uv_idle_start(loop->kick, on_kick);
+  uv_run(loop->uv, UV_RUN_NOWAIT);
+  uv_idle_stop(loop->kick);
+  return 0;
+}
+
 int uvh_loop_alive(uvh_loop_t *loop) { return uv_loop_alive(loop->uv) != 0; }
 
 int uvh_loop_backend_timeout(uvh_loop_t *loop) {
@@ -107,6 +128,10 @@ void uvh_loop_destroy(uvh_loop_t *loop) {
       uvh__pool_detach_loop(uvh_container_of(loop->pools.next, uvh_pool_t, loop_link));
     else
       uvh__timer_close(uvh_container_of(loop->timers.next, uvh_timer_t, loop_link));
+  }
+  if (loop->kick) {
+    uv_close((uv_handle_t *)loop->kick, on_kick_closed);
+    loop->kick = NULL;
   }
   /* let close callbacks and cancelled resolves finish */
   while (uv_run(loop->uv, UV_RUN_DEFAULT) != 0)

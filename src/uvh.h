@@ -67,8 +67,8 @@ void uvh_loop_set_data(uvh_loop_t *loop, void *data);
 
 /* Driving the loop from another event loop (a "host": EV, a Perl loop).
  * The host watches uvh_loop_backend_fd for readability and arms a timer
- * for uvh_loop_backend_timeout; when either fires it runs
- * uv_run(UV_RUN_NOWAIT) and asks both again.
+ * for uvh_loop_backend_timeout; when either fires it calls
+ * uvh_loop_run_nowait and asks both again.
  *
  * uvh_loop_alive: 1 while the loop has referenced work (requests pending,
  * started timers, handles closing); idle keep-alive connections and the
@@ -87,6 +87,12 @@ void uvh_loop_set_data(uvh_loop_t *loop, void *data);
  * not run the loop; it is also called from inside uv_run, where it can be
  * ignored (the host re-arms after every run anyway). */
 typedef void (*uvh_loop_work_cb)(uvh_loop_t *loop);
+/* One iteration of the loop without blocking, for a host whose watcher
+ * fired: like uv_run(UV_RUN_NOWAIT), but it also runs when only
+ * unreferenced work is left (uv_run returns at once then, so an idle
+ * connection's end or deadline would never be seen). Returns 0 or
+ * UVH_E_NOMEM. */
+int uvh_loop_run_nowait(uvh_loop_t *loop);
 int uvh_loop_backend_fd(uvh_loop_t *loop);
 int uvh_loop_backend_timeout(uvh_loop_t *loop);
 int uvh_loop_alive(uvh_loop_t *loop);

@@ -65,7 +65,10 @@ run(uvx_loop_t *loop)
     uvx_rethrow(aTHX);
     MY_CXT.running = uvh_loop_uv(loop->core);
     loop->running = 1;
-    uv_run(MY_CXT.running, modes[ix]);
+    if (ix == 3)
+      uvh_loop_run_nowait(loop->core); /* also serves idle connections alone */
+    else
+      uv_run(MY_CXT.running, modes[ix]);
     loop->running = 0;
     MY_CXT.running = prev;
     uvx_rethrow(aTHX);

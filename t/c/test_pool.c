@@ -7,6 +7,7 @@
 #include "tap.h"
 #include <signal.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -663,6 +664,101 @@ static void test_idle_timeout(void) {
   run();
 }
 
+/* Driven from outside, as a host event loop does it: poll the backend fd
+ * for at most the backend timeout, then run without blocking. */
+static int work_calls;
+static void on_work(uvh_loop_t *l) { work_calls += l == loop; }
+
+/* One wakeup: wait for the backend fd at most the backend timeout (capped). */
+static void drive_once(int max_ms) {
+  struct pollfd p = {uvh_loop_backend_fd(loop), POLLIN, 0};
+  int t = uvh_loop_backend_timeout(loop);
+  if (t < 0 || t > max_ms)
+    t = max_ms;
+  poll(&p, 1, t);
+  uvh_loop_run_nowait(loop);
+}
+
+/* Wakeups spent until *flag reaches want (or the ms bound passes). */
+static int drive_until(const int *flag, int want, int max_ms) {
+  uint64_t end = uv_hrtime() + (uint64_t)max_ms * 1000000;
+  int wakeups = 0;
+  while (*flag < want && uv_hrtime() < end) {
+    drive_once(max_ms);
+    wakeups++;
+  }
+  return wakeups;
+}
+
+static int pool_size_left(uvh_pool_t *pool) { return (int)uvh_pool_size(pool); }
+
+static void test_driven_from_outside(void) {
+  uvh_pool_t *pool = mkpool(0.3, 4);
+  uvh_timer_t *t;
+  int closed, wakeups, before, timeout;
+  uint64_t t0;
+
+  ok(uvh_loop_backend_fd(loop) >= 0, "a backend fd");
+  is_int(uvh_loop_alive(loop), 0, "nothing referenced: not alive");
+  is_int(uvh_loop_backend_timeout(loop), -1, "and no timeout: a host may sleep on I/O alone");
+  uvh_loop_set_work_cb(loop, on_work);
+
+  work_calls = 0;
+  submit(pool, "/ok", 0);
+  ok(work_calls >= 1, "submitting told the driver (%d calls)", work_calls);
+  is_int(uvh_loop_alive(loop), 1, "a pending request is referenced work");
+  wakeups = drive_until(&out[0].calls, 1, 5000);
+  is_int(out[0].calls, 1, "the request completed, driven from outside");
+  is_int(out[0].status, 200, "with its response");
+  ok(wakeups <= 20, "in a few wakeups (%d), no spinning", wakeups);
+
+  is_int(uvh_pool_size(pool), 1, "its connection stays open, idle");
+  is_int(uvh_loop_alive(loop), 0, "an idle connection is not referenced work");
+  timeout = uvh_loop_backend_timeout(loop);
+  ok(timeout > 0 && timeout <= 400, "the timeout is the idle deadline (%d ms), not 0 (which would spin)", timeout);
+
+  before = work_calls;
+  uvh_timer_new(loop, noop_timer, NULL, &t);
+  uvh_timer_start(t, 10, 0);
+  ok(work_calls > before, "starting a timer told the driver");
+  is_int(uvh_loop_alive(loop), 1, "a started timer is referenced");
+  timeout = uvh_loop_backend_timeout(loop);
+  ok(timeout > 0 && timeout <= 400, "the idle deadline still comes first (%d ms)", timeout);
+  before = work_calls;
+  uvh_timer_stop(t);
+  ok(work_calls > before, "stopping it too");
+  is_int(uvh_loop_alive(loop), 0, "stopped: not alive again");
+
+  /* the idle timeout expires while only the driver's poll waits */
+  t0 = uv_hrtime();
+  wakeups = 0;
+  while (pool_size_left(pool) > 0 && uv_hrtime() - t0 < 2000000000ull && ++wakeups)
+    drive_once(1000);
+  is_int(uvh_pool_size(pool), 0, "the idle connection closed at its deadline");
+  ok(wakeups <= 5, "sleeping until it (%d wakeups in %.0f ms)", wakeups,
+     (uv_hrtime() - t0) / 1e6);
+  closed = (int)((uv_hrtime() - t0) / 1000000);
+  ok(closed < 1500, "on time (%d ms after, idle timeout 300 ms)", closed);
+
+  /* a server closing an idle connection is noticed at once, with no request pending */
+  uvh_pool_set_idle_timeout(pool, 30);
+  submit(pool, "/bye", 1);
+  drive_until(&out[1].calls, 1, 5000);
+  is_int(out[1].status, 200, "a response, then the server closes");
+  t0 = uv_hrtime();
+  while (pool_size_left(pool) > 0 && uv_hrtime() - t0 < 2000000000ull)
+    drive_once(1000);
+  is_int(uvh_pool_size(pool), 0, "the closed idle connection is dropped while only the driver polls");
+  ok(uv_hrtime() - t0 < 500000000ull, "at once, not at a timeout (%.0f ms)", (uv_hrtime() - t0) / 1e6);
+
+  uvh_timer_unref(t);
+  uvh_pool_release(pool);
+  uvh_pool_unref(pool);
+  before = work_calls;
+  run();
+  uvh_loop_set_work_cb(loop, NULL);
+}
+
 /* A callback that starts another request, and one that drops the pool. */
 static uvh_pool_t *reentrant_pool;
 static int chain_left;
@@ -945,6 +1041,7 @@ int main(void) {
   test_cancel_shutdown();
   test_cancel_with();
   test_idle_timeout();
+  test_driven_from_outside();
   test_reentrancy();
   test_retry();
   test_reset_before_deferred_write();
