@@ -41,13 +41,14 @@ sub _add_to_loop {
 # $ioa->remove($adapter) detaches too
 sub _remove_from_loop {
     my ($self) = @_;
+    local $self->{uvent_removing} = 1; # IO::Async is removing it already
     $self->_unbind;
 }
 
 sub _detached {
     my ($self) = @_;
     my $ioa = $self->IO::Async::Notifier::loop;
-    $ioa->remove($self) if $ioa;
+    $ioa->remove($self) if $ioa && !$self->{uvent_removing};
 }
 
 sub _io_start {

@@ -1,0 +1,63 @@
+# Uvent::Loop::AnyEvent under AnyEvent's EV backend: the behaviour every
+# adapter has (Uvent::Test::Adapter), and EV::run returning by itself with
+# idle keep-alive connections left open.
+use strict;
+use warnings;
+use Test::More;
+use lib 't/lib';
+BEGIN {
+    plan skip_all => 'AnyEvent and EV are not installed (Debian: libanyevent-perl libev-perl)'
+        unless eval { require EV; require AnyEvent; 1 };
+}
+use EV;
+use AnyEvent;
+use Time::HiRes qw(time);
+use Uvent;
+use Uvent::Loop::AnyEvent;
+use Uvent::Test::Adapter qw(run_adapter_tests);
+use Uvent::Test::Server;
+
+is(AnyEvent::detect(), 'AnyEvent::Impl::EV', 'AnyEvent runs on EV');
+
+run_adapter_tests(
+    name   => 'AnyEvent (EV)',
+    class  => 'Uvent::Loop::AnyEvent',
+    attach => sub { Uvent::Loop::AnyEvent->attach(@_) },
+    run    => sub {
+        my ($seconds, $until, $every) = @_;
+        my $cv = AE::cv;
+        my $end = time + $seconds;
+        my $w = AE::timer(0, $every // 0.005, sub { $cv->send if $until->() || time > $end });
+        $cv->recv;
+    },
+    every  => sub { my ($s, $cb) = @_; AE::timer($s, $s, $cb) },
+    caught => sub {
+        my ($code) = @_;
+        my @e;
+        local $EV::DIED = sub { push @e, $@ };
+        $code->();
+        return @e;
+    },
+    serves_idle => 1,
+);
+
+subtest 'EV::run returns by itself with idle keep-alive connections open' => sub {
+    my $srv = Uvent::Test::Server->new;
+    my $loop = Uvent::Loop->new;
+    my $adapter = Uvent::Loop::AnyEvent->attach($loop);
+    my $pool = Uvent::HTTP::Pool->new({}, $loop);
+    my $done = 0;
+    $pool->request({ uri => $srv->url('/ok'), timeout => 5, response_callback => sub { $done++ } }) for 1 .. 3;
+    local $SIG{ALRM} = sub { die "EV::run did not return\n" };
+    alarm 20;
+    my $t0 = time;
+    EV::run();
+    alarm 0;
+    is($done, 3, 'the requests completed');
+    ok($pool->size >= 1, 'keep-alive connections left open (' . $pool->size . ')');
+    cmp_ok(time - $t0, '<', 5, 'and EV::run returned when they were done');
+    $adapter->detach;
+    $srv->stop;
+};
+
+done_testing;
