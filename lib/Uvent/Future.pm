@@ -126,6 +126,13 @@ its own callback back by then.
 
 =head1 METHODS
 
+=head2 new
+
+    my $f = Uvent::Future->new;
+
+As L<Future/new>. Called on an instance (as C<then>, C<needs_all> and the
+like do), the new future is on the same Uvent loop.
+
 =head2 await, get
 
     $f->await;

@@ -125,6 +125,21 @@ undef). The parameters, the return value (a L<Uvent::HTTP::Client>, or undef
 when the request was queued), the callback and the errors are those of
 L<Uvent::HTTP::Pool/request>. The callback runs when C<$loop> runs.
 
+=head2 http_request_f
+
+    my $future = http_request_f(\%params);          # the default loop's instance pool
+    my $future = http_request_f(\%params, $loop);
+
+L<Uvent::HTTP::Pool/request_f> on the instance pool of C<$loop> (default:
+C<< Uvent::Loop->default >>): a L<Uvent::Future>.
+
+=head2 http_request_p
+
+    http_request_p(\%params)->then(sub { my ($response) = @_; ... });
+
+L<Uvent::HTTP::Pool/request_p> on the instance pool of C<$loop>: a
+L<Mojo::Promise>.
+
 =head2 http_get
 
     my $client             = http_get($uri, $callback);
@@ -188,6 +203,15 @@ allowed: it blocks that loop for the duration.
 
 An exception thrown by the C<response_callback> propagates out of
 C<http_request_sync>.
+
+=head2 Inside another event loop
+
+C<http_request_sync> (and C<http_get> without a callback) runs a private
+Uvent loop of its own until its request is done: inside a program running
+AnyEvent, Mojo::IOLoop or IO::Async it works, but blocks that loop while it
+runs (nothing else of the program happens meanwhile). Use C<http_request>,
+C<http_request_f> or C<http_request_p> there, with the loop attached (see
+L<Uvent/"USING UVENT FROM YOUR EVENT LOOP">).
 
 =head1 SEE ALSO
 

@@ -124,6 +124,11 @@ pending. Exceptions from callbacks are rethrown as for C<run>.
 Handles whatever is ready right now without waiting, then returns.
 Exceptions from callbacks are rethrown as for C<run>.
 
+C<run>, C<run_once> and C<run_nowait> croak on a loop an adapter drives
+(see L</DRIVING THE LOOP FROM ANOTHER EVENT LOOP>):
+C<Uvent::Loop-E<gt>run: the loop is attached to ... and runs from that loop;
+run that loop instead (or detach the adapter first)>.
+
 =head2 stop
 
     $loop->stop;
@@ -163,6 +168,44 @@ at once (see L</What keeps run() running>).
 
 True for the loop returned by L</default>, false for loops made with
 L</new>.
+
+=head1 DRIVING THE LOOP FROM ANOTHER EVENT LOOP
+
+L<Uvent::Loop::AnyEvent>, L<Uvent::Loop::Mojo> and L<Uvent::Loop::IOAsync>
+run a Uvent loop from inside the program's own event loop (see
+L<Uvent/"USING UVENT FROM YOUR EVENT LOOP">). They are built on these
+methods, which are there for an adapter to another loop as well.
+
+=head2 backend_fd
+
+    my $fd = $loop->backend_fd;
+
+A file descriptor that becomes readable when the loop has I/O to handle
+(libuv's epoll/kqueue descriptor). Watch it for reading, never read from it
+nor close it. It changes after C<fork> in the child (its first use there
+makes the child's own).
+
+=head2 backend_timeout
+
+    my $ms = $loop->backend_timeout;
+
+Milliseconds until the loop must run even with no I/O: C<0> means at once,
+C<-1> means only on I/O. With only idle keep-alive connections left it is
+the time to the first idle deadline (libuv itself would say 0 there, which
+would make a host loop spin). Updates the loop's time (L</now>).
+
+=head2 driver
+
+    print $loop->driver // 'runs by itself', "\n";
+
+Who drives the loop, as a sentence (for example C<Mojo::IOLoop
+(Mojo::Reactor::EV, through Uvent::Loop::Mojo)>), or undef. While a loop is
+driven, L</run>, L</run_once> and L</run_nowait> croak: blocking in them
+would stop the host loop, and the adapter runs the loop itself, in steps
+that never block, whenever its watchers fire. Work given to the loop from
+host-loop code (a request submitted or cancelled, a timer started or
+stopped, a pool shut down) makes the adapter re-arm its watchers at once,
+so it starts before the host loop next waits.
 
 =head1 OBJECT LIFETIME
 
@@ -261,7 +304,9 @@ C<run>, C<run_once> or C<run_nowait> in the child (or the first use of one of
 its pools there) re-creates the libuv loop for the child with
 C<uv_loop_fork> and drops the connections and requests inherited from the
 parent without touching them; the parent is not disturbed. See
-L<Uvent/FORK>.
+L<Uvent/FORK>. A loop driven by an adapter follows its new L</backend_fd>
+in the child by itself, once the host loop runs there (the host loop must be
+usable in the child: see its own documentation, e.g. C<EV::default_loop-E<gt>loop_fork>).
 
 =head1 SEE ALSO
 

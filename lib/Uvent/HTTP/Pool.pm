@@ -659,6 +659,43 @@ with one callback as always (see L<Uvent::Loop/OBJECT LIFETIME>). If that
 code submitted the same request object, C<request> croaks with
 C<this request is already in progress>.
 
+=head2 request_f
+
+    my $future = $pool->request_f(\%params);     # or a Uvent::HTTP::Request
+    my $response = $future->get;
+
+Submits the request as L</request> does and returns a L<Uvent::Future> (a
+L<Future>): done with C<($response)> for every response, whatever its
+status; failed with C<($error-E<gt>message, 'http', $error, $response,
+$request)> when the request got an error. C<< ->get >> runs the pool's loop
+(or the host loop it is attached to) until it is ready; C<< ->cancel >>
+cancels the request, whose own C<response_callback>, if it has one, still
+runs once with C<cancelled>. A given request object keeps its
+C<response_callback>: it runs first, and the object has it back by the time
+the future settles. Needs L<Future> 0.33 or later, loaded on the first call
+(C<Uvent::HTTP::Pool-E<gt>request_f: needs the Future module (0.33 or
+later): install it (...)> without it). Bad parameters croak as for
+L</request>, naming C<request_f>, and send nothing.
+
+    use Future::AsyncAwait;
+    async sub fetch_both {
+        my ($pool, $u) = @_;
+        my $first  = await $pool->request_f({ uri => "$u/a" });
+        my $second = await $pool->request_f({ uri => "$u/b" });
+        return ($first, $second);
+    }
+
+=head2 request_p
+
+    $pool->request_p(\%params)->then(sub { my ($response) = @_; ... }, sub { my ($error) = @_; ... });
+
+The same with a L<Mojo::Promise>: resolved with the response (whatever its
+status), rejected with the L<Uvent::Error>. The promise settles from
+Mojo::IOLoop, so a pool whose loop is not attached to anything is attached
+to C<< Mojo::IOLoop->singleton >> by the first C<request_p> (see
+L<Uvent::Loop::Mojo>); C<< $promise->wait >> and C<< Mojo::IOLoop->start >>
+then run it. Needs Mojolicious, loaded on the first call.
+
 =head2 loop
 
     my $loop = $pool->loop;

@@ -216,6 +216,17 @@ __END__
 
 Uvent::Loop::Adapter - what the event-loop adapters of Uvent share
 
+=head1 SYNOPSIS
+
+    use Uvent;
+    use Uvent::Loop::AnyEvent;      # each adapter has these methods
+
+    my $loop = Uvent::Loop->new;
+    my $adapter = Uvent::Loop::AnyEvent->attach($loop);
+    print "driven by: ", $loop->driver, "\n";
+    $adapter->detach;
+    print "runs by itself again\n" unless defined $loop->driver;
+
 =head1 DESCRIPTION
 
 The base class of L<Uvent::Loop::AnyEvent>, L<Uvent::Loop::Mojo> and
