@@ -60,4 +60,32 @@ subtest 'EV::run returns by itself with idle keep-alive connections open' => sub
     $srv->stop;
 };
 
+subtest 'fork: the child drives the loop it inherited, the parent goes on' => sub {
+    my $srv = Uvent::Test::Server->new;
+    my $loop = Uvent::Loop->new;
+    my $adapter = Uvent::Loop::AnyEvent->attach($loop);
+    my $pool = Uvent::HTTP::Pool->new({}, $loop);
+    my $get = sub {
+        my $cv = AE::cv;
+        my $w = AE::timer(10, 0, sub { $cv->send('timeout') });
+        $pool->request({ uri => $srv->url('/ok?size=2'), timeout => 5, response_callback => sub {
+            my (undef, $res, $err) = @_;
+            $cv->send($err ? "error: $err" : $res->body);
+        } });
+        return $cv->recv;
+    };
+    is($get->(), 'xx', 'a request in the parent');
+    my $opened = $pool->stats->{connections_opened};
+    my ($status, $out) = Uvent::Test::Util::in_child(sub {
+        EV::default_loop()->loop_fork; # what EV asks of a child
+        my $body = $get->();
+        return join ' ', $body, $pool->stats->{connections_opened} - $opened;
+    });
+    is($status, 0, 'the child exited cleanly');
+    is($out, 'xx 1', "the child's request completed, on a connection of its own");
+    is($get->(), 'xx', 'the parent goes on');
+    $adapter->detach;
+    $srv->stop;
+};
+
 done_testing;

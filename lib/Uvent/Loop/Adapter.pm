@@ -142,13 +142,16 @@ sub _ready {
         do { $loop->_drive; @state = $loop->_state } while $state[1] == 0 && ++$rounds < 3;
         1;
     };
+    # a callback may have detached this adapter and attached another one:
+    # whichever drives the loop now re-arms
+    my $driver = $ATTACHED{ Scalar::Util::refaddr($loop) };
     unless ($ok) {
         my $err = $@;
-        $self->_rearm if $self->{uvent_loop}; # the loop stays usable
+        $driver->_rearm if $driver; # the loop stays usable
         $self->_error($err);
         return;
     }
-    $self->_apply(@state) if $self->{uvent_loop};
+    $driver->_apply(@state) if $driver;
 }
 
 sub _on_timer {

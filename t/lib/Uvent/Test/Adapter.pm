@@ -149,6 +149,28 @@ sub run_adapter_tests {
         ok($after, 'the Uvent loop stays usable: the next request completes');
     };
 
+    subtest 'callbacks that drop their pool, detach, or re-attach' => sub {
+        my ($dropped, $after);
+        {
+            my $p = Uvent::HTTP::Pool->new({}, $loop);
+            my $holder = \$p;
+            $p->request({ uri => $srv->url('/ok'), timeout => 5, response_callback => sub { $dropped = !$_[2]; undef $$holder } });
+        }
+        $run->(5, sub { $dropped });
+        ok($dropped, 'a callback dropped the last reference to its pool');
+        my ($in_cb, $second);
+        $pool->request({ uri => $srv->url('/ok'), timeout => 5, response_callback => sub {
+            $in_cb = 1;
+            $adapter->detach;
+            $adapter = $h{attach}->($loop);
+            $pool->request({ uri => $srv->url('/ok'), timeout => 5, response_callback => sub { $second = !$_[2] } });
+        } });
+        $run->(5, sub { $second });
+        ok($in_cb && $second, 'a callback detached and attached again, and its next request completed');
+        isa_ok($adapter, $h{class});
+        is($h{attach}->($loop), $adapter, 'the new adapter drives the loop');
+    };
+
     subtest 'Future: request_f and ->get through the host loop' => sub {
         plan skip_all => 'Future is not installed' unless eval { require Future; 1 };
         my $res = $pool->request_f({ uri => $srv->url('/ok?size=3') })->get;
