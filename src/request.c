@@ -331,7 +331,9 @@ int uvh_request_cancel_with(uvh_request_t *req, int err, const char *detail) {
   if (req->state == REQ_RUNNING && req->conn == NULL && req->deferred_err == UVH_E_INHERITED)
     return 0; /* the parent's: dropped on the child's next tick, never cancelled here */
   if (req->state == REQ_QUEUED || req->state == REQ_RUNNING) {
-    uvh_loop_t *loop = req->pool ? req->pool->loop : NULL;
+    /* told first: the callback may destroy the loop (a closing connection,
+     * a queue that moves: the driver re-arms once the caller is done) */
+    uvh__loop_work(req->pool ? req->pool->loop : NULL);
     if (req->state == REQ_RUNNING) {
       if (req->conn)
         uvh__conn_abort(req->conn);
@@ -339,7 +341,6 @@ int uvh_request_cancel_with(uvh_request_t *req, int err, const char *detail) {
         uvh_list_remove(&req->queue_link); /* a failure waiting to be reported */
     }
     uvh__request_complete(req, err, 0, detail);
-    uvh__loop_work(loop); /* a closing connection, a queue that moved */
   }
   return 0;
 }
