@@ -2,7 +2,7 @@ package Uvent;
 use strict;
 use warnings;
 
-our $VERSION = '0.02';
+our $VERSION = '0.03';
 
 use Carp ();
 # errors raised inside Uvent name the caller's line
@@ -220,7 +220,7 @@ Fork safety: see L</FORK>.
 
 =head2 core_version
 
-    my $v = Uvent::core_version();    # "0.02"
+    my $v = Uvent::core_version();    # "0.03"
 
 Returns the version string of the C core the module was built with. It is
 the same as C<$Uvent::VERSION> in a consistent build.

@@ -23,7 +23,7 @@
 #include <uv.h>
 #include "error.h"
 
-#define UVH_VERSION "0.02"
+#define UVH_VERSION "0.03"
 
 /* The longest timeout or delay accepted, in seconds (about 31 years): its
  * milliseconds fit a uint64_t with room to add the loop's time. Every

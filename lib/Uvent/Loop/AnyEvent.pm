@@ -2,7 +2,7 @@ package Uvent::Loop::AnyEvent;
 use strict;
 use warnings;
 
-our $VERSION = '0.02';
+our $VERSION = '0.03';
 
 use AnyEvent ();
 require Uvent::Loop::Adapter;
