@@ -220,4 +220,22 @@ subtest 'an idle keep-alive connection does not keep run going' => sub {
     $srv->stop;
 };
 
+subtest 'a timer started outside a run counts from the moment it starts' => sub {
+    my $loop = Uvent::Loop->new;
+    $loop->run;    # the loop's cached time is now
+    sleep 0.3;     # and old from here on
+    my $t0 = time;
+    my $fired;
+    Uvent::Timer->once(0.2, sub { $fired = time }, $loop);
+    $loop->run;
+    cmp_ok(($fired // 0) - $t0, '>=', 0.19, 'not 0.3 s early (' . sprintf('%.0f ms', (($fired // 0) - $t0) * 1000) . ')');
+    my $inner;
+    Uvent::Timer->once(0.01, sub {
+        my $start = time;
+        Uvent::Timer->once(0.05, sub { $inner = time - $start }, $loop);
+    }, $loop);
+    $loop->run;
+    cmp_ok($inner // 0, '>=', 0.04, 'one started in a callback waits its delay too');
+};
+
 done_testing;

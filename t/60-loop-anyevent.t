@@ -39,6 +39,8 @@ run_adapter_tests(
         return @e;
     },
     serves_idle => 1,
+    eval { require Mojo::IOLoop; require Uvent::Loop::Mojo; 1 }
+        ? (second_host => sub { Uvent::Loop::Mojo->attach($_[0]) }) : (),
 );
 
 subtest 'EV::run returns by itself with idle keep-alive connections open' => sub {

@@ -24,6 +24,13 @@ _start(uvx_timer_t *t, SV *after, SV *repeat, SV *cb, int pin)
     cb = uvx_plain(aTHX_ cb);
     if (!(SvROK(cb) && SvTYPE(SvRV(cb)) == SVt_PVCV))
       UVX_CROAK("Uvent::Timer: the callback must be a CODE reference");
+    {
+      /* outside a run (host-loop code, or before run) the loop's cached
+       * time may be old: the delay counts from now */
+      uvx_loop_t *loop = INT2PTR(uvx_loop_t *, SvIV(SvRV(t->loop_rv)));
+      if (loop && !loop->running)
+        uv_update_time(uvh_loop_uv(loop->core));
+    }
     if ((rc = uvh_timer_start(t->core, a, r)))
       UVX_CROAK("Uvent::Timer: %s", rc == UVH_E_CLOSED_POOL ? "its loop is destroyed" : uvh_strerror(rc));
     if (t->cb)

@@ -151,9 +151,10 @@ start of each loop iteration, and by L</update_time>.
 
     $loop->update_time;
 
-Refreshes the cached time returned by L</now>. Timer delays are measured from
-the cached time, so call this before starting a timer after a long-running
-callback if the delay must count from "really now".
+Refreshes the cached time returned by L</now>. Timers started from a
+callback count from the cached time, so call this before starting one after
+a long-running callback if the delay must count from "really now" (timers
+started outside a run of the loop always count from the moment they start).
 
 =head2 alive
 

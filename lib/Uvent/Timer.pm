@@ -60,9 +60,13 @@ Uvent is not a general event library.
 
 Delays are in seconds and may be fractional; they are rounded to whole
 milliseconds (a positive delay shorter than 1 ms becomes 1 ms, a delay of 0
-fires in the next loop iteration). They are measured from the loop's cached
-time (see L<Uvent::Loop/now> and L<Uvent::Loop/update_time>). An active timer
-keeps L<Uvent::Loop/run> from returning.
+fires in the next loop iteration). A timer started outside a run of its
+loop (before C<run>, or from the code of another event loop driving it, see
+L<Uvent/"USING UVENT FROM YOUR EVENT LOOP">) counts from the moment it is
+started; one started from a callback counts from the loop's cached time, the
+start of the current iteration (see L<Uvent::Loop/now> and
+L<Uvent::Loop/update_time>). An active timer keeps L<Uvent::Loop/run> from
+returning.
 
 =head1 CONSTRUCTORS
 

@@ -118,6 +118,20 @@ sub run_adapter_tests {
         cmp_ok(($done // 99) - ($submitted // 0), '<', 0.5, 'promptly (' . sprintf('%.1f ms', (($done // 99) - ($submitted // 0)) * 1000) . ')');
     };
 
+    subtest 'Uvent timers started from host code run from the host loop' => sub {
+        my ($t0, $fired, $ticks) = (time, undef, 0);
+        my $once = Uvent::Timer->once(0.15, sub { $fired = time }, $loop);
+        my $rep = Uvent::Timer->new($loop);
+        $rep->start(0.02, 0.02, sub { $ticks++ });
+        $run->(5, sub { $fired && $ticks >= 10 }, 0.2);
+        $rep->stop;
+        ok($fired, 'a one-shot timer fired');
+        cmp_ok(($fired // 99) - $t0, '>=', 0.14, 'not early');
+        cmp_ok(($fired // 99) - $t0, '<', 0.6, 'and not late (' . sprintf('%.0f ms', (($fired // 99) - $t0) * 1000) . ')');
+        cmp_ok($ticks, '>=', 10, "a repeating one ticked ($ticks)");
+        ok(!$loop->alive, 'stopped: nothing referenced is left');
+    };
+
     subtest 'a server closing an idle connection, while the host loop runs for other reasons' => sub {
         plan skip_all => $h{serves_idle_why} unless $h{serves_idle};
         my $idle_pool = Uvent::HTTP::Pool->new({ timeout => 60 }, $loop);
