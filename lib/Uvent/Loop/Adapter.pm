@@ -26,6 +26,7 @@ sub _split_args {
             Carp::croak("$class->$method: two Uvent loops given; an adapter drives one") if $loop;
             $loop = $arg;
         } elsif (defined $arg && $class->_is_host($arg)) {
+            Carp::croak("$class->$method: two host loops given; a Uvent loop runs from one") if $host;
             $host = $arg;
         } else {
             Carp::croak("$class->$method: expects " . $class->_args_wanted . ', got '
@@ -277,6 +278,8 @@ The Uvent loop it drives (undef once detached).
 =item C<Uvent::Loop::X-E<gt>attach: expects ..., got ...>
 
 =item C<Uvent::Loop::X-E<gt>attach: two Uvent loops given; an adapter drives one>
+
+=item C<Uvent::Loop::X-E<gt>attach: two host loops given; a Uvent loop runs from one>
 
 =back
 

@@ -56,7 +56,12 @@ sub run_adapter_tests {
             like($@, qr/already attached to .*a Uvent loop runs from one host loop/, 'a second host loop croaks');
         }
         eval { $h{class}->attach(Uvent::Loop->new, Uvent::Loop->new) };
-        like($@, qr/two Uvent loops given/, 'two Uvent loops croak');
+        like($@, qr/\A\Q$h{class}\E->attach: two Uvent loops given/, 'two Uvent loops croak');
+        for my $bad ('garbage', [], Uvent::HTTP::Pool->new({}, $loop)) {
+            eval { $h{class}->attach($bad) };
+            like($@, qr/\A\Q$h{class}\E->attach: expects .*, got /, 'attach(' . (ref $bad || $bad) . ') croaks naming it');
+        }
+        is($loop->driver && $h{attach}->($loop), $adapter, 'and the loop is still driven by the same adapter');
     };
 
     my $pool = Uvent::HTTP::Pool->new({ max_connections => 20 }, $loop);
