@@ -27,7 +27,7 @@ run_adapter_tests(
         my ($seconds, $until, $every) = @_;
         my $cv = AE::cv;
         my $end = time + $seconds;
-        my $w = AE::timer(0, $every // 0.005, sub { $cv->send if $until->() || time > $end });
+        my $w = AE::timer($every // 0.005, $every // 0.005, sub { $cv->send if $until->() || time > $end });
         $cv->recv;
     },
     every  => sub { my ($s, $cb) = @_; AE::timer($s, $s, $cb) },

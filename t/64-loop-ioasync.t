@@ -44,6 +44,7 @@ run_adapter_tests(
         return eval { $code->(); 1 } ? () : ($@);
     },
     serves_idle => 1,
+    idle_tick => 0.2,
     second_host => sub { Uvent::Loop::IOAsync->attach($_[0], IO::Async::Loop->really_new) },
 );
 

@@ -15,6 +15,7 @@ package Uvent::Test::Adapter;
 #                 # runs $code (which runs the host loop) and returns what
 #                 # surfaced the host's way
 #       serves_idle => 1,  # idle connections served while the host runs for other reasons
+#       idle_tick => 0.2,  # the host timer of the idle-CPU check (default 0.1 s)
 #       second_host => sub { attach the loop given to another host loop },
 #   );
 use strict;
@@ -22,6 +23,7 @@ use warnings;
 use Exporter 'import';
 use Test::More;
 use Time::HiRes qw(time);
+use POSIX ();
 use Uvent;
 use Uvent::Test::Server;
 use Uvent::Test::Util qw(extended_testing run_until raw_server raw_stop);
@@ -87,7 +89,8 @@ sub run_adapter_tests {
     subtest 'a host timer and requests: neither starves' => sub {
         my (@ticks, @completions);
         my $ticker = $h{every}->(0.01, sub { push @ticks, time });
-        my $t_end = time + 1;
+        my $window = extended_testing() ? 2 : 0.6;
+        my $t_end = time + $window;
         my $chain;
         $chain = sub {
             $pool->request({ uri => $srv->url('/sleep?s=0.02'), timeout => 10, response_callback => sub {
@@ -103,10 +106,11 @@ sub run_adapter_tests {
         my ($k0, $k1) = (@ticks ? ($ticks[0], $ticks[-1]) : (0, 0));
         my $ticks_inside = grep { $_ > $c0 && $_ < $c1 } @ticks;
         my $done_inside  = grep { $_ > $k0 && $_ < $k1 } @completions;
-        cmp_ok(scalar @completions, '>=', 20, 'requests kept completing (' . scalar(@completions) . ' in ~1 s)');
-        cmp_ok(scalar @ticks, '>=', 30, 'the 10 ms timer kept ticking (' . scalar(@ticks) . ' ticks)');
-        cmp_ok($ticks_inside, '>=', 20, "ticks between the first and the last completion ($ticks_inside)");
-        cmp_ok($done_inside, '>=', 15, "completions between the first and the last tick ($done_inside)");
+        # at most 400 completions and 100 ticks a second; a fifth of each is plenty
+        cmp_ok(scalar @completions, '>=', 20 * $window, 'requests kept completing (' . scalar(@completions) . " in $window s)");
+        cmp_ok(scalar @ticks, '>=', 30 * $window, 'the 10 ms timer kept ticking (' . scalar(@ticks) . ' ticks)');
+        cmp_ok($ticks_inside, '>=', 20 * $window, "ticks between the first and the last completion ($ticks_inside)");
+        cmp_ok($done_inside, '>=', 15 * $window, "completions between the first and the last tick ($done_inside)");
     };
 
     subtest 'a request submitted from a host callback starts at once' => sub {
@@ -208,28 +212,37 @@ sub run_adapter_tests {
         $run->(30, sub { $done == 100 });
         is($done, 100, '100 requests done');
         is($idle_pool->size, 100, '100 idle keep-alive connections');
-        my $seconds = extended_testing() ? 5 : 1;
+        my $seconds = extended_testing() ? 5 : 0.6;
         my $wakeups = 0;
         no warnings 'redefine';
         my $ready = \&Uvent::Loop::Adapter::_ready;
         local *Uvent::Loop::Adapter::_ready = sub { $wakeups++; goto &$ready };
         my $ticks = 0;
-        my $other = $h{every}->(0.05, sub { $ticks++ });
+        my $tick_every = $h{idle_tick} // 0.1;
+        my $other = $h{every}->($tick_every, sub { $ticks++ });
         # times counts in clock ticks (10 ms here); the process CPU clock is exact
         my $clock = eval { Time::HiRes::CLOCK_PROCESS_CPUTIME_ID() };
         my @t0 = times;
         my $c0 = defined $clock ? Time::HiRes::clock_gettime($clock) : undef;
-        $run->($seconds, sub { 0 }, 0.25);
+        $run->($seconds, sub { 1 }, $seconds); # the run stops at its first check, at the end
         my $c1 = defined $clock ? Time::HiRes::clock_gettime($clock) : undef;
         my @t1 = times;
         undef $other;
         my $cpu = ($t1[0] - $t0[0]) + ($t1[1] - $t0[1]);
-        cmp_ok($ticks, '>=', $seconds * 10, "the host's timers ran ($ticks ticks of 50 ms)");
-        cmp_ok($cpu * 1000, '<', 20, sprintf('under 20 ms of CPU in %d s by times (%.0f ms)', $seconds, $cpu * 1000));
+        # the host loop's own wake-ups cost CPU too: 0.2-0.4 ms each on a
+        # loaded 2-core VM, so its timers tick ten times a second here
+        # (five under IO::Async::Loop::Poll, whose loop_once is pure Perl)
+        cmp_ok($ticks, '>=', int($seconds / $tick_every / 2), "the host's timers ran ($ticks ticks of "
+            . $tick_every * 1000 . ' ms)');
         SKIP: {
             skip 'no CLOCK_PROCESS_CPUTIME_ID', 1 unless defined $clock;
-            cmp_ok(($c1 - $c0) * 1000, '<', 20, sprintf('and by the process CPU clock (%.2f ms)', ($c1 - $c0) * 1000));
+            cmp_ok(($c1 - $c0) * 1000, '<', 20, sprintf('under 20 ms of CPU in %s s by the process CPU clock (%.2f ms)',
+                $seconds, ($c1 - $c0) * 1000));
         }
+        # times counts user and system time each in whole ticks, so it can
+        # show up to two ticks more than was used
+        my $tick = 1000 / (eval { POSIX::sysconf(POSIX::_SC_CLK_TCK()) } || 100);
+        cmp_ok($cpu * 1000, '<', 20 + 2 * $tick, sprintf('and by times (%.0f ms, in ticks of %.0f ms)', $cpu * 1000, $tick));
         cmp_ok($wakeups, '<=', 5, "the adapter woke $wakeups times");
         is($idle_pool->size, 100, 'the connections are still open');
         undef $idle_pool;
