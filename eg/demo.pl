@@ -1,7 +1,7 @@
 #!/usr/bin/env perl
 # Demo: 24 concurrent requests through one Uvent pool (max_connections 4)
 # against a small HTTP/1.1 server started here on 127.0.0.1, then a
-# timeout and a refused connection, then HTTPS against a TLS server with a
+# timeout and a refused connection, the pool inside AnyEvent's loop, then HTTPS against a TLS server with a
 # certificate made here (verification, a private CA, session resumption),
 # printing what happened.
 #
@@ -78,6 +78,24 @@ $pool->request({
     response_callback => sub { my (undef, undef, $error) = @_; printf "port 1: %s, errno %s\n", $error->code, $error->errno },
 });
 $loop->run;
+
+# --- the same pool inside another event loop: AnyEvent (on EV when installed) ---
+if (eval { require AnyEvent; require Uvent::Loop::AnyEvent; 1 }) {
+    my $adapter = Uvent::Loop::AnyEvent->attach($loop);
+    my $cv = AnyEvent->condvar;
+    my ($ticks, $done) = (0, 0);
+    my $tick = AnyEvent->timer(after => 0.002, interval => 0.002, cb => sub { $ticks++ });
+    for my $i (1 .. 12) {
+        $cv->begin;
+        $pool->request({ uri => "http://127.0.0.1:$port/item/$i", response_callback => sub { $done++ unless $_[2]; $cv->end } });
+    }
+    $cv->recv;
+    printf "inside AnyEvent (%s): %d responses while its own timer ticked %d times, no \$loop->run\n",
+        AnyEvent::detect(), $done, $ticks;
+    $adapter->detach;
+} else {
+    print "AnyEvent part skipped: it needs AnyEvent (.ci/install-deps)\n";
+}
 
 eval { $pool->request({ uri => "http://127.0.0.1:$port/", headers => { 'X-Bad' => "a\r\nInjected: 1" } }) };
 print "bad header refused before sending: $@";

@@ -10,6 +10,12 @@ like($out, qr/^24 responses in /m, '24 concurrent requests answered');
 like($out, qr/^slow request: timeout /m, 'the timeout is shown');
 like($out, qr/^port 1: connect, errno ECONNREFUSED/m, 'the refused connection is shown');
 like($out, qr/^bad header refused before sending: .*CR, LF/m, 'the bad header is refused');
+if (eval { require AnyEvent; 1 }) {
+    like($out, qr/^inside AnyEvent \(AnyEvent::Impl::\w+\): 12 responses while its own timer ticked [1-9]\d* times/m,
+        'the pool inside AnyEvent');
+} else {
+    like($out, qr/^AnyEvent part skipped: it needs AnyEvent/m, 'without AnyEvent the demo says why it skips that part');
+}
 SKIP: {
     if (!eval { require IO::Socket::SSL; 1 }) {
         like($out, qr/^https part skipped: it needs IO::Socket::SSL/m, 'without IO::Socket::SSL the demo says why it skips https');
