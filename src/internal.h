@@ -5,10 +5,10 @@
 #define UVH_INTERNAL_H
 
 #include "uvh.h"
-#include "buf.h"
-#include "list.h"
-#include "url.h"
-#include "tls.h"
+#include "base/buf.h"
+#include "base/list.h"
+#include "base/url.h"
+#include "net/tls.h"
 #include "llhttp.h"
 
 #define UVH_READ_BUF_SIZE 65536

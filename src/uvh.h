@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
-#include "error.h"
+#include "base/error.h"
 
 #define UVH_VERSION "0.02"
 

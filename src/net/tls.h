@@ -12,7 +12,7 @@
 #ifndef UVH_TLS_H
 #define UVH_TLS_H
 #include <stddef.h>
-#include "list.h"
+#include "base/list.h"
 
 struct ssl_ctx_st;
 struct ssl_st;

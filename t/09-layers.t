@@ -1,0 +1,78 @@
+# The core's layers (src/README.md): every source file is in a layer folder
+# that src/Makefile and Makefile.PL build, and is listed in MANIFEST; and no
+# file includes a header of a layer it may not use. The include check is
+# also run on made-up lines, so a rule that could never fail is noticed.
+use strict;
+use warnings;
+use Test::More;
+use File::Find ();
+
+sub slurp { my ($f) = @_; open my $fh, '<', $f or die "$f: $!"; local $/; return scalar <$fh> }
+
+my $mk = slurp('src/Makefile');
+my %var;
+while ($mk =~ /^([A-Z_]+)\s*=\s*(.*)$/mg) { $var{$1} = $2 }
+my @layers = split ' ', $var{LAYERS} // '';
+ok(@layers, "src/Makefile names its layers: @layers");
+my %built = map { ($_ => 1) } map { split ' ', $var{uc $_} // '' } @layers;
+
+my @sources;
+File::Find::find({ no_chdir => 1, wanted => sub {
+    $File::Find::prune = 1, return if -d && m{^src/build};
+    push @sources, $_ if -f && /\.[ch]\z/;
+} }, 'src');
+@sources = sort @sources;
+
+my %is_layer = map { ($_ => 1) } @layers;
+my %manifest = map { /^(\S+)/ ? ($1 => 1) : () } split /\n/, slurp('MANIFEST');
+for my $file (@sources) {
+    (my $rel = $file) =~ s{^src/}{};
+    ok($manifest{$file}, "MANIFEST lists $file");
+    if ($rel =~ m{^([^/]+)/}) {
+        ok($is_layer{$1}, "$file is in a layer src/Makefile builds");
+    } else {
+        like($rel, qr/\A(?:uvh|internal)\.h\z/, "$file: only the public and the internal header sit at the top of src/");
+    }
+    next unless $rel =~ /\A(.+)\.c\z/;
+    ok($built{$1}, "src/Makefile compiles $file");
+}
+
+my ($pl_layers) = slurp('Makefile.PL') =~ /my \@core_layers = qw\(([^)]*)\)/;
+is($pl_layers // '', "@layers", "Makefile.PL builds the same folders as src/Makefile");
+
+# What each folder may include from the others (headers at the top of
+# src/ are uvh.h, which any layer may use). A folder not named here may
+# include anything.
+my %may_use = (
+    base => [qw(base)],
+);
+
+# The forbidden includes among lines of $file: a quoted header of a
+# folder the file's folder may not use.
+sub forbidden {
+    my ($layer, @lines) = @_;
+    my $allowed = $may_use{$layer} or return;
+    my %ok = map { ($_ => 1) } @$allowed;
+    my @bad;
+    for (@lines) {
+        next unless /^\s*#\s*include\s*"([^"]+)"/;
+        my $h = $1;
+        if ($h =~ m{^([^/]+)/}) { push @bad, $h unless $ok{$1} }
+        elsif ($h ne 'uvh.h' && !$ok{top}) { push @bad, $h }
+    }
+    return @bad;
+}
+
+for my $layer (sort keys %may_use) {
+    my @bad = forbidden($layer, '#include "client/pool.h"');
+    is("@bad", 'client/pool.h', "the check refuses client/pool.h in $layer/")
+        unless grep { $_ eq 'client' } @{ $may_use{$layer} };
+}
+
+for my $file (@sources) {
+    my ($layer) = $file =~ m{^src/([^/]+)/} or next;
+    my @bad = forbidden($layer, split /\n/, slurp($file));
+    is("@bad", '', "$file includes only what $layer/ may use");
+}
+
+done_testing;
