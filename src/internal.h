@@ -7,9 +7,10 @@
 #include "uvh.h"
 #include "base/buf.h"
 #include "base/list.h"
+#include "base/time.h"
 #include "base/url.h"
 #include "net/tls.h"
-#include "llhttp.h"
+#include "http/h1.h"
 
 #define UVH_READ_BUF_SIZE 65536
 /* Plaintext of one TLS record at most */
@@ -49,69 +50,10 @@ struct uvh_timer_s {
 };
 void uvh__timer_close(uvh_timer_t *timer);
 
-/* ---- response parser (http1.c) ---- */
-typedef struct {
-  uint32_t name_off, name_len, value_off, value_len;
-} uvh_header_t;
-
-struct uvh_response_s {
-  int refcount;
-  int status;
-  uint8_t http_major, http_minor;
-  unsigned keep_alive : 1;   /* both the response and framing allow reuse */
-  unsigned retried : 1;      /* the request was sent again */
-  uvh_buf_t strings;         /* reason phrase, header names and values */
-  uint32_t reason_off, reason_len;
-  uvh_header_t *headers;     /* headers then trailers */
-  size_t nheaders, ntrailers, cap_headers;
-  uvh_buf_t body;
-};
-
+/* ---- response (response.c; the struct is the parser's message, http/h1.h) ---- */
 int uvh__response_new(uvh_response_t **out);
 
-typedef struct {
-  llhttp_t llhttp;
-  uvh_response_t *resp;      /* borrowed from the request */
-  size_t max_headers_size, max_body_size;
-  size_t header_bytes;
-  unsigned is_head : 1;      /* request was HEAD: no body whatever the headers say */
-  unsigned in_trailers : 1;
-  unsigned informational : 1;/* current message is a 1xx to skip */
-  unsigned complete : 1;
-  unsigned needs_eof : 1;    /* close-delimited body */
-  unsigned in_header_value : 1;
-  unsigned started : 1;      /* any response byte arrived */
-  /* Line checks llhttp 8 does not make (see scan_head in http1.c): the
-   * bytes fed belong to a status line, header block or trailer block */
-  unsigned in_head : 1;
-  unsigned head_status_line : 1; /* in_head: the current line is a status line */
-  unsigned head_line_empty : 1;  /* in_head: nothing but a CR yet on the current line */
-  unsigned head_cr : 1;      /* in_head: the last byte was a CR */
-  unsigned check_crlf : 1;   /* paused: the two bytes before the pause must be CRLF */
-  unsigned char tail[2];     /* the last two bytes of the feeds so far */
-  int cb_error;              /* UVH_E_TOO_LARGE or UVH_E_NOMEM when a callback refused */
-  const char *reason;        /* our own reason for a refusal: static or reason_buf */
-  char reason_buf[160];
-  int ka_max;                /* Keep-Alive: max=N, -1 if absent */
-  double ka_timeout;         /* Keep-Alive: timeout=N seconds, -1 if absent */
-  uvh_header_t cur;          /* header being accumulated */
-} uvh_parser_t;
-
-void uvh__parser_init(uvh_parser_t *p, uvh_response_t *resp, int is_head, size_t max_headers_size,
-                      size_t max_body_size);
-/* Feed bytes. Returns 0 when more input is wanted, 1 when the response is
- * complete (*consumed tells how much was used; the rest is not part of it),
- * or UVH_E_PROTOCOL / UVH_E_TOO_LARGE / UVH_E_NOMEM. */
-int uvh__parser_feed(uvh_parser_t *p, const char *data, size_t len, size_t *consumed);
-/* Peer closed. 1 when that completes a close-delimited body, else
- * UVH_E_CONN_CLOSED (nothing or a partial response) or UVH_E_PROTOCOL. */
-int uvh__parser_eof(uvh_parser_t *p);
-/* Why the last feed failed, for error messages. */
-const char *uvh__parser_reason(const uvh_parser_t *p);
-/* Did any byte of a response arrive? */
-int uvh__parser_started(const uvh_parser_t *p);
-
-/* ---- request (request.c, http1.c) ---- */
+/* ---- request (request.c) ---- */
 typedef enum { REQ_NEW, REQ_QUEUED, REQ_RUNNING, REQ_DONE } uvh_request_state_t;
 
 struct uvh_request_s {
@@ -247,6 +189,9 @@ void uvh__pool_conn_reusable(uvh_pool_t *pool, uvh_conn_t *conn);
 void uvh__pool_conn_closed(uvh_pool_t *pool, uvh_conn_t *conn);
 /* Complete a request: detach, record `err` (0 = success), run the callback last. */
 void uvh__request_complete(uvh_request_t *req, int err, int sys_err, const char *detail);
+/* End a queued or running request with `err` (a cancel): its connection,
+ * if any, is discarded; the callback runs last. */
+void uvh__pool_cancel(uvh_request_t *req, int err, const char *detail);
 /* Arm (or stop) the queue timer for the first due queued request. */
 void uvh__pool_arm_queue_timer(uvh_pool_t *pool);
 /* Write conn's request from the check handle, after this iteration's reads. */
@@ -254,8 +199,6 @@ void uvh__pool_defer_write(uvh_pool_t *pool, uvh_conn_t *conn);
 /* Put a running request back at the head of its destination's queue;
  * fresh_only: it must go out on a new connection (a retry). */
 void uvh__pool_requeue(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, int fresh_only);
-/* Idle-timeout jitter: a factor in [0.95, 1]. */
-double uvh__pool_jitter(uvh_pool_t *pool);
 /* A fork happened since the loop last looked: drop what the child inherited. */
 #define UVH_CHECK_FORK(loop)                                                          \
   do {                                                                                \
@@ -337,8 +280,8 @@ void uvh__conn_close(uvh_conn_t *conn);
 /* Detach and abort the running request (cancel/timeout): the conn is discarded. */
 void uvh__conn_abort(uvh_conn_t *conn);
 void uvh__conn_make_idle(uvh_conn_t *conn);
+/* Still resolving, connecting or in the TLS handshake. */
+int uvh__conn_connecting(const uvh_conn_t *conn);
 void uvh__conn_arm_timer(uvh_conn_t *conn);
-
-uint64_t uvh__seconds_to_ms(double s);
 
 #endif

@@ -86,6 +86,9 @@ uvh_pool_t *uvh_conn_pool(const uvh_conn_t *conn) { return conn->pool; }
 const char *uvh_conn_destination(const uvh_conn_t *conn) { return conn->key; }
 int uvh_conn_busy(const uvh_conn_t *conn) { return conn->req != NULL; }
 int uvh_conn_open(const uvh_conn_t *conn) { return conn->state != CONN_CLOSING; }
+int uvh__conn_connecting(const uvh_conn_t *conn) {
+  return conn->state == CONN_RESOLVING || conn->state == CONN_CONNECTING || conn->state == CONN_HANDSHAKING;
+}
 unsigned uvh_conn_requests_served(const uvh_conn_t *conn) { return conn->requests_served; }
 void *uvh_conn_get_data(uvh_conn_t *conn) { return conn->data; }
 void uvh_conn_set_data(uvh_conn_t *conn, void *data) { conn->data = data; }
@@ -648,6 +651,8 @@ static struct ssl_session_st *take_session(uvh_dest_t *d) {
   return NULL;
 }
 
+static int keep_session(void *c, struct ssl_session_st *session);
+
 static void tls_start(uvh_conn_t *conn) {
   uvh_dest_t *d = conn->dest;
   int rc;
@@ -655,7 +660,7 @@ static void tls_start(uvh_conn_t *conn) {
   conn->state = CONN_HANDSHAKING;
   rc = (conn->tls = malloc(sizeof *conn->tls)) == NULL
            ? UVH_E_NOMEM
-           : uvh__tls_start(conn->tls, d->ssl_ctx, d->tls_name, session, conn);
+           : uvh__tls_start(conn->tls, d->ssl_ctx, d->tls_name, session, conn, keep_session);
   if (rc != 0) {
     char why[sizeof conn->tls->reason] = "";
     if (conn->tls)
@@ -670,7 +675,7 @@ static void tls_start(uvh_conn_t *conn) {
 
 /* OpenSSL's new-session callback: the destination keeps the newest
  * sessions, offered by its next connections. */
-int uvh__conn_tls_new_session(void *c, struct ssl_session_st *session) {
+static int keep_session(void *c, struct ssl_session_st *session) {
   uvh_conn_t *conn = c;
   uvh_dest_t *d = conn->dest;
   if (d == NULL || conn->state == CONN_CLOSING)
@@ -885,7 +890,7 @@ void uvh__conn_make_idle(uvh_conn_t *conn) {
     uvh_list_push_back(&pool->idle_lru, &conn->lru_link);
     uv_unref((uv_handle_t *)conn->tcp_handle);
     /* connections opened together should not all close together */
-    limit *= uvh__pool_jitter(pool);
+    limit *= uvh__jitter(&pool->rng);
   }
   conn->idle_deadline = limit > 0 ? now + uvh__seconds_to_ms(limit) : 0;
   if (pool->cfg.max_lifetime > 0) {

@@ -21,13 +21,6 @@
 #define UVH_DESTS_KEPT 256
 
 
-uint64_t uvh__seconds_to_ms(double s) {
-  if (s <= 0)
-    return 0;
-  s = s * 1000.0 + 0.5;
-  return s < 1 ? 1 : (uint64_t)s;
-}
-
 void uvh_pool_config_init(uvh_pool_config_t *cfg) {
   memset(cfg, 0, sizeof *cfg);
   cfg->idle_timeout = 60;
@@ -171,15 +164,6 @@ const uvh_pool_stats_t *uvh_pool_stats(const uvh_pool_t *pool) {
 }
 void *uvh_pool_get_data(uvh_pool_t *pool) { return pool->data; }
 void uvh_pool_set_data(uvh_pool_t *pool, void *data) { pool->data = data; }
-
-double uvh__pool_jitter(uvh_pool_t *pool) {
-  uint32_t x = pool->rng;
-  x ^= x << 13;
-  x ^= x >> 17;
-  x ^= x << 5;
-  pool->rng = x;
-  return 1.0 - 0.05 * ((double)(x % 10000) / 10000.0);
-}
 
 /* ------------------------------------------------------------ destinations */
 
@@ -651,7 +635,7 @@ static uvh_request_t *connecting_request(uvh_dest_t *d) {
   uvh_list_t *it;
   for (it = d->conns.next; it != &d->conns; it = it->next) {
     uvh_conn_t *c = uvh_container_of(it, uvh_conn_t, dest_link);
-    if ((c->state == CONN_RESOLVING || c->state == CONN_CONNECTING || c->state == CONN_HANDSHAKING) && c->req && !c->req->fresh_conn_only)
+    if (uvh__conn_connecting(c) && c->req && !c->req->fresh_conn_only)
       return c->req;
   }
   return NULL;
@@ -888,6 +872,19 @@ static void format_error(uvh_request_t *req, int err, int sys_err, const char *d
     else if (sys_err)
       snprintf(e->message + n, sizeof e->message - (size_t)n, ": %s", uv_strerror(sys_err));
   }
+}
+
+void uvh__pool_cancel(uvh_request_t *req, int err, const char *detail) {
+  /* told first: the callback may destroy the loop (a closing connection,
+   * a queue that moves: the driver re-arms once the caller is done) */
+  uvh__loop_work(req->pool ? req->pool->loop : NULL);
+  if (req->state == REQ_RUNNING) {
+    if (req->conn)
+      uvh__conn_abort(req->conn);
+    else
+      uvh_list_remove(&req->queue_link); /* a failure waiting to be reported */
+  }
+  uvh__request_complete(req, err, 0, detail);
 }
 
 void uvh__request_complete(uvh_request_t *req, int err, int sys_err, const char *detail) {

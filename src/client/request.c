@@ -296,6 +296,23 @@ static int check_content_length(uvh_request_t *req) {
   return 0;
 }
 
+/* The head from the request's fields: the client's rules (which headers
+ * it adds for the user) here, the wire format in http/. */
+int uvh__request_build_head(uvh_request_t *req) {
+  uvh_h1_request_head_t h;
+  memset(&h, 0, sizeof h);
+  h.method = req->method;
+  h.target = req->url.target;
+  h.host = req->has_host ? NULL : req->url.authority;
+  h.user_agent = req->has_user_agent ? NULL : "Uvent/" UVH_VERSION;
+  h.userinfo = req->has_authorization ? NULL : req->url.userinfo;
+  h.headers = req->user_headers.data;
+  h.headers_len = req->user_headers.len;
+  h.body_len = req->body_len;
+  h.has_content_length = req->has_content_length;
+  return uvh__h1_request_head(&req->head, &h);
+}
+
 int uvh_request_check(uvh_request_t *req) {
   int rc;
   if (req->url.mem == NULL) {
@@ -330,17 +347,7 @@ int uvh_request_cancel_with(uvh_request_t *req, int err, const char *detail) {
     UVH_CHECK_FORK(req->pool->loop);
   if (req->state == REQ_RUNNING && req->conn == NULL && req->deferred_err == UVH_E_INHERITED)
     return 0; /* the parent's: dropped on the child's next tick, never cancelled here */
-  if (req->state == REQ_QUEUED || req->state == REQ_RUNNING) {
-    /* told first: the callback may destroy the loop (a closing connection,
-     * a queue that moves: the driver re-arms once the caller is done) */
-    uvh__loop_work(req->pool ? req->pool->loop : NULL);
-    if (req->state == REQ_RUNNING) {
-      if (req->conn)
-        uvh__conn_abort(req->conn);
-      else
-        uvh_list_remove(&req->queue_link); /* a failure waiting to be reported */
-    }
-    uvh__request_complete(req, err, 0, detail);
-  }
+  if (req->state == REQ_QUEUED || req->state == REQ_RUNNING)
+    uvh__pool_cancel(req, err, detail);
   return 0;
 }

@@ -1,12 +1,12 @@
-/* http1.c - HTTP/1.1 on the wire: request heads out, responses in.
+/* h1_parser.c - HTTP/1.1 responses in, from bytes alone.
  *
- * The response side wraps llhttp (built in strict mode by src/Makefile) and
+ * It wraps llhttp (built in strict mode by src/Makefile) and
  * adds the checks llhttp 8 lacks, which also stand in for strict mode when
  * a system libllhttp is used. Parser callbacks only copy bytes into the
  * response (the read buffer is reused right after), check what llhttp
- * does not and enforce the size limits; decisions are left to conn.c.
+ * does not and enforce the size limits; decisions are left to the caller (the client).
  */
-#include "internal.h"
+#include "http/h1.h"
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,171 +14,21 @@
 #include <strings.h>
 #include <limits.h>
 
-/* ---------------------------------------------------------------- request */
+/* ----------------------------------------------------------------- parser */
 
-static const char base64_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+#define PARSER(l) uvh_container_of(l, uvh_parser_t, llhttp)
 
-static int append_base64(uvh_buf_t *b, const unsigned char *s, size_t len) {
-  size_t i;
-  int rc = uvh_buf_reserve(b, (len + 2) / 3 * 4);
-  if (rc)
-    return rc;
-  for (i = 0; i + 2 < len; i += 3) {
-    unsigned v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8 | s[i + 2];
-    char out[4] = {base64_chars[v >> 18], base64_chars[(v >> 12) & 63], base64_chars[(v >> 6) & 63],
-                   base64_chars[v & 63]};
-    uvh_buf_append(b, out, 4);
-  }
-  if (i < len) {
-    unsigned v = (unsigned)s[i] << 16 | (i + 1 < len ? (unsigned)s[i + 1] << 8 : 0);
-    char out[4] = {base64_chars[v >> 18], base64_chars[(v >> 12) & 63],
-                   i + 1 < len ? base64_chars[(v >> 6) & 63] : '=', '='};
-    uvh_buf_append(b, out, 4);
-  }
-  return 0;
-}
-
-static char *put(char *w, const char *s, size_t len) {
-  memcpy(w, s, len);
-  return w + len;
-}
-#define PUT_LIT(w, lit) put(w, lit, sizeof(lit) - 1)
-
-/* Decimal digits of n into w; returns the end. */
-static char *put_uint(char *w, unsigned long long n) {
-  char tmp[24];
-  size_t i = sizeof tmp;
-  do
-    tmp[--i] = (char)('0' + n % 10);
-  while ((n /= 10) > 0);
-  return put(w, tmp + i, sizeof tmp - i);
-}
-
-/* The request head in one buffer, sized up front: this runs per request. */
-int uvh__request_build_head(uvh_request_t *req) {
-  static const char ua[] = "User-Agent: Uvent/" UVH_VERSION "\r\n";
-  uvh_buf_t *b = &req->head;
-  int body_methods = strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0 ||
-                     strcmp(req->method, "PATCH") == 0;
-  size_t method_len = strlen(req->method), target_len = strlen(req->url.target);
-  size_t authority_len = strlen(req->url.authority);
-  size_t userinfo_len = req->url.userinfo && !req->has_authorization ? strlen(req->url.userinfo) : 0;
-  int send_length = !req->has_content_length && (req->body_len > 0 || body_methods);
-  size_t need = method_len + 1 + target_len + 11 + (req->has_host ? 0 : 6 + authority_len + 2) +
-                (req->has_user_agent ? 0 : sizeof ua - 1) +
-                (userinfo_len ? 21 + (userinfo_len + 2) / 3 * 4 + 2 : 0) + (send_length ? 16 + 20 + 2 : 0) +
-                req->user_headers.len + 2;
-  char *w;
-
-  uvh_buf_clear(b);
-  if (uvh_buf_reserve(b, need))
-    return UVH_E_NOMEM;
-  w = b->data;
-  w = put(w, req->method, method_len);
-  *w++ = ' ';
-  w = put(w, req->url.target, target_len);
-  w = PUT_LIT(w, " HTTP/1.1\r\n");
-  if (!req->has_host) {
-    w = PUT_LIT(w, "Host: ");
-    w = put(w, req->url.authority, authority_len);
-    w = PUT_LIT(w, "\r\n");
-  }
-  if (!req->has_user_agent)
-    w = put(w, ua, sizeof ua - 1);
-  if (send_length) {
-    w = PUT_LIT(w, "Content-Length: ");
-    w = put_uint(w, req->body_len);
-    w = PUT_LIT(w, "\r\n");
-  }
-  b->len = (size_t)(w - b->data);
-  /* the space for these was reserved above: the appends cannot fail */
-  if (userinfo_len) {
-    uvh_buf_append_str(b, "Authorization: Basic ");
-    append_base64(b, (const unsigned char *)req->url.userinfo, userinfo_len);
-    uvh_buf_append(b, "\r\n", 2);
-  }
-  uvh_buf_append(b, req->user_headers.data, req->user_headers.len);
-  uvh_buf_append(b, "\r\n", 2);
-  return 0;
-}
-
-/* --------------------------------------------------------------- response */
-
-int uvh__response_new(uvh_response_t **out) {
-  uvh_response_t *r = calloc(1, sizeof *r);
-  if (r == NULL)
-    return UVH_E_NOMEM;
-  r->refcount = 1;
-  uvh_buf_init(&r->strings);
-  uvh_buf_init(&r->body);
-  *out = r;
-  return 0;
-}
-
-void uvh_response_ref(uvh_response_t *r) { r->refcount++; }
-
-void uvh_response_unref(uvh_response_t *r) {
-  if (--r->refcount > 0)
-    return;
-  uvh_buf_free(&r->strings);
-  uvh_buf_free(&r->body);
-  free(r->headers);
-  free(r);
-}
-
-int uvh_response_status(const uvh_response_t *r) { return r->status; }
-int uvh_response_http_major(const uvh_response_t *r) { return r->http_major; }
-int uvh_response_http_minor(const uvh_response_t *r) { return r->http_minor; }
-int uvh_response_keep_alive(const uvh_response_t *r) { return r->keep_alive; }
-int uvh_response_retried(const uvh_response_t *r) { return r->retried; }
-size_t uvh_response_header_count(const uvh_response_t *r) { return r->nheaders; }
-size_t uvh_response_trailer_count(const uvh_response_t *r) { return r->ntrailers; }
-
-const char *uvh_response_reason(const uvh_response_t *r, size_t *len) {
-  *len = r->reason_len;
-  return r->strings.data ? r->strings.data + r->reason_off : "";
-}
-
-static void header_at(const uvh_response_t *r, size_t i, const char **name, size_t *name_len,
-                      const char **value, size_t *value_len) {
-  const uvh_header_t *h = &r->headers[i];
-  const char *base = r->strings.data ? r->strings.data : "";
-  *name = base + h->name_off;
-  *name_len = h->name_len;
-  *value = base + h->value_off;
-  *value_len = h->value_len;
-}
-
-void uvh_response_header_at(const uvh_response_t *r, size_t i, const char **name, size_t *name_len,
-                            const char **value, size_t *value_len) {
-  header_at(r, i, name, name_len, value, value_len);
-}
-
-void uvh_response_trailer_at(const uvh_response_t *r, size_t i, const char **name,
-                             size_t *name_len, const char **value, size_t *value_len) {
-  header_at(r, r->nheaders + i, name, name_len, value, value_len);
-}
-
-const char *uvh_response_header(const uvh_response_t *r, const char *name, size_t *value_len) {
+const char *uvh__h1_header(const uvh_h1_message_t *m, const char *name, size_t *value_len) {
   size_t i, nlen = strlen(name);
-  for (i = 0; i < r->nheaders; i++) {
-    const uvh_header_t *h = &r->headers[i];
-    if (h->name_len == nlen && strncasecmp(r->strings.data + h->name_off, name, nlen) == 0) {
+  for (i = 0; i < m->nheaders; i++) {
+    const uvh_header_t *h = &m->headers[i];
+    if (h->name_len == nlen && strncasecmp(m->strings.data + h->name_off, name, nlen) == 0) {
       *value_len = h->value_len;
-      return r->strings.data + h->value_off;
+      return m->strings.data + h->value_off;
     }
   }
   return NULL;
 }
-
-const char *uvh_response_body(const uvh_response_t *r, size_t *len) {
-  *len = r->body.len;
-  return r->body.data ? r->body.data : "";
-}
-
-/* ----------------------------------------------------------------- parser */
-
-#define PARSER(l) uvh_container_of(l, uvh_parser_t, llhttp)
 
 /* Refuse the rest of the message: `err` is what the feed returns, and
  * `why` is kept as our own reason (llhttp replaces the reason of a failed
@@ -217,7 +67,7 @@ static int is_tchar(unsigned char c) {
 
 static int on_message_begin(llhttp_t *l) {
   uvh_parser_t *p = PARSER(l);
-  uvh_response_t *r = p->resp;
+  uvh_h1_message_t *r = p->resp;
   uvh_buf_clear(&r->strings);
   uvh_buf_clear(&r->body);
   r->nheaders = r->ntrailers = 0;
@@ -286,7 +136,7 @@ static int on_header_value(llhttp_t *l, const char *at, size_t len) {
 
 static int on_header_value_complete(llhttp_t *l) {
   uvh_parser_t *p = PARSER(l);
-  uvh_response_t *r = p->resp;
+  uvh_h1_message_t *r = p->resp;
   const char *v;
 
   if (p->cur.name_len == 0) /* llhttp takes ": value" for a header */
@@ -392,7 +242,7 @@ static void parse_keep_alive(uvh_parser_t *p, const char *v, size_t len) {
  * single chunked: with another coding llhttp would deliver the coded bytes
  * (a final one other than chunked even makes the body run to the close,
  * RFC 9112 6.3), and HTTP/1.0 has no Transfer-Encoding (RFC 9112 6.1). */
-static const char *check_transfer_encoding(const uvh_response_t *r) {
+static const char *check_transfer_encoding(const uvh_h1_message_t *r) {
   size_t i, headers = 0, codings = 0, bad = 0;
   for (i = 0; i < r->nheaders; i++) {
     const uvh_header_t *h = &r->headers[i];
@@ -431,7 +281,7 @@ static const char *check_transfer_encoding(const uvh_response_t *r) {
 
 static int on_headers_complete(llhttp_t *l) {
   uvh_parser_t *p = PARSER(l);
-  uvh_response_t *r = p->resp;
+  uvh_h1_message_t *r = p->resp;
   int status = llhttp_get_status_code(l);
   size_t vlen;
   const char *ka, *bad;
@@ -458,7 +308,7 @@ static int on_headers_complete(llhttp_t *l) {
   }
   p->in_trailers = 1; /* any header after this point is a trailer */
   r->keep_alive = llhttp_should_keep_alive(l) ? 1 : 0;
-  ka = uvh_response_header(r, "keep-alive", &vlen);
+  ka = uvh__h1_header(r, "keep-alive", &vlen);
   if (ka)
     parse_keep_alive(p, ka, vlen);
   /* these never have a body, whatever Content-Length says (RFC 9112 6.3) */
@@ -476,7 +326,7 @@ static int on_headers_complete(llhttp_t *l) {
 
 static int on_body(llhttp_t *l, const char *at, size_t len) {
   uvh_parser_t *p = PARSER(l);
-  uvh_response_t *r = p->resp;
+  uvh_h1_message_t *r = p->resp;
   if (p->max_body_size && r->body.len + len > p->max_body_size)
     return refuse_limit(p, "body", "max_body_size", p->max_body_size);
   if (uvh_buf_append(&r->body, at, len))
@@ -534,7 +384,7 @@ static void init_settings(void) {
   parser_settings.on_message_complete = on_message_complete;
 }
 
-void uvh__parser_init(uvh_parser_t *p, uvh_response_t *resp, int is_head, size_t max_headers_size,
+void uvh__parser_init(uvh_parser_t *p, uvh_h1_message_t *resp, int is_head, size_t max_headers_size,
                       size_t max_body_size) {
   init_settings();
   memset(p, 0, sizeof *p);
