@@ -10,6 +10,7 @@
 #include "base/time.h"
 #include "base/url.h"
 #include "net/tls.h"
+#include "loop/loop.h"
 #include "http/h1.h"
 
 #define UVH_READ_BUF_SIZE 65536
@@ -23,32 +24,6 @@
 /* How long a connection whose request went elsewhere may keep connecting
  * when the request had set no connect deadline. */
 #define UVH_ORPHAN_CONNECT_MS 10000
-
-/* ---- loop (loop.c) ---- */
-struct uvh_loop_s {
-  uv_loop_t *uv;     /* owned when owns_uv, else borrowed */
-  int owns_uv;
-  unsigned fork_generation; /* uvh__fork_generation when last checked */
-  uvh_list_t pools;  /* uvh_pool_t.loop_link; not owning */
-  uvh_list_t timers; /* uvh_timer_t.loop_link; not owning */
-  uvh_loop_work_cb work_cb; /* set by a driver (uvh_loop_set_work_cb); may be NULL */
-  uv_idle_t *kick;   /* started for one uvh_loop_run_nowait; freed in its close callback */
-  void *data;
-};
-/* Tell the loop's driver that a call from outside uv_run gave it work. */
-void uvh__loop_work(uvh_loop_t *loop);
-
-/* ---- timer (timer.c) ---- */
-struct uvh_timer_s {
-  uv_timer_t handle;     /* memory freed in its close callback */
-  uvh_loop_t *loop;      /* NULL once the loop is destroyed */
-  uvh_list_t loop_link;
-  int refcount;
-  int closing;
-  uvh_timer_cb cb;
-  void *data;
-};
-void uvh__timer_close(uvh_timer_t *timer);
 
 /* ---- response (response.c; the struct is the parser's message, http/h1.h) ---- */
 int uvh__response_new(uvh_response_t **out);
@@ -136,7 +111,7 @@ typedef struct uvh_dest_s {
 struct uvh_pool_s {
   int refcount;              /* owner + active requests + conns */
   uvh_loop_t *loop;          /* NULL once the loop is destroyed */
-  uvh_list_t loop_link;
+  uvh_loop_user_t loop_user; /* in loop->users while loop is set */
   uvh_pool_config_t cfg;
   uvh_list_t dests;
   unsigned size, nbusy, nqueued;
@@ -199,21 +174,6 @@ void uvh__pool_defer_write(uvh_pool_t *pool, uvh_conn_t *conn);
 /* Put a running request back at the head of its destination's queue;
  * fresh_only: it must go out on a new connection (a retry). */
 void uvh__pool_requeue(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, int fresh_only);
-/* A fork happened since the loop last looked: drop what the child inherited. */
-#define UVH_CHECK_FORK(loop)                                                          \
-  do {                                                                                \
-    if ((loop) && (loop)->fork_generation != uvh__fork_generation)                    \
-      uvh_loop_check_fork(loop);                                                      \
-  } while (0)
-/* Bumped in the child by a pthread_atfork handler. */
-extern unsigned uvh__fork_generation;
-void uvh__fork_init(void);
-/* In a child: drop inherited connections and requests (see uvh_loop_check_fork). */
-void uvh__pool_drop_inherited(uvh_pool_t *pool);
-/* The earliest idle connection deadline (loop ms), 0 if none. */
-uint64_t uvh__pool_next_idle_deadline(uvh_pool_t *pool);
-/* The loop is being destroyed: shut the pool down and close its handle. */
-void uvh__pool_detach_loop(uvh_pool_t *pool);
 
 /* ---- connection (conn.c) ---- */
 typedef enum {

@@ -42,10 +42,10 @@ is($pl_layers // '', "@layers", "Makefile.PL builds the same folders as src/Make
 
 # What each folder may include from the others: its own folder, lower
 # ones, and `uvh` for the public header src/uvh.h (which includes libuv,
-# so the codec may not). loop/ and client/ still include the shared
-# src/internal.h and are not held to a list yet.
+# so the codec may not). client/, the top, may include anything.
 my %may_use = (
     base => [qw(base)],
+    loop => [qw(base loop uvh)],
     net  => [qw(base net uvh)],
     http => [qw(base http)],
 );

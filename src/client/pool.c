@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pthread.h>
 #include <unistd.h>
 
 #define UVH_DESTS_KEPT 256
@@ -30,6 +29,7 @@ void uvh_pool_config_init(uvh_pool_config_t *cfg) {
 }
 
 static void on_check(uv_check_t *h);
+static const uvh_loop_user_ops_t pool_loop_ops;
 static void on_idle(uv_idle_t *h) {}
 
 int uvh_pool_new(uvh_loop_t *loop, const uvh_pool_config_t *cfg, uvh_pool_t **out) {
@@ -63,7 +63,7 @@ int uvh_pool_new(uvh_loop_t *loop, const uvh_pool_config_t *cfg, uvh_pool_t **ou
   uv_unref((uv_handle_t *)&pool->queue_timer);
   uv_unref((uv_handle_t *)&pool->check);
   uv_check_start(&pool->check, on_check);
-  uvh_list_push_back(&loop->pools, &pool->loop_link);
+  uvh__loop_add_user(loop, &pool->loop_user, &pool_loop_ops);
   *out = pool;
   return 0;
 }
@@ -115,7 +115,7 @@ void uvh_pool_unref(uvh_pool_t *pool) {
     return;
   if (pool->loop) {
     uvh_loop_t *loop = pool->loop;
-    uvh_list_remove(&pool->loop_link);
+    uvh__loop_remove_user(&pool->loop_user);
     pool->loop = NULL;
     close_handles(pool);
     uvh__loop_work(loop); /* the close callbacks free it */
@@ -132,7 +132,7 @@ static int pool_usable(uvh_pool_t *pool) {
 
 uvh_loop_t *uvh_pool_loop(uvh_pool_t *pool) { return pool->loop; }
 
-uint64_t uvh__pool_next_idle_deadline(uvh_pool_t *pool) {
+static uint64_t pool_next_idle_deadline(uvh_pool_t *pool) {
   uvh_list_t *it;
   uint64_t next = 0;
   for (it = pool->idle_lru.next; it != &pool->idle_lru; it = it->next) {
@@ -1025,7 +1025,7 @@ void uvh_pool_shutdown(uvh_pool_t *pool) {
 
 /* Inherited requests complete from the child's next tick: this runs inside
  * whatever pool call the child made first. */
-void uvh__pool_drop_inherited(uvh_pool_t *pool) {
+static void pool_drop_inherited(uvh_pool_t *pool) {
   uvh_list_t inherited;
   uvh_list_init(&inherited);
   /* the parent still talks over these connections: no close_notify */
@@ -1043,27 +1043,26 @@ void uvh__pool_drop_inherited(uvh_pool_t *pool) {
 }
 
 /* The loop is going away: finish everything and stop using it. */
-void uvh__pool_detach_loop(uvh_pool_t *pool) {
+static void pool_detach_loop(uvh_pool_t *pool) {
   uvh_pool_ref(pool);
   pool->detaching = 1; /* callbacks run by the shutdown may not start new work */
   uvh_pool_shutdown(pool); /* closes every connection, idle ones too */
   if (pool->loop) {
-    uvh_list_remove(&pool->loop_link);
+    uvh__loop_remove_user(&pool->loop_user);
     pool->loop = NULL;
     close_handles(pool);
   }
   uvh_pool_unref(pool);
 }
 
-/* ------------------------------------------------------------------ fork */
+/* The loop knows the pool only through these. */
+#define POOL_OF(u) uvh_container_of(u, uvh_pool_t, loop_user)
+static void user_detach(uvh_loop_user_t *u) { pool_detach_loop(POOL_OF(u)); }
+static void user_drop_inherited(uvh_loop_user_t *u) { pool_drop_inherited(POOL_OF(u)); }
+static void user_ref(uvh_loop_user_t *u) { uvh_pool_ref(POOL_OF(u)); }
+static void user_unref(uvh_loop_user_t *u) { uvh_pool_unref(POOL_OF(u)); }
+static uint64_t user_next_deadline(uvh_loop_user_t *u) { return pool_next_idle_deadline(POOL_OF(u)); }
 
-unsigned uvh__fork_generation;
-
-static void on_fork_child(void) { uvh__fork_generation++; }
-
-static void register_fork_handler(void) { pthread_atfork(NULL, NULL, on_fork_child); }
-
-void uvh__fork_init(void) {
-  static pthread_once_t once = PTHREAD_ONCE_INIT;
-  pthread_once(&once, register_fork_handler);
-}
+static const uvh_loop_user_ops_t pool_loop_ops = {
+  user_detach, user_drop_inherited, user_ref, user_unref, user_next_deadline,
+};
