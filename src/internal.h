@@ -10,12 +10,11 @@
 #include "base/time.h"
 #include "base/url.h"
 #include "net/tls.h"
+#include "net/stream.h"
+#include "net/dial.h"
 #include "loop/loop.h"
 #include "http/h1.h"
 
-#define UVH_READ_BUF_SIZE 65536
-/* Plaintext of one TLS record at most */
-#define UVH_TLS_PLAIN_SIZE 16384
 /* TLS sessions a destination keeps for resumption (TLS 1.3 tickets are
  * used once each, so a few are kept for connections opened together) */
 #define UVH_TLS_SESSIONS_KEPT 16
@@ -149,10 +148,9 @@ struct uvh_pool_s {
   uvh_tls_opts_t tls;        /* owned: default TLS settings */
   uvh_list_t tls_ctxs;       /* uvh_tls_ctx_t, most recently used first, at most UVH_TLS_CTXS_KEPT */
   unsigned ntls_ctxs;
-  char *tls_plain;           /* decrypted bytes of one record, shared like read_buf; malloc'd on first use */
   unsigned dropping_inherited : 1; /* in a child after fork: close without a word to the server */
   char last_error[320];
-  char read_buf[UVH_READ_BUF_SIZE]; /* shared by all conns: reads are consumed at once */
+  uvh_stream_bufs_t bufs;    /* read buffers shared by all conns: reads are consumed at once */
   void *data;
 };
 
@@ -195,34 +193,43 @@ struct uvh_conn_s {
   uvh_list_t idle_link;      /* dest->idle while idle */
   uvh_list_t lru_link;       /* pool->idle_lru while idle */
   uvh_list_t write_link;     /* pool->pending_writes while its write waits */
-  uv_tcp_t *tcp_handle;      /* current connect attempt or the connected socket; NULL when none */
+  uvh_dial_t dial;           /* resolving and connecting (its attempt's handle until connected) */
+  uvh_stream_t stream;       /* the connected socket (and its TLS, https), from on_connected */
   uv_timer_t timer;
-  uv_getaddrinfo_t gai;
-  uv_connect_t connect_req;
-  uv_write_t write_req;
-  struct addrinfo *addrs, *next_addr;
   int pending;               /* open handles + in-flight uv requests; memory is freed at 0 with refcount 0 */
-  unsigned writing;          /* writes in flight */
-  unsigned resolving : 1;
-  unsigned peer_gone : 1;    /* the server closed or reset: nothing more may be written */
   unsigned body_pending : 1; /* TLS: more of the running request's body is still to encrypt */
   size_t body_sent;          /* TLS: bytes of that body encrypted so far */
   unsigned nothing_written : 1; /* the current request's write failed before any byte */
   uvh_request_t *req;        /* the running request, strong ref */
   uvh_parser_t parser;
-  int last_connect_err;
   int deferred_code;         /* UVH_E_* of a failure met synchronously, reported from the timer */
   int deferred_err;          /* and its libuv error */
-  unsigned addrs_literal : 1;/* addrs is our own single entry for an IP literal */
   uint64_t connect_deadline; /* loop ms, 0 = none */
   uint64_t idle_deadline;
   double ka_timeout;         /* per-connection idle limit from Keep-Alive, seconds, < 0 none */
   unsigned requests_served;
   unsigned allowed_requests; /* from Keep-Alive: max=N; UINT_MAX when the server set none */
   uint64_t connected_at;     /* loop ms */
-  uvh_tls_t *tls;            /* owned; https only */
   void *data;
 };
+
+/* Inside the client connection (conn.c, exchange.c). */
+void uvh__conn_maybe_free(uvh_conn_t *conn);
+/* A failure met inside a call from the user: reported on the next tick. */
+void uvh__conn_fail_soon(uvh_conn_t *conn, int code, int sys_err);
+/* Close the connection and fail its request (if any), or send the
+ * request again on a new connection when that is safe. */
+void uvh__conn_fail(uvh_conn_t *conn, int err, int sys_err, const char *detail);
+void uvh__conn_attach(uvh_conn_t *conn, uvh_request_t *req);
+uvh_request_t *uvh__conn_detach(uvh_conn_t *conn);
+/* Write the running request (the head, then the body). */
+void uvh__conn_write_request(uvh_conn_t *conn);
+/* TLS: encrypt the next body chunk and flush (first: the request's first flush). */
+void uvh__conn_tls_send(uvh_conn_t *conn, int first);
+/* Response bytes, the peer's close, and bytes or a close with no request in flight. */
+void uvh__conn_on_bytes(uvh_conn_t *conn, const char *data, size_t len, size_t more);
+void uvh__conn_on_peer_closed(uvh_conn_t *conn, int err, int clean);
+int uvh__conn_settled_without_request(uvh_conn_t *conn);
 
 /* Open a new connection of `dest` running `req`. */
 int uvh__conn_start(uvh_pool_t *pool, uvh_dest_t *dest, uvh_request_t *req, uvh_conn_t **out);

@@ -93,7 +93,7 @@ static void pool_free(uvh_pool_t *pool) {
     free(c);
   }
   uvh__tls_opts_free(&pool->tls);
-  free(pool->tls_plain);
+  free(pool->bufs.plain);
   free(pool->due_heap);
   free(pool);
 }
