@@ -8,6 +8,7 @@
 #include "base/buf.h"
 #include "base/list.h"
 #include "base/time.h"
+#include "base/check.h"
 #include "base/url.h"
 #include "net/tls.h"
 #include "net/stream.h"
@@ -28,11 +29,17 @@
 int uvh__response_new(uvh_response_t **out);
 
 /* ---- request (request.c) ---- */
-typedef enum { REQ_NEW, REQ_QUEUED, REQ_RUNNING, REQ_DONE } uvh_request_state_t;
+typedef enum {
+  REQ_NEW,
+  REQ_QUEUED,                /* in its destination's queue */
+  REQ_RUNNING,               /* on a connection (req->conn) */
+  REQ_FAILING,               /* on no connection, its failure (deferred_err) reported from the pool's next tick */
+  REQ_DONE
+} uvh_request_state_t;
 
 struct uvh_request_s {
   int refcount;
-  uvh_request_state_t state;
+  uvh_request_state_t state; /* written by uvh__request_set_state only */
   uvh_url_t url;
   char *method;              /* owned, upper-case as given */
   uvh_buf_t user_headers;    /* "Name: value\r\n" lines, validated */
@@ -68,6 +75,10 @@ struct uvh_request_s {
   uvh_error_t error;
 };
 
+/* The one writer of req->state. */
+void uvh__request_set_state(uvh_request_t *req, uvh_request_state_t state);
+/* Queued, running or failing: submitted and not yet completed. */
+int uvh__request_active(const uvh_request_t *req);
 /* Build req->head from the request's fields. */
 int uvh__request_build_head(uvh_request_t *req);
 
@@ -185,7 +196,7 @@ typedef enum {
 
 struct uvh_conn_s {
   int refcount;              /* pool's while open + external (Perl) refs */
-  uvh_conn_state_t state;
+  uvh_conn_state_t state;    /* written by conn_set_state (conn.c) only */
   uvh_pool_t *pool;          /* strong ref for the conn's whole life */
   uvh_dest_t *dest;          /* borrowed while open; NULL after close */
   char *key;                 /* owned copy of the destination key */

@@ -25,6 +25,14 @@ static const uvh_dial_ops_t dial_ops;
 
 static uv_loop_t *conn_uv(uvh_conn_t *conn) { return conn->pool->loop->uv; }
 
+/* The one writer of conn->state. A closed connection stays closed, and
+ * an active one carries a request that points back to it. */
+static void conn_set_state(uvh_conn_t *conn, uvh_conn_state_t state) {
+  UVH_ASSERT(conn->state != CONN_CLOSING);
+  UVH_ASSERT(state != CONN_ACTIVE || (conn->req && conn->req->conn == conn));
+  conn->state = state;
+}
+
 /* A failure met inside a call from the user: report it on the next tick. */
 void uvh__conn_fail_soon(uvh_conn_t *conn, int code, int sys_err) {
   conn->deferred_code = code;
@@ -64,6 +72,7 @@ void uvh_conn_set_data(uvh_conn_t *conn, void *data) { conn->data = data; }
 static void on_timer_closed(uv_handle_t *h) {
   uvh_conn_t *conn = h->data;
   conn->pending--;
+  UVH_ASSERT(conn->pending >= 0);
   uvh__conn_maybe_free(conn);
 }
 
@@ -163,6 +172,7 @@ static void stream_on_error(uvh_stream_t *s, int code, int sys_err) {
 static void stream_on_write_done(uvh_stream_t *s, int status) {
   uvh_conn_t *conn = CONN_OF_STREAM(s);
   conn->pending--;
+  UVH_ASSERT(conn->pending >= 0);
   if (status < 0) {
     if (conn->state == CONN_ACTIVE && conn->req)
       uvh__conn_fail(conn, UVH_E_CONN_CLOSED, status, NULL);
@@ -177,6 +187,7 @@ static void stream_on_hold(uvh_stream_t *s) { CONN_OF_STREAM(s)->pending++; }
 static void stream_on_handle_closed(uvh_stream_t *s) {
   uvh_conn_t *conn = CONN_OF_STREAM(s);
   conn->pending--;
+  UVH_ASSERT(conn->pending >= 0);
   uvh__conn_maybe_free(conn);
 }
 
@@ -237,7 +248,7 @@ static void tls_start(uvh_conn_t *conn) {
   uvh_dest_t *d = conn->dest;
   int rc;
   struct ssl_session_st *session = take_session(d); /* borrowed: the SSL object takes its own */
-  conn->state = CONN_HANDSHAKING;
+  conn_set_state(conn, CONN_HANDSHAKING);
   rc = (conn->stream.tls = malloc(sizeof *conn->stream.tls)) == NULL
            ? UVH_E_NOMEM
            : uvh__tls_start(conn->stream.tls, d->ssl_ctx, d->tls_name, session, conn, keep_session);
@@ -274,11 +285,11 @@ static void conn_ready(uvh_conn_t *conn) {
   conn->connect_deadline = 0;
   if (conn->req == NULL) {
     /* its request went to a connection that became idle first */
-    conn->state = CONN_IDLE; /* not in the idle lists yet: make_idle/run settle it */
+    conn_set_state(conn, CONN_IDLE); /* not in the idle lists yet: make_idle/run settle it */
     uvh__pool_conn_fresh(conn->pool, conn);
     return;
   }
-  conn->state = CONN_ACTIVE;
+  conn_set_state(conn, CONN_ACTIVE);
   uvh__conn_arm_timer(conn);
   uvh__conn_write_request(conn);
 }
@@ -287,7 +298,7 @@ static void conn_ready(uvh_conn_t *conn) {
 
 #define CONN_OF_DIAL(d) uvh_container_of(d, uvh_conn_t, dial)
 
-static void dial_on_resolved(uvh_dial_t *d) { CONN_OF_DIAL(d)->state = CONN_CONNECTING; }
+static void dial_on_resolved(uvh_dial_t *d) { conn_set_state(CONN_OF_DIAL(d), CONN_CONNECTING); }
 
 static void dial_on_connected(uvh_dial_t *d, uv_tcp_t *tcp) {
   uvh_conn_t *conn = CONN_OF_DIAL(d);
@@ -313,6 +324,7 @@ static void dial_on_hold(uvh_dial_t *d) { CONN_OF_DIAL(d)->pending++; }
 static void dial_on_released(uvh_dial_t *d) {
   uvh_conn_t *conn = CONN_OF_DIAL(d);
   conn->pending--;
+  UVH_ASSERT(conn->pending >= 0);
   uvh__conn_maybe_free(conn);
 }
 
@@ -349,7 +361,7 @@ int uvh__conn_start(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, uvh_con
   conn->pending++;
 
   uvh__conn_attach(conn, req);
-  conn->state = CONN_RESOLVING;
+  conn_set_state(conn, CONN_RESOLVING);
   ct = req->connect_timeout >= 0 ? req->connect_timeout : req->timeout;
   conn->connect_deadline = ct > 0 ? uv_now(conn_uv(conn)) + uvh__seconds_to_ms(ct) : 0;
   uvh__conn_arm_timer(conn);
@@ -357,7 +369,7 @@ int uvh__conn_start(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, uvh_con
   if (uvh__dial_start(&conn->dial, conn_uv(conn), d->host, d->port, &dial_ops) != 0) {
     /* undo everything: the caller reports the error synchronously */
     uvh__conn_detach(conn);
-    req->state = REQ_NEW;
+    uvh__request_set_state(req, REQ_NEW);
     uvh__conn_close(conn);
     return UVH_E_NOMEM;
   }
@@ -372,7 +384,7 @@ void uvh__conn_run(uvh_conn_t *conn, uvh_request_t *req) {
   uvh_list_remove(&conn->idle_link);
   uvh_list_remove(&conn->lru_link);
   uvh__conn_attach(conn, req);
-  conn->state = CONN_ACTIVE;
+  conn_set_state(conn, CONN_ACTIVE);
   uvh__stream_ref(&conn->stream, 1);
   uvh__conn_arm_timer(conn);
   /* written from the pool's check handle, once this iteration's reads
@@ -397,7 +409,7 @@ void uvh__conn_make_idle(uvh_conn_t *conn) {
       limit = ka;
   }
   if (!uvh_list_linked(&conn->idle_link)) {
-    conn->state = CONN_IDLE;
+    conn_set_state(conn, CONN_IDLE);
     uvh_list_push_front(&conn->dest->idle, &conn->idle_link);
     uvh_list_push_back(&pool->idle_lru, &conn->lru_link);
     uvh__stream_ref(&conn->stream, 0);
@@ -416,7 +428,7 @@ void uvh__conn_make_idle(uvh_conn_t *conn) {
 void uvh__conn_close(uvh_conn_t *conn) {
   if (conn->state == CONN_CLOSING)
     return;
-  conn->state = CONN_CLOSING;
+  conn_set_state(conn, CONN_CLOSING);
   UVH_COUNT(conn->pool, conn->dest, connections_closed);
   uvh_list_remove(&conn->idle_link);
   uv_timer_stop(&conn->timer);

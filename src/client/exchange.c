@@ -19,7 +19,7 @@ void uvh__conn_attach(uvh_conn_t *conn, uvh_request_t *req) {
   size_t mb = req->max_body_size == UVH_LIMIT_INHERIT ? pool->cfg.max_body_size : req->max_body_size;
   conn->req = req;
   req->conn = conn;
-  req->state = REQ_RUNNING;
+  uvh__request_set_state(req, REQ_RUNNING);
   req->on_reused_conn = conn->requests_served > 0;
   conn->nothing_written = 0;
   conn->body_pending = 0;
@@ -32,6 +32,7 @@ uvh_request_t *uvh__conn_detach(uvh_conn_t *conn) {
   if (req) {
     conn->req = NULL;
     req->conn = NULL;
+    UVH_ASSERT(!uvh_list_linked(&req->queue_link));
     conn->body_pending = 0;
     conn->pool->nbusy--;
   }

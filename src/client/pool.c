@@ -518,7 +518,8 @@ static void unqueue(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req) {
 }
 
 static void enqueue(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, int at_front) {
-  req->state = REQ_QUEUED;
+  UVH_ASSERT(!uvh_list_linked(&req->queue_link)); /* on one list at most */
+  uvh__request_set_state(req, REQ_QUEUED);
   req->queued_at = uv_now(pool->loop->uv);
   req->queue_deadline = pool->cfg.queue_timeout > 0 ? req->queued_at + uvh__seconds_to_ms(pool->cfg.queue_timeout) : 0;
   if (at_front)
@@ -563,8 +564,9 @@ static void wake(uvh_pool_t *pool) {
 /* Complete `req` (not queued, not on a connection) with `err` from the next
  * tick: never call back from inside a call the user made. */
 static void defer_failure(uvh_pool_t *pool, uvh_request_t *req, int err) {
-  req->state = REQ_RUNNING;
+  UVH_ASSERT(!uvh_list_linked(&req->queue_link)); /* on one list at most */
   req->conn = NULL;
+  uvh__request_set_state(req, REQ_FAILING);
   req->deferred_err = err;
   uvh_list_push_back(&pool->deferred, &req->queue_link);
   wake(pool);
@@ -878,12 +880,11 @@ void uvh__pool_cancel(uvh_request_t *req, int err, const char *detail) {
   /* told first: the callback may destroy the loop (a closing connection,
    * a queue that moves: the driver re-arms once the caller is done) */
   uvh__loop_work(req->pool ? req->pool->loop : NULL);
-  if (req->state == REQ_RUNNING) {
-    if (req->conn)
-      uvh__conn_abort(req->conn);
-    else
-      uvh_list_remove(&req->queue_link); /* a failure waiting to be reported */
-  }
+  UVH_ASSERT(req->state != REQ_RUNNING || req->conn != NULL);
+  if (req->state == REQ_RUNNING)
+    uvh__conn_abort(req->conn);
+  else if (req->state == REQ_FAILING)
+    uvh_list_remove(&req->queue_link); /* a failure waiting to be reported */
   uvh__request_complete(req, err, 0, detail);
 }
 
@@ -898,7 +899,8 @@ void uvh__request_complete(uvh_request_t *req, int err, int sys_err, const char 
   req->pool = NULL;
   if (req->state == REQ_QUEUED)
     unqueue(pool, d, req);
-  req->state = REQ_DONE;
+  UVH_ASSERT(!uvh_list_linked(&req->queue_link));
+  uvh__request_set_state(req, REQ_DONE);
   if (req->resp)
     req->resp->retried = req->retried;
   if (err) {
@@ -993,6 +995,7 @@ static void collect_all(uvh_pool_t *pool, uvh_list_t *out) {
       uvh_request_t *req = conn->req;
       if (req) {
         uvh__conn_abort(conn);
+        UVH_ASSERT(req->conn == NULL && !uvh_list_linked(&req->queue_link));
         uvh_list_push_back(out, &req->queue_link);
       } else {
         uvh__conn_close(conn);

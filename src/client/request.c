@@ -66,7 +66,7 @@ const char *uvh_request_last_error(const uvh_request_t *req) { return req->error
 int uvh_request_set_url(uvh_request_t *req, const char *s, size_t len) {
   uvh_url_t url;
   int rc;
-  if (req->state == REQ_QUEUED || req->state == REQ_RUNNING)
+  if (uvh__request_active(req))
     return UVH_E_BUSY;
   rc = uvh_url_parse(&url, s, len);
   if (rc) {
@@ -100,7 +100,7 @@ static int is_token(const char *s, size_t len) {
 
 int uvh_request_set_method(uvh_request_t *req, const char *s, size_t len) {
   char *m;
-  if (req->state == REQ_QUEUED || req->state == REQ_RUNNING)
+  if (uvh__request_active(req))
     return UVH_E_BUSY;
   if (!is_token(s, len)) {
     set_error(req, "invalid method '%s': a method must be a non-empty token (letters, digits, !#$%%&'*+-.^_`|~)", s, len);
@@ -144,7 +144,7 @@ int uvh_request_add_header(uvh_request_t *req, const char *name, size_t name_len
                            size_t value_len) {
   size_t i;
   int rc = 0;
-  if (req->state == REQ_QUEUED || req->state == REQ_RUNNING)
+  if (uvh__request_active(req))
     return UVH_E_BUSY;
   if (!is_token(name, name_len)) {
     set_error(req, "invalid header name '%s': it must be a non-empty token (no spaces, colons, CR, LF or NUL)", name, name_len);
@@ -182,7 +182,7 @@ int uvh_request_add_header(uvh_request_t *req, const char *name, size_t name_len
 
 int uvh_request_set_body(uvh_request_t *req, const char *body, size_t len) {
   char *copy = NULL;
-  if (req->state == REQ_QUEUED || req->state == REQ_RUNNING)
+  if (uvh__request_active(req))
     return UVH_E_BUSY;
   if (len > UINT32_MAX) {
     /* libuv writes buffers of at most 4 GiB - 1 */
@@ -255,7 +255,7 @@ void uvh_request_set_callback(uvh_request_t *req, uvh_request_cb cb, void *data)
 }
 
 int uvh_request_active(const uvh_request_t *req) {
-  return req->state == REQ_QUEUED || req->state == REQ_RUNNING;
+  return uvh__request_active(req);
 }
 
 const char *uvh_request_destination(const uvh_request_t *req) { return req->url.key; }
@@ -294,6 +294,19 @@ static int check_content_length(uvh_request_t *req) {
     h = eol + 2;
   }
   return 0;
+}
+
+int uvh__request_active(const uvh_request_t *req) {
+  return req->state == REQ_QUEUED || req->state == REQ_RUNNING || req->state == REQ_FAILING;
+}
+
+void uvh__request_set_state(uvh_request_t *req, uvh_request_state_t state) {
+  /* only a running request goes back to new (a start undone), only an
+   * active one completes, and only a running one has a connection */
+  UVH_ASSERT(state != REQ_NEW || req->state == REQ_RUNNING);
+  UVH_ASSERT(state != REQ_DONE || uvh__request_active(req));
+  UVH_ASSERT(state == REQ_RUNNING || req->conn == NULL);
+  req->state = state;
 }
 
 /* The head from the request's fields: the client's rules (which headers
@@ -345,9 +358,9 @@ int uvh_request_cancel_with(uvh_request_t *req, int err, const char *detail) {
    * cancelling would close a socket the parent still uses */
   if (req->pool)
     UVH_CHECK_FORK(req->pool->loop);
-  if (req->state == REQ_RUNNING && req->conn == NULL && req->deferred_err == UVH_E_INHERITED)
+  if (req->state == REQ_FAILING && req->deferred_err == UVH_E_INHERITED)
     return 0; /* the parent's: dropped on the child's next tick, never cancelled here */
-  if (req->state == REQ_QUEUED || req->state == REQ_RUNNING)
+  if (uvh__request_active(req))
     uvh__pool_cancel(req, err, detail);
   return 0;
 }

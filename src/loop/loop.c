@@ -146,7 +146,8 @@ void uvh__loop_add_user(uvh_loop_t *loop, uvh_loop_user_t *u, const uvh_loop_use
 
 void uvh__loop_remove_user(uvh_loop_user_t *u) { uvh_list_remove(&u->link); }
 
-void uvh_loop_destroy(uvh_loop_t *loop) {
+int uvh_loop_destroy(uvh_loop_t *loop) {
+  int rc = 0;
   /* each detach unlinks the pool; callbacks run from it may add pools or timers */
   while (!uvh_list_empty(&loop->users) || !uvh_list_empty(&loop->timers)) {
     if (!uvh_list_empty(&loop->users)) {
@@ -164,8 +165,9 @@ void uvh_loop_destroy(uvh_loop_t *loop) {
   while (uv_run(loop->uv, UV_RUN_DEFAULT) != 0)
     ;
   if (loop->owns_uv) {
-    uv_loop_close(loop->uv);
+    rc = uv_loop_close(loop->uv);
     free(loop->uv);
   }
   free(loop);
+  return rc;
 }
