@@ -52,6 +52,7 @@ struct uvh_request_s {
   unsigned retried : 1;      /* was sent again */
   unsigned fresh_conn_only : 1; /* a retry: must go out on a new connection */
   unsigned on_reused_conn : 1;  /* running on a connection that served before */
+  unsigned checked : 1;      /* uvh_request_check passed and no field it reads changed since: head is current */
   uvh_tls_opts_t tls;        /* owned; unset fields take the pool's */
   char *body;                /* owned copy */
   size_t body_len;

@@ -85,4 +85,17 @@ for my $file (@sources) {
     is("@bad", '', "$file includes only what $layer/ may use");
 }
 
+# xs/ is the only code that touches Perl, and croaks through its one helper
+# (UVX_CROAK, which names the user's line); src/ never includes perl.h
+for my $file (@sources) {
+    my @perl = grep { /^\s*#\s*include\s*[<"](?:perl|EXTERN|XSUB)\.h[>"]/ } split /\n/, slurp($file);
+    is("@perl", '', "$file includes no Perl header");
+}
+my @xs = sort(glob('xs/*.xs'), glob('xs/*.xsh'), glob('xs/*.h'));
+ok(@xs, 'the XS files are found');
+for my $file (@xs) {
+    my @bare = grep { /(?<![\w])croak\(/ } split /\n/, slurp($file);
+    is("@bare", '', "$file croaks only through UVX_CROAK");
+}
+
 done_testing;

@@ -68,6 +68,7 @@ int uvh_request_set_url(uvh_request_t *req, const char *s, size_t len) {
   int rc;
   if (uvh__request_active(req))
     return UVH_E_BUSY;
+  req->checked = 0; /* what the check and the head read changes */
   rc = uvh_url_parse(&url, s, len);
   if (rc) {
     const char *why = rc == UVH_E_BADSCHEME ? "invalid URL '%s': unsupported scheme (only http:// and https:// are supported)"
@@ -102,6 +103,7 @@ int uvh_request_set_method(uvh_request_t *req, const char *s, size_t len) {
   char *m;
   if (uvh__request_active(req))
     return UVH_E_BUSY;
+  req->checked = 0; /* what the check and the head read changes */
   if (!is_token(s, len)) {
     set_error(req, "invalid method '%s': a method must be a non-empty token (letters, digits, !#$%%&'*+-.^_`|~)", s, len);
     return UVH_E_BADMETHOD;
@@ -146,6 +148,7 @@ int uvh_request_add_header(uvh_request_t *req, const char *name, size_t name_len
   int rc = 0;
   if (uvh__request_active(req))
     return UVH_E_BUSY;
+  req->checked = 0; /* what the check and the head read changes */
   if (!is_token(name, name_len)) {
     set_error(req, "invalid header name '%s': it must be a non-empty token (no spaces, colons, CR, LF or NUL)", name, name_len);
     return UVH_E_BADHEADER;
@@ -184,6 +187,7 @@ int uvh_request_set_body(uvh_request_t *req, const char *body, size_t len) {
   char *copy = NULL;
   if (uvh__request_active(req))
     return UVH_E_BUSY;
+  req->checked = 0; /* what the check and the head read changes */
   if (len > UINT32_MAX) {
     /* libuv writes buffers of at most 4 GiB - 1 */
     snprintf(req->error.message, sizeof req->error.message, "'body' is too large (%zu bytes; at most 4294967295)", len);
@@ -328,13 +332,18 @@ int uvh__request_build_head(uvh_request_t *req) {
 
 int uvh_request_check(uvh_request_t *req) {
   int rc;
+  if (req->checked)
+    return 0; /* checked, and the head built, since the last change */
   if (req->url.mem == NULL) {
     snprintf(req->error.message, sizeof req->error.message, "request has no URL");
     return UVH_E_BADURL;
   }
   if ((rc = check_content_length(req)) != 0)
     return rc;
-  return uvh__request_build_head(req);
+  if ((rc = uvh__request_build_head(req)) != 0)
+    return rc;
+  req->checked = 1;
+  return 0;
 }
 
 int uvh_request_head(uvh_request_t *req, const char **data, size_t *len) {
