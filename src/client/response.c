@@ -10,9 +10,8 @@ int uvh__response_new(uvh_response_t **out) {
   uvh_response_t *r = calloc(1, sizeof *r);
   if (r == NULL)
     return UVH_E_NOMEM;
+  uvh__h1_message_init(r);
   r->refcount = 1;
-  uvh_buf_init(&r->strings);
-  uvh_buf_init(&r->body);
   *out = r;
   return 0;
 }
@@ -22,9 +21,7 @@ void uvh_response_ref(uvh_response_t *r) { r->refcount++; }
 void uvh_response_unref(uvh_response_t *r) {
   if (--r->refcount > 0)
     return;
-  uvh_buf_free(&r->strings);
-  uvh_buf_free(&r->body);
-  free(r->headers);
+  uvh__h1_message_free(r);
   free(r);
 }
 

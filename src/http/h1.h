@@ -29,8 +29,10 @@ struct uvh_response_s {
   uint8_t http_major, http_minor;
   unsigned keep_alive : 1;   /* both the response and framing allow reuse */
   unsigned retried : 1;      /* the request was sent again */
-  uvh_buf_t strings;         /* reason phrase, header names and values */
+  uvh_buf_t strings;         /* reason phrase or request target, header names and values */
   uint32_t reason_off, reason_len;
+  uint32_t target_off, target_len; /* a request's target (the request direction) */
+  int method;                /* a request's method, an llhttp_method_t (uvh__h1_method_name) */
   uvh_header_t *headers;     /* headers then trailers */
   size_t nheaders, ntrailers, cap_headers;
   uvh_buf_t body;
@@ -42,6 +44,7 @@ typedef struct {
   size_t max_headers_size, max_body_size;
   size_t header_bytes;
   unsigned is_head : 1;      /* request was HEAD: no body whatever the headers say */
+  unsigned is_request : 1;   /* parsing requests (a server's direction), not responses */
   unsigned in_trailers : 1;
   unsigned informational : 1;/* current message is a 1xx to skip */
   unsigned complete : 1;
@@ -78,6 +81,17 @@ const char *uvh__parser_reason(const uvh_parser_t *p);
 /* Did any byte of a response arrive? */
 int uvh__parser_started(const uvh_parser_t *p);
 
+/* A message's storage: init before the first parse, free after the last. */
+void uvh__h1_message_init(uvh_h1_message_t *m);
+void uvh__h1_message_free(uvh_h1_message_t *m);
+/* Parse requests instead (a server's direction): a request line, no
+ * 1xx, no HEAD rule; a body only by Content-Length or chunked; the same
+ * line checks and limits. Feed and EOF as for responses. */
+void uvh__parser_init_request(uvh_parser_t *p, uvh_h1_message_t *msg, size_t max_headers_size,
+                              size_t max_body_size);
+/* The method of a parsed request ("GET"). */
+const char *uvh__h1_method_name(const uvh_h1_message_t *m);
+
 /* The value of the first header named `name` (any case), or NULL. */
 const char *uvh__h1_header(const uvh_h1_message_t *m, const char *name, size_t *value_len);
 
@@ -98,5 +112,10 @@ typedef struct {
 /* Write the head into *out (replacing it). 0 or UVH_E_NOMEM. A
  * Content-Length is added for a body, or for POST, PUT and PATCH. */
 int uvh__h1_request_head(uvh_buf_t *out, const uvh_h1_request_head_t *h);
+/* Chunked framing (RFC 9112 7.1), appended to *out: one chunk of data
+ * (nothing for len 0, which would end the body), and the last chunk
+ * with no trailers. 0 or UVH_E_NOMEM. */
+int uvh__h1_chunk(uvh_buf_t *out, const char *data, size_t len);
+int uvh__h1_last_chunk(uvh_buf_t *out);
 
 #endif

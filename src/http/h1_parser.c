@@ -40,8 +40,8 @@ static int refuse(uvh_parser_t *p, int err, const char *why) {
 }
 
 static int refuse_limit(uvh_parser_t *p, const char *what, const char *limit, size_t value) {
-  snprintf(p->reason_buf, sizeof p->reason_buf,
-           "response %s exceeds %s (%zu bytes); raise %s, or set it to 0 for no limit", what, limit, value, limit);
+  snprintf(p->reason_buf, sizeof p->reason_buf, "%s %s exceeds %s (%zu bytes); raise %s, or set it to 0 for no limit",
+           p->is_request ? "request" : "response", what, limit, value, limit);
   return refuse(p, UVH_E_TOO_LARGE, p->reason_buf);
 }
 
@@ -72,6 +72,7 @@ static int on_message_begin(llhttp_t *l) {
   uvh_buf_clear(&r->body);
   r->nheaders = r->ntrailers = 0;
   r->reason_off = r->reason_len = 0;
+  r->target_off = r->target_len = 0;
   r->status = 0;
   p->in_trailers = 0;
   p->informational = 0;
@@ -95,6 +96,18 @@ static int on_status(llhttp_t *l, const char *at, size_t len) {
   if (p->resp->reason_len == 0)
     p->resp->reason_off = (uint32_t)p->resp->strings.len;
   p->resp->reason_len += (uint32_t)len;
+  return append_string(p, at, len);
+}
+
+static int on_url(llhttp_t *l, const char *at, size_t len) {
+  uvh_parser_t *p = PARSER(l);
+  int rc = count_header_bytes(p, len);
+  if (rc)
+    return rc;
+  /* the pieces of one target are appended one after the other */
+  if (p->resp->target_len == 0)
+    p->resp->target_off = (uint32_t)p->resp->strings.len;
+  p->resp->target_len += (uint32_t)len;
   return append_string(p, at, len);
 }
 
@@ -242,7 +255,7 @@ static void parse_keep_alive(uvh_parser_t *p, const char *v, size_t len) {
  * single chunked: with another coding llhttp would deliver the coded bytes
  * (a final one other than chunked even makes the body run to the close,
  * RFC 9112 6.3), and HTTP/1.0 has no Transfer-Encoding (RFC 9112 6.1). */
-static const char *check_transfer_encoding(const uvh_h1_message_t *r) {
+static const char *check_transfer_encoding(const uvh_h1_message_t *r, int is_request) {
   size_t i, headers = 0, codings = 0, bad = 0;
   for (i = 0; i < r->nheaders; i++) {
     const uvh_header_t *h = &r->headers[i];
@@ -273,10 +286,33 @@ static const char *check_transfer_encoding(const uvh_h1_message_t *r) {
   if (headers == 0)
     return NULL;
   if (r->http_minor == 0)
-    return "Transfer-Encoding in an HTTP/1.0 response";
+    return is_request ? "Transfer-Encoding in an HTTP/1.0 request" : "Transfer-Encoding in an HTTP/1.0 response";
   if (bad || codings != 1) /* an empty one would make llhttp read to the close */
     return "unsupported Transfer-Encoding: only a single chunked coding is accepted";
   return NULL;
+}
+
+/* The request direction's end of head: the client rules (1xx, HEAD,
+ * Keep-Alive) are not a server's. RFC 9112 6.3: a request's body is
+ * framed by chunked or Content-Length only. */
+static int request_headers_complete(llhttp_t *l) {
+  uvh_parser_t *p = PARSER(l);
+  uvh_h1_message_t *r = p->resp;
+  const char *bad;
+  r->http_major = llhttp_get_http_major(l);
+  r->http_minor = llhttp_get_http_minor(l);
+  r->method = llhttp_get_method(l);
+  if (r->http_major != 1)
+    return refuse(p, UVH_E_PROTOCOL, "the request line names an HTTP version other than 1.0 and 1.1");
+  if (r->method == HTTP_CONNECT || l->upgrade)
+    return refuse(p, UVH_E_PROTOCOL, "CONNECT and Upgrade are not supported");
+  p->in_trailers = 1;
+  r->keep_alive = llhttp_should_keep_alive(l) ? 1 : 0;
+  if ((bad = check_transfer_encoding(r, p->is_request)) != NULL)
+    return refuse(p, UVH_E_PROTOCOL, bad);
+  if (p->max_body_size && (l->flags & F_CONTENT_LENGTH) && l->content_length > p->max_body_size)
+    return refuse_limit(p, "body", "max_body_size", p->max_body_size);
+  return 0;
 }
 
 static int on_headers_complete(llhttp_t *l) {
@@ -285,6 +321,8 @@ static int on_headers_complete(llhttp_t *l) {
   int status = llhttp_get_status_code(l);
   size_t vlen;
   const char *ka, *bad;
+  if (p->is_request)
+    return request_headers_complete(l);
 
   r->status = status;
   r->http_major = llhttp_get_http_major(l);
@@ -314,7 +352,7 @@ static int on_headers_complete(llhttp_t *l) {
   /* these never have a body, whatever Content-Length says (RFC 9112 6.3) */
   if (p->is_head || status == 204 || status == 304)
     return 1;
-  if ((bad = check_transfer_encoding(r)) != NULL)
+  if ((bad = check_transfer_encoding(r, p->is_request)) != NULL)
     return refuse(p, UVH_E_PROTOCOL, bad);
   /* a declared length over the limit fails now, before any of the body */
   if (p->max_body_size && (l->flags & F_CONTENT_LENGTH) && l->content_length > p->max_body_size)
@@ -374,6 +412,7 @@ static void init_settings(void) {
   llhttp_settings_init(&parser_settings);
   parser_settings.on_message_begin = on_message_begin;
   parser_settings.on_status = on_status;
+  parser_settings.on_url = on_url;
   parser_settings.on_header_field = on_header_field;
   parser_settings.on_header_value = on_header_value;
   parser_settings.on_header_value_complete = on_header_value_complete;
@@ -400,6 +439,35 @@ void uvh__parser_init(uvh_parser_t *p, uvh_h1_message_t *resp, int is_head, size
   start_head(p, 1);
 }
 
+void uvh__parser_init_request(uvh_parser_t *p, uvh_h1_message_t *msg, size_t max_headers_size,
+                              size_t max_body_size) {
+  init_settings();
+  memset(p, 0, sizeof *p);
+  llhttp_init(&p->llhttp, HTTP_REQUEST, &parser_settings);
+  p->resp = msg;
+  p->is_request = 1;
+  p->max_headers_size = max_headers_size;
+  p->max_body_size = max_body_size;
+  p->ka_max = -1;
+  p->ka_timeout = -1;
+  start_head(p, 1);
+}
+
+const char *uvh__h1_method_name(const uvh_h1_message_t *m) { return llhttp_method_name((llhttp_method_t)m->method); }
+
+void uvh__h1_message_init(uvh_h1_message_t *m) {
+  memset(m, 0, sizeof *m);
+  uvh_buf_init(&m->strings);
+  uvh_buf_init(&m->body);
+}
+
+void uvh__h1_message_free(uvh_h1_message_t *m) {
+  uvh_buf_free(&m->strings);
+  uvh_buf_free(&m->body);
+  free(m->headers);
+  m->headers = NULL;
+}
+
 /* The lines of a head (status line and headers, or trailers), which llhttp
  * 8 parses more leniently than RFC 9112 2.2 and 5.2 allow even in strict
  * mode: each line must end in CRLF, not a bare LF, and a line that starts
@@ -412,7 +480,7 @@ static int scan_head(uvh_parser_t *p, const char *s, size_t len, size_t *head_le
     char c = s[i];
     if (p->head_cr) {
       if (c != '\n')
-        return refuse(p, UVH_E_PROTOCOL, "a CR not followed by LF in the response head");
+        return refuse(p, UVH_E_PROTOCOL, p->is_request ? "a CR not followed by LF in the request head" : "a CR not followed by LF in the response head");
       p->head_cr = 0;
       if (p->head_line_empty && !p->head_status_line) {
         p->in_head = 0; /* the empty line: the head ends here */
@@ -426,7 +494,7 @@ static int scan_head(uvh_parser_t *p, const char *s, size_t len, size_t *head_le
     } else if (c == '\r') {
       p->head_cr = 1;
     } else if (c == '\n') {
-      return refuse(p, UVH_E_PROTOCOL, "a line of the response head ends in a bare LF instead of CRLF");
+      return refuse(p, UVH_E_PROTOCOL, p->is_request ? "a line of the request head ends in a bare LF instead of CRLF" : "a line of the response head ends in a bare LF instead of CRLF");
     } else {
       if (p->head_line_empty && !p->head_status_line && (c == ' ' || c == '\t'))
         return refuse(p, UVH_E_PROTOCOL, "obs-fold header continuation is not allowed (a header line starts "
@@ -518,5 +586,5 @@ int uvh__parser_started(const uvh_parser_t *p) { return p->started; }
 
 const char *uvh__parser_reason(const uvh_parser_t *p) {
   const char *r = p->reason ? p->reason : llhttp_get_error_reason(&p->llhttp);
-  return r ? r : "malformed response";
+  return r ? r : p->is_request ? "malformed request" : "malformed response";
 }

@@ -1,6 +1,6 @@
 /* h1_writer.c - HTTP/1.1 heads on the wire: the request head from its
- * parts (the client decides which headers it adds). Knows no connection
- * and no request object.
+ * parts (the client decides which headers it adds), and chunked framing.
+ * Knows no connection and no request object.
  */
 #include "http/h1.h"
 #include <string.h>
@@ -92,3 +92,24 @@ int uvh__h1_request_head(uvh_buf_t *b, const uvh_h1_request_head_t *h) {
   uvh_buf_append(b, "\r\n", 2);
   return 0;
 }
+
+int uvh__h1_chunk(uvh_buf_t *out, const char *data, size_t len) {
+  static const char hex[] = "0123456789abcdef";
+  char size[2 * sizeof(size_t) + 2], *w = size + sizeof size;
+  size_t n = len;
+  if (len == 0)
+    return 0; /* a zero-size chunk is the last one */
+  *--w = '\n';
+  *--w = '\r';
+  do
+    *--w = hex[n & 15];
+  while ((n >>= 4) > 0);
+  if (uvh_buf_reserve(out, (size_t)(size + sizeof size - w) + len + 2))
+    return UVH_E_NOMEM;
+  uvh_buf_append(out, w, (size_t)(size + sizeof size - w));
+  uvh_buf_append(out, data, len);
+  uvh_buf_append(out, "\r\n", 2);
+  return 0;
+}
+
+int uvh__h1_last_chunk(uvh_buf_t *out) { return uvh_buf_append(out, "0\r\n\r\n", 5) ? UVH_E_NOMEM : 0; }
