@@ -1,9 +1,11 @@
 /* net/stream on its own, over a loopback TCP pair whose far end the test
  * drives with plain system calls: writes taken at once and partial ones
  * finished by uv_write, bytes in, EOF, a reset, a write after the peer
- * left, and a close while a write is in flight. Every upcall is counted. */
+ * left, and a close while a write is in flight; then net/listen accepting
+ * a connection a stream reads from. Every upcall is counted. */
 #include "uvh.h"
 #include "net/stream.h"
+#include "net/listen.h"
 #include "tap.h"
 #include <arpa/inet.h>
 #include <errno.h>
@@ -193,6 +195,55 @@ static void test_close_during_write(void) {
   free(data);
 }
 
+/* ---------------------------------------------------------------- listen */
+
+static int accepted, listen_errors, listener_closed;
+static uv_tcp_t *accepted_tcp;
+
+static void on_listen_connection(uvh_listener_t *l, uv_tcp_t *tcp) {
+  accepted++;
+  accepted_tcp = tcp;
+  uv_stop(&loop);
+}
+static void on_listen_error(uvh_listener_t *l, int status) { listen_errors++; }
+static void on_listen_closed(uvh_listener_t *l) { listener_closed++; }
+
+static const uvh_listener_ops_t listen_ops = {on_listen_connection, on_listen_error, on_listen_closed};
+
+static void test_listen(void) {
+  uvh_listener_t l, again;
+  struct sockaddr_in a;
+  fixture_t f;
+  uint16_t port;
+  int c = socket(AF_INET, SOCK_STREAM, 0);
+  is_int(uvh__listen(&l, &loop, "127.0.0.1", 0, 16, &listen_ops), 0, "listening on 127.0.0.1, any port");
+  port = uvh__listener_port(&l);
+  ok(port > 0, "on port %u", (unsigned)port);
+  ok(uvh__listen(&again, &loop, "127.0.0.1", port, 16, &listen_ops) < 0, "a second listener on that port fails");
+  uv_run(&loop, UV_RUN_NOWAIT);
+  is_int(listener_closed, 1, "and its handle closes");
+  is_int(uvh__listen(&again, &loop, "not an address", 0, 16, &listen_ops), UV_EINVAL, "a bad address is refused");
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ok(connect(c, (struct sockaddr *)&a, sizeof a) == 0, "a client connects");
+  run_until_stopped();
+  is_int(accepted, 1, "the connection is accepted once");
+  memset(&f, 0, sizeof f);
+  uvh__stream_init(&f.s, &bufs, &ops);
+  uvh__stream_open(&f.s, accepted_tcp);
+  ok(write(c, "ping", 4) == 4, "the client sends 4 bytes");
+  run_until_stopped();
+  ok(f.data_len == 4 && memcmp(f.data, "ping", 4) == 0, "a stream on the accepted handle reads them");
+  uvh__listener_close(&l);
+  close_fixture(&f); /* runs the loop until both handles are closed */
+  is_int(f.handle_closed, 1, "the accepted handle is freed with its stream");
+  is_int(listener_closed, 2, "closing the listener reports it closed");
+  is_int(listen_errors, 0, "no accept failed");
+  close(c);
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   uv_loop_init(&loop);
@@ -200,6 +251,7 @@ int main(void) {
   test_reads();
   test_reset();
   test_close_during_write();
+  test_listen();
   free(bufs.plain);
   is_int(uv_loop_close(&loop), 0, "the loop closes: no handle left open");
   return done_testing();
