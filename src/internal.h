@@ -5,15 +5,17 @@
 #define UVH_INTERNAL_H
 
 #include "uvh.h"
-#include "buf.h"
-#include "list.h"
-#include "url.h"
-#include "tls.h"
-#include "llhttp.h"
+#include "base/buf.h"
+#include "base/list.h"
+#include "base/time.h"
+#include "base/check.h"
+#include "base/url.h"
+#include "net/tls.h"
+#include "net/stream.h"
+#include "net/dial.h"
+#include "loop/loop.h"
+#include "http/h1.h"
 
-#define UVH_READ_BUF_SIZE 65536
-/* Plaintext of one TLS record at most */
-#define UVH_TLS_PLAIN_SIZE 16384
 /* TLS sessions a destination keeps for resumption (TLS 1.3 tickets are
  * used once each, so a few are kept for connections opened together) */
 #define UVH_TLS_SESSIONS_KEPT 16
@@ -23,100 +25,21 @@
  * when the request had set no connect deadline. */
 #define UVH_ORPHAN_CONNECT_MS 10000
 
-/* ---- loop (loop.c) ---- */
-struct uvh_loop_s {
-  uv_loop_t *uv;     /* owned when owns_uv, else borrowed */
-  int owns_uv;
-  unsigned fork_generation; /* uvh__fork_generation when last checked */
-  uvh_list_t pools;  /* uvh_pool_t.loop_link; not owning */
-  uvh_list_t timers; /* uvh_timer_t.loop_link; not owning */
-  uvh_loop_work_cb work_cb; /* set by a driver (uvh_loop_set_work_cb); may be NULL */
-  uv_idle_t *kick;   /* started for one uvh_loop_run_nowait; freed in its close callback */
-  void *data;
-};
-/* Tell the loop's driver that a call from outside uv_run gave it work. */
-void uvh__loop_work(uvh_loop_t *loop);
-
-/* ---- timer (timer.c) ---- */
-struct uvh_timer_s {
-  uv_timer_t handle;     /* memory freed in its close callback */
-  uvh_loop_t *loop;      /* NULL once the loop is destroyed */
-  uvh_list_t loop_link;
-  int refcount;
-  int closing;
-  uvh_timer_cb cb;
-  void *data;
-};
-void uvh__timer_close(uvh_timer_t *timer);
-
-/* ---- response parser (http1.c) ---- */
-typedef struct {
-  uint32_t name_off, name_len, value_off, value_len;
-} uvh_header_t;
-
-struct uvh_response_s {
-  int refcount;
-  int status;
-  uint8_t http_major, http_minor;
-  unsigned keep_alive : 1;   /* both the response and framing allow reuse */
-  unsigned retried : 1;      /* the request was sent again */
-  uvh_buf_t strings;         /* reason phrase, header names and values */
-  uint32_t reason_off, reason_len;
-  uvh_header_t *headers;     /* headers then trailers */
-  size_t nheaders, ntrailers, cap_headers;
-  uvh_buf_t body;
-};
-
+/* ---- response (response.c; the struct is the parser's message, http/h1.h) ---- */
 int uvh__response_new(uvh_response_t **out);
 
-typedef struct {
-  llhttp_t llhttp;
-  uvh_response_t *resp;      /* borrowed from the request */
-  size_t max_headers_size, max_body_size;
-  size_t header_bytes;
-  unsigned is_head : 1;      /* request was HEAD: no body whatever the headers say */
-  unsigned in_trailers : 1;
-  unsigned informational : 1;/* current message is a 1xx to skip */
-  unsigned complete : 1;
-  unsigned needs_eof : 1;    /* close-delimited body */
-  unsigned in_header_value : 1;
-  unsigned started : 1;      /* any response byte arrived */
-  /* Line checks llhttp 8 does not make (see scan_head in http1.c): the
-   * bytes fed belong to a status line, header block or trailer block */
-  unsigned in_head : 1;
-  unsigned head_status_line : 1; /* in_head: the current line is a status line */
-  unsigned head_line_empty : 1;  /* in_head: nothing but a CR yet on the current line */
-  unsigned head_cr : 1;      /* in_head: the last byte was a CR */
-  unsigned check_crlf : 1;   /* paused: the two bytes before the pause must be CRLF */
-  unsigned char tail[2];     /* the last two bytes of the feeds so far */
-  int cb_error;              /* UVH_E_TOO_LARGE or UVH_E_NOMEM when a callback refused */
-  const char *reason;        /* our own reason for a refusal: static or reason_buf */
-  char reason_buf[160];
-  int ka_max;                /* Keep-Alive: max=N, -1 if absent */
-  double ka_timeout;         /* Keep-Alive: timeout=N seconds, -1 if absent */
-  uvh_header_t cur;          /* header being accumulated */
-} uvh_parser_t;
-
-void uvh__parser_init(uvh_parser_t *p, uvh_response_t *resp, int is_head, size_t max_headers_size,
-                      size_t max_body_size);
-/* Feed bytes. Returns 0 when more input is wanted, 1 when the response is
- * complete (*consumed tells how much was used; the rest is not part of it),
- * or UVH_E_PROTOCOL / UVH_E_TOO_LARGE / UVH_E_NOMEM. */
-int uvh__parser_feed(uvh_parser_t *p, const char *data, size_t len, size_t *consumed);
-/* Peer closed. 1 when that completes a close-delimited body, else
- * UVH_E_CONN_CLOSED (nothing or a partial response) or UVH_E_PROTOCOL. */
-int uvh__parser_eof(uvh_parser_t *p);
-/* Why the last feed failed, for error messages. */
-const char *uvh__parser_reason(const uvh_parser_t *p);
-/* Did any byte of a response arrive? */
-int uvh__parser_started(const uvh_parser_t *p);
-
-/* ---- request (request.c, http1.c) ---- */
-typedef enum { REQ_NEW, REQ_QUEUED, REQ_RUNNING, REQ_DONE } uvh_request_state_t;
+/* ---- request (request.c) ---- */
+typedef enum {
+  REQ_NEW,
+  REQ_QUEUED,                /* in its destination's queue */
+  REQ_RUNNING,               /* on a connection (req->conn) */
+  REQ_FAILING,               /* on no connection, its failure (deferred_err) reported from the pool's next tick */
+  REQ_DONE
+} uvh_request_state_t;
 
 struct uvh_request_s {
   int refcount;
-  uvh_request_state_t state;
+  uvh_request_state_t state; /* written by uvh__request_set_state only */
   uvh_url_t url;
   char *method;              /* owned, upper-case as given */
   uvh_buf_t user_headers;    /* "Name: value\r\n" lines, validated */
@@ -129,6 +52,7 @@ struct uvh_request_s {
   unsigned retried : 1;      /* was sent again */
   unsigned fresh_conn_only : 1; /* a retry: must go out on a new connection */
   unsigned on_reused_conn : 1;  /* running on a connection that served before */
+  unsigned checked : 1;      /* uvh_request_check passed and no field it reads changed since: head is current */
   uvh_tls_opts_t tls;        /* owned; unset fields take the pool's */
   char *body;                /* owned copy */
   size_t body_len;
@@ -152,6 +76,10 @@ struct uvh_request_s {
   uvh_error_t error;
 };
 
+/* The one writer of req->state. */
+void uvh__request_set_state(uvh_request_t *req, uvh_request_state_t state);
+/* Queued, running or failing: submitted and not yet completed. */
+int uvh__request_active(const uvh_request_t *req);
 /* Build req->head from the request's fields. */
 int uvh__request_build_head(uvh_request_t *req);
 
@@ -194,7 +122,7 @@ typedef struct uvh_dest_s {
 struct uvh_pool_s {
   int refcount;              /* owner + active requests + conns */
   uvh_loop_t *loop;          /* NULL once the loop is destroyed */
-  uvh_list_t loop_link;
+  uvh_loop_user_t loop_user; /* in loop->users while loop is set */
   uvh_pool_config_t cfg;
   uvh_list_t dests;
   unsigned size, nbusy, nqueued;
@@ -232,10 +160,9 @@ struct uvh_pool_s {
   uvh_tls_opts_t tls;        /* owned: default TLS settings */
   uvh_list_t tls_ctxs;       /* uvh_tls_ctx_t, most recently used first, at most UVH_TLS_CTXS_KEPT */
   unsigned ntls_ctxs;
-  char *tls_plain;           /* decrypted bytes of one record, shared like read_buf; malloc'd on first use */
   unsigned dropping_inherited : 1; /* in a child after fork: close without a word to the server */
   char last_error[320];
-  char read_buf[UVH_READ_BUF_SIZE]; /* shared by all conns: reads are consumed at once */
+  uvh_stream_bufs_t bufs;    /* read buffers shared by all conns: reads are consumed at once */
   void *data;
 };
 
@@ -247,6 +174,9 @@ void uvh__pool_conn_reusable(uvh_pool_t *pool, uvh_conn_t *conn);
 void uvh__pool_conn_closed(uvh_pool_t *pool, uvh_conn_t *conn);
 /* Complete a request: detach, record `err` (0 = success), run the callback last. */
 void uvh__request_complete(uvh_request_t *req, int err, int sys_err, const char *detail);
+/* End a queued or running request with `err` (a cancel): its connection,
+ * if any, is discarded; the callback runs last. */
+void uvh__pool_cancel(uvh_request_t *req, int err, const char *detail);
 /* Arm (or stop) the queue timer for the first due queued request. */
 void uvh__pool_arm_queue_timer(uvh_pool_t *pool);
 /* Write conn's request from the check handle, after this iteration's reads. */
@@ -254,23 +184,6 @@ void uvh__pool_defer_write(uvh_pool_t *pool, uvh_conn_t *conn);
 /* Put a running request back at the head of its destination's queue;
  * fresh_only: it must go out on a new connection (a retry). */
 void uvh__pool_requeue(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, int fresh_only);
-/* Idle-timeout jitter: a factor in [0.95, 1]. */
-double uvh__pool_jitter(uvh_pool_t *pool);
-/* A fork happened since the loop last looked: drop what the child inherited. */
-#define UVH_CHECK_FORK(loop)                                                          \
-  do {                                                                                \
-    if ((loop) && (loop)->fork_generation != uvh__fork_generation)                    \
-      uvh_loop_check_fork(loop);                                                      \
-  } while (0)
-/* Bumped in the child by a pthread_atfork handler. */
-extern unsigned uvh__fork_generation;
-void uvh__fork_init(void);
-/* In a child: drop inherited connections and requests (see uvh_loop_check_fork). */
-void uvh__pool_drop_inherited(uvh_pool_t *pool);
-/* The earliest idle connection deadline (loop ms), 0 if none. */
-uint64_t uvh__pool_next_idle_deadline(uvh_pool_t *pool);
-/* The loop is being destroyed: shut the pool down and close its handle. */
-void uvh__pool_detach_loop(uvh_pool_t *pool);
 
 /* ---- connection (conn.c) ---- */
 typedef enum {
@@ -284,7 +197,7 @@ typedef enum {
 
 struct uvh_conn_s {
   int refcount;              /* pool's while open + external (Perl) refs */
-  uvh_conn_state_t state;
+  uvh_conn_state_t state;    /* written by conn_set_state (conn.c) only */
   uvh_pool_t *pool;          /* strong ref for the conn's whole life */
   uvh_dest_t *dest;          /* borrowed while open; NULL after close */
   char *key;                 /* owned copy of the destination key */
@@ -292,34 +205,43 @@ struct uvh_conn_s {
   uvh_list_t idle_link;      /* dest->idle while idle */
   uvh_list_t lru_link;       /* pool->idle_lru while idle */
   uvh_list_t write_link;     /* pool->pending_writes while its write waits */
-  uv_tcp_t *tcp_handle;      /* current connect attempt or the connected socket; NULL when none */
+  uvh_dial_t dial;           /* resolving and connecting (its attempt's handle until connected) */
+  uvh_stream_t stream;       /* the connected socket (and its TLS, https), from on_connected */
   uv_timer_t timer;
-  uv_getaddrinfo_t gai;
-  uv_connect_t connect_req;
-  uv_write_t write_req;
-  struct addrinfo *addrs, *next_addr;
   int pending;               /* open handles + in-flight uv requests; memory is freed at 0 with refcount 0 */
-  unsigned writing;          /* writes in flight */
-  unsigned resolving : 1;
-  unsigned peer_gone : 1;    /* the server closed or reset: nothing more may be written */
   unsigned body_pending : 1; /* TLS: more of the running request's body is still to encrypt */
   size_t body_sent;          /* TLS: bytes of that body encrypted so far */
   unsigned nothing_written : 1; /* the current request's write failed before any byte */
   uvh_request_t *req;        /* the running request, strong ref */
   uvh_parser_t parser;
-  int last_connect_err;
   int deferred_code;         /* UVH_E_* of a failure met synchronously, reported from the timer */
   int deferred_err;          /* and its libuv error */
-  unsigned addrs_literal : 1;/* addrs is our own single entry for an IP literal */
   uint64_t connect_deadline; /* loop ms, 0 = none */
   uint64_t idle_deadline;
   double ka_timeout;         /* per-connection idle limit from Keep-Alive, seconds, < 0 none */
   unsigned requests_served;
   unsigned allowed_requests; /* from Keep-Alive: max=N; UINT_MAX when the server set none */
   uint64_t connected_at;     /* loop ms */
-  uvh_tls_t *tls;            /* owned; https only */
   void *data;
 };
+
+/* Inside the client connection (conn.c, exchange.c). */
+void uvh__conn_maybe_free(uvh_conn_t *conn);
+/* A failure met inside a call from the user: reported on the next tick. */
+void uvh__conn_fail_soon(uvh_conn_t *conn, int code, int sys_err);
+/* Close the connection and fail its request (if any), or send the
+ * request again on a new connection when that is safe. */
+void uvh__conn_fail(uvh_conn_t *conn, int err, int sys_err, const char *detail);
+void uvh__conn_attach(uvh_conn_t *conn, uvh_request_t *req);
+uvh_request_t *uvh__conn_detach(uvh_conn_t *conn);
+/* Write the running request (the head, then the body). */
+void uvh__conn_write_request(uvh_conn_t *conn);
+/* TLS: encrypt the next body chunk and flush (first: the request's first flush). */
+void uvh__conn_tls_send(uvh_conn_t *conn, int first);
+/* Response bytes, the peer's close, and bytes or a close with no request in flight. */
+void uvh__conn_on_bytes(uvh_conn_t *conn, const char *data, size_t len, size_t more);
+void uvh__conn_on_peer_closed(uvh_conn_t *conn, int err, int clean);
+int uvh__conn_settled_without_request(uvh_conn_t *conn);
 
 /* Open a new connection of `dest` running `req`. */
 int uvh__conn_start(uvh_pool_t *pool, uvh_dest_t *dest, uvh_request_t *req, uvh_conn_t **out);
@@ -337,8 +259,8 @@ void uvh__conn_close(uvh_conn_t *conn);
 /* Detach and abort the running request (cancel/timeout): the conn is discarded. */
 void uvh__conn_abort(uvh_conn_t *conn);
 void uvh__conn_make_idle(uvh_conn_t *conn);
+/* Still resolving, connecting or in the TLS handshake. */
+int uvh__conn_connecting(const uvh_conn_t *conn);
 void uvh__conn_arm_timer(uvh_conn_t *conn);
-
-uint64_t uvh__seconds_to_ms(double s);
 
 #endif

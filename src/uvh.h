@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
-#include "error.h"
+#include "base/error.h"
 
 #define UVH_VERSION "0.03"
 
@@ -54,8 +54,10 @@ uv_loop_t *uvh_loop_uv(uvh_loop_t *loop);
 /* Shut down every pool on the loop (their requests complete as cancelled),
  * stop every timer, run until every handle is closed, close an owned loop
  * and free the wrapper. Pools and timers still referenced elsewhere stay
- * valid objects but refuse new work. */
-void uvh_loop_destroy(uvh_loop_t *loop);
+ * valid objects but refuse new work. Returns uv_loop_close's result for
+ * an owned loop (0, or UV_EBUSY if a handle was left open: a leak), 0 for
+ * a wrapped one. */
+int uvh_loop_destroy(uvh_loop_t *loop);
 /* In a child after fork, the first call drops everything inherited: the
  * libuv loop is re-initialised (uv_loop_fork), every connection is closed
  * without writing to it, and every request is completed with

@@ -8,11 +8,11 @@ default(...)
       uvx_loop_t *loop;
       uv_loop_t *uv = uv_default_loop();
       if (uv == NULL)
-        croak("Uvent::Loop->default: could not create libuv's default loop");
+        UVX_CROAK("Uvent::Loop->default: could not create libuv's default loop");
       Newxz(loop, 1, uvx_loop_t);
       if (uvh_loop_wrap(uv, &loop->core)) {
         Safefree(loop);
-        croak("Uvent::Loop->default: out of memory");
+        UVX_CROAK("Uvent::Loop->default: out of memory");
       }
       loop->is_default = 1;
       uvh_loop_set_data(loop->core, loop);
@@ -31,7 +31,7 @@ new(const char *klass)
     Newxz(loop, 1, uvx_loop_t);
     if (uvh_loop_new(&loop->core)) {
       Safefree(loop);
-      croak("Uvent::Loop->new: could not create a libuv loop");
+      UVX_CROAK("Uvent::Loop->new: could not create a libuv loop");
     }
     uvh_loop_set_data(loop->core, loop);
     uvh_loop_set_work_cb(loop->core, uvx_on_loop_work);
@@ -104,7 +104,7 @@ _attach(uvx_loop_t *loop, SV *wake_cb, SV *driver)
   CODE:
     dMY_CXT;
     if (!(SvROK(wake_cb) && SvTYPE(SvRV(wake_cb)) == SVt_PVCV))
-      croak("Uvent::Loop->_attach: the wake callback must be a CODE reference");
+      UVX_CROAK("Uvent::Loop->_attach: the wake callback must be a CODE reference");
     if (loop->driver)
       UVX_CROAK("Uvent::Loop: the loop is already attached to %" SVf, SVfARG(loop->driver));
     loop->wake_cb = newSVsv(wake_cb);

@@ -7,7 +7,7 @@ cancel(SV *self, SV *error = NULL)
     int code = UVH_E_CANCELLED;
     SV *detail = NULL;
     if (!SvROK(self) || SvTYPE(SvRV(self)) != SVt_PVHV)
-      croak("Uvent::HTTP::Request->cancel: not a request object");
+      UVX_CROAK("Uvent::HTTP::Request->cancel: not a request object");
     /* reading `error` may run Perl code (a tied value): keep the request */
     uvx_hold(aTHX_ SvRV(self));
     if (error)
@@ -39,8 +39,16 @@ active(SV *self)
   CODE:
     MAGIC *mg;
     if (!SvROK(self) || SvTYPE(SvRV(self)) != SVt_PVHV)
-      croak("Uvent::HTTP::Request->active: not a request object");
+      UVX_CROAK("Uvent::HTTP::Request->active: not a request object");
     mg = uvx_request_magic(aTHX_ SvRV(self));
     RETVAL = mg && mg->mg_ptr && uvh_request_active((uvh_request_t *)mg->mg_ptr);
   OUTPUT:
     RETVAL
+
+void
+_fields(...)
+  PPCODE:
+    int i;
+    /* the parameters Request->new, request(\%params) and the accessors know */
+    for (i = 0; uvx_request_fields[i]; i++)
+      mXPUSHp(uvx_request_fields[i], strlen(uvx_request_fields[i]));

@@ -8,7 +8,7 @@ _new(const char *klass, SV *loop_rv)
     Newxz(t, 1, uvx_timer_t);
     if (uvh_timer_new(loop->core, uvx_on_timer, t, &t->core)) {
       Safefree(t);
-      croak("Uvent::Timer->new: out of memory");
+      UVX_CROAK("Uvent::Timer->new: out of memory");
     }
     t->loop_rv = newSVsv(loop_rv);
     RETVAL = uvx_wrap(aTHX_ t, gv_stashpv(klass, GV_ADD));

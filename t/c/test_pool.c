@@ -994,7 +994,7 @@ static void test_loop_destroy(void) {
   submit(pool, "/stall", 1);
   sleep_loop(0.02);
   uv_close((uv_handle_t *)&server, NULL);
-  uvh_loop_destroy(loop);
+  is_int(uvh_loop_destroy(loop), 0, "the loop closes: no handle left open");
   is_int(out[0].err, UVH_E_CANCELLED, "destroying the loop cancels running requests");
   is_int(out[1].err, UVH_E_CANCELLED, "and queued ones");
   {

@@ -76,6 +76,6 @@ int main(void) {
   test_request();
   test_pool(loop);
   test_timer(loop);
-  uvh_loop_destroy(loop);
+  is_int(uvh_loop_destroy(loop), 0, "the loop closes: no handle left open");
   return done_testing();
 }

@@ -257,7 +257,7 @@ int main(void) {
   test_settings_errors();
   test_verify();
   test_handshake_timeout();
-  uvh_loop_destroy(loop);
+  is_int(uvh_loop_destroy(loop), 0, "the loop closes: no handle left open");
   stop_server();
   return done_testing();
 }

@@ -4,15 +4,16 @@
  * Input layout: byte 0 = flags (bit 0: the request was HEAD, bit 1: small
  * limits), byte 1 = seed for the split points, the rest = server bytes.
  * Checks: no crash or sanitizer report, memory bounded by the limits, a
- * completed response is self-consistent and strictly parsed. */
-#include "internal.h"
+ * completed response is self-consistent and strictly parsed. It uses the
+ * codec alone (http/h1.h), as a server or a proxy would. */
+#include "http/h1.h"
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uvh_parser_t p;
-  uvh_response_t *r;
+  uvh_h1_message_t msg, *r = &msg;
   size_t off = 2, max_h, max_b;
   unsigned seed;
   int rc = 0, is_head;
@@ -23,8 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   max_h = (data[0] & 2) ? 64 : 65536;
   max_b = (data[0] & 2) ? 32 : 0;
   seed = data[1] | 1u;
-  if (uvh__response_new(&r))
-    return 0;
+  uvh__h1_message_init(r);
   uvh__parser_init(&p, r, is_head, max_h, max_b);
   while (off < size && rc == 0) {
     size_t piece, used;
@@ -39,15 +39,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (rc == 0)
     rc = uvh__parser_eof(&p);
   if (rc == 1) {
-    size_t i, j, n = uvh_response_header_count(r) + uvh_response_trailer_count(r), blen;
-    uvh_response_body(r, &blen);
-    assert(uvh_response_status(r) >= 200 && uvh_response_status(r) <= 999);
+    size_t i, j, n = r->nheaders + r->ntrailers, blen = r->body.len;
+    assert(r->status >= 200 && r->status <= 999);
     assert(!is_head || blen == 0);
     assert(max_b == 0 || blen <= max_b);
-    for (i = 0; i < uvh_response_header_count(r); i++) {
-      const char *hn, *hv;
-      size_t hnl, hvl;
-      uvh_response_header_at(r, i, &hn, &hnl, &hv, &hvl);
+    for (i = 0; i < r->nheaders; i++) {
+      const char *base = r->strings.data ? r->strings.data : "";
+      const char *hn = base + r->headers[i].name_off, *hv = base + r->headers[i].value_off;
+      size_t hnl = r->headers[i].name_len, hvl = r->headers[i].value_len;
       /* strict parsing: names are tokens, values hold no line ends or NUL */
       assert(hnl > 0);
       for (j = 0; j < hnl; j++)
@@ -64,6 +63,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     assert(rc == 0 || rc == UVH_E_PROTOCOL || rc == UVH_E_TOO_LARGE || rc == UVH_E_NOMEM || rc == UVH_E_CONN_CLOSED);
   }
   assert(r->strings.len <= max_h);
-  uvh_response_unref(r);
+  uvh__h1_message_free(r);
   return 0;
 }

@@ -7,8 +7,8 @@ our $VERSION = '0.03';
 
 require Uvent;
 
-# Uvent.xs (uvx_request_fields) checks the same list for request(\%params)
-my @FIELDS = qw(uri method headers body timeout connect_timeout max_headers_size max_body_size retry idempotent tls response_callback);
+# the one list of fields, which request(\%params) checks too (xs/request.h)
+my @FIELDS = Uvent::HTTP::Request::_fields();
 my %FIELD = map { $_ => 1 } @FIELDS;
 
 sub new {

@@ -15,18 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pthread.h>
 #include <unistd.h>
 
 #define UVH_DESTS_KEPT 256
 
-
-uint64_t uvh__seconds_to_ms(double s) {
-  if (s <= 0)
-    return 0;
-  s = s * 1000.0 + 0.5;
-  return s < 1 ? 1 : (uint64_t)s;
-}
 
 void uvh_pool_config_init(uvh_pool_config_t *cfg) {
   memset(cfg, 0, sizeof *cfg);
@@ -37,6 +29,7 @@ void uvh_pool_config_init(uvh_pool_config_t *cfg) {
 }
 
 static void on_check(uv_check_t *h);
+static const uvh_loop_user_ops_t pool_loop_ops;
 static void on_idle(uv_idle_t *h) {}
 
 int uvh_pool_new(uvh_loop_t *loop, const uvh_pool_config_t *cfg, uvh_pool_t **out) {
@@ -70,7 +63,7 @@ int uvh_pool_new(uvh_loop_t *loop, const uvh_pool_config_t *cfg, uvh_pool_t **ou
   uv_unref((uv_handle_t *)&pool->queue_timer);
   uv_unref((uv_handle_t *)&pool->check);
   uv_check_start(&pool->check, on_check);
-  uvh_list_push_back(&loop->pools, &pool->loop_link);
+  uvh__loop_add_user(loop, &pool->loop_user, &pool_loop_ops);
   *out = pool;
   return 0;
 }
@@ -100,7 +93,7 @@ static void pool_free(uvh_pool_t *pool) {
     free(c);
   }
   uvh__tls_opts_free(&pool->tls);
-  free(pool->tls_plain);
+  free(pool->bufs.plain);
   free(pool->due_heap);
   free(pool);
 }
@@ -122,7 +115,7 @@ void uvh_pool_unref(uvh_pool_t *pool) {
     return;
   if (pool->loop) {
     uvh_loop_t *loop = pool->loop;
-    uvh_list_remove(&pool->loop_link);
+    uvh__loop_remove_user(&pool->loop_user);
     pool->loop = NULL;
     close_handles(pool);
     uvh__loop_work(loop); /* the close callbacks free it */
@@ -139,7 +132,7 @@ static int pool_usable(uvh_pool_t *pool) {
 
 uvh_loop_t *uvh_pool_loop(uvh_pool_t *pool) { return pool->loop; }
 
-uint64_t uvh__pool_next_idle_deadline(uvh_pool_t *pool) {
+static uint64_t pool_next_idle_deadline(uvh_pool_t *pool) {
   uvh_list_t *it;
   uint64_t next = 0;
   for (it = pool->idle_lru.next; it != &pool->idle_lru; it = it->next) {
@@ -171,15 +164,6 @@ const uvh_pool_stats_t *uvh_pool_stats(const uvh_pool_t *pool) {
 }
 void *uvh_pool_get_data(uvh_pool_t *pool) { return pool->data; }
 void uvh_pool_set_data(uvh_pool_t *pool, void *data) { pool->data = data; }
-
-double uvh__pool_jitter(uvh_pool_t *pool) {
-  uint32_t x = pool->rng;
-  x ^= x << 13;
-  x ^= x >> 17;
-  x ^= x << 5;
-  pool->rng = x;
-  return 1.0 - 0.05 * ((double)(x % 10000) / 10000.0);
-}
 
 /* ------------------------------------------------------------ destinations */
 
@@ -534,7 +518,8 @@ static void unqueue(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req) {
 }
 
 static void enqueue(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, int at_front) {
-  req->state = REQ_QUEUED;
+  UVH_ASSERT(!uvh_list_linked(&req->queue_link)); /* on one list at most */
+  uvh__request_set_state(req, REQ_QUEUED);
   req->queued_at = uv_now(pool->loop->uv);
   req->queue_deadline = pool->cfg.queue_timeout > 0 ? req->queued_at + uvh__seconds_to_ms(pool->cfg.queue_timeout) : 0;
   if (at_front)
@@ -579,8 +564,9 @@ static void wake(uvh_pool_t *pool) {
 /* Complete `req` (not queued, not on a connection) with `err` from the next
  * tick: never call back from inside a call the user made. */
 static void defer_failure(uvh_pool_t *pool, uvh_request_t *req, int err) {
-  req->state = REQ_RUNNING;
+  UVH_ASSERT(!uvh_list_linked(&req->queue_link)); /* on one list at most */
   req->conn = NULL;
+  uvh__request_set_state(req, REQ_FAILING);
   req->deferred_err = err;
   uvh_list_push_back(&pool->deferred, &req->queue_link);
   wake(pool);
@@ -651,7 +637,7 @@ static uvh_request_t *connecting_request(uvh_dest_t *d) {
   uvh_list_t *it;
   for (it = d->conns.next; it != &d->conns; it = it->next) {
     uvh_conn_t *c = uvh_container_of(it, uvh_conn_t, dest_link);
-    if ((c->state == CONN_RESOLVING || c->state == CONN_CONNECTING || c->state == CONN_HANDSHAKING) && c->req && !c->req->fresh_conn_only)
+    if (uvh__conn_connecting(c) && c->req && !c->req->fresh_conn_only)
       return c->req;
   }
   return NULL;
@@ -890,6 +876,18 @@ static void format_error(uvh_request_t *req, int err, int sys_err, const char *d
   }
 }
 
+void uvh__pool_cancel(uvh_request_t *req, int err, const char *detail) {
+  /* told first: the callback may destroy the loop (a closing connection,
+   * a queue that moves: the driver re-arms once the caller is done) */
+  uvh__loop_work(req->pool ? req->pool->loop : NULL);
+  UVH_ASSERT(req->state != REQ_RUNNING || req->conn != NULL);
+  if (req->state == REQ_RUNNING)
+    uvh__conn_abort(req->conn);
+  else if (req->state == REQ_FAILING)
+    uvh_list_remove(&req->queue_link); /* a failure waiting to be reported */
+  uvh__request_complete(req, err, 0, detail);
+}
+
 void uvh__request_complete(uvh_request_t *req, int err, int sys_err, const char *detail) {
   uvh_pool_t *pool = req->pool;
   uvh_dest_t *d = req->dest;
@@ -901,7 +899,8 @@ void uvh__request_complete(uvh_request_t *req, int err, int sys_err, const char 
   req->pool = NULL;
   if (req->state == REQ_QUEUED)
     unqueue(pool, d, req);
-  req->state = REQ_DONE;
+  UVH_ASSERT(!uvh_list_linked(&req->queue_link));
+  uvh__request_set_state(req, REQ_DONE);
   if (req->resp)
     req->resp->retried = req->retried;
   if (err) {
@@ -996,6 +995,7 @@ static void collect_all(uvh_pool_t *pool, uvh_list_t *out) {
       uvh_request_t *req = conn->req;
       if (req) {
         uvh__conn_abort(conn);
+        UVH_ASSERT(req->conn == NULL && !uvh_list_linked(&req->queue_link));
         uvh_list_push_back(out, &req->queue_link);
       } else {
         uvh__conn_close(conn);
@@ -1028,7 +1028,7 @@ void uvh_pool_shutdown(uvh_pool_t *pool) {
 
 /* Inherited requests complete from the child's next tick: this runs inside
  * whatever pool call the child made first. */
-void uvh__pool_drop_inherited(uvh_pool_t *pool) {
+static void pool_drop_inherited(uvh_pool_t *pool) {
   uvh_list_t inherited;
   uvh_list_init(&inherited);
   /* the parent still talks over these connections: no close_notify */
@@ -1046,27 +1046,26 @@ void uvh__pool_drop_inherited(uvh_pool_t *pool) {
 }
 
 /* The loop is going away: finish everything and stop using it. */
-void uvh__pool_detach_loop(uvh_pool_t *pool) {
+static void pool_detach_loop(uvh_pool_t *pool) {
   uvh_pool_ref(pool);
   pool->detaching = 1; /* callbacks run by the shutdown may not start new work */
   uvh_pool_shutdown(pool); /* closes every connection, idle ones too */
   if (pool->loop) {
-    uvh_list_remove(&pool->loop_link);
+    uvh__loop_remove_user(&pool->loop_user);
     pool->loop = NULL;
     close_handles(pool);
   }
   uvh_pool_unref(pool);
 }
 
-/* ------------------------------------------------------------------ fork */
+/* The loop knows the pool only through these. */
+#define POOL_OF(u) uvh_container_of(u, uvh_pool_t, loop_user)
+static void user_detach(uvh_loop_user_t *u) { pool_detach_loop(POOL_OF(u)); }
+static void user_drop_inherited(uvh_loop_user_t *u) { pool_drop_inherited(POOL_OF(u)); }
+static void user_ref(uvh_loop_user_t *u) { uvh_pool_ref(POOL_OF(u)); }
+static void user_unref(uvh_loop_user_t *u) { uvh_pool_unref(POOL_OF(u)); }
+static uint64_t user_next_deadline(uvh_loop_user_t *u) { return pool_next_idle_deadline(POOL_OF(u)); }
 
-unsigned uvh__fork_generation;
-
-static void on_fork_child(void) { uvh__fork_generation++; }
-
-static void register_fork_handler(void) { pthread_atfork(NULL, NULL, on_fork_child); }
-
-void uvh__fork_init(void) {
-  static pthread_once_t once = PTHREAD_ONCE_INIT;
-  pthread_once(&once, register_fork_handler);
-}
+static const uvh_loop_user_ops_t pool_loop_ops = {
+  user_detach, user_drop_inherited, user_ref, user_unref, user_next_deadline,
+};

@@ -1,12 +1,30 @@
-/* loop.c - a libuv loop plus the pools and timers that live on it.
+/* loop.c - a libuv loop plus the work and timers that live on it, and
+ * fork detection.
  *
- * Owns: the uv_loop_t when created by uvh_loop_new. Borrows: pools and
- * timers (they unlink themselves when freed), so destroying the loop can
- * stop them all before the libuv loop goes away.
+ * Owns: the uv_loop_t when created by uvh_loop_new. Borrows: its users
+ * (the pools, known only through their ops) and timers, which unlink
+ * themselves when freed, so destroying the loop can stop them all before
+ * the libuv loop goes away.
  */
-#include "internal.h"
+#include "loop/loop.h"
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+
+/* ------------------------------------------------------------------ fork */
+
+unsigned uvh__fork_generation;
+
+static void on_fork_child(void) { uvh__fork_generation++; }
+
+static void register_fork_handler(void) { pthread_atfork(NULL, NULL, on_fork_child); }
+
+void uvh__fork_init(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, register_fork_handler);
+}
+
+/* ------------------------------------------------------------------ loop */
 
 static uvh_loop_t *loop_alloc(uv_loop_t *uv, int owns) {
   uvh_loop_t *loop = calloc(1, sizeof *loop);
@@ -16,7 +34,7 @@ static uvh_loop_t *loop_alloc(uv_loop_t *uv, int owns) {
   loop->uv = uv;
   loop->owns_uv = owns;
   loop->fork_generation = uvh__fork_generation;
-  uvh_list_init(&loop->pools);
+  uvh_list_init(&loop->users);
   uvh_list_init(&loop->timers);
   return loop;
 }
@@ -93,9 +111,9 @@ int uvh_loop_backend_timeout(uvh_loop_t *loop) {
   /* only unreferenced work is left: the idle connections' deadlines (the
    * pools' queue timers run only while requests wait, which are referenced) */
   now = uv_now(loop->uv);
-  for (it = loop->pools.next; it != &loop->pools; it = it->next) {
-    uvh_pool_t *pool = uvh_container_of(it, uvh_pool_t, loop_link);
-    uint64_t due = uvh__pool_next_idle_deadline(pool);
+  for (it = loop->users.next; it != &loop->users; it = it->next) {
+    uvh_loop_user_t *u = uvh_container_of(it, uvh_loop_user_t, link);
+    uint64_t due = u->ops->next_deadline(u);
     if (due && (next == 0 || due < next))
       next = due;
   }
@@ -111,23 +129,33 @@ int uvh_loop_check_fork(uvh_loop_t *loop) {
   loop->fork_generation = uvh__fork_generation;
   /* a new epoll instance first: the inherited one is shared with the parent */
   uv_loop_fork(loop->uv);
-  for (it = loop->pools.next; it != &loop->pools;) {
-    uvh_pool_t *pool = uvh_container_of(it, uvh_pool_t, loop_link);
-    uvh_pool_ref(pool);
-    uvh__pool_drop_inherited(pool);
+  for (it = loop->users.next; it != &loop->users;) {
+    uvh_loop_user_t *u = uvh_container_of(it, uvh_loop_user_t, link);
+    u->ops->ref(u);
+    u->ops->drop_inherited(u);
     it = it->next;
-    uvh_pool_unref(pool);
+    u->ops->unref(u);
   }
   return 1;
 }
 
-void uvh_loop_destroy(uvh_loop_t *loop) {
+void uvh__loop_add_user(uvh_loop_t *loop, uvh_loop_user_t *u, const uvh_loop_user_ops_t *ops) {
+  u->ops = ops;
+  uvh_list_push_back(&loop->users, &u->link);
+}
+
+void uvh__loop_remove_user(uvh_loop_user_t *u) { uvh_list_remove(&u->link); }
+
+int uvh_loop_destroy(uvh_loop_t *loop) {
+  int rc = 0;
   /* each detach unlinks the pool; callbacks run from it may add pools or timers */
-  while (!uvh_list_empty(&loop->pools) || !uvh_list_empty(&loop->timers)) {
-    if (!uvh_list_empty(&loop->pools))
-      uvh__pool_detach_loop(uvh_container_of(loop->pools.next, uvh_pool_t, loop_link));
-    else
+  while (!uvh_list_empty(&loop->users) || !uvh_list_empty(&loop->timers)) {
+    if (!uvh_list_empty(&loop->users)) {
+      uvh_loop_user_t *u = uvh_container_of(loop->users.next, uvh_loop_user_t, link);
+      u->ops->detach(u);
+    } else {
       uvh__timer_close(uvh_container_of(loop->timers.next, uvh_timer_t, loop_link));
+    }
   }
   if (loop->kick) {
     uv_close((uv_handle_t *)loop->kick, on_kick_closed);
@@ -137,8 +165,9 @@ void uvh_loop_destroy(uvh_loop_t *loop) {
   while (uv_run(loop->uv, UV_RUN_DEFAULT) != 0)
     ;
   if (loop->owns_uv) {
-    uv_loop_close(loop->uv);
+    rc = uv_loop_close(loop->uv);
     free(loop->uv);
   }
   free(loop);
+  return rc;
 }

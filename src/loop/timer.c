@@ -2,7 +2,8 @@
  * Owns its uv_timer_t, freed in the close callback. The loop borrows it
  * so a destroyed loop can close it first.
  */
-#include "internal.h"
+#include "loop/loop.h"
+#include "base/time.h"
 #include <stdlib.h>
 
 int uvh_timer_new(uvh_loop_t *loop, uvh_timer_cb cb, void *data, uvh_timer_t **out) {

@@ -1,4 +1,5 @@
-/* tls.h - TLS for connections: OpenSSL over memory BIOs, driven by conn.c.
+/* tls.h - TLS for connections: OpenSSL over memory BIOs, driven by the
+ * connection that owns it (which it knows only as `app`).
  *
  * OpenSSL never touches the socket. Ciphertext read by libuv is fed in
  * (uvh__tls_feed); ciphertext OpenSSL wants sent is taken out
@@ -12,7 +13,7 @@
 #ifndef UVH_TLS_H
 #define UVH_TLS_H
 #include <stddef.h>
-#include "list.h"
+#include "base/list.h"
 
 struct ssl_ctx_st;
 struct ssl_st;
@@ -56,6 +57,10 @@ int uvh__tls_session_resumable(const struct ssl_session_st *s);
 /* A TLS 1.3 session: to be offered once only. */
 int uvh__tls_session_single_use(const struct ssl_session_st *s);
 
+/* OpenSSL handed over a new session of the connection `app`: return 1
+ * when the callee keeps it (it then owns the reference), else 0. */
+typedef int (*uvh_tls_session_cb)(void *app, struct ssl_session_st *session);
+
 /* One connection's TLS state. Owned by the connection. */
 typedef struct {
   struct ssl_st *ssl;
@@ -65,6 +70,7 @@ typedef struct {
   unsigned resumed : 1;        /* the handshake resumed a session */
   unsigned cert_requested : 1; /* the server asked for a client certificate */
   void *app;                   /* the connection, for callbacks from OpenSSL */
+  uvh_tls_session_cb on_session; /* may be NULL: sessions are not kept */
   char name[256];              /* the server name or address it must prove (no trailing dot) */
   char reason[300];            /* why the last operation failed, in words */
 } uvh_tls_t;
@@ -72,9 +78,9 @@ typedef struct {
 /* Start a client handshake. `name` is the server name (SNI unless it is an
  * IP literal) and the name or address the certificate must match when the
  * context verifies. `session` (may be NULL) is offered for resumption.
- * `app` is handed back by uvh__tls_app() (the connection). */
+ * `app` is handed back by uvh__tls_app() and to on_session (may be NULL). */
 int uvh__tls_start(uvh_tls_t *t, struct ssl_ctx_st *ctx, const char *name,
-                   struct ssl_session_st *session, void *app);
+                   struct ssl_session_st *session, void *app, uvh_tls_session_cb on_session);
 void uvh__tls_free(uvh_tls_t *t);
 /* The connection that owns the SSL object, as given to uvh__tls_start. */
 void *uvh__tls_app(struct ssl_st *ssl);
@@ -97,9 +103,5 @@ size_t uvh__tls_out_pending(uvh_tls_t *t);
 size_t uvh__tls_take_out(uvh_tls_t *t, char *buf, size_t len);
 /* Is `host` an IPv4 or IPv6 literal? */
 int uvh__tls_is_ip(const char *host);
-
-/* Called by the core when OpenSSL hands over a new session of a
- * connection (the destination keeps the newest). Returns 1 when kept. */
-int uvh__conn_tls_new_session(void *conn, struct ssl_session_st *session);
 
 #endif

@@ -1,6 +1,6 @@
 /* buf.c - growable byte buffer. */
-#include "buf.h"
-#include "error.h"
+#include "base/buf.h"
+#include "base/error.h"
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>

@@ -1,12 +1,12 @@
-/* http1.c - HTTP/1.1 on the wire: request heads out, responses in.
+/* h1_parser.c - HTTP/1.1 responses in, from bytes alone.
  *
- * The response side wraps llhttp (built in strict mode by src/Makefile) and
+ * It wraps llhttp (built in strict mode by src/Makefile) and
  * adds the checks llhttp 8 lacks, which also stand in for strict mode when
  * a system libllhttp is used. Parser callbacks only copy bytes into the
  * response (the read buffer is reused right after), check what llhttp
- * does not and enforce the size limits; decisions are left to conn.c.
+ * does not and enforce the size limits; decisions are left to the caller (the client).
  */
-#include "internal.h"
+#include "http/h1.h"
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,171 +14,21 @@
 #include <strings.h>
 #include <limits.h>
 
-/* ---------------------------------------------------------------- request */
+/* ----------------------------------------------------------------- parser */
 
-static const char base64_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+#define PARSER(l) uvh_container_of(l, uvh_parser_t, llhttp)
 
-static int append_base64(uvh_buf_t *b, const unsigned char *s, size_t len) {
-  size_t i;
-  int rc = uvh_buf_reserve(b, (len + 2) / 3 * 4);
-  if (rc)
-    return rc;
-  for (i = 0; i + 2 < len; i += 3) {
-    unsigned v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8 | s[i + 2];
-    char out[4] = {base64_chars[v >> 18], base64_chars[(v >> 12) & 63], base64_chars[(v >> 6) & 63],
-                   base64_chars[v & 63]};
-    uvh_buf_append(b, out, 4);
-  }
-  if (i < len) {
-    unsigned v = (unsigned)s[i] << 16 | (i + 1 < len ? (unsigned)s[i + 1] << 8 : 0);
-    char out[4] = {base64_chars[v >> 18], base64_chars[(v >> 12) & 63],
-                   i + 1 < len ? base64_chars[(v >> 6) & 63] : '=', '='};
-    uvh_buf_append(b, out, 4);
-  }
-  return 0;
-}
-
-static char *put(char *w, const char *s, size_t len) {
-  memcpy(w, s, len);
-  return w + len;
-}
-#define PUT_LIT(w, lit) put(w, lit, sizeof(lit) - 1)
-
-/* Decimal digits of n into w; returns the end. */
-static char *put_uint(char *w, unsigned long long n) {
-  char tmp[24];
-  size_t i = sizeof tmp;
-  do
-    tmp[--i] = (char)('0' + n % 10);
-  while ((n /= 10) > 0);
-  return put(w, tmp + i, sizeof tmp - i);
-}
-
-/* The request head in one buffer, sized up front: this runs per request. */
-int uvh__request_build_head(uvh_request_t *req) {
-  static const char ua[] = "User-Agent: Uvent/" UVH_VERSION "\r\n";
-  uvh_buf_t *b = &req->head;
-  int body_methods = strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0 ||
-                     strcmp(req->method, "PATCH") == 0;
-  size_t method_len = strlen(req->method), target_len = strlen(req->url.target);
-  size_t authority_len = strlen(req->url.authority);
-  size_t userinfo_len = req->url.userinfo && !req->has_authorization ? strlen(req->url.userinfo) : 0;
-  int send_length = !req->has_content_length && (req->body_len > 0 || body_methods);
-  size_t need = method_len + 1 + target_len + 11 + (req->has_host ? 0 : 6 + authority_len + 2) +
-                (req->has_user_agent ? 0 : sizeof ua - 1) +
-                (userinfo_len ? 21 + (userinfo_len + 2) / 3 * 4 + 2 : 0) + (send_length ? 16 + 20 + 2 : 0) +
-                req->user_headers.len + 2;
-  char *w;
-
-  uvh_buf_clear(b);
-  if (uvh_buf_reserve(b, need))
-    return UVH_E_NOMEM;
-  w = b->data;
-  w = put(w, req->method, method_len);
-  *w++ = ' ';
-  w = put(w, req->url.target, target_len);
-  w = PUT_LIT(w, " HTTP/1.1\r\n");
-  if (!req->has_host) {
-    w = PUT_LIT(w, "Host: ");
-    w = put(w, req->url.authority, authority_len);
-    w = PUT_LIT(w, "\r\n");
-  }
-  if (!req->has_user_agent)
-    w = put(w, ua, sizeof ua - 1);
-  if (send_length) {
-    w = PUT_LIT(w, "Content-Length: ");
-    w = put_uint(w, req->body_len);
-    w = PUT_LIT(w, "\r\n");
-  }
-  b->len = (size_t)(w - b->data);
-  /* the space for these was reserved above: the appends cannot fail */
-  if (userinfo_len) {
-    uvh_buf_append_str(b, "Authorization: Basic ");
-    append_base64(b, (const unsigned char *)req->url.userinfo, userinfo_len);
-    uvh_buf_append(b, "\r\n", 2);
-  }
-  uvh_buf_append(b, req->user_headers.data, req->user_headers.len);
-  uvh_buf_append(b, "\r\n", 2);
-  return 0;
-}
-
-/* --------------------------------------------------------------- response */
-
-int uvh__response_new(uvh_response_t **out) {
-  uvh_response_t *r = calloc(1, sizeof *r);
-  if (r == NULL)
-    return UVH_E_NOMEM;
-  r->refcount = 1;
-  uvh_buf_init(&r->strings);
-  uvh_buf_init(&r->body);
-  *out = r;
-  return 0;
-}
-
-void uvh_response_ref(uvh_response_t *r) { r->refcount++; }
-
-void uvh_response_unref(uvh_response_t *r) {
-  if (--r->refcount > 0)
-    return;
-  uvh_buf_free(&r->strings);
-  uvh_buf_free(&r->body);
-  free(r->headers);
-  free(r);
-}
-
-int uvh_response_status(const uvh_response_t *r) { return r->status; }
-int uvh_response_http_major(const uvh_response_t *r) { return r->http_major; }
-int uvh_response_http_minor(const uvh_response_t *r) { return r->http_minor; }
-int uvh_response_keep_alive(const uvh_response_t *r) { return r->keep_alive; }
-int uvh_response_retried(const uvh_response_t *r) { return r->retried; }
-size_t uvh_response_header_count(const uvh_response_t *r) { return r->nheaders; }
-size_t uvh_response_trailer_count(const uvh_response_t *r) { return r->ntrailers; }
-
-const char *uvh_response_reason(const uvh_response_t *r, size_t *len) {
-  *len = r->reason_len;
-  return r->strings.data ? r->strings.data + r->reason_off : "";
-}
-
-static void header_at(const uvh_response_t *r, size_t i, const char **name, size_t *name_len,
-                      const char **value, size_t *value_len) {
-  const uvh_header_t *h = &r->headers[i];
-  const char *base = r->strings.data ? r->strings.data : "";
-  *name = base + h->name_off;
-  *name_len = h->name_len;
-  *value = base + h->value_off;
-  *value_len = h->value_len;
-}
-
-void uvh_response_header_at(const uvh_response_t *r, size_t i, const char **name, size_t *name_len,
-                            const char **value, size_t *value_len) {
-  header_at(r, i, name, name_len, value, value_len);
-}
-
-void uvh_response_trailer_at(const uvh_response_t *r, size_t i, const char **name,
-                             size_t *name_len, const char **value, size_t *value_len) {
-  header_at(r, r->nheaders + i, name, name_len, value, value_len);
-}
-
-const char *uvh_response_header(const uvh_response_t *r, const char *name, size_t *value_len) {
+const char *uvh__h1_header(const uvh_h1_message_t *m, const char *name, size_t *value_len) {
   size_t i, nlen = strlen(name);
-  for (i = 0; i < r->nheaders; i++) {
-    const uvh_header_t *h = &r->headers[i];
-    if (h->name_len == nlen && strncasecmp(r->strings.data + h->name_off, name, nlen) == 0) {
+  for (i = 0; i < m->nheaders; i++) {
+    const uvh_header_t *h = &m->headers[i];
+    if (h->name_len == nlen && strncasecmp(m->strings.data + h->name_off, name, nlen) == 0) {
       *value_len = h->value_len;
-      return r->strings.data + h->value_off;
+      return m->strings.data + h->value_off;
     }
   }
   return NULL;
 }
-
-const char *uvh_response_body(const uvh_response_t *r, size_t *len) {
-  *len = r->body.len;
-  return r->body.data ? r->body.data : "";
-}
-
-/* ----------------------------------------------------------------- parser */
-
-#define PARSER(l) uvh_container_of(l, uvh_parser_t, llhttp)
 
 /* Refuse the rest of the message: `err` is what the feed returns, and
  * `why` is kept as our own reason (llhttp replaces the reason of a failed
@@ -190,8 +40,8 @@ static int refuse(uvh_parser_t *p, int err, const char *why) {
 }
 
 static int refuse_limit(uvh_parser_t *p, const char *what, const char *limit, size_t value) {
-  snprintf(p->reason_buf, sizeof p->reason_buf,
-           "response %s exceeds %s (%zu bytes); raise %s, or set it to 0 for no limit", what, limit, value, limit);
+  snprintf(p->reason_buf, sizeof p->reason_buf, "%s %s exceeds %s (%zu bytes); raise %s, or set it to 0 for no limit",
+           p->is_request ? "request" : "response", what, limit, value, limit);
   return refuse(p, UVH_E_TOO_LARGE, p->reason_buf);
 }
 
@@ -217,11 +67,12 @@ static int is_tchar(unsigned char c) {
 
 static int on_message_begin(llhttp_t *l) {
   uvh_parser_t *p = PARSER(l);
-  uvh_response_t *r = p->resp;
+  uvh_h1_message_t *r = p->resp;
   uvh_buf_clear(&r->strings);
   uvh_buf_clear(&r->body);
   r->nheaders = r->ntrailers = 0;
   r->reason_off = r->reason_len = 0;
+  r->target_off = r->target_len = 0;
   r->status = 0;
   p->in_trailers = 0;
   p->informational = 0;
@@ -245,6 +96,18 @@ static int on_status(llhttp_t *l, const char *at, size_t len) {
   if (p->resp->reason_len == 0)
     p->resp->reason_off = (uint32_t)p->resp->strings.len;
   p->resp->reason_len += (uint32_t)len;
+  return append_string(p, at, len);
+}
+
+static int on_url(llhttp_t *l, const char *at, size_t len) {
+  uvh_parser_t *p = PARSER(l);
+  int rc = count_header_bytes(p, len);
+  if (rc)
+    return rc;
+  /* the pieces of one target are appended one after the other */
+  if (p->resp->target_len == 0)
+    p->resp->target_off = (uint32_t)p->resp->strings.len;
+  p->resp->target_len += (uint32_t)len;
   return append_string(p, at, len);
 }
 
@@ -286,7 +149,7 @@ static int on_header_value(llhttp_t *l, const char *at, size_t len) {
 
 static int on_header_value_complete(llhttp_t *l) {
   uvh_parser_t *p = PARSER(l);
-  uvh_response_t *r = p->resp;
+  uvh_h1_message_t *r = p->resp;
   const char *v;
 
   if (p->cur.name_len == 0) /* llhttp takes ": value" for a header */
@@ -392,7 +255,7 @@ static void parse_keep_alive(uvh_parser_t *p, const char *v, size_t len) {
  * single chunked: with another coding llhttp would deliver the coded bytes
  * (a final one other than chunked even makes the body run to the close,
  * RFC 9112 6.3), and HTTP/1.0 has no Transfer-Encoding (RFC 9112 6.1). */
-static const char *check_transfer_encoding(const uvh_response_t *r) {
+static const char *check_transfer_encoding(const uvh_h1_message_t *r, int is_request) {
   size_t i, headers = 0, codings = 0, bad = 0;
   for (i = 0; i < r->nheaders; i++) {
     const uvh_header_t *h = &r->headers[i];
@@ -423,18 +286,43 @@ static const char *check_transfer_encoding(const uvh_response_t *r) {
   if (headers == 0)
     return NULL;
   if (r->http_minor == 0)
-    return "Transfer-Encoding in an HTTP/1.0 response";
+    return is_request ? "Transfer-Encoding in an HTTP/1.0 request" : "Transfer-Encoding in an HTTP/1.0 response";
   if (bad || codings != 1) /* an empty one would make llhttp read to the close */
     return "unsupported Transfer-Encoding: only a single chunked coding is accepted";
   return NULL;
 }
 
+/* The request direction's end of head: the client rules (1xx, HEAD,
+ * Keep-Alive) are not a server's. RFC 9112 6.3: a request's body is
+ * framed by chunked or Content-Length only. */
+static int request_headers_complete(llhttp_t *l) {
+  uvh_parser_t *p = PARSER(l);
+  uvh_h1_message_t *r = p->resp;
+  const char *bad;
+  r->http_major = llhttp_get_http_major(l);
+  r->http_minor = llhttp_get_http_minor(l);
+  r->method = llhttp_get_method(l);
+  if (r->http_major != 1)
+    return refuse(p, UVH_E_PROTOCOL, "the request line names an HTTP version other than 1.0 and 1.1");
+  if (r->method == HTTP_CONNECT || l->upgrade)
+    return refuse(p, UVH_E_PROTOCOL, "CONNECT and Upgrade are not supported");
+  p->in_trailers = 1;
+  r->keep_alive = llhttp_should_keep_alive(l) ? 1 : 0;
+  if ((bad = check_transfer_encoding(r, p->is_request)) != NULL)
+    return refuse(p, UVH_E_PROTOCOL, bad);
+  if (p->max_body_size && (l->flags & F_CONTENT_LENGTH) && l->content_length > p->max_body_size)
+    return refuse_limit(p, "body", "max_body_size", p->max_body_size);
+  return 0;
+}
+
 static int on_headers_complete(llhttp_t *l) {
   uvh_parser_t *p = PARSER(l);
-  uvh_response_t *r = p->resp;
+  uvh_h1_message_t *r = p->resp;
   int status = llhttp_get_status_code(l);
   size_t vlen;
   const char *ka, *bad;
+  if (p->is_request)
+    return request_headers_complete(l);
 
   r->status = status;
   r->http_major = llhttp_get_http_major(l);
@@ -458,13 +346,13 @@ static int on_headers_complete(llhttp_t *l) {
   }
   p->in_trailers = 1; /* any header after this point is a trailer */
   r->keep_alive = llhttp_should_keep_alive(l) ? 1 : 0;
-  ka = uvh_response_header(r, "keep-alive", &vlen);
+  ka = uvh__h1_header(r, "keep-alive", &vlen);
   if (ka)
     parse_keep_alive(p, ka, vlen);
   /* these never have a body, whatever Content-Length says (RFC 9112 6.3) */
   if (p->is_head || status == 204 || status == 304)
     return 1;
-  if ((bad = check_transfer_encoding(r)) != NULL)
+  if ((bad = check_transfer_encoding(r, p->is_request)) != NULL)
     return refuse(p, UVH_E_PROTOCOL, bad);
   /* a declared length over the limit fails now, before any of the body */
   if (p->max_body_size && (l->flags & F_CONTENT_LENGTH) && l->content_length > p->max_body_size)
@@ -476,7 +364,7 @@ static int on_headers_complete(llhttp_t *l) {
 
 static int on_body(llhttp_t *l, const char *at, size_t len) {
   uvh_parser_t *p = PARSER(l);
-  uvh_response_t *r = p->resp;
+  uvh_h1_message_t *r = p->resp;
   if (p->max_body_size && r->body.len + len > p->max_body_size)
     return refuse_limit(p, "body", "max_body_size", p->max_body_size);
   if (uvh_buf_append(&r->body, at, len))
@@ -524,6 +412,7 @@ static void init_settings(void) {
   llhttp_settings_init(&parser_settings);
   parser_settings.on_message_begin = on_message_begin;
   parser_settings.on_status = on_status;
+  parser_settings.on_url = on_url;
   parser_settings.on_header_field = on_header_field;
   parser_settings.on_header_value = on_header_value;
   parser_settings.on_header_value_complete = on_header_value_complete;
@@ -534,7 +423,7 @@ static void init_settings(void) {
   parser_settings.on_message_complete = on_message_complete;
 }
 
-void uvh__parser_init(uvh_parser_t *p, uvh_response_t *resp, int is_head, size_t max_headers_size,
+void uvh__parser_init(uvh_parser_t *p, uvh_h1_message_t *resp, int is_head, size_t max_headers_size,
                       size_t max_body_size) {
   init_settings();
   memset(p, 0, sizeof *p);
@@ -550,6 +439,35 @@ void uvh__parser_init(uvh_parser_t *p, uvh_response_t *resp, int is_head, size_t
   start_head(p, 1);
 }
 
+void uvh__parser_init_request(uvh_parser_t *p, uvh_h1_message_t *msg, size_t max_headers_size,
+                              size_t max_body_size) {
+  init_settings();
+  memset(p, 0, sizeof *p);
+  llhttp_init(&p->llhttp, HTTP_REQUEST, &parser_settings);
+  p->resp = msg;
+  p->is_request = 1;
+  p->max_headers_size = max_headers_size;
+  p->max_body_size = max_body_size;
+  p->ka_max = -1;
+  p->ka_timeout = -1;
+  start_head(p, 1);
+}
+
+const char *uvh__h1_method_name(const uvh_h1_message_t *m) { return llhttp_method_name((llhttp_method_t)m->method); }
+
+void uvh__h1_message_init(uvh_h1_message_t *m) {
+  memset(m, 0, sizeof *m);
+  uvh_buf_init(&m->strings);
+  uvh_buf_init(&m->body);
+}
+
+void uvh__h1_message_free(uvh_h1_message_t *m) {
+  uvh_buf_free(&m->strings);
+  uvh_buf_free(&m->body);
+  free(m->headers);
+  m->headers = NULL;
+}
+
 /* The lines of a head (status line and headers, or trailers), which llhttp
  * 8 parses more leniently than RFC 9112 2.2 and 5.2 allow even in strict
  * mode: each line must end in CRLF, not a bare LF, and a line that starts
@@ -562,7 +480,7 @@ static int scan_head(uvh_parser_t *p, const char *s, size_t len, size_t *head_le
     char c = s[i];
     if (p->head_cr) {
       if (c != '\n')
-        return refuse(p, UVH_E_PROTOCOL, "a CR not followed by LF in the response head");
+        return refuse(p, UVH_E_PROTOCOL, p->is_request ? "a CR not followed by LF in the request head" : "a CR not followed by LF in the response head");
       p->head_cr = 0;
       if (p->head_line_empty && !p->head_status_line) {
         p->in_head = 0; /* the empty line: the head ends here */
@@ -576,7 +494,7 @@ static int scan_head(uvh_parser_t *p, const char *s, size_t len, size_t *head_le
     } else if (c == '\r') {
       p->head_cr = 1;
     } else if (c == '\n') {
-      return refuse(p, UVH_E_PROTOCOL, "a line of the response head ends in a bare LF instead of CRLF");
+      return refuse(p, UVH_E_PROTOCOL, p->is_request ? "a line of the request head ends in a bare LF instead of CRLF" : "a line of the response head ends in a bare LF instead of CRLF");
     } else {
       if (p->head_line_empty && !p->head_status_line && (c == ' ' || c == '\t'))
         return refuse(p, UVH_E_PROTOCOL, "obs-fold header continuation is not allowed (a header line starts "
@@ -668,5 +586,5 @@ int uvh__parser_started(const uvh_parser_t *p) { return p->started; }
 
 const char *uvh__parser_reason(const uvh_parser_t *p) {
   const char *r = p->reason ? p->reason : llhttp_get_error_reason(&p->llhttp);
-  return r ? r : "malformed response";
+  return r ? r : p->is_request ? "malformed request" : "malformed response";
 }

@@ -2,10 +2,12 @@
  *
  * Ownership: uvh_tls_opts_t owns its strings; uvh_tls_t owns its SSL
  * object (which owns both memory BIOs and holds its own context
- * reference). Sessions handed to the new-session callback become the
- * destination's (see uvh__conn_tls_new_session).
+ * reference). A session handed to the owner's on_session callback (given
+ * to uvh__tls_start) becomes the owner's when it returns 1.
  */
-#include "internal.h"
+#include "uvh.h"
+#include "net/tls.h"
+#include "base/url.h"
 #include <openssl/ssl.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -161,8 +163,8 @@ static int on_cert_request(SSL *ssl, void *arg) {
 }
 
 static int on_new_session(SSL *ssl, SSL_SESSION *session) {
-  void *conn = uvh__tls_app(ssl);
-  return conn ? uvh__conn_tls_new_session(conn, session) : 0;
+  uvh_tls_t *t = SSL_get_app_data(ssl);
+  return t && t->on_session ? t->on_session(t->app, session) : 0;
 }
 
 static const unsigned char alpn_http11[] = "\x08http/1.1";
@@ -248,7 +250,8 @@ int uvh__tls_is_ip(const char *host) {
   return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
 }
 
-int uvh__tls_start(uvh_tls_t *t, SSL_CTX *ctx, const char *name, SSL_SESSION *session, void *app) {
+int uvh__tls_start(uvh_tls_t *t, SSL_CTX *ctx, const char *name, SSL_SESSION *session, void *app,
+                   uvh_tls_session_cb on_session) {
   int ok = 1;
   size_t len = strlen(name);
   memset(t, 0, sizeof *t);
@@ -267,6 +270,7 @@ int uvh__tls_start(uvh_tls_t *t, SSL_CTX *ctx, const char *name, SSL_SESSION *se
   BIO_set_mem_eof_return(t->rbio, -1);
   SSL_set_bio(t->ssl, t->rbio, t->wbio);
   t->app = app;
+  t->on_session = on_session;
   SSL_set_app_data(t->ssl, t);
   SSL_set_connect_state(t->ssl);
   /* "example.com." is example.com: certificates and SNI name it without the dot */

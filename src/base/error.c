@@ -1,5 +1,5 @@
 /* error.c - name, message and public code lookups for the error table. */
-#include "error.h"
+#include "base/error.h"
 #include <stdio.h>
 #include <string.h>
 

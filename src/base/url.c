@@ -1,6 +1,6 @@
 /* url.c - absolute http:// URL parsing (RFC 3986 subset a client needs). */
-#include "url.h"
-#include "error.h"
+#include "base/url.h"
+#include "base/error.h"
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>

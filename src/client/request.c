@@ -66,8 +66,9 @@ const char *uvh_request_last_error(const uvh_request_t *req) { return req->error
 int uvh_request_set_url(uvh_request_t *req, const char *s, size_t len) {
   uvh_url_t url;
   int rc;
-  if (req->state == REQ_QUEUED || req->state == REQ_RUNNING)
+  if (uvh__request_active(req))
     return UVH_E_BUSY;
+  req->checked = 0; /* what the check and the head read changes */
   rc = uvh_url_parse(&url, s, len);
   if (rc) {
     const char *why = rc == UVH_E_BADSCHEME ? "invalid URL '%s': unsupported scheme (only http:// and https:// are supported)"
@@ -100,8 +101,9 @@ static int is_token(const char *s, size_t len) {
 
 int uvh_request_set_method(uvh_request_t *req, const char *s, size_t len) {
   char *m;
-  if (req->state == REQ_QUEUED || req->state == REQ_RUNNING)
+  if (uvh__request_active(req))
     return UVH_E_BUSY;
+  req->checked = 0; /* what the check and the head read changes */
   if (!is_token(s, len)) {
     set_error(req, "invalid method '%s': a method must be a non-empty token (letters, digits, !#$%%&'*+-.^_`|~)", s, len);
     return UVH_E_BADMETHOD;
@@ -144,8 +146,9 @@ int uvh_request_add_header(uvh_request_t *req, const char *name, size_t name_len
                            size_t value_len) {
   size_t i;
   int rc = 0;
-  if (req->state == REQ_QUEUED || req->state == REQ_RUNNING)
+  if (uvh__request_active(req))
     return UVH_E_BUSY;
+  req->checked = 0; /* what the check and the head read changes */
   if (!is_token(name, name_len)) {
     set_error(req, "invalid header name '%s': it must be a non-empty token (no spaces, colons, CR, LF or NUL)", name, name_len);
     return UVH_E_BADHEADER;
@@ -182,8 +185,9 @@ int uvh_request_add_header(uvh_request_t *req, const char *name, size_t name_len
 
 int uvh_request_set_body(uvh_request_t *req, const char *body, size_t len) {
   char *copy = NULL;
-  if (req->state == REQ_QUEUED || req->state == REQ_RUNNING)
+  if (uvh__request_active(req))
     return UVH_E_BUSY;
+  req->checked = 0; /* what the check and the head read changes */
   if (len > UINT32_MAX) {
     /* libuv writes buffers of at most 4 GiB - 1 */
     snprintf(req->error.message, sizeof req->error.message, "'body' is too large (%zu bytes; at most 4294967295)", len);
@@ -255,7 +259,7 @@ void uvh_request_set_callback(uvh_request_t *req, uvh_request_cb cb, void *data)
 }
 
 int uvh_request_active(const uvh_request_t *req) {
-  return req->state == REQ_QUEUED || req->state == REQ_RUNNING;
+  return uvh__request_active(req);
 }
 
 const char *uvh_request_destination(const uvh_request_t *req) { return req->url.key; }
@@ -296,15 +300,50 @@ static int check_content_length(uvh_request_t *req) {
   return 0;
 }
 
+int uvh__request_active(const uvh_request_t *req) {
+  return req->state == REQ_QUEUED || req->state == REQ_RUNNING || req->state == REQ_FAILING;
+}
+
+void uvh__request_set_state(uvh_request_t *req, uvh_request_state_t state) {
+  /* only a running request goes back to new (a start undone), only an
+   * active one completes, and only a running one has a connection */
+  UVH_ASSERT(state != REQ_NEW || req->state == REQ_RUNNING);
+  UVH_ASSERT(state != REQ_DONE || uvh__request_active(req));
+  UVH_ASSERT(state == REQ_RUNNING || req->conn == NULL);
+  req->state = state;
+}
+
+/* The head from the request's fields: the client's rules (which headers
+ * it adds for the user) here, the wire format in http/. */
+int uvh__request_build_head(uvh_request_t *req) {
+  uvh_h1_request_head_t h;
+  memset(&h, 0, sizeof h);
+  h.method = req->method;
+  h.target = req->url.target;
+  h.host = req->has_host ? NULL : req->url.authority;
+  h.user_agent = req->has_user_agent ? NULL : "Uvent/" UVH_VERSION;
+  h.userinfo = req->has_authorization ? NULL : req->url.userinfo;
+  h.headers = req->user_headers.data;
+  h.headers_len = req->user_headers.len;
+  h.body_len = req->body_len;
+  h.has_content_length = req->has_content_length;
+  return uvh__h1_request_head(&req->head, &h);
+}
+
 int uvh_request_check(uvh_request_t *req) {
   int rc;
+  if (req->checked)
+    return 0; /* checked, and the head built, since the last change */
   if (req->url.mem == NULL) {
     snprintf(req->error.message, sizeof req->error.message, "request has no URL");
     return UVH_E_BADURL;
   }
   if ((rc = check_content_length(req)) != 0)
     return rc;
-  return uvh__request_build_head(req);
+  if ((rc = uvh__request_build_head(req)) != 0)
+    return rc;
+  req->checked = 1;
+  return 0;
 }
 
 int uvh_request_head(uvh_request_t *req, const char **data, size_t *len) {
@@ -328,19 +367,9 @@ int uvh_request_cancel_with(uvh_request_t *req, int err, const char *detail) {
    * cancelling would close a socket the parent still uses */
   if (req->pool)
     UVH_CHECK_FORK(req->pool->loop);
-  if (req->state == REQ_RUNNING && req->conn == NULL && req->deferred_err == UVH_E_INHERITED)
+  if (req->state == REQ_FAILING && req->deferred_err == UVH_E_INHERITED)
     return 0; /* the parent's: dropped on the child's next tick, never cancelled here */
-  if (req->state == REQ_QUEUED || req->state == REQ_RUNNING) {
-    /* told first: the callback may destroy the loop (a closing connection,
-     * a queue that moves: the driver re-arms once the caller is done) */
-    uvh__loop_work(req->pool ? req->pool->loop : NULL);
-    if (req->state == REQ_RUNNING) {
-      if (req->conn)
-        uvh__conn_abort(req->conn);
-      else
-        uvh_list_remove(&req->queue_link); /* a failure waiting to be reported */
-    }
-    uvh__request_complete(req, err, 0, detail);
-  }
+  if (uvh__request_active(req))
+    uvh__pool_cancel(req, err, detail);
   return 0;
 }

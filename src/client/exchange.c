@@ -1,0 +1,282 @@
+/* exchange.c - one request on one connection: attach and detach, writing
+ * the request, the response's bytes into the parser, the one keep-alive
+ * decision (conn_reusable), retry after a stale keep-alive connection,
+ * the pre-write stale check and late binding.
+ *
+ * Borrows the connection (conn.c owns its lifetime, timer, dial and
+ * stream) and holds a reference to the running request.
+ */
+#include "internal.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void write_request_tls(uvh_conn_t *conn);
+
+void uvh__conn_attach(uvh_conn_t *conn, uvh_request_t *req) {
+  uvh_pool_t *pool = conn->pool;
+  size_t mh = req->max_headers_size == UVH_LIMIT_INHERIT ? pool->cfg.max_headers_size : req->max_headers_size;
+  size_t mb = req->max_body_size == UVH_LIMIT_INHERIT ? pool->cfg.max_body_size : req->max_body_size;
+  conn->req = req;
+  req->conn = conn;
+  uvh__request_set_state(req, REQ_RUNNING);
+  req->on_reused_conn = conn->requests_served > 0;
+  conn->nothing_written = 0;
+  conn->body_pending = 0;
+  pool->nbusy++;
+  uvh__parser_init(&conn->parser, req->resp, req->is_head, mh, mb);
+}
+
+uvh_request_t *uvh__conn_detach(uvh_conn_t *conn) {
+  uvh_request_t *req = conn->req;
+  if (req) {
+    conn->req = NULL;
+    req->conn = NULL;
+    UVH_ASSERT(!uvh_list_linked(&req->queue_link));
+    conn->body_pending = 0;
+    conn->pool->nbusy--;
+  }
+  return req;
+}
+
+static int idempotent_method(const char *m) {
+  return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0 ||
+         strcmp(m, "TRACE") == 0 || strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0;
+}
+
+/* The keep-alive race: the server closed a kept-alive connection just as we
+ * sent on it. Sending again is safe only when nothing of a response came
+ * back and the request may be repeated (or never left). */
+static int may_retry(uvh_conn_t *conn, uvh_request_t *req, int err) {
+  uvh_pool_t *pool = conn->pool;
+  return err == UVH_E_CONN_CLOSED && req->retry && !req->retried && req->on_reused_conn &&
+         !uvh__parser_started(&conn->parser) && pool->loop &&
+         (idempotent_method(req->method) || req->has_idempotency_key || req->idempotent ||
+          conn->nothing_written) &&
+         (req->deadline == 0 || uv_now(pool->loop->uv) < req->deadline);
+}
+
+/* Close the connection and fail its request (if any) with `err`, or send
+ * the request again on a new connection when that is safe. */
+void uvh__conn_fail(uvh_conn_t *conn, int err, int sys_err, const char *detail) {
+  uvh_request_t *req = conn->req;
+  uvh_dest_t *d = conn->dest;
+  int retry;
+  /* TLS 1.3 servers judge a client certificate after the client's side of
+   * the handshake; their alert can be lost to the reset that follows, and
+   * the close may meet our write or our read */
+  if (err == UVH_E_CONN_CLOSED && conn->stream.tls && conn->stream.tls->cert_requested && conn->requests_served == 0 &&
+      !uvh__parser_started(&conn->parser)) {
+    err = UVH_E_TLS;
+    detail = "the server asked for a client certificate, then closed the connection before answering: "
+             "it refused the certificate sent, or wanted one";
+  }
+  retry = req && may_retry(conn, req, err);
+  uvh__conn_detach(conn);
+  uvh_conn_ref(conn);
+  if (retry) {
+    req->retried = 1;
+    UVH_COUNT(conn->pool, d, retried);
+    uvh__pool_requeue(conn->pool, d, req, 1);
+    uvh__conn_close(conn); /* its slot goes to the retry at the queue's head */
+  } else {
+    uvh__conn_close(conn);
+    if (req)
+      uvh__request_complete(req, err, sys_err, detail);
+  }
+  uvh_conn_unref(conn);
+}
+
+/* The pre-write check caught it: a reused connection went stale before its
+ * request was written. Nothing was sent, so the request simply waits for
+ * another connection. */
+static void conn_stale_before_write(uvh_conn_t *conn) {
+  uvh_request_t *req = conn->req;
+  uvh_dest_t *d = conn->dest;
+  uvh__conn_detach(conn);
+  uvh_list_remove(&conn->write_link);
+  UVH_COUNT(conn->pool, d, idle_closed_peer);
+  uvh__pool_requeue(conn->pool, d, req, 0);
+  uvh__conn_close(conn);
+}
+
+/* A connection still connecting gives its request to one that became idle
+ * first. It goes on connecting to join the idle set, but not forever: with
+ * no request's deadline left, it gets one of its own. */
+void uvh__conn_take_from_connecting(uvh_conn_t *conn) {
+  uvh__conn_detach(conn);
+  if (conn->connect_deadline == 0) {
+    conn->connect_deadline = uv_now(conn->pool->loop->uv) + UVH_ORPHAN_CONNECT_MS;
+    uvh__conn_arm_timer(conn);
+  }
+}
+
+void uvh__conn_abort(uvh_conn_t *conn) {
+  uvh__conn_detach(conn);
+  uvh__conn_close(conn);
+}
+
+/* ------------------------------------------------------------------ write */
+
+/* The body is encrypted a chunk at a time, the next one once the last
+ * has gone: however large the body, one chunk of ciphertext at most waits
+ * in memory. */
+#define UVH_TLS_BODY_CHUNK (256 * 1024)
+
+/* Encrypt the head, then send it with as much of the body as the socket
+ * takes now. */
+static void write_request_tls(uvh_conn_t *conn) {
+  uvh_request_t *req = conn->req;
+  if (uvh__tls_write(conn->stream.tls, req->head.data, req->head.len) != 0) {
+    uvh__conn_fail_soon(conn, UVH_E_TLS, 0);
+    return;
+  }
+  conn->body_sent = 0;
+  conn->body_pending = req->body_len > 0;
+  uvh__conn_tls_send(conn, 1);
+}
+
+/* Encrypt the next body chunk (if any) and flush, again while nothing
+ * waits to be written. `first`: the request's first flush, whose failure
+ * may mean nothing of it was sent. */
+void uvh__conn_tls_send(uvh_conn_t *conn, int first) {
+  uvh_request_t *req = conn->req;
+  int rc, nothing_sent;
+  do {
+    if (conn->body_pending) {
+      size_t n = req->body_len - conn->body_sent;
+      if (n > UVH_TLS_BODY_CHUNK)
+        n = UVH_TLS_BODY_CHUNK;
+      if (uvh__tls_write(conn->stream.tls, req->body + conn->body_sent, n) != 0) {
+        conn->body_pending = 0;
+        uvh__conn_fail_soon(conn, UVH_E_TLS, 0);
+        return;
+      }
+      conn->body_sent += n;
+      conn->body_pending = conn->body_sent < req->body_len;
+    }
+    if ((rc = uvh__stream_flush(&conn->stream, &nothing_sent)) < 0) {
+      conn->nothing_written = first && nothing_sent;
+      conn->body_pending = 0;
+      uvh__conn_fail_soon(conn, UVH_E_CONN_CLOSED, rc);
+      return;
+    }
+    first = 0;
+  } while (conn->body_pending && conn->stream.writing == 0);
+}
+
+/* Write the running request: at once as far as the socket takes it. */
+void uvh__conn_write_request(uvh_conn_t *conn) {
+  uvh_request_t *req = conn->req;
+  uv_buf_t bufs[2];
+  unsigned n = 1;
+  int rc, nothing_written;
+  if (conn->stream.tls) {
+    write_request_tls(conn);
+    return;
+  }
+  bufs[0] = uv_buf_init(req->head.data, (unsigned)req->head.len);
+  if (req->body_len)
+    bufs[n++] = uv_buf_init(req->body, (unsigned)req->body_len);
+  if ((rc = uvh__stream_write(&conn->stream, bufs, n, &nothing_written)) < 0) {
+    if (nothing_written)
+      conn->nothing_written = 1;
+    uvh__conn_fail_soon(conn, UVH_E_CONN_CLOSED, rc);
+  }
+}
+
+/* ------------------------------------------------------------- response */
+
+/* The one keep-alive decision: may this connection carry another request? */
+static int conn_reusable(uvh_conn_t *conn, uvh_request_t *req, size_t unread) {
+  const uvh_parser_t *p = &conn->parser;
+  const uvh_pool_config_t *cfg = &conn->pool->cfg;
+  return !conn->pool->released && conn->pool->loop && unread == 0 && !conn->stream.writing && !conn->body_pending &&
+         !conn->stream.peer_gone && !conn->deferred_code &&
+         !req->wants_close && p->resp->keep_alive && !p->needs_eof && p->ka_timeout != 0 &&
+         conn->requests_served < conn->allowed_requests &&
+         (cfg->max_requests_per_connection == 0 || conn->requests_served < cfg->max_requests_per_connection) &&
+         (cfg->max_lifetime == 0 ||
+          uv_now(conn->pool->loop->uv) - conn->connected_at < uvh__seconds_to_ms(cfg->max_lifetime));
+}
+
+/* The response is complete. */
+static void conn_finish(uvh_conn_t *conn, size_t unread) {
+  uvh_request_t *req = conn->req;
+  uvh_pool_t *pool = conn->pool;
+  int reuse;
+
+  conn->requests_served++;
+  /* Keep-Alive: max=N allows N more requests after this one */
+  if (conn->parser.ka_max >= 0 && conn->requests_served + (unsigned)conn->parser.ka_max < conn->allowed_requests)
+    conn->allowed_requests = conn->requests_served + (unsigned)conn->parser.ka_max;
+  if (conn->parser.ka_timeout > 0)
+    conn->ka_timeout = conn->parser.ka_timeout;
+  reuse = conn_reusable(conn, req, unread);
+  req->resp->keep_alive = reuse ? 1 : 0;
+  uvh__conn_detach(conn);
+  uvh_conn_ref(conn);
+  uvh_pool_ref(pool);
+  if (reuse)
+    uvh__pool_conn_reusable(pool, conn);
+  else
+    uvh__conn_close(conn);
+  uvh__request_complete(req, 0, 0, NULL);
+  uvh_pool_unref(pool);
+  uvh_conn_unref(conn);
+}
+
+/* Bytes, EOF or an error met a connection with no request in flight: an
+ * idle one is unusable now, and one whose request waits for the pre-write
+ * check gives the request back. Returns 1 when it handled the event. */
+int uvh__conn_settled_without_request(uvh_conn_t *conn) {
+  if (conn->state == CONN_IDLE || conn->req == NULL) {
+    UVH_COUNT(conn->pool, conn->dest, idle_closed_peer);
+    uvh__conn_close(conn);
+    return 1;
+  }
+  if (uvh_list_linked(&conn->write_link)) {
+    conn_stale_before_write(conn);
+    return 1;
+  }
+  return 0;
+}
+
+/* Response bytes (plaintext) arrived; `more` bytes beyond these are
+ * already buffered (TLS). */
+void uvh__conn_on_bytes(uvh_conn_t *conn, const char *data, size_t len, size_t more) {
+  size_t used;
+  int rc;
+  if (uvh__conn_settled_without_request(conn))
+    return;
+  rc = uvh__parser_feed(&conn->parser, data, len, &used);
+  if (rc == 1)
+    conn_finish(conn, len - used + more);
+  else if (rc < 0)
+    uvh__conn_fail(conn, rc, 0, uvh__parser_reason(&conn->parser));
+}
+
+/* The server closed (err UV_EOF; `clean`: with a TLS close_notify) or
+ * the connection failed (err < 0). */
+void uvh__conn_on_peer_closed(uvh_conn_t *conn, int err, int clean) {
+  int rc;
+  conn->stream.peer_gone = 1;
+  if (uvh__conn_settled_without_request(conn))
+    return;
+  if (err != UV_EOF) {
+    uvh__conn_fail(conn, UVH_E_CONN_CLOSED, err, NULL);
+    return;
+  }
+  if (conn->stream.tls && !clean && conn->parser.needs_eof && uvh__parser_started(&conn->parser)) {
+    /* only close_notify proves that a close-delimited body is whole */
+    uvh__conn_fail(conn, UVH_E_TLS, 0, "the server closed the connection without a TLS close_notify, so the body "
+                                  "(delimited by the close) may be truncated");
+    return;
+  }
+  rc = uvh__parser_eof(&conn->parser);
+  if (rc == 1)
+    conn_finish(conn, 0);
+  else
+    uvh__conn_fail(conn, rc, 0, rc == UVH_E_PROTOCOL ? uvh__parser_reason(&conn->parser) : "server closed the connection");
+}
+

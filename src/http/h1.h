@@ -1,0 +1,121 @@
+/* h1.h - the HTTP/1.1 codec: a response parser over llhttp and the
+ * request-head writer.
+ *
+ * Fed bytes, it returns what it found; it knows no socket, no loop and no
+ * request object, so it builds and is fuzzed from bytes alone (it includes
+ * only base/ and llhttp). Owns: what it parsed, in the message it fills.
+ */
+#ifndef UVH_HTTP_H1_H
+#define UVH_HTTP_H1_H
+#include <stddef.h>
+#include <stdint.h>
+#include "base/buf.h"
+#include "base/error.h"
+#include "base/list.h"
+#include "llhttp.h"
+
+typedef struct {
+  uint32_t name_off, name_len, value_off, value_len;
+} uvh_header_t;
+
+/* A parsed response: status line, headers, trailers and body, in storage
+ * the parser owns while it fills it. It is the public uvh_h1_message_t
+ * (uvh.h), whose accessors are the client's (client/response.c). */
+typedef struct uvh_response_s uvh_h1_message_t;
+
+struct uvh_response_s {
+  int refcount;
+  int status;
+  uint8_t http_major, http_minor;
+  unsigned keep_alive : 1;   /* both the response and framing allow reuse */
+  unsigned retried : 1;      /* the request was sent again */
+  uvh_buf_t strings;         /* reason phrase or request target, header names and values */
+  uint32_t reason_off, reason_len;
+  uint32_t target_off, target_len; /* a request's target (the request direction) */
+  int method;                /* a request's method, an llhttp_method_t (uvh__h1_method_name) */
+  uvh_header_t *headers;     /* headers then trailers */
+  size_t nheaders, ntrailers, cap_headers;
+  uvh_buf_t body;
+};
+
+typedef struct {
+  llhttp_t llhttp;
+  uvh_h1_message_t *resp;      /* borrowed from the request */
+  size_t max_headers_size, max_body_size;
+  size_t header_bytes;
+  unsigned is_head : 1;      /* request was HEAD: no body whatever the headers say */
+  unsigned is_request : 1;   /* parsing requests (a server's direction), not responses */
+  unsigned in_trailers : 1;
+  unsigned informational : 1;/* current message is a 1xx to skip */
+  unsigned complete : 1;
+  unsigned needs_eof : 1;    /* close-delimited body */
+  unsigned in_header_value : 1;
+  unsigned started : 1;      /* any response byte arrived */
+  /* Line checks llhttp 8 does not make (see scan_head in h1_parser.c): the
+   * bytes fed belong to a status line, header block or trailer block */
+  unsigned in_head : 1;
+  unsigned head_status_line : 1; /* in_head: the current line is a status line */
+  unsigned head_line_empty : 1;  /* in_head: nothing but a CR yet on the current line */
+  unsigned head_cr : 1;      /* in_head: the last byte was a CR */
+  unsigned check_crlf : 1;   /* paused: the two bytes before the pause must be CRLF */
+  unsigned char tail[2];     /* the last two bytes of the feeds so far */
+  int cb_error;              /* UVH_E_TOO_LARGE or UVH_E_NOMEM when a callback refused */
+  const char *reason;        /* our own reason for a refusal: static or reason_buf */
+  char reason_buf[160];
+  int ka_max;                /* Keep-Alive: max=N, -1 if absent */
+  double ka_timeout;         /* Keep-Alive: timeout=N seconds, -1 if absent */
+  uvh_header_t cur;          /* header being accumulated */
+} uvh_parser_t;
+
+void uvh__parser_init(uvh_parser_t *p, uvh_h1_message_t *resp, int is_head, size_t max_headers_size,
+                      size_t max_body_size);
+/* Feed bytes. Returns 0 when more input is wanted, 1 when the response is
+ * complete (*consumed tells how much was used; the rest is not part of it),
+ * or UVH_E_PROTOCOL / UVH_E_TOO_LARGE / UVH_E_NOMEM. */
+int uvh__parser_feed(uvh_parser_t *p, const char *data, size_t len, size_t *consumed);
+/* Peer closed. 1 when that completes a close-delimited body, else
+ * UVH_E_CONN_CLOSED (nothing or a partial response) or UVH_E_PROTOCOL. */
+int uvh__parser_eof(uvh_parser_t *p);
+/* Why the last feed failed, for error messages. */
+const char *uvh__parser_reason(const uvh_parser_t *p);
+/* Did any byte of a response arrive? */
+int uvh__parser_started(const uvh_parser_t *p);
+
+/* A message's storage: init before the first parse, free after the last. */
+void uvh__h1_message_init(uvh_h1_message_t *m);
+void uvh__h1_message_free(uvh_h1_message_t *m);
+/* Parse requests instead (a server's direction): a request line, no
+ * 1xx, no HEAD rule; a body only by Content-Length or chunked; the same
+ * line checks and limits. Feed and EOF as for responses. */
+void uvh__parser_init_request(uvh_parser_t *p, uvh_h1_message_t *msg, size_t max_headers_size,
+                              size_t max_body_size);
+/* The method of a parsed request ("GET"). */
+const char *uvh__h1_method_name(const uvh_h1_message_t *m);
+
+/* The value of the first header named `name` (any case), or NULL. */
+const char *uvh__h1_header(const uvh_h1_message_t *m, const char *name, size_t *value_len);
+
+/* ---- writer (h1_writer.c) ---- */
+/* The parts of a request head. NULL host, user_agent or userinfo: that
+ * header is not added (the caller's headers carry it, or none is wanted). */
+typedef struct {
+  const char *method, *target;
+  const char *host;          /* Host: value */
+  const char *user_agent;    /* User-Agent: value */
+  const char *userinfo;      /* "user:password" for Authorization: Basic */
+  const char *headers;       /* the caller's "Name: value\r\n" lines */
+  size_t headers_len;
+  size_t body_len;
+  unsigned has_content_length : 1; /* the caller's headers carry it */
+} uvh_h1_request_head_t;
+
+/* Write the head into *out (replacing it). 0 or UVH_E_NOMEM. A
+ * Content-Length is added for a body, or for POST, PUT and PATCH. */
+int uvh__h1_request_head(uvh_buf_t *out, const uvh_h1_request_head_t *h);
+/* Chunked framing (RFC 9112 7.1), appended to *out: one chunk of data
+ * (nothing for len 0, which would end the body), and the last chunk
+ * with no trailers. 0 or UVH_E_NOMEM. */
+int uvh__h1_chunk(uvh_buf_t *out, const char *data, size_t len);
+int uvh__h1_last_chunk(uvh_buf_t *out);
+
+#endif

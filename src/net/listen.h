@@ -1,0 +1,41 @@
+/* listen.h - a TCP listener: bind, listen, accept. Each accepted
+ * connection's handle is handed to the owner (who opens a stream on it);
+ * what the owner does with it, the listener never learns.
+ *
+ * Owns: its listening handle (embedded; the owner's memory must live until
+ * on_closed). Tells its owner through `ops`, never by name.
+ */
+#ifndef UVH_NET_LISTEN_H
+#define UVH_NET_LISTEN_H
+#include "uvh.h"
+
+typedef struct uvh_listener_s uvh_listener_t;
+
+typedef struct {
+  /* A connection was accepted: `tcp` (malloc'd, initialised, TCP_NODELAY
+   * set) is the owner's, to open a stream on or to close. */
+  void (*on_connection)(uvh_listener_t *l, uv_tcp_t *tcp);
+  /* Accepting failed (status < 0, e.g. UV_EMFILE); listening goes on. */
+  void (*on_error)(uvh_listener_t *l, int status);
+  /* The listening handle is closed: the owner's memory may go. */
+  void (*on_closed)(uvh_listener_t *l);
+} uvh_listener_ops_t;
+
+struct uvh_listener_s {
+  uv_tcp_t tcp;
+  const uvh_listener_ops_t *ops;
+  unsigned closing : 1;
+};
+
+/* Listen on host (an IPv4 or IPv6 literal) and port (0: any free one).
+ * 0, or a libuv error: after a bad address nothing was made; after a
+ * failed bind or listen the handle closes from the loop and on_closed
+ * follows, as after uvh__listener_close. */
+int uvh__listen(uvh_listener_t *l, uv_loop_t *uv, const char *host, uint16_t port, int backlog,
+                const uvh_listener_ops_t *ops);
+/* The port it listens on, or 0. */
+uint16_t uvh__listener_port(const uvh_listener_t *l);
+/* Stop listening; on_closed follows from the loop. */
+void uvh__listener_close(uvh_listener_t *l);
+
+#endif

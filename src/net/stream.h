@@ -1,0 +1,80 @@
+/* stream.h - a TCP byte stream, plain or TLS: the connected handle, reads
+ * into a shared buffer (decrypted when TLS), writes (at once when the
+ * socket takes them, else through uv_write), the TLS ciphertext pump,
+ * close_notify and the handle's close.
+ *
+ * It knows nothing of what it carries: what arrives and what happens go to
+ * its owner through `ops`. Owns: its handle once given one (freed in the
+ * close callback), its TLS state, the buffers of TLS writes in flight.
+ * Borrows: the read buffers (shared by every stream of a pool: a read is
+ * consumed before the next one).
+ */
+#ifndef UVH_NET_STREAM_H
+#define UVH_NET_STREAM_H
+#include "uvh.h"
+#include "net/tls.h"
+
+#define UVH_READ_BUF_SIZE 65536
+/* Plaintext of one TLS record at most */
+#define UVH_TLS_PLAIN_SIZE 16384
+
+/* Read buffers shared by streams whose reads are consumed at once. */
+typedef struct {
+  char *plain;               /* TLS plaintext, UVH_TLS_PLAIN_SIZE; malloc'd on first use */
+  char read[UVH_READ_BUF_SIZE];
+} uvh_stream_bufs_t;
+
+typedef struct uvh_stream_s uvh_stream_t;
+
+/* What the stream tells its owner. Every one may close the stream. */
+typedef struct {
+  /* Plaintext arrived; `more` bytes beyond these are already buffered (TLS). */
+  void (*on_data)(uvh_stream_t *s, const char *data, size_t len, size_t more);
+  /* The peer closed (err UV_EOF; clean: with a TLS close_notify) or the
+   * stream failed (err < 0). */
+  void (*on_closed)(uvh_stream_t *s, int err, int clean);
+  /* TLS: handshake bytes arrived (fed to the engine): advance it. */
+  void (*on_handshake)(uvh_stream_t *s);
+  /* Reading failed: UVH_E_NOMEM, UVH_E_TLS (reason in tls->reason), or
+   * UVH_E_CONN_CLOSED with a libuv error (a key update could not be sent). */
+  void (*on_error)(uvh_stream_t *s, int code, int sys_err);
+  /* A write the stream started (it called on_hold) finished; status < 0
+   * failed (then nothing more may be written). */
+  void (*on_write_done)(uvh_stream_t *s, int status);
+  /* A write request started: the owner must stay alive until on_write_done. */
+  void (*on_hold)(uvh_stream_t *s);
+  /* The handle's close callback ran (its memory is freed). */
+  void (*on_handle_closed)(uvh_stream_t *s);
+} uvh_stream_ops_t;
+
+struct uvh_stream_s {
+  uv_tcp_t *tcp;             /* the connected handle; NULL before open and after close */
+  uvh_tls_t *tls;            /* owned; NULL for plain */
+  uv_write_t write_req;      /* the plain write in flight */
+  uvh_stream_bufs_t *bufs;   /* borrowed */
+  const uvh_stream_ops_t *ops;
+  unsigned writing;          /* writes in flight */
+  unsigned peer_gone : 1;    /* closed or reset by the peer, or a write failed: nothing more may be written */
+  unsigned closed : 1;       /* uvh__stream_close was called */
+};
+
+void uvh__stream_init(uvh_stream_t *s, uvh_stream_bufs_t *bufs, const uvh_stream_ops_t *ops);
+/* Take over a connected handle and start reading. */
+void uvh__stream_open(uvh_stream_t *s, uv_tcp_t *tcp);
+/* Write bufs: at once as far as the socket takes them, the rest through
+ * uv_write (bufs' memory must then live until on_write_done). 0, or a libuv
+ * error; *nothing_written tells whether no byte left. */
+int uvh__stream_write(uvh_stream_t *s, uv_buf_t *bufs, unsigned n, int *nothing_written);
+/* TLS: send the ciphertext the engine has queued. 0, or a libuv error
+ * when the socket failed (then *nothing_sent, if given, tells whether no
+ * byte left). */
+int uvh__stream_flush(uvh_stream_t *s, int *nothing_sent);
+/* Close the handle. notify: say so with a TLS close_notify when the
+ * session is sound (best effort, never waited for). */
+void uvh__stream_close(uvh_stream_t *s, int notify);
+/* Keep the loop alive for this stream, or not (an idle connection). */
+void uvh__stream_ref(uvh_stream_t *s, int ref);
+/* Free the TLS state (when the owner's memory goes). */
+void uvh__stream_free(uvh_stream_t *s);
+
+#endif

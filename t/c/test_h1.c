@@ -1,0 +1,157 @@
+#define _GNU_SOURCE /* memmem */
+/* The HTTP/1 codec from bytes alone (it includes only http/h1.h): the
+ * request direction (a server's) fed whole and byte by byte, its limits and
+ * refusals, and the writer's chunked framing read back by both directions. */
+#include "http/h1.h"
+#include "tap.h"
+#include <stdlib.h>
+
+static uvh_h1_message_t *message_new(void) {
+  uvh_h1_message_t *m = calloc(1, sizeof *m);
+  uvh__h1_message_init(m);
+  return m;
+}
+
+static void message_free(uvh_h1_message_t *m) {
+  uvh__h1_message_free(m);
+  free(m);
+}
+
+typedef struct {
+  int rc;          /* 1 complete, 0 wants more, < 0 refused */
+  size_t consumed; /* of the whole input, when complete */
+} result_t;
+
+/* Feed `in` in pieces of `step` bytes (0: all at once). */
+static result_t feed(uvh_parser_t *p, const char *in, size_t len, size_t step) {
+  result_t r = {0, 0};
+  size_t off = 0;
+  while (off < len && r.rc == 0) {
+    size_t n = step && step < len - off ? step : len - off, used;
+    r.rc = uvh__parser_feed(p, in + off, n, &used);
+    if (r.rc == 1)
+      r.consumed = off + used;
+    off += n;
+  }
+  return r;
+}
+
+static result_t parse_request(uvh_h1_message_t *m, const char *in, size_t step, size_t max_h, size_t max_b,
+                              uvh_parser_t *p) {
+  uvh__parser_init_request(p, m, max_h, max_b);
+  return feed(p, in, strlen(in), step);
+}
+
+static int has_header(const uvh_h1_message_t *m, const char *name, const char *value) {
+  size_t len;
+  const char *v = uvh__h1_header(m, name, &len);
+  return v && len == strlen(value) && memcmp(v, value, len) == 0;
+}
+
+static const char *body_of(const uvh_h1_message_t *m, size_t *len) {
+  *len = m->body.len;
+  return m->body.data ? m->body.data : "";
+}
+
+static void test_requests(size_t step) {
+  static const char get[] = "GET /a/b?c=d HTTP/1.1\r\nHost: example.com\r\nX-Two: 1\r\n\r\nGET /next HTTP/1.1\r\n";
+  static const char post[] = "POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello";
+  static const char chunked[] = "PUT /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                "3\r\nabc\r\n2\r\nde\r\n0\r\nX-Sum: 5\r\n\r\n";
+  const char *how = step ? "byte by byte" : "whole";
+  uvh_h1_message_t *m = message_new();
+  uvh_parser_t p;
+  result_t r;
+  const char *b;
+  size_t blen;
+
+  r = parse_request(m, get, step, 65536, 0, &p);
+  is_int(r.rc, 1, "GET parses");
+  ok(strcmp(uvh__h1_method_name(m), "GET") == 0, "method GET (%s)", how);
+  ok(m->target_len == 8 && memcmp(m->strings.data + m->target_off, "/a/b?c=d", 8) == 0, "its target (%s)", how);
+  ok(m->http_major == 1 && m->http_minor == 1, "HTTP/1.1 (%s)", how);
+  ok(has_header(m, "host", "example.com") && has_header(m, "X-Two", "1"), "its headers (%s)", how);
+  is_int(r.consumed, sizeof get - 1 - strlen("GET /next HTTP/1.1\r\n"), "the next request's bytes are left over");
+  ok(m->keep_alive, "HTTP/1.1 keeps the connection (%s)", how);
+
+  r = parse_request(m, post, step, 65536, 0, &p);
+  is_int(r.rc, 1, "POST with Content-Length parses");
+  b = body_of(m, &blen);
+  ok(strcmp(uvh__h1_method_name(m), "POST") == 0 && blen == 5 && memcmp(b, "hello", 5) == 0, "method and body (%s)", how);
+
+  r = parse_request(m, chunked, step, 65536, 0, &p);
+  is_int(r.rc, 1, "a chunked PUT parses");
+  b = body_of(m, &blen);
+  ok(blen == 5 && memcmp(b, "abcde", 5) == 0, "its chunks joined (%s)", how);
+  ok(m->ntrailers == 1, "and its trailer (%s)", how);
+  message_free(m);
+}
+
+static void refused(const char *in, size_t step, size_t max_h, size_t max_b, int want, const char *what) {
+  uvh_h1_message_t *m = message_new();
+  uvh_parser_t p;
+  result_t r = parse_request(m, in, step, max_h, max_b, &p);
+  is_int(r.rc, want, what);
+  if (r.rc < 0)
+    ok(uvh__parser_reason(&p) && *uvh__parser_reason(&p), "with a reason: %s", uvh__parser_reason(&p));
+  message_free(m);
+}
+
+static void test_refusals(size_t step) {
+  refused("GET / HTTP/1.1\nHost: h\r\n\r\n", step, 0, 0, UVH_E_PROTOCOL, "a bare LF is refused");
+  refused("GET / HTTP/1.1\r\nHost: h\r\n folded\r\n\r\n", step, 0, 0, UVH_E_PROTOCOL, "obs-fold is refused");
+  refused("GET / HTTP/2.0\r\nHost: h\r\n\r\n", step, 0, 0, UVH_E_PROTOCOL, "HTTP/2.0 in a request line is refused");
+  refused("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", step, 0, 0, UVH_E_PROTOCOL,
+          "a Transfer-Encoding that does not end in chunked is refused");
+  refused("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", step, 0, 0, UVH_E_PROTOCOL,
+          "Transfer-Encoding in HTTP/1.0 is refused");
+  refused("GET / HTTP/1.1\r\nX-Long: 0123456789012345678901234567890123456789\r\n\r\n", step, 32, 0, UVH_E_TOO_LARGE,
+          "headers over max_headers_size are refused");
+  refused("POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789", step, 0, 4, UVH_E_TOO_LARGE,
+          "a declared body over max_body_size is refused");
+  refused("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n01234\r\n0\r\n\r\n", step, 0, 4, UVH_E_TOO_LARGE,
+          "a chunked body over max_body_size is refused");
+  refused("G@T / HTTP/1.1\r\n\r\n", step, 0, 0, UVH_E_PROTOCOL, "a bad method is refused");
+}
+
+/* The writer's chunks, then its last chunk, read back by a parser. */
+static void test_chunked_writer(void) {
+  uvh_buf_t out;
+  uvh_h1_message_t *m = message_new();
+  uvh_parser_t p;
+  result_t r;
+  size_t blen, i;
+  const char *b;
+  char big[300];
+  for (i = 0; i < sizeof big; i++)
+    big[i] = (char)('a' + i % 26);
+  uvh_buf_init(&out);
+  uvh_buf_append_str(&out, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+  is_int(uvh__h1_chunk(&out, "hello", 5), 0, "a chunk of 5 bytes");
+  ok(out.len >= 10 && memcmp(out.data + out.len - 10, "5\r\nhello\r\n", 10) == 0, "framed as 5 CRLF hello CRLF");
+  is_int(uvh__h1_chunk(&out, big, sizeof big), 0, "a chunk of 300 bytes");
+  ok(memmem(out.data, out.len, "12c\r\n", 5) != NULL, "its size in hex");
+  is_int(uvh__h1_chunk(&out, "", 0), 0, "an empty chunk writes nothing");
+  is_int(uvh__h1_last_chunk(&out), 0, "the last chunk");
+  ok(memcmp(out.data + out.len - 5, "0\r\n\r\n", 5) == 0, "is 0 CRLF CRLF");
+  uvh__parser_init(&p, m, 0, 65536, 0);
+  r = feed(&p, out.data, out.len, 0);
+  is_int(r.rc, 1, "a response parser reads it whole");
+  b = body_of(m, &blen);
+  ok(blen == 5 + sizeof big && memcmp(b, "hello", 5) == 0 && memcmp(b + 5, big, sizeof big) == 0, "the body comes back");
+  uvh__parser_init(&p, m, 0, 65536, 0);
+  r = feed(&p, out.data, out.len, 1);
+  is_int(r.rc, 1, "and byte by byte");
+  ok(m->body.len == 5 + sizeof big, "the same body");
+  uvh_buf_free(&out);
+  message_free(m);
+}
+
+int main(void) {
+  test_requests(0);
+  test_requests(1);
+  test_refusals(0);
+  test_refusals(1);
+  test_chunked_writer();
+  return done_testing();
+}

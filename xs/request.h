@@ -1,0 +1,312 @@
+/* request.h - the C side of Uvent::HTTP::Request (its XSUBs are in
+ * request.xsh): a core request built from a Request hash, request(\%params),
+ * the request fields (the one list, Request.pm reads it through _fields),
+ * cancel codes, and the `tls` hash, which Pool->new takes too. Included by
+ * Uvent.xs after glue.h and callbacks.h. */
+#ifndef UVX_REQUEST_H
+#define UVX_REQUEST_H
+
+/* Croak with the core's sentence about a bad request field. The request
+ * itself is freed by the guard uvx_build_request put on the save stack. */
+static void uvx_croak_request(pTHX_ const char *prefix, uvh_request_t *r, int rc) {
+  UVX_CROAK("%s: %s", prefix, *uvh_request_last_error(r) ? uvh_request_last_error(r) : uvh_strerror(rc));
+}
+
+static void uvx_request_release(pTHX_ void *r) { uvh_request_unref((uvh_request_t *)r); }
+
+/* A field of a request hash, its magic run once (see uvx_plain), or NULL
+ * when absent or undef. */
+static SV *uvx_field(pTHX_ HV *hv, const char *key, I32 klen) {
+  SV **svp = hv_fetch(hv, key, klen, 0);
+  SV *sv = svp ? uvx_plain(aTHX_ *svp) : NULL;
+  return sv && SvOK(sv) ? sv : NULL;
+}
+#define FIELD(hv, key) uvx_field(aTHX_ hv, "" key "", sizeof(key) - 1)
+
+static size_t uvx_size(pTHX_ const char *prefix, SV *sv, const char *name) {
+  double v;
+  sv = uvx_plain(aTHX_ sv);
+  v = uvx_num(aTHX_ sv, prefix, name);
+  if (!(v >= 0 && v < 18446744073709551616.0) || v != (double)(UV)v)
+    UVX_CROAK("%s: '%s' must be a whole number of bytes >= 0, got '%" SVf "'", prefix, name,
+              SVfARG(uvx_shown(aTHX_ sv)));
+  return (size_t)v;
+}
+
+static void uvx_add_header(pTHX_ const char *prefix, uvh_request_t *r, SV *name, SV *value) {
+  STRLEN nl, vl;
+  const char *n, *v;
+  int rc;
+  name = uvx_plain(aTHX_ name);
+  value = uvx_plain(aTHX_ value);
+  if (!SvOK(name) || SvROK(name) || !SvOK(value) || SvROK(value))
+    UVX_CROAK("%s: header names and values must be defined strings (header '%" SVf "')", prefix,
+              SVfARG(uvx_shown(aTHX_ name)));
+  n = uvx_bytes(aTHX_ name, &nl, prefix, NULL, name);
+  v = uvx_bytes(aTHX_ value, &vl, prefix, NULL, name);
+  if ((rc = uvh_request_add_header(r, n, nl, v, vl)))
+    uvx_croak_request(aTHX_ prefix, r, rc);
+}
+
+/* The parameters a request accepts: the one list, which
+ * Uvent::HTTP::Request reads through Uvent::HTTP::Request::_fields. */
+static const char *const uvx_request_fields[] = {
+  "uri", "method", "headers", "body", "timeout", "connect_timeout", "max_headers_size", "max_body_size",
+  "retry", "idempotent", "tls", "response_callback", NULL};
+
+/* The keys of a `tls` hash; Uvent::HTTP::Pool's POD lists the same. */
+static const char *const uvx_tls_keys[] = {"verify", "ca_file", "ca_path", "cert_file", "key_file", "ciphers",
+                                           "min_version", "server_name", NULL};
+
+/* tls verify: 0 or 1 only, Perl's own true and false included. A value
+ * such as '' or 'no' from a config file must never turn the certificate
+ * check off (or on) by accident. */
+static int uvx_tls_verify(pTHX_ SV *val, const char *prefix) {
+  STRLEN len;
+  const char *v = SvPV(val, len);
+  if (SvIOK(val) || SvNOK(val)) {
+    NV n = SvNV(val);
+    if (n == 0 || n == 1)
+      return n == 1;
+  } else if (len == 1 && (*v == '0' || *v == '1')) {
+    return *v == '1';
+  }
+  UVX_CROAK("%s: tls 'verify' must be 0 or 1, got '%" SVf "'", prefix, SVfARG(uvx_shown(aTHX_ val)));
+  return 0;
+}
+
+/* A `tls` hashref into *cfg (strings borrowed from the hash), or croak
+ * naming the bad key or value. */
+static void uvx_tls_config(pTHX_ SV *sv, uvh_tls_config_t *cfg, const char *prefix) {
+  HV *hv;
+  HE *he;
+  uvh_tls_config_init(cfg);
+  sv = uvx_plain(aTHX_ sv);
+  if (!SvROK(sv) || SvTYPE(SvRV(sv)) != SVt_PVHV || SvOBJECT(SvRV(sv)))
+    UVX_CROAK("%s: 'tls' must be a hashref", prefix);
+  hv = (HV *)SvRV(sv);
+  hv_iterinit(hv);
+  while ((he = hv_iternext(hv))) {
+    I32 klen;
+    const char *key = hv_iterkey(he, &klen);
+    /* a copy, not the hash's own value: the strings are borrowed until the
+     * end, and a later tied FETCH may free or change the hash's values */
+    SV *val = sv_mortalcopy(hv_iterval(hv, he));
+    int i;
+    for (i = 0; uvx_tls_keys[i]; i++)
+      if ((I32)strlen(uvx_tls_keys[i]) == klen && memcmp(uvx_tls_keys[i], key, klen) == 0)
+        break;
+    if (uvx_tls_keys[i] == NULL)
+      UVX_CROAK("%s: unknown tls key '%" SVf "' (known: verify, ca_file, ca_path, cert_file, key_file, ciphers, "
+                "min_version, server_name)", prefix, SVfARG(uvx_shown(aTHX_ hv_iterkeysv(he))));
+    if (!SvOK(val))
+      continue; /* undef: unset, like an absent key */
+    if (SvROK(val))
+      UVX_CROAK("%s: tls '%s' must be a plain value, not a reference", prefix, uvx_tls_keys[i]);
+    if (i == 0) {
+      cfg->verify = uvx_tls_verify(aTHX_ val, prefix);
+    } else if (i == 6) {
+      STRLEN len;
+      const char *v = SvPV(val, len);
+      int whole = strlen(v) == len; /* no NUL inside */
+      if (whole && (strcasecmp(v, "TLSv1.2") == 0 || strcmp(v, "1.2") == 0))
+        cfg->min_version = 12;
+      else if (whole && (strcasecmp(v, "TLSv1.3") == 0 || strcmp(v, "1.3") == 0))
+        cfg->min_version = 13;
+      else
+        UVX_CROAK("%s: tls 'min_version' must be 'TLSv1.2' or 'TLSv1.3', got '%" SVf "'", prefix,
+                  SVfARG(uvx_shown(aTHX_ val)));
+    } else {
+      STRLEN len;
+      const char *v = uvx_bytes(aTHX_ val, &len, prefix, uvx_tls_keys[i], NULL);
+      /* the core takes C strings: a NUL would silently cut the value */
+      if (memchr(v, '\0', len))
+        UVX_CROAK("%s: tls %s must be a non-empty string without control characters", prefix, uvx_tls_keys[i]);
+      switch (i) {
+      case 1: cfg->ca_file = v; break;
+      case 2: cfg->ca_path = v; break;
+      case 3: cfg->cert_file = v; break;
+      case 4: cfg->key_file = v; break;
+      case 5: cfg->ciphers = v; break;
+      default: cfg->server_name = v; break;
+      }
+    }
+  }
+}
+
+/* request(\%params): the same as Uvent::HTTP::Request->new(\%params), done
+ * here because it runs once per request: check the keys, copy, bless. */
+static SV *uvx_request_from_params(pTHX_ HV *params) {
+  dMY_CXT;
+  HV *copy = newHV();
+  SV *obj = sv_2mortal(newRV_noinc((SV *)copy));
+  HE *he;
+  hv_iterinit(params);
+  while ((he = hv_iternext(params))) {
+    I32 klen;
+    const char *key = hv_iterkey(he, &klen);
+    int i;
+    for (i = 0; uvx_request_fields[i]; i++)
+      if ((I32)strlen(uvx_request_fields[i]) == klen && memcmp(uvx_request_fields[i], key, klen) == 0)
+        break;
+    if (uvx_request_fields[i] == NULL) {
+      /* let the Perl constructor word the error the same way it always does */
+      dSP;
+      PUSHMARK(SP);
+      XPUSHs(sv_2mortal(newSVpvs("Uvent::HTTP::Request")));
+      XPUSHs(sv_2mortal(newRV_inc((SV *)params)));
+      PUTBACK;
+      call_method("new", G_DISCARD);
+      UVX_CROAK("Uvent::HTTP::Pool->request: unknown parameter '%" SVf "'", /* not reached */
+                SVfARG(uvx_shown(aTHX_ hv_iterkeysv(he))));
+    }
+    hv_store(copy, key, klen, newSVsv(hv_iterval(params, he)), 0);
+  }
+  sv_bless(obj, MY_CXT.stash_request);
+  return obj;
+}
+
+/* Build a core request from a Uvent::HTTP::Request hash, or croak naming
+ * the first bad field. The returned reference belongs to the caller; any
+ * croak (ours, or "Wide character" from perl) frees the request through
+ * the save-stack guard, so nothing leaks and nothing is sent. */
+static uvh_request_t *uvx_build_request(pTHX_ HV *hv, const char *prefix) {
+  uvh_request_t *r;
+  SV *sv;
+  STRLEN len;
+  const char *s;
+  int rc;
+
+  if (uvh_request_new(&r))
+    UVX_CROAK("%s: out of memory", prefix);
+  SAVEDESTRUCTOR_X(uvx_request_release, r);
+  if ((sv = FIELD(hv, "uri")) == NULL)
+    UVX_CROAK("%s: 'uri' is required", prefix);
+  if (SvROK(sv) && !sv_isobject(sv))
+    UVX_CROAK("%s: 'uri' must be a string, not a reference", prefix);
+  s = uvx_bytes(aTHX_ sv, &len, prefix, "uri", NULL);
+  if ((rc = uvh_request_set_url(r, s, len)))
+    uvx_croak_request(aTHX_ prefix, r, rc);
+  if ((sv = FIELD(hv, "method"))) {
+    if (SvROK(sv))
+      UVX_CROAK("%s: 'method' must be a string, not a reference", prefix);
+    s = uvx_bytes(aTHX_ sv, &len, prefix, "method", NULL);
+    if ((rc = uvh_request_set_method(r, s, len)))
+      uvx_croak_request(aTHX_ prefix, r, rc);
+  }
+  if ((sv = FIELD(hv, "headers"))) {
+    if (SvROK(sv) && SvTYPE(SvRV(sv)) == SVt_PVHV) {
+      HV *h = (HV *)SvRV(sv);
+      HE *he;
+      hv_iterinit(h);
+      while ((he = hv_iternext(h))) {
+        SV *name = hv_iterkeysv(he), *val = uvx_plain(aTHX_ hv_iterval(h, he));
+        if (SvROK(val) && SvTYPE(SvRV(val)) == SVt_PVAV) { /* one name, several values */
+          AV *vals = (AV *)SvRV(val);
+          SSize_t i;
+          for (i = 0; i <= av_len(vals); i++) {
+            SV **v = av_fetch(vals, i, 0);
+            uvx_add_header(aTHX_ prefix, r, name, v ? *v : &PL_sv_undef);
+          }
+        } else {
+          uvx_add_header(aTHX_ prefix, r, name, val);
+        }
+      }
+    } else if (SvROK(sv) && SvTYPE(SvRV(sv)) == SVt_PVAV) {
+      AV *a = (AV *)SvRV(sv);
+      SSize_t i, n = av_len(a) + 1;
+      if (n % 2)
+        UVX_CROAK("%s: 'headers' arrayref must hold name => value pairs (odd number of elements)", prefix);
+      for (i = 0; i < n; i += 2) {
+        SV **name = av_fetch(a, i, 0), **val = av_fetch(a, i + 1, 0);
+        uvx_add_header(aTHX_ prefix, r, name ? *name : &PL_sv_undef, val ? *val : &PL_sv_undef);
+      }
+    } else {
+      UVX_CROAK("%s: 'headers' must be a hashref or an arrayref of name => value pairs", prefix);
+    }
+  }
+  if ((sv = FIELD(hv, "body"))) {
+    if (SvROK(sv))
+      UVX_CROAK("%s: 'body' must be a string, not a reference", prefix);
+    s = uvx_bytes(aTHX_ sv, &len, prefix, "body", NULL);
+    if ((rc = uvh_request_set_body(r, s, len)))
+      uvx_croak_request(aTHX_ prefix, r, rc);
+  }
+  /* every setter's error reaches the caller: a value the core refuses
+   * must never leave the default in place silently */
+  if ((sv = FIELD(hv, "timeout")) && (rc = uvh_request_set_timeout(r, uvx_seconds(aTHX_ prefix, sv, "timeout"))))
+    uvx_croak_request(aTHX_ prefix, r, rc);
+  if ((sv = FIELD(hv, "connect_timeout")) &&
+      (rc = uvh_request_set_connect_timeout(r, uvx_seconds(aTHX_ prefix, sv, "connect_timeout"))))
+    uvx_croak_request(aTHX_ prefix, r, rc);
+  {
+    SV *mh = FIELD(hv, "max_headers_size"), *mb = FIELD(hv, "max_body_size");
+    if ((rc = uvh_request_set_limits(r, mh ? uvx_size(aTHX_ prefix, mh, "max_headers_size") : UVH_LIMIT_INHERIT,
+                                     mb ? uvx_size(aTHX_ prefix, mb, "max_body_size") : UVH_LIMIT_INHERIT)))
+      uvx_croak_request(aTHX_ prefix, r, rc);
+  }
+  {
+    SV *retry = FIELD(hv, "retry"), *idem = FIELD(hv, "idempotent");
+    if ((rc = uvh_request_set_retry(r, retry ? SvTRUE(retry) : 1, idem ? SvTRUE(idem) : 0)))
+      uvx_croak_request(aTHX_ prefix, r, rc);
+  }
+  if ((sv = FIELD(hv, "tls"))) {
+    uvh_tls_config_t tls;
+    uvx_tls_config(aTHX_ sv, &tls, prefix);
+    if ((rc = uvh_request_set_tls(r, &tls)))
+      uvx_croak_request(aTHX_ prefix, r, rc);
+  }
+  if ((sv = FIELD(hv, "response_callback")) && !(SvROK(sv) && SvTYPE(SvRV(sv)) == SVt_PVCV))
+    UVX_CROAK("%s: 'response_callback' must be a CODE reference", prefix);
+  if ((rc = uvh_request_check(r)))
+    uvx_croak_request(aTHX_ prefix, r, rc);
+  uvh_request_set_callback(r, uvx_on_response, hv);
+  uvh_request_ref(r); /* the caller's; the guard drops the other */
+  return r;
+}
+
+/* The error a request is cancelled with: a code name (Uvent::Error::TIMEOUT
+ * is 'timeout') or a Uvent::Error, whose code is used and whose message
+ * becomes the detail. Croaks for anything else. `error` has had its get
+ * magic run. */
+static int uvx_cancel_code(pTHX_ SV *error, SV **detail) {
+  const char *prefix = "Uvent::HTTP::Request->cancel";
+  SV *name = error, *message = NULL;
+  int code, v;
+  if (SvROK(error)) {
+    HV *hv = (HV *)SvRV(error);
+    SV **svp;
+    if (!sv_derived_from(error, "Uvent::Error") || SvTYPE((SV *)hv) != SVt_PVHV)
+      UVX_CROAK("%s: the error must be an error code name (such as Uvent::Error::TIMEOUT) or a Uvent::Error", prefix);
+    name = (svp = hv_fetchs(hv, "code", 0)) ? *svp : &PL_sv_undef;
+    SvGETMAGIC(name);
+    if ((svp = hv_fetchs(hv, "message", 0))) {
+      SvGETMAGIC(*svp);
+      message = SvOK(*svp) ? *svp : NULL;
+    }
+  }
+  code = 0;
+  if (SvOK(name) && !SvROK(name)) {
+    STRLEN len;
+    const char *s = SvPV_nomg(name, len);
+    if (strlen(s) == len) /* "timeout\0x" is no code */
+      code = uvh_err_by_code(s);
+  }
+  if (code == 0) {
+    SV *known = sv_2mortal(newSVpvs(""));
+    for (v = -1; v > -100; v--) /* every code of the table: unknown values name no code */
+      if (uvh_err_by_code(uvh_err_code(v)) == v)
+        sv_catpvf(known, "%s%s", SvCUR(known) ? ", " : "", uvh_err_code(v));
+    UVX_CROAK("%s: unknown error code '%" SVf "' (known: %" SVf ")", prefix, SVfARG(uvx_shown(aTHX_ name)),
+              SVfARG(known));
+  }
+  *detail = sv_2mortal(newSVpvs("cancelled by the application"));
+  if (message) {
+    STRLEN len;
+    const char *m = SvPV_nomg(message, len);
+    sv_catpvf(*detail, ": %.*s", (int)len, m);
+  }
+  return code;
+}
+
+#endif
