@@ -267,4 +267,55 @@ static void uvx_loop_detach(pTHX_ uvx_loop_t *loop) {
   }
 }
 
+/* Response bodies come from Perl's own allocator (PerlMem_*, what Safefree
+ * frees, without Perl's croak on no memory: the core sees NULL), so a
+ * string can take a body's storage as it is. A build that tracks its
+ * memory pool puts a header before each block: there the body is copied. */
+#ifndef PERL_TRACK_MEMPOOL
+#define UVX_BODY_IN_PLACE 1
+static void *uvx_body_realloc(void *ptr, size_t size) {
+#ifdef PERL_IMPLICIT_SYS
+  dTHX;
+#endif
+  return PerlMem_realloc(ptr, size);
+}
+
+static void uvx_body_free(void *ptr) {
+#ifdef PERL_IMPLICIT_SYS
+  dTHX;
+#endif
+  PerlMem_free(ptr);
+}
+#endif
+
+/* The string a response's body became, hung on the response. */
+static void uvx_body_sv_free(void *sv) {
+  dTHX;
+  if (PL_phase != PERL_PHASE_DESTRUCT)
+    SvREFCNT_dec((SV *)sv);
+}
+
+/* The body as a Perl string: the first call moves the body's storage into
+ * a string kept with the response; every call returns a copy-on-write copy
+ * of it, so a caller changing its string changes only its own. */
+static SV *uvx_response_body(pTHX_ uvh_response_t *resp) {
+  SV *body = (SV *)uvh_response_get_data(resp);
+  if (body == NULL) {
+    size_t len;
+    char *p = NULL;
+#ifdef UVX_BODY_IN_PLACE
+    p = uvh_response_take_body(resp, &len);
+#endif
+    if (p) {
+      body = newSV_type(SVt_PV);
+      sv_usepvn_flags(body, p, len, SV_HAS_TRAILING_NUL);
+    } else {
+      const char *s = uvh_response_body(resp, &len);
+      body = newSVpvn(s, len);
+    }
+    uvh_response_set_data(resp, body, uvx_body_sv_free);
+  }
+  return newSVsv(body);
+}
+
 #endif
