@@ -277,9 +277,10 @@ const char *uvh_response_body(const uvh_response_t *resp, size_t *len);
  * request, to take bodies over without a copy (uvh_response_take_body). */
 void uvh_set_body_allocator(void *(*realloc_fn)(void *ptr, size_t size), void (*free_fn)(void *ptr));
 /* Move the body's storage to the caller, who frees it with the body
- * allocator's free_fn: *len bytes, then a NUL, then at least one byte
- * more. The response's body is empty afterwards. NULL when there is no
- * storage or no memory (the body then stays). */
+ * allocator's free_fn: at least *len + UVH_RESPONSE_BODY_SPARE bytes, the
+ * body then a NUL. The response's body is empty afterwards. NULL when
+ * there is no storage or no memory (the body then stays). */
+#define UVH_RESPONSE_BODY_SPARE 2
 char *uvh_response_take_body(uvh_response_t *resp, size_t *len);
 /* One pointer of the caller's on the response; free_data(data), unless
  * NULL, runs when the response is freed. */

@@ -296,8 +296,8 @@ static void uvx_body_sv_free(void *sv) {
 }
 
 /* The body as a Perl string: the first call moves the body's storage into
- * a string kept with the response; every call returns a copy-on-write copy
- * of it, so a caller changing its string changes only its own. */
+ * a string kept with the response, and every call returns that string;
+ * `my $b = $response->body` shares its buffer until either side writes. */
 static SV *uvx_response_body(pTHX_ uvh_response_t *resp) {
   SV *body = (SV *)uvh_response_get_data(resp);
   if (body == NULL) {
@@ -309,13 +309,19 @@ static SV *uvx_response_body(pTHX_ uvh_response_t *resp) {
     if (p) {
       body = newSV_type(SVt_PV);
       sv_usepvn_flags(body, p, len, SV_HAS_TRAILING_NUL);
+      /* the storage holds the spare byte too (Perl's copy-on-write count
+       * lives there): without it every copy of the string would be a
+       * memcpy */
+      SvLEN_set(body, len + UVH_RESPONSE_BODY_SPARE);
     } else {
       const char *s = uvh_response_body(resp, &len);
       body = newSVpvn(s, len);
     }
     uvh_response_set_data(resp, body, uvx_body_sv_free);
   }
-  return newSVsv(body);
+  /* the string itself: Perl's own assignments copy it on write (a copy
+   * made here would be a memcpy, an XSUB gets no copy-on-write) */
+  return SvREFCNT_inc_simple_NN(body);
 }
 
 #endif

@@ -32,6 +32,10 @@ extern void (*uvh__body_free)(void *ptr);
  * exactly that much (a known length), or with geometric growth. 0 or
  * UVH_E_NOMEM. */
 int uvh_buf_reserve_body(uvh_buf_t *b, size_t extra, int exact);
+/* Bytes a body buffer keeps free beyond the body: a NUL, and one a
+ * binding's string may use (Perl keeps its copy-on-write count there), so
+ * the storage can become a string as it is (UVH_RESPONSE_BODY_SPARE). */
+#define UVH_BODY_SPARE 2
 /* Free a body buffer (to the body allocator). */
 void uvh_buf_free_body(uvh_buf_t *b);
 /* Forget the contents, keep the storage. */

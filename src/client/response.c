@@ -78,6 +78,8 @@ void uvh_set_body_allocator(void *(*realloc_fn)(void *ptr, size_t size), void (*
   uvh__body_free = free_fn;
 }
 
+typedef char uvh__body_spare_matches[UVH_BODY_SPARE == UVH_RESPONSE_BODY_SPARE ? 1 : -1];
+
 char *uvh_response_take_body(uvh_response_t *r, size_t *len) {
   char *p;
   *len = r->body.len;

@@ -38,10 +38,6 @@ struct uvh_response_s {
   void (*free_data)(void *data);
 };
 
-/* Bytes a body buffer keeps free beyond the body: a NUL, and one a
- * binding's string may use (Perl keeps its copy-on-write count there), so
- * the storage can become a string as it is. */
-#define UVH_BODY_SPARE 2
 /* A declared Content-Length is reserved up front only up to this; a larger
  * body grows as it arrives (a server's claim alone costs no more memory). */
 #define UVH_BODY_PREALLOC_MAX (1u << 20)
