@@ -61,8 +61,9 @@ static int append_string(uvh_parser_t *p, const char *at, size_t len) {
 
 /* RFC 9110 5.6.2: the characters of a token (a header name). */
 static int is_tchar(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')
+    return 1; /* every byte of the usual names: no strchr */
+  return c && strchr("!#$%&'*+.^_`|~", c) != NULL;
 }
 
 static int on_message_begin(llhttp_t *l) {
@@ -478,6 +479,9 @@ static int scan_head(uvh_parser_t *p, const char *s, size_t len, size_t *head_le
         return refuse(p, UVH_E_PROTOCOL, "obs-fold header continuation is not allowed (a header line starts "
                                          "with whitespace)");
       p->head_line_empty = 0;
+      /* the rest of the line up to its CR (or a bare LF) needs no check */
+      while (i + 1 < len && s[i + 1] != '\r' && s[i + 1] != '\n')
+        i++;
     }
   }
   *head_len = len;
