@@ -81,7 +81,10 @@ static void uvx_hold(pTHX_ SV *sv) {
  * a loop stays alive until its run returns, a pool until request() has
  * read the last of its parameters. */
 static void *uvx_unwrap(pTHX_ SV *sv, const char *cls, const char *what) {
-  if (!SvROK(sv) || !sv_derived_from(sv, cls))
+  /* the class itself is one name compare; sv_derived_from walks @ISA */
+  if (!SvROK(sv) || !SvOBJECT(SvRV(sv)) ||
+      ((!HvNAME_get(SvSTASH(SvRV(sv))) || strcmp(HvNAME_get(SvSTASH(SvRV(sv))), cls) != 0) &&
+       !sv_derived_from(sv, cls)))
     UVX_CROAK("%s is not of type %s", what, cls);
   if (!SvIOK(SvRV(sv)) || SvIVX(SvRV(sv)) == 0)
     UVX_CROAK("%s is a destroyed %s object", what, cls);
