@@ -117,7 +117,9 @@ to 1 MiB of it is reserved when the head arrives), and the first call
 makes that buffer the string without copying it. Every call returns that
 same string: C<my $b = $response-E<gt>body> shares it until either is
 changed (Perl's copy-on-write), and the string lives on after the response
-and its pool are gone.
+and its pool are gone. Change a copy, not the returned value through an
+alias (C<for ($response-E<gt>body) { s/a/b/ }>): that would change what
+later calls return.
 
 =head2 trailers
 
