@@ -274,6 +274,20 @@ void uvh_response_trailer_at(const uvh_response_t *resp, size_t i, const char **
 /* First header named `name` (case-insensitive), or NULL. */
 const char *uvh_response_header(const uvh_response_t *resp, const char *name, size_t *value_len);
 const char *uvh_response_body(const uvh_response_t *resp, size_t *len);
+/* The allocator of every response body (default: realloc and free). A
+ * binding whose strings are freed with `free_fn` sets it, before any
+ * request, to take bodies over without a copy (uvh_response_take_body). */
+void uvh_set_body_allocator(void *(*realloc_fn)(void *ptr, size_t size), void (*free_fn)(void *ptr));
+/* Move the body's storage to the caller, who frees it with the body
+ * allocator's free_fn: at least *len + UVH_RESPONSE_BODY_SPARE bytes, the
+ * body then a NUL. The response's body is empty afterwards. NULL when
+ * there is no storage or no memory (the body then stays). */
+#define UVH_RESPONSE_BODY_SPARE 2
+char *uvh_response_take_body(uvh_response_t *resp, size_t *len);
+/* One pointer of the caller's on the response; free_data(data), unless
+ * NULL, runs when the response is freed. */
+void uvh_response_set_data(uvh_response_t *resp, void *data, void (*free_data)(void *data));
+void *uvh_response_get_data(const uvh_response_t *resp);
 
 /* ---- connection ---- */
 void uvh_conn_ref(uvh_conn_t *conn);

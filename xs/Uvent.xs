@@ -23,6 +23,9 @@ BOOT:
   MY_CXT.stash_loop = gv_stashpv("Uvent::Loop", GV_ADD);
   MY_CXT.stash_timer = gv_stashpv("Uvent::Timer", GV_ADD);
   MY_CXT.stash_request = gv_stashpv("Uvent::HTTP::Request", GV_ADD);
+#ifdef UVX_BODY_IN_PLACE
+  uvh_set_body_allocator(uvx_body_realloc, uvx_body_free);
+#endif
 }
 
 const char *

@@ -81,7 +81,10 @@ static void uvx_hold(pTHX_ SV *sv) {
  * a loop stays alive until its run returns, a pool until request() has
  * read the last of its parameters. */
 static void *uvx_unwrap(pTHX_ SV *sv, const char *cls, const char *what) {
-  if (!SvROK(sv) || !sv_derived_from(sv, cls))
+  /* the class itself is one name compare; sv_derived_from walks @ISA */
+  if (!SvROK(sv) || !SvOBJECT(SvRV(sv)) ||
+      ((!HvNAME_get(SvSTASH(SvRV(sv))) || strcmp(HvNAME_get(SvSTASH(SvRV(sv))), cls) != 0) &&
+       !sv_derived_from(sv, cls)))
     UVX_CROAK("%s is not of type %s", what, cls);
   if (!SvIOK(SvRV(sv)) || SvIVX(SvRV(sv)) == 0)
     UVX_CROAK("%s is a destroyed %s object", what, cls);
@@ -265,6 +268,63 @@ static void uvx_loop_detach(pTHX_ uvx_loop_t *loop) {
     SvREFCNT_dec(loop->driver);
     loop->driver = NULL;
   }
+}
+
+/* Response bodies come from Perl's own allocator (PerlMem_*, what Safefree
+ * frees, without Perl's croak on no memory: the core sees NULL), so a
+ * string can take a body's storage as it is. A build that tracks its
+ * memory pool puts a header before each block: there the body is copied. */
+#ifndef PERL_TRACK_MEMPOOL
+#define UVX_BODY_IN_PLACE 1
+static void *uvx_body_realloc(void *ptr, size_t size) {
+#ifdef PERL_IMPLICIT_SYS
+  dTHX;
+#endif
+  return PerlMem_realloc(ptr, size);
+}
+
+static void uvx_body_free(void *ptr) {
+#ifdef PERL_IMPLICIT_SYS
+  dTHX;
+#endif
+  PerlMem_free(ptr);
+}
+#endif
+
+/* The string a response's body became, hung on the response. */
+static void uvx_body_sv_free(void *sv) {
+  dTHX;
+  if (PL_phase != PERL_PHASE_DESTRUCT)
+    SvREFCNT_dec((SV *)sv);
+}
+
+/* The body as a Perl string: the first call moves the body's storage into
+ * a string kept with the response, and every call returns that string;
+ * `my $b = $response->body` shares its buffer until either side writes. */
+static SV *uvx_response_body(pTHX_ uvh_response_t *resp) {
+  SV *body = (SV *)uvh_response_get_data(resp);
+  if (body == NULL) {
+    size_t len;
+    char *p = NULL;
+#ifdef UVX_BODY_IN_PLACE
+    p = uvh_response_take_body(resp, &len);
+#endif
+    if (p) {
+      body = newSV_type(SVt_PV);
+      sv_usepvn_flags(body, p, len, SV_HAS_TRAILING_NUL);
+      /* the storage holds the spare byte too (Perl's copy-on-write count
+       * lives there): without it every copy of the string would be a
+       * memcpy */
+      SvLEN_set(body, len + UVH_RESPONSE_BODY_SPARE);
+    } else {
+      const char *s = uvh_response_body(resp, &len);
+      body = newSVpvn(s, len);
+    }
+    uvh_response_set_data(resp, body, uvx_body_sv_free);
+  }
+  /* the string itself: Perl's own assignments copy it on write (a copy
+   * made here would be a memcpy, an XSUB gets no copy-on-write) */
+  return SvREFCNT_inc_simple_NN(body);
 }
 
 #endif

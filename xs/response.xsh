@@ -37,9 +37,7 @@ keep_alive(uvh_response_t *resp)
 SV *
 body(uvh_response_t *resp)
   CODE:
-    size_t len;
-    const char *s = uvh_response_body(resp, &len);
-    RETVAL = newSVpvn(s, len);
+    RETVAL = uvx_response_body(aTHX_ resp);
   OUTPUT:
     RETVAL
 

@@ -7,6 +7,11 @@
 
 void *(*uvh__realloc)(void *ptr, size_t size) = realloc;
 
+/* through uvh__realloc, so the C tests' failing growth reaches bodies too */
+static void *body_realloc_default(void *ptr, size_t size) { return uvh__realloc(ptr, size); }
+void *(*uvh__body_realloc)(void *ptr, size_t size) = body_realloc_default;
+void (*uvh__body_free)(void *ptr) = free;
+
 void uvh_buf_init(uvh_buf_t *b) {
   b->data = NULL;
   b->len = 0;
@@ -18,7 +23,7 @@ void uvh_buf_free(uvh_buf_t *b) {
   uvh_buf_init(b);
 }
 
-int uvh_buf_reserve(uvh_buf_t *b, size_t extra) {
+static int grow(uvh_buf_t *b, size_t extra, int exact, void *(*realloc_fn)(void *, size_t)) {
   size_t need = b->len + extra;
   size_t cap;
   char *p;
@@ -26,15 +31,26 @@ int uvh_buf_reserve(uvh_buf_t *b, size_t extra) {
     return UVH_E_NOMEM;
   if (need <= b->cap)
     return 0;
-  cap = b->cap ? b->cap : 256;
+  cap = exact ? need : b->cap ? b->cap : 256;
   while (cap < need)
     cap = cap * 2 > cap ? cap * 2 : need;
-  p = uvh__realloc(b->data, cap);
+  p = realloc_fn(b->data, cap);
   if (p == NULL)
     return UVH_E_NOMEM;
   b->data = p;
   b->cap = cap;
   return 0;
+}
+
+int uvh_buf_reserve(uvh_buf_t *b, size_t extra) { return grow(b, extra, 0, uvh__realloc); }
+
+int uvh_buf_reserve_body(uvh_buf_t *b, size_t extra, int exact) {
+  return grow(b, extra, exact, uvh__body_realloc);
+}
+
+void uvh_buf_free_body(uvh_buf_t *b) {
+  uvh__body_free(b->data);
+  uvh_buf_init(b);
 }
 
 int uvh_buf_append(uvh_buf_t *b, const void *data, size_t len) {

@@ -191,9 +191,15 @@ static void stream_on_handle_closed(uvh_stream_t *s) {
   uvh__conn_maybe_free(conn);
 }
 
+/* The body of the running response is read into its own buffer. */
+static char *stream_read_room(uvh_stream_t *s, size_t *len) {
+  uvh_conn_t *conn = CONN_OF_STREAM(s);
+  return conn->req && conn->state == CONN_ACTIVE ? uvh__parser_body_room(&conn->parser, len) : NULL;
+}
+
 static const uvh_stream_ops_t stream_ops = {
   stream_on_data, stream_on_closed, stream_on_handshake, stream_on_error,
-  stream_on_write_done, stream_on_hold, stream_on_handle_closed,
+  stream_on_write_done, stream_on_hold, stream_on_handle_closed, stream_read_room,
 };
 
 /* ------------------------------------------------------------- TLS set-up */

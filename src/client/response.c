@@ -21,6 +21,8 @@ void uvh_response_ref(uvh_response_t *r) { r->refcount++; }
 void uvh_response_unref(uvh_response_t *r) {
   if (--r->refcount > 0)
     return;
+  if (r->free_data)
+    r->free_data(r->data);
   uvh__h1_message_free(r);
   free(r);
 }
@@ -67,3 +69,28 @@ const char *uvh_response_body(const uvh_response_t *r, size_t *len) {
   return r->body.data ? r->body.data : "";
 }
 
+
+void uvh_set_body_allocator(void *(*realloc_fn)(void *ptr, size_t size), void (*free_fn)(void *ptr)) {
+  uvh__body_realloc = realloc_fn;
+  uvh__body_free = free_fn;
+}
+
+typedef char uvh__body_spare_matches[UVH_BODY_SPARE == UVH_RESPONSE_BODY_SPARE ? 1 : -1];
+
+char *uvh_response_take_body(uvh_response_t *r, size_t *len) {
+  char *p;
+  *len = r->body.len;
+  if (r->body.data == NULL || uvh_buf_reserve_body(&r->body, UVH_BODY_SPARE, 1))
+    return NULL;
+  p = r->body.data;
+  p[r->body.len] = '\0';
+  uvh_buf_init(&r->body);
+  return p;
+}
+
+void uvh_response_set_data(uvh_response_t *r, void *data, void (*free_data)(void *data)) {
+  r->data = data;
+  r->free_data = free_data;
+}
+
+void *uvh_response_get_data(const uvh_response_t *r) { return r->data; }

@@ -35,8 +35,14 @@ struct uvh_response_s {
   int method;                /* a request's method, an llhttp_method_t (uvh__h1_method_name) */
   uvh_header_t *headers;     /* headers then trailers */
   size_t nheaders, ntrailers, cap_headers;
-  uvh_buf_t body;
+  uvh_buf_t body;            /* from the body allocator (base/buf.h) */
+  void *data;                /* the binding's; free_data(data) when the message goes */
+  void (*free_data)(void *data);
 };
+
+/* A declared Content-Length is reserved up front only up to this; a larger
+ * body grows as it arrives (a server's claim alone costs no more memory). */
+#define UVH_BODY_PREALLOC_MAX (1u << 20)
 
 typedef struct {
   llhttp_t llhttp;
@@ -51,6 +57,8 @@ typedef struct {
   unsigned needs_eof : 1;    /* close-delimited body */
   unsigned in_header_value : 1;
   unsigned started : 1;      /* any response byte arrived */
+  unsigned in_body : 1;      /* the head is parsed and a body (not chunked) follows */
+  unsigned body_length_known : 1; /* in_body: delimited by Content-Length (else by the close) */
   /* Line checks llhttp 8 does not make (see scan_head in h1_parser.c): the
    * bytes fed belong to a status line, header block or trailer block */
   unsigned in_head : 1;
@@ -73,6 +81,13 @@ void uvh__parser_init(uvh_parser_t *p, uvh_h1_message_t *resp, int is_head, size
  * complete (*consumed tells how much was used; the rest is not part of it),
  * or UVH_E_PROTOCOL / UVH_E_TOO_LARGE / UVH_E_NOMEM. */
 int uvh__parser_feed(uvh_parser_t *p, const char *data, size_t len, size_t *consumed);
+/* Where the next bytes of the body may be read to directly, when the
+ * parser is inside a body delimited by Content-Length or by the close:
+ * the free tail of the body buffer (*room bytes, no more than the body
+ * still to come), grown as needed. Bytes read there and then fed are
+ * taken in place, without a copy. NULL when the next bytes must come
+ * through another buffer (a head, chunked framing, no memory). */
+char *uvh__parser_body_room(uvh_parser_t *p, size_t *room);
 /* Peer closed. 1 when that completes a close-delimited body, else
  * UVH_E_CONN_CLOSED (nothing or a partial response) or UVH_E_PROTOCOL. */
 int uvh__parser_eof(uvh_parser_t *p);

@@ -61,8 +61,9 @@ static int append_string(uvh_parser_t *p, const char *at, size_t len) {
 
 /* RFC 9110 5.6.2: the characters of a token (a header name). */
 static int is_tchar(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')
+    return 1; /* every byte of the usual names: no strchr */
+  return c && strchr("!#$%&'*+.^_`|~", c) != NULL;
 }
 
 static int on_message_begin(llhttp_t *l) {
@@ -75,6 +76,7 @@ static int on_message_begin(llhttp_t *l) {
   r->target_off = r->target_len = 0;
   r->status = 0;
   p->in_trailers = 0;
+  p->in_body = 0;
   p->informational = 0;
   p->in_header_value = 0;
   p->header_bytes = 0;
@@ -359,7 +361,46 @@ static int on_headers_complete(llhttp_t *l) {
     return refuse_limit(p, "body", "max_body_size", p->max_body_size);
   /* llhttp_message_needs_eof is only meaningful once the head is known */
   p->needs_eof = llhttp_message_needs_eof(l) ? 1 : 0;
+  if (!(l->flags & F_CHUNKED) && ((l->flags & F_CONTENT_LENGTH) || p->needs_eof)) {
+    p->in_body = 1;
+    p->body_length_known = (l->flags & F_CONTENT_LENGTH) ? 1 : 0;
+  }
+  /* the whole body in one buffer of its own size, read straight into; if
+   * that fails the body grows as it arrives (and fails then, if it must) */
+  if ((l->flags & F_CONTENT_LENGTH) && l->content_length > 0) {
+    size_t n = l->content_length < UVH_BODY_PREALLOC_MAX ? (size_t)l->content_length : UVH_BODY_PREALLOC_MAX;
+    (void)uvh_buf_reserve_body(&r->body, n + UVH_BODY_SPARE, 1);
+  }
   return 0;
+}
+
+char *uvh__parser_body_room(uvh_parser_t *p, size_t *room) {
+  uvh_buf_t *b = &p->resp->body;
+  size_t want, have;
+  if (!p->in_body || p->complete)
+    return NULL;
+  if (p->body_length_known) {
+    if (p->llhttp.content_length == 0)
+      return NULL;
+    want = p->llhttp.content_length < SIZE_MAX ? (size_t)p->llhttp.content_length : SIZE_MAX;
+  } else {
+    want = SIZE_MAX;
+  }
+  /* one byte past max_body_size, for on_body to refuse */
+  if (p->max_body_size && b->len <= p->max_body_size && p->max_body_size - b->len < want)
+    want = p->max_body_size - b->len + 1;
+  have = b->cap > b->len + UVH_BODY_SPARE ? b->cap - b->len - UVH_BODY_SPARE : 0;
+  if (have < want && have < 4096) {
+    /* geometric: as much again as the body so far, at least 16 KiB */
+    size_t more = b->len > 16384 ? b->len : 16384;
+    if (more > want)
+      more = want;
+    if (uvh_buf_reserve_body(b, more + UVH_BODY_SPARE, 1))
+      return NULL;
+    have = b->cap - b->len - UVH_BODY_SPARE;
+  }
+  *room = have < want ? have : want;
+  return b->data + b->len;
 }
 
 static int on_body(llhttp_t *l, const char *at, size_t len) {
@@ -367,8 +408,13 @@ static int on_body(llhttp_t *l, const char *at, size_t len) {
   uvh_h1_message_t *r = p->resp;
   if (p->max_body_size && r->body.len + len > p->max_body_size)
     return refuse_limit(p, "body", "max_body_size", p->max_body_size);
-  if (uvh_buf_append(&r->body, at, len))
-    return refuse(p, UVH_E_NOMEM, "could not grow the buffer of the response body");
+  /* read into the body buffer itself (uvh__parser_body_room): in place */
+  if (r->body.data == NULL || at != r->body.data + r->body.len) {
+    if (uvh_buf_reserve_body(&r->body, len + UVH_BODY_SPARE, 0))
+      return refuse(p, UVH_E_NOMEM, "could not grow the buffer of the response body");
+    memcpy(r->body.data + r->body.len, at, len);
+  }
+  r->body.len += len;
   return 0;
 }
 
@@ -400,6 +446,7 @@ static int on_message_complete(llhttp_t *l) {
     return start_head(p, 1);
   }
   p->complete = 1;
+  p->in_body = 0;
   /* stop here: bytes after the response do not belong to this request */
   return HPE_PAUSED;
 }
@@ -463,7 +510,7 @@ void uvh__h1_message_init(uvh_h1_message_t *m) {
 
 void uvh__h1_message_free(uvh_h1_message_t *m) {
   uvh_buf_free(&m->strings);
-  uvh_buf_free(&m->body);
+  uvh_buf_free_body(&m->body); /* the body allocator's memory */
   free(m->headers);
   m->headers = NULL;
 }
@@ -500,6 +547,9 @@ static int scan_head(uvh_parser_t *p, const char *s, size_t len, size_t *head_le
         return refuse(p, UVH_E_PROTOCOL, "obs-fold header continuation is not allowed (a header line starts "
                                          "with whitespace)");
       p->head_line_empty = 0;
+      /* the rest of the line up to its CR (or a bare LF) needs no check */
+      while (i + 1 < len && s[i + 1] != '\r' && s[i + 1] != '\n')
+        i++;
     }
   }
   *head_len = len;

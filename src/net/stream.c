@@ -2,6 +2,7 @@
 #include "net/stream.h"
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/socket.h>
 
 void uvh__stream_init(uvh_stream_t *s, uvh_stream_bufs_t *bufs, const uvh_stream_ops_t *ops) {
@@ -134,7 +135,15 @@ int uvh__stream_flush(uvh_stream_t *s, int *nothing_sent) {
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   uvh_stream_t *s = h->data;
+  size_t len;
+  char *room;
   (void)suggested;
+  /* ciphertext always goes to the shared buffer: only plaintext has a
+   * final place */
+  if (s->tls == NULL && s->ops->read_room && (room = s->ops->read_room(s, &len)) != NULL) {
+    *buf = uv_buf_init(room, len < UINT_MAX ? (unsigned)len : UINT_MAX);
+    return;
+  }
   *buf = uv_buf_init(s->bufs->read, sizeof s->bufs->read);
 }
 
@@ -160,9 +169,16 @@ static void on_tls_read(uvh_stream_t *s, ssize_t nread, const char *data) {
     return;
   }
   while (!s->closed) {
-    long n = uvh__tls_read(tls, bufs->plain, UVH_TLS_PLAIN_SIZE);
+    char *to = bufs->plain;
+    size_t room = UVH_TLS_PLAIN_SIZE;
+    long n;
+    if (s->ops->read_room && (to = s->ops->read_room(s, &room)) == NULL) {
+      to = bufs->plain;
+      room = UVH_TLS_PLAIN_SIZE;
+    }
+    n = uvh__tls_read(tls, to, room);
     if (n > 0)
-      s->ops->on_data(s, bufs->plain, (size_t)n, uvh__tls_read_pending(tls));
+      s->ops->on_data(s, to, (size_t)n, uvh__tls_read_pending(tls));
     else if (n == 0)
       break;
     else if (n == UVH_TLS_CLOSED)

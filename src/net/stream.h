@@ -45,6 +45,10 @@ typedef struct {
   void (*on_hold)(uvh_stream_t *s);
   /* The handle's close callback ran (its memory is freed). */
   void (*on_handle_closed)(uvh_stream_t *s);
+  /* Optional: a buffer of the owner's for the next plaintext (*len bytes at
+   * most), which on_data then gets as its data; NULL for the shared one.
+   * An owner reads a body straight into its final place this way. */
+  char *(*read_room)(uvh_stream_t *s, size_t *len);
 } uvh_stream_ops_t;
 
 struct uvh_stream_s {

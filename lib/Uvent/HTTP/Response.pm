@@ -112,6 +112,15 @@ The response body as a byte string (de-chunked for chunked responses), an
 empty string when there was none. The whole body is held in memory; the
 C<max_body_size> limit (1 GiB by default) bounds it.
 
+The body is read straight into its own buffer (with a C<Content-Length>, up
+to 1 MiB of it is reserved when the head arrives), and the first call
+makes that buffer the string without copying it. Every call returns that
+same string: C<my $b = $response-E<gt>body> shares it until either is
+changed (Perl's copy-on-write), and the string lives on after the response
+and its pool are gone. Change a copy, not the returned value through an
+alias (C<for ($response-E<gt>body) { s/a/b/ }>): that would change what
+later calls return.
+
 =head2 trailers
 
     my $trailers = $response->trailers;
