@@ -96,6 +96,9 @@ typedef void (*uvh_loop_work_cb)(uvh_loop_t *loop);
  * UVH_E_NOMEM. */
 int uvh_loop_run_nowait(uvh_loop_t *loop);
 int uvh_loop_backend_fd(uvh_loop_t *loop);
+/* Changes in a child after fork (its first look re-creates the loop for
+ * it): a driver compares it to know its watchers are the parent's. */
+unsigned uvh_loop_fork_generation(uvh_loop_t *loop);
 int uvh_loop_backend_timeout(uvh_loop_t *loop);
 int uvh_loop_alive(uvh_loop_t *loop);
 void uvh_loop_set_work_cb(uvh_loop_t *loop, uvh_loop_work_cb cb);

@@ -91,13 +91,16 @@ void
 _state(uvx_loop_t *loop)
   PPCODE:
     /* what an adapter re-arms from, in one call: referenced work, ms to
-     * the next timer (-1 none), the backend fd, the loop's time (ms) */
+     * the next timer (-1 none), the backend fd, the loop's time (ms), the
+     * fork generation (a child's watchers of the parent's fd are stale) */
+    int fd = uvh_loop_backend_fd(loop->core); /* first: notices a fork */
     int timeout = uvh_loop_backend_timeout(loop->core);
-    EXTEND(SP, 4);
+    EXTEND(SP, 5);
     mPUSHi(uvh_loop_alive(loop->core));
     mPUSHi(timeout);
-    mPUSHi(uvh_loop_backend_fd(loop->core));
+    mPUSHi(fd);
     mPUSHn((double)uv_now(uvh_loop_uv(loop->core)));
+    mPUSHu(uvh_loop_fork_generation(loop->core));
 
 void
 _attach(uvx_loop_t *loop, SV *wake_cb, SV *driver)

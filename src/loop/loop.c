@@ -74,6 +74,11 @@ void uvh__loop_work(uvh_loop_t *loop) {
     loop->work_cb(loop);
 }
 
+unsigned uvh_loop_fork_generation(uvh_loop_t *loop) {
+  uvh_loop_check_fork(loop);
+  return loop->fork_generation;
+}
+
 int uvh_loop_backend_fd(uvh_loop_t *loop) {
   uvh_loop_check_fork(loop); /* a child's first look gets its own epoll fd */
   return uv_backend_fd(loop->uv);

@@ -55,7 +55,7 @@ static void on_hold(uvh_stream_t *s) { FIX(s)->held++; }
 static void on_handle_closed(uvh_stream_t *s) { FIX(s)->handle_closed++; }
 
 static const uvh_stream_ops_t ops = {on_data, on_closed, on_handshake, on_error, on_write_done, on_hold,
-                                     on_handle_closed};
+                                     on_handle_closed, NULL /* read_room: into the shared buffer */};
 
 /* A connected loopback pair: *ours for the stream, the peer's fd returned. */
 static int tcp_pair(int *ours) {

@@ -76,6 +76,7 @@ sub _bind {
     $self->{uvent_loop} = $loop;
     $self->{uvent_host} = $host;
     $self->{uvent_fd} = -1;
+    $self->{uvent_generation} = -1;
     $self->{uvent_alive} = -1;
     $self->{uvent_due} = undef;
     Scalar::Util::weaken(my $weak = $self);
@@ -106,12 +107,13 @@ sub _rearm {
 }
 
 sub _apply {
-    my ($self, $alive, $timeout, $fd, $now) = @_;
-    # a new fd after fork (uv_loop_fork) or on first use
-    if ($fd != $self->{uvent_fd} || $$ != ($self->{uvent_pid} // 0)) {
+    my ($self, $alive, $timeout, $fd, $now, $generation) = @_;
+    # a new fd after fork (uv_loop_fork; maybe with the same number) or on
+    # first use ($$ would cost a getpid per wake-up)
+    if ($fd != $self->{uvent_fd} || $generation != $self->{uvent_generation}) {
         $self->_io_stop if $self->{uvent_fd} >= 0;
         $self->{uvent_fd} = $fd;
-        $self->{uvent_pid} = $$;
+        $self->{uvent_generation} = $generation;
         $self->{uvent_alive} = -1;
         $self->_io_start($fd);
     }
