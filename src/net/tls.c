@@ -309,6 +309,52 @@ fail:
   return NULL;
 }
 
+void uvh__tls_ctx_cache_init(uvh_tls_ctx_cache_t *c, unsigned max) {
+  uvh_list_init(&c->list);
+  c->n = 0;
+  c->max = max;
+}
+
+static void cache_drop(uvh_tls_ctx_cache_t *c, uvh_tls_ctx_t *e) {
+  uvh_list_remove(&e->link);
+  SSL_CTX_free(e->ctx);
+  free(e);
+  c->n--;
+}
+
+void uvh__tls_ctx_cache_clear(uvh_tls_ctx_cache_t *c) {
+  while (!uvh_list_empty(&c->list))
+    cache_drop(c, uvh_container_of(c->list.next, uvh_tls_ctx_t, link));
+}
+
+SSL_CTX *uvh__tls_ctx_cache_find(uvh_tls_ctx_cache_t *c, const char *key) {
+  uvh_list_t *it;
+  for (it = c->list.next; it != &c->list; it = it->next) {
+    uvh_tls_ctx_t *e = uvh_container_of(it, uvh_tls_ctx_t, link);
+    if (strcmp(e->key, key) == 0) {
+      uvh_list_remove(&e->link);
+      uvh_list_push_front(&c->list, &e->link);
+      return e->ctx;
+    }
+  }
+  return NULL;
+}
+
+int uvh__tls_ctx_cache_add(uvh_tls_ctx_cache_t *c, const char *key, SSL_CTX *ctx) {
+  size_t klen = strlen(key) + 1;
+  uvh_tls_ctx_t *e = malloc(sizeof *e + klen);
+  if (e == NULL) {
+    SSL_CTX_free(ctx);
+    return UVH_E_NOMEM;
+  }
+  e->ctx = ctx;
+  memcpy(e->key, key, klen);
+  uvh_list_push_front(&c->list, &e->link);
+  if (++c->n > c->max)
+    cache_drop(c, uvh_container_of(c->list.prev, uvh_tls_ctx_t, link));
+  return 0;
+}
+
 void uvh__tls_ctx_up_ref(SSL_CTX *ctx) { SSL_CTX_up_ref(ctx); }
 void uvh__tls_ctx_free(SSL_CTX *ctx) { SSL_CTX_free(ctx); }
 void uvh__tls_session_free(SSL_SESSION *s) { SSL_SESSION_free(s); }

@@ -46,13 +46,31 @@ void uvh__tls_opts_merge(uvh_tls_opts_t *out, const uvh_tls_opts_t *req, const u
  * server_name) into buf; its length, or -1 when it does not fit. */
 int uvh__tls_ctx_key(const uvh_tls_opts_t *o, char *buf, size_t len);
 
-/* A cached SSL_CTX. The pool's cache owns one reference of the context;
- * destinations take their own. */
+/* A cached SSL_CTX under its canonical key. */
 typedef struct {
   uvh_list_t link;
   struct ssl_ctx_st *ctx;
   char key[];
 } uvh_tls_ctx_t;
+
+/* Contexts by key, most recently used first, at most `max` of them, for
+ * either side (a pool keys client settings, a server may key its files).
+ * The cache owns one reference of each context; users take their own, so
+ * the least recently used can leave the cache at any time. */
+typedef struct {
+  uvh_list_t list; /* uvh_tls_ctx_t */
+  unsigned n, max;
+} uvh_tls_ctx_cache_t;
+
+void uvh__tls_ctx_cache_init(uvh_tls_ctx_cache_t *c, unsigned max);
+/* Drop every context the cache holds (users' references stay valid). */
+void uvh__tls_ctx_cache_clear(uvh_tls_ctx_cache_t *c);
+/* The context cached under key, now the most recent; NULL when none
+ * (borrowed: up_ref it to keep it). */
+struct ssl_ctx_st *uvh__tls_ctx_cache_find(uvh_tls_ctx_cache_t *c, const char *key);
+/* Cache ctx under key, taking over the caller's reference; when full the
+ * least recently used goes. 0, or UVH_E_NOMEM (ctx is then freed). */
+int uvh__tls_ctx_cache_add(uvh_tls_ctx_cache_t *c, const char *key, struct ssl_ctx_st *ctx);
 
 /* Build a context from merged settings. NULL on failure, with why filled. */
 struct ssl_ctx_st *uvh__tls_ctx_new(const uvh_tls_opts_t *o, char *why, size_t why_len);

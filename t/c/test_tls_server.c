@@ -2,7 +2,7 @@
  * connection. First a client engine and a server engine talk over memory
  * (no sockets): handshake, application data both ways, close_notify both
  * ways, a session resumed by ticket, client certificates asked for and
- * refused, unusable files. Then net/listen + net/stream with TLS on the
+ * refused, unusable files, the context cache. Then net/listen + net/stream with TLS on the
  * accepted side talk to a dialed stream with TLS over loopback, the
  * client's first data in the same write as its last handshake flight.
  * Certificates are made with the openssl command: without it, it skips. */
@@ -236,6 +236,32 @@ static void test_client_certs(void) {
   uvh__tls_ctx_free(with);
 }
 
+/* The context cache serves server contexts as it does the pool's: bounded,
+ * least recently used out first, users keeping their own references. */
+static void test_ctx_cache(void) {
+  uvh_tls_ctx_cache_t cache;
+  struct ssl_ctx_st *a = server_ctx(UVH_TLS_CLIENT_CERT_NONE, NULL, 0);
+  struct ssl_ctx_st *b = server_ctx(UVH_TLS_CLIENT_CERT_NONE, NULL, 0);
+  struct ssl_ctx_st *c = server_ctx(UVH_TLS_CLIENT_CERT_REQUIRE, NULL, 0);
+  uvh_tls_t s;
+  uvh__tls_ctx_cache_init(&cache, 2);
+  ok(uvh__tls_ctx_cache_find(&cache, "a") == NULL, "an empty cache finds nothing");
+  uvh__tls_ctx_up_ref(a); /* a user's reference, beyond the cache's */
+  is_int(uvh__tls_ctx_cache_add(&cache, "a", a), 0, "a cached");
+  is_int(uvh__tls_ctx_cache_add(&cache, "b", b), 0, "b cached");
+  ok(uvh__tls_ctx_cache_find(&cache, "a") == a, "a found (and now the most recent)");
+  is_int(uvh__tls_ctx_cache_add(&cache, "c", c), 0, "c cached");
+  is_int(cache.n, 2, "the cache holds at most 2");
+  ok(uvh__tls_ctx_cache_find(&cache, "b") == NULL, "b, the least recently used, left");
+  ok(uvh__tls_ctx_cache_find(&cache, "a") == a && uvh__tls_ctx_cache_find(&cache, "c") == c, "a and c stay");
+  uvh__tls_ctx_cache_clear(&cache);
+  is_int(cache.n, 0, "cleared");
+  /* the user's reference outlives the cache */
+  is_int(uvh__tls_accept(&s, a, NULL), 0, "a context the cache dropped still serves its user");
+  uvh__tls_free(&s);
+  uvh__tls_ctx_free(a);
+}
+
 /* Each bad setting: no context, and a sentence containing `want`. */
 static void bad(const uvh_tls_server_opts_t *o, const char *want, const char *name) {
   char why[300] = "";
@@ -459,6 +485,7 @@ int main(void) {
   test_bad_files();
   test_memory();
   test_client_certs();
+  test_ctx_cache();
   test_sockets();
   remove_certs();
   return done_testing();
