@@ -145,6 +145,12 @@ static void test_settings_errors(void) {
   tls.cert_file = cert;
   tls.key_file = cert; /* a certificate is no key */
   is_int(uvh_pool_set_tls(pool, &tls), UVH_E_TLS_CONFIG, "pool: an unusable key_file is refused");
+  uvh_tls_config_init(&tls);
+  tls.cert_file = cert;
+  tls.key_file = "/nonexistent/key.pem";
+  is_int(uvh_pool_set_tls(pool, &tls), UVH_E_TLS_CONFIG, "pool: a missing key_file is refused");
+  ok(strstr(uvh_pool_last_error(pool), "cannot load key_file '/nonexistent/key.pem': No such file or directory") != NULL,
+     "message names the file and the system's reason: %s", uvh_pool_last_error(pool));
 
   uvh_tls_config_init(&tls);
   tls.min_version = 11;

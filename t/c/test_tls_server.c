@@ -11,6 +11,7 @@
 #include "net/stream.h"
 #include "net/listen.h"
 #include "tap.h"
+#include <openssl/ssl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -160,6 +161,24 @@ static void test_memory(void) {
   ok(c.resumed, "the client resumed the session");
   ok(s.resumed, "the server resumed it from the ticket");
   is_int(carry(&c, &s, "again", got, sizeof got), 5, "data flows on the resumed session");
+  uvh__tls_free(&c);
+  uvh__tls_free(&s);
+  if (kept)
+    uvh__tls_session_free(kept);
+  kept = NULL;
+
+  /* TLS 1.2 resumes by ticket as well (the server keeps no session cache) */
+  SSL_CTX_set_max_proto_version(cctx, TLS1_2_VERSION);
+  uvh__tls_accept(&s, sctx, NULL);
+  uvh__tls_start(&c, cctx, "localhost", NULL, NULL, keep_session);
+  handshake(&c, &s, &rc_c, &rc_s);
+  ok(rc_c == 1 && rc_s == 1 && SSL_version(c.ssl) == TLS1_2_VERSION, "a TLS 1.2 handshake");
+  uvh__tls_free(&c);
+  uvh__tls_free(&s);
+  uvh__tls_accept(&s, sctx, NULL);
+  uvh__tls_start(&c, cctx, "localhost", kept, NULL, keep_session);
+  handshake(&c, &s, &rc_c, &rc_s);
+  ok(rc_c == 1 && rc_s == 1 && c.resumed && s.resumed, "a second TLS 1.2 handshake resumed the ticket's session");
   uvh__tls_free(&c);
   uvh__tls_free(&s);
   uvh__tls_ctx_free(sctx);
