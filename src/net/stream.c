@@ -48,8 +48,9 @@ int uvh__stream_write(uvh_stream_t *s, uv_buf_t *bufs, unsigned n, int *nothing_
   size_t written;
   int rc;
   *nothing_written = 0;
-  /* Most requests fit in the socket buffer: write them now, with no write
-   * request and no poll-for-writable round trip. uv_write takes the rest. */
+  /* Most writes (a request, a response head) fit in the socket buffer:
+   * write them now, with no write request and no poll-for-writable round
+   * trip. uv_write takes the rest. */
   rc = uv_try_write((uv_stream_t *)s->tcp, bufs, n);
   if (rc < 0 && rc != UV_EAGAIN) {
     /* never write again after a failed write: the socket has reported its

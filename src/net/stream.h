@@ -8,8 +8,8 @@
  * It knows nothing of what it carries: what arrives and what happens go to
  * its owner through `ops`. Owns: its handle once given one (freed in the
  * close callback), its TLS state, the buffers of TLS writes in flight.
- * Borrows: the read buffers (shared by every stream of a pool: a read is
- * consumed before the next one).
+ * Borrows: the read buffers (shared by the streams of one owner, a pool or
+ * a server: a read is consumed before the next one).
  */
 #ifndef UVH_NET_STREAM_H
 #define UVH_NET_STREAM_H
