@@ -158,8 +158,7 @@ struct uvh_pool_s {
   uv_idle_t idle;            /* active while deferred work waits, so poll does not block */
   uint32_t rng;              /* xorshift state for idle-timeout jitter */
   uvh_tls_opts_t tls;        /* owned: default TLS settings */
-  uvh_list_t tls_ctxs;       /* uvh_tls_ctx_t, most recently used first, at most UVH_TLS_CTXS_KEPT */
-  unsigned ntls_ctxs;
+  uvh_tls_ctx_cache_t tls_ctxs; /* contexts by settings, at most UVH_TLS_CTXS_KEPT */
   unsigned dropping_inherited : 1; /* in a child after fork: close without a word to the server */
   char last_error[320];
   uvh_stream_bufs_t bufs;    /* read buffers shared by all conns: reads are consumed at once */

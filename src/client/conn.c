@@ -205,14 +205,11 @@ static const uvh_stream_ops_t stream_ops = {
 /* ------------------------------------------------------------- TLS set-up */
 
 static void tls_handshake(uvh_conn_t *conn) {
-  int rc = uvh__tls_handshake(conn->stream.tls), flush;
-  /* our next flight (or the alert explaining a failure) goes out first */
-  flush = uvh__stream_flush(&conn->stream, NULL);
-  if (rc < 0) {
+  int sys_err, rc = uvh__stream_handshake(&conn->stream, &sys_err);
+  if (rc == UVH_E_TLS) {
     uvh__conn_fail(conn, UVH_E_TLS, 0, conn->stream.tls->reason);
-  } else if (flush < 0) {
-    conn->stream.peer_gone = 1;
-    uvh__conn_fail(conn, UVH_E_TLS, flush, "the connection failed during the TLS handshake");
+  } else if (rc < 0) {
+    uvh__conn_fail(conn, UVH_E_TLS, sys_err, "the connection failed during the TLS handshake");
   } else if (rc == 1) {
     if (conn->stream.tls->resumed)
       UVH_COUNT(conn->pool, conn->dest, tls_resumed);

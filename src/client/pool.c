@@ -51,7 +51,7 @@ int uvh_pool_new(uvh_loop_t *loop, const uvh_pool_config_t *cfg, uvh_pool_t **ou
   uvh_list_init(&pool->idle_lru);
   uvh_list_init(&pool->pending_writes);
   uvh_list_init(&pool->deferred);
-  uvh_list_init(&pool->tls_ctxs);
+  uvh__tls_ctx_cache_init(&pool->tls_ctxs, UVH_TLS_CTXS_KEPT);
   uvh__tls_opts_init(&pool->tls);
   uv_timer_init(loop->uv, &pool->queue_timer);
   uv_check_init(loop->uv, &pool->check);
@@ -86,12 +86,7 @@ static void pool_free(uvh_pool_t *pool) {
     uvh_list_remove(&d->pool_link);
     dest_free(d);
   }
-  while (!uvh_list_empty(&pool->tls_ctxs)) {
-    uvh_tls_ctx_t *c = uvh_container_of(pool->tls_ctxs.next, uvh_tls_ctx_t, link);
-    uvh_list_remove(&c->link);
-    uvh__tls_ctx_free(c->ctx);
-    free(c);
-  }
+  uvh__tls_ctx_cache_clear(&pool->tls_ctxs);
   uvh__tls_opts_free(&pool->tls);
   free(pool->bufs.plain);
   free(pool->due_heap);
@@ -181,38 +176,17 @@ static uvh_dest_t *find_dest(uvh_pool_t *pool, const char *key) {
  * `ctx_key`), built on first use: 0, UVH_E_NOMEM, or UVH_E_TLS_CONFIG with
  * pool->last_error saying why. */
 static int tls_ctx_for(uvh_pool_t *pool, const uvh_tls_opts_t *o, const char *ctx_key, struct ssl_ctx_st **out) {
-  uvh_list_t *it;
-  uvh_tls_ctx_t *c;
-  size_t klen;
-  for (it = pool->tls_ctxs.next; it != &pool->tls_ctxs; it = it->next) {
-    c = uvh_container_of(it, uvh_tls_ctx_t, link);
-    if (strcmp(c->key, ctx_key) == 0) {
-      uvh_list_remove(&c->link);
-      uvh_list_push_front(&pool->tls_ctxs, &c->link);
-      *out = c->ctx;
-      return 0;
-    }
+  struct ssl_ctx_st *ctx = uvh__tls_ctx_cache_find(&pool->tls_ctxs, ctx_key);
+  int rc;
+  if (ctx == NULL) {
+    if ((ctx = uvh__tls_ctx_new(o, pool->last_error, sizeof pool->last_error)) == NULL)
+      return UVH_E_TLS_CONFIG;
+    /* destinations hold their own references: the least recently used
+     * context can go from the cache at any time */
+    if ((rc = uvh__tls_ctx_cache_add(&pool->tls_ctxs, ctx_key, ctx)) != 0)
+      return rc;
   }
-  klen = strlen(ctx_key) + 1;
-  if ((c = malloc(sizeof *c + klen)) == NULL)
-    return UVH_E_NOMEM;
-  c->ctx = uvh__tls_ctx_new(o, pool->last_error, sizeof pool->last_error);
-  if (c->ctx == NULL) {
-    free(c);
-    return UVH_E_TLS_CONFIG;
-  }
-  memcpy(c->key, ctx_key, klen);
-  uvh_list_push_front(&pool->tls_ctxs, &c->link);
-  /* destinations hold their own references: the least recently used
-   * context can go from the cache at any time */
-  if (++pool->ntls_ctxs > UVH_TLS_CTXS_KEPT) {
-    uvh_tls_ctx_t *old = uvh_container_of(pool->tls_ctxs.prev, uvh_tls_ctx_t, link);
-    uvh_list_remove(&old->link);
-    uvh__tls_ctx_free(old->ctx);
-    free(old);
-    pool->ntls_ctxs--;
-  }
-  *out = c->ctx;
+  *out = ctx;
   return 0;
 }
 

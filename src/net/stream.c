@@ -48,8 +48,9 @@ int uvh__stream_write(uvh_stream_t *s, uv_buf_t *bufs, unsigned n, int *nothing_
   size_t written;
   int rc;
   *nothing_written = 0;
-  /* Most requests fit in the socket buffer: write them now, with no write
-   * request and no poll-for-writable round trip. uv_write takes the rest. */
+  /* Most writes (a request, a response head) fit in the socket buffer:
+   * write them now, with no write request and no poll-for-writable round
+   * trip. uv_write takes the rest. */
   rc = uv_try_write((uv_stream_t *)s->tcp, bufs, n);
   if (rc < 0 && rc != UV_EAGAIN) {
     /* never write again after a failed write: the socket has reported its
@@ -131,6 +132,21 @@ int uvh__stream_flush(uvh_stream_t *s, int *nothing_sent) {
   return 0;
 }
 
+int uvh__stream_handshake(uvh_stream_t *s, int *sys_err) {
+  int rc = uvh__tls_handshake(s->tls);
+  /* our next flight (or the alert explaining a failure) goes out first */
+  int flush = uvh__stream_flush(s, NULL);
+  *sys_err = 0;
+  if (rc < 0)
+    return rc;
+  if (flush < 0) {
+    s->peer_gone = 1;
+    *sys_err = flush;
+    return UVH_E_CONN_CLOSED;
+  }
+  return rc;
+}
+
 /* ------------------------------------------------------------------- read */
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
@@ -162,7 +178,11 @@ static void on_tls_read(uvh_stream_t *s, ssize_t nread, const char *data) {
   }
   if (!tls->handshake_done) {
     s->ops->on_handshake(s);
-    return; /* nothing of a response can follow the handshake before our request */
+    /* records behind the peer's last handshake flight (a client's first
+     * request often shares a read with its Finished) are read now: no
+     * further read may come to fetch them out of the engine */
+    if (s->closed || s->tls != tls || !tls->handshake_done)
+      return;
   }
   if (bufs->plain == NULL && (bufs->plain = malloc(UVH_TLS_PLAIN_SIZE)) == NULL) {
     s->ops->on_error(s, UVH_E_NOMEM, 0);

@@ -1,4 +1,6 @@
-/* stream.h - a TCP byte stream, plain or TLS: the connected handle, reads
+/* stream.h - a TCP byte stream, plain or TLS, dialed or accepted (the
+ * owner starts the TLS engine for its side and sets `tls`; from then on
+ * both sides run the same): the connected handle, reads
  * into a shared buffer (decrypted when TLS), writes (at once when the
  * socket takes them, else through uv_write), the TLS ciphertext pump,
  * close_notify and the handle's close.
@@ -6,8 +8,8 @@
  * It knows nothing of what it carries: what arrives and what happens go to
  * its owner through `ops`. Owns: its handle once given one (freed in the
  * close callback), its TLS state, the buffers of TLS writes in flight.
- * Borrows: the read buffers (shared by every stream of a pool: a read is
- * consumed before the next one).
+ * Borrows: the read buffers (shared by the streams of one owner, a pool or
+ * a server: a read is consumed before the next one).
  */
 #ifndef UVH_NET_STREAM_H
 #define UVH_NET_STREAM_H
@@ -33,7 +35,9 @@ typedef struct {
   /* The peer closed (err UV_EOF; clean: with a TLS close_notify) or the
    * stream failed (err < 0). */
   void (*on_closed)(uvh_stream_t *s, int err, int clean);
-  /* TLS: handshake bytes arrived (fed to the engine): advance it. */
+  /* TLS: handshake bytes arrived (fed to the engine): advance it
+   * (uvh__stream_handshake). If that finishes the handshake, the records
+   * that came behind it go to on_data at once. */
   void (*on_handshake)(uvh_stream_t *s);
   /* Reading failed: UVH_E_NOMEM, UVH_E_TLS (reason in tls->reason), or
    * UVH_E_CONN_CLOSED with a libuv error (a key update could not be sent). */
@@ -73,6 +77,11 @@ int uvh__stream_write(uvh_stream_t *s, uv_buf_t *bufs, unsigned n, int *nothing_
  * when the socket failed (then *nothing_sent, if given, tells whether no
  * byte left). */
 int uvh__stream_flush(uvh_stream_t *s, int *nothing_sent);
+/* TLS, either side: advance the handshake and send what it queued (the
+ * next flight, or the alert explaining a failure). 1 done, 0 wants more
+ * input, UVH_E_TLS (reason in tls->reason), or UVH_E_CONN_CLOSED when the
+ * socket failed (*sys_err the libuv error; nothing more may be written). */
+int uvh__stream_handshake(uvh_stream_t *s, int *sys_err);
 /* Close the handle. notify: say so with a TLS close_notify when the
  * session is sound (best effort, never waited for). */
 void uvh__stream_close(uvh_stream_t *s, int notify);

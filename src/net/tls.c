@@ -1,4 +1,5 @@
-/* tls.c - TLS settings, cached contexts and per-connection TLS state.
+/* tls.c - TLS settings, client and server contexts, and per-connection
+ * TLS state for either side.
  *
  * Ownership: uvh_tls_opts_t owns its strings; uvh_tls_t owns its SSL
  * object (which owns both memory BIOs and holds its own context
@@ -131,24 +132,27 @@ static const char *last_reason(void) {
 
 /* Why a private key did not load, in words. Consumes the error queue. */
 static void describe_key_failure(char *why, size_t len, const char *key, const char *cert) {
-  unsigned long e;
+  unsigned long e, sys = 0, last = 0;
   int mismatch = 0, encrypted = 0;
-  for (e = ERR_peek_error(); e; e = ERR_peek_error()) {
+  const char *r;
+  while ((e = ERR_get_error()) != 0) {
     if (ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH)
       mismatch = 1;
     if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_BAD_PASSWORD_READ)
       encrypted = 1;
-    if (mismatch || encrypted)
-      break;
-    ERR_get_error();
+    if (ERR_SYSTEM_ERROR(e) && !sys)
+      sys = e;
+    last = e;
   }
+  r = last ? ERR_reason_error_string(last) : NULL;
   if (mismatch)
     snprintf(why, len, "key_file '%s' does not match cert_file '%s'", key, cert);
   else if (encrypted)
     snprintf(why, len, "key_file '%s' is encrypted: give an unencrypted key", key);
+  else if (sys)
+    snprintf(why, len, "cannot load key_file '%s': %s", key, strerror(ERR_GET_REASON(sys)));
   else
-    snprintf(why, len, "cannot load key_file '%s': %s", key, last_reason());
-  ERR_clear_error();
+    snprintf(why, len, "cannot load key_file '%s': %s", key, r ? r : "no private key in it");
 }
 
 /* Called when the server asks for a client certificate (whether or not
@@ -172,6 +176,24 @@ static const unsigned char alpn_http11[] = "\x08http/1.1";
 /* Keys must be unencrypted: OpenSSL's default would ask for a passphrase
  * on the terminal and block the process. */
 static int no_passphrase(char *buf, int size, int rwflag, void *data) { return -1; }
+
+/* Load a certificate chain and its key (in cert when key is NULL). 1, or 0
+ * with why filled. */
+static int use_cert_and_key(SSL_CTX *ctx, const char *cert, const char *key, char *why, size_t why_len) {
+  if (!SSL_CTX_use_certificate_chain_file(ctx, cert)) {
+    snprintf(why, why_len, "cannot load cert_file '%s': %s", cert, last_reason());
+    return 0;
+  }
+  if (!SSL_CTX_use_PrivateKey_file(ctx, key ? key : cert, SSL_FILETYPE_PEM)) {
+    describe_key_failure(why, why_len, key ? key : cert, cert);
+    return 0;
+  }
+  if (!SSL_CTX_check_private_key(ctx)) {
+    snprintf(why, why_len, "key_file '%s' does not match cert_file '%s'", key ? key : cert, cert);
+    return 0;
+  }
+  return 1;
+}
 
 SSL_CTX *uvh__tls_ctx_new(const uvh_tls_opts_t *o, char *why, size_t why_len) {
   SSL_CTX *ctx;
@@ -211,20 +233,8 @@ SSL_CTX *uvh__tls_ctx_new(const uvh_tls_opts_t *o, char *why, size_t why_len) {
     snprintf(why, why_len, "tls key_file '%s' given without cert_file", key);
     goto fail;
   }
-  if (cert) {
-    if (!SSL_CTX_use_certificate_chain_file(ctx, cert)) {
-      snprintf(why, why_len, "cannot load cert_file '%s': %s", cert, last_reason());
-      goto fail;
-    }
-    if (!SSL_CTX_use_PrivateKey_file(ctx, key ? key : cert, SSL_FILETYPE_PEM)) {
-      describe_key_failure(why, why_len, key ? key : cert, cert);
-      goto fail;
-    }
-    if (!SSL_CTX_check_private_key(ctx)) {
-      snprintf(why, why_len, "key_file '%s' does not match cert_file '%s'", key ? key : cert, cert);
-      goto fail;
-    }
-  }
+  if (cert && !use_cert_and_key(ctx, cert, key, why, why_len))
+    goto fail;
   if (o->str[TLS_CIPHERS] && !SSL_CTX_set_cipher_list(ctx, o->str[TLS_CIPHERS])) {
     snprintf(why, why_len, "tls ciphers '%s': no usable cipher", o->str[TLS_CIPHERS]);
     goto fail;
@@ -235,6 +245,114 @@ fail:
   ERR_clear_error();
   SSL_CTX_free(ctx);
   return NULL;
+}
+
+SSL_CTX *uvh__tls_server_ctx_new(const uvh_tls_server_opts_t *o, char *why, size_t why_len) {
+  /* a session resumed must come from this kind of context; OpenSSL refuses
+   * to resume with client certificates verified unless it is set */
+  static const unsigned char sid_ctx[] = "uvent-server";
+  SSL_CTX *ctx;
+  int verify;
+  if (o->min_version != 0 && o->min_version != 12 && o->min_version != 13) {
+    snprintf(why, why_len, "tls min_version must be TLSv1.2 or TLSv1.3");
+    return NULL;
+  }
+  if (o->client_cert < UVH_TLS_CLIENT_CERT_NONE || o->client_cert > UVH_TLS_CLIENT_CERT_REQUIRE) {
+    snprintf(why, why_len, "tls client_cert must be none, optional or require");
+    return NULL;
+  }
+  if (o->cert_file == NULL) {
+    snprintf(why, why_len, "a TLS server needs cert_file (its certificate chain)%s",
+             o->key_file ? "; key_file alone is not enough" : "");
+    return NULL;
+  }
+  if (o->client_cert != UVH_TLS_CLIENT_CERT_NONE && o->ca_file == NULL) {
+    snprintf(why, why_len, "tls client_cert %s needs ca_file: the CAs client certificates must chain to",
+             o->client_cert == UVH_TLS_CLIENT_CERT_REQUIRE ? "require" : "optional");
+    return NULL;
+  }
+  ERR_clear_error();
+  if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+    snprintf(why, why_len, "cannot create a TLS context: %s", last_reason());
+    return NULL;
+  }
+  SSL_CTX_set_min_proto_version(ctx, o->min_version == 13 ? TLS1_3_VERSION : TLS1_2_VERSION);
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+  /* resumption by ticket only (stateless, keys per context): no cache of
+   * sessions that grows with the number of clients */
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
+  SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1);
+  if (!use_cert_and_key(ctx, o->cert_file, o->key_file, why, why_len))
+    goto fail;
+  if (o->ca_file) {
+    STACK_OF(X509_NAME) *names;
+    if (!SSL_CTX_load_verify_locations(ctx, o->ca_file, NULL) ||
+        (names = SSL_load_client_CA_file(o->ca_file)) == NULL) {
+      snprintf(why, why_len, "cannot load ca_file '%s': %s", o->ca_file, last_reason());
+      goto fail;
+    }
+    /* the CAs named to the client, so it can pick its certificate */
+    SSL_CTX_set_client_CA_list(ctx, names);
+  }
+  verify = o->client_cert == UVH_TLS_CLIENT_CERT_NONE       ? SSL_VERIFY_NONE
+           : o->client_cert == UVH_TLS_CLIENT_CERT_OPTIONAL ? SSL_VERIFY_PEER
+                                                             : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+  SSL_CTX_set_verify(ctx, verify, NULL);
+  ERR_clear_error();
+  return ctx;
+fail:
+  ERR_clear_error();
+  SSL_CTX_free(ctx);
+  return NULL;
+}
+
+void uvh__tls_ctx_cache_init(uvh_tls_ctx_cache_t *c, unsigned max) {
+  uvh_list_init(&c->list);
+  c->n = 0;
+  c->max = max;
+}
+
+static void cache_drop(uvh_tls_ctx_cache_t *c, uvh_tls_ctx_t *e) {
+  uvh_list_remove(&e->link);
+  SSL_CTX_free(e->ctx);
+  free(e);
+  c->n--;
+}
+
+void uvh__tls_ctx_cache_clear(uvh_tls_ctx_cache_t *c) {
+  while (!uvh_list_empty(&c->list))
+    cache_drop(c, uvh_container_of(c->list.next, uvh_tls_ctx_t, link));
+}
+
+SSL_CTX *uvh__tls_ctx_cache_find(uvh_tls_ctx_cache_t *c, const char *key) {
+  uvh_list_t *it;
+  for (it = c->list.next; it != &c->list; it = it->next) {
+    uvh_tls_ctx_t *e = uvh_container_of(it, uvh_tls_ctx_t, link);
+    if (strcmp(e->key, key) == 0) {
+      uvh_list_remove(&e->link);
+      uvh_list_push_front(&c->list, &e->link);
+      return e->ctx;
+    }
+  }
+  return NULL;
+}
+
+int uvh__tls_ctx_cache_add(uvh_tls_ctx_cache_t *c, const char *key, SSL_CTX *ctx) {
+  size_t klen = strlen(key) + 1;
+  uvh_tls_ctx_t *e = malloc(sizeof *e + klen);
+  if (e == NULL) {
+    SSL_CTX_free(ctx);
+    return UVH_E_NOMEM;
+  }
+  e->ctx = ctx;
+  memcpy(e->key, key, klen);
+  uvh_list_push_front(&c->list, &e->link);
+  if (++c->n > c->max)
+    cache_drop(c, uvh_container_of(c->list.prev, uvh_tls_ctx_t, link));
+  return 0;
 }
 
 void uvh__tls_ctx_up_ref(SSL_CTX *ctx) { SSL_CTX_up_ref(ctx); }
@@ -250,10 +368,8 @@ int uvh__tls_is_ip(const char *host) {
   return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
 }
 
-int uvh__tls_start(uvh_tls_t *t, SSL_CTX *ctx, const char *name, SSL_SESSION *session, void *app,
-                   uvh_tls_session_cb on_session) {
-  int ok = 1;
-  size_t len = strlen(name);
+/* An SSL object over two memory BIOs, for either side. 0 or UVH_E_NOMEM. */
+static int engine_new(uvh_tls_t *t, SSL_CTX *ctx, void *app) {
   memset(t, 0, sizeof *t);
   ERR_clear_error();
   t->ssl = SSL_new(ctx);
@@ -270,8 +386,26 @@ int uvh__tls_start(uvh_tls_t *t, SSL_CTX *ctx, const char *name, SSL_SESSION *se
   BIO_set_mem_eof_return(t->rbio, -1);
   SSL_set_bio(t->ssl, t->rbio, t->wbio);
   t->app = app;
-  t->on_session = on_session;
   SSL_set_app_data(t->ssl, t);
+  return 0;
+}
+
+int uvh__tls_accept(uvh_tls_t *t, SSL_CTX *ctx, void *app) {
+  int rc = engine_new(t, ctx, app);
+  if (rc != 0)
+    return rc;
+  t->server = 1;
+  SSL_set_accept_state(t->ssl);
+  return 0;
+}
+
+int uvh__tls_start(uvh_tls_t *t, SSL_CTX *ctx, const char *name, SSL_SESSION *session, void *app,
+                   uvh_tls_session_cb on_session) {
+  int ok = 1, rc;
+  size_t len = strlen(name);
+  if ((rc = engine_new(t, ctx, app)) != 0)
+    return rc;
+  t->on_session = on_session;
   SSL_set_connect_state(t->ssl);
   /* "example.com." is example.com: certificates and SNI name it without the dot */
   if (len > 1 && name[len - 1] == '.')
@@ -333,41 +467,55 @@ int uvh__tls_feed(uvh_tls_t *t, const char *data, size_t len) {
 
 /* Certificate verification failures, in words a user can act on. */
 static void describe_verify_failure(uvh_tls_t *t, long v) {
+  const char *peer = t->server ? "client" : "server";
   char what_buf[300];
-  const char *what;
+  const char *what = what_buf;
   switch (v) {
   case X509_V_ERR_CERT_HAS_EXPIRED:
-    what = "the server's certificate has expired";
+    snprintf(what_buf, sizeof what_buf, "the %s's certificate has expired", peer);
     break;
   case X509_V_ERR_CERT_NOT_YET_VALID:
-    what = "the server's certificate is not yet valid";
+    snprintf(what_buf, sizeof what_buf, "the %s's certificate is not yet valid", peer);
     break;
   case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-    what = "the server's certificate is self-signed";
+    snprintf(what_buf, sizeof what_buf, "the %s's certificate is self-signed", peer);
     break;
   case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-    what = "a self-signed certificate in the server's chain is not trusted";
+    snprintf(what_buf, sizeof what_buf, "a self-signed certificate in the %s's chain is not trusted", peer);
     break;
   case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
   case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
   case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-    what = "the server's certificate has an unknown issuer";
+    snprintf(what_buf, sizeof what_buf, "the %s's certificate has an unknown issuer", peer);
     break;
   case X509_V_ERR_HOSTNAME_MISMATCH:
     snprintf(what_buf, sizeof what_buf, "hostname mismatch: the server's certificate is not valid for '%.200s'", t->name);
-    what = what_buf;
     break;
   case X509_V_ERR_IP_ADDRESS_MISMATCH:
     snprintf(what_buf, sizeof what_buf, "IP address mismatch: the server's certificate is not valid for %.200s", t->name);
-    what = what_buf;
     break;
   case X509_V_ERR_CERT_REVOKED:
-    what = "the server's certificate is revoked";
+    snprintf(what_buf, sizeof what_buf, "the %s's certificate is revoked", peer);
     break;
   default:
     what = X509_verify_cert_error_string(v);
   }
   snprintf(t->reason, sizeof t->reason, "certificate verify failed: %.250s (X509 error %ld)", what, v);
+}
+
+/* A server engine's failure: the client is the one to blame or to fix. */
+static void describe_server_failure(uvh_tls_t *t, int r, const char *reason, const char *during) {
+  if (r == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
+    snprintf(t->reason, sizeof t->reason, "%s failed: the client sent no certificate and one is required (%s)", during,
+             reason);
+  else if (r == SSL_R_TLSV1_ALERT_UNKNOWN_CA || r == SSL_R_SSLV3_ALERT_BAD_CERTIFICATE ||
+           r == SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN)
+    snprintf(t->reason, sizeof t->reason, "%s failed: the client refused the server's certificate (%s)", during, reason);
+  else if (r == SSL_R_WRONG_VERSION_NUMBER || r == SSL_R_HTTP_REQUEST || r == SSL_R_UNSUPPORTED_PROTOCOL)
+    snprintf(t->reason, sizeof t->reason, "%s failed: the client does not speak TLS (or no version we allow) here (%s)",
+             during, reason);
+  else
+    snprintf(t->reason, sizeof t->reason, "%s failed: %s", during, reason);
 }
 
 /* Set t->reason for a failed operation; `during` names it. */
@@ -381,7 +529,9 @@ static int describe_failure(uvh_tls_t *t, int ret, const char *during) {
   } else if (err == SSL_ERROR_SSL && e) {
     int r = ERR_GET_REASON(e);
     const char *reason = ERR_reason_error_string(e);
-    if (r == SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED || r == SSL_R_SSLV3_ALERT_BAD_CERTIFICATE ||
+    if (t->server)
+      describe_server_failure(t, r, reason ? reason : "protocol error", during);
+    else if (r == SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED || r == SSL_R_SSLV3_ALERT_BAD_CERTIFICATE ||
         r == SSL_R_TLSV1_ALERT_UNKNOWN_CA || r == SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN)
       snprintf(t->reason, sizeof t->reason, "the server refused the client certificate or wants one (%s)",
                reason ? reason : "alert");
@@ -403,6 +553,10 @@ int uvh__tls_handshake(uvh_tls_t *t) {
   if (rc == 1) {
     t->handshake_done = 1;
     t->resumed = SSL_session_reused(t->ssl) ? 1 : 0;
+    if (t->server) {
+      const char *sni = SSL_get_servername(t->ssl, TLSEXT_NAMETYPE_host_name);
+      snprintf(t->name, sizeof t->name, "%s", sni ? sni : "");
+    }
     return 1;
   }
   if (SSL_get_error(t->ssl, rc) == SSL_ERROR_WANT_READ)

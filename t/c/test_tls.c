@@ -145,6 +145,12 @@ static void test_settings_errors(void) {
   tls.cert_file = cert;
   tls.key_file = cert; /* a certificate is no key */
   is_int(uvh_pool_set_tls(pool, &tls), UVH_E_TLS_CONFIG, "pool: an unusable key_file is refused");
+  uvh_tls_config_init(&tls);
+  tls.cert_file = cert;
+  tls.key_file = "/nonexistent/key.pem";
+  is_int(uvh_pool_set_tls(pool, &tls), UVH_E_TLS_CONFIG, "pool: a missing key_file is refused");
+  ok(strstr(uvh_pool_last_error(pool), "cannot load key_file '/nonexistent/key.pem': No such file or directory") != NULL,
+     "message names the file and the system's reason: %s", uvh_pool_last_error(pool));
 
   uvh_tls_config_init(&tls);
   tls.min_version = 11;
@@ -195,11 +201,11 @@ static void test_verify(void) {
   is_int(pool->stats.tls_resumed, 1, "its new connection resumed the session");
   is_int(pool->stats.connections_opened, 3, "three connections so far");
 
-  nctx = pool->ntls_ctxs;
+  nctx = pool->tls_ctxs.n;
   snprintf(u, sizeof u, "https://localhost:%d/", port);
   fetch(pool, u, &tls, 0, &o);
   is_int(o.status, 200, "by name: SNI and host name verified");
-  is_int(pool->ntls_ctxs, nctx, "same settings, another host: the cached context is shared");
+  is_int(pool->tls_ctxs.n, nctx, "same settings, another host: the cached context is shared");
   is_int(pool->stats.tls_handshakes, 2, "another destination: no session to resume yet");
 
   tls.server_name = "wrong.example";
@@ -211,7 +217,7 @@ static void test_verify(void) {
   tls.verify = 0;
   fetch(pool, url, &tls, 0, &o);
   is_int(o.status, 200, "verify => 0 accepts the self-signed server");
-  is_int(pool->ntls_ctxs, nctx + 1, "a new setting gets a context of its own");
+  is_int(pool->tls_ctxs.n, nctx + 1, "a new setting gets a context of its own");
 
   uvh_pool_release(pool);
   uvh_pool_unref(pool);
