@@ -112,6 +112,34 @@ static void test_refusals(size_t step) {
   refused("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n01234\r\n0\r\n\r\n", step, 0, 4, UVH_E_TOO_LARGE,
           "a chunked body over max_body_size is refused");
   refused("G@T / HTTP/1.1\r\n\r\n", step, 0, 0, UVH_E_PROTOCOL, "a bad method is refused");
+  refused("GET / HTTP/1.1\r\nX-A: a\nb: c\r\n\r\n", step, 0, 0, UVH_E_PROTOCOL,
+          "a bare LF inside a header line, a CRLF after it, is refused");
+}
+
+/* Every byte in a header name: taken when it is a token character (RFC
+ * 9110 5.6.2), refused otherwise (the parser checks names by a table). */
+static void test_name_bytes(void) {
+  int c, wrong = 0;
+  for (c = 1; c < 256; c++) {
+    char in[64];
+    int tchar = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                (c != ':' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+    uvh_h1_message_t *m = message_new();
+    uvh_parser_t p;
+    result_t r;
+    if (c == '\r' || c == '\n' || c == ':') {
+      message_free(m);
+      continue; /* these end the name or the line: other checks */
+    }
+    snprintf(in, sizeof in, "GET / HTTP/1.1\r\nX%cY: v\r\n\r\n", c);
+    r = parse_request(m, in, 0, 0, 0, &p);
+    if ((r.rc == 1) != tchar) {
+      printf("# byte 0x%02x in a header name: rc %d\n", c, r.rc);
+      wrong++;
+    }
+    message_free(m);
+  }
+  is_int(wrong, 0, "header names take exactly the token characters");
 }
 
 /* The writer's chunks, then its last chunk, read back by a parser. */
@@ -152,6 +180,7 @@ int main(void) {
   test_requests(1);
   test_refusals(0);
   test_refusals(1);
+  test_name_bytes();
   test_chunked_writer();
   return done_testing();
 }
