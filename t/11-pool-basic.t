@@ -269,5 +269,22 @@ subtest 'Uvent::HTTP::Request object' => sub {
     is_deeply([ echo_vals($e, 'X-One') ], ['a'], 'header on the wire');
 };
 
+subtest 'a Client object only for a caller who takes it' => sub {
+    my $pool = Uvent::HTTP::Pool->new({ timeout => 60 }, $loop);
+    my $made = 0;
+    my $destroy = \&Uvent::HTTP::Client::DESTROY;
+    no warnings 'redefine';
+    local *Uvent::HTTP::Client::DESTROY = sub { $made++; $destroy->(@_) };
+    my $calls = 0;
+    $pool->request({ uri => $srv->url('/ok'), timeout => 5, response_callback => sub { $calls++ } });
+    is($made, 0, 'none made in void context');
+    ok(run_until($loop, sub { $calls }), 'the request completed');
+    my $client = $pool->request({ uri => $srv->url('/ok'), timeout => 5, response_callback => sub { $calls++ } });
+    isa_ok($client, 'Uvent::HTTP::Client', 'in scalar context');
+    ok(run_until($loop, sub { $calls == 2 }), 'that one completed too');
+    undef $client;
+    is($made, 1, 'and freed once');
+};
+
 $srv->stop;
 done_testing;

@@ -85,7 +85,8 @@ request(uvx_pool_t *pool, SV *request)
     } else {
       sv_magicext((SV *)hv, NULL, PERL_MAGIC_ext, &uvx_request_vtbl, (const char *)r, 0);
     }
-    if (conn) {
+    /* no Client object nobody can see (its DESTROY is a method call) */
+    if (conn && GIMME_V != G_VOID) {
       uvh_conn_ref(conn);
       RETVAL = uvx_wrap(aTHX_ conn, MY_CXT.stash_client);
     } else {
