@@ -286,5 +286,20 @@ subtest 'a Client object only for a caller who takes it' => sub {
     is($made, 1, 'and freed once');
 };
 
+subtest 'a response kept past its callback' => sub {
+    my $l = Uvent::Loop->new;
+    my $pool = Uvent::HTTP::Pool->new({}, $l);
+    my $kept;
+    $pool->request({ uri => $srv->url('/ok'), timeout => 5, response_callback => sub { $kept = $_[1] } });
+    ok(run_until($l, sub { $kept }), 'the request completed');
+    undef $pool;
+    undef $l;
+    is($kept->code, 200, 'its code after the pool and loop are gone');
+    ok(defined $kept->body, 'and its body');
+    # the core response is released by magic when the object goes: no
+    # DESTROY method call per response
+    ok(!Uvent::HTTP::Response->can('DESTROY'), 'no DESTROY method');
+};
+
 $srv->stop;
 done_testing;

@@ -145,7 +145,9 @@ static void uvx_call(pTHX_ SV *cb, SV **args, int nargs) {
     return;
   ENTER;
   SAVETMPS;
-  saved_errsv = newSVsv(ERRSV);
+  /* an empty $@ (the usual one) is restored by setting it empty again,
+   * without a copy of it */
+  saved_errsv = SvPOK(ERRSV) && !SvMAGICAL(ERRSV) && SvCUR(ERRSV) == 0 ? NULL : newSVsv(ERRSV);
   PUSHMARK(SP);
   EXTEND(SP, nargs);
   for (i = 0; i < nargs; i++)
@@ -154,8 +156,12 @@ static void uvx_call(pTHX_ SV *cb, SV **args, int nargs) {
   call_sv(cb, G_EVAL | G_DISCARD | G_VOID);
   if (SvTRUE(ERRSV))
     uvx_store_error(aTHX_ ERRSV);
-  sv_setsv(ERRSV, saved_errsv);
-  SvREFCNT_dec(saved_errsv);
+  if (saved_errsv) {
+    sv_setsv(ERRSV, saved_errsv);
+    SvREFCNT_dec(saved_errsv);
+  } else if (!SvPOK(ERRSV) || SvCUR(ERRSV) != 0) {
+    sv_setpvs(ERRSV, "");
+  }
   FREETMPS;
   LEAVE;
 }
