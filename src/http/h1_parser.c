@@ -22,7 +22,10 @@ const char *uvh__h1_header(const uvh_h1_message_t *m, const char *name, size_t *
   size_t i, nlen = strlen(name);
   for (i = 0; i < m->nheaders; i++) {
     const uvh_header_t *h = &m->headers[i];
-    if (h->name_len == nlen && strncasecmp(m->strings.data + h->name_off, name, nlen) == 0) {
+    const char *hn = m->strings.data + h->name_off;
+    /* the first byte alone (any case) rules out most names without a call */
+    if (h->name_len == nlen && (nlen == 0 || ((unsigned char)*hn | 0x20) == ((unsigned char)*name | 0x20)) &&
+        strncasecmp(hn, name, nlen) == 0) {
       *value_len = h->value_len;
       return m->strings.data + h->value_off;
     }
@@ -131,11 +134,16 @@ static int on_header_field(llhttp_t *l, const char *at, size_t len) {
   int rc = count_header_bytes(p, len + 4);
   if (rc)
     return rc;
-  /* strict llhttp checks this itself; a system libllhttp may not be strict */
+  /* strict llhttp (built in by src/Makefile) refuses these bytes itself,
+   * before this callback; a system libllhttp may not be strict */
+#if !defined(LLHTTP_STRICT_MODE) || !LLHTTP_STRICT_MODE
   for (i = 0; i < len; i++)
     if (!tchar_table[(unsigned char)at[i]])
       return refuse(p, UVH_E_PROTOCOL, "invalid character in a header name (a space, a control character or a "
                                        "separator; a space before the colon is not allowed either)");
+#else
+  (void)i;
+#endif
   if (p->in_header_value || p->cur.name_len == 0) {
     p->in_header_value = 0;
     p->cur.name_off = (uint32_t)p->resp->strings.len;
