@@ -62,4 +62,20 @@ like($@, qr/'uri' is required/, 'validate misses an absent uri');
     is_deeply([sort @seen], [qw(body method timeout uri)], "validate leaves a caller's each going");
 }
 
+# request() takes a Uvent::HTTP::Request by its class at once and a
+# subclass through @ISA; any other object is refused.
+@My::Request::ISA = ('Uvent::HTTP::Request');
+for my $class ('Uvent::HTTP::Request', 'My::Request') {
+    my $calls = 0;
+    my $r = bless { uri => 'http://127.0.0.1:1/', timeout => 5, response_callback => sub { $calls++ } }, $class;
+    ok(eval { $pool->request($r); 1 }, "request() takes a $class") or diag($@);
+    $pool->shutdown;
+    my $deadline = time + 5;
+    $loop->run_once while !$calls && time < $deadline;
+    is($calls, 1, "its callback ran once");
+    $pool = Uvent::HTTP::Pool->new({}, $loop);
+}
+eval { $pool->request(bless { uri => 'http://127.0.0.1:1/' }, 'Not::A::Request') };
+like($@, qr/expects a hashref of parameters or a Uvent::HTTP::Request/, 'another class is refused');
+
 done_testing;

@@ -53,7 +53,10 @@ request(uvx_pool_t *pool, SV *request)
       uvx_hold(aTHX_ SvRV(request));
     if (SvROK(request) && SvTYPE(SvRV(request)) == SVt_PVHV && !SvOBJECT(SvRV(request)))
       request = uvx_request_from_params(aTHX_ (HV *)SvRV(request));
-    if (!SvROK(request) || SvTYPE(SvRV(request)) != SVt_PVHV || !sv_derived_from(request, "Uvent::HTTP::Request"))
+    /* the class itself is one pointer compare; sv_derived_from walks @ISA */
+    if (!SvROK(request) || SvTYPE(SvRV(request)) != SVt_PVHV ||
+        !(SvOBJECT(SvRV(request)) && SvSTASH(SvRV(request)) == MY_CXT.stash_request) &&
+            !sv_derived_from(request, "Uvent::HTTP::Request"))
       UVX_CROAK("Uvent::HTTP::Pool->request: expects a hashref of parameters or a Uvent::HTTP::Request");
     hv = (HV *)SvRV(request);
     mg = uvx_request_magic(aTHX_ (SV *)hv);

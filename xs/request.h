@@ -49,21 +49,24 @@ static void uvx_add_header(pTHX_ const char *prefix, uvh_request_t *r, SV *name,
 /* The parameters a request accepts: the one list, which
  * Uvent::HTTP::Request reads through Uvent::HTTP::Request::_fields. The
  * enum names their places in it. */
-static const char *const uvx_request_fields[] = {
-  "uri", "method", "headers", "body", "timeout", "connect_timeout", "max_headers_size", "max_body_size",
-  "retry", "idempotent", "tls", "response_callback", NULL};
+#define UVX_REQUEST_FIELDS(X)                                                                  \
+  X("uri") X("method") X("headers") X("body") X("timeout") X("connect_timeout") X("max_headers_size") \
+  X("max_body_size") X("retry") X("idempotent") X("tls") X("response_callback")
+#define UVX_FIELD_NAME(name) name,
+#define UVX_FIELD_LEN(name) (I32)(sizeof(name) - 1),
+static const char *const uvx_request_fields[] = {UVX_REQUEST_FIELDS(UVX_FIELD_NAME) NULL};
+static const I32 uvx_request_field_lens[] = {UVX_REQUEST_FIELDS(UVX_FIELD_LEN)};
 enum {
   UVX_F_URI, UVX_F_METHOD, UVX_F_HEADERS, UVX_F_BODY, UVX_F_TIMEOUT, UVX_F_CONNECT_TIMEOUT,
   UVX_F_MAX_HEADERS_SIZE, UVX_F_MAX_BODY_SIZE, UVX_F_RETRY, UVX_F_IDEMPOTENT, UVX_F_TLS,
   UVX_F_RESPONSE_CALLBACK, UVX_NFIELDS
 };
 
-/* The place of a key in uvx_request_fields, or -1. */
+/* The place of a key in uvx_request_fields, or -1 (lengths compared first). */
 static int uvx_field_index(const char *key, I32 klen) {
   int i;
   for (i = 0; i < UVX_NFIELDS; i++)
-    if (uvx_request_fields[i][0] == key[0] && (I32)strlen(uvx_request_fields[i]) == klen &&
-        memcmp(uvx_request_fields[i], key, klen) == 0)
+    if (uvx_request_field_lens[i] == klen && uvx_request_fields[i][0] == key[0] && memcmp(uvx_request_fields[i], key, klen) == 0)
       return i;
   return -1;
 }
