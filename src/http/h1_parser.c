@@ -56,7 +56,7 @@ static int count_header_bytes(uvh_parser_t *p, size_t len) {
   return 0;
 }
 
-static int append_string(uvh_parser_t *p, const char *at, size_t len) {
+static inline int append_string(uvh_parser_t *p, const char *at, size_t len) {
   uvh_buf_t *b = &p->resp->strings;
   if (b->cap - b->len >= len && len) { /* the usual case: reserved from the head's length in the feed */
     memcpy(b->data + b->len, at, len);
