@@ -301,5 +301,23 @@ subtest 'a response kept past its callback' => sub {
     ok(!Uvent::HTTP::Response->can('DESTROY'), 'no DESTROY method');
 };
 
+subtest 'a callback that replaces or deletes itself while it runs' => sub {
+    my $pool = Uvent::HTTP::Pool->new({}, $loop);
+    for my $how ('replace', 'delete') {
+        my ($calls, $after) = (0, 'unset');
+        $pool->request({ uri => $srv->url('/ok'), timeout => 5, response_callback => sub {
+            my ($req) = @_;
+            $calls++;
+            if ($how eq 'replace') { $req->{response_callback} = sub { $calls += 100 } }
+            else { delete $req->{response_callback} }
+            my $x = [ (1) x 100 ];    # reuse freed memory, if any was freed
+            $after = 'ran on';
+        } });
+        ok(run_until($loop, sub { $calls }), "$how: the request completed");
+        is($calls, 1, "$how: the callback ran once, not its replacement");
+        is($after, 'ran on', "$how: and to its end");
+    }
+};
+
 $srv->stop;
 done_testing;

@@ -75,8 +75,12 @@ static void uvx_on_response(uvh_request_t *req, uvh_response_t *resp, const uvh_
   args[1] = sv_2mortal(uvx_response_new(aTHX_ resp));
   args[2] = err ? sv_2mortal(uvx_make_error(aTHX_ err)) : &PL_sv_undef;
   cbp = hv_fetchs(hv, "response_callback", 0);
-  if (cbp && SvROK(*cbp))
+  /* no Perl code runs before call_sv takes the CV (and holds it while it
+   * runs): the hash's own value serves, unless reading it runs magic */
+  if (cbp && SvGMAGICAL(*cbp))
     cb = sv_2mortal(newSVsv(*cbp));
+  else if (cbp && SvROK(*cbp))
+    cb = *cbp;
   uvx_call(aTHX_ cb, args, 3);
   FREETMPS;
   LEAVE;
