@@ -81,7 +81,7 @@ static void uvx_on_response(uvh_request_t *req, uvh_response_t *resp, const uvh_
     cb = sv_2mortal(newSVsv(*cbp));
   else if (cbp && SvROK(*cbp))
     cb = *cbp;
-  uvx_call(aTHX_ cb, args, 3);
+  uvx_call_in_scope(aTHX_ cb, args, 3); /* the scope opened above */
   FREETMPS;
   LEAVE;
 }

@@ -136,15 +136,15 @@ static void uvx_rethrow(pTHX) {
 }
 
 /* The one trampoline: call `cb` with `args` under G_EVAL, keep $@ intact,
- * store an exception for the XSUB that entered C to rethrow. */
-static void uvx_call(pTHX_ SV *cb, SV **args, int nargs) {
+ * store an exception for the XSUB that entered C to rethrow. This one runs
+ * in the caller's ENTER/SAVETMPS scope, whose FREETMPS frees what the
+ * callback left; uvx_call opens its own. */
+static void uvx_call_in_scope(pTHX_ SV *cb, SV **args, int nargs) {
   dSP;
   int i;
   SV *saved_errsv;
   if (cb == NULL || !SvOK(cb))
     return;
-  ENTER;
-  SAVETMPS;
   /* an empty $@ (the usual one) is restored by setting it empty again,
    * without a copy of it */
   saved_errsv = SvPOK(ERRSV) && !SvMAGICAL(ERRSV) && SvCUR(ERRSV) == 0 ? NULL : newSVsv(ERRSV);
@@ -162,6 +162,12 @@ static void uvx_call(pTHX_ SV *cb, SV **args, int nargs) {
   } else if (!SvPOK(ERRSV) || SvCUR(ERRSV) != 0) {
     sv_setpvs(ERRSV, "");
   }
+}
+
+static void uvx_call(pTHX_ SV *cb, SV **args, int nargs) {
+  ENTER;
+  SAVETMPS;
+  uvx_call_in_scope(aTHX_ cb, args, nargs);
   FREETMPS;
   LEAVE;
 }
