@@ -41,7 +41,8 @@ struct uvh_request_s {
   int refcount;
   uvh_request_state_t state; /* written by uvh__request_set_state only */
   uvh_url_t url;
-  char *method;              /* owned, upper-case as given */
+  char *method;              /* owned, upper-case as given: method_inline, or malloc'ed when longer */
+  char method_inline[16];    /* the usual methods, with no allocation of their own */
   uvh_buf_t user_headers;    /* "Name: value\r\n" lines, validated */
   unsigned has_user_agent : 1, has_authorization : 1, has_host : 1, has_content_length : 1;
   unsigned wants_close : 1;  /* request carries Connection: close */

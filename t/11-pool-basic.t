@@ -269,5 +269,55 @@ subtest 'Uvent::HTTP::Request object' => sub {
     is_deeply([ echo_vals($e, 'X-One') ], ['a'], 'header on the wire');
 };
 
+subtest 'a Client object only for a caller who takes it' => sub {
+    my $pool = Uvent::HTTP::Pool->new({ timeout => 60 }, $loop);
+    my $made = 0;
+    my $destroy = \&Uvent::HTTP::Client::DESTROY;
+    no warnings 'redefine';
+    local *Uvent::HTTP::Client::DESTROY = sub { $made++; $destroy->(@_) };
+    my $calls = 0;
+    $pool->request({ uri => $srv->url('/ok'), timeout => 5, response_callback => sub { $calls++ } });
+    is($made, 0, 'none made in void context');
+    ok(run_until($loop, sub { $calls }), 'the request completed');
+    my $client = $pool->request({ uri => $srv->url('/ok'), timeout => 5, response_callback => sub { $calls++ } });
+    isa_ok($client, 'Uvent::HTTP::Client', 'in scalar context');
+    ok(run_until($loop, sub { $calls == 2 }), 'that one completed too');
+    undef $client;
+    is($made, 1, 'and freed once');
+};
+
+subtest 'a response kept past its callback' => sub {
+    my $l = Uvent::Loop->new;
+    my $pool = Uvent::HTTP::Pool->new({}, $l);
+    my $kept;
+    $pool->request({ uri => $srv->url('/ok'), timeout => 5, response_callback => sub { $kept = $_[1] } });
+    ok(run_until($l, sub { $kept }), 'the request completed');
+    undef $pool;
+    undef $l;
+    is($kept->code, 200, 'its code after the pool and loop are gone');
+    ok(defined $kept->body, 'and its body');
+    # the core response is released by magic when the object goes: no
+    # DESTROY method call per response
+    ok(!Uvent::HTTP::Response->can('DESTROY'), 'no DESTROY method');
+};
+
+subtest 'a callback that replaces or deletes itself while it runs' => sub {
+    my $pool = Uvent::HTTP::Pool->new({}, $loop);
+    for my $how ('replace', 'delete') {
+        my ($calls, $after) = (0, 'unset');
+        $pool->request({ uri => $srv->url('/ok'), timeout => 5, response_callback => sub {
+            my ($req) = @_;
+            $calls++;
+            if ($how eq 'replace') { $req->{response_callback} = sub { $calls += 100 } }
+            else { delete $req->{response_callback} }
+            my $x = [ (1) x 100 ];    # reuse freed memory, if any was freed
+            $after = 'ran on';
+        } });
+        ok(run_until($loop, sub { $calls }), "$how: the request completed");
+        is($calls, 1, "$how: the callback ran once, not its replacement");
+        is($after, 'ran on', "$how: and to its end");
+    }
+};
+
 $srv->stop;
 done_testing;

@@ -156,4 +156,25 @@ subtest 'the loop is fine afterwards' => sub {
 
 is_deeply(\@warnings, [], 'no warnings') or diag(explain \@warnings);
 $srv->stop;
+# The trampoline keeps the caller's $@ around every callback; an empty one
+# (the usual) is restored without a copy, any other from its copy.
+subtest '$@ is kept across a callback' => sub {
+    for my $case (["earlier\n", 'a message'], ['', 'empty'], [undef, 'undef'], [0, 'a false number']) {
+        my $l = Uvent::Loop->new;
+        my $calls = 0;
+        my $t = Uvent::Timer->once(0.001, sub { $calls++; eval { die "inner\n" }; 1 }, $l);
+        $@ = $case->[0];
+        $l->run;
+        my $after = $@;
+        is($calls, 1, "$case->[1]: the callback ran");
+        is($after, $case->[0], "$case->[1]: \$@ as before the run");
+    }
+    my $l = Uvent::Loop->new;
+    my $t1 = Uvent::Timer->once(0.001, sub { die "first\n" }, $l);
+    my $t2 = Uvent::Timer->once(0.001, sub { }, $l);
+    eval { 1 };
+    ok(!eval { $l->run; 1 }, 'a callback that dies: run rethrows');
+    is($@, "first\n", 'its exception');
+};
+
 done_testing;

@@ -21,6 +21,28 @@ static MAGIC *uvx_request_magic(pTHX_ SV *hv) {
   return SvMAGICAL(hv) ? mg_findext(hv, PERL_MAGIC_ext, &uvx_request_vtbl) : NULL;
 }
 
+/* A Uvent::HTTP::Response holds its core response by ext magic on the
+ * object's scalar (the pointer is also its IV, for uvx_unwrap): freeing
+ * the object drops the reference with no DESTROY method call, which
+ * would cost more than the rest of the object. */
+static int uvx_response_mg_free(pTHX_ SV *sv, MAGIC *mg) {
+  if (mg->mg_ptr)
+    uvh_response_unref((uvh_response_t *)mg->mg_ptr);
+  mg->mg_ptr = NULL;
+  return 0;
+}
+
+static MGVTBL uvx_response_vtbl = {0, 0, 0, 0, uvx_response_mg_free, 0, 0, 0};
+
+/* A new Uvent::HTTP::Response object owning one reference to `resp`. */
+static SV *uvx_response_new(pTHX_ uvh_response_t *resp) {
+  dMY_CXT;
+  SV *inner = newSViv(PTR2IV(resp));
+  uvh_response_ref(resp);
+  sv_magicext(inner, NULL, PERL_MAGIC_ext, &uvx_response_vtbl, (const char *)resp, 0);
+  return sv_bless(newRV_noinc(inner), MY_CXT.stash_response);
+}
+
 static SV *uvx_make_error(pTHX_ const uvh_error_t *err) {
   dMY_CXT;
   HV *hv = newHV();
@@ -50,13 +72,16 @@ static void uvx_on_response(uvh_request_t *req, uvh_response_t *resp, const uvh_
   SAVETMPS;
   args[0] = sv_2mortal(newRV_inc((SV *)hv)); /* keeps the request alive past the unpin */
   SvREFCNT_dec((SV *)hv);                    /* the pin taken by _submit */
-  uvh_response_ref(resp);
-  args[1] = sv_2mortal(uvx_wrap(aTHX_ resp, MY_CXT.stash_response));
+  args[1] = sv_2mortal(uvx_response_new(aTHX_ resp));
   args[2] = err ? sv_2mortal(uvx_make_error(aTHX_ err)) : &PL_sv_undef;
   cbp = hv_fetchs(hv, "response_callback", 0);
-  if (cbp && SvROK(*cbp))
+  /* no Perl code runs before call_sv takes the CV (and holds it while it
+   * runs): the hash's own value serves, unless reading it runs magic */
+  if (cbp && SvGMAGICAL(*cbp))
     cb = sv_2mortal(newSVsv(*cbp));
-  uvx_call(aTHX_ cb, args, 3);
+  else if (cbp && SvROK(*cbp))
+    cb = *cbp;
+  uvx_call_in_scope(aTHX_ cb, args, 3); /* the scope opened above */
   FREETMPS;
   LEAVE;
 }

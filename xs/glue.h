@@ -136,16 +136,18 @@ static void uvx_rethrow(pTHX) {
 }
 
 /* The one trampoline: call `cb` with `args` under G_EVAL, keep $@ intact,
- * store an exception for the XSUB that entered C to rethrow. */
-static void uvx_call(pTHX_ SV *cb, SV **args, int nargs) {
+ * store an exception for the XSUB that entered C to rethrow. This one runs
+ * in the caller's ENTER/SAVETMPS scope, whose FREETMPS frees what the
+ * callback left; uvx_call opens its own. */
+static void uvx_call_in_scope(pTHX_ SV *cb, SV **args, int nargs) {
   dSP;
   int i;
   SV *saved_errsv;
   if (cb == NULL || !SvOK(cb))
     return;
-  ENTER;
-  SAVETMPS;
-  saved_errsv = newSVsv(ERRSV);
+  /* an empty $@ (the usual one) is restored by setting it empty again,
+   * without a copy of it */
+  saved_errsv = SvPOK(ERRSV) && !SvMAGICAL(ERRSV) && SvCUR(ERRSV) == 0 ? NULL : newSVsv(ERRSV);
   PUSHMARK(SP);
   EXTEND(SP, nargs);
   for (i = 0; i < nargs; i++)
@@ -154,8 +156,18 @@ static void uvx_call(pTHX_ SV *cb, SV **args, int nargs) {
   call_sv(cb, G_EVAL | G_DISCARD | G_VOID);
   if (SvTRUE(ERRSV))
     uvx_store_error(aTHX_ ERRSV);
-  sv_setsv(ERRSV, saved_errsv);
-  SvREFCNT_dec(saved_errsv);
+  if (saved_errsv) {
+    sv_setsv(ERRSV, saved_errsv);
+    SvREFCNT_dec(saved_errsv);
+  } else if (!SvPOK(ERRSV) || SvCUR(ERRSV) != 0) {
+    sv_setpvs(ERRSV, "");
+  }
+}
+
+static void uvx_call(pTHX_ SV *cb, SV **args, int nargs) {
+  ENTER;
+  SAVETMPS;
+  uvx_call_in_scope(aTHX_ cb, args, nargs);
   FREETMPS;
   LEAVE;
 }

@@ -53,7 +53,10 @@ request(uvx_pool_t *pool, SV *request)
       uvx_hold(aTHX_ SvRV(request));
     if (SvROK(request) && SvTYPE(SvRV(request)) == SVt_PVHV && !SvOBJECT(SvRV(request)))
       request = uvx_request_from_params(aTHX_ (HV *)SvRV(request));
-    if (!SvROK(request) || SvTYPE(SvRV(request)) != SVt_PVHV || !sv_derived_from(request, "Uvent::HTTP::Request"))
+    /* the class itself is one pointer compare; sv_derived_from walks @ISA */
+    if (!SvROK(request) || SvTYPE(SvRV(request)) != SVt_PVHV ||
+        !(SvOBJECT(SvRV(request)) && SvSTASH(SvRV(request)) == MY_CXT.stash_request) &&
+            !sv_derived_from(request, "Uvent::HTTP::Request"))
       UVX_CROAK("Uvent::HTTP::Pool->request: expects a hashref of parameters or a Uvent::HTTP::Request");
     hv = (HV *)SvRV(request);
     mg = uvx_request_magic(aTHX_ (SV *)hv);
@@ -85,7 +88,8 @@ request(uvx_pool_t *pool, SV *request)
     } else {
       sv_magicext((SV *)hv, NULL, PERL_MAGIC_ext, &uvx_request_vtbl, (const char *)r, 0);
     }
-    if (conn) {
+    /* no Client object nobody can see (its DESTROY is a method call) */
+    if (conn && GIMME_V != G_VOID) {
       uvh_conn_ref(conn);
       RETVAL = uvx_wrap(aTHX_ conn, MY_CXT.stash_client);
     } else {

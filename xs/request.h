@@ -14,14 +14,12 @@ static void uvx_croak_request(pTHX_ const char *prefix, uvh_request_t *r, int rc
 
 static void uvx_request_release(pTHX_ void *r) { uvh_request_unref((uvh_request_t *)r); }
 
-/* A field of a request hash, its magic run once (see uvx_plain), or NULL
- * when absent or undef. */
-static SV *uvx_field(pTHX_ HV *hv, const char *key, I32 klen) {
-  SV **svp = hv_fetch(hv, key, klen, 0);
-  SV *sv = svp ? uvx_plain(aTHX_ *svp) : NULL;
+/* A field's value as the request is built: its magic run once (see
+ * uvx_plain), or NULL when absent or undef. */
+static SV *uvx_field(pTHX_ SV *sv) {
+  sv = sv ? uvx_plain(aTHX_ sv) : NULL;
   return sv && SvOK(sv) ? sv : NULL;
 }
-#define FIELD(hv, key) uvx_field(aTHX_ hv, "" key "", sizeof(key) - 1)
 
 static size_t uvx_size(pTHX_ const char *prefix, SV *sv, const char *name) {
   double v;
@@ -49,10 +47,58 @@ static void uvx_add_header(pTHX_ const char *prefix, uvh_request_t *r, SV *name,
 }
 
 /* The parameters a request accepts: the one list, which
- * Uvent::HTTP::Request reads through Uvent::HTTP::Request::_fields. */
-static const char *const uvx_request_fields[] = {
-  "uri", "method", "headers", "body", "timeout", "connect_timeout", "max_headers_size", "max_body_size",
-  "retry", "idempotent", "tls", "response_callback", NULL};
+ * Uvent::HTTP::Request reads through Uvent::HTTP::Request::_fields. The
+ * enum names their places in it. */
+#define UVX_REQUEST_FIELDS(X)                                                                  \
+  X("uri") X("method") X("headers") X("body") X("timeout") X("connect_timeout") X("max_headers_size") \
+  X("max_body_size") X("retry") X("idempotent") X("tls") X("response_callback")
+#define UVX_FIELD_NAME(name) name,
+#define UVX_FIELD_LEN(name) (I32)(sizeof(name) - 1),
+static const char *const uvx_request_fields[] = {UVX_REQUEST_FIELDS(UVX_FIELD_NAME) NULL};
+static const I32 uvx_request_field_lens[] = {UVX_REQUEST_FIELDS(UVX_FIELD_LEN)};
+enum {
+  UVX_F_URI, UVX_F_METHOD, UVX_F_HEADERS, UVX_F_BODY, UVX_F_TIMEOUT, UVX_F_CONNECT_TIMEOUT,
+  UVX_F_MAX_HEADERS_SIZE, UVX_F_MAX_BODY_SIZE, UVX_F_RETRY, UVX_F_IDEMPOTENT, UVX_F_TLS,
+  UVX_F_RESPONSE_CALLBACK, UVX_NFIELDS
+};
+
+/* The place of a key in uvx_request_fields, or -1 (lengths compared first). */
+static int uvx_field_index(const char *key, I32 klen) {
+  int i;
+  for (i = 0; i < UVX_NFIELDS; i++)
+    if (uvx_request_field_lens[i] == klen && uvx_request_fields[i][0] == key[0] && memcmp(uvx_request_fields[i], key, klen) == 0)
+      return i;
+  return -1;
+}
+
+/* The values of a request hash's known fields, by place (NULL when
+ * absent), each held by a mortal reference so that Perl code run while
+ * the request is built (an overloaded uri, a tied header) cannot free
+ * it. A plain hash is walked once, without its iterator (a caller's
+ * `each` goes on undisturbed); a tied or otherwise magical one is asked
+ * for each field, as FETCH expects. */
+static void uvx_request_values(pTHX_ HV *hv, SV *out[UVX_NFIELDS]) {
+  int i;
+  memset(out, 0, UVX_NFIELDS * sizeof *out);
+  if (SvRMAGICAL((SV *)hv) && mg_find((SV *)hv, PERL_MAGIC_tied)) {
+    for (i = 0; i < UVX_NFIELDS; i++) {
+      SV **svp = hv_fetch(hv, uvx_request_fields[i], (I32)strlen(uvx_request_fields[i]), 0);
+      out[i] = svp ? *svp : NULL;
+    }
+  } else if (HvARRAY(hv)) {
+    STRLEN b;
+    for (b = 0; b <= HvMAX(hv); b++) {
+      HE *he;
+      for (he = HvARRAY(hv)[b]; he; he = HeNEXT(he))
+        if (HeVAL(he) != &PL_sv_placeholder && HeKLEN(he) >= 0 &&
+            (i = uvx_field_index(HeKEY(he), HeKLEN(he))) >= 0)
+          out[i] = HeVAL(he);
+    }
+  }
+  for (i = 0; i < UVX_NFIELDS; i++)
+    if (out[i])
+      sv_2mortal(SvREFCNT_inc_simple_NN(out[i]));
+}
 
 /* The keys of a `tls` hash; Uvent::HTTP::Pool's POD lists the same. */
 static const char *const uvx_tls_keys[] = {"verify", "ca_file", "ca_path", "cert_file", "key_file", "ciphers",
@@ -145,11 +191,7 @@ static SV *uvx_request_from_params(pTHX_ HV *params) {
   while ((he = hv_iternext(params))) {
     I32 klen;
     const char *key = hv_iterkey(he, &klen);
-    int i;
-    for (i = 0; uvx_request_fields[i]; i++)
-      if ((I32)strlen(uvx_request_fields[i]) == klen && memcmp(uvx_request_fields[i], key, klen) == 0)
-        break;
-    if (uvx_request_fields[i] == NULL) {
+    if (uvx_field_index(key, klen) < 0) {
       /* let the Perl constructor word the error the same way it always does */
       dSP;
       PUSHMARK(SP);
@@ -160,7 +202,7 @@ static SV *uvx_request_from_params(pTHX_ HV *params) {
       UVX_CROAK("Uvent::HTTP::Pool->request: unknown parameter '%" SVf "'", /* not reached */
                 SVfARG(uvx_shown(aTHX_ hv_iterkeysv(he))));
     }
-    hv_store(copy, key, klen, newSVsv(hv_iterval(params, he)), 0);
+    hv_store(copy, key, klen, newSVsv(hv_iterval(params, he)), HeHASH(he));
   }
   sv_bless(obj, MY_CXT.stash_request);
   return obj;
@@ -176,25 +218,27 @@ static uvh_request_t *uvx_build_request(pTHX_ HV *hv, const char *prefix) {
   STRLEN len;
   const char *s;
   int rc;
+  SV *f[UVX_NFIELDS];
 
+  uvx_request_values(aTHX_ hv, f);
   if (uvh_request_new(&r))
     UVX_CROAK("%s: out of memory", prefix);
   SAVEDESTRUCTOR_X(uvx_request_release, r);
-  if ((sv = FIELD(hv, "uri")) == NULL)
+  if ((sv = uvx_field(aTHX_ f[UVX_F_URI])) == NULL)
     UVX_CROAK("%s: 'uri' is required", prefix);
   if (SvROK(sv) && !sv_isobject(sv))
     UVX_CROAK("%s: 'uri' must be a string, not a reference", prefix);
   s = uvx_bytes(aTHX_ sv, &len, prefix, "uri", NULL);
   if ((rc = uvh_request_set_url(r, s, len)))
     uvx_croak_request(aTHX_ prefix, r, rc);
-  if ((sv = FIELD(hv, "method"))) {
+  if ((sv = uvx_field(aTHX_ f[UVX_F_METHOD]))) {
     if (SvROK(sv))
       UVX_CROAK("%s: 'method' must be a string, not a reference", prefix);
     s = uvx_bytes(aTHX_ sv, &len, prefix, "method", NULL);
     if ((rc = uvh_request_set_method(r, s, len)))
       uvx_croak_request(aTHX_ prefix, r, rc);
   }
-  if ((sv = FIELD(hv, "headers"))) {
+  if ((sv = uvx_field(aTHX_ f[UVX_F_HEADERS]))) {
     if (SvROK(sv) && SvTYPE(SvRV(sv)) == SVt_PVHV) {
       HV *h = (HV *)SvRV(sv);
       HE *he;
@@ -225,7 +269,7 @@ static uvh_request_t *uvx_build_request(pTHX_ HV *hv, const char *prefix) {
       UVX_CROAK("%s: 'headers' must be a hashref or an arrayref of name => value pairs", prefix);
     }
   }
-  if ((sv = FIELD(hv, "body"))) {
+  if ((sv = uvx_field(aTHX_ f[UVX_F_BODY]))) {
     if (SvROK(sv))
       UVX_CROAK("%s: 'body' must be a string, not a reference", prefix);
     s = uvx_bytes(aTHX_ sv, &len, prefix, "body", NULL);
@@ -234,29 +278,29 @@ static uvh_request_t *uvx_build_request(pTHX_ HV *hv, const char *prefix) {
   }
   /* every setter's error reaches the caller: a value the core refuses
    * must never leave the default in place silently */
-  if ((sv = FIELD(hv, "timeout")) && (rc = uvh_request_set_timeout(r, uvx_seconds(aTHX_ prefix, sv, "timeout"))))
+  if ((sv = uvx_field(aTHX_ f[UVX_F_TIMEOUT])) && (rc = uvh_request_set_timeout(r, uvx_seconds(aTHX_ prefix, sv, "timeout"))))
     uvx_croak_request(aTHX_ prefix, r, rc);
-  if ((sv = FIELD(hv, "connect_timeout")) &&
+  if ((sv = uvx_field(aTHX_ f[UVX_F_CONNECT_TIMEOUT])) &&
       (rc = uvh_request_set_connect_timeout(r, uvx_seconds(aTHX_ prefix, sv, "connect_timeout"))))
     uvx_croak_request(aTHX_ prefix, r, rc);
   {
-    SV *mh = FIELD(hv, "max_headers_size"), *mb = FIELD(hv, "max_body_size");
+    SV *mh = uvx_field(aTHX_ f[UVX_F_MAX_HEADERS_SIZE]), *mb = uvx_field(aTHX_ f[UVX_F_MAX_BODY_SIZE]);
     if ((rc = uvh_request_set_limits(r, mh ? uvx_size(aTHX_ prefix, mh, "max_headers_size") : UVH_LIMIT_INHERIT,
                                      mb ? uvx_size(aTHX_ prefix, mb, "max_body_size") : UVH_LIMIT_INHERIT)))
       uvx_croak_request(aTHX_ prefix, r, rc);
   }
   {
-    SV *retry = FIELD(hv, "retry"), *idem = FIELD(hv, "idempotent");
+    SV *retry = uvx_field(aTHX_ f[UVX_F_RETRY]), *idem = uvx_field(aTHX_ f[UVX_F_IDEMPOTENT]);
     if ((rc = uvh_request_set_retry(r, retry ? SvTRUE(retry) : 1, idem ? SvTRUE(idem) : 0)))
       uvx_croak_request(aTHX_ prefix, r, rc);
   }
-  if ((sv = FIELD(hv, "tls"))) {
+  if ((sv = uvx_field(aTHX_ f[UVX_F_TLS]))) {
     uvh_tls_config_t tls;
     uvx_tls_config(aTHX_ sv, &tls, prefix);
     if ((rc = uvh_request_set_tls(r, &tls)))
       uvx_croak_request(aTHX_ prefix, r, rc);
   }
-  if ((sv = FIELD(hv, "response_callback")) && !(SvROK(sv) && SvTYPE(SvRV(sv)) == SVt_PVCV))
+  if ((sv = uvx_field(aTHX_ f[UVX_F_RESPONSE_CALLBACK])) && !(SvROK(sv) && SvTYPE(SvRV(sv)) == SVt_PVCV))
     UVX_CROAK("%s: 'response_callback' must be a CODE reference", prefix);
   if ((rc = uvh_request_check(r)))
     uvx_croak_request(aTHX_ prefix, r, rc);

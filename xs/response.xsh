@@ -116,12 +116,3 @@ header_list(uvh_response_t *resp)
     RETVAL = newRV_noinc((SV *)av);
   OUTPUT:
     RETVAL
-
-void
-DESTROY(SV *self)
-  CODE:
-    uvh_response_t *resp = INT2PTR(uvh_response_t *, SvIV(SvRV(self)));
-    if (resp) {
-      sv_setiv(SvRV(self), 0);
-      uvh_response_unref(resp);
-    }

@@ -13,10 +13,15 @@ static int hex_val(unsigned char c) { return is_digit(c) ? c - '0' : (c | 0x20) 
 /* Bytes allowed anywhere in a URL we will put on the wire: visible ASCII. */
 static int is_url_char(unsigned char c) { return c > 0x20 && c < 0x7f; }
 
-/* reg-name characters: unreserved, sub-delims and pct-encoded. */
+/* reg-name characters: unreserved, sub-delims and pct-encoded. Letters,
+ * digits and dots (nearly every host) need no strchr. */
 static int is_host_char(unsigned char c) {
-  return is_alpha(c) || is_digit(c) || strchr("-._~%!$&'()*+,;=", c) != NULL;
+  if (is_alpha(c) || is_digit(c) || c == '.')
+    return 1;
+  return c && strchr("-_~%!$&'()*+,;=", c) != NULL;
 }
+
+static const unsigned char ends_authority[256] = {['/'] = 1, ['?'] = 1, ['#'] = 1};
 
 static size_t percent_decode(char *dst, const char *src, size_t len) {
   size_t i, o = 0;
@@ -84,15 +89,18 @@ int uvh_url_parse(uvh_url_t *url, const char *s, size_t len) {
   port = default_port = tls ? 443 : 80;
   auth = p + 3;
 
+  /* the authority ends at the first '/', '?' or '#' (a table: one load a byte) */
   auth_end = auth;
-  while (auth_end < end && *auth_end != '/' && *auth_end != '?' && *auth_end != '#')
+  while (auth_end < end && !ends_authority[(unsigned char)*auth_end])
     auth_end++;
 
   /* userinfo is everything before the last '@' of the authority */
   at = NULL;
-  for (p = auth; p < auth_end; p++)
-    if (*p == '@')
+  for (p = auth_end; p > auth;)
+    if (*--p == '@') {
       at = p;
+      break;
+    }
   host = at ? at + 1 : auth;
   if (at)
     userinfo_len = (size_t)(at - auth);

@@ -17,11 +17,8 @@ int uvh_request_new(uvh_request_t **out) {
   if (req == NULL)
     return UVH_E_NOMEM;
   req->refcount = 1;
-  req->method = strdup("GET");
-  if (req->method == NULL) {
-    free(req);
-    return UVH_E_NOMEM;
-  }
+  memcpy(req->method_inline, "GET", 4);
+  req->method = req->method_inline;
   uvh_buf_init(&req->user_headers);
   uvh_buf_init(&req->head);
   uvh_list_init(&req->queue_link);
@@ -41,7 +38,8 @@ void uvh_request_unref(uvh_request_t *req) {
   if (--req->refcount > 0)
     return;
   uvh_url_free(&req->url);
-  free(req->method);
+  if (req->method != req->method_inline)
+    free(req->method);
   free(req->body);
   uvh_buf_free(&req->user_headers);
   uvh_buf_free(&req->head);
@@ -108,12 +106,13 @@ int uvh_request_set_method(uvh_request_t *req, const char *s, size_t len) {
     set_error(req, "invalid method '%s': a method must be a non-empty token (letters, digits, !#$%%&'*+-.^_`|~)", s, len);
     return UVH_E_BADMETHOD;
   }
-  m = malloc(len + 1);
+  m = len < sizeof req->method_inline ? req->method_inline : malloc(len + 1);
   if (m == NULL)
     return UVH_E_NOMEM;
-  memcpy(m, s, len);
+  memmove(m, s, len); /* `s` may be the method itself */
   m[len] = '\0';
-  free(req->method);
+  if (req->method != req->method_inline)
+    free(req->method);
   req->method = m;
   req->is_head = strcmp(m, "HEAD") == 0;
   return 0;

@@ -22,7 +22,10 @@ const char *uvh__h1_header(const uvh_h1_message_t *m, const char *name, size_t *
   size_t i, nlen = strlen(name);
   for (i = 0; i < m->nheaders; i++) {
     const uvh_header_t *h = &m->headers[i];
-    if (h->name_len == nlen && strncasecmp(m->strings.data + h->name_off, name, nlen) == 0) {
+    const char *hn = m->strings.data + h->name_off;
+    /* the first byte alone (any case) rules out most names without a call */
+    if (h->name_len == nlen && (nlen == 0 || ((unsigned char)*hn | 0x20) == ((unsigned char)*name | 0x20)) &&
+        strncasecmp(hn, name, nlen) == 0) {
       *value_len = h->value_len;
       return m->strings.data + h->value_off;
     }
@@ -53,17 +56,29 @@ static int count_header_bytes(uvh_parser_t *p, size_t len) {
   return 0;
 }
 
-static int append_string(uvh_parser_t *p, const char *at, size_t len) {
-  if (uvh_buf_append(&p->resp->strings, at, len))
+static inline int append_string(uvh_parser_t *p, const char *at, size_t len) {
+  uvh_buf_t *b = &p->resp->strings;
+  if (b->cap - b->len >= len && len) { /* the usual case: reserved from the head's length in the feed */
+    memcpy(b->data + b->len, at, len);
+    b->len += len;
+    return 0;
+  }
+  if (uvh_buf_append(b, at, len))
     return refuse(p, UVH_E_NOMEM, "could not grow the buffer of the response's headers");
   return 0;
 }
 
-/* RFC 9110 5.6.2: the characters of a token (a header name). */
-static int is_tchar(unsigned char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')
-    return 1; /* every byte of the usual names: no strchr */
-  return c && strchr("!#$%&'*+.^_`|~", c) != NULL;
+/* RFC 9110 5.6.2: the characters of a token (a header name), as a table
+ * (one load per byte instead of ranges and a strchr) */
+static unsigned char tchar_table[256];
+
+static void init_tchar_table(void) {
+  const char *extra = "!#$%&'*+-.^_`|~";
+  int c;
+  for (c = 0; c < 256; c++)
+    tchar_table[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  for (; *extra; extra++)
+    tchar_table[(unsigned char)*extra] = 1;
 }
 
 static int on_message_begin(llhttp_t *l) {
@@ -119,11 +134,16 @@ static int on_header_field(llhttp_t *l, const char *at, size_t len) {
   int rc = count_header_bytes(p, len + 4);
   if (rc)
     return rc;
-  /* strict llhttp checks this itself; a system libllhttp may not be strict */
+  /* strict llhttp (built in by src/Makefile) refuses these bytes itself,
+   * before this callback; a system libllhttp may not be strict */
+#if !defined(LLHTTP_STRICT_MODE) || !LLHTTP_STRICT_MODE
   for (i = 0; i < len; i++)
-    if (!is_tchar((unsigned char)at[i]))
+    if (!tchar_table[(unsigned char)at[i]])
       return refuse(p, UVH_E_PROTOCOL, "invalid character in a header name (a space, a control character or a "
                                        "separator; a space before the colon is not allowed either)");
+#else
+  (void)i;
+#endif
   if (p->in_header_value || p->cur.name_len == 0) {
     p->in_header_value = 0;
     p->cur.name_off = (uint32_t)p->resp->strings.len;
@@ -456,6 +476,7 @@ static llhttp_settings_t parser_settings;
 static void init_settings(void) {
   if (parser_settings.on_message_complete)
     return;
+  init_tchar_table();
   llhttp_settings_init(&parser_settings);
   parser_settings.on_message_begin = on_message_begin;
   parser_settings.on_status = on_status;
@@ -547,9 +568,13 @@ static int scan_head(uvh_parser_t *p, const char *s, size_t len, size_t *head_le
         return refuse(p, UVH_E_PROTOCOL, "obs-fold header continuation is not allowed (a header line starts "
                                          "with whitespace)");
       p->head_line_empty = 0;
-      /* the rest of the line up to its CR (or a bare LF) needs no check */
-      while (i + 1 < len && s[i + 1] != '\r' && s[i + 1] != '\n')
-        i++;
+      /* the rest of the line up to its CR (or a bare LF) needs no check:
+       * find the CR, then look for a LF before it */
+      if (i + 1 < len) {
+        const char *from = s + i + 1, *cr = memchr(from, '\r', len - i - 1);
+        const char *stop = cr ? cr : s + len, *lf = memchr(from, '\n', (size_t)(stop - from));
+        i = (size_t)((lf ? lf : stop) - s) - 1;
+      }
     }
   }
   *head_len = len;
@@ -580,8 +605,13 @@ int uvh__parser_feed(uvh_parser_t *p, const char *data, size_t len, size_t *cons
     llhttp_errno_t e;
     /* a head goes to llhttp only once its lines are checked, and the body
      * after it only once llhttp has taken the head */
-    if (p->in_head && scan_head(p, pos, n, &n) != 0)
-      return map_parser_error(p, HPE_USER);
+    if (p->in_head) {
+      if (scan_head(p, pos, n, &n) != 0)
+        return map_parser_error(p, HPE_USER);
+      /* the head's strings never take more than its bytes: one allocation
+       * instead of a growth per append (a failure is left to the append) */
+      (void)uvh_buf_reserve(&p->resp->strings, n);
+    }
     e = llhttp_execute(&p->llhttp, pos, n);
     if (e == HPE_OK) {
       pos += n;

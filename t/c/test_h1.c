@@ -71,6 +71,8 @@ static void test_requests(size_t step) {
   ok(m->target_len == 8 && memcmp(m->strings.data + m->target_off, "/a/b?c=d", 8) == 0, "its target (%s)", how);
   ok(m->http_major == 1 && m->http_minor == 1, "HTTP/1.1 (%s)", how);
   ok(has_header(m, "host", "example.com") && has_header(m, "X-Two", "1"), "its headers (%s)", how);
+  ok(has_header(m, "HOST", "example.com") && has_header(m, "x-two", "1") && !has_header(m, "X-Twp", "1") &&
+     !has_header(m, "Y-Two", "1") && !has_header(m, "X-Tw", "1"), "found in any case, no other name (%s)", how);
   is_int(r.consumed, sizeof get - 1 - strlen("GET /next HTTP/1.1\r\n"), "the next request's bytes are left over");
   ok(m->keep_alive, "HTTP/1.1 keeps the connection (%s)", how);
 
@@ -112,6 +114,41 @@ static void test_refusals(size_t step) {
   refused("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n01234\r\n0\r\n\r\n", step, 0, 4, UVH_E_TOO_LARGE,
           "a chunked body over max_body_size is refused");
   refused("G@T / HTTP/1.1\r\n\r\n", step, 0, 0, UVH_E_PROTOCOL, "a bad method is refused");
+  refused("GET / HTTP/1.1\r\nX-A: a\nb: c\r\n\r\n", step, 0, 0, UVH_E_PROTOCOL,
+          "a bare LF inside a header line, a CRLF after it, is refused");
+}
+
+/* Every byte in a header name, of a request and of a response: taken
+ * when it is a token character (RFC 9110 5.6.2), refused otherwise (by
+ * strict llhttp, or by the parser's own table over a lenient one). */
+static void test_name_bytes(int response) {
+  int c, wrong = 0;
+  for (c = 1; c < 256; c++) {
+    char in[64];
+    int tchar = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                (c != ':' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+    uvh_h1_message_t *m = message_new();
+    uvh_parser_t p;
+    result_t r;
+    if (c == '\r' || c == '\n' || c == ':') {
+      message_free(m);
+      continue; /* these end the name or the line: other checks */
+    }
+    if (response) {
+      snprintf(in, sizeof in, "HTTP/1.1 200 OK\r\nX%cY: v\r\nContent-Length: 0\r\n\r\n", c);
+      uvh__parser_init(&p, m, 0, 0, 0);
+      r = feed(&p, in, strlen(in), 0);
+    } else {
+      snprintf(in, sizeof in, "GET / HTTP/1.1\r\nX%cY: v\r\n\r\n", c);
+      r = parse_request(m, in, 0, 0, 0, &p);
+    }
+    if ((r.rc == 1) != tchar) {
+      printf("# byte 0x%02x in a header name: rc %d\n", c, r.rc);
+      wrong++;
+    }
+    message_free(m);
+  }
+  ok(wrong == 0, "%s header names take exactly the token characters", response ? "response" : "request");
 }
 
 /* The writer's chunks, then its last chunk, read back by a parser. */
@@ -152,6 +189,8 @@ int main(void) {
   test_requests(1);
   test_refusals(0);
   test_refusals(1);
+  test_name_bytes(0);
+  test_name_bytes(1);
   test_chunked_writer();
   return done_testing();
 }

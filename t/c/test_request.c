@@ -22,6 +22,21 @@ int main(void) {
   is_int(uvh_request_set_method(r, "PUT", 3), 0, "method changed");
   is_int(uvh_request_check(r), 0, "checked");
   ok(head_has(r, "PUT /a HTTP/1.1\r\n") && head_has(r, "Content-Length: 0\r\n"), "the head follows the method");
+  /* methods of up to 15 bytes live in the request itself, longer ones are
+   * allocated; each change replaces the last (valgrind: nothing leaks) */
+  is_int(uvh_request_set_method(r, "VERSION-CONTROL-X", 17), 0, "a long method");
+  is_int(uvh_request_check(r), 0, "checked");
+  ok(head_has(r, "VERSION-CONTROL-X /a HTTP/1.1\r\n"), "the head has the long method");
+  is_int(uvh_request_set_method(r, r->method, strlen(r->method)), 0, "the method set to itself");
+  is_int(uvh_request_check(r), 0, "checked");
+  ok(head_has(r, "VERSION-CONTROL-X /a HTTP/1.1\r\n"), "unchanged");
+  is_int(uvh_request_set_method(r, "REPORT-15-BYTES", 15), 0, "a 15-byte method");
+  is_int(uvh_request_check(r), 0, "checked");
+  ok(head_has(r, "REPORT-15-BYTES /a HTTP/1.1\r\n"), "the head has it");
+  is_int(uvh_request_set_method(r, r->method, strlen(r->method)), 0, "that one set to itself");
+  is_int(uvh_request_set_method(r, "PUT", 3), 0, "back to PUT");
+  is_int(uvh_request_check(r), 0, "checked");
+  ok(head_has(r, "PUT /a HTTP/1.1\r\n"), "the head has PUT again");
   is_int(uvh_request_add_header(r, "X-A", 3, "1", 1), 0, "header added");
   is_int(uvh_request_check(r), 0, "checked");
   ok(head_has(r, "X-A: 1\r\n"), "the head follows the headers");

@@ -60,6 +60,24 @@ int main(void) {
   is_str(u.host, "host", "host after userinfo");
   uvh_url_free(&u);
 
+  is_int(parse(&u, "http://a@b@host:81/p@q"), 0, "two '@' in the authority, one in the path");
+  is_str(u.userinfo, "a@b", "userinfo is everything before the last '@' of the authority");
+  is_str(u.host, "host", "the host after it");
+  is_str(u.target, "/p@q", "the path keeps its '@'");
+  uvh_url_free(&u);
+
+  is_int(parse(&u, "http://h.example?q=1"), 0, "the authority ends at '?'");
+  is_str(u.host, "h.example", "host before '?'");
+  is_str(u.target, "/?q=1", "target with its query");
+  uvh_url_free(&u);
+
+  is_int(parse(&u, "http://h~x_y-z#frag"), 0, "the authority ends at '#'; '~', '_' and '-' in a host");
+  is_str(u.host, "h~x_y-z", "host before '#'");
+  is_str(u.target, "/", "no fragment in the target");
+  uvh_url_free(&u);
+
+  is_int(parse(&u, "http://h<x/"), UVH_E_BADURL, "'<' in a host is refused");
+
   is_int(parse(&u, "ftp://host/"), UVH_E_BADSCHEME, "ftp rejected");
   is_int(parse(&u, "httpx://host/"), UVH_E_BADSCHEME, "httpx rejected");
   is_int(parse(&u, "htt://host/"), UVH_E_BADSCHEME, "htt rejected");

@@ -544,7 +544,8 @@ given instead; one whose previous exchange has finished can be submitted
 again.
 
 Returns the L<Uvent::HTTP::Client> (connection) the request was given to, or
-undef when the request was queued (or will fail with C<queue_full>). The
+undef when the request was queued (or will fail with C<queue_full>); called
+in void context it makes no Client object. The
 request may still end up on another connection: by late binding, by the
 pre-write check or by a retry (see L</DESCRIPTION>). Either way the request
 is under way: the callback will be called exactly once (see L</CALLBACKS>).
