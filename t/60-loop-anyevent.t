@@ -14,23 +14,13 @@ use AnyEvent;
 use Time::HiRes qw(time);
 use Uvent;
 use Uvent::Loop::AnyEvent;
-use Uvent::Test::Adapter qw(run_adapter_tests);
+use Uvent::Test::Adapter qw(run_adapter_tests anyevent_host);
 use Uvent::Test::Server;
 
 is(AnyEvent::detect(), 'AnyEvent::Impl::EV', 'AnyEvent runs on EV');
 
-run_adapter_tests(
+run_adapter_tests(anyevent_host(
     name   => 'AnyEvent (EV)',
-    class  => 'Uvent::Loop::AnyEvent',
-    attach => sub { Uvent::Loop::AnyEvent->attach(@_) },
-    run    => sub {
-        my ($seconds, $until, $every) = @_;
-        my $cv = AE::cv;
-        my $end = time + $seconds;
-        my $w = AE::timer($every // 0.005, $every // 0.005, sub { $cv->send if $until->() || time > $end });
-        $cv->recv;
-    },
-    every  => sub { my ($s, $cb) = @_; AE::timer($s, $s, $cb) },
     caught => sub {
         my ($code) = @_;
         my @e;
@@ -38,10 +28,9 @@ run_adapter_tests(
         $code->();
         return @e;
     },
-    serves_idle => 1,
     eval { require Mojo::IOLoop; require Uvent::Loop::Mojo; 1 }
         ? (second_host => sub { Uvent::Loop::Mojo->attach($_[0]) }) : (),
-);
+));
 
 subtest 'EV::run returns by itself with idle keep-alive connections open' => sub {
     my $srv = Uvent::Test::Server->new;

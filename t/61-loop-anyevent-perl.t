@@ -14,27 +14,16 @@ use AnyEvent;
 use Time::HiRes qw(time);
 use Uvent;
 use Uvent::Loop::AnyEvent;
-use Uvent::Test::Adapter qw(run_adapter_tests);
+use Uvent::Test::Adapter qw(run_adapter_tests anyevent_host);
 
 is(AnyEvent::detect(), 'AnyEvent::Impl::Perl', 'AnyEvent runs its pure-Perl loop');
 
-run_adapter_tests(
+run_adapter_tests(anyevent_host(
     name   => 'AnyEvent (pure Perl)',
-    class  => 'Uvent::Loop::AnyEvent',
-    attach => sub { Uvent::Loop::AnyEvent->attach(@_) },
-    run    => sub {
-        my ($seconds, $until, $every) = @_;
-        my $cv = AE::cv;
-        my $end = time + $seconds;
-        my $w = AE::timer($every // 0.005, $every // 0.005, sub { $cv->send if $until->() || time > $end });
-        $cv->recv;
-    },
-    every  => sub { my ($s, $cb) = @_; AE::timer($s, $s, $cb) },
     caught => sub {
         my ($code) = @_;
         return eval { $code->(); 1 } ? () : ($@);
     },
-    serves_idle => 1,
-);
+));
 
 done_testing;

@@ -36,6 +36,39 @@ sub bench_start { @CPU0 = times; $T0 = Time::HiRes::time }
 # true while another request may start
 sub bench_more { my ($started) = @_; $started < $MAX && Time::HiRes::time - $T0 < $SECONDS }
 
+# The Uvent clients' one script: a pool on $loop keeps $CONCURRENCY
+# requests in flight while bench_more allows, checking every response;
+# $finished (if given) is called when the last one is done, for a host loop
+# to stop. Returns the sub that reports (extra fields as its arguments).
+sub bench_uvent_pool {
+    my ($loop, $finished) = @_;
+    my $pool = Uvent::HTTP::Pool->new({
+        max_connections => $CONCURRENCY,
+        $CLOSE ? (max_requests_per_connection => 1) : (),
+        $CA ? (tls => { ca_file => $CA }) : (),
+    }, $loop);
+    my ($started, $done, $errors, $bytes) = (0, 0, 0, 0);
+    my $on_response;
+    $on_response = sub {
+        my ($request, $response, $error) = @_;
+        $done++;
+        if ($error || $response->code != 200 || length($response->body) != $LEN) { $errors++ }
+        else { $bytes += $LEN }
+        if (bench_more($started)) {
+            $started++;
+            $pool->request({ uri => $URL, response_callback => $on_response });
+        } elsif ($done == $started && $finished) {
+            $finished->();
+        }
+    };
+    bench_start();
+    for (1 .. $CONCURRENCY) {
+        $started++;
+        $pool->request({ uri => $URL, response_callback => $on_response });
+    }
+    return sub { undef $on_response; bench_report($done, $errors, $bytes, @_) };
+}
+
 sub bench_report {
     my ($requests, $errors, $bytes, %extra) = @_;
     my $elapsed = Time::HiRes::time - $T0;

@@ -8,34 +8,10 @@ require "$FindBin::Bin/common.pl";
 use IO::Async::Loop;
 use Uvent;
 use Uvent::Loop::IOAsync;
-our ($URL, $CONCURRENCY, $SECONDS, $MAX, $LEN, $CA, $CLOSE);
 
 my $ioa = IO::Async::Loop->new;
 my $loop = Uvent::Loop->default;
 Uvent::Loop::IOAsync->attach($ioa, $loop);
-my $pool = Uvent::HTTP::Pool->new({
-    max_connections => $CONCURRENCY,
-    $CLOSE ? (max_requests_per_connection => 1) : (),
-    $CA ? (tls => { ca_file => $CA }) : (),
-}, $loop);
-my ($started, $done, $errors, $bytes) = (0, 0, 0, 0);
-my $on_response;
-$on_response = sub {
-    my ($request, $response, $error) = @_;
-    $done++;
-    if ($error || $response->code != 200 || length($response->body) != $LEN) { $errors++ }
-    else { $bytes += $LEN }
-    if (main::bench_more($started)) {
-        $started++;
-        $pool->request({ uri => $URL, response_callback => $on_response });
-    } elsif ($done == $started) {
-        $ioa->stop;
-    }
-};
-main::bench_start();
-for (1 .. $CONCURRENCY) {
-    $started++;
-    $pool->request({ uri => $URL, response_callback => $on_response });
-}
+my $report = main::bench_uvent_pool($loop, sub { $ioa->stop });
 $ioa->run;
-main::bench_report($done, $errors, $bytes, host => ref $ioa);
+$report->(host => ref $ioa);

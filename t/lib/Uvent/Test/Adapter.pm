@@ -28,13 +28,32 @@ use Uvent;
 use Uvent::Test::Server;
 use Uvent::Test::Util qw(extended_testing run_until raw_server raw_stop);
 
-our @EXPORT_OK = qw(run_adapter_tests guard);
+our @EXPORT_OK = qw(run_adapter_tests guard anyevent_host);
 
 {
     package Uvent::Test::Adapter::Guard;
     sub DESTROY { $_[0]->() }
 }
 sub guard { bless $_[0], 'Uvent::Test::Adapter::Guard' }
+
+# The AnyEvent host, whichever backend AnyEvent picked; %more adds to it.
+sub anyevent_host {
+    my (%more) = @_;
+    return (
+        class  => 'Uvent::Loop::AnyEvent',
+        attach => sub { Uvent::Loop::AnyEvent->attach(@_) },
+        run    => sub {
+            my ($seconds, $until, $every) = @_;
+            my $cv = AE::cv();
+            my $end = time + $seconds;
+            my $w = AE::timer($every // 0.005, $every // 0.005, sub { $cv->send if $until->() || time > $end });
+            $cv->recv;
+        },
+        every  => sub { my ($s, $cb) = @_; AE::timer($s, $s, $cb) },
+        serves_idle => 1,
+        %more,
+    );
+}
 
 sub run_adapter_tests {
     my (%h) = @_;
