@@ -121,7 +121,7 @@ for my $file ('README.md', @files) {
         my $code = $file eq 'README.md' ? tour() : synopsis($file);
         ok(defined $code && length $code, $file eq 'README.md' ? 'the Tour found' : 'a SYNOPSIS found') or return;
         # the adapters' and futures' examples need their (optional) event loop
-        my @missing = grep { !eval "require $_; 1" } grep { !/^Uvent\b/ } $code =~ /^\s*use\s+([A-Z][\w:]*)/mg;
+        my @missing = grep { !eval "require $_; 1" } $code =~ /^\s*use\s+([A-Z][\w:]*)/mg;
         plan skip_all => "needs @missing, not installed" if @missing;
         unlike($code, qr/^\s*\.\.\.|\{\s*\.\.\.\s*\}/m, 'no ... placeholders');
         my @hosts = $code =~ m{https?://([^/"'\s]+)}g;
