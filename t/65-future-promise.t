@@ -47,10 +47,14 @@ subtest 'cancel cancels the request; its own callback still runs once' => sub {
     my @cb;
     my $f = $pool->request_f({ uri => $srv->url('/sleep?s=2'), timeout => 10,
         response_callback => sub { push @cb, $_[2] ? $_[2]->code : 'ok' } });
+    my @settled;
+    $f->on_done(sub { push @settled, 'done' })->on_fail(sub { push @settled, 'failed' });
     my $t = Uvent::Timer->once(0.1, sub { $f->cancel }, $loop);
     my $t0 = time;
     $loop->run;
     ok($f->is_cancelled, 'the future is cancelled');
+    ok(!$f->is_failed, 'and only cancelled: not also failed with the cancelled error');
+    is_deeply(\@settled, [], 'neither on_done nor on_fail ran');
     is_deeply(\@cb, ['cancelled'], 'the response callback ran once, with cancelled');
     cmp_ok(time - $t0, '<', 2, 'the request did not run to its end');
     is($pool->nbusy, 0, 'nothing busy');

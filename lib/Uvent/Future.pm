@@ -51,7 +51,8 @@ sub _request_f {
     # only what ->then returned
     $request = Uvent::HTTP::Pool::_request_settling($pool, 'request_f', $request, sub {
         my ($req, $res, $err) = @_;
-        return if $f->is_ready; # cancelled
+        # cancel runs this from its on_cancel, before the future is ready
+        return if $f->is_ready || $f->is_cancelled;
         $err ? $f->fail($err->message, 'http', $err, $res, $req) : $f->done($res);
     });
     Scalar::Util::weaken(my $weak_req = $request); # the pool holds it while it runs
