@@ -7,7 +7,8 @@ our $VERSION = '0.03';
 use Carp ();
 # errors raised inside Uvent name the caller's line
 $Carp::Internal{$_}++ for qw(Uvent Uvent::Loop Uvent::Timer Uvent::HTTP Uvent::HTTP::Pool
-    Uvent::HTTP::Request Uvent::HTTP::Response Uvent::HTTP::Client);
+    Uvent::HTTP::Request Uvent::HTTP::Response Uvent::HTTP::Client Uvent::Future
+    Uvent::Loop::Adapter Uvent::Loop::AnyEvent Uvent::Loop::Mojo Uvent::Loop::IOAsync);
 
 # called by the XS glue: a Perl frame for Carp to skip
 sub _croak { Carp::croak(@_) }

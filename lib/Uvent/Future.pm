@@ -34,13 +34,21 @@ sub await {
         $adapter->_await($self);
         return $self;
     }
+    $self->_step_until_ready($loop, sub { $loop->run_once });
+    return $self;
+}
+
+# Run one iteration at a time (of the Uvent loop, or of the host loop
+# driving it) until the future is ready, while the loop has work that
+# could make it so.
+sub _step_until_ready {
+    my ($self, $loop, $step) = @_;
     until ($self->is_ready) {
         local @Carp::Internal{qw(Future Future::PP Future::XS)} = (1, 1, 1); # name the caller of ->get
         Carp::croak(ref($self) . '->get: nothing is pending on its Uvent loop, so it can never complete')
             unless $loop->alive;
-        $loop->run_once;
+        $step->();
     }
-    return $self;
 }
 
 sub _request_f {

@@ -121,6 +121,8 @@ sub _apply {
         $self->{uvent_alive} = $alive;
         $self->_keepalive($alive);
     }
+    # a ->get waiting on AnyEvent's condvar looks again: nothing can settle it now
+    $self->{uvent_waiter}->send if !$alive && $self->{uvent_waiter};
     return if $timeout < 0 || (!$alive && $self->{uvent_unwatch_idle});
     # a timer already due no later stays: when it fires we look again, so
     # a deadline moving later (the usual case) costs no host-timer call
@@ -177,6 +179,14 @@ sub _await {
         . 'again until that callback returns (use ->on_done, or await in an async sub)') if $self->{uvent_driving};
     $self->_await_host($future);
 }
+
+# By default one host-loop iteration at a time (_host_once).
+sub _await_host {
+    my ($self, $future) = @_;
+    Uvent::Future::_step_until_ready($future, $self->{uvent_loop}, sub { $self->_host_once });
+}
+
+sub _attached { $_[0]->_rearm }
 
 # --- EV, used directly where the host loop is EV's default loop: its
 # watchers can be kept out of the loop's liveness (keepalive) ---

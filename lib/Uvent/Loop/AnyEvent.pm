@@ -21,8 +21,6 @@ sub _new_adapter {
 
 sub _driver_name { "AnyEvent ($_[0]{uvent_model}, through Uvent::Loop::AnyEvent)" }
 
-sub _attached { $_[0]->_rearm }
-
 sub _io_start {
     my ($self, $fd) = @_;
     return $self->_ev_io_start($fd) if $self->{uvent_ev};
@@ -51,11 +49,16 @@ sub _keepalive {
     $self->_ev_keepalive($alive) if $self->{uvent_ev};
 }
 
+# AnyEvent's way to wait is a condvar: one for each step, sent when the
+# future settles or (by _apply) when the Uvent loop has run out of work
 sub _await_host {
     my ($self, $future) = @_;
-    my $cv = AE::cv();
-    $future->on_ready(sub { $cv->send });
-    $cv->recv;
+    my $cv;
+    $future->on_ready(sub { $cv->send if $cv });
+    Uvent::Future::_step_until_ready($future, $self->{uvent_loop}, sub {
+        local $self->{uvent_waiter} = $cv = AE::cv();
+        $cv->recv;
+    });
 }
 
 1;

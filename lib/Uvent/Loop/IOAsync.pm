@@ -1,7 +1,6 @@
 package Uvent::Loop::IOAsync;
 use strict;
 use warnings;
-use Carp ();
 use Scalar::Util ();
 
 our $VERSION = '0.03';
@@ -87,16 +86,7 @@ sub _timer_stop {
     $self->{uvent_due} = undef;
 }
 
-sub _await_host {
-    my ($self, $future) = @_;
-    my $ioa = $self->{uvent_host};
-    until ($future->is_ready) {
-        local @Carp::Internal{qw(Future Future::PP Future::XS)} = (1, 1, 1); # name the caller of ->get
-        Carp::croak(ref($future) . '->get: nothing is pending on its Uvent loop, so it can never complete')
-            unless $self->{uvent_loop}->alive;
-        $ioa->loop_once;
-    }
-}
+sub _host_once { $_[0]{uvent_host}->loop_once }
 
 1;
 

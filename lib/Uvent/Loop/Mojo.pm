@@ -34,8 +34,6 @@ sub _driver_name {
     return 'Mojo::IOLoop (' . ref($self->{uvent_reactor}) . ', through Uvent::Loop::Mojo)';
 }
 
-sub _attached { $_[0]->_rearm }
-
 # Exceptions go to the reactor's "error" event, as those of Mojo's own
 # watchers do (Mojo::IOLoop's default subscriber warns).
 sub _error {
@@ -109,16 +107,7 @@ sub _timer_stop {
     $self->{uvent_due} = undef;
 }
 
-sub _await_host {
-    my ($self, $future) = @_;
-    my $reactor = $self->{uvent_reactor};
-    until ($future->is_ready) {
-        local @Carp::Internal{qw(Future Future::PP Future::XS)} = (1, 1, 1); # name the caller of ->get
-        Carp::croak(ref($future) . '->get: nothing is pending on its Uvent loop, so it can never complete')
-            unless $self->{uvent_loop}->alive;
-        $reactor->one_tick;
-    }
-}
+sub _host_once { $_[0]{uvent_reactor}->one_tick }
 
 # request_p: the loop must run from Mojo::IOLoop for the promise to settle.
 sub _for_promise {

@@ -81,6 +81,7 @@ sub run_adapter_tests {
         for my $bad ('garbage', [], Uvent::HTTP::Pool->new({}, $loop)) {
             eval { $h{class}->attach($bad) };
             like($@, qr/\A\Q$h{class}\E->attach: expects .*, got /, 'attach(' . (ref $bad || $bad) . ') croaks naming it');
+            like($@, qr{ at t/lib/Uvent/Test/Adapter\.pm line \d+\.$}, 'at the caller\'s line');
         }
         is($loop->driver && $h{attach}->($loop), $adapter, 'and the loop is still driven by the same adapter');
     };
@@ -219,6 +220,14 @@ sub run_adapter_tests {
         is($res->body, 'xxx', '->get runs the host loop until done');
         my @all = Future->needs_all(map { $pool->request_f({ uri => $srv->url("/ok?size=$_") }) } 1 .. 10)->get;
         is(join(',', map { length $_->body } @all), join(',', 1 .. 10), 'needs_all over 10');
+        eval { Uvent::Future->_on_loop($loop)->get };
+        like($@, qr{\AUvent::Future->get: nothing is pending on its Uvent loop, so it can never complete at t/lib/Uvent/Test/Adapter\.pm line \d+\.$},
+            'a future nothing can complete croaks, naming the caller');
+        my $other_done;
+        $pool->request({ uri => $srv->url('/ok'), timeout => 5, response_callback => sub { $other_done = 1 } });
+        eval { Uvent::Future->_on_loop($loop)->get };
+        ok($other_done, 'waiting, the host loop ran the pending request');
+        like($@, qr{\AUvent::Future->get: nothing is pending}, 'then, with nothing left that could settle it, croaks');
     };
 
     subtest 'idle CPU: 100 idle keep-alive connections, the host loop running other timers' => sub {
