@@ -81,28 +81,12 @@ int uvh_request_set_url(uvh_request_t *req, const char *s, size_t len) {
   return 0;
 }
 
-/* RFC 9110 tchar */
-static int is_tchar(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
-static int is_token(const char *s, size_t len) {
-  size_t i;
-  if (len == 0)
-    return 0;
-  for (i = 0; i < len; i++)
-    if (!is_tchar((unsigned char)s[i]))
-      return 0;
-  return 1;
-}
-
 int uvh_request_set_method(uvh_request_t *req, const char *s, size_t len) {
   char *m;
   if (uvh__request_active(req))
     return UVH_E_BUSY;
   req->checked = 0; /* what the check and the head read changes */
-  if (!is_token(s, len)) {
+  if (!uvh__h1_is_token(s, len)) {
     set_error(req, "invalid method '%s': a method must be a non-empty token (letters, digits, !#$%%&'*+-.^_`|~)", s, len);
     return UVH_E_BADMETHOD;
   }
@@ -148,7 +132,7 @@ int uvh_request_add_header(uvh_request_t *req, const char *name, size_t name_len
   if (uvh__request_active(req))
     return UVH_E_BUSY;
   req->checked = 0; /* what the check and the head read changes */
-  if (!is_token(name, name_len)) {
+  if (!uvh__h1_is_token(name, name_len)) {
     set_error(req, "invalid header name '%s': it must be a non-empty token (no spaces, colons, CR, LF or NUL)", name, name_len);
     return UVH_E_BADHEADER;
   }

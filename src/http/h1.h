@@ -126,6 +126,8 @@ typedef struct {
 
 /* Write the head into *out (replacing it). 0 or UVH_E_NOMEM. A
  * Content-Length is added for a body, or for POST, PUT and PATCH. */
+/* Is s[0..len) a non-empty token (RFC 9110 5.6.2: a method, a header name)? */
+int uvh__h1_is_token(const char *s, size_t len);
 int uvh__h1_request_head(uvh_buf_t *out, const uvh_h1_request_head_t *h);
 /* Chunked framing (RFC 9112 7.1), appended to *out: one chunk of data
  * (nothing for len 0, which would end the body), and the last chunk

@@ -72,13 +72,29 @@ static inline int append_string(uvh_parser_t *p, const char *at, size_t len) {
  * (one load per byte instead of ranges and a strchr) */
 static unsigned char tchar_table[256];
 
+static int tchar_table_ready;
+
 static void init_tchar_table(void) {
   const char *extra = "!#$%&'*+-.^_`|~";
   int c;
+  if (tchar_table_ready)
+    return;
   for (c = 0; c < 256; c++)
     tchar_table[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
   for (; *extra; extra++)
     tchar_table[(unsigned char)*extra] = 1;
+  tchar_table_ready = 1;
+}
+
+int uvh__h1_is_token(const char *s, size_t len) {
+  size_t i;
+  init_tchar_table();
+  if (len == 0)
+    return 0;
+  for (i = 0; i < len; i++)
+    if (!tchar_table[(unsigned char)s[i]])
+      return 0;
+  return 1;
 }
 
 static int on_message_begin(llhttp_t *l) {
