@@ -41,7 +41,11 @@ is($r->{done}, $r->{sent}, 'as many callbacks as requests');
 my @wrong = @{ $r->{wrong} };
 is(scalar @wrong, 0, 'every request got exactly one callback')
     or diag "requests with != 1 callback: @wrong[0 .. ($#wrong < 9 ? $#wrong : 9)]";
-cmp_ok($r->{ok}, '>', $n / 10, "some succeeded despite the faults ($r->{ok})");
+# How many succeed depends on the seed's pool settings and on the machine's
+# speed (short timeouts against stalls); the fixed claim is that some did and
+# that the loop is sound afterwards.
+cmp_ok($r->{ok}, '>', 0, "some succeeded despite the faults ($r->{ok} of $n)");
+is(clean_requests($srv), 20, 'after the faults, a new pool on the same loop serves 20 clean requests');
 cmp_ok(scalar(keys %{ $r->{errors} }), '>=', 4, 'several kinds of failure were exercised: '
     . join(', ', map {"$_=$r->{errors}{$_}"} sort keys %{ $r->{errors} }));
 is_deeply($r->{counters}, { size => 0, nbusy => 0, nqueued => 0 }, 'pool counters back to zero');
@@ -52,7 +56,7 @@ is(Uvent::Test::Chaos::open_fds(), $fds_before, 'open file descriptors back to t
 SKIP: {
     require Uvent::Test::Certs;
     my $why = Uvent::Test::Server->tls_missing // Uvent::Test::Certs->missing;
-    skip $why, 6 if $why;
+    skip $why, 7 if $why;
     my $certs = Uvent::Test::Certs->new;
     my $tls = Uvent::Test::Server->new(tls => { cert_file => $certs->server_cert, key_file => $certs->server_key });
     my $tn = int($n / 3) || 1;
@@ -62,9 +66,26 @@ SKIP: {
     is($t->{sent}, $tn, "TLS: sent $tn requests");
     is($t->{done}, $t->{sent}, 'TLS: as many callbacks as requests');
     is(scalar @{ $t->{wrong} }, 0, 'TLS: every request got exactly one callback');
-    cmp_ok($t->{ok}, '>', $tn / 10, "TLS: some succeeded despite the faults ($t->{ok})");
+    cmp_ok($t->{ok}, '>', 0, "TLS: some succeeded despite the faults ($t->{ok} of $tn)");
+    is(clean_requests($tls, { tls => { ca_file => $certs->ca_cert } }), 20,
+        'TLS: after the faults, a new pool on the same loop serves 20 clean requests');
     is_deeply($t->{counters}, { size => 0, nbusy => 0, nqueued => 0 }, 'TLS: pool counters back to zero');
     is(Uvent::Test::Chaos::open_fds(), $tls_fds_before, 'TLS: open file descriptors back to the baseline');
+}
+
+# 20 plain requests, 4 at a time, on a new pool: the number that succeeded
+sub clean_requests {
+    my ($server, $config) = @_;
+    my $p = Uvent::HTTP::Pool->new({ max_connections => 4, %{ $config // {} } }, $loop);
+    my $good = 0;
+    for (1 .. 20) {
+        $p->request({ uri => $server->url('/ok'), timeout => 10,
+            response_callback => sub { my (undef, $res, $err) = @_; $good++ if !$err && $res->code == 200 } });
+    }
+    $loop->run;
+    $p->shutdown;
+    $loop->run;
+    return $good;
 }
 
 done_testing;
