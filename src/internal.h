@@ -58,6 +58,7 @@ struct uvh_request_s {
   char *body;                /* owned copy */
   size_t body_len;
   double timeout, connect_timeout;
+  double read_timeout;       /* < 0: the pool's */
   size_t max_headers_size, max_body_size;
   uvh_buf_t head;            /* serialized request head, built at submit */
   uvh_request_cb cb;
@@ -222,6 +223,10 @@ struct uvh_conn_s {
   unsigned requests_served;
   unsigned allowed_requests; /* from Keep-Alive: max=N; UINT_MAX when the server set none */
   uint64_t connected_at;     /* loop ms */
+  /* the read timeout of the running request (set at attach): */
+  uint64_t read_timeout_ms;  /* 0 = none */
+  uint64_t sent_at;          /* loop ms when its last byte was written, 0 = not yet */
+  size_t response_bytes;     /* bytes of its response that arrived */
   void *data;
 };
 
@@ -233,6 +238,8 @@ void uvh__conn_fail_soon(uvh_conn_t *conn, int code, int sys_err);
  * request again on a new connection when that is safe. */
 void uvh__conn_fail(uvh_conn_t *conn, int err, int sys_err, const char *detail);
 void uvh__conn_attach(uvh_conn_t *conn, uvh_request_t *req);
+/* The running request's last byte was written: its read timeout starts. */
+void uvh__conn_request_sent(uvh_conn_t *conn);
 uvh_request_t *uvh__conn_detach(uvh_conn_t *conn);
 /* Write the running request (the head, then the body). */
 void uvh__conn_write_request(uvh_conn_t *conn);

@@ -162,6 +162,7 @@ typedef struct {
   unsigned max_queue;        /* queued requests per destination; 0 = unlimited */
   double queue_timeout;      /* seconds a request may wait for a connection; 0 = no limit */
   unsigned max_total;        /* open connections across destinations; 0 = unlimited */
+  double read_timeout;       /* default of requests that set none: see uvh_request_set_read_timeout */
 } uvh_pool_config_t;
 
 void uvh_pool_config_init(uvh_pool_config_t *cfg);
@@ -224,6 +225,10 @@ int uvh_request_set_body(uvh_request_t *req, const char *body, size_t len);
 /* Seconds; 0 = none. connect_timeout < 0 means "same as timeout". */
 int uvh_request_set_timeout(uvh_request_t *req, double timeout);
 int uvh_request_set_connect_timeout(uvh_request_t *req, double timeout);
+/* The longest time without a byte arriving while the response is awaited
+ * (the request fully sent) or being read; 0 = none, < 0 = the pool's
+ * (the default). It fails the request with UVH_E_TIMEOUT. */
+int uvh_request_set_read_timeout(uvh_request_t *req, double timeout);
 /* UVH_LIMIT_INHERIT takes the pool's value. */
 int uvh_request_set_limits(uvh_request_t *req, size_t max_headers_size, size_t max_body_size);
 /* retry: send again once, on a new connection, when a reused connection

@@ -8,7 +8,7 @@ use Uvent;
 
 my @fields = Uvent::HTTP::Request::_fields();
 is_deeply([sort @fields],
-          [sort qw(uri method headers body timeout connect_timeout max_headers_size max_body_size retry
+          [sort qw(uri method headers body timeout connect_timeout read_timeout max_headers_size max_body_size retry
                    idempotent tls response_callback)],
           'the list of request fields');
 
@@ -30,7 +30,8 @@ like($@, qr/unknown parameter 'nope' \(known: \Q@{[join ', ', @fields]}\E\)/, 'r
 # seen and a caller's `each` goes on.
 my %bad = (method => [ \'GET', qr/'method' must be a string/ ], headers => [ 'x', qr/'headers' must be a hashref/ ],
     body => [ \'b', qr/'body' must be a string/ ], timeout => [ -1, qr/'timeout' must be/ ],
-    connect_timeout => [ -1, qr/'connect_timeout' must be/ ], max_headers_size => [ -1, qr/'max_headers_size' must be/ ],
+    connect_timeout => [ -1, qr/'connect_timeout' must be/ ], read_timeout => [ -1, qr/'read_timeout' must be/ ],
+    max_headers_size => [ -1, qr/'max_headers_size' must be/ ],
     max_body_size => [ -1, qr/'max_body_size' must be/ ], tls => [ 'x', qr/'tls' must be a hashref/ ],
     response_callback => [ 'x', qr/'response_callback' must be a CODE/ ]);
 for my $f (sort keys %bad) {

@@ -20,6 +20,7 @@ _new(const char *klass, SV *loop_rv, HV *config, int weak_loop)
     cfg.max_queue = (unsigned)CFG("max_queue");
     cfg.queue_timeout = CFG("queue_timeout");
     cfg.max_total = (unsigned)CFG("max_total");
+    cfg.read_timeout = CFG("read_timeout");
 #undef CFG
     Newxz(pool, 1, uvx_pool_t);
     if ((rc = uvh_pool_new(loop->core, &cfg, &pool->core))) {

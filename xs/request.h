@@ -50,14 +50,14 @@ static void uvx_add_header(pTHX_ const char *prefix, uvh_request_t *r, SV *name,
  * Uvent::HTTP::Request reads through Uvent::HTTP::Request::_fields. The
  * enum names their places in it. */
 #define UVX_REQUEST_FIELDS(X)                                                                  \
-  X("uri") X("method") X("headers") X("body") X("timeout") X("connect_timeout") X("max_headers_size") \
-  X("max_body_size") X("retry") X("idempotent") X("tls") X("response_callback")
+  X("uri") X("method") X("headers") X("body") X("timeout") X("connect_timeout") X("read_timeout") \
+  X("max_headers_size") X("max_body_size") X("retry") X("idempotent") X("tls") X("response_callback")
 #define UVX_FIELD_NAME(name) name,
 #define UVX_FIELD_LEN(name) (I32)(sizeof(name) - 1),
 static const char *const uvx_request_fields[] = {UVX_REQUEST_FIELDS(UVX_FIELD_NAME) NULL};
 static const I32 uvx_request_field_lens[] = {UVX_REQUEST_FIELDS(UVX_FIELD_LEN)};
 enum {
-  UVX_F_URI, UVX_F_METHOD, UVX_F_HEADERS, UVX_F_BODY, UVX_F_TIMEOUT, UVX_F_CONNECT_TIMEOUT,
+  UVX_F_URI, UVX_F_METHOD, UVX_F_HEADERS, UVX_F_BODY, UVX_F_TIMEOUT, UVX_F_CONNECT_TIMEOUT, UVX_F_READ_TIMEOUT,
   UVX_F_MAX_HEADERS_SIZE, UVX_F_MAX_BODY_SIZE, UVX_F_RETRY, UVX_F_IDEMPOTENT, UVX_F_TLS,
   UVX_F_RESPONSE_CALLBACK, UVX_NFIELDS
 };
@@ -282,6 +282,9 @@ static uvh_request_t *uvx_build_request(pTHX_ HV *hv, const char *prefix) {
     uvx_croak_request(aTHX_ prefix, r, rc);
   if ((sv = uvx_field(aTHX_ f[UVX_F_CONNECT_TIMEOUT])) &&
       (rc = uvh_request_set_connect_timeout(r, uvx_seconds(aTHX_ prefix, sv, "connect_timeout"))))
+    uvx_croak_request(aTHX_ prefix, r, rc);
+  if ((sv = uvx_field(aTHX_ f[UVX_F_READ_TIMEOUT])) &&
+      (rc = uvh_request_set_read_timeout(r, uvx_seconds(aTHX_ prefix, sv, "read_timeout"))))
     uvx_croak_request(aTHX_ prefix, r, rc);
   {
     SV *mh = uvx_field(aTHX_ f[UVX_F_MAX_HEADERS_SIZE]), *mb = uvx_field(aTHX_ f[UVX_F_MAX_BODY_SIZE]);

@@ -78,6 +78,28 @@ static void on_timer_closed(uv_handle_t *h) {
 
 /* ------------------------------------------------------------------ timer */
 
+/* When the read timeout fires: read_timeout after the later of the
+ * request's last byte written and the last byte read; none before the
+ * request is sent unless the response started early. The timer is not
+ * moved on every read: it fires at the first possible moment and is set
+ * again from the last read (as libuv's users do with activity timers). */
+static uint64_t read_deadline(const uvh_conn_t *conn) {
+  uint64_t base = conn->sent_at;
+  if (conn->read_timeout_ms == 0 || (base == 0 && conn->response_bytes == 0))
+    return 0;
+  if (conn->stream.last_read_at > base)
+    base = conn->stream.last_read_at;
+  return base + conn->read_timeout_ms;
+}
+
+void uvh__conn_request_sent(uvh_conn_t *conn) {
+  if (conn->sent_at == 0 && conn->req && conn->state == CONN_ACTIVE) {
+    conn->sent_at = uv_now(conn_uv(conn));
+    if (conn->read_timeout_ms)
+      uvh__conn_arm_timer(conn);
+  }
+}
+
 void uvh__conn_arm_timer(uvh_conn_t *conn) {
   uint64_t due = 0, now = uv_now(conn_uv(conn));
   if (conn->deferred_code)
@@ -85,9 +107,12 @@ void uvh__conn_arm_timer(uvh_conn_t *conn) {
   if (conn->state == CONN_IDLE) {
     due = conn->idle_deadline;
   } else {
+    uint64_t rd = conn->req ? read_deadline(conn) : 0;
     due = conn->req ? conn->req->deadline : 0;
     if (conn->connect_deadline && (due == 0 || conn->connect_deadline < due))
       due = conn->connect_deadline;
+    if (rd && (due == 0 || rd < due))
+      due = rd;
   }
   if (due == 0)
     uv_timer_stop(&conn->timer);
@@ -121,7 +146,14 @@ static void on_timer(uv_timer_t *t) {
       return;
     }
   } else {
-    char detail[96];
+    char detail[128];
+    uint64_t rd = read_deadline(conn);
+    if (rd && now >= rd && conn->state == CONN_ACTIVE) {
+      snprintf(detail, sizeof detail, "read timeout: no byte arrived for %g s (%zu bytes of the response had arrived)",
+               (double)conn->read_timeout_ms / 1000, conn->response_bytes);
+      uvh__conn_fail(conn, UVH_E_TIMEOUT, 0, detail);
+      return;
+    }
     if (req->deadline && now >= req->deadline) {
       snprintf(detail, sizeof detail, "no complete response within %g s", req->timeout);
       uvh__conn_fail(conn, UVH_E_TIMEOUT, 0, detail);
@@ -176,8 +208,11 @@ static void stream_on_write_done(uvh_stream_t *s, int status) {
   if (status < 0) {
     if (conn->state == CONN_ACTIVE && conn->req)
       uvh__conn_fail(conn, UVH_E_CONN_CLOSED, status, NULL);
-  } else if (conn->body_pending && conn->stream.writing == 0 && conn->state == CONN_ACTIVE) {
-    uvh__conn_tls_send(conn, 0);
+  } else if (conn->stream.writing == 0 && conn->state == CONN_ACTIVE) {
+    if (conn->body_pending)
+      uvh__conn_tls_send(conn, 0);
+    else
+      uvh__conn_request_sent(conn);
   }
   uvh__conn_maybe_free(conn);
 }

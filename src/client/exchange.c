@@ -23,6 +23,9 @@ void uvh__conn_attach(uvh_conn_t *conn, uvh_request_t *req) {
   req->on_reused_conn = conn->requests_served > 0;
   conn->nothing_written = 0;
   conn->body_pending = 0;
+  conn->read_timeout_ms = uvh__seconds_to_ms(req->read_timeout >= 0 ? req->read_timeout : pool->cfg.read_timeout);
+  conn->sent_at = 0;
+  conn->response_bytes = 0;
   pool->nbusy++;
   uvh__parser_init(&conn->parser, req->resp, req->is_head, mh, mb);
 }
@@ -163,6 +166,8 @@ void uvh__conn_tls_send(uvh_conn_t *conn, int first) {
     }
     first = 0;
   } while (conn->body_pending && conn->stream.writing == 0);
+  if (conn->stream.writing == 0)
+    uvh__conn_request_sent(conn);
 }
 
 /* Write the running request: at once as far as the socket takes it. */
@@ -182,6 +187,8 @@ void uvh__conn_write_request(uvh_conn_t *conn) {
     if (nothing_written)
       conn->nothing_written = 1;
     uvh__conn_fail_soon(conn, UVH_E_CONN_CLOSED, rc);
+  } else if (conn->stream.writing == 0) {
+    uvh__conn_request_sent(conn);
   }
 }
 
@@ -249,6 +256,7 @@ void uvh__conn_on_bytes(uvh_conn_t *conn, const char *data, size_t len, size_t m
   int rc;
   if (uvh__conn_settled_without_request(conn))
     return;
+  conn->response_bytes += len;
   rc = uvh__parser_feed(&conn->parser, data, len, &used);
   if (rc == 1)
     conn_finish(conn, len - used + more);

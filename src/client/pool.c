@@ -35,7 +35,7 @@ static void on_idle(uv_idle_t *h) {}
 int uvh_pool_new(uvh_loop_t *loop, const uvh_pool_config_t *cfg, uvh_pool_t **out) {
   uvh_pool_t *pool;
   if (cfg->max_connections < 1 || !UVH_SECONDS_OK(cfg->idle_timeout) || !UVH_SECONDS_OK(cfg->max_lifetime) ||
-      !UVH_SECONDS_OK(cfg->queue_timeout))
+      !UVH_SECONDS_OK(cfg->queue_timeout) || !UVH_SECONDS_OK(cfg->read_timeout))
     return UVH_E_BADARG;
   pool = calloc(1, sizeof *pool);
   if (pool == NULL)

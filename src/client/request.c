@@ -24,6 +24,7 @@ int uvh_request_new(uvh_request_t **out) {
   uvh_list_init(&req->queue_link);
   req->timeout = 20;
   req->connect_timeout = -1;
+  req->read_timeout = -1;
   req->max_headers_size = UVH_LIMIT_INHERIT;
   req->max_body_size = UVH_LIMIT_INHERIT;
   req->retry = 1;
@@ -213,6 +214,18 @@ int uvh_request_set_connect_timeout(uvh_request_t *req, double s) {
   rc = check_seconds(req, s, "connect_timeout");
   if (rc == 0)
     req->connect_timeout = s;
+  return rc;
+}
+
+int uvh_request_set_read_timeout(uvh_request_t *req, double s) {
+  int rc;
+  if (s < 0) {
+    req->read_timeout = -1;
+    return 0;
+  }
+  rc = check_seconds(req, s, "read_timeout");
+  if (rc == 0)
+    req->read_timeout = s;
   return rc;
 }
 

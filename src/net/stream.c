@@ -215,6 +215,8 @@ static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
   uvh_stream_t *s = h->data;
   if (nread == 0 || s->closed)
     return;
+  if (nread > 0)
+    s->last_read_at = uv_now(h->loop);
   if (s->tls)
     on_tls_read(s, nread, buf->base);
   else if (nread < 0)

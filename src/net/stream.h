@@ -62,6 +62,7 @@ struct uvh_stream_s {
   uvh_stream_bufs_t *bufs;   /* borrowed */
   const uvh_stream_ops_t *ops;
   unsigned writing;          /* writes in flight */
+  uint64_t last_read_at;     /* loop ms when bytes last arrived (ciphertext counts), 0 = none yet */
   unsigned peer_gone : 1;    /* closed or reset by the peer, or a write failed: nothing more may be written */
   unsigned closed : 1;       /* uvh__stream_close was called */
 };

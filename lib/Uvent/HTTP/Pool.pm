@@ -11,9 +11,10 @@ require Uvent;
 my %DEFAULT = (
     timeout => 60, max_connections => 10, max_headers_size => 65536, max_body_size => 1073741824,
     max_lifetime => 0, max_requests_per_connection => 0, max_queue => 0, queue_timeout => 0, max_total => 0,
+    read_timeout => 0,
 );
 my %WHOLE = map { $_ => 1 } qw(max_connections max_headers_size max_body_size max_requests_per_connection max_queue max_total);
-my %SECONDS = map { $_ => 1 } qw(timeout max_lifetime queue_timeout);
+my %SECONDS = map { $_ => 1 } qw(timeout max_lifetime queue_timeout read_timeout);
 # byte limits are size_t in the core; above 2**53 a Perl number is no longer exact
 my %BYTES = map { $_ => 1 } qw(max_headers_size max_body_size);
 my $MAX_BYTES = (~0 > 4294967295) ? 9007199254740992 : 4294967295;
@@ -496,6 +497,12 @@ number). The connection is closed after the response to its last one. A
 server's C<Keep-Alive: max=N> header can lower the limit for one connection
 (see L</CONNECTION REUSE>).
 
+=item read_timeout
+
+The default C<read_timeout> of the pool's requests (see L</request>):
+seconds (fractional allowed) without a single byte arriving while a
+response is awaited or read (default 0, none).
+
 =item max_headers_size
 
 The most bytes a response's header block may have, counted about as on the
@@ -609,6 +616,21 @@ applies). It does not apply when the request is sent on an idle connection;
 a retry's new connection gets the full C<connect_timeout> again.
 When it expires, the callback gets a C<connect_timeout> error. Whichever of
 C<timeout> and C<connect_timeout> expires first wins.
+
+=item read_timeout
+
+Seconds (fractional) without a single byte arriving, while the response is
+awaited or being read: the clock starts when the request's last byte has
+been written (or at the response's first byte, if that comes earlier) and
+starts again with every byte read, so a slow but steady download never
+hits it, and a server that stalls does. Default: the pool's C<read_timeout>
+(0, none). When it expires, the callback gets a C<timeout> error whose
+message says it was the read timeout and how many bytes of the response had
+arrived, e.g. C<timeout: read timeout: no byte arrived for 0.5 s (120 bytes
+of the response had arrived)>; the connection is closed. It is separate
+from C<timeout>, which bounds the whole request; whichever expires first
+wins. Over TLS a byte of ciphertext counts, so a server that trickles one
+record byte by byte is not timed out.
 
 =item max_headers_size
 

@@ -118,6 +118,11 @@ seconds for the whole request including queue time, default 20, 0 = none;
 
 seconds for DNS and TCP connect, default: C<timeout>;
 
+=item read_timeout
+
+the longest silence, in seconds, while the response is awaited or read,
+default: the pool's (0, none);
+
 =item max_headers_size, max_body_size
 
 response limits in bytes, 0 for none, default: the pool's (unless configured,
@@ -147,7 +152,7 @@ L<Uvent::HTTP::Pool/request> describes each of them in detail.
 Croaks with C<Uvent::HTTP::Request-E<gt>new: expects a hashref of parameters>
 when C<\%params> is not a hashref, and with
 C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method,
-headers, body, timeout, connect_timeout, max_headers_size, max_body_size,
+headers, body, timeout, connect_timeout, read_timeout, max_headers_size, max_body_size,
 retry, idempotent, tls, response_callback)> (C<parameters> and a list when several
 are unknown).
 
@@ -192,6 +197,11 @@ The whole-request timeout in seconds; undef means 20.
 =head2 connect_timeout
 
 The connect timeout in seconds; undef means the value of C<timeout>.
+
+=head2 read_timeout
+
+The read timeout in seconds; undef means the pool's C<read_timeout>
+(by default 0, none). See L<Uvent::HTTP::Pool/read_timeout>.
 
 =head2 max_headers_size
 

@@ -851,6 +851,7 @@ my %ROUTES = (
     '/endless-cl'        => \&r_endless_cl,
     '/sleep'             => \&r_sleep,
     '/trickle'           => \&r_trickle,
+    '/drip'              => \&r_drip,
     '/stall'             => \&r_stall,
     '/drop'              => sub { 'close' },
     '/reset'             => sub { 'reset' },
@@ -1098,6 +1099,23 @@ sub r_trickle {
     $data .= 'trickled' if $req->{method} ne 'HEAD';
     $self->send_pieces($delay, split //, $data);
     return $close ? 'close' : 'keep';
+}
+
+# /drip?n=N&delay=S&stall_after=K: the head at once, then N body bytes one
+# every S seconds; with stall_after, silence after K of them (until the
+# client closes).
+sub r_drip {
+    my ($self, $req) = @_;
+    my $n     = num($req->{q}{n}, 5);
+    my $delay = num($req->{q}{delay}, 0.3);
+    my $stall = $req->{q}{stall_after};
+    $self->send_all($self->head(headers => [ [ 'Content-Length', $n ] ]));
+    for my $i (1 .. $n) {
+        return $self->r_stall if defined $stall && $i > $stall;
+        $self->nap($delay);
+        $self->send_all('d');
+    }
+    return 'keep';
 }
 
 sub r_stall {
