@@ -188,4 +188,14 @@ subtest '--help and --version' => sub {
     like($r->{out}, qr/^uvent-get \d/, 'version');
 };
 
+subtest '--read-timeout' => sub {
+    my $r = run_get('--read-timeout', '0.3', $srv->url('/stall'));
+    is($r->{status}, 1, 'a stalled server: exit 1');
+    like($r->{out}, qr{^ERR\s+timeout\s.*read timeout}m, 'the read timeout, named');
+    $r = run_get('--read-timeout', '0.5', $srv->url('/drip?n=3&delay=0.2'));
+    is($r->{status}, 0, 'a trickling one under the limit: exit 0');
+    $r = run_get('--read-timeout', '-1', $srv->url('/ok'));
+    is($r->{status}, 2, 'a negative read timeout is a usage error');
+};
+
 done_testing;
