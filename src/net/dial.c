@@ -401,7 +401,7 @@ int uvh__dial_start(uvh_dial_t *d, uv_loop_t *uv, uvh_resolver_t *resolver, cons
   how = uvh__resolver_lookup(resolver, uv, host, port, &d->waiter, &status, &addrs, &n);
   if (how < 0)
     return how;
-  d->how = (uvh_resolved_t)how;
+  d->how = how;
   if (status < 0) {
     /* remembered, or a name the resolver refuses outright: it fails like one it cannot find */
     dial_fail(d, UVH_E_RESOLVE, status, 1);

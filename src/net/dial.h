@@ -88,7 +88,7 @@ struct uvh_dial_s {
   uvh_dial_attempt_t *attempts; /* pending attempts (closed ones leave at once) */
   uv_timer_t *timer;         /* owned, the delay between attempts; freed in its close callback */
   int last_err;
-  uvh_resolved_t how;        /* how the name was found (UVH_RESOLVED_*), or -1 for an IP literal */
+  int how;                   /* how the name was found (a uvh_resolved_t), or -1 for an IP literal */
   unsigned resolving : 1;
   unsigned cancelled : 1;
   unsigned done : 1;         /* connected or failed: nothing more is reported */

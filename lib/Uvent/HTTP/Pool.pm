@@ -11,9 +11,13 @@ require Uvent;
 my %DEFAULT = (
     timeout => 60, max_connections => 10, max_headers_size => 65536, max_body_size => 1073741824,
     max_lifetime => 0, max_requests_per_connection => 0, max_queue => 0, queue_timeout => 0, max_total => 0,
+    happy_eyeballs_delay => 0.25, dns_cache_ttl => 60,
 );
+# checked by the XS (xs/request.h), which requests take too; and `resolve`
+my @SOCKET = qw(family tcp_nodelay tcp_keepalive so_linger socket_buffer_size local_address);
+my %OTHER = map { $_ => 1 } 'tls', 'resolve', @SOCKET;
 my %WHOLE = map { $_ => 1 } qw(max_connections max_headers_size max_body_size max_requests_per_connection max_queue max_total);
-my %SECONDS = map { $_ => 1 } qw(timeout max_lifetime queue_timeout);
+my %SECONDS = map { $_ => 1 } qw(timeout max_lifetime queue_timeout happy_eyeballs_delay dns_cache_ttl);
 # byte limits are size_t in the core; above 2**53 a Perl number is no longer exact
 my %BYTES = map { $_ => 1 } qw(max_headers_size max_body_size);
 my $MAX_BYTES = (~0 > 4294967295) ? 9007199254740992 : 4294967295;
@@ -35,12 +39,14 @@ sub _create {
     $config //= {};
     Carp::croak("$class->new: the config must be a hashref (or give a Uvent::Loop alone), got "
         . _what($config)) unless ref $config eq 'HASH';
-    if (my @unknown = grep { !exists $DEFAULT{$_} && $_ ne 'tls' } keys %$config) {
+    if (my @unknown = grep { !exists $DEFAULT{$_} && !$OTHER{$_} } keys %$config) {
         Carp::croak("$class->new: unknown config key" . (@unknown > 1 ? 's' : '') . ' '
-            . join(', ', map { "'" . Uvent::_shown($_) . "'" } sort @unknown) . ' (known: ' . join(', ', sort keys %DEFAULT, 'tls') . ')');
+            . join(', ', map { "'" . Uvent::_shown($_) . "'" } sort @unknown) . ' (known: ' . join(', ', sort keys %DEFAULT, keys %OTHER) . ')');
     }
     my %c = (%DEFAULT, %$config);
     my $tls = delete $c{tls};
+    my $resolve = _resolve_entries($class, delete $c{resolve});
+    my %socket = map { exists $c{$_} ? ($_ => delete $c{$_}) : () } @SOCKET;
     for my $key (sort keys %c) {
         my $v = $c{$key};
         Carp::croak("$class->new: '$key' must be a number >= 0, got " . (defined $v ? "'" . Uvent::_shown($v) . "'" : 'undef'))
@@ -62,7 +68,30 @@ sub _create {
         unless Scalar::Util::blessed($loop) && $loop->isa('Uvent::Loop');
     my $pool = $class->_new($loop, \%c, $is_instance);
     $pool->_set_tls($tls) if defined $tls;
+    $pool->_set_socket(\%socket) if %socket;
+    $pool->_set_resolve(@$_) for @$resolve;
     return $pool;
+}
+
+# `resolve => { 'host:port' => [IP, ...] }` as [host, port, [IP, ...]]
+# (the core checks the addresses)
+sub _resolve_entries {
+    my ($class, $resolve) = @_;
+    return [] unless defined $resolve;
+    Carp::croak("$class->new: 'resolve' must be a hashref of 'host:port' => [addresses], got " . _what($resolve))
+        unless ref $resolve eq 'HASH';
+    my @entries;
+    for my $key (sort keys %$resolve) {
+        my ($host, $port) = $key =~ /\A\[?([^\[\]\s\x00-\x1f\/]+?)\]?:(\d{1,5})\z/;
+        Carp::croak("$class->new: 'resolve' key '" . Uvent::_shown($key)
+            . "' must be 'host:port' (such as 'example.com:443')") unless defined $port && $port >= 1 && $port <= 65535;
+        my $ips = $resolve->{$key};
+        $ips = [$ips] if defined $ips && !ref $ips;
+        Carp::croak("$class->new: 'resolve' entry '" . Uvent::_shown($key) . "' must be an arrayref of IP addresses")
+            unless ref $ips eq 'ARRAY' && @$ips && !grep { !defined || ref } @$ips;
+        push @entries, [$host, $port + 0, $ips];
+    }
+    return \@entries;
 }
 
 # a bad argument, for a croak
