@@ -88,7 +88,7 @@ sub _resolve_entries {
         my $ips = $resolve->{$key};
         $ips = [$ips] if defined $ips && !ref $ips;
         Carp::croak("$class->new: 'resolve' entry '" . Uvent::_shown($key) . "' must be an arrayref of IP addresses")
-            unless ref $ips eq 'ARRAY' && @$ips && !grep { !defined || ref } @$ips;
+            unless ref $ips eq 'ARRAY' && @$ips && !grep { !defined || ref || /[\x00-\x20]/ } @$ips;
         push @entries, [$host, $port + 0, $ips];
     }
     return \@entries;
