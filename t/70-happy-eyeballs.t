@@ -48,7 +48,7 @@ sub hanging_v6_listener {
 
 subtest 'IPv6 hangs, IPv4 answers: the request succeeds over IPv4 after the delay' => sub {
     my $hang = hanging_v6_listener($port)
-        or plan skip_all => 'a full accept queue on ::1 does not drop SYNs here';
+        or plan skip_all => "could not make a ::1 listener on port $port whose full accept queue drops SYNs";
     my $pool = Uvent::HTTP::Pool->new({
         resolve => { "he.test:$port" => [ '::1', '127.0.0.1' ] }, happy_eyeballs_delay => 0.3,
     }, $loop);

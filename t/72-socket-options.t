@@ -100,4 +100,17 @@ subtest 'bad values croak, naming the option' => sub {
         'good values are taken') or diag $@;
 };
 
+subtest 'no leaked SVs (Test::LeakTrace)' => sub {
+    plan skip_all => 'Test::LeakTrace not installed' unless eval { require Test::LeakTrace; 1 };
+    my $pool = Uvent::HTTP::Pool->new({}, $loop);
+    fetch($pool, local_address => '127.0.0.2', tcp_keepalive => 5);    # warm up
+    Test::LeakTrace::no_leaks_ok(sub { fetch($pool, local_address => '127.0.0.2', tcp_keepalive => 5) }, 'a request with options');
+    Test::LeakTrace::no_leaks_ok(sub { eval { $pool->request({ uri => $url, local_address => 'x' }) } }, 'a croak');
+    Test::LeakTrace::no_leaks_ok(sub {
+        my $p = Uvent::HTTP::Pool->new({ resolve => { "a.test:1" => ['::1'] }, family => 4, so_linger => 1 }, $loop);
+        eval { Uvent::HTTP::Pool->new({ resolve => { "a.test:1" => ['nope'] } }, $loop) };
+        eval { Uvent::HTTP::Pool->new({ so_linger => -5 }, $loop) };
+    }, 'pool options, good and bad');
+};
+
 done_testing;

@@ -417,6 +417,21 @@ static void test_happy_eyeballs(void) {
   is_int(f.connected + f.failed, 0, "cancelled at once: no outcome");
   is_int(f.released, f.held, "every hold released");
 
+  /* cancel with two attempts pending (both to the hanging ::1) */
+  {
+    const char *both6[] = {"::1", "::1"};
+    uvh__resolver_set_fixed(r, "he6.test", port, both6, 2, why, sizeof why);
+    o.happy_eyeballs_delay_ms = 10;
+    memset(&f, 0, sizeof f);
+    uvh__dial_start(&f.d, &loop, r, "he6.test", port, &o, &ops);
+    run_for(60);
+    is_int(f.held, 5, "two attempts (handles, requests) and the timer held");
+    uvh__dial_cancel(&f.d);
+    settle(&f);
+    is_int(f.connected + f.failed, 0, "cancelled with two attempts pending: no outcome");
+    is_int(f.released, f.held, "every hold released");
+  }
+
   for (i = 0; i < nfill; i++)
     close(fill[i]);
   close(l6);
