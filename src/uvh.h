@@ -213,8 +213,8 @@ void uvh_pool_set_max_connections(uvh_pool_t *pool, unsigned n);
 size_t uvh_pool_max_headers_size(const uvh_pool_t *pool);
 size_t uvh_pool_max_body_size(const uvh_pool_t *pool);
 const uvh_pool_stats_t *uvh_pool_stats(const uvh_pool_t *pool);
-/* Counters of the destination `req` would go to (its URL and, for https,
- * its TLS settings), or NULL if unknown; *nqueued gets its requests queued
+/* Counters of the destination `req` would go to (its URL, its socket
+ * options and, for https, its TLS settings), or NULL if unknown; *nqueued gets its requests queued
  * now. */
 const uvh_pool_stats_t *uvh_pool_dest_stats(uvh_pool_t *pool, uvh_request_t *req, unsigned *nqueued);
 /* Default TLS settings of the pool's requests. The settings are checked

@@ -48,7 +48,7 @@ int uvh_pool_new(uvh_loop_t *loop, const uvh_pool_config_t *cfg, uvh_pool_t **ou
     return UVH_E_NOMEM;
   }
   uvh__dial_opts_init(&pool->sock);
-  pool->sock.happy_eyeballs_delay_ms = (unsigned)uvh__seconds_to_ms(cfg->happy_eyeballs_delay);
+  pool->sock.happy_eyeballs_delay_ms = uvh__seconds_to_ms(cfg->happy_eyeballs_delay);
   uvh__dial_opts_key(&pool->sock, pool->sock_key, sizeof pool->sock_key);
   uvh__fork_init();
   pool->refcount = 1;

@@ -61,11 +61,14 @@ int uvh__dial_opts_set(uvh_dial_opts_t *o, const uvh_socket_config_t *cfg, char 
     n.field = cfg->field;                                                                            \
     n.set |= (bit);                                                                                  \
   }
-  if (cfg->family != UVH_SOCKET_UNSET && cfg->family != 0 && cfg->family != 4 && cfg->family != 6) {
-    snprintf(why, why_cap, "'family' must be 4 (IPv4), 6 (IPv6) or 0 (both), got '%d'", cfg->family);
-    return UVH_E_BADARG;
+  if (cfg->family != UVH_SOCKET_UNSET) {
+    if (cfg->family != 0 && cfg->family != 4 && cfg->family != 6) {
+      snprintf(why, why_cap, "'family' must be 4 (IPv4), 6 (IPv6) or 0 (both), got '%d'", cfg->family);
+      return UVH_E_BADARG;
+    }
+    n.family = cfg->family;
+    n.set |= UVH_DIAL_OPT_FAMILY;
   }
-  RANGE(family, UVH_DIAL_OPT_FAMILY, 0, 6, "4, 6 or 0")
   RANGE(tcp_nodelay, UVH_DIAL_OPT_NODELAY, 0, 1, "0 or 1")
   RANGE(tcp_keepalive, UVH_DIAL_OPT_KEEPALIVE, 0, KEEPALIVE_MAX, "a whole number of seconds from 0 (off) to 32767")
   RANGE(so_linger, UVH_DIAL_OPT_LINGER, -1, LINGER_MAX,

@@ -34,7 +34,7 @@ typedef struct {
   int tcp_keepalive;         /* seconds idle before probes, 0 off */
   int so_linger;             /* seconds, -1 the system's default */
   int socket_buffer_size;    /* SO_RCVBUF and SO_SNDBUF bytes, 0 the system's default */
-  unsigned happy_eyeballs_delay_ms;
+  uint64_t happy_eyeballs_delay_ms;
   struct sockaddr_storage local; /* bind before connecting (port 0), when local_text[0] */
   char local_text[48];       /* the local address, canonical */
 } uvh_dial_opts_t;
