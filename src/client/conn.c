@@ -95,6 +95,16 @@ void uvh__conn_arm_timer(uvh_conn_t *conn) {
     uv_timer_start(&conn->timer, on_timer, due > now ? due - now : 0, 0);
 }
 
+/* What a failure reported from the timer says beyond its code: the TLS
+ * engine's reason, or the dial's attempts. */
+static const char *deferred_detail(uvh_conn_t *conn, int code) {
+  if (code == UVH_E_TLS && conn->stream.tls)
+    return conn->stream.tls->reason;
+  if ((code == UVH_E_CONNECT || code == UVH_E_RESOLVE) && conn->dial.detail[0])
+    return conn->dial.detail;
+  return NULL;
+}
+
 static void on_timer(uv_timer_t *t) {
   uvh_conn_t *conn = t->data;
   uint64_t now = uv_now(conn_uv(conn));
@@ -104,10 +114,7 @@ static void on_timer(uv_timer_t *t) {
     int code = conn->deferred_code, err = conn->deferred_err;
     conn->deferred_code = conn->deferred_err = 0;
     uv_unref((uv_handle_t *)t);
-    uvh__conn_fail(conn, code, err,
-                   code == UVH_E_TLS && conn->stream.tls ? conn->stream.tls->reason
-                   : (code == UVH_E_CONNECT || code == UVH_E_RESOLVE) && conn->dial.detail[0] ? conn->dial.detail
-                                                                                               : NULL);
+    uvh__conn_fail(conn, code, err, deferred_detail(conn, code));
     return;
   }
 
