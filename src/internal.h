@@ -13,6 +13,7 @@
 #include "net/tls.h"
 #include "net/stream.h"
 #include "net/dial.h"
+#include "net/resolve.h"
 #include "loop/loop.h"
 #include "http/h1.h"
 
@@ -55,6 +56,7 @@ struct uvh_request_s {
   unsigned on_reused_conn : 1;  /* running on a connection that served before */
   unsigned checked : 1;      /* uvh_request_check passed and no field it reads changed since: head is current */
   uvh_tls_opts_t tls;        /* owned; unset fields take the pool's */
+  uvh_dial_opts_t sock;      /* socket options; unset fields (not in sock.set) take the pool's */
   char *body;                /* owned copy */
   size_t body_len;
   double timeout, connect_timeout;
@@ -101,6 +103,7 @@ typedef struct uvh_dest_s {
   size_t name_len;         /* length of the "scheme://host:port" part of key */
   char *host;              /* for getaddrinfo */
   uint16_t port;
+  uvh_dial_opts_t sock;      /* socket options of its connections */
   char *tls_name;          /* https: name for SNI and verification (in the same block as key), else NULL */
   struct ssl_ctx_st *ssl_ctx;       /* https: own reference */
   struct ssl_session_st *sessions[UVH_TLS_SESSIONS_KEPT]; /* to resume, oldest first; own references */
@@ -161,6 +164,9 @@ struct uvh_pool_s {
   uint32_t rng;              /* xorshift state for idle-timeout jitter */
   uvh_tls_opts_t tls;        /* owned: default TLS settings */
   uvh_tls_ctx_cache_t tls_ctxs; /* contexts by settings, at most UVH_TLS_CTXS_KEPT */
+  uvh_dial_opts_t sock;      /* default socket options (every field set) */
+  char sock_key[160];        /* their uvh__dial_opts_key */
+  uvh_resolver_t *resolver;  /* own reference: fixed answers, the DNS cache (lookups in flight hold theirs) */
   unsigned dropping_inherited : 1; /* in a child after fork: close without a word to the server */
   char last_error[320];
   uvh_stream_bufs_t bufs;    /* read buffers shared by all conns: reads are consumed at once */

@@ -130,6 +130,23 @@ typedef struct {
 
 void uvh_tls_config_init(uvh_tls_config_t *cfg);
 
+/* ---- socket options (every new connection's socket) ---- */
+/* Each field may be left unset (UVH_SOCKET_UNSET, NULL): a request's
+ * unset fields take the pool's, the pool's the defaults. Options a
+ * request sets that differ from its pool's make a destination of their
+ * own: connections with different options are never shared. */
+#define UVH_SOCKET_UNSET (-2147483647 - 1)
+typedef struct {
+  int family;                /* 4: IPv4 only, 6: IPv6 only, 0: both (default) */
+  int tcp_nodelay;           /* 1 (default) or 0 */
+  int tcp_keepalive;         /* seconds idle before keepalive probes, 0 = off (default) */
+  int so_linger;             /* seconds, -1 = the system's default (default) */
+  int socket_buffer_size;    /* SO_RCVBUF and SO_SNDBUF, bytes; 0 = the system's default */
+  const char *local_address; /* IP literal the socket is bound to before connecting, or NULL; copied */
+} uvh_socket_config_t;
+
+void uvh_socket_config_init(uvh_socket_config_t *cfg);
+
 /* ---- pool ---- */
 /* Counters since the pool was created; plain integers, always on. */
 typedef struct {
@@ -147,6 +164,9 @@ typedef struct {
   uint64_t queue_wait_ms;       /* total time requests spent queued */
   uint64_t tls_handshakes;      /* TLS handshakes completed with a full key exchange */
   uint64_t tls_resumed;         /* TLS handshakes that resumed an earlier session */
+  uint64_t dns_lookups;         /* getaddrinfo calls made (IP literals and `resolve` entries make none) */
+  uint64_t dns_cache_hits;      /* dials answered by the DNS cache (a remembered failure included) */
+  uint64_t dns_shared;          /* dials that joined a lookup another dial had started */
 } uvh_pool_stats_t;
 
 /* A buffered body is bounded by default: 1 GiB */
@@ -163,6 +183,8 @@ typedef struct {
   double queue_timeout;      /* seconds a request may wait for a connection; 0 = no limit */
   unsigned max_total;        /* open connections across destinations; 0 = unlimited */
   double read_timeout;       /* default of requests that set none: see uvh_request_set_read_timeout */
+  double happy_eyeballs_delay; /* seconds between connect attempts to a name's addresses. Default 0.25 */
+  double dns_cache_ttl;      /* seconds a looked-up name is remembered; 0 = no cache. Default 60 */
 } uvh_pool_config_t;
 
 void uvh_pool_config_init(uvh_pool_config_t *cfg);
@@ -192,8 +214,8 @@ void uvh_pool_set_max_connections(uvh_pool_t *pool, unsigned n);
 size_t uvh_pool_max_headers_size(const uvh_pool_t *pool);
 size_t uvh_pool_max_body_size(const uvh_pool_t *pool);
 const uvh_pool_stats_t *uvh_pool_stats(const uvh_pool_t *pool);
-/* Counters of the destination `req` would go to (its URL and, for https,
- * its TLS settings), or NULL if unknown; *nqueued gets its requests queued
+/* Counters of the destination `req` would go to (its URL, its socket
+ * options and, for https, its TLS settings), or NULL if unknown; *nqueued gets its requests queued
  * now. */
 const uvh_pool_stats_t *uvh_pool_dest_stats(uvh_pool_t *pool, uvh_request_t *req, unsigned *nqueued);
 /* Default TLS settings of the pool's requests. The settings are checked
@@ -201,6 +223,13 @@ const uvh_pool_stats_t *uvh_pool_dest_stats(uvh_pool_t *pool, uvh_request_t *req
  * UVH_E_BADARG with uvh_pool_last_error() naming the problem. */
 int uvh_pool_set_tls(uvh_pool_t *pool, const uvh_tls_config_t *cfg);
 const char *uvh_pool_last_error(const uvh_pool_t *pool);
+/* Default socket options of the pool's connections (before its first
+ * request). UVH_E_BADARG with uvh_pool_last_error() naming the option. */
+int uvh_pool_set_socket(uvh_pool_t *pool, const uvh_socket_config_t *cfg);
+/* host:port resolves to these IP literals, with no lookup (curl's
+ * --resolve). UVH_E_BADARG with uvh_pool_last_error() naming the bad
+ * entry, or UVH_E_NOMEM. */
+int uvh_pool_set_resolve(uvh_pool_t *pool, const char *host, uint16_t port, const char *const *ips, unsigned n);
 void *uvh_pool_get_data(uvh_pool_t *pool);
 void uvh_pool_set_data(uvh_pool_t *pool, void *data);
 
@@ -240,6 +269,8 @@ int uvh_request_set_retry(uvh_request_t *req, int retry, int idempotent);
  * https request whose settings cannot be used (unreadable files, a key
  * not matching its certificate) fails with UVH_E_TLS_CONFIG. */
 int uvh_request_set_tls(uvh_request_t *req, const uvh_tls_config_t *cfg);
+/* Socket options of this request's connection, over the pool's. */
+int uvh_request_set_socket(uvh_request_t *req, const uvh_socket_config_t *cfg);
 /* Was the request sent a second time? */
 int uvh_request_retried(const uvh_request_t *req);
 void uvh_request_set_callback(uvh_request_t *req, uvh_request_cb cb, void *data);

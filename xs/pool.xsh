@@ -21,6 +21,8 @@ _new(const char *klass, SV *loop_rv, HV *config, int weak_loop)
     cfg.queue_timeout = CFG("queue_timeout");
     cfg.max_total = (unsigned)CFG("max_total");
     cfg.read_timeout = CFG("read_timeout");
+    cfg.happy_eyeballs_delay = CFG("happy_eyeballs_delay");
+    cfg.dns_cache_ttl = CFG("dns_cache_ttl");
 #undef CFG
     Newxz(pool, 1, uvx_pool_t);
     if ((rc = uvh_pool_new(loop->core, &cfg, &pool->core))) {
@@ -172,6 +174,40 @@ _set_tls(uvx_pool_t *pool, SV *tls)
       UVX_CROAK("Uvent::HTTP::Pool->new: %s",
                 *uvh_pool_last_error(pool->core) ? uvh_pool_last_error(pool->core) : uvh_strerror(rc));
 
+void
+_set_socket(uvx_pool_t *pool, HV *options)
+  CODE:
+    uvh_socket_config_t cfg;
+    SV *vals[6];
+    int i;
+    for (i = 0; i < 6; i++) {
+      SV **v = hv_fetch(options, uvx_socket_keys[i], (I32)strlen(uvx_socket_keys[i]), 0);
+      vals[i] = v ? sv_mortalcopy(*v) : NULL;
+    }
+    uvx_socket_config(aTHX_ "Uvent::HTTP::Pool->new", vals, &cfg);
+    if (uvh_pool_set_socket(pool->core, &cfg))
+      UVX_CROAK("Uvent::HTTP::Pool->new: %s", uvh_pool_last_error(pool->core));
+
+void
+_set_resolve(uvx_pool_t *pool, SV *host, unsigned port, AV *ips)
+  CODE:
+    const char **list;
+    STRLEN len;
+    const char *h = uvx_bytes(aTHX_ host, &len, "Uvent::HTTP::Pool->new", "resolve", NULL);
+    SSize_t i, n = av_len(ips) + 1;
+    int rc;
+    /* Pool.pm has checked the shape: plain strings */
+    Newxz(list, n + 1, const char *);
+    SAVEFREEPV(list);
+    for (i = 0; i < n; i++) {
+      SV **v = av_fetch(ips, i, 0);
+      list[i] = v ? uvx_bytes(aTHX_ *v, &len, "Uvent::HTTP::Pool->new", "resolve", NULL) : "";
+      if (strlen(list[i]) != len)
+        list[i] = "";
+    }
+    if ((rc = uvh_pool_set_resolve(pool->core, h, (uint16_t)port, list, (unsigned)n)))
+      UVX_CROAK("Uvent::HTTP::Pool->new: %s", *uvh_pool_last_error(pool->core) ? uvh_pool_last_error(pool->core) : uvh_strerror(rc));
+
 SV *
 stats(uvx_pool_t *pool, SV *destination = NULL, SV *tls = NULL)
   CODE:
@@ -231,6 +267,9 @@ stats(uvx_pool_t *pool, SV *destination = NULL, SV *tls = NULL)
     hv_stores(hv, "queue_wait", newSVnv((double)st->queue_wait_ms / 1000.0));
     hv_stores(hv, "tls_handshakes", newSVuv((UV)st->tls_handshakes));
     hv_stores(hv, "tls_resumed", newSVuv((UV)st->tls_resumed));
+    hv_stores(hv, "dns_lookups", newSVuv((UV)st->dns_lookups));
+    hv_stores(hv, "dns_cache_hits", newSVuv((UV)st->dns_cache_hits));
+    hv_stores(hv, "dns_shared", newSVuv((UV)st->dns_shared));
     RETVAL = newRV_noinc((SV *)hv);
   OUTPUT:
     RETVAL

@@ -51,7 +51,8 @@ static void uvx_add_header(pTHX_ const char *prefix, uvh_request_t *r, SV *name,
  * enum names their places in it. */
 #define UVX_REQUEST_FIELDS(X)                                                                  \
   X("uri") X("method") X("headers") X("body") X("timeout") X("connect_timeout") X("read_timeout") \
-  X("max_headers_size") X("max_body_size") X("retry") X("idempotent") X("tls") X("response_callback")
+  X("max_headers_size") X("max_body_size") X("retry") X("idempotent") X("tls") X("response_callback") X("family") \
+  X("tcp_nodelay") X("tcp_keepalive") X("so_linger") X("socket_buffer_size") X("local_address")
 #define UVX_FIELD_NAME(name) name,
 #define UVX_FIELD_LEN(name) (I32)(sizeof(name) - 1),
 static const char *const uvx_request_fields[] = {UVX_REQUEST_FIELDS(UVX_FIELD_NAME) NULL};
@@ -59,8 +60,53 @@ static const I32 uvx_request_field_lens[] = {UVX_REQUEST_FIELDS(UVX_FIELD_LEN)};
 enum {
   UVX_F_URI, UVX_F_METHOD, UVX_F_HEADERS, UVX_F_BODY, UVX_F_TIMEOUT, UVX_F_CONNECT_TIMEOUT, UVX_F_READ_TIMEOUT,
   UVX_F_MAX_HEADERS_SIZE, UVX_F_MAX_BODY_SIZE, UVX_F_RETRY, UVX_F_IDEMPOTENT, UVX_F_TLS,
-  UVX_F_RESPONSE_CALLBACK, UVX_NFIELDS
+  UVX_F_RESPONSE_CALLBACK, UVX_F_FAMILY, UVX_F_TCP_NODELAY, UVX_F_TCP_KEEPALIVE, UVX_F_SO_LINGER,
+  UVX_F_SOCKET_BUFFER_SIZE, UVX_F_LOCAL_ADDRESS, UVX_NFIELDS
 };
+
+/* The socket options, in the order of uvh_socket_config_t's fields and of
+ * the request fields from UVX_F_FAMILY on; Pool->new takes the same. */
+static const char *const uvx_socket_keys[] = {"family", "tcp_nodelay", "tcp_keepalive", "so_linger",
+                                              "socket_buffer_size", "local_address", NULL};
+
+/* Socket option values (NULL: unset) into *cfg (local_address borrowed),
+ * or croak naming the option; the core checks the ranges. */
+static void uvx_socket_config(pTHX_ const char *prefix, SV *const vals[6], uvh_socket_config_t *cfg) {
+  int *ints[5];
+  int i;
+  uvh_socket_config_init(cfg);
+  ints[0] = &cfg->family;
+  ints[1] = &cfg->tcp_nodelay;
+  ints[2] = &cfg->tcp_keepalive;
+  ints[3] = &cfg->so_linger;
+  ints[4] = &cfg->socket_buffer_size;
+  for (i = 0; i < 5; i++) {
+    SV *sv = vals[i] ? uvx_plain(aTHX_ vals[i]) : NULL;
+    double v;
+    if (sv == NULL || !SvOK(sv))
+      continue;
+    v = uvx_num(aTHX_ sv, prefix, uvx_socket_keys[i]);
+    /* NaN fails both; the core's range check words the rest */
+    if (!(v >= -1e9 && v <= 1e9) || v != (double)(IV)v)
+      UVX_CROAK("%s: '%s' must be a whole number, got '%" SVf "'", prefix, uvx_socket_keys[i],
+                SVfARG(uvx_shown(aTHX_ sv)));
+    *ints[i] = (int)v;
+  }
+  if (vals[5]) {
+    SV *sv = uvx_plain(aTHX_ vals[5]);
+    if (SvOK(sv)) {
+      STRLEN len;
+      const char *s;
+      if (SvROK(sv))
+        UVX_CROAK("%s: 'local_address' must be a string, not a reference", prefix);
+      s = uvx_bytes(aTHX_ sv, &len, prefix, "local_address", NULL);
+      if (strlen(s) != len)
+        UVX_CROAK("%s: 'local_address' must be an IPv4 or IPv6 address (such as 127.0.0.2 or ::1), got '%" SVf "'",
+                  prefix, SVfARG(uvx_shown(aTHX_ sv)));
+      cfg->local_address = s;
+    }
+  }
+}
 
 /* The place of a key in uvx_request_fields, or -1 (lengths compared first). */
 static int uvx_field_index(const char *key, I32 klen) {
@@ -301,6 +347,13 @@ static uvh_request_t *uvx_build_request(pTHX_ HV *hv, const char *prefix) {
     uvh_tls_config_t tls;
     uvx_tls_config(aTHX_ sv, &tls, prefix);
     if ((rc = uvh_request_set_tls(r, &tls)))
+      uvx_croak_request(aTHX_ prefix, r, rc);
+  }
+  if (f[UVX_F_FAMILY] || f[UVX_F_TCP_NODELAY] || f[UVX_F_TCP_KEEPALIVE] || f[UVX_F_SO_LINGER] ||
+      f[UVX_F_SOCKET_BUFFER_SIZE] || f[UVX_F_LOCAL_ADDRESS]) {
+    uvh_socket_config_t sock;
+    uvx_socket_config(aTHX_ prefix, f + UVX_F_FAMILY, &sock);
+    if ((rc = uvh_request_set_socket(r, &sock)))
       uvx_croak_request(aTHX_ prefix, r, rc);
   }
   if ((sv = uvx_field(aTHX_ f[UVX_F_RESPONSE_CALLBACK])) && !(SvROK(sv) && SvTYPE(SvRV(sv)) == SVt_PVCV))

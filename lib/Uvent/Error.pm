@@ -130,7 +130,7 @@ A sentence for humans that names the request. Its form is
 
 for example
 
-    could not connect (GET http://127.0.0.1:1/): connection refused
+    could not connect (GET http://127.0.0.1:1/): 127.0.0.1:1: connection refused
     request timed out (GET http://example.com:80/slow): no complete response within 5 s
     request cancelled (POST http://10.0.0.7:8080/jobs): pool shut down
     connection closed before the response was complete (GET http://10.0.0.7:8080/a) after a retry on a new connection: server closed the connection
@@ -250,9 +250,11 @@ Message: C<could not resolve host 'HOST' (DESTINATION): DETAIL>.
 =item C<connect>
 
 The host was resolved, but a TCP connection could not be established to any
-of its addresses (they are tried in turn). C<errno> is the error of the last
+of its addresses (see L<Uvent::HTTP::Pool/Connecting>). C<errno> is the error of the last
 attempt, for example C<ECONNREFUSED>, C<EHOSTUNREACH>, C<ENETUNREACH> or
-C<ETIMEDOUT>. Message: C<could not connect (...): DETAIL>.
+C<ETIMEDOUT>. Message: C<could not connect (...): DETAIL>, where DETAIL names
+every attempt and its error, e.g. C<[::1]:8080: connection refused;
+127.0.0.1:8080: connection refused>.
 
 =item C<connect_timeout>
 

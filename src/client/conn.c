@@ -120,6 +120,16 @@ void uvh__conn_arm_timer(uvh_conn_t *conn) {
     uv_timer_start(&conn->timer, on_timer, due > now ? due - now : 0, 0);
 }
 
+/* What a failure reported from the timer says beyond its code: the TLS
+ * engine's reason, or the dial's attempts. */
+static const char *deferred_detail(uvh_conn_t *conn, int code) {
+  if (code == UVH_E_TLS && conn->stream.tls)
+    return conn->stream.tls->reason;
+  if ((code == UVH_E_CONNECT || code == UVH_E_RESOLVE) && conn->dial.detail[0])
+    return conn->dial.detail;
+  return NULL;
+}
+
 static void on_timer(uv_timer_t *t) {
   uvh_conn_t *conn = t->data;
   uint64_t now = uv_now(conn_uv(conn));
@@ -129,7 +139,7 @@ static void on_timer(uv_timer_t *t) {
     int code = conn->deferred_code, err = conn->deferred_err;
     conn->deferred_code = conn->deferred_err = 0;
     uv_unref((uv_handle_t *)t);
-    uvh__conn_fail(conn, code, err, code == UVH_E_TLS && conn->stream.tls ? conn->stream.tls->reason : NULL);
+    uvh__conn_fail(conn, code, err, deferred_detail(conn, code));
     return;
   }
 
@@ -354,7 +364,7 @@ static void dial_on_failed(uvh_dial_t *d, int code, int sys_err, int in_start) {
   if (in_start)
     uvh__conn_fail_soon(conn, code, sys_err);
   else
-    uvh__conn_fail(conn, code, sys_err, NULL);
+    uvh__conn_fail(conn, code, sys_err, d->detail[0] ? d->detail : NULL);
 }
 
 static void dial_on_hold(uvh_dial_t *d) { CONN_OF_DIAL(d)->pending++; }
@@ -404,13 +414,19 @@ int uvh__conn_start(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, uvh_con
   conn->connect_deadline = ct > 0 ? uv_now(conn_uv(conn)) + uvh__seconds_to_ms(ct) : 0;
   uvh__conn_arm_timer(conn);
 
-  if (uvh__dial_start(&conn->dial, conn_uv(conn), d->host, d->port, &dial_ops) != 0) {
+  if (uvh__dial_start(&conn->dial, conn_uv(conn), pool->resolver, d->host, d->port, &d->sock, &dial_ops) != 0) {
     /* undo everything: the caller reports the error synchronously */
     uvh__conn_detach(conn);
     uvh__request_set_state(req, REQ_NEW);
     uvh__conn_close(conn);
     return UVH_E_NOMEM;
   }
+  if (conn->dial.how == UVH_RESOLVED_LOOKUP)
+    UVH_COUNT(pool, d, dns_lookups);
+  else if (conn->dial.how == UVH_RESOLVED_CACHED)
+    UVH_COUNT(pool, d, dns_cache_hits);
+  else if (conn->dial.how == UVH_RESOLVED_SHARED)
+    UVH_COUNT(pool, d, dns_shared);
   if (out)
     *out = conn;
   return 0;

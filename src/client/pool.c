@@ -26,6 +26,8 @@ void uvh_pool_config_init(uvh_pool_config_t *cfg) {
   cfg->max_connections = 10;
   cfg->max_headers_size = 64 * 1024;
   cfg->max_body_size = UVH_DEFAULT_MAX_BODY_SIZE;
+  cfg->happy_eyeballs_delay = 0.25;
+  cfg->dns_cache_ttl = 60;
 }
 
 static void on_check(uv_check_t *h);
@@ -35,11 +37,19 @@ static void on_idle(uv_idle_t *h) {}
 int uvh_pool_new(uvh_loop_t *loop, const uvh_pool_config_t *cfg, uvh_pool_t **out) {
   uvh_pool_t *pool;
   if (cfg->max_connections < 1 || !UVH_SECONDS_OK(cfg->idle_timeout) || !UVH_SECONDS_OK(cfg->max_lifetime) ||
-      !UVH_SECONDS_OK(cfg->queue_timeout) || !UVH_SECONDS_OK(cfg->read_timeout))
+      !UVH_SECONDS_OK(cfg->queue_timeout) || !UVH_SECONDS_OK(cfg->read_timeout) ||
+      !UVH_SECONDS_OK(cfg->happy_eyeballs_delay) || !UVH_SECONDS_OK(cfg->dns_cache_ttl))
     return UVH_E_BADARG;
   pool = calloc(1, sizeof *pool);
   if (pool == NULL)
     return UVH_E_NOMEM;
+  if (uvh__resolver_new(uvh__seconds_to_ms(cfg->dns_cache_ttl), &pool->resolver) != 0) {
+    free(pool);
+    return UVH_E_NOMEM;
+  }
+  uvh__dial_opts_init(&pool->sock);
+  pool->sock.happy_eyeballs_delay_ms = uvh__seconds_to_ms(cfg->happy_eyeballs_delay);
+  uvh__dial_opts_key(&pool->sock, pool->sock_key, sizeof pool->sock_key);
   uvh__fork_init();
   pool->refcount = 1;
   pool->loop = loop;
@@ -88,6 +98,7 @@ static void pool_free(uvh_pool_t *pool) {
   }
   uvh__tls_ctx_cache_clear(&pool->tls_ctxs);
   uvh__tls_opts_free(&pool->tls);
+  uvh__resolver_unref(pool->resolver);
   free(pool->bufs.plain);
   free(pool->due_heap);
   free(pool);
@@ -204,23 +215,40 @@ static const char *tls_name(const uvh_tls_opts_t *o, const uvh_url_t *url) {
   return o->str[TLS_SERVER_NAME] ? o->str[TLS_SERVER_NAME] : url->host;
 }
 
-/* The destination key of `req`: its URL's, and for https the server name
- * and the TLS settings in force, by value. Malloc'd; *o gets the merged
- * settings (borrowing strings), *ctx_key_off where their context key
- * starts in the returned string. */
+/* The socket options of `req` in a destination key: "" when they are the
+ * pool's, else "\n" and their text. *merged gets them. */
+static void sock_suffix(const uvh_pool_t *pool, const uvh_request_t *req, uvh_dial_opts_t *merged, char *buf,
+                        size_t cap) {
+  uvh__dial_opts_merge(merged, &req->sock, &pool->sock);
+  buf[0] = '\0';
+  if (req->sock.set && (uvh__dial_opts_key(merged, buf + 1, cap - 1) < 0 || strcmp(buf + 1, pool->sock_key) != 0))
+    buf[0] = '\n';
+}
+
+/* The destination key of `req`: its URL's, its socket options when they
+ * are not the pool's, and for https the server name and the TLS settings
+ * in force, by value. Malloc'd; *o gets the merged settings (borrowing
+ * strings), *ctx_key_off where their context key starts in the returned
+ * string. */
 static char *dest_key(uvh_pool_t *pool, const uvh_request_t *req, uvh_tls_opts_t *o, size_t *ctx_key_off) {
   const char *name;
-  char *key;
+  char *key, sock[sizeof pool->sock_key + 1];
   size_t base, cap;
-  if (!req->url.is_tls)
-    return strdup(req->url.key);
+  uvh_dial_opts_t merged;
+  sock_suffix(pool, req, &merged, sock, sizeof sock);
+  if (!req->url.is_tls) {
+    cap = strlen(req->url.key) + strlen(sock) + 1;
+    if ((key = malloc(cap)) != NULL)
+      snprintf(key, cap, "%s%s", req->url.key, sock);
+    return key;
+  }
   uvh__tls_opts_merge(o, &req->tls, &pool->tls);
   name = tls_name(o, &req->url);
-  base = strlen(req->url.key) + 1 + strlen(name) + 1;
+  base = strlen(req->url.key) + strlen(sock) + 1 + strlen(name) + 1;
   cap = base + tls_key_cap(o);
   if ((key = malloc(cap)) == NULL)
     return NULL;
-  snprintf(key, cap, "%s\n%s\n", req->url.key, name);
+  snprintf(key, cap, "%s%s\n%s\n", req->url.key, sock, name);
   if (uvh__tls_ctx_key(o, key + base, cap - base) < 0) {
     free(key);
     return NULL;
@@ -240,8 +268,8 @@ static uvh_dest_t *get_dest(uvh_pool_t *pool, const uvh_request_t *req, int *err
   char *key;
   uvh_dest_t *d;
 
-  /* plain http: the URL's key as it is, without a copy */
-  if (!url->is_tls && (d = find_dest(pool, url->key)) != NULL) {
+  /* plain http with the pool's socket options: the URL's key as it is, without a copy */
+  if (!url->is_tls && req->sock.set == 0 && (d = find_dest(pool, url->key)) != NULL) {
     uvh_list_remove(&d->pool_link);
     uvh_list_push_front(&pool->dests, &d->pool_link);
     return d;
@@ -283,6 +311,7 @@ static uvh_dest_t *get_dest(uvh_pool_t *pool, const uvh_request_t *req, int *err
     uvh__tls_ctx_up_ref(ctx);
   }
   d->port = url->port;
+  uvh__dial_opts_merge(&d->sock, &req->sock, &pool->sock);
   uvh_list_init(&d->idle);
   uvh_list_init(&d->conns);
   uvh_list_init(&d->queue);
@@ -355,6 +384,24 @@ int uvh_pool_set_tls(uvh_pool_t *pool, const uvh_tls_config_t *cfg) {
 }
 
 const char *uvh_pool_last_error(const uvh_pool_t *pool) { return pool->last_error; }
+
+int uvh_pool_set_socket(uvh_pool_t *pool, const uvh_socket_config_t *cfg) {
+  uvh_dial_opts_t o = pool->sock;
+  int rc;
+  pool->last_error[0] = '\0';
+  if ((rc = uvh__dial_opts_set(&o, cfg, pool->last_error, sizeof pool->last_error)) != 0)
+    return rc;
+  /* destinations made before keep the options they were made with */
+  pool->sock = o;
+  pool->sock.set = 0;
+  uvh__dial_opts_key(&pool->sock, pool->sock_key, sizeof pool->sock_key);
+  return 0;
+}
+
+int uvh_pool_set_resolve(uvh_pool_t *pool, const char *host, uint16_t port, const char *const *ips, unsigned n) {
+  pool->last_error[0] = '\0';
+  return uvh__resolver_set_fixed(pool->resolver, host, port, ips, n, pool->last_error, sizeof pool->last_error);
+}
 
 /* ------------------------------------------------- queue deadlines (heap) */
 
@@ -1007,6 +1054,8 @@ static void pool_drop_inherited(uvh_pool_t *pool) {
   uvh_list_init(&inherited);
   /* the parent still talks over these connections: no close_notify */
   pool->dropping_inherited = 1;
+  /* the parent's answers may no longer hold for the child, which asks afresh */
+  uvh__resolver_drop_cache(pool->resolver);
   collect_all(pool, &inherited);
   pool->dropping_inherited = 0;
   while (!uvh_list_empty(&inherited)) {

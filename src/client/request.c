@@ -29,6 +29,7 @@ int uvh_request_new(uvh_request_t **out) {
   req->max_body_size = UVH_LIMIT_INHERIT;
   req->retry = 1;
   uvh__tls_opts_init(&req->tls);
+  uvh__dial_opts_init(&req->sock); /* nothing set: the pool's */
   *out = req;
   return 0;
 }
@@ -247,6 +248,12 @@ int uvh_request_set_tls(uvh_request_t *req, const uvh_tls_config_t *cfg) {
   if (uvh_request_active(req))
     return UVH_E_BUSY;
   return uvh__tls_opts_set(&req->tls, cfg, req->error.message, sizeof req->error.message);
+}
+
+int uvh_request_set_socket(uvh_request_t *req, const uvh_socket_config_t *cfg) {
+  if (uvh_request_active(req))
+    return UVH_E_BUSY;
+  return uvh__dial_opts_set(&req->sock, cfg, req->error.message, sizeof req->error.message);
 }
 
 void uvh_request_set_callback(uvh_request_t *req, uvh_request_cb cb, void *data) {

@@ -11,10 +11,13 @@ require Uvent;
 my %DEFAULT = (
     timeout => 60, max_connections => 10, max_headers_size => 65536, max_body_size => 1073741824,
     max_lifetime => 0, max_requests_per_connection => 0, max_queue => 0, queue_timeout => 0, max_total => 0,
-    read_timeout => 0,
+    read_timeout => 0, happy_eyeballs_delay => 0.25, dns_cache_ttl => 60,
 );
+# checked by the XS (xs/request.h), which requests take too; and `resolve`
+my @SOCKET = qw(family tcp_nodelay tcp_keepalive so_linger socket_buffer_size local_address);
+my %OTHER = map { $_ => 1 } 'tls', 'resolve', @SOCKET;
 my %WHOLE = map { $_ => 1 } qw(max_connections max_headers_size max_body_size max_requests_per_connection max_queue max_total);
-my %SECONDS = map { $_ => 1 } qw(timeout max_lifetime queue_timeout read_timeout);
+my %SECONDS = map { $_ => 1 } qw(timeout max_lifetime queue_timeout read_timeout happy_eyeballs_delay dns_cache_ttl);
 # byte limits are size_t in the core; above 2**53 a Perl number is no longer exact
 my %BYTES = map { $_ => 1 } qw(max_headers_size max_body_size);
 my $MAX_BYTES = (~0 > 4294967295) ? 9007199254740992 : 4294967295;
@@ -36,12 +39,14 @@ sub _create {
     $config //= {};
     Carp::croak("$class->new: the config must be a hashref (or give a Uvent::Loop alone), got "
         . _what($config)) unless ref $config eq 'HASH';
-    if (my @unknown = grep { !exists $DEFAULT{$_} && $_ ne 'tls' } keys %$config) {
+    if (my @unknown = grep { !exists $DEFAULT{$_} && !$OTHER{$_} } keys %$config) {
         Carp::croak("$class->new: unknown config key" . (@unknown > 1 ? 's' : '') . ' '
-            . join(', ', map { "'" . Uvent::_shown($_) . "'" } sort @unknown) . ' (known: ' . join(', ', sort keys %DEFAULT, 'tls') . ')');
+            . join(', ', map { "'" . Uvent::_shown($_) . "'" } sort @unknown) . ' (known: ' . join(', ', sort keys %DEFAULT, keys %OTHER) . ')');
     }
     my %c = (%DEFAULT, %$config);
     my $tls = delete $c{tls};
+    my $resolve = _resolve_entries($class, delete $c{resolve});
+    my %socket = map { exists $c{$_} ? ($_ => delete $c{$_}) : () } @SOCKET;
     for my $key (sort keys %c) {
         my $v = $c{$key};
         Carp::croak("$class->new: '$key' must be a number >= 0, got " . (defined $v ? "'" . Uvent::_shown($v) . "'" : 'undef'))
@@ -63,7 +68,30 @@ sub _create {
         unless Scalar::Util::blessed($loop) && $loop->isa('Uvent::Loop');
     my $pool = $class->_new($loop, \%c, $is_instance);
     $pool->_set_tls($tls) if defined $tls;
+    $pool->_set_socket(\%socket) if %socket;
+    $pool->_set_resolve(@$_) for @$resolve;
     return $pool;
+}
+
+# `resolve => { 'host:port' => [IP, ...] }` as [host, port, [IP, ...]]
+# (the core checks the addresses)
+sub _resolve_entries {
+    my ($class, $resolve) = @_;
+    return [] unless defined $resolve;
+    Carp::croak("$class->new: 'resolve' must be a hashref of 'host:port' => [addresses], got " . _what($resolve))
+        unless ref $resolve eq 'HASH';
+    my @entries;
+    for my $key (sort keys %$resolve) {
+        my ($host, $port) = $key =~ /\A\[?([^\[\]\s\x00-\x1f\/]+?)\]?:(\d{1,5})\z/;
+        Carp::croak("$class->new: 'resolve' key '" . Uvent::_shown($key)
+            . "' must be 'host:port' (such as 'example.com:443')") unless defined $port && $port >= 1 && $port <= 65535;
+        my $ips = $resolve->{$key};
+        $ips = [$ips] if defined $ips && !ref $ips;
+        Carp::croak("$class->new: 'resolve' entry '" . Uvent::_shown($key) . "' must be an arrayref of IP addresses")
+            unless ref $ips eq 'ARRAY' && @$ips && !grep { !defined || ref || /[\x00-\x20]/ } @$ips;
+        push @entries, [$host, $port + 0, $ips];
+    }
+    return \@entries;
 }
 
 # a bad argument, for a croak
@@ -214,7 +242,8 @@ callbacks run only while that loop runs.
 A destination is the scheme, the lower-cased host and the port of the request
 URI (C<http://example.com/> and C<http://EXAMPLE.com:80/x> share
 connections; C<http://127.0.0.1/> and C<http://localhost/> do not), and for
-C<https://> also the TLS settings in force (see L</HTTPS>). For each
+C<https://> also the TLS settings in force (see L</HTTPS>), and the socket
+options of a request that differ from its pool's (see L</Socket options>). For each
 destination the pool keeps the connections it opened and a queue of waiting
 requests. When a request is submitted:
 
@@ -229,8 +258,8 @@ loop, after the pre-write check (see L</Requests are never lost>);
 =item 2.
 
 otherwise, if fewer than C<max_connections> connections to that destination
-are open, a new connection is opened for it (DNS lookup, then TCP connect,
-trying each resolved address in turn; an IP address needs no lookup). When
+are open, a new connection is opened for it (DNS lookup, then TCP connect
+to the addresses found; an IP address needs no lookup; see L</Connecting>). When
 C<max_total> is set and that many connections are open over all
 destinations, the least recently used idle connection of the pool is closed
 to make room (normally one of another destination: an idle connection of
@@ -339,6 +368,64 @@ A C<POST> or C<PATCH> without C<Idempotency-Key> or C<< idempotent => 1 >>
 that was written on a connection the server closed fails with
 C<connection_closed>, since the server may have acted on it.
 
+=head2 Connecting
+
+A new connection first finds the addresses of its host: an IP address is
+used as it is; a C<host:port> in the pool's C<resolve> option gets the
+addresses given there (like curl's C<--resolve>); any other name is looked
+up with C<getaddrinfo> (C</etc/hosts>, then DNS), through the pool's DNS
+cache:
+
+=over 4
+
+=item *
+
+a name looked up successfully is remembered for C<dns_cache_ttl> seconds
+(default 60; 0 turns the cache off), a failed lookup for 1 second (the
+requests in that second fail with the same C<resolve> error). The cache is
+per name, for every port. It keeps at most 256 names.
+
+=item *
+
+connections that need the same name while its lookup is running share that
+lookup: 100 requests submitted at once to a new name make one lookup.
+
+=item *
+
+C<stats> counts C<dns_lookups> (C<getaddrinfo> calls made), C<dns_cache_hits>
+and C<dns_shared> (connections that joined a lookup in flight). IP addresses
+and C<resolve> entries count in none of them.
+
+=back
+
+Then it connects with Happy Eyeballs (RFC 8305): the addresses of the
+C<family> asked for (both by default) are sorted to alternate the families,
+IPv6 first, each family in the resolver's order. The first address is tried;
+while that attempt is pending, the next starts after
+C<happy_eyeballs_delay> seconds (default 0.25), and so on, and an attempt
+that fails (refused, unreachable) starts the next one at once. The first
+connection up is used; the other attempts are closed. A host whose IPv6
+path is broken and drops packets is therefore reached over IPv4 a quarter
+of a second later, not after the C<connect_timeout>. When every attempt
+fails, the request gets one C<connect> error whose message names each
+address and its error:
+
+    could not connect (GET http://he.test:8080/): [::1]:8080: connection refused; 127.0.0.1:8080: connection refused
+
+C<connect_timeout> covers the lookup and all the attempts.
+
+=head2 Socket options
+
+C<family>, C<tcp_nodelay>, C<tcp_keepalive>, C<so_linger>,
+C<socket_buffer_size> and C<local_address> (see L</CONFIGURATION>) are set
+on every new socket before it connects. Each is a pool option and a request
+option (see L</request>), a request's value overriding the pool's. A request
+whose options differ from its pool's belongs to a destination of its own
+(see L</Destinations, reuse and queueing>): connections are never shared
+between different options, and L<Uvent::HTTP::Client/destination> still names
+the target only. C<happy_eyeballs_delay>, C<resolve> and C<dns_cache_ttl>
+are pool options only.
+
 =head1 CONSTRUCTORS
 
 =head2 new
@@ -368,7 +455,7 @@ for C<< new($loop, \%config) >>
 
 =item C<Uvent::HTTP::Pool-E<gt>new: expects (\%config, $loop), (\%config), ($loop) or nothing, got N arguments>
 
-=item C<Uvent::HTTP::Pool-E<gt>new: unknown config key 'KEY' (known: max_body_size, max_connections, max_headers_size, max_lifetime, max_queue, max_requests_per_connection, max_total, queue_timeout, timeout, tls)>
+=item C<Uvent::HTTP::Pool-E<gt>new: unknown config key 'KEY' (known: dns_cache_ttl, family, happy_eyeballs_delay, local_address, max_body_size, max_connections, max_headers_size, max_lifetime, max_queue, max_requests_per_connection, max_total, queue_timeout, resolve, so_linger, socket_buffer_size, tcp_keepalive, tcp_nodelay, timeout, tls)>
 
 (C<keys> and a list when several are unknown)
 
@@ -380,8 +467,8 @@ C<Inf> are not numbers here.
 
 =item C<Uvent::HTTP::Pool-E<gt>new: 'KEY' must be a finite number of seconds E<gt>= 0 (at most 1e9), got 'VALUE'>
 
-for C<timeout>, C<max_lifetime> or C<queue_timeout> above 1e9 seconds
-(about 31 years), such as C<1e308>
+for C<timeout>, C<max_lifetime>, C<queue_timeout>, C<happy_eyeballs_delay> or
+C<dns_cache_ttl> above 1e9 seconds (about 31 years), such as C<1e308>
 
 =item C<Uvent::HTTP::Pool-E<gt>new: 'KEY' must be a whole number, got 'VALUE'>
 
@@ -522,6 +609,64 @@ further, and the message names the limit, e.g. C<response body exceeds
 max_body_size (1073741824 bytes); raise max_body_size, or set it to 0 for no
 limit>. Requests can override it.
 
+=item happy_eyeballs_delay
+
+Seconds between the start of one connect attempt and the next while the
+earlier ones are pending (default 0.25; see L</Connecting>). 0 starts every
+address at once.
+
+=item resolve
+
+A hashref of C<'host:port' =E<gt> [IP addresses]>: connections to that host
+and port use these addresses, in this order, with no lookup, like curl's
+C<--resolve> (e.g. C<< { 'api.test:443' => ['::1', '127.0.0.1'] } >>; one
+address may be given as a plain string; host names match case-insensitively;
+an IPv6 host may be written in brackets, C<'[::1]:80'>). Each address must
+be an IPv4 or IPv6 literal.
+
+=item dns_cache_ttl
+
+Seconds a successful lookup is remembered (default 60; 0 turns the cache
+off); a failed one is remembered for 1 second (see L</Connecting>).
+
+=item family
+
+C<4> (IPv4 only), C<6> (IPv6 only) or C<0> (both, the default): the
+addresses of a name that are tried. A name (or IP address) with no address
+of that family fails with C<resolve>, saying so.
+
+=item tcp_nodelay
+
+C<1> (the default) sets C<TCP_NODELAY>: a request goes out at once, not
+held back by Nagle's algorithm; C<0> leaves it off.
+
+=item tcp_keepalive
+
+Seconds a connection may idle before the system sends TCP keepalive probes
+(C<SO_KEEPALIVE> with C<TCP_KEEPIDLE>); 0 (the default) leaves keepalive
+off. A whole number up to 32767. It keeps idle connections alive through
+firewalls and NAT that forget silent ones.
+
+=item so_linger
+
+C<SO_LINGER> in seconds: how long closing a socket may wait for unsent data
+(0 resets the connection at close). -1 (the default) leaves the system's
+default. A whole number up to 65535.
+
+=item socket_buffer_size
+
+C<SO_RCVBUF> and C<SO_SNDBUF> in bytes (the system may round or double it,
+as Linux does); 0 (the default) leaves the system's. A whole number up to
+1073741824.
+
+=item local_address
+
+An IPv4 or IPv6 address the socket is bound to before it connects (e.g.
+C<127.0.0.2>, or one of the machine's addresses to choose the outgoing
+interface); default none. An address of the target of the other family is
+skipped, and when none is left the request fails with C<connect>, whose
+message says C<skipped, local_address 127.0.0.2 is IPv4>.
+
 =item tls
 
 A hashref of default TLS settings for the pool's C<https://> requests (see
@@ -659,6 +804,22 @@ header has the same effect.
 A hashref of TLS settings for an C<https://> request, over the pool's
 C<tls> key by key (an undef value leaves that key to the pool); see
 L</HTTPS>. Ignored for C<http://>.
+
+=item family
+
+=item tcp_nodelay
+
+=item tcp_keepalive
+
+=item so_linger
+
+=item socket_buffer_size
+
+=item local_address
+
+Socket options of the connection opened for this request, over the pool's
+(same values as in L</CONFIGURATION>). A request whose options differ from
+the pool's has a destination of its own (see L</Socket options>).
 
 =item response_callback
 
@@ -866,7 +1027,22 @@ TLS handshakes completed with a full key exchange;
 =item tls_resumed
 
 TLS handshakes that resumed an earlier session of the destination (see
-L</HTTPS>).
+L</HTTPS>);
+
+=item dns_lookups
+
+DNS lookups made (C<getaddrinfo> calls; IP addresses and C<resolve> entries
+make none);
+
+=item dns_cache_hits
+
+new connections whose host the DNS cache answered, with its addresses or a
+failure remembered;
+
+=item dns_shared
+
+new connections that joined a lookup of the same name already running (see
+L</Connecting>).
 
 =back
 
@@ -1248,6 +1424,38 @@ also for a NUL byte anywhere in the value
 
 =item C<tls server_name is longer than 255 characters>
 
+=item C<'KEY' must be a number, got 'VALUE'>
+
+=item C<'KEY' must be a whole number, got 'VALUE'>
+
+for the socket options C<family>, C<tcp_nodelay>, C<tcp_keepalive>,
+C<so_linger> and C<socket_buffer_size> (in C<new> and C<request>); also for
+C<NaN> and C<Inf>
+
+=item C<'family' must be 4 (IPv4), 6 (IPv6) or 0 (both), got 'VALUE'>
+
+=item C<'tcp_nodelay' must be 0 or 1, got 'VALUE'>
+
+=item C<'tcp_keepalive' must be a whole number of seconds from 0 (off) to 32767, got 'VALUE'>
+
+=item C<'so_linger' must be -1 (the system's default) or a whole number of seconds from 0 to 65535, got 'VALUE'>
+
+=item C<'socket_buffer_size' must be a whole number of bytes from 0 (the system's default) to 1073741824, got 'VALUE'>
+
+=item C<'local_address' must be an IPv4 or IPv6 address (such as 127.0.0.2 or ::1), got 'VALUE'>
+
+=item C<'local_address' must be a string, not a reference>
+
+=item C<'resolve' must be a hashref of 'host:port' =E<gt> [addresses], got WHAT>
+
+=item C<'resolve' key 'KEY' must be 'host:port' (such as 'example.com:443')>
+
+=item C<'resolve' entry 'KEY' must be an arrayref of IP addresses>
+
+=item C<resolve 'HOST:PORT': 'VALUE' is not an IPv4 or IPv6 address>
+
+the C<resolve> ones from C<new> only
+
 =item C<cannot load ca_file 'FILE': REASON>
 
 likewise C<ca_path>, C<cert_file> and C<key_file>; REASON is the system's
@@ -1345,7 +1553,8 @@ once, as if there had been no fork.
 =back
 
 After that the pool is empty (L</size> 0) and usable in the child: new
-requests open new connections. The counters of L</stats> carry on from their
+requests open new connections. The DNS cache is emptied too (the child looks
+names up afresh); C<resolve> entries stay. The counters of L</stats> carry on from their
 values at the fork (the dropped connections count as closed). The same holds
 for the instance pool of a loop.
 

@@ -143,7 +143,13 @@ TLS settings of an C<https://> request, over the pool's key by key;
 
 =item response_callback
 
-code called with C<($request, $response, $error)>.
+code called with C<($request, $response, $error)>;
+
+=item family, tcp_nodelay, tcp_keepalive, so_linger, socket_buffer_size, local_address
+
+socket options of the connection the request opens, over the pool's (see
+L<Uvent::HTTP::Pool/Socket options>): a request whose options differ from
+its pool's gets connections of its own.
 
 =back
 
@@ -152,9 +158,10 @@ L<Uvent::HTTP::Pool/request> describes each of them in detail.
 Croaks with C<Uvent::HTTP::Request-E<gt>new: expects a hashref of parameters>
 when C<\%params> is not a hashref, and with
 C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method,
-headers, body, timeout, connect_timeout, read_timeout, max_headers_size, max_body_size,
-retry, idempotent, tls, response_callback)> (C<parameters> and a list when several
-are unknown).
+headers, body, timeout, connect_timeout, read_timeout, max_headers_size,
+max_body_size, retry, idempotent, tls, response_callback, family, tcp_nodelay,
+tcp_keepalive, so_linger, socket_buffer_size, local_address)> (C<parameters>
+and a list when several are unknown).
 
 =head1 METHODS
 
@@ -237,6 +244,37 @@ means the pool's. They are read when the request is submitted.
 =head2 response_callback
 
 The code reference called when the request finishes.
+
+=head2 family
+
+C<4>, C<6> or C<0>: the address families tried; undef means the pool's.
+
+=head2 tcp_nodelay
+
+C<1> or C<0>: C<TCP_NODELAY> on the socket; undef means the pool's.
+
+=head2 tcp_keepalive
+
+Seconds idle before TCP keepalive probes, 0 off; undef means the pool's.
+
+=head2 so_linger
+
+C<SO_LINGER> seconds, -1 the system's default; undef means the pool's.
+
+=head2 socket_buffer_size
+
+C<SO_RCVBUF> and C<SO_SNDBUF> bytes, 0 the system's; undef means the pool's.
+
+=head2 local_address
+
+The IP address the socket is bound to before it connects; undef means the
+pool's.
+
+These six are the socket options of the connection opened for this request
+(see L<Uvent::HTTP::Pool/Socket options>). Options that differ from the
+pool's make a destination of their own: such a request never runs on a
+connection opened with other options, while
+L<Uvent::HTTP::Client/destination> still names its target.
 
 =head2 validate
 

@@ -832,6 +832,7 @@ my %ROUTES = (
     '/'                  => \&r_ok,
     '/ok'                => \&r_ok,
     '/echo'              => \&r_echo,
+    '/peer'              => \&r_peer,
     '/upload'            => \&r_upload,
     '/chunked'           => \&r_chunked,
     '/close-delimited'   => \&r_close_delimited,
@@ -918,6 +919,12 @@ sub r_echo {
     });
     return $self->respond($req,
         headers => [ [ 'Content-Type', 'application/json' ] ], body => $body);
+}
+
+# the client's address as the server sees it (local_address tests)
+sub r_peer {
+    my ($self, $req) = @_;
+    return $self->respond($req, body => $self->{sock}->peerhost);
 }
 
 sub r_upload {
