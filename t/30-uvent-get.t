@@ -198,4 +198,21 @@ subtest '--read-timeout' => sub {
     is($r->{status}, 2, 'a negative read timeout is a usage error');
 };
 
+subtest '--resolve and --local-address' => sub {
+    my $port = $srv->port;
+    my $r = run_get('--resolve', "uvent-get.test:$port:127.0.0.1", "http://uvent-get.test:$port/ok");
+    is($r->{status}, 0, '--resolve: a name that does not exist is reached at the address given');
+    like($r->{out}, qr{^200\s}m, '  with its response');
+    $r = run_get('--resolve', 'nonsense', $srv->url('/ok'));
+    is($r->{status}, 2, 'a malformed --resolve is a usage error');
+    like($r->{err}, qr/bad --resolve 'nonsense'/, '  naming it');
+    my $dir = tempdir(CLEANUP => 1);
+    $r = run_get('--local-address', '127.0.0.2', '-o', $dir, $srv->url('/peer'));
+    is($r->{status}, 0, '--local-address 127.0.0.2');
+    open my $fh, '<', "$dir/peer" or die "no body saved: $!";
+    like(scalar(<$fh>), qr/\A127\.0\.0\.2\b/, '  the server saw the request come from 127.0.0.2');
+    $r = run_get('--local-address', 'not-an-ip', $srv->url('/ok'));
+    is($r->{status}, 2, 'a bad --local-address is a usage error');
+};
+
 done_testing;
