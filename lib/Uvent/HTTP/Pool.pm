@@ -17,6 +17,9 @@ my %SECONDS = map { $_ => 1 } qw(timeout max_lifetime queue_timeout);
 # byte limits are size_t in the core; above 2**53 a Perl number is no longer exact
 my %BYTES = map { $_ => 1 } qw(max_headers_size max_body_size);
 my $MAX_BYTES = (~0 > 4294967295) ? 9007199254740992 : 4294967295;
+# keys that are not numbers, each checked on its own
+my @OTHER_KEYS = qw(env_proxy proxy tls);
+my %OTHER = map { $_ => 1 } @OTHER_KEYS;
 
 sub new {
     my ($class, @args) = @_;
@@ -35,12 +38,18 @@ sub _create {
     $config //= {};
     Carp::croak("$class->new: the config must be a hashref (or give a Uvent::Loop alone), got "
         . _what($config)) unless ref $config eq 'HASH';
-    if (my @unknown = grep { !exists $DEFAULT{$_} && $_ ne 'tls' } keys %$config) {
+    if (my @unknown = grep { !exists $DEFAULT{$_} && !$OTHER{$_} } keys %$config) {
         Carp::croak("$class->new: unknown config key" . (@unknown > 1 ? 's' : '') . ' '
-            . join(', ', map { "'" . Uvent::_shown($_) . "'" } sort @unknown) . ' (known: ' . join(', ', sort keys %DEFAULT, 'tls') . ')');
+            . join(', ', map { "'" . Uvent::_shown($_) . "'" } sort @unknown) . ' (known: ' . join(', ', sort keys %DEFAULT, @OTHER_KEYS) . ')');
     }
     my %c = (%DEFAULT, %$config);
     my $tls = delete $c{tls};
+    my $proxy = delete $c{proxy};
+    my $env_proxy = delete $c{env_proxy};
+    Carp::croak("$class->new: 'proxy' must be a proxy URL string (http://, socks5:// or socks5h://), got " . _what($proxy))
+        if ref $proxy;
+    Carp::croak("$class->new: 'env_proxy' must be 0 or 1, got " . _what($env_proxy))
+        if defined $env_proxy && (ref $env_proxy || $env_proxy !~ /\A[01]?\z/);
     for my $key (sort keys %c) {
         my $v = $c{$key};
         Carp::croak("$class->new: '$key' must be a number >= 0, got " . (defined $v ? "'" . Uvent::_shown($v) . "'" : 'undef'))
@@ -62,7 +71,33 @@ sub _create {
         unless Scalar::Util::blessed($loop) && $loop->isa('Uvent::Loop');
     my $pool = $class->_new($loop, \%c, $is_instance);
     $pool->_set_tls($tls) if defined $tls;
+    $pool->_set_proxy(0, $proxy, 'proxy') if defined $proxy && length $proxy;
+    _env_proxy($pool) if $env_proxy;
     return $pool;
+}
+
+# The proxy environment variables, read once when the pool is created, as
+# curl reads them: the lower-case name first, then the upper-case one,
+# except HTTP_PROXY while REQUEST_METHOD is set (a CGI program's
+# HTTP_PROXY comes from the request's Proxy: header: "httpoxy"); an empty
+# value counts as unset; a value without a scheme is an http:// proxy.
+sub _env_proxy {
+    my ($pool) = @_;
+    my $env = sub {
+        my ($name, $no_upper) = @_;
+        for my $n ($name, $no_upper ? () : uc $name) {
+            return ($n, $ENV{$n}) if defined $ENV{$n} && length $ENV{$n};
+        }
+        return;
+    };
+    my @slots = ([1, 'http_proxy', defined $ENV{REQUEST_METHOD}], [2, 'https_proxy'], [3, 'all_proxy']);
+    for my $slot (@slots) {
+        my ($name, $url) = $env->(@$slot[1, 2]) or next;
+        $url = "http://$url" unless $url =~ m{\A[A-Za-z][A-Za-z0-9+.-]*://};
+        $pool->_set_proxy($slot->[0], $url, "env_proxy: environment variable $name");
+    }
+    my (undef, $no_proxy) = $env->('no_proxy');
+    $pool->_set_no_proxy($no_proxy) if defined $no_proxy;
 }
 
 # a bad argument, for a croak
@@ -367,7 +402,7 @@ for C<< new($loop, \%config) >>
 
 =item C<Uvent::HTTP::Pool-E<gt>new: expects (\%config, $loop), (\%config), ($loop) or nothing, got N arguments>
 
-=item C<Uvent::HTTP::Pool-E<gt>new: unknown config key 'KEY' (known: max_body_size, max_connections, max_headers_size, max_lifetime, max_queue, max_requests_per_connection, max_total, queue_timeout, timeout, tls)>
+=item C<Uvent::HTTP::Pool-E<gt>new: unknown config key 'KEY' (known: max_body_size, max_connections, max_headers_size, max_lifetime, max_queue, max_requests_per_connection, max_total, queue_timeout, timeout, env_proxy, proxy, tls)>
 
 (C<keys> and a list when several are unknown)
 
@@ -1146,7 +1181,7 @@ caller's line:
 
 =item C<expects a hashref of parameters or a Uvent::HTTP::Request>
 
-=item C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method, headers, body, timeout, connect_timeout, max_headers_size, max_body_size, retry, idempotent, tls, response_callback)>
+=item C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method, headers, body, timeout, connect_timeout, max_headers_size, max_body_size, retry, idempotent, tls, proxy, response_callback)>
 
 (without the C<request> prefix)
 
