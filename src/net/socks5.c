@@ -124,6 +124,8 @@ static int on_reply(uvh_socks5_t *s, uvh_buf_t *out) {
       set_state(s, SOCKS5_AUTH);
       return send_auth(s, out);
     }
+    if (r[1] == 2)
+      return fail_str(s, "the proxy requires a user name and password (give user:password@ in the proxy URL)");
     if (r[1] != 0)
       return fail(s, "the proxy chose authentication method %d, which was not offered", r[1]);
     set_state(s, SOCKS5_CONNECT);

@@ -157,7 +157,7 @@ int main(void) {
     uvh__socks5_init(&s, NULL, NULL, UVH_SOCKS5_ATYP_IPV4, v4, 4, 80);
     uvh__socks5_start(&s, &out);
     is_int(feed(&s, "\x05\x02", 2, 0, &out, &used), UVH_E_PROXY, "username/password wanted, none given");
-    ok(strstr(s.reason, "not offered") != NULL, "... a method not offered (%s)", s.reason);
+    ok(strstr(s.reason, "requires a user name and password") != NULL, "... the proxy requires credentials (%s)", s.reason);
     uvh_buf_clear(&out);
     uvh__socks5_init(&s, NULL, NULL, UVH_SOCKS5_ATYP_IPV4, v4, 4, 80);
     uvh__socks5_start(&s, &out);
