@@ -37,8 +37,12 @@ static const char *kind_name(const uvh_dest_t *d) {
   return d->proxy.kind == UVH_PROXY_HTTP ? "CONNECT" : "SOCKS5 handshake";
 }
 
-/* The target as the proxy is asked for it: "host:port", "[v6]:port". */
-static const char *target_authority(const uvh_dest_t *d) { return strstr(d->key, "://") + 3; }
+/* The target as the proxy is asked for it: "host:port", "[v6]:port" (the
+ * name part of the key, after its scheme). */
+static void target_authority(const uvh_dest_t *d, char *out, size_t cap) {
+  const char *a = strstr(d->key, "://") + 3;
+  snprintf(out, cap, "%.*s", (int)(d->name_len - (size_t)(a - d->key)), a);
+}
 
 static void fail(uvh_conn_t *conn, int code, int sys_err, const char *fmt, const char *why) {
   char detail[300];
@@ -182,12 +186,14 @@ static void socks5_on_bytes(uvh_conn_t *conn, const char *data, size_t len) {
 
 static void connect_begin(uvh_conn_t *conn) {
   uvh_tunnel_t *t = conn->tunnel;
+  char target[UVH_URL_HOST_MAX + 16];
   uvh__h1_message_init(&t->answer);
   t->answer_init = 1;
   /* is_head: a 2xx answer to CONNECT has no body, whatever its headers say;
    * after any other the connection is closed, so its body is not read */
   uvh__parser_init(&t->parser, &t->answer, 1, conn->pool->cfg.max_headers_size, 0);
-  if (uvh__h1_connect_head(&t->out, target_authority(conn->dest), conn->dest->proxy.userinfo,
+  target_authority(conn->dest, target, sizeof target);
+  if (uvh__h1_connect_head(&t->out, target, conn->dest->proxy.userinfo,
                            "Uvent/" UVH_VERSION) != 0) {
     uvh__conn_fail_soon(conn, UVH_E_NOMEM, 0);
     return;
@@ -261,8 +267,11 @@ void uvh__tunnel_describe(const uvh_conn_t *conn, char *out, size_t cap) {
   const uvh_dest_t *d = conn->dest;
   if (t && t->resolving)
     snprintf(out, cap, "proxy %s: looking up '%s' for SOCKS5", d->proxy.authority, d->host);
-  else if (d->proxy.kind == UVH_PROXY_HTTP)
-    snprintf(out, cap, "proxy %s: no answer to CONNECT %s", d->proxy.authority, target_authority(d));
+  else if (d->proxy.kind == UVH_PROXY_HTTP) {
+    char target[UVH_URL_HOST_MAX + 16];
+    target_authority(d, target, sizeof target);
+    snprintf(out, cap, "proxy %s: no answer to CONNECT %s", d->proxy.authority, target);
+  }
   else
     snprintf(out, cap, "proxy %s: %s %s", d->proxy.authority, kind_name(d),
              !t ? "not started"

@@ -23,6 +23,13 @@ package Uvent::Test::Socks5;
 # A name (ATYP 3) is connected to as 127.0.0.1: every name is this host,
 # so a test can name the target anything.
 #
+# With http => 1 it is an HTTP CONNECT proxy instead (the same names rule):
+#   connect_answer => BYTES   answer the CONNECT head with these bytes;
+#                             an answer of 2xx relays, any other closes after it
+#                             (default "HTTP/1.1 200 Connection established\r\n\r\n")
+#   stall => 'connect'        read the head, answer nothing
+# and log entries are {request => the request line, headers => {lower-case name => value}}.
+#
 # Process layout as in Uvent::Test::Server: the listener is bound here, a
 # forked server accepts and forks one child per connection; all of them
 # hold a pipe only the test process writes to and exit at its EOF, and
@@ -78,7 +85,7 @@ sub port { $_[0]{port} }
 
 sub url {
     my ($self, $userinfo) = @_;
-    return ($self->{scheme} // 'socks5') . '://' . (defined $userinfo ? "$userinfo\@" : '') . "127.0.0.1:$self->{port}";
+    return ($self->{scheme} // ($self->{http} ? 'http' : 'socks5')) . '://' . (defined $userinfo ? "$userinfo\@" : '') . "127.0.0.1:$self->{port}";
 }
 
 sub log {
@@ -158,8 +165,44 @@ sub _stall {
     }
 }
 
+sub _relay {
+    my ($c, $t, $ctl) = @_;
+    my $sel = IO::Select->new($c, $t, $ctl);
+    while (1) {
+        for my $fh ($sel->can_read(60)) {
+            return if $fh == $ctl;
+            my $got = sysread($fh, my $buf, 65536);
+            return unless $got;
+            my $to = $fh == $c ? $t : $c;
+            my $off = 0;
+            while ($off < $got) {
+                my $w = syswrite($to, $buf, $got - $off, $off);
+                return unless $w;
+                $off += $w;
+            }
+        }
+    }
+}
+
+sub _http_session {
+    my ($self, $c, $ctl) = @_;
+    my $head = '';
+    $head .= _read($c, 1, $ctl) until $head =~ /\r\n\r\n\z/ || length $head > 65536;
+    my ($line, @lines) = split /\r\n/, $head;
+    my %e = (request => $line, headers => { map { /\A([^:]+):\s*(.*)\z/ ? (lc $1 => $2) : () } @lines });
+    $self->_note(\%e);
+    _stall($c, $ctl) if ($self->{stall} // '') eq 'connect';
+    my $answer = $self->{connect_answer} // "HTTP/1.1 200 Connection established\r\n\r\n";
+    my ($port) = $line =~ /\ACONNECT \S+:(\d+) HTTP\/1\.1\z/;
+    my $t = $answer =~ m{\AHTTP/1\.\d 2} && $port
+        ? IO::Socket::IP->new(PeerHost => '127.0.0.1', PeerPort => $port, Proto => 'tcp') : undef;
+    syswrite $c, $answer;
+    _relay($c, $t, $ctl) if $t;
+}
+
 sub _session {
     my ($self, $c, $ctl) = @_;
+    return $self->_http_session($c, $ctl) if $self->{http};
     my %e;
     my ($ver, $n) = unpack 'CC', _read($c, 2, $ctl);
     $e{methods} = [ unpack 'C*', _read($c, $n, $ctl) ];
@@ -215,23 +258,7 @@ sub _session {
             or $reply = 5;
     }
     syswrite $c, pack('CCCC', 5, $reply, 0, 1) . pack('C4n', 127, 0, 0, 1, 0);
-    return unless $t;
-    # relay both ways until one side closes
-    my $sel = IO::Select->new($c, $t, $ctl);
-    while (1) {
-        for my $fh ($sel->can_read(60)) {
-            return if $fh == $ctl;
-            my $got = sysread($fh, my $buf, 65536);
-            return unless $got;
-            my $to = $fh == $c ? $t : $c;
-            my $off = 0;
-            while ($off < $got) {
-                my $w = syswrite($to, $buf, $got - $off, $off);
-                return unless $w;
-                $off += $w;
-            }
-        }
-    }
+    _relay($c, $t, $ctl) if $t;    # both ways until one side closes
 }
 
 1;
