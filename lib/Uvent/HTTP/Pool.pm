@@ -557,13 +557,28 @@ L</HTTPS> for the keys). A request's own C<tls> settings override these key
 by key. The settings are checked when the pool is created: a file that
 cannot be loaded croaks there.
 
+=item proxy
+
+The default proxy of the pool's requests: an C<http://>, C<socks5://> or
+C<socks5h://> URL with an optional C<user:password@> (see L</ROUTES AND
+PROXIES>); undef or C<''> (the default): none. A request's own C<proxy>
+overrides it (undef or C<''> there goes direct). A bad URL croaks at
+C<new>, naming C<proxy>.
+
+=item env_proxy
+
+1: take proxies from the environment as curl does (C<http_proxy>,
+C<https_proxy>, C<all_proxy>, C<no_proxy>; see L</ROUTES AND PROXIES>),
+read once, when the pool is created. Default 0: the environment is
+ignored. A bad value in a variable croaks at C<new>, naming the variable.
+
 =back
 
 Every value must be a number E<gt>= 0, and the keys described as whole
 numbers must be whole numbers. For C<max_total>, C<max_queue>,
 C<queue_timeout>, C<max_lifetime> and C<max_requests_per_connection>, 0 (the
 default) means no limit. Unknown keys croak. C<tls> is the one key whose
-value is a hashref.
+value is a hashref, C<proxy> a string and C<env_proxy> 0 or 1.
 
 =head1 METHODS
 
@@ -640,7 +655,8 @@ gets a C<timeout> error.
 
 Seconds for the DNS lookup and the TCP connect of a new connection. Default:
 the value of C<timeout>. 0 means no separate limit (C<timeout> still
-applies). It does not apply when the request is sent on an idle connection;
+applies). Through a proxy it also covers the proxy's handshake (CONNECT or
+SOCKS5); with TLS, the TLS handshake too. It does not apply when the request is sent on an idle connection;
 a retry's new connection gets the full C<connect_timeout> again.
 When it expires, the callback gets a C<connect_timeout> error. Whichever of
 C<timeout> and C<connect_timeout> expires first wins.
@@ -672,6 +688,15 @@ header has the same effect.
 A hashref of TLS settings for an C<https://> request, over the pool's
 C<tls> key by key (an undef value leaves that key to the pool); see
 L</HTTPS>. Ignored for C<http://>.
+
+=item proxy
+
+The proxy to go through, an C<http://>, C<socks5://> or C<socks5h://> URL
+with optional C<user:password@> (see L</ROUTES AND PROXIES>). A key present
+with undef or C<''> goes direct, whatever the pool's C<proxy> or
+C<env_proxy> say; an absent key takes the pool's route. A bad URL croaks
+(C<invalid 'proxy' 'URL': why>, the credentials not shown) and nothing is
+sent.
 
 =item response_callback
 
@@ -829,7 +854,7 @@ requests that completed with a response (C<$error> undef);
 a hashref from each error code of L<Uvent::Error> (C<resolve>, C<connect>,
 C<connect_timeout>, C<timeout>, C<connection_closed>, C<protocol>,
 C<too_large>, C<cancelled>, C<queue_full>, C<queue_timeout>, C<tls>,
-C<nomem>) to the number of requests that ended with it; every key is always
+C<proxy>, C<nomem>) to the number of requests that ended with it; every key is always
 present;
 
 =item connections_opened
@@ -1048,6 +1073,85 @@ not chunked) is complete only if the server ends it with close_notify; a
 plain close there fails with C<tls> (the body may have been cut short by an
 attacker).
 
+=head1 ROUTES AND PROXIES
+
+A request goes one of these routes to its target:
+
+=over 4
+
+=item direct
+
+A TCP connection to the target (then TLS for C<https://>).
+
+=item via an HTTP proxy (C<http://> target, C<proxy =E<gt> 'http://...'>)
+
+A TCP connection to the proxy, which gets the request in absolute form
+(C<GET http://host:port/path HTTP/1.1>, with the target's C<Host>) and, when
+the proxy URL has C<user:password@>, C<Proxy-Authorization: Basic> (unless
+the request sets that header itself). The connection is kept alive to the
+proxy by the usual rules (L</CONNECTION REUSE>); the proxy's own answers
+(a C<407>, a C<502>) are responses like any other.
+
+=item CONNECT tunnel, TLS over it (C<https://> target, HTTP proxy)
+
+A TCP connection to the proxy, C<CONNECT host:port HTTP/1.1> with C<Host>
+and the credentials, then TLS end to end with the target through the
+tunnel: SNI and the certificate check use the target's name (or its
+C<tls> C<server_name>), never the proxy's. A non-2xx answer (C<407>
+included) fails the request with C<proxy>, the message carrying the status
+line, and the connection is closed. A tunnel is kept alive like a direct
+TLS connection.
+
+=item SOCKS5 (C<socks5://>, C<socks5h://>)
+
+A TCP connection to the proxy and a SOCKS5 handshake (RFC 1928): no
+authentication, or username/password (RFC 1929) when the URL has
+credentials. With C<socks5://> Uvent resolves the target and sends its
+address; with C<socks5h://> the proxy gets the name and resolves it. Then
+the request (plain, or TLS to the target as above). A failure reply, a
+refused method or refused credentials fail the request with C<proxy>,
+naming the reason in words.
+
+=back
+
+Which route: a request's own C<proxy> if it has the key (undef or C<''>:
+direct), else the pool's C<proxy>, else with C<env_proxy> the environment's,
+else direct.
+
+B<env_proxy> reads the variables when the pool is created, as curl does:
+for C<http://> targets C<http_proxy>, for C<https://> targets
+C<https_proxy> (then C<HTTPS_PROXY>), and for either C<all_proxy> (then
+C<ALL_PROXY>) when the scheme's own is unset. The lower-case name comes
+first. C<HTTP_PROXY> in upper case is used only when C<REQUEST_METHOD> is
+not set: in a CGI program it comes from the request's C<Proxy:> header
+("httpoxy"). An empty value is unset; a value without a scheme is an
+C<http://> proxy. C<no_proxy> (then C<NO_PROXY>), a list separated by
+commas or spaces, exempts targets from the environment's proxies (not from
+C<proxy> set in code): an entry matches the host itself and every name
+below it (C<example.com> and C<.example.com> both match C<example.com> and
+C<www.example.com>, never C<badexample.com>), an IP address matches only
+that address (C<::1> or C<[::1]>), C<*> matches everything, and
+C<host:port> matches only on that port. Case and a trailing dot are
+ignored.
+
+B<Destinations.> The destination key includes the proxy by value (scheme,
+host, port and credentials), so connections through different proxies,
+with different credentials, or direct ones are never shared, and each has
+its own C<max_connections> and queue. C<$client-E<gt>destination> still
+names the target, and C<stats($url)> counts the route a request for C<$url>
+would take now.
+
+B<Timeouts.> C<connect_timeout> covers the proxy's name lookup, the TCP
+connect to it, its handshake (CONNECT or SOCKS5, and a SOCKS5 lookup of the
+target) and TLS; a stalled handshake fails with C<connect_timeout>, the
+message naming the proxy and the step (C<proxy 127.0.0.1:1080: SOCKS5
+handshake waiting for the CONNECT reply, not finished within 2 s>). The
+total C<timeout> covers everything. A proxy that cannot be reached fails
+with C<connect> (C<proxy 127.0.0.1:3128: connection refused>) or C<resolve>
+(C<could not resolve proxy host 'NAME'>).
+
+C<https://> proxy URLs (TLS to the proxy itself) are not supported.
+
 =head1 CALLBACKS
 
     response_callback => sub {
@@ -1169,8 +1273,8 @@ were absent.
 Errors of a submitted request are reported to its callback as a
 L<Uvent::Error>; see there for the codes C<resolve>, C<connect>,
 C<connect_timeout>, C<timeout>, C<connection_closed>, C<protocol>,
-C<too_large>, C<cancelled>, C<queue_full>, C<queue_timeout>, C<tls> and
-C<nomem>. What the response parser refuses as C<protocol> is listed there
+C<too_large>, C<cancelled>, C<queue_full>, C<queue_timeout>, C<tls>,
+C<proxy> and C<nomem>. What the response parser refuses as C<protocol> is listed there
 under L<Uvent::Error/protocol>.
 
 Bad arguments make C<request> croak before anything is sent. The messages
@@ -1242,6 +1346,24 @@ the default.
 
 (without the prefix) for a value that does not look like a number; likewise
 C<'connect_timeout'>, C<'max_headers_size'> and C<'max_body_size'>
+
+=item C<invalid 'proxy' 'URL': REASON>
+
+The request's C<proxy> is not a proxy URL. REASON is one of:
+C<unsupported scheme (use http://, socks5:// or socks5h://)>, C<it must be
+a URL such as http://host:port, socks5://host:port or socks5h://host:port>,
+C<no host>, C<no port (write host:port, e.g. http://proxy:3128)>, C<the
+port must be a number from 1 to 65535>, C<a proxy URL has no path, query or
+fragment (at most a final '/')>, C<it contains a space, a control character
+(CR, LF, NUL) or a non-ASCII byte>, C<its user name or password decodes to a
+control character (CR, LF, NUL)>, C<the user name in its userinfo is
+empty>, C<malformed host>, C<a SOCKS5 user name and password are at most
+255 bytes each>. The URL is shown with C<***> for its credentials.
+C<Uvent::HTTP::Pool-E<gt>new: proxy: invalid proxy URL 'URL': REASON> and
+C<Uvent::HTTP::Pool-E<gt>new: env_proxy: environment variable NAME:
+invalid proxy URL 'URL': REASON> are the pool's.
+
+=item C<'proxy' must be a proxy URL string (or undef or '' to go direct), not a reference>
 
 =item C<'response_callback' must be a CODE reference>
 
