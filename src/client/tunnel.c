@@ -58,7 +58,7 @@ static void send_out(uvh_conn_t *conn) {
   if (t->out.len == 0)
     return;
   if ((rc = uvh__stream_write(&conn->stream, &buf, 1, &nothing)) < 0)
-    uvh__conn_fail_soon(conn, UVH_E_CONNECT, rc);
+    fail(conn, UVH_E_CONNECT, rc, "proxy %s: %s", uv_strerror(rc));
 }
 
 static void tunnel_up(uvh_conn_t *conn, size_t extra) {
@@ -110,6 +110,14 @@ static int socks5_address(const struct sockaddr *sa, int *atyp, const void **add
   return -1;
 }
 
+/* The target's lookup for socks5:// failed. */
+static void target_lookup_failed(uvh_conn_t *conn, int status) {
+  char detail[400];
+  snprintf(detail, sizeof detail, "host '%s' for the SOCKS5 proxy %s (%s)", conn->dest->host,
+           conn->dest->proxy.authority, status < 0 ? uv_strerror(status) : "no address");
+  uvh__conn_fail(conn, status == UV_ENOMEM ? UVH_E_NOMEM : UVH_E_RESOLVE, status, detail);
+}
+
 static void on_target_resolved(uv_getaddrinfo_t *g, int status, struct addrinfo *res) {
   uvh_conn_t *conn = g->data;
   uvh_tunnel_t *t = conn->tunnel;
@@ -125,41 +133,43 @@ static void on_target_resolved(uv_getaddrinfo_t *g, int status, struct addrinfo 
     return;
   }
   if (status < 0 || res == NULL || socks5_address(res->ai_addr, &atyp, &addr, &len) != 0) {
-    char detail[400];
-    snprintf(detail, sizeof detail, "host '%s' for the SOCKS5 proxy %s (%s)", conn->dest->host,
-             conn->dest->proxy.authority, status < 0 ? uv_strerror(status) : "no address");
     if (res)
       uv_freeaddrinfo(res);
-    uvh__conn_fail(conn, UVH_E_RESOLVE, status, detail);
+    target_lookup_failed(conn, status);
     return;
   }
   socks5_begin(conn, atyp, addr, len);
   uv_freeaddrinfo(res);
 }
 
-/* socks5://: the client resolves the target. One small function, so that
- * a cache of lookups can take its place. An IP literal needs no lookup. */
-static void socks5_resolve_target(uvh_conn_t *conn) {
-  uvh_tunnel_t *t = conn->tunnel;
+/* An IP literal target goes as its address (either scheme): 1 when it was one. */
+static int socks5_literal(uvh_conn_t *conn) {
   struct sockaddr_storage ss;
-  struct addrinfo hints;
-  char service[8];
   const void *addr = NULL;
   size_t len = 0;
-  int atyp = 0, rc;
-  if (uv_ip4_addr(conn->dest->host, conn->dest->port, (struct sockaddr_in *)&ss) == 0 ||
-      uv_ip6_addr(conn->dest->host, conn->dest->port, (struct sockaddr_in6 *)&ss) == 0) {
-    socks5_address((struct sockaddr *)&ss, &atyp, &addr, &len);
-    socks5_begin(conn, atyp, addr, len);
-    return;
-  }
+  int atyp = 0;
+  if (uv_ip4_addr(conn->dest->host, conn->dest->port, (struct sockaddr_in *)&ss) != 0 &&
+      uv_ip6_addr(conn->dest->host, conn->dest->port, (struct sockaddr_in6 *)&ss) != 0)
+    return 0;
+  socks5_address((struct sockaddr *)&ss, &atyp, &addr, &len);
+  socks5_begin(conn, atyp, addr, len);
+  return 1;
+}
+
+/* socks5://: the client resolves the target. One small function, so that
+ * a cache of lookups can take its place. */
+static void socks5_resolve_target(uvh_conn_t *conn) {
+  uvh_tunnel_t *t = conn->tunnel;
+  struct addrinfo hints;
+  char service[8];
+  int rc;
   memset(&hints, 0, sizeof hints);
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   snprintf(service, sizeof service, "%u", (unsigned)conn->dest->port);
   t->gai.data = conn;
   if ((rc = uv_getaddrinfo(conn->pool->loop->uv, &t->gai, on_target_resolved, conn->dest->host, service, &hints)) < 0) {
-    uvh__conn_fail_soon(conn, rc == UV_ENOMEM ? UVH_E_NOMEM : UVH_E_RESOLVE, rc);
+    target_lookup_failed(conn, rc);
     return;
   }
   t->resolving = 1;
@@ -193,9 +203,8 @@ static void connect_begin(uvh_conn_t *conn) {
    * after any other the connection is closed, so its body is not read */
   uvh__parser_init(&t->parser, &t->answer, 1, conn->pool->cfg.max_headers_size, 0);
   target_authority(conn->dest, target, sizeof target);
-  if (uvh__h1_connect_head(&t->out, target, conn->dest->proxy.userinfo,
-                           "Uvent/" UVH_VERSION) != 0) {
-    uvh__conn_fail_soon(conn, UVH_E_NOMEM, 0);
+  if (uvh__h1_connect_head(&t->out, target, conn->dest->proxy.userinfo, "Uvent/" UVH_VERSION) != 0) {
+    uvh__conn_fail(conn, UVH_E_NOMEM, 0, NULL);
     return;
   }
   send_out(conn);
@@ -224,16 +233,20 @@ static void connect_on_bytes(uvh_conn_t *conn, const char *data, size_t len) {
 
 /* ----------------------------------------------------------------- entry */
 
+/* Called from the dial's connect callback (never from inside a call of the
+ * user's), so a failure is reported at once. */
 void uvh__tunnel_start(uvh_conn_t *conn) {
   uvh_tunnel_t *t = conn->tunnel;
   if (t == NULL) {
     if ((t = conn->tunnel = calloc(1, sizeof *t)) == NULL || uvh_buf_reserve(&t->out, TUNNEL_OUT_ROOM) != 0) {
-      uvh__conn_fail_soon(conn, UVH_E_NOMEM, 0);
+      uvh__conn_fail(conn, UVH_E_NOMEM, 0, NULL);
       return;
     }
   }
   if (conn->dest->proxy.kind == UVH_PROXY_HTTP)
     connect_begin(conn);
+  else if (socks5_literal(conn))
+    return;
   else if (conn->dest->proxy.kind == UVH_PROXY_SOCKS5)
     socks5_resolve_target(conn);
   else

@@ -231,6 +231,9 @@ int main(void) {
   is_int(seen_atyp, 3, "... ATYP 3");
   is_str(seen_name, "name.invalid", "... the name");
 
+  fetch(pool, "http://127.0.0.9:88/", "socks5h://127.0.0.1:%d", 0);
+  is_int(seen_atyp, 1, "socks5h with an IP literal: the address, ATYP 1");
+
   mode = P_SOCKS_AUTH;
   fetch(pool, "http://127.0.0.9:81/", "socks5://us%%65r:pw@127.0.0.1:%d", 0);
   is_int(last_status, 200, "socks5 with username/password");
