@@ -9,7 +9,7 @@ use Uvent;
 my @fields = Uvent::HTTP::Request::_fields();
 is_deeply([sort @fields],
           [sort qw(uri method headers body timeout connect_timeout max_headers_size max_body_size retry
-                   idempotent tls response_callback)],
+                   idempotent tls proxy response_callback)],
           'the list of request fields');
 
 for my $f (@fields) {
@@ -32,6 +32,7 @@ my %bad = (method => [ \'GET', qr/'method' must be a string/ ], headers => [ 'x'
     body => [ \'b', qr/'body' must be a string/ ], timeout => [ -1, qr/'timeout' must be/ ],
     connect_timeout => [ -1, qr/'connect_timeout' must be/ ], max_headers_size => [ -1, qr/'max_headers_size' must be/ ],
     max_body_size => [ -1, qr/'max_body_size' must be/ ], tls => [ 'x', qr/'tls' must be a hashref/ ],
+    proxy => [ 'x', qr/invalid 'proxy' 'x'/ ],
     response_callback => [ 'x', qr/'response_callback' must be a CODE/ ]);
 for my $f (sort keys %bad) {
     my $r = Uvent::HTTP::Request->new({ uri => 'http://127.0.0.1:1/', retry => 0, idempotent => 1,
