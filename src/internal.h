@@ -56,10 +56,10 @@ struct uvh_request_s {
   unsigned fresh_conn_only : 1; /* a retry: must go out on a new connection */
   unsigned on_reused_conn : 1;  /* running on a connection that served before */
   unsigned checked : 1;      /* uvh_request_check passed and no field it reads changed since: head is current */
-  unsigned proxy_set : 1;    /* `proxy` decides the route (kind 0: direct), not the pool's default */
+  unsigned proxy_set : 1;    /* `proxy` decides the route (NULL: direct), not the pool's default */
   unsigned has_proxy_authorization : 1;
   uvh_tls_opts_t tls;        /* owned; unset fields take the pool's */
-  uvh_proxy_t proxy;         /* owned, when proxy_set and not direct */
+  uvh_proxy_t *proxy;        /* owned, when proxy_set and not direct (a pointer: most requests have none) */
   char *body;                /* owned copy */
   size_t body_len;
   double timeout, connect_timeout;

@@ -215,7 +215,7 @@ static const char *tls_name(const uvh_tls_opts_t *o, const uvh_url_t *url) {
 static const uvh_proxy_t *route_proxy(const uvh_pool_t *pool, const uvh_request_t *req) {
   const uvh_proxy_t *p;
   if (req->proxy_set)
-    return req->proxy.mem ? &req->proxy : NULL;
+    return req->proxy;
   if (pool->proxies[UVH_PROXY_DEFAULT].mem)
     return &pool->proxies[UVH_PROXY_DEFAULT];
   p = &pool->proxies[req->url.is_tls ? UVH_PROXY_ENV_HTTPS : UVH_PROXY_ENV_HTTP];

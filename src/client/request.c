@@ -44,7 +44,10 @@ void uvh_request_unref(uvh_request_t *req) {
   uvh_buf_free(&req->user_headers);
   uvh_buf_free(&req->head);
   uvh__tls_opts_free(&req->tls);
-  uvh_proxy_free(&req->proxy);
+  if (req->proxy) {
+    uvh_proxy_free(req->proxy);
+    free(req->proxy);
+  }
   if (req->resp)
     uvh_response_unref(req->resp);
   free(req);
@@ -261,23 +264,27 @@ void uvh__proxy_shown(char *out, size_t cap, const char *s, size_t len) {
 }
 
 int uvh_request_set_proxy(uvh_request_t *req, const char *s, size_t len) {
-  uvh_proxy_t p;
+  uvh_proxy_t *p = NULL;
   char why[128], shown[160];
   int rc;
   if (uvh__request_active(req))
     return UVH_E_BUSY;
   req->checked = 0; /* the head depends on the route */
   if (s && len) {
-    if ((rc = uvh_proxy_parse(&p, s, len, why, sizeof why)) != 0) {
+    if ((p = malloc(sizeof *p)) == NULL)
+      return UVH_E_NOMEM;
+    if ((rc = uvh_proxy_parse(p, s, len, why, sizeof why)) != 0) {
+      free(p);
       uvh__proxy_shown(shown, sizeof shown, s, len);
       snprintf(req->error.message, sizeof req->error.message, "invalid 'proxy' '%s': %s", shown,
                rc == UVH_E_NOMEM ? "out of memory" : why);
       return rc;
     }
-  } else {
-    memset(&p, 0, sizeof p);
   }
-  uvh_proxy_free(&req->proxy);
+  if (req->proxy) {
+    uvh_proxy_free(req->proxy);
+    free(req->proxy);
+  }
   req->proxy = p;
   req->proxy_set = s != NULL;
   return 0;
