@@ -439,6 +439,17 @@ a 32-bit perl 4294967295)
 and the other messages about C<tls> settings listed in L</ERRORS>: the
 pool's default TLS settings are checked, and their files read, by C<new>
 
+=item C<Uvent::HTTP::Pool-E<gt>new: 'proxy' must be a proxy URL string (http://, socks5:// or socks5h://), got WHAT>
+
+=item C<Uvent::HTTP::Pool-E<gt>new: proxy: invalid proxy URL 'URL': REASON>
+
+=item C<Uvent::HTTP::Pool-E<gt>new: env_proxy: environment variable NAME: invalid proxy URL 'URL': REASON>
+
+REASON as for a request's C<proxy> (L</ERRORS>); the credentials in the URL
+are shown as C<***>
+
+=item C<Uvent::HTTP::Pool-E<gt>new: 'env_proxy' must be 0 or 1, got WHAT>
+
 =back
 
 =head2 instance
