@@ -225,11 +225,35 @@ SKIP: {
     };
 }
 
+SKIP: {
+    skip $NO_TLS, 1 if $NO_TLS;
+    subtest 'an https:// proxy (TLS to the proxy): http:// targets' => sub {
+        # the TLS test server plays the proxy: it echoes the absolute form it got
+        my $pool = Uvent::HTTP::Pool->new({ tls => { ca_file => $certs->ca_cert },
+            proxy => 'https://carol:pw@localhost:' . $tls->port }, $loop);
+        my $r = get($pool, uri => 'http://target.example/echo');
+        response_ok($r, 'http:// through an https:// proxy');
+        is(json_field($r, 'target'), 'http://target.example/echo', '... absolute form, over TLS');
+        is_deeply([ header_seen($r, 'Proxy-Authorization') ], ['Basic ' . MIME::Base64::encode_base64('carol:pw', '')],
+            '... with the credentials');
+        like(hdr($r, 'X-TLS-Protocol') // '', qr/\ATLSv1\.[23]\z/, 'the proxy connection is TLS');
+        $r = get($pool, uri => 'http://target.example/echo');
+        is($pool->stats->{reused}, 1, 'kept alive');
+        my $wrong = Uvent::Test::Server->new(tls => { cert_file => $certs->wrong_name_cert, key_file => $certs->wrong_name_key });
+        $r = get($pool, uri => 'http://target.example/echo', proxy => 'https://localhost:' . $wrong->port);
+        is(ecode($r), 'tls', "a proxy whose certificate does not name it: tls error");
+        like(emsg($r), qr/certificate verify failed/, '... verification failed');
+        ok(!eval { $pool->request({ uri => $tls->url('/'), response_callback => sub { fail('called') } }); 1 },
+            'an https:// target through an https:// proxy croaks');
+        like($@, qr/an https:\/\/ target through the https:\/\/ proxy localhost:\d+ is not supported \(TLS inside TLS\)/, '... saying why');
+    };
+}
+
 subtest 'bad proxy values croak, naming the option; nothing is sent' => sub {
     my $pool = Uvent::HTTP::Pool->new({}, $loop);
     my $before = $srv->requests;
     my @bad = (
-        [ 'ftp://h:1', qr/invalid 'proxy' 'ftp:\/\/h:1': unsupported scheme \(use http:\/\/, socks5:\/\/ or socks5h:\/\/\)/ ],
+        [ 'ftp://h:1', qr/invalid 'proxy' 'ftp:\/\/h:1': unsupported scheme \(use http:\/\/, https:\/\/, socks5:\/\/ or socks5h:\/\/\)/ ],
         [ 'http://h', qr/invalid 'proxy' 'http:\/\/h': no port/ ],
         [ 'http://:1', qr/no host/ ],
         [ 'http://h:1/path', qr/no path, query or fragment/ ],

@@ -62,8 +62,10 @@ int uvh_proxy_parse(uvh_proxy_t *p, const char *s, size_t len, char *why, size_t
     p->kind = UVH_PROXY_SOCKS5;
   else if (slen == 7 && strncasecmp(s, "socks5h", 7) == 0)
     p->kind = UVH_PROXY_SOCKS5H;
+  else if (slen == 5 && strncasecmp(s, "https", 5) == 0)
+    p->kind = UVH_PROXY_HTTPS;
   else
-    FAIL("unsupported scheme (use http://, socks5:// or socks5h://)");
+    FAIL("unsupported scheme (use http://, https://, socks5:// or socks5h://)");
   auth = q + 3;
   auth_end = auth;
   while (auth_end < end && *auth_end != '/' && *auth_end != '?' && *auth_end != '#')
@@ -113,7 +115,7 @@ int uvh_proxy_parse(uvh_proxy_t *p, const char *s, size_t len, char *why, size_t
     FAIL("the port must be a number from 1 to 65535");
 
   /* one block: host, authority, user, pass, userinfo, key */
-  need = (host_len + 1) + (host_len + 2 + 7) + 3 * (ui_len + 1) + (8 + ui_len + 1 + host_len + 2 + 7);
+  need = (host_len + 1) + (host_len + 2 + 7) + 3 * (ui_len + 1) + (10 + ui_len + 1 + host_len + 2 + 7);
   if ((p->mem = w = malloc(need)) == NULL)
     return UVH_E_NOMEM;
   p->host = w;
@@ -140,13 +142,16 @@ int uvh_proxy_parse(uvh_proxy_t *p, const char *s, size_t len, char *why, size_t
     w[ulen] = ':';
     memcpy(w + ulen + 1, p->pass, (size_t)plen + 1);
     w += ulen + 1 + plen + 1;
-    if (p->kind != UVH_PROXY_HTTP && (ulen > 255 || plen > 255)) {
+    if ((p->kind == UVH_PROXY_SOCKS5 || p->kind == UVH_PROXY_SOCKS5H) && (ulen > 255 || plen > 255)) {
       uvh_proxy_free(p);
       FAIL("a SOCKS5 user name and password are at most 255 bytes each");
     }
   }
   p->key = w;
-  w += sprintf(w, "%s://", p->kind == UVH_PROXY_HTTP ? "http" : p->kind == UVH_PROXY_SOCKS5 ? "socks5" : "socks5h");
+  w += sprintf(w, "%s://", p->kind == UVH_PROXY_HTTP     ? "http"
+                           : p->kind == UVH_PROXY_HTTPS  ? "https"
+                           : p->kind == UVH_PROXY_SOCKS5 ? "socks5"
+                                                         : "socks5h");
   if (at) {
     memcpy(w, auth, ui_len);
     w += ui_len;

@@ -15,7 +15,8 @@
 typedef enum {
   UVH_PROXY_HTTP = 1,        /* forward proxy: absolute-form requests, CONNECT for https */
   UVH_PROXY_SOCKS5,          /* SOCKS5, the client resolves the target (an address is sent) */
-  UVH_PROXY_SOCKS5H          /* SOCKS5, the proxy resolves the target (the name is sent) */
+  UVH_PROXY_SOCKS5H,         /* SOCKS5, the proxy resolves the target (the name is sent) */
+  UVH_PROXY_HTTPS            /* forward proxy reached over TLS: http:// targets only (absolute form) */
 } uvh_proxy_kind_t;
 
 typedef struct {
@@ -29,7 +30,8 @@ typedef struct {
   char *mem;                 /* owns every string above */
 } uvh_proxy_t;
 
-/* Parse `len` bytes at `s`: "scheme://[user[:pass]@]host:port[/]".
+/* Parse `len` bytes at `s`: "scheme://[user[:pass]@]host:port[/]" with
+ * scheme http, https, socks5 or socks5h.
  * 0, or UVH_E_BADARG with a sentence in why[0..cap) (without the value
  * itself), or UVH_E_NOMEM. On error `p` holds nothing to free. */
 int uvh_proxy_parse(uvh_proxy_t *p, const char *s, size_t len, char *why, size_t cap);

@@ -209,6 +209,18 @@ static const char *tls_name(const uvh_tls_opts_t *o, const uvh_url_t *url) {
   return o->str[TLS_SERVER_NAME] ? o->str[TLS_SERVER_NAME] : url->host;
 }
 
+/* Does a connection for `req` through `proxy` run TLS: to an https://
+ * target (end to end), or to an https:// proxy (for an http:// target). */
+static int dest_tls(const uvh_request_t *req, const uvh_proxy_t *proxy) {
+  return req->url.is_tls || (proxy && proxy->kind == UVH_PROXY_HTTPS);
+}
+
+/* The name its TLS sends as SNI and verifies: the target's, or for an
+ * http:// target through an https:// proxy, the proxy's. */
+static const char *dest_tls_name(const uvh_tls_opts_t *o, const uvh_request_t *req, const uvh_proxy_t *proxy) {
+  return req->url.is_tls ? tls_name(o, &req->url) : proxy->host;
+}
+
 /* The proxy `req` goes through, or NULL for direct: its own setting, else
  * the pool's default, else the environment's for its scheme (or for all)
  * unless no_proxy exempts the target. */
@@ -237,7 +249,7 @@ static char *dest_key(uvh_pool_t *pool, const uvh_request_t *req, const uvh_prox
   const char *name;
   char *key;
   size_t base, cap, via = proxy ? 5 + strlen(proxy->key) : 0;
-  if (!req->url.is_tls) {
+  if (!dest_tls(req, proxy)) {
     if (proxy == NULL)
       return strdup(req->url.key);
     cap = strlen(req->url.key) + via + 1;
@@ -246,7 +258,7 @@ static char *dest_key(uvh_pool_t *pool, const uvh_request_t *req, const uvh_prox
     return key;
   }
   uvh__tls_opts_merge(o, &req->tls, &pool->tls);
-  name = tls_name(o, &req->url);
+  name = dest_tls_name(o, req, proxy);
   base = strlen(req->url.key) + via + 1 + strlen(name) + 1;
   cap = base + tls_key_cap(o);
   if ((key = malloc(cap)) == NULL)
@@ -287,15 +299,15 @@ static uvh_dest_t *get_dest(uvh_pool_t *pool, const uvh_request_t *req, const uv
     uvh_list_push_front(&pool->dests, &d->pool_link);
     return d;
   }
-  if (url->is_tls && (*err = tls_ctx_for(pool, &o, key + ctx_key_off, &ctx)) != 0) {
+  if (dest_tls(req, proxy) && (*err = tls_ctx_for(pool, &o, key + ctx_key_off, &ctx)) != 0) {
     free(key);
     return NULL;
   }
   *err = UVH_E_NOMEM;
   klen = strlen(key) + 1;
   hlen = strlen(url->host) + 1;
-  if (url->is_tls)
-    nlen = strlen(tls_name(&o, url)) + 1;
+  if (dest_tls(req, proxy))
+    nlen = strlen(dest_tls_name(&o, req, proxy)) + 1;
   d = calloc(1, sizeof *d + klen + hlen + nlen);
   if (d == NULL || (proxy && uvh_proxy_copy(&d->proxy, proxy) != 0)) {
     free(d);
@@ -308,9 +320,9 @@ static uvh_dest_t *get_dest(uvh_pool_t *pool, const uvh_request_t *req, const uv
   memcpy(d->host, url->host, hlen);
   free(key);
   d->name_len = strlen(url->key);
-  if (url->is_tls) {
+  if (dest_tls(req, proxy)) {
     d->tls_name = d->host + hlen;
-    memcpy(d->tls_name, tls_name(&o, url), nlen);
+    memcpy(d->tls_name, dest_tls_name(&o, req, proxy), nlen);
     d->ssl_ctx = ctx;
     uvh__tls_ctx_up_ref(ctx);
   }
@@ -833,8 +845,14 @@ int uvh_pool_submit(uvh_pool_t *pool, uvh_request_t *req, uvh_conn_t **conn_out)
   if ((rc = due_heap_reserve(pool, 1)) != 0)
     return rc;
   proxy = route_proxy(pool, req);
+  if (proxy && proxy->kind == UVH_PROXY_HTTPS && req->url.is_tls) {
+    snprintf(req->error.message, sizeof req->error.message,
+             "an https:// target through the https:// proxy %s is not supported (TLS inside TLS): use an http:// "
+             "proxy URL for it, whose CONNECT tunnel still carries TLS end to end", proxy->authority);
+    return UVH_E_BADARG;
+  }
   /* an http:// request through an HTTP proxy is sent to the proxy whole */
-  if (proxy && proxy->kind == UVH_PROXY_HTTP && !req->url.is_tls &&
+  if (proxy && (proxy->kind == UVH_PROXY_HTTP || proxy->kind == UVH_PROXY_HTTPS) && !req->url.is_tls &&
       (rc = uvh__request_build_proxied_head(req, proxy)) != 0)
     return rc;
   if ((rc = uvh__response_new(&resp)) != 0)

@@ -30,7 +30,9 @@ typedef struct uvh_tunnel_s {
 #define TUNNEL_OUT_ROOM 2048
 
 int uvh__tunnel_needed(const uvh_dest_t *d) {
-  return d->proxy.mem && (d->proxy.kind != UVH_PROXY_HTTP || d->ssl_ctx != NULL);
+  /* an https:// proxy carries http:// targets only (TLS to the proxy, no tunnel) */
+  return d->proxy.mem && (d->proxy.kind == UVH_PROXY_SOCKS5 || d->proxy.kind == UVH_PROXY_SOCKS5H ||
+                          (d->proxy.kind == UVH_PROXY_HTTP && d->ssl_ctx != NULL));
 }
 
 static const char *kind_name(const uvh_dest_t *d) {

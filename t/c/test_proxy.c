@@ -54,7 +54,11 @@ int main(void) {
   uvh_proxy_free(&p);
 
   refused("ftp://h:1", "unsupported scheme", "ftp refused");
-  refused("https://h:1", "unsupported scheme", "https proxies are not supported");
+  is_int(parse(&p, "HTTPS://u:p@Secure.Example:443/"), 0, "https proxy");
+  is_int(p.kind, UVH_PROXY_HTTPS, "kind https");
+  is_str(p.key, "https://u:p@secure.example:443", "key");
+  uvh_proxy_free(&p);
+  refused("socks4://h:1", "unsupported scheme", "socks4 refused");
   refused("h:3128", "must be a URL", "no scheme");
   refused("http://:3128", "no host", "no host");
   refused("http://h", "no port", "no port");

@@ -46,7 +46,7 @@ sub _create {
     my $tls = delete $c{tls};
     my $proxy = delete $c{proxy};
     my $env_proxy = delete $c{env_proxy};
-    Carp::croak("$class->new: 'proxy' must be a proxy URL string (http://, socks5:// or socks5h://), got " . _what($proxy))
+    Carp::croak("$class->new: 'proxy' must be a proxy URL string (http://, https://, socks5:// or socks5h://), got " . _what($proxy))
         if ref $proxy;
     Carp::croak("$class->new: 'env_proxy' must be 0 or 1, got " . _what($env_proxy))
         if defined $env_proxy && (ref $env_proxy || $env_proxy !~ /\A[01]?\z/);
@@ -439,7 +439,7 @@ a 32-bit perl 4294967295)
 and the other messages about C<tls> settings listed in L</ERRORS>: the
 pool's default TLS settings are checked, and their files read, by C<new>
 
-=item C<Uvent::HTTP::Pool-E<gt>new: 'proxy' must be a proxy URL string (http://, socks5:// or socks5h://), got WHAT>
+=item C<Uvent::HTTP::Pool-E<gt>new: 'proxy' must be a proxy URL string (http://, https://, socks5:// or socks5h://), got WHAT>
 
 =item C<Uvent::HTTP::Pool-E<gt>new: proxy: invalid proxy URL 'URL': REASON>
 
@@ -570,8 +570,8 @@ cannot be loaded croaks there.
 
 =item proxy
 
-The default proxy of the pool's requests: an C<http://>, C<socks5://> or
-C<socks5h://> URL with an optional C<user:password@> (see L</ROUTES AND
+The default proxy of the pool's requests: an C<http://>, C<https://>,
+C<socks5://> or C<socks5h://> URL with an optional C<user:password@> (see L</ROUTES AND
 PROXIES>); undef or C<''> (the default): none. A request's own C<proxy>
 overrides it (undef or C<''> there goes direct). A bad URL croaks at
 C<new>, naming C<proxy>.
@@ -702,7 +702,7 @@ L</HTTPS>. Ignored for C<http://>.
 
 =item proxy
 
-The proxy to go through, an C<http://>, C<socks5://> or C<socks5h://> URL
+The proxy to go through, an C<http://>, C<https://>, C<socks5://> or C<socks5h://> URL
 with optional C<user:password@> (see L</ROUTES AND PROXIES>). A key present
 with undef or C<''> goes direct, whatever the pool's C<proxy> or
 C<env_proxy> say; an absent key takes the pool's route. A bad URL croaks
@@ -1113,6 +1113,18 @@ included) fails the request with C<proxy>, the message carrying the status
 line, and the connection is closed. A tunnel is kept alive like a direct
 TLS connection.
 
+=item via an https:// proxy (C<http://> target, C<proxy =E<gt> 'https://...'>)
+
+The same as through an C<http://> proxy, over TLS to the proxy: its
+certificate is verified against the proxy's name with the request's and the
+pool's C<tls> settings (C<ca_file> and so on; C<server_name> is the
+target's and does not apply). An C<https://> target through an C<https://>
+proxy would need TLS inside TLS, which Uvent does not do: C<request>
+croaks with C<an https:// target through the https:// proxy HOST:PORT is
+not supported (TLS inside TLS)>; an C<http://> proxy URL for the same
+proxy, if it takes plain connections, still carries TLS end to end through
+its CONNECT tunnel.
+
 =item SOCKS5 (C<socks5://>, C<socks5h://>)
 
 A TCP connection to the proxy and a SOCKS5 handshake (RFC 1928): no
@@ -1136,7 +1148,8 @@ C<ALL_PROXY>) when the scheme's own is unset. The lower-case name comes
 first. C<HTTP_PROXY> in upper case is used only when C<REQUEST_METHOD> is
 not set: in a CGI program it comes from the request's C<Proxy:> header
 ("httpoxy"). An empty value is unset; a value without a scheme is an
-C<http://> proxy. C<no_proxy> (then C<NO_PROXY>), a list separated by
+C<http://> proxy (an C<https://> one there serves C<http://> targets only,
+see above). C<no_proxy> (then C<NO_PROXY>), a list separated by
 commas or spaces, exempts targets from the environment's proxies (not from
 C<proxy> set in code): an entry matches the host itself and every name
 below it (C<example.com> and C<.example.com> both match C<example.com> and
@@ -1160,8 +1173,6 @@ handshake waiting for the CONNECT reply, not finished within 2 s>). The
 total C<timeout> covers everything. A proxy that cannot be reached fails
 with C<connect> (C<proxy 127.0.0.1:3128: connection refused>) or C<resolve>
 (C<could not resolve proxy host 'NAME'>).
-
-C<https://> proxy URLs (TLS to the proxy itself) are not supported.
 
 =head1 CALLBACKS
 
@@ -1361,7 +1372,7 @@ C<'connect_timeout'>, C<'max_headers_size'> and C<'max_body_size'>
 =item C<invalid 'proxy' 'URL': REASON>
 
 The request's C<proxy> is not a proxy URL. REASON is one of:
-C<unsupported scheme (use http://, socks5:// or socks5h://)>, C<it must be
+C<unsupported scheme (use http://, https://, socks5:// or socks5h://)>, C<it must be
 a URL such as http://host:port, socks5://host:port or socks5h://host:port>,
 C<no host>, C<no port (write host:port, e.g. http://proxy:3128)>, C<the
 port must be a number from 1 to 65535>, C<a proxy URL has no path, query or

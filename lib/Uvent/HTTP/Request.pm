@@ -138,7 +138,7 @@ TLS settings of an C<https://> request, over the pool's key by key;
 
 =item proxy
 
-the proxy to go through (C<http://>, C<socks5://> or C<socks5h://> URL with
+the proxy to go through (C<http://>, C<https://>, C<socks5://> or C<socks5h://> URL with
 optional C<user:password@>); undef or C<''> goes direct whatever the pool
 says; absent: the pool's;
 
@@ -238,7 +238,8 @@ means the pool's. They are read when the request is submitted.
 
 The proxy this request goes through: C<http://host:port> (an HTTP forward
 proxy: C<http://> targets are sent to it in absolute form, C<https://>
-targets through a C<CONNECT> tunnel), C<socks5://host:port> (SOCKS5; Uvent
+targets through a C<CONNECT> tunnel), C<https://host:port> (the same over
+TLS to the proxy, for C<http://> targets only), C<socks5://host:port> (SOCKS5; Uvent
 resolves the target and sends its address) or C<socks5h://host:port>
 (SOCKS5; the proxy resolves the target's name). C<user:password@> before the
 host (percent-encoded where needed) gives the credentials: C<Proxy-Authorization:
