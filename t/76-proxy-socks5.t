@@ -175,4 +175,24 @@ subtest 'connections are not mixed across proxies, credentials or with direct on
     is($pool->stats($srv->url('/'))->{requests}, 3, "stats(\$url) counts the pool's route (through A with x:1)");
 };
 
+subtest 'no leaked SVs through a proxy, and for a refused proxy URL (Test::LeakTrace)' => sub {
+    plan skip_all => 'Test::LeakTrace not installed' unless eval { require Test::LeakTrace; 1 };
+    my $s5 = Uvent::Test::Socks5->new;
+    my $pool = Uvent::HTTP::Pool->new({}, $loop);
+    my $url = $srv->url('/echo');
+    my $proxy = $s5->url;
+    # warm up: the destination and its first connection are the pool's, not a leak
+    my $r = start_req($pool, uri => $url, proxy => $proxy);
+    wait_all($loop, $r);
+    Test::LeakTrace::no_leaks_ok(sub {
+        for (1 .. 3) {
+            my $done;
+            $pool->request({ uri => $url, proxy => $proxy, timeout => 5, response_callback => sub { $done = 1 } });
+            $loop->run;
+        }
+        eval { $pool->request({ uri => $url, proxy => 'socks4://x:1' }) };
+        eval { $pool->request({ uri => $url, proxy => [] }) };
+    }, 'requests through SOCKS5 and refused proxy values');
+};
+
 done_testing;
