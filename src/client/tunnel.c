@@ -46,6 +46,8 @@ static void target_authority(const uvh_dest_t *d, char *out, size_t cap) {
   snprintf(out, cap, "%.*s", (int)(d->name_len - (size_t)(a - d->key)), a);
 }
 
+/* Fail the connection; `fmt` (always one of this file's literals) has two
+ * %s: the proxy's host:port, then `why`. */
 static void fail(uvh_conn_t *conn, int code, int sys_err, const char *fmt, const char *why) {
   char detail[300];
   snprintf(detail, sizeof detail, fmt, conn->dest->proxy.authority, why);
