@@ -10,6 +10,8 @@
 #include "base/time.h"
 #include "base/check.h"
 #include "base/url.h"
+#include "base/proxy.h"
+#include "net/socks5.h"
 #include "net/tls.h"
 #include "net/stream.h"
 #include "net/dial.h"
@@ -55,8 +57,11 @@ struct uvh_request_s {
   unsigned fresh_conn_only : 1; /* a retry: must go out on a new connection */
   unsigned on_reused_conn : 1;  /* running on a connection that served before */
   unsigned checked : 1;      /* uvh_request_check passed and no field it reads changed since: head is current */
+  unsigned proxy_set : 1;    /* `proxy` decides the route (NULL: direct), not the pool's default */
+  unsigned has_proxy_authorization : 1;
   uvh_tls_opts_t tls;        /* owned; unset fields take the pool's */
   uvh_dial_opts_t sock;      /* socket options; unset fields (not in sock.set) take the pool's */
+  uvh_proxy_t *proxy;        /* owned, when proxy_set and not direct (a pointer: most requests have none) */
   char *body;                /* owned copy */
   size_t body_len;
   double timeout, connect_timeout;
@@ -86,6 +91,11 @@ void uvh__request_set_state(uvh_request_t *req, uvh_request_state_t state);
 int uvh__request_active(const uvh_request_t *req);
 /* Build req->head from the request's fields. */
 int uvh__request_build_head(uvh_request_t *req);
+/* Build req->head for an http:// request through the HTTP proxy `p`:
+ * absolute-form target, Proxy-Authorization from its credentials. */
+int uvh__request_build_proxied_head(uvh_request_t *req, const uvh_proxy_t *p);
+/* A proxy URL s[0..len) for a message, its credentials hidden. */
+void uvh__proxy_shown(char *out, size_t cap, const char *s, size_t len);
 
 /* ---- pool and destinations (pool.c) ---- */
 /* An entry of the pool's due heap; the key is kept in it, so ordering
@@ -99,13 +109,15 @@ typedef struct {
 typedef struct uvh_dest_s {
   uvh_list_t pool_link;
   uvh_pool_stats_t stats;    /* this destination's share of the pool's counters */
-  char *key;               /* "http://host:port"; for https followed by "\n" and the TLS settings */
+  char *key;               /* "http://host:port", then through a proxy "\nvia " and its key; for https
+                            * followed by "\n", the server name, "\n" and the TLS settings */
   size_t name_len;         /* length of the "scheme://host:port" part of key */
   char *host;              /* for getaddrinfo */
   uint16_t port;
   uvh_dial_opts_t sock;      /* socket options of its connections */
   char *tls_name;          /* https: name for SNI and verification (in the same block as key), else NULL */
   struct ssl_ctx_st *ssl_ctx;       /* https: own reference */
+  uvh_proxy_t proxy;       /* owned: the proxy its connections go through; kind 0 (mem NULL) when direct */
   struct ssl_session_st *sessions[UVH_TLS_SESSIONS_KEPT]; /* to resume, oldest first; own references */
   unsigned nsessions;
   struct ssl_session_st *last_offered; /* TLS 1.3 session offered last, own reference, or NULL */
@@ -163,6 +175,8 @@ struct uvh_pool_s {
   uv_idle_t idle;            /* active while deferred work waits, so poll does not block */
   uint32_t rng;              /* xorshift state for idle-timeout jitter */
   uvh_tls_opts_t tls;        /* owned: default TLS settings */
+  uvh_proxy_t proxies[UVH_PROXY_SLOTS]; /* owned: the default proxy and the environment's (uvh_proxy_slot_t) */
+  char *no_proxy;            /* owned: the environment's no_proxy list, or NULL */
   uvh_tls_ctx_cache_t tls_ctxs; /* contexts by settings, at most UVH_TLS_CTXS_KEPT */
   uvh_dial_opts_t sock;      /* default socket options (every field set) */
   char sock_key[160];        /* their uvh__dial_opts_key */
@@ -196,6 +210,7 @@ void uvh__pool_requeue(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, int 
 typedef enum {
   CONN_RESOLVING,
   CONN_CONNECTING,
+  CONN_TUNNELING,            /* TCP up to the proxy, its handshake (CONNECT or SOCKS5) in progress */
   CONN_HANDSHAKING,          /* TCP up, TLS handshake in progress */
   CONN_ACTIVE,
   CONN_IDLE,
@@ -214,6 +229,7 @@ struct uvh_conn_s {
   uvh_list_t write_link;     /* pool->pending_writes while its write waits */
   uvh_dial_t dial;           /* resolving and connecting (its attempt's handle until connected) */
   uvh_stream_t stream;       /* the connected socket (and its TLS, https), from on_connected */
+  struct uvh_tunnel_s *tunnel; /* owned: the proxy handshake's state (tunnel.c), freed with the conn */
   uv_timer_t timer;
   int pending;               /* open handles + in-flight uv requests; memory is freed at 0 with refcount 0 */
   unsigned body_pending : 1; /* TLS: more of the running request's body is still to encrypt */
@@ -275,5 +291,25 @@ void uvh__conn_make_idle(uvh_conn_t *conn);
 /* Still resolving, connecting or in the TLS handshake. */
 int uvh__conn_connecting(const uvh_conn_t *conn);
 void uvh__conn_arm_timer(uvh_conn_t *conn);
+/* The tunnel through the proxy is up: TLS to the target, or ready. */
+void uvh__conn_tunnel_up(uvh_conn_t *conn);
+
+/* ---- the proxy handshake (tunnel.c) ---- */
+/* Does a connection of `d` need a handshake with its proxy (SOCKS5, or
+ * CONNECT for https)? */
+int uvh__tunnel_needed(const uvh_dest_t *d);
+/* Start it on conn's connected stream; the end is uvh__conn_tunnel_up or
+ * uvh__conn_fail. */
+void uvh__tunnel_start(uvh_conn_t *conn);
+/* The proxy's bytes during the handshake. */
+void uvh__tunnel_on_bytes(uvh_conn_t *conn, const char *data, size_t len);
+/* The proxy closed or the stream failed during the handshake. */
+void uvh__tunnel_on_closed(uvh_conn_t *conn, int err);
+/* What the handshake is waiting for, for a timeout's message. */
+void uvh__tunnel_describe(const uvh_conn_t *conn, char *out, size_t cap);
+/* The conn closes: stop a lookup in progress. */
+void uvh__tunnel_cancel(uvh_conn_t *conn);
+/* The conn's memory goes. */
+void uvh__tunnel_free(uvh_conn_t *conn);
 
 #endif

@@ -230,6 +230,17 @@ int uvh_pool_set_socket(uvh_pool_t *pool, const uvh_socket_config_t *cfg);
  * --resolve). UVH_E_BADARG with uvh_pool_last_error() naming the bad
  * entry, or UVH_E_NOMEM. */
 int uvh_pool_set_resolve(uvh_pool_t *pool, const char *host, uint16_t port, const char *const *ips, unsigned n);
+/* Proxies (http://, socks5://, socks5h:// URLs with optional
+ * user:password@): the pool's default for requests that set none, and
+ * the ones taken from the environment (env_proxy: by the target's scheme,
+ * else the "all" one, unless the no_proxy list exempts the target). A
+ * request's own proxy wins over the default, which wins over the
+ * environment's. url NULL or len 0 clears the slot. UVH_E_BADARG with
+ * uvh_pool_last_error() naming the problem. */
+typedef enum { UVH_PROXY_DEFAULT, UVH_PROXY_ENV_HTTP, UVH_PROXY_ENV_HTTPS, UVH_PROXY_ENV_ALL, UVH_PROXY_SLOTS } uvh_proxy_slot_t;
+int uvh_pool_set_proxy(uvh_pool_t *pool, uvh_proxy_slot_t slot, const char *url, size_t len);
+/* The environment's no_proxy list (NULL: none); see uvh_no_proxy_match. */
+int uvh_pool_set_no_proxy(uvh_pool_t *pool, const char *list);
 void *uvh_pool_get_data(uvh_pool_t *pool);
 void uvh_pool_set_data(uvh_pool_t *pool, void *data);
 
@@ -271,6 +282,10 @@ int uvh_request_set_retry(uvh_request_t *req, int retry, int idempotent);
 int uvh_request_set_tls(uvh_request_t *req, const uvh_tls_config_t *cfg);
 /* Socket options of this request's connection, over the pool's. */
 int uvh_request_set_socket(uvh_request_t *req, const uvh_socket_config_t *cfg);
+/* The proxy of this request: url NULL takes the pool's (the default), len
+ * 0 goes direct whatever the pool says. UVH_E_BADARG with
+ * uvh_request_last_error() naming the problem. */
+int uvh_request_set_proxy(uvh_request_t *req, const char *url, size_t len);
 /* Was the request sent a second time? */
 int uvh_request_retried(const uvh_request_t *req);
 void uvh_request_set_callback(uvh_request_t *req, uvh_request_cb cb, void *data);

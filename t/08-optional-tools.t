@@ -8,6 +8,7 @@ use File::Temp ();
 use lib 't/lib';
 use Uvent::Test::Certs;
 use Uvent::Test::Nginx;
+use Uvent::Test::Proxy;
 
 my $dir = File::Temp::tempdir('uvent-tools-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 sub stub {
@@ -63,6 +64,30 @@ subtest 'certificates: the openssl command, or IO::Socket::SSL' => sub {
     }
     eval { Uvent::Test::Certs->new(backend => 'bogus') };
     like($@, qr/unknown backend 'bogus'/, 'an unknown backend croaks');
+};
+
+subtest 'proxies: UVENT_TINYPROXY / UVENT_MICROSOCKS, then PATH and the sbin directories' => sub {
+    my $tp = stub("$dir/bin/tinyproxy", 0755);
+    stub("$dir/other/microsocks", 0644);
+    local $ENV{UVENT_TINYPROXY} = $tp;
+    local $ENV{PATH} = '/nonexistent';
+    is(Uvent::Test::Proxy::binary('tinyproxy'), $tp, 'UVENT_TINYPROXY is used');
+    is(Uvent::Test::Proxy->missing('tinyproxy'), undef, '... nothing missing');
+    $ENV{UVENT_TINYPROXY} = "$dir/other/microsocks";
+    is(Uvent::Test::Proxy::binary('tinyproxy'), undef, 'a UVENT_TINYPROXY that is not executable is not used');
+    delete $ENV{UVENT_TINYPROXY};
+    local $ENV{UVENT_MICROSOCKS};
+    delete $ENV{UVENT_MICROSOCKS};
+    $ENV{PATH} = "$dir/other:$dir/bin";
+    is(Uvent::Test::Proxy::binary('tinyproxy'), $tp, 'tinyproxy found in PATH');
+    my ($system) = grep { -f && -x _ } map {"$_/microsocks"} '/usr/sbin', '/usr/local/sbin', '/usr/bin';
+    is(Uvent::Test::Proxy::binary('microsocks'), $system, 'a microsocks that is not executable is skipped: '
+        . ($system // 'none elsewhere'));
+    SKIP: {
+        skip 'microsocks is installed in /usr/sbin, /usr/local/sbin or /usr/bin', 1 if $system;
+        like(Uvent::Test::Proxy->missing('microsocks'), qr/microsocks not found .*apt-get install microsocks; or set UVENT_MICROSOCKS/,
+            'none anywhere: the reason names the package and UVENT_MICROSOCKS');
+    }
 };
 
 done_testing;

@@ -10,7 +10,7 @@ my @fields = Uvent::HTTP::Request::_fields();
 is_deeply([sort @fields],
           [sort qw(uri method headers body timeout connect_timeout read_timeout max_headers_size max_body_size retry
                    idempotent tls response_callback family tcp_nodelay tcp_keepalive so_linger
-                   socket_buffer_size local_address)],
+                   socket_buffer_size local_address proxy)],
           'the list of request fields');
 
 for my $f (@fields) {
@@ -34,6 +34,7 @@ my %bad = (method => [ \'GET', qr/'method' must be a string/ ], headers => [ 'x'
     connect_timeout => [ -1, qr/'connect_timeout' must be/ ], read_timeout => [ -1, qr/'read_timeout' must be/ ],
     max_headers_size => [ -1, qr/'max_headers_size' must be/ ],
     max_body_size => [ -1, qr/'max_body_size' must be/ ], tls => [ 'x', qr/'tls' must be a hashref/ ],
+    proxy => [ 'x', qr/invalid 'proxy' 'x'/ ],
     response_callback => [ 'x', qr/'response_callback' must be a CODE/ ]);
 for my $f (sort keys %bad) {
     my $r = Uvent::HTTP::Request->new({ uri => 'http://127.0.0.1:1/', retry => 0, idempotent => 1,

@@ -208,6 +208,29 @@ _set_resolve(uvx_pool_t *pool, SV *host, unsigned port, AV *ips)
     if ((rc = uvh_pool_set_resolve(pool->core, h, (uint16_t)port, list, (unsigned)n)))
       UVX_CROAK("Uvent::HTTP::Pool->new: %s", *uvh_pool_last_error(pool->core) ? uvh_pool_last_error(pool->core) : uvh_strerror(rc));
 
+void
+_set_proxy(uvx_pool_t *pool, int slot, SV *url, const char *name)
+  CODE:
+    STRLEN len = 0;
+    const char *s = NULL;
+    int rc;
+    /* Pool.pm has checked that it is a defined plain string */
+    if (SvOK(url))
+      s = uvx_bytes(aTHX_ url, &len, "Uvent::HTTP::Pool->new", name, NULL);
+    if ((rc = uvh_pool_set_proxy(pool->core, (uvh_proxy_slot_t)slot, s, len)))
+      UVX_CROAK("Uvent::HTTP::Pool->new: %s: %s", name,
+                *uvh_pool_last_error(pool->core) ? uvh_pool_last_error(pool->core) : uvh_strerror(rc));
+
+void
+_set_no_proxy(uvx_pool_t *pool, SV *list)
+  CODE:
+    STRLEN len = 0;
+    const char *s = SvOK(list) ? uvx_bytes(aTHX_ list, &len, "Uvent::HTTP::Pool->new", "no_proxy", NULL) : NULL;
+    if (s && memchr(s, '\0', len))
+      UVX_CROAK("Uvent::HTTP::Pool->new: env_proxy: no_proxy contains a NUL");
+    if (uvh_pool_set_no_proxy(pool->core, s))
+      UVX_CROAK("Uvent::HTTP::Pool->new: out of memory");
+
 SV *
 stats(uvx_pool_t *pool, SV *destination = NULL, SV *tls = NULL)
   CODE:

@@ -52,7 +52,7 @@ static void uvx_add_header(pTHX_ const char *prefix, uvh_request_t *r, SV *name,
 #define UVX_REQUEST_FIELDS(X)                                                                  \
   X("uri") X("method") X("headers") X("body") X("timeout") X("connect_timeout") X("read_timeout") \
   X("max_headers_size") X("max_body_size") X("retry") X("idempotent") X("tls") X("response_callback") X("family") \
-  X("tcp_nodelay") X("tcp_keepalive") X("so_linger") X("socket_buffer_size") X("local_address")
+  X("tcp_nodelay") X("tcp_keepalive") X("so_linger") X("socket_buffer_size") X("local_address") X("proxy")
 #define UVX_FIELD_NAME(name) name,
 #define UVX_FIELD_LEN(name) (I32)(sizeof(name) - 1),
 static const char *const uvx_request_fields[] = {UVX_REQUEST_FIELDS(UVX_FIELD_NAME) NULL};
@@ -61,7 +61,7 @@ enum {
   UVX_F_URI, UVX_F_METHOD, UVX_F_HEADERS, UVX_F_BODY, UVX_F_TIMEOUT, UVX_F_CONNECT_TIMEOUT, UVX_F_READ_TIMEOUT,
   UVX_F_MAX_HEADERS_SIZE, UVX_F_MAX_BODY_SIZE, UVX_F_RETRY, UVX_F_IDEMPOTENT, UVX_F_TLS,
   UVX_F_RESPONSE_CALLBACK, UVX_F_FAMILY, UVX_F_TCP_NODELAY, UVX_F_TCP_KEEPALIVE, UVX_F_SO_LINGER,
-  UVX_F_SOCKET_BUFFER_SIZE, UVX_F_LOCAL_ADDRESS, UVX_NFIELDS
+  UVX_F_SOCKET_BUFFER_SIZE, UVX_F_LOCAL_ADDRESS, UVX_F_PROXY, UVX_NFIELDS
 };
 
 /* The socket options, in the order of uvh_socket_config_t's fields and of
@@ -354,6 +354,20 @@ static uvh_request_t *uvx_build_request(pTHX_ HV *hv, const char *prefix) {
     uvh_socket_config_t sock;
     uvx_socket_config(aTHX_ prefix, f + UVX_F_FAMILY, &sock);
     if ((rc = uvh_request_set_socket(r, &sock)))
+      uvx_croak_request(aTHX_ prefix, r, rc);
+  }
+  if (f[UVX_F_PROXY]) {
+    /* present: undef or '' goes direct, whatever the pool's default */
+    sv = uvx_plain(aTHX_ f[UVX_F_PROXY]);
+    if (!SvOK(sv)) {
+      s = "";
+      len = 0;
+    } else if (SvROK(sv)) {
+      UVX_CROAK("%s: 'proxy' must be a proxy URL string (or undef or '' to go direct), not a reference", prefix);
+    } else {
+      s = uvx_bytes(aTHX_ sv, &len, prefix, "proxy", NULL);
+    }
+    if ((rc = uvh_request_set_proxy(r, s, len)))
       uvx_croak_request(aTHX_ prefix, r, rc);
   }
   if ((sv = uvx_field(aTHX_ f[UVX_F_RESPONSE_CALLBACK])) && !(SvROK(sv) && SvTYPE(SvRV(sv)) == SVt_PVCV))

@@ -10,7 +10,7 @@ our $VERSION = '0.03';
 my @CODES;
 BEGIN {
     @CODES = qw(resolve connect connect_timeout timeout connection_closed protocol too_large cancelled
-        queue_full queue_timeout tls nomem);
+        queue_full queue_timeout tls proxy nomem);
 }
 use constant { map { uc($_) => $_ } @CODES };
 my %IS_CODE = map { $_ => 1 } @CODES;
@@ -206,6 +206,10 @@ C<queue_timeout>
 
 C<tls>
 
+=item C<PROXY>
+
+C<proxy>
+
 =item C<NOMEM>
 
 C<nomem>
@@ -394,6 +398,26 @@ e.g. C<TLS failure (GET https://localhost:8443/): certificate verify
 failed: the server's certificate has expired (X509 error 10)>. A
 verification failure means nothing of the request was sent. C<errno> is
 usually undef. See L<Uvent::HTTP::Pool/HTTPS>.
+
+=item C<proxy>
+
+The proxy the request went through (see L<Uvent::HTTP::Pool/ROUTES AND
+PROXIES>) refused or broke the tunnel to the target: an HTTP proxy
+answered C<CONNECT> with anything but 2xx (C<407> for missing or wrong
+credentials, C<403> for a port it does not allow; the message carries
+its status line, e.g. C<proxy 127.0.0.1:3128 answered CONNECT with
+'HTTP/1.0 407 Proxy Authentication Required'>), a SOCKS5 proxy refused
+the authentication methods or the credentials, or answered the connect
+with a failure (the reply code in words, RFC 1928: C<general SOCKS server
+failure>, C<connection not allowed by ruleset>, C<network unreachable>,
+C<host unreachable>, C<connection refused>, C<TTL expired>, C<command not
+supported>, C<address type not supported>), or the proxy closed the
+connection or sent something malformed during its handshake. The
+connection is closed; nothing of the request was sent to the target. A
+proxy that cannot be reached at all fails with C<connect> (or C<resolve>)
+instead, whose message names the proxy; a handshake that does not finish
+in time fails with C<connect_timeout>, naming the step. C<errno> is
+usually undef.
 
 =item C<nomem>
 

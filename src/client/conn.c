@@ -46,6 +46,7 @@ void uvh__conn_maybe_free(uvh_conn_t *conn) {
     return;
   uvh__dial_free(&conn->dial);
   uvh__stream_free(&conn->stream);
+  uvh__tunnel_free(conn);
   free(conn->key);
   uvh_pool_unref(conn->pool);
   free(conn);
@@ -63,7 +64,8 @@ const char *uvh_conn_destination(const uvh_conn_t *conn) { return conn->key; }
 int uvh_conn_busy(const uvh_conn_t *conn) { return conn->req != NULL; }
 int uvh_conn_open(const uvh_conn_t *conn) { return conn->state != CONN_CLOSING; }
 int uvh__conn_connecting(const uvh_conn_t *conn) {
-  return conn->state == CONN_RESOLVING || conn->state == CONN_CONNECTING || conn->state == CONN_HANDSHAKING;
+  return conn->state == CONN_RESOLVING || conn->state == CONN_CONNECTING || conn->state == CONN_TUNNELING ||
+         conn->state == CONN_HANDSHAKING;
 }
 unsigned uvh_conn_requests_served(const uvh_conn_t *conn) { return conn->requests_served; }
 void *uvh_conn_get_data(uvh_conn_t *conn) { return conn->data; }
@@ -100,6 +102,24 @@ void uvh__conn_request_sent(uvh_conn_t *conn) {
   }
 }
 
+/* What a dial failure says beyond its code: the attempts (each address
+ * and its error), and through a proxy that it was the proxy (it, not the
+ * target, could not be reached); NULL when there is nothing to add. */
+static const char *dial_detail(const uvh_conn_t *conn, int code, int sys_err, char *buf, size_t cap) {
+  const uvh_dest_t *d = conn->dest;
+  const char *attempts = conn->dial.detail[0] ? conn->dial.detail : NULL;
+  if (code != UVH_E_CONNECT && code != UVH_E_RESOLVE)
+    return NULL;
+  if (d == NULL || d->proxy.mem == NULL)
+    return attempts;
+  if (code == UVH_E_RESOLVE)
+    snprintf(buf, cap, "proxy host '%s' (%s)", d->proxy.host, sys_err ? uv_strerror(sys_err) : "no address");
+  else
+    snprintf(buf, cap, "proxy %s: %s", d->proxy.authority,
+             attempts ? attempts : sys_err ? uv_strerror(sys_err) : "could not connect");
+  return buf;
+}
+
 void uvh__conn_arm_timer(uvh_conn_t *conn) {
   uint64_t due = 0, now = uv_now(conn_uv(conn));
   if (conn->deferred_code)
@@ -120,16 +140,6 @@ void uvh__conn_arm_timer(uvh_conn_t *conn) {
     uv_timer_start(&conn->timer, on_timer, due > now ? due - now : 0, 0);
 }
 
-/* What a failure reported from the timer says beyond its code: the TLS
- * engine's reason, or the dial's attempts. */
-static const char *deferred_detail(uvh_conn_t *conn, int code) {
-  if (code == UVH_E_TLS && conn->stream.tls)
-    return conn->stream.tls->reason;
-  if ((code == UVH_E_CONNECT || code == UVH_E_RESOLVE) && conn->dial.detail[0])
-    return conn->dial.detail;
-  return NULL;
-}
-
 static void on_timer(uv_timer_t *t) {
   uvh_conn_t *conn = t->data;
   uint64_t now = uv_now(conn_uv(conn));
@@ -137,9 +147,12 @@ static void on_timer(uv_timer_t *t) {
 
   if (conn->deferred_code) {
     int code = conn->deferred_code, err = conn->deferred_err;
+    char why[160];
+    const char *detail = code == UVH_E_TLS && conn->stream.tls ? conn->stream.tls->reason
+                                                                : dial_detail(conn, code, err, why, sizeof why);
     conn->deferred_code = conn->deferred_err = 0;
     uv_unref((uv_handle_t *)t);
-    uvh__conn_fail(conn, code, err, deferred_detail(conn, code));
+    uvh__conn_fail(conn, code, err, detail);
     return;
   }
 
@@ -156,7 +169,7 @@ static void on_timer(uv_timer_t *t) {
       return;
     }
   } else {
-    char detail[128];
+    char detail[256];
     uint64_t rd = read_deadline(conn);
     if (rd && now >= rd && conn->state == CONN_ACTIVE) {
       snprintf(detail, sizeof detail, "read timeout: no byte arrived for %g s (%zu bytes of the response had arrived)",
@@ -171,8 +184,16 @@ static void on_timer(uv_timer_t *t) {
     }
     if (conn->connect_deadline && now >= conn->connect_deadline) {
       double ct = req->connect_timeout >= 0 ? req->connect_timeout : req->timeout;
-      snprintf(detail, sizeof detail, conn->state == CONN_HANDSHAKING ? "TLS handshake not finished within %g s"
-                                                                      : "not connected within %g s", ct);
+      if (conn->state == CONN_TUNNELING) {
+        char step[200];
+        uvh__tunnel_describe(conn, step, sizeof step);
+        snprintf(detail, sizeof detail, "%s, not finished within %g s", step, ct);
+      } else if (conn->state != CONN_HANDSHAKING && conn->dest->proxy.mem) {
+        snprintf(detail, sizeof detail, "proxy %s: not connected within %g s", conn->dest->proxy.authority, ct);
+      } else {
+        snprintf(detail, sizeof detail, conn->state == CONN_HANDSHAKING ? "TLS handshake not finished within %g s"
+                                                                        : "not connected within %g s", ct);
+      }
       uvh__conn_fail(conn, UVH_E_CONNECT_TIMEOUT, 0, detail);
       return;
     }
@@ -188,11 +209,20 @@ static void tls_handshake(uvh_conn_t *conn);
 static void conn_ready(uvh_conn_t *conn);
 
 static void stream_on_data(uvh_stream_t *s, const char *data, size_t len, size_t more) {
-  uvh__conn_on_bytes(CONN_OF_STREAM(s), data, len, more);
+  uvh_conn_t *conn = CONN_OF_STREAM(s);
+  if (conn->state == CONN_TUNNELING)
+    uvh__tunnel_on_bytes(conn, data, len);
+  else
+    uvh__conn_on_bytes(conn, data, len, more);
 }
 
 static void stream_on_closed(uvh_stream_t *s, int err, int clean) {
   uvh_conn_t *conn = CONN_OF_STREAM(s);
+  if (conn->state == CONN_TUNNELING) {
+    conn->stream.peer_gone = 1;
+    uvh__tunnel_on_closed(conn, err);
+    return;
+  }
   if (conn->state == CONN_HANDSHAKING) {
     conn->stream.peer_gone = 1;
     uvh__conn_fail(conn, UVH_E_TLS, err == UV_EOF ? 0 : err, "the server closed the connection during the TLS handshake");
@@ -218,6 +248,8 @@ static void stream_on_write_done(uvh_stream_t *s, int status) {
   if (status < 0) {
     if (conn->state == CONN_ACTIVE && conn->req)
       uvh__conn_fail(conn, UVH_E_CONN_CLOSED, status, NULL);
+    else if (conn->state == CONN_TUNNELING)
+      uvh__tunnel_on_closed(conn, status);
   } else if (conn->stream.writing == 0 && conn->state == CONN_ACTIVE) {
     if (conn->body_pending)
       uvh__conn_tls_send(conn, 0);
@@ -352,6 +384,16 @@ static void dial_on_connected(uvh_dial_t *d, uv_tcp_t *tcp) {
   uvh_conn_t *conn = CONN_OF_DIAL(d);
   conn->connected_at = uv_now(conn_uv(conn));
   uvh__stream_open(&conn->stream, tcp);
+  if (uvh__tunnel_needed(conn->dest)) {
+    conn_set_state(conn, CONN_TUNNELING);
+    uvh__tunnel_start(conn);
+    return;
+  }
+  uvh__conn_tunnel_up(conn);
+}
+
+/* Connected to the target (directly, or through the proxy's tunnel). */
+void uvh__conn_tunnel_up(uvh_conn_t *conn) {
   if (conn->dest->ssl_ctx) {
     tls_start(conn);
     return;
@@ -361,10 +403,11 @@ static void dial_on_connected(uvh_dial_t *d, uv_tcp_t *tcp) {
 
 static void dial_on_failed(uvh_dial_t *d, int code, int sys_err, int in_start) {
   uvh_conn_t *conn = CONN_OF_DIAL(d);
+  char why[160];
   if (in_start)
     uvh__conn_fail_soon(conn, code, sys_err);
   else
-    uvh__conn_fail(conn, code, sys_err, d->detail[0] ? d->detail : NULL);
+    uvh__conn_fail(conn, code, sys_err, dial_detail(conn, code, sys_err, why, sizeof why));
 }
 
 static void dial_on_hold(uvh_dial_t *d) { CONN_OF_DIAL(d)->pending++; }
@@ -414,7 +457,9 @@ int uvh__conn_start(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, uvh_con
   conn->connect_deadline = ct > 0 ? uv_now(conn_uv(conn)) + uvh__seconds_to_ms(ct) : 0;
   uvh__conn_arm_timer(conn);
 
-  if (uvh__dial_start(&conn->dial, conn_uv(conn), pool->resolver, d->host, d->port, &d->sock, &dial_ops) != 0) {
+  /* through a proxy the connection goes to the proxy; the target is named in its handshake or request */
+  if (uvh__dial_start(&conn->dial, conn_uv(conn), pool->resolver, d->proxy.mem ? d->proxy.host : d->host,
+                      d->proxy.mem ? d->proxy.port : d->port, &d->sock, &dial_ops) != 0) {
     /* undo everything: the caller reports the error synchronously */
     uvh__conn_detach(conn);
     uvh__request_set_state(req, REQ_NEW);
@@ -491,6 +536,7 @@ void uvh__conn_close(uvh_conn_t *conn) {
    * what the parent still uses */
   uvh__stream_close(&conn->stream, !conn->pool->dropping_inherited);
   uvh__dial_cancel(&conn->dial);
+  uvh__tunnel_cancel(conn);
   uvh__pool_conn_closed(conn->pool, conn);
   uvh_conn_unref(conn);
 }

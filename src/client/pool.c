@@ -87,10 +87,12 @@ static void dest_free(uvh_dest_t *d) {
     uvh__tls_session_free(d->last_offered);
   if (d->ssl_ctx)
     uvh__tls_ctx_free(d->ssl_ctx);
+  uvh_proxy_free(&d->proxy);
   free(d);
 }
 
 static void pool_free(uvh_pool_t *pool) {
+  int i;
   while (!uvh_list_empty(&pool->dests)) {
     uvh_dest_t *d = uvh_container_of(pool->dests.next, uvh_dest_t, pool_link);
     uvh_list_remove(&d->pool_link);
@@ -99,6 +101,9 @@ static void pool_free(uvh_pool_t *pool) {
   uvh__tls_ctx_cache_clear(&pool->tls_ctxs);
   uvh__tls_opts_free(&pool->tls);
   uvh__resolver_unref(pool->resolver);
+  for (i = 0; i < UVH_PROXY_SLOTS; i++)
+    uvh_proxy_free(&pool->proxies[i]);
+  free(pool->no_proxy);
   free(pool->bufs.plain);
   free(pool->due_heap);
   free(pool);
@@ -225,30 +230,62 @@ static void sock_suffix(const uvh_pool_t *pool, const uvh_request_t *req, uvh_di
     buf[0] = '\n';
 }
 
-/* The destination key of `req`: its URL's, its socket options when they
- * are not the pool's, and for https the server name and the TLS settings
- * in force, by value. Malloc'd; *o gets the merged settings (borrowing
+/* Does a connection for `req` through `proxy` run TLS: to an https://
+ * target (end to end), or to an https:// proxy (for an http:// target). */
+static int dest_tls(const uvh_request_t *req, const uvh_proxy_t *proxy) {
+  return req->url.is_tls || (proxy && proxy->kind == UVH_PROXY_HTTPS);
+}
+
+/* The name its TLS sends as SNI and verifies: the target's, or for an
+ * http:// target through an https:// proxy, the proxy's. */
+static const char *dest_tls_name(const uvh_tls_opts_t *o, const uvh_request_t *req, const uvh_proxy_t *proxy) {
+  return req->url.is_tls ? tls_name(o, &req->url) : proxy->host;
+}
+
+/* The proxy `req` goes through, or NULL for direct: its own setting, else
+ * the pool's default, else the environment's for its scheme (or for all)
+ * unless no_proxy exempts the target. */
+static const uvh_proxy_t *route_proxy(const uvh_pool_t *pool, const uvh_request_t *req) {
+  const uvh_proxy_t *p;
+  if (req->proxy_set)
+    return req->proxy;
+  if (pool->proxies[UVH_PROXY_DEFAULT].mem)
+    return &pool->proxies[UVH_PROXY_DEFAULT];
+  p = &pool->proxies[req->url.is_tls ? UVH_PROXY_ENV_HTTPS : UVH_PROXY_ENV_HTTP];
+  if (p->mem == NULL)
+    p = &pool->proxies[UVH_PROXY_ENV_ALL];
+  if (p->mem == NULL || uvh_no_proxy_match(pool->no_proxy, req->url.host, req->url.port))
+    return NULL;
+  return p;
+}
+
+/* The destination key of `req` through `proxy` (NULL: direct): its URL's,
+ * its socket options when they are not the pool's, the proxy's key by
+ * value (credentials included, so connections with other credentials are
+ * never shared), and for https the server name and the TLS settings in
+ * force, by value. Malloc'd; *o gets the merged settings (borrowing
  * strings), *ctx_key_off where their context key starts in the returned
  * string. */
-static char *dest_key(uvh_pool_t *pool, const uvh_request_t *req, uvh_tls_opts_t *o, size_t *ctx_key_off) {
+static char *dest_key(uvh_pool_t *pool, const uvh_request_t *req, const uvh_proxy_t *proxy, uvh_tls_opts_t *o,
+                      size_t *ctx_key_off) {
   const char *name;
   char *key, sock[sizeof pool->sock_key + 1];
-  size_t base, cap;
+  size_t base, cap, via = proxy ? 5 + strlen(proxy->key) : 0;
   uvh_dial_opts_t merged;
   sock_suffix(pool, req, &merged, sock, sizeof sock);
-  if (!req->url.is_tls) {
-    cap = strlen(req->url.key) + strlen(sock) + 1;
+  if (!dest_tls(req, proxy)) {
+    cap = strlen(req->url.key) + strlen(sock) + via + 1;
     if ((key = malloc(cap)) != NULL)
-      snprintf(key, cap, "%s%s", req->url.key, sock);
+      snprintf(key, cap, "%s%s%s%s", req->url.key, sock, proxy ? "\nvia " : "", proxy ? proxy->key : "");
     return key;
   }
   uvh__tls_opts_merge(o, &req->tls, &pool->tls);
-  name = tls_name(o, &req->url);
-  base = strlen(req->url.key) + strlen(sock) + 1 + strlen(name) + 1;
+  name = dest_tls_name(o, req, proxy);
+  base = strlen(req->url.key) + strlen(sock) + via + 1 + strlen(name) + 1;
   cap = base + tls_key_cap(o);
   if ((key = malloc(cap)) == NULL)
     return NULL;
-  snprintf(key, cap, "%s%s\n%s\n", req->url.key, sock, name);
+  snprintf(key, cap, "%s%s%s%s\n%s\n", req->url.key, sock, proxy ? "\nvia " : "", proxy ? proxy->key : "", name);
   if (uvh__tls_ctx_key(o, key + base, cap - base) < 0) {
     free(key);
     return NULL;
@@ -257,10 +294,10 @@ static char *dest_key(uvh_pool_t *pool, const uvh_request_t *req, uvh_tls_opts_t
   return key;
 }
 
-/* Find or create the destination of `req`. NULL when out of memory
- * (*err UVH_E_NOMEM) or its TLS settings are unusable (*err
+/* Find or create the destination of `req` through `proxy`. NULL when out
+ * of memory (*err UVH_E_NOMEM) or its TLS settings are unusable (*err
  * UVH_E_TLS_CONFIG, pool->last_error says why). */
-static uvh_dest_t *get_dest(uvh_pool_t *pool, const uvh_request_t *req, int *err) {
+static uvh_dest_t *get_dest(uvh_pool_t *pool, const uvh_request_t *req, const uvh_proxy_t *proxy, int *err) {
   const uvh_url_t *url = &req->url;
   uvh_tls_opts_t o;
   size_t ctx_key_off = 0, klen, hlen, nlen = 0;
@@ -268,14 +305,14 @@ static uvh_dest_t *get_dest(uvh_pool_t *pool, const uvh_request_t *req, int *err
   char *key;
   uvh_dest_t *d;
 
-  /* plain http with the pool's socket options: the URL's key as it is, without a copy */
-  if (!url->is_tls && req->sock.set == 0 && (d = find_dest(pool, url->key)) != NULL) {
+  /* plain http, direct, with the pool's socket options: the URL's key as it is, without a copy */
+  if (!url->is_tls && proxy == NULL && req->sock.set == 0 && (d = find_dest(pool, url->key)) != NULL) {
     uvh_list_remove(&d->pool_link);
     uvh_list_push_front(&pool->dests, &d->pool_link);
     return d;
   }
   *err = UVH_E_NOMEM;
-  if ((key = dest_key(pool, req, &o, &ctx_key_off)) == NULL)
+  if ((key = dest_key(pool, req, proxy, &o, &ctx_key_off)) == NULL)
     return NULL;
   if ((d = find_dest(pool, key)) != NULL) {
     free(key);
@@ -284,17 +321,18 @@ static uvh_dest_t *get_dest(uvh_pool_t *pool, const uvh_request_t *req, int *err
     uvh_list_push_front(&pool->dests, &d->pool_link);
     return d;
   }
-  if (url->is_tls && (*err = tls_ctx_for(pool, &o, key + ctx_key_off, &ctx)) != 0) {
+  if (dest_tls(req, proxy) && (*err = tls_ctx_for(pool, &o, key + ctx_key_off, &ctx)) != 0) {
     free(key);
     return NULL;
   }
   *err = UVH_E_NOMEM;
   klen = strlen(key) + 1;
   hlen = strlen(url->host) + 1;
-  if (url->is_tls)
-    nlen = strlen(tls_name(&o, url)) + 1;
+  if (dest_tls(req, proxy))
+    nlen = strlen(dest_tls_name(&o, req, proxy)) + 1;
   d = calloc(1, sizeof *d + klen + hlen + nlen);
-  if (d == NULL) {
+  if (d == NULL || (proxy && uvh_proxy_copy(&d->proxy, proxy) != 0)) {
+    free(d);
     free(key);
     return NULL;
   }
@@ -304,9 +342,9 @@ static uvh_dest_t *get_dest(uvh_pool_t *pool, const uvh_request_t *req, int *err
   memcpy(d->host, url->host, hlen);
   free(key);
   d->name_len = strlen(url->key);
-  if (url->is_tls) {
+  if (dest_tls(req, proxy)) {
     d->tls_name = d->host + hlen;
-    memcpy(d->tls_name, tls_name(&o, url), nlen);
+    memcpy(d->tls_name, dest_tls_name(&o, req, proxy), nlen);
     d->ssl_ctx = ctx;
     uvh__tls_ctx_up_ref(ctx);
   }
@@ -346,7 +384,7 @@ const uvh_pool_stats_t *uvh_pool_dest_stats(uvh_pool_t *pool, uvh_request_t *req
   char *key;
   pool_usable(pool);
   *nqueued = 0;
-  if (req->url.mem == NULL || (key = dest_key(pool, req, &o, &off)) == NULL)
+  if (req->url.mem == NULL || (key = dest_key(pool, req, route_proxy(pool, req), &o, &off)) == NULL)
     return NULL;
   d = find_dest(pool, key);
   free(key);
@@ -401,6 +439,34 @@ int uvh_pool_set_socket(uvh_pool_t *pool, const uvh_socket_config_t *cfg) {
 int uvh_pool_set_resolve(uvh_pool_t *pool, const char *host, uint16_t port, const char *const *ips, unsigned n) {
   pool->last_error[0] = '\0';
   return uvh__resolver_set_fixed(pool->resolver, host, port, ips, n, pool->last_error, sizeof pool->last_error);
+}
+
+int uvh_pool_set_proxy(uvh_pool_t *pool, uvh_proxy_slot_t slot, const char *url, size_t len) {
+  uvh_proxy_t p;
+  char why[128], shown[160];
+  int rc;
+  if ((unsigned)slot >= UVH_PROXY_SLOTS)
+    return UVH_E_BADARG;
+  memset(&p, 0, sizeof p);
+  pool->last_error[0] = '\0';
+  if (url && len && (rc = uvh_proxy_parse(&p, url, len, why, sizeof why)) != 0) {
+    uvh__proxy_shown(shown, sizeof shown, url, len);
+    snprintf(pool->last_error, sizeof pool->last_error, "invalid proxy URL '%s': %s", shown,
+             rc == UVH_E_NOMEM ? "out of memory" : why);
+    return rc;
+  }
+  uvh_proxy_free(&pool->proxies[slot]);
+  pool->proxies[slot] = p;
+  return 0;
+}
+
+int uvh_pool_set_no_proxy(uvh_pool_t *pool, const char *list) {
+  char *copy = NULL;
+  if (list && (copy = strdup(list)) == NULL)
+    return UVH_E_NOMEM;
+  free(pool->no_proxy);
+  pool->no_proxy = copy;
+  return 0;
 }
 
 /* ------------------------------------------------- queue deadlines (heap) */
@@ -806,6 +872,7 @@ int uvh_pool_submit(uvh_pool_t *pool, uvh_request_t *req, uvh_conn_t **conn_out)
   uvh_dest_t *d;
   uvh_response_t *resp;
   uvh_conn_t *conn = NULL;
+  const uvh_proxy_t *proxy;
   int rc, evicted;
 
   if (conn_out)
@@ -818,9 +885,20 @@ int uvh_pool_submit(uvh_pool_t *pool, uvh_request_t *req, uvh_conn_t **conn_out)
     return rc;
   if ((rc = due_heap_reserve(pool, 1)) != 0)
     return rc;
+  proxy = route_proxy(pool, req);
+  if (proxy && proxy->kind == UVH_PROXY_HTTPS && req->url.is_tls) {
+    snprintf(req->error.message, sizeof req->error.message,
+             "an https:// target through the https:// proxy %s is not supported (TLS inside TLS): use an http:// "
+             "proxy URL for it, whose CONNECT tunnel still carries TLS end to end", proxy->authority);
+    return UVH_E_BADARG;
+  }
+  /* an http:// request through an HTTP proxy is sent to the proxy whole */
+  if (proxy && (proxy->kind == UVH_PROXY_HTTP || proxy->kind == UVH_PROXY_HTTPS) && !req->url.is_tls &&
+      (rc = uvh__request_build_proxied_head(req, proxy)) != 0)
+    return rc;
   if ((rc = uvh__response_new(&resp)) != 0)
     return rc;
-  d = get_dest(pool, req, &rc);
+  d = get_dest(pool, req, proxy, &rc);
   if (d == NULL) {
     uvh_response_unref(resp);
     if (rc == UVH_E_TLS_CONFIG)
@@ -884,6 +962,12 @@ static void format_error(uvh_request_t *req, int err, int sys_err, const char *d
   int n;
   e->code = err;
   e->sys_err = sys_err;
+  if (err == UVH_E_RESOLVE && detail && (strncmp(detail, "proxy host '", 12) == 0 || strncmp(detail, "host '", 6) == 0)) {
+    /* through a proxy the name that failed was the proxy's, or the
+     * target's looked up for SOCKS5: the detail names it */
+    snprintf(e->message, sizeof e->message, "could not resolve %s (%s)", detail, dest);
+    return;
+  }
   if (err == UVH_E_RESOLVE)
     n = snprintf(e->message, sizeof e->message, "could not resolve host '%s' (%s)", req->url.host, dest);
   else

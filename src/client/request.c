@@ -46,6 +46,10 @@ void uvh_request_unref(uvh_request_t *req) {
   uvh_buf_free(&req->user_headers);
   uvh_buf_free(&req->head);
   uvh__tls_opts_free(&req->tls);
+  if (req->proxy) {
+    uvh_proxy_free(req->proxy);
+    free(req->proxy);
+  }
   if (req->resp)
     uvh_response_unref(req->resp);
   free(req);
@@ -161,6 +165,8 @@ int uvh_request_add_header(uvh_request_t *req, const char *name, size_t name_len
     req->wants_close = 1;
   else if (name_is(name, name_len, "idempotency-key"))
     req->has_idempotency_key = 1;
+  else if (name_is(name, name_len, "proxy-authorization"))
+    req->has_proxy_authorization = 1;
   rc |= uvh_buf_append(&req->user_headers, name, name_len);
   rc |= uvh_buf_append(&req->user_headers, ": ", 2);
   rc |= uvh_buf_append(&req->user_headers, value, value_len);
@@ -256,6 +262,54 @@ int uvh_request_set_socket(uvh_request_t *req, const uvh_socket_config_t *cfg) {
   return uvh__dial_opts_set(&req->sock, cfg, req->error.message, sizeof req->error.message);
 }
 
+/* A proxy URL for a message: its userinfo (credentials) is not shown. */
+void uvh__proxy_shown(char *out, size_t cap, const char *s, size_t len) {
+  const char *at = NULL, *sep = NULL, *p;
+  char rest[112];
+  size_t used;
+  for (p = s; p < s + len; p++) {
+    if (*p == '@')
+      at = p;
+    if (*p == '/' && p + 1 < s + len && p[1] == '/' && sep == NULL)
+      sep = p + 2;
+  }
+  if (at && sep && sep < at) {
+    used = uvh_escape(rest, 101, at + 1, (size_t)(s + len - at - 1));
+    snprintf(out, cap, "%.*s***@%s%s", (int)(sep - s) < 16 ? (int)(sep - s) : 16, s, rest,
+             used < (size_t)(s + len - at - 1) ? "..." : "");
+  } else {
+    used = uvh_escape(rest, 101, s, len);
+    snprintf(out, cap, "%s%s", rest, used < len ? "..." : "");
+  }
+}
+
+int uvh_request_set_proxy(uvh_request_t *req, const char *s, size_t len) {
+  uvh_proxy_t *p = NULL;
+  char why[128], shown[160];
+  int rc;
+  if (uvh__request_active(req))
+    return UVH_E_BUSY;
+  req->checked = 0; /* the head depends on the route */
+  if (s && len) {
+    if ((p = malloc(sizeof *p)) == NULL)
+      return UVH_E_NOMEM;
+    if ((rc = uvh_proxy_parse(p, s, len, why, sizeof why)) != 0) {
+      free(p);
+      uvh__proxy_shown(shown, sizeof shown, s, len);
+      snprintf(req->error.message, sizeof req->error.message, "invalid 'proxy' '%s': %s", shown,
+               rc == UVH_E_NOMEM ? "out of memory" : why);
+      return rc;
+    }
+  }
+  if (req->proxy) {
+    uvh_proxy_free(req->proxy);
+    free(req->proxy);
+  }
+  req->proxy = p;
+  req->proxy_set = s != NULL;
+  return 0;
+}
+
 void uvh_request_set_callback(uvh_request_t *req, uvh_request_cb cb, void *data) {
   req->cb = cb;
   req->cb_data = data;
@@ -331,6 +385,35 @@ int uvh__request_build_head(uvh_request_t *req) {
   h.body_len = req->body_len;
   h.has_content_length = req->has_content_length;
   return uvh__h1_request_head(&req->head, &h);
+}
+
+int uvh__request_build_proxied_head(uvh_request_t *req, const uvh_proxy_t *p) {
+  uvh_h1_request_head_t h;
+  uvh_buf_t target;
+  int rc;
+  /* absolute-form (RFC 9112 3.2.2): the proxy needs the whole URL */
+  uvh_buf_init(&target);
+  if (uvh_buf_append_str(&target, "http://") || uvh_buf_append_str(&target, req->url.authority) ||
+      uvh_buf_append_str(&target, req->url.target) || uvh_buf_append(&target, "", 1)) {
+    uvh_buf_free(&target);
+    return UVH_E_NOMEM;
+  }
+  memset(&h, 0, sizeof h);
+  h.method = req->method;
+  h.target = target.data;
+  h.host = req->has_host ? NULL : req->url.authority;
+  h.user_agent = req->has_user_agent ? NULL : "Uvent/" UVH_VERSION;
+  h.userinfo = req->has_authorization ? NULL : req->url.userinfo;
+  h.proxy_userinfo = req->has_proxy_authorization ? NULL : p->userinfo;
+  h.headers = req->user_headers.data;
+  h.headers_len = req->user_headers.len;
+  h.body_len = req->body_len;
+  h.has_content_length = req->has_content_length;
+  rc = uvh__h1_request_head(&req->head, &h);
+  uvh_buf_free(&target);
+  /* the next submit builds the head again: it may take another route */
+  req->checked = 0;
+  return rc;
 }
 
 int uvh_request_check(uvh_request_t *req) {

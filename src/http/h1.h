@@ -118,6 +118,7 @@ typedef struct {
   const char *host;          /* Host: value */
   const char *user_agent;    /* User-Agent: value */
   const char *userinfo;      /* "user:password" for Authorization: Basic */
+  const char *proxy_userinfo; /* "user:password" for Proxy-Authorization: Basic (through an HTTP proxy) */
   const char *headers;       /* the caller's "Name: value\r\n" lines */
   size_t headers_len;
   size_t body_len;
@@ -129,6 +130,10 @@ typedef struct {
 /* Is s[0..len) a non-empty token (RFC 9110 5.6.2: a method, a header name)? */
 int uvh__h1_is_token(const char *s, size_t len);
 int uvh__h1_request_head(uvh_buf_t *out, const uvh_h1_request_head_t *h);
+/* A CONNECT request head for `authority` ("host:port", "[v6]:port"),
+ * with Host, Proxy-Authorization: Basic when proxy_userinfo is not NULL,
+ * and User-Agent when not NULL, into *out (replacing it). 0 or UVH_E_NOMEM. */
+int uvh__h1_connect_head(uvh_buf_t *out, const char *authority, const char *proxy_userinfo, const char *user_agent);
 /* Chunked framing (RFC 9112 7.1), appended to *out: one chunk of data
  * (nothing for len 0, which would end the body), and the last chunk
  * with no trailers. 0 or UVH_E_NOMEM. */

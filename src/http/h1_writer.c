@@ -51,10 +51,12 @@ int uvh__h1_request_head(uvh_buf_t *b, const uvh_h1_request_head_t *h) {
   size_t host_len = h->host ? strlen(h->host) : 0;
   size_t ua_len = h->user_agent ? strlen(h->user_agent) : 0;
   size_t userinfo_len = h->userinfo ? strlen(h->userinfo) : 0;
+  size_t proxy_len = h->proxy_userinfo ? strlen(h->proxy_userinfo) : 0;
   int send_length = !h->has_content_length && (h->body_len > 0 || body_methods);
   size_t need = method_len + 1 + target_len + 11 + (h->host ? 6 + host_len + 2 : 0) +
                 (h->user_agent ? 12 + ua_len + 2 : 0) +
-                (userinfo_len ? 21 + (userinfo_len + 2) / 3 * 4 + 2 : 0) + (send_length ? 16 + 20 + 2 : 0) +
+                (userinfo_len ? 21 + (userinfo_len + 2) / 3 * 4 + 2 : 0) +
+                (h->proxy_userinfo ? 27 + (proxy_len + 2) / 3 * 4 + 2 : 0) + (send_length ? 16 + 20 + 2 : 0) +
                 h->headers_len + 2;
   char *w;
 
@@ -88,9 +90,36 @@ int uvh__h1_request_head(uvh_buf_t *b, const uvh_h1_request_head_t *h) {
     append_base64(b, (const unsigned char *)h->userinfo, userinfo_len);
     uvh_buf_append(b, "\r\n", 2);
   }
+  if (h->proxy_userinfo) {
+    uvh_buf_append_str(b, "Proxy-Authorization: Basic ");
+    append_base64(b, (const unsigned char *)h->proxy_userinfo, proxy_len);
+    uvh_buf_append(b, "\r\n", 2);
+  }
   uvh_buf_append(b, h->headers, h->headers_len);
   uvh_buf_append(b, "\r\n", 2);
   return 0;
+}
+
+int uvh__h1_connect_head(uvh_buf_t *b, const char *authority, const char *proxy_userinfo, const char *user_agent) {
+  int rc = 0;
+  uvh_buf_clear(b);
+  rc |= uvh_buf_append_str(b, "CONNECT ");
+  rc |= uvh_buf_append_str(b, authority);
+  rc |= uvh_buf_append_str(b, " HTTP/1.1\r\nHost: ");
+  rc |= uvh_buf_append_str(b, authority);
+  rc |= uvh_buf_append(b, "\r\n", 2);
+  if (proxy_userinfo) {
+    rc |= uvh_buf_append_str(b, "Proxy-Authorization: Basic ");
+    rc |= append_base64(b, (const unsigned char *)proxy_userinfo, strlen(proxy_userinfo));
+    rc |= uvh_buf_append(b, "\r\n", 2);
+  }
+  if (user_agent) {
+    rc |= uvh_buf_append_str(b, "User-Agent: ");
+    rc |= uvh_buf_append_str(b, user_agent);
+    rc |= uvh_buf_append(b, "\r\n", 2);
+  }
+  rc |= uvh_buf_append(b, "\r\n", 2);
+  return rc ? UVH_E_NOMEM : 0;
 }
 
 int uvh__h1_chunk(uvh_buf_t *out, const char *data, size_t len) {

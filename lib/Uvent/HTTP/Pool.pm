@@ -15,12 +15,14 @@ my %DEFAULT = (
 );
 # checked by the XS (xs/request.h), which requests take too; and `resolve`
 my @SOCKET = qw(family tcp_nodelay tcp_keepalive so_linger socket_buffer_size local_address);
-my %OTHER = map { $_ => 1 } 'tls', 'resolve', @SOCKET;
 my %WHOLE = map { $_ => 1 } qw(max_connections max_headers_size max_body_size max_requests_per_connection max_queue max_total);
 my %SECONDS = map { $_ => 1 } qw(timeout max_lifetime queue_timeout read_timeout happy_eyeballs_delay dns_cache_ttl);
 # byte limits are size_t in the core; above 2**53 a Perl number is no longer exact
 my %BYTES = map { $_ => 1 } qw(max_headers_size max_body_size);
 my $MAX_BYTES = (~0 > 4294967295) ? 9007199254740992 : 4294967295;
+# keys that are not numbers, each checked on its own
+my @OTHER_KEYS = (qw(env_proxy proxy resolve tls), @SOCKET);
+my %OTHER = map { $_ => 1 } @OTHER_KEYS;
 
 sub new {
     my ($class, @args) = @_;
@@ -41,12 +43,18 @@ sub _create {
         . _what($config)) unless ref $config eq 'HASH';
     if (my @unknown = grep { !exists $DEFAULT{$_} && !$OTHER{$_} } keys %$config) {
         Carp::croak("$class->new: unknown config key" . (@unknown > 1 ? 's' : '') . ' '
-            . join(', ', map { "'" . Uvent::_shown($_) . "'" } sort @unknown) . ' (known: ' . join(', ', sort keys %DEFAULT, keys %OTHER) . ')');
+            . join(', ', map { "'" . Uvent::_shown($_) . "'" } sort @unknown) . ' (known: ' . join(', ', sort keys %DEFAULT, @OTHER_KEYS) . ')');
     }
     my %c = (%DEFAULT, %$config);
     my $tls = delete $c{tls};
     my $resolve = _resolve_entries($class, delete $c{resolve});
     my %socket = map { exists $c{$_} ? ($_ => delete $c{$_}) : () } @SOCKET;
+    my $proxy = delete $c{proxy};
+    my $env_proxy = delete $c{env_proxy};
+    Carp::croak("$class->new: 'proxy' must be a proxy URL string (http://, https://, socks5:// or socks5h://), got " . _what($proxy))
+        if ref $proxy;
+    Carp::croak("$class->new: 'env_proxy' must be 0 or 1, got " . _what($env_proxy))
+        if defined $env_proxy && (ref $env_proxy || $env_proxy !~ /\A[01]?\z/);
     for my $key (sort keys %c) {
         my $v = $c{$key};
         Carp::croak("$class->new: '$key' must be a number >= 0, got " . (defined $v ? "'" . Uvent::_shown($v) . "'" : 'undef'))
@@ -70,6 +78,8 @@ sub _create {
     $pool->_set_tls($tls) if defined $tls;
     $pool->_set_socket(\%socket) if %socket;
     $pool->_set_resolve(@$_) for @$resolve;
+    $pool->_set_proxy(0, $proxy, 'proxy') if defined $proxy && length $proxy;
+    _env_proxy($pool) if $env_proxy;
     return $pool;
 }
 
@@ -92,6 +102,30 @@ sub _resolve_entries {
         push @entries, [$host, $port + 0, $ips];
     }
     return \@entries;
+}
+
+# The proxy environment variables, read once when the pool is created, as
+# curl reads them: the lower-case name first, then the upper-case one,
+# except HTTP_PROXY while REQUEST_METHOD is set (a CGI program's
+# HTTP_PROXY comes from the request's Proxy: header: "httpoxy"); an empty
+# value counts as unset; a value without a scheme is an http:// proxy.
+sub _env_proxy {
+    my ($pool) = @_;
+    my $env = sub {
+        my ($name, $no_upper) = @_;
+        for my $n ($name, $no_upper ? () : uc $name) {
+            return ($n, $ENV{$n}) if defined $ENV{$n} && length $ENV{$n};
+        }
+        return;
+    };
+    my @slots = ([1, 'http_proxy', defined $ENV{REQUEST_METHOD}], [2, 'https_proxy'], [3, 'all_proxy']);
+    for my $slot (@slots) {
+        my ($name, $url) = $env->(@$slot[1, 2]) or next;
+        $url = "http://$url" unless $url =~ m{\A[A-Za-z][A-Za-z0-9+.-]*://};
+        $pool->_set_proxy($slot->[0], $url, "env_proxy: environment variable $name");
+    }
+    my (undef, $no_proxy) = $env->('no_proxy');
+    $pool->_set_no_proxy($no_proxy) if defined $no_proxy;
 }
 
 # a bad argument, for a croak
@@ -455,7 +489,7 @@ for C<< new($loop, \%config) >>
 
 =item C<Uvent::HTTP::Pool-E<gt>new: expects (\%config, $loop), (\%config), ($loop) or nothing, got N arguments>
 
-=item C<Uvent::HTTP::Pool-E<gt>new: unknown config key 'KEY' (known: dns_cache_ttl, family, happy_eyeballs_delay, local_address, max_body_size, max_connections, max_headers_size, max_lifetime, max_queue, max_requests_per_connection, max_total, queue_timeout, resolve, so_linger, socket_buffer_size, tcp_keepalive, tcp_nodelay, timeout, tls)>
+=item C<Uvent::HTTP::Pool-E<gt>new: unknown config key 'KEY' (known: dns_cache_ttl, env_proxy, family, happy_eyeballs_delay, local_address, max_body_size, max_connections, max_headers_size, max_lifetime, max_queue, max_requests_per_connection, max_total, proxy, queue_timeout, read_timeout, resolve, so_linger, socket_buffer_size, tcp_keepalive, tcp_nodelay, timeout, tls)>
 
 (C<keys> and a list when several are unknown)
 
@@ -491,6 +525,17 @@ a 32-bit perl 4294967295)
 
 and the other messages about C<tls> settings listed in L</ERRORS>: the
 pool's default TLS settings are checked, and their files read, by C<new>
+
+=item C<Uvent::HTTP::Pool-E<gt>new: 'proxy' must be a proxy URL string (http://, https://, socks5:// or socks5h://), got WHAT>
+
+=item C<Uvent::HTTP::Pool-E<gt>new: proxy: invalid proxy URL 'URL': REASON>
+
+=item C<Uvent::HTTP::Pool-E<gt>new: env_proxy: environment variable NAME: invalid proxy URL 'URL': REASON>
+
+REASON as for a request's C<proxy> (L</ERRORS>); the credentials in the URL
+are shown as C<***>
+
+=item C<Uvent::HTTP::Pool-E<gt>new: 'env_proxy' must be 0 or 1, got WHAT>
 
 =back
 
@@ -674,13 +719,28 @@ L</HTTPS> for the keys). A request's own C<tls> settings override these key
 by key. The settings are checked when the pool is created: a file that
 cannot be loaded croaks there.
 
+=item proxy
+
+The default proxy of the pool's requests: an C<http://>, C<https://>,
+C<socks5://> or C<socks5h://> URL with an optional C<user:password@> (see L</ROUTES AND
+PROXIES>); undef or C<''> (the default): none. A request's own C<proxy>
+overrides it (undef or C<''> there goes direct). A bad URL croaks at
+C<new>, naming C<proxy>.
+
+=item env_proxy
+
+1: take proxies from the environment as curl does (C<http_proxy>,
+C<https_proxy>, C<all_proxy>, C<no_proxy>; see L</ROUTES AND PROXIES>),
+read once, when the pool is created. Default 0: the environment is
+ignored. A bad value in a variable croaks at C<new>, naming the variable.
+
 =back
 
 Every value must be a number E<gt>= 0, and the keys described as whole
 numbers must be whole numbers. For C<max_total>, C<max_queue>,
 C<queue_timeout>, C<max_lifetime> and C<max_requests_per_connection>, 0 (the
 default) means no limit. Unknown keys croak. C<tls> is the one key whose
-value is a hashref.
+value is a hashref, C<proxy> a string and C<env_proxy> 0 or 1.
 
 =head1 METHODS
 
@@ -757,7 +817,8 @@ gets a C<timeout> error.
 
 Seconds for the DNS lookup and the TCP connect of a new connection. Default:
 the value of C<timeout>. 0 means no separate limit (C<timeout> still
-applies). It does not apply when the request is sent on an idle connection;
+applies). Through a proxy it also covers the proxy's handshake (CONNECT or
+SOCKS5); with TLS, the TLS handshake too. It does not apply when the request is sent on an idle connection;
 a retry's new connection gets the full C<connect_timeout> again.
 When it expires, the callback gets a C<connect_timeout> error. Whichever of
 C<timeout> and C<connect_timeout> expires first wins.
@@ -820,6 +881,15 @@ L</HTTPS>. Ignored for C<http://>.
 Socket options of the connection opened for this request, over the pool's
 (same values as in L</CONFIGURATION>). A request whose options differ from
 the pool's has a destination of its own (see L</Socket options>).
+
+=item proxy
+
+The proxy to go through, an C<http://>, C<https://>, C<socks5://> or C<socks5h://> URL
+with optional C<user:password@> (see L</ROUTES AND PROXIES>). A key present
+with undef or C<''> goes direct, whatever the pool's C<proxy> or
+C<env_proxy> say; an absent key takes the pool's route. A bad URL croaks
+(C<invalid 'proxy' 'URL': why>, the credentials not shown) and nothing is
+sent.
 
 =item response_callback
 
@@ -977,7 +1047,7 @@ requests that completed with a response (C<$error> undef);
 a hashref from each error code of L<Uvent::Error> (C<resolve>, C<connect>,
 C<connect_timeout>, C<timeout>, C<connection_closed>, C<protocol>,
 C<too_large>, C<cancelled>, C<queue_full>, C<queue_timeout>, C<tls>,
-C<nomem>) to the number of requests that ended with it; every key is always
+C<proxy>, C<nomem>) to the number of requests that ended with it; every key is always
 present;
 
 =item connections_opened
@@ -1211,6 +1281,96 @@ not chunked) is complete only if the server ends it with close_notify; a
 plain close there fails with C<tls> (the body may have been cut short by an
 attacker).
 
+=head1 ROUTES AND PROXIES
+
+A request goes one of these routes to its target:
+
+=over 4
+
+=item direct
+
+A TCP connection to the target (then TLS for C<https://>).
+
+=item via an HTTP proxy (C<http://> target, C<proxy =E<gt> 'http://...'>)
+
+A TCP connection to the proxy, which gets the request in absolute form
+(C<GET http://host:port/path HTTP/1.1>, with the target's C<Host>) and, when
+the proxy URL has C<user:password@>, C<Proxy-Authorization: Basic> (unless
+the request sets that header itself). The connection is kept alive to the
+proxy by the usual rules (L</CONNECTION REUSE>); the proxy's own answers
+(a C<407>, a C<502>) are responses like any other.
+
+=item CONNECT tunnel, TLS over it (C<https://> target, HTTP proxy)
+
+A TCP connection to the proxy, C<CONNECT host:port HTTP/1.1> with C<Host>
+and the credentials, then TLS end to end with the target through the
+tunnel: SNI and the certificate check use the target's name (or its
+C<tls> C<server_name>), never the proxy's. A non-2xx answer (C<407>
+included) fails the request with C<proxy>, the message carrying the status
+line, and the connection is closed. A tunnel is kept alive like a direct
+TLS connection.
+
+=item via an https:// proxy (C<http://> target, C<proxy =E<gt> 'https://...'>)
+
+The same as through an C<http://> proxy, over TLS to the proxy: its
+certificate is verified against the proxy's name with the request's and the
+pool's C<tls> settings (C<ca_file> and so on; C<server_name> is the
+target's and does not apply). An C<https://> target through an C<https://>
+proxy would need TLS inside TLS, which Uvent does not do: C<request>
+croaks with C<an https:// target through the https:// proxy HOST:PORT is
+not supported (TLS inside TLS)>; an C<http://> proxy URL for the same
+proxy, if it takes plain connections, still carries TLS end to end through
+its CONNECT tunnel.
+
+=item SOCKS5 (C<socks5://>, C<socks5h://>)
+
+A TCP connection to the proxy and a SOCKS5 handshake (RFC 1928): no
+authentication, or username/password (RFC 1929) when the URL has
+credentials. With C<socks5://> Uvent resolves the target and sends its
+address; with C<socks5h://> the proxy gets the name and resolves it. Then
+the request (plain, or TLS to the target as above). A failure reply, a
+refused method or refused credentials fail the request with C<proxy>,
+naming the reason in words.
+
+=back
+
+Which route: a request's own C<proxy> if it has the key (undef or C<''>:
+direct), else the pool's C<proxy>, else with C<env_proxy> the environment's,
+else direct.
+
+B<env_proxy> reads the variables when the pool is created, as curl does:
+for C<http://> targets C<http_proxy>, for C<https://> targets
+C<https_proxy> (then C<HTTPS_PROXY>), and for either C<all_proxy> (then
+C<ALL_PROXY>) when the scheme's own is unset. The lower-case name comes
+first. C<HTTP_PROXY> in upper case is used only when C<REQUEST_METHOD> is
+not set: in a CGI program it comes from the request's C<Proxy:> header
+("httpoxy"). An empty value is unset; a value without a scheme is an
+C<http://> proxy (an C<https://> one there serves C<http://> targets only,
+see above). C<no_proxy> (then C<NO_PROXY>), a list separated by
+commas or spaces, exempts targets from the environment's proxies (not from
+C<proxy> set in code): an entry matches the host itself and every name
+below it (C<example.com> and C<.example.com> both match C<example.com> and
+C<www.example.com>, never C<badexample.com>), an IP address matches only
+that address (C<::1> or C<[::1]>), C<*> matches everything, and
+C<host:port> matches only on that port. Case and a trailing dot are
+ignored.
+
+B<Destinations.> The destination key includes the proxy by value (scheme,
+host, port and credentials), so connections through different proxies,
+with different credentials, or direct ones are never shared, and each has
+its own C<max_connections> and queue. C<$client-E<gt>destination> still
+names the target, and C<stats($url)> counts the route a request for C<$url>
+would take now.
+
+B<Timeouts.> C<connect_timeout> covers the proxy's name lookup, the TCP
+connect to it, its handshake (CONNECT or SOCKS5, and a SOCKS5 lookup of the
+target) and TLS; a stalled handshake fails with C<connect_timeout>, the
+message naming the proxy and the step (C<proxy 127.0.0.1:1080: SOCKS5
+handshake waiting for the CONNECT reply, not finished within 2 s>). The
+total C<timeout> covers everything. A proxy that cannot be reached fails
+with C<connect> (C<proxy 127.0.0.1:3128: connection refused>) or C<resolve>
+(C<could not resolve proxy host 'NAME'>).
+
 =head1 CALLBACKS
 
     response_callback => sub {
@@ -1332,8 +1492,8 @@ were absent.
 Errors of a submitted request are reported to its callback as a
 L<Uvent::Error>; see there for the codes C<resolve>, C<connect>,
 C<connect_timeout>, C<timeout>, C<connection_closed>, C<protocol>,
-C<too_large>, C<cancelled>, C<queue_full>, C<queue_timeout>, C<tls> and
-C<nomem>. What the response parser refuses as C<protocol> is listed there
+C<too_large>, C<cancelled>, C<queue_full>, C<queue_timeout>, C<tls>,
+C<proxy> and C<nomem>. What the response parser refuses as C<protocol> is listed there
 under L<Uvent::Error/protocol>.
 
 Bad arguments make C<request> croak before anything is sent. The messages
@@ -1344,7 +1504,7 @@ caller's line:
 
 =item C<expects a hashref of parameters or a Uvent::HTTP::Request>
 
-=item C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method, headers, body, timeout, connect_timeout, max_headers_size, max_body_size, retry, idempotent, tls, response_callback)>
+=item C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method, headers, body, timeout, connect_timeout, max_headers_size, max_body_size, retry, idempotent, tls, proxy, response_callback)>
 
 (without the C<request> prefix)
 
@@ -1405,6 +1565,24 @@ the default.
 
 (without the prefix) for a value that does not look like a number; likewise
 C<'connect_timeout'>, C<'max_headers_size'> and C<'max_body_size'>
+
+=item C<invalid 'proxy' 'URL': REASON>
+
+The request's C<proxy> is not a proxy URL. REASON is one of:
+C<unsupported scheme (use http://, https://, socks5:// or socks5h://)>, C<it must be
+a URL such as http://host:port, socks5://host:port or socks5h://host:port>,
+C<no host>, C<no port (write host:port, e.g. http://proxy:3128)>, C<the
+port must be a number from 1 to 65535>, C<a proxy URL has no path, query or
+fragment (at most a final '/')>, C<it contains a space, a control character
+(CR, LF, NUL) or a non-ASCII byte>, C<its user name or password decodes to a
+control character (CR, LF, NUL)>, C<the user name in its userinfo is
+empty>, C<malformed host>, C<a SOCKS5 user name and password are at most
+255 bytes each>. The URL is shown with C<***> for its credentials.
+C<Uvent::HTTP::Pool-E<gt>new: proxy: invalid proxy URL 'URL': REASON> and
+C<Uvent::HTTP::Pool-E<gt>new: env_proxy: environment variable NAME:
+invalid proxy URL 'URL': REASON> are the pool's.
+
+=item C<'proxy' must be a proxy URL string (or undef or '' to go direct), not a reference>
 
 =item C<'response_callback' must be a CODE reference>
 

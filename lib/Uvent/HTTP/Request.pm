@@ -141,6 +141,12 @@ treat the request as safe to repeat whatever its method, default 0;
 
 TLS settings of an C<https://> request, over the pool's key by key;
 
+=item proxy
+
+the proxy to go through (C<http://>, C<https://>, C<socks5://> or C<socks5h://> URL with
+optional C<user:password@>); undef or C<''> goes direct whatever the pool
+says; absent: the pool's;
+
 =item response_callback
 
 code called with C<($request, $response, $error)>;
@@ -160,8 +166,8 @@ when C<\%params> is not a hashref, and with
 C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method,
 headers, body, timeout, connect_timeout, read_timeout, max_headers_size,
 max_body_size, retry, idempotent, tls, response_callback, family, tcp_nodelay,
-tcp_keepalive, so_linger, socket_buffer_size, local_address)> (C<parameters>
-and a list when several are unknown).
+tcp_keepalive, so_linger, socket_buffer_size, local_address, proxy)>
+(C<parameters> and a list when several are unknown).
 
 =head1 METHODS
 
@@ -240,6 +246,28 @@ The TLS settings of an C<https://> request: a hashref with any of
 C<verify>, C<ca_file>, C<ca_path>, C<cert_file>, C<key_file>, C<ciphers>,
 C<min_version> and C<server_name> (see L<Uvent::HTTP::Pool/HTTPS>); undef
 means the pool's. They are read when the request is submitted.
+
+=head2 proxy
+
+    proxy => 'http://user:secret@proxy.example:3128'
+    proxy => 'socks5h://127.0.0.1:1080'
+    proxy => undef        # direct, even when the pool has a default proxy
+
+The proxy this request goes through: C<http://host:port> (an HTTP forward
+proxy: C<http://> targets are sent to it in absolute form, C<https://>
+targets through a C<CONNECT> tunnel), C<https://host:port> (the same over
+TLS to the proxy, for C<http://> targets only), C<socks5://host:port> (SOCKS5; Uvent
+resolves the target and sends its address) or C<socks5h://host:port>
+(SOCKS5; the proxy resolves the target's name). C<user:password@> before the
+host (percent-encoded where needed) gives the credentials: C<Proxy-Authorization:
+Basic> for an HTTP proxy, the username/password method (RFC 1929) for
+SOCKS5. A final C</> is allowed; a path, a query, a missing port, another
+scheme, control characters or a reference croak with a message naming
+C<proxy> (credentials are not shown in it) and nothing is sent. A key that
+is present with undef or C<''> goes direct, overriding the pool's C<proxy>
+and C<env_proxy>; an absent key takes the pool's. TLS to an C<https://>
+target is end to end: its name and certificate are the target's, never the
+proxy's. See L<Uvent::HTTP::Pool/ROUTES AND PROXIES>.
 
 =head2 response_callback
 
@@ -337,7 +365,7 @@ nothing (a bad error argument still croaks). Returns nothing. Croaks with
 
 when not called on a request object;
 
-=item C<Uvent::HTTP::Request-E<gt>cancel: unknown error code 'NAME' (known: nomem, resolve, connect, connect_timeout, timeout, connection_closed, protocol, too_large, cancelled, queue_full, queue_timeout, tls)>
+=item C<Uvent::HTTP::Request-E<gt>cancel: unknown error code 'NAME' (known: nomem, resolve, connect, connect_timeout, timeout, connection_closed, protocol, too_large, cancelled, queue_full, queue_timeout, tls, proxy)>
 
 for another string (C<usage> and C<inherited> included), or a
 L<Uvent::Error> whose code is not one of these;
