@@ -114,9 +114,13 @@ static const char *dial_detail(const uvh_conn_t *conn, int code, int sys_err, ch
     return attempts;
   if (code == UVH_E_RESOLVE)
     snprintf(buf, cap, "proxy host '%s' (%s)", d->proxy.host, sys_err ? uv_strerror(sys_err) : "no address");
-  else
+  else if (attempts && strchr(attempts, ';'))
+    snprintf(buf, cap, "proxy %s: %s", d->proxy.authority, attempts);
+  else /* one attempt: "ADDR: reason" says no more than the reason does */
     snprintf(buf, cap, "proxy %s: %s", d->proxy.authority,
-             attempts ? attempts : sys_err ? uv_strerror(sys_err) : "could not connect");
+             attempts && strstr(attempts, ": ") ? strstr(attempts, ": ") + 2
+             : sys_err                           ? uv_strerror(sys_err)
+                                                 : "could not connect");
   return buf;
 }
 
@@ -147,7 +151,7 @@ static void on_timer(uv_timer_t *t) {
 
   if (conn->deferred_code) {
     int code = conn->deferred_code, err = conn->deferred_err;
-    char why[160];
+    char why[320];
     const char *detail = code == UVH_E_TLS && conn->stream.tls ? conn->stream.tls->reason
                                                                 : dial_detail(conn, code, err, why, sizeof why);
     conn->deferred_code = conn->deferred_err = 0;
@@ -403,7 +407,7 @@ void uvh__conn_tunnel_up(uvh_conn_t *conn) {
 
 static void dial_on_failed(uvh_dial_t *d, int code, int sys_err, int in_start) {
   uvh_conn_t *conn = CONN_OF_DIAL(d);
-  char why[160];
+  char why[320];
   if (in_start)
     uvh__conn_fail_soon(conn, code, sys_err);
   else
