@@ -88,6 +88,26 @@ subtest 'socks5 sends the address, socks5h the name; credentials decoded' => sub
     is_deeply($s5->log->[0]{methods}, [0], 'without credentials only "none" is offered');
 };
 
+subtest "socks5: the target is looked up through the pool's resolver" => sub {
+    my $s5 = Uvent::Test::Socks5->new;
+    my $port = $srv->port;
+    my $pool = Uvent::HTTP::Pool->new({ resolve => { "socks-target.test:$port" => ['127.0.0.1'] } }, $loop);
+    my $r = get($pool, uri => "http://socks-target.test:$port/echo", proxy => $s5->url);
+    response_ok($r, "a name only the pool's resolve option knows");
+    is_deeply([ @{ $s5->log->[0] }{qw(atyp addr)} ], [1, '127.0.0.1'], '... sent as the address resolve gave');
+    $pool = Uvent::HTTP::Pool->new({ max_connections => 2 }, $loop);
+    my @r;
+    for my $i (0, 1) {
+        $pool->request({ uri => $srv->url_host('localhost', '/sleep?s=0.2'), proxy => $s5->url,
+            response_callback => sub { $r[$i] = $_[2] // 'ok' } });
+    }
+    $loop->run;
+    is_deeply(\@r, ['ok', 'ok'], 'two connections at once through socks5 to localhost');
+    my $st = $pool->stats;
+    is($st->{dns_lookups} + $st->{dns_cache_hits} + $st->{dns_shared}, 2, 'both lookups went through the resolver');
+    is($st->{dns_lookups}, 1, '... which looked the name up once');
+};
+
 subtest 'every SOCKS5 failure reply is a proxy error naming the reason' => sub {
     my %words = (1 => 'general SOCKS server failure', 2 => 'connection not allowed by ruleset',
         3 => 'network unreachable', 4 => 'host unreachable', 5 => 'connection refused', 6 => 'TTL expired',

@@ -7,7 +7,7 @@
  *
  * Owns: the tunnel state (conn->tunnel), its output buffer (which an
  * unfinished uv_write may still read, so it lives as long as the conn)
- * and the lookup in progress. Borrows: the connection and its destination
+ * and its wait on the pool's resolver. Borrows: the connection and its destination
  * (the proxy, the target, its name).
  */
 #include "internal.h"
@@ -20,7 +20,8 @@ typedef struct uvh_tunnel_s {
   uvh_socks5_t socks5;       /* SOCKS5 */
   uvh_parser_t parser;       /* CONNECT: its answer */
   uvh_h1_message_t answer;
-  uv_getaddrinfo_t gai;      /* socks5://: the target's lookup */
+  uvh_resolve_waiter_t lookup; /* socks5://: waiting on the pool's resolver for the target */
+  uvh_conn_t *conn;          /* the tunnel's connection (for the resolver's callback) */
   unsigned resolving : 1;
   unsigned answer_init : 1;
 } uvh_tunnel_t;
@@ -122,28 +123,25 @@ static void target_lookup_failed(uvh_conn_t *conn, int status) {
   uvh__conn_fail(conn, status == UV_ENOMEM ? UVH_E_NOMEM : UVH_E_RESOLVE, status, detail);
 }
 
-static void on_target_resolved(uv_getaddrinfo_t *g, int status, struct addrinfo *res) {
-  uvh_conn_t *conn = g->data;
-  uvh_tunnel_t *t = conn->tunnel;
+/* Start SOCKS5 with the first address of the target's lookup. */
+static void socks5_begin_resolved(uvh_conn_t *conn, int status, const struct sockaddr_storage *addrs, unsigned n) {
   const void *addr;
   size_t len;
   int atyp;
-  t->resolving = 0;
-  conn->pending--;
-  if (conn->state != CONN_TUNNELING) {
-    if (res)
-      uv_freeaddrinfo(res);
-    uvh__conn_maybe_free(conn);
-    return;
-  }
-  if (status < 0 || res == NULL || socks5_address(res->ai_addr, &atyp, &addr, &len) != 0) {
-    if (res)
-      uv_freeaddrinfo(res);
+  if (status < 0 || n == 0 || socks5_address((const struct sockaddr *)&addrs[0], &atyp, &addr, &len) != 0) {
     target_lookup_failed(conn, status);
     return;
   }
   socks5_begin(conn, atyp, addr, len);
-  uv_freeaddrinfo(res);
+}
+
+static void on_target_resolved(uvh_resolve_waiter_t *w, int status, const struct sockaddr_storage *addrs,
+                               unsigned n) {
+  uvh_tunnel_t *t = uvh_container_of(w, uvh_tunnel_t, lookup);
+  uvh_conn_t *conn = t->conn;
+  t->resolving = 0;
+  if (conn->state == CONN_TUNNELING)
+    socks5_begin_resolved(conn, status, addrs, n);
 }
 
 /* An IP literal target goes as its address (either scheme): 1 when it was one. */
@@ -160,24 +158,34 @@ static int socks5_literal(uvh_conn_t *conn) {
   return 1;
 }
 
-/* socks5://: the client resolves the target. One small function, so that
- * a cache of lookups can take its place. */
+/* socks5://: the client resolves the target, through the pool's resolver
+ * (its fixed answers, cache and shared lookups), counted as dials count. */
 static void socks5_resolve_target(uvh_conn_t *conn) {
   uvh_tunnel_t *t = conn->tunnel;
-  struct addrinfo hints;
-  char service[8];
-  int rc;
-  memset(&hints, 0, sizeof hints);
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  snprintf(service, sizeof service, "%u", (unsigned)conn->dest->port);
-  t->gai.data = conn;
-  if ((rc = uv_getaddrinfo(conn->pool->loop->uv, &t->gai, on_target_resolved, conn->dest->host, service, &hints)) < 0) {
-    target_lookup_failed(conn, rc);
+  const struct sockaddr_storage *addrs = NULL;
+  unsigned n = 0;
+  int status = 0;
+  int how = uvh__resolver_lookup(conn->pool->resolver, conn->pool->loop->uv, conn->dest->host, conn->dest->port,
+                                 &t->lookup, &status, &addrs, &n);
+  if (how == UVH_E_NOMEM) {
+    target_lookup_failed(conn, UV_ENOMEM);
+    return;
+  }
+  if (how == UVH_RESOLVED_LOOKUP)
+    UVH_COUNT(conn->pool, conn->dest, dns_lookups);
+  else if (how == UVH_RESOLVED_CACHED)
+    UVH_COUNT(conn->pool, conn->dest, dns_cache_hits);
+  else if (how == UVH_RESOLVED_SHARED)
+    UVH_COUNT(conn->pool, conn->dest, dns_shared);
+  if (how == UVH_RESOLVED_FIXED || how == UVH_RESOLVED_CACHED) {
+    socks5_begin_resolved(conn, status, addrs, n);
+    return;
+  }
+  if (t->lookup.lookup == NULL) { /* uv_getaddrinfo refused at once */
+    target_lookup_failed(conn, status);
     return;
   }
   t->resolving = 1;
-  conn->pending++;
 }
 
 static void socks5_on_bytes(uvh_conn_t *conn, const char *data, size_t len) {
@@ -246,6 +254,8 @@ void uvh__tunnel_start(uvh_conn_t *conn) {
       uvh__conn_fail(conn, UVH_E_NOMEM, 0, NULL);
       return;
     }
+    t->conn = conn;
+    t->lookup.cb = on_target_resolved;
   }
   if (conn->dest->proxy.kind == UVH_PROXY_HTTP)
     connect_begin(conn);
@@ -298,8 +308,10 @@ void uvh__tunnel_describe(const uvh_conn_t *conn, char *out, size_t cap) {
 }
 
 void uvh__tunnel_cancel(uvh_conn_t *conn) {
-  if (conn->tunnel && conn->tunnel->resolving)
-    uv_cancel((uv_req_t *)&conn->tunnel->gai);
+  if (conn->tunnel && conn->tunnel->resolving) {
+    uvh__resolve_waiter_leave(&conn->tunnel->lookup);
+    conn->tunnel->resolving = 0;
+  }
 }
 
 void uvh__tunnel_free(uvh_conn_t *conn) {
