@@ -215,4 +215,30 @@ subtest '--resolve and --local-address' => sub {
     is($r->{status}, 2, 'a bad --local-address is a usage error');
 };
 
+subtest '--proxy and --env-proxy' => sub {
+    require Uvent::Test::Socks5;
+    my $s5 = Uvent::Test::Socks5->new(scheme => 'socks5h');
+    my $r = run_get('--proxy', $s5->url, $srv->url_host('proxied.test', '/ok'));
+    is($r->{status}, 0, '--proxy socks5h://: a name only the proxy resolves is reached');
+    is($s5->connections, 1, '  through the proxy');
+    is($s5->log->[0]{addr}, 'proxied.test', '  which was given the name');
+    $r = run_get('--proxy', 'ftp://127.0.0.1:1', $srv->url('/ok'));
+    is($r->{status}, 2, 'a proxy URL of another scheme is a usage error');
+    like($r->{err}, qr/proxy/, '  naming the proxy');
+    {
+        local $ENV{http_proxy} = $s5->url;
+        local $ENV{no_proxy};
+        local $ENV{NO_PROXY};
+        $r = run_get($srv->url_host('env-proxied.test', '/ok'));
+        is($s5->connections, 1, 'without --env-proxy the environment is not read');
+        $r = run_get('--env-proxy', $srv->url_host('env-proxied.test', '/ok'));
+        is($r->{status}, 0, '--env-proxy: http_proxy is used');
+        is($s5->connections, 2, '  through the proxy');
+        local $ENV{no_proxy} = '127.0.0.1';
+        $r = run_get('--env-proxy', $srv->url('/ok'));
+        is($r->{status}, 0, '  and no_proxy is honoured: 127.0.0.1 is reached directly');
+        is($s5->connections, 2, '  not through the proxy');
+    }
+};
+
 done_testing;
