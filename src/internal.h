@@ -54,6 +54,11 @@ struct uvh_request_s {
   unsigned fresh_conn_only : 1; /* a retry: must go out on a new connection */
   unsigned on_reused_conn : 1;  /* running on a connection that served before */
   unsigned checked : 1;      /* uvh_request_check passed and no field it reads changed since: head is current */
+  unsigned has_accept_encoding : 1; /* the user's own: no decoding */
+  unsigned head_decompress : 1; /* the head asks for (and the response is) decoded: the request's
+                                 * decompress, or the pool's at submit when it is -1 */
+  int decompress;            /* 1, 0, or -1 for the pool's */
+  size_t max_header_count;   /* UVH_LIMIT_INHERIT: the pool's */
   uvh_tls_opts_t tls;        /* owned; unset fields take the pool's */
   char *body;                /* owned copy */
   size_t body_len;
