@@ -9,7 +9,7 @@ use Uvent;
 my @fields = Uvent::HTTP::Request::_fields();
 is_deeply([sort @fields],
           [sort qw(uri method headers body timeout connect_timeout read_timeout max_headers_size max_body_size retry
-                   idempotent tls response_callback)],
+                   idempotent tls response_callback decompress max_header_count)],
           'the list of request fields');
 
 for my $f (@fields) {

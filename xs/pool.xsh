@@ -21,6 +21,8 @@ _new(const char *klass, SV *loop_rv, HV *config, int weak_loop)
     cfg.queue_timeout = CFG("queue_timeout");
     cfg.max_total = (unsigned)CFG("max_total");
     cfg.read_timeout = CFG("read_timeout");
+    cfg.decompress = CFG("decompress") != 0;
+    cfg.max_header_count = (size_t)CFG("max_header_count");
 #undef CFG
     Newxz(pool, 1, uvx_pool_t);
     if ((rc = uvh_pool_new(loop->core, &cfg, &pool->core))) {

@@ -11,9 +11,10 @@ require Uvent;
 my %DEFAULT = (
     timeout => 60, max_connections => 10, max_headers_size => 65536, max_body_size => 1073741824,
     max_lifetime => 0, max_requests_per_connection => 0, max_queue => 0, queue_timeout => 0, max_total => 0,
-    read_timeout => 0,
+    read_timeout => 0, decompress => 1, max_header_count => 1000,
 );
-my %WHOLE = map { $_ => 1 } qw(max_connections max_headers_size max_body_size max_requests_per_connection max_queue max_total);
+my %WHOLE = map { $_ => 1 } qw(max_connections max_headers_size max_body_size max_requests_per_connection max_queue max_total
+    max_header_count);
 my %SECONDS = map { $_ => 1 } qw(timeout max_lifetime queue_timeout read_timeout);
 # byte limits are size_t in the core; above 2**53 a Perl number is no longer exact
 my %BYTES = map { $_ => 1 } qw(max_headers_size max_body_size);
@@ -42,6 +43,10 @@ sub _create {
     }
     my %c = (%DEFAULT, %$config);
     my $tls = delete $c{tls};
+    # a flag: any defined plain value, true or false
+    Carp::croak("$class->new: 'decompress' must be true or false, got "
+        . (defined $c{decompress} ? _what($c{decompress}) : 'undef')) if !defined $c{decompress} || ref $c{decompress};
+    $c{decompress} = $c{decompress} ? 1 : 0;
     for my $key (sort keys %c) {
         my $v = $c{$key};
         Carp::croak("$class->new: '$key' must be a number >= 0, got " . (defined $v ? "'" . Uvent::_shown($v) . "'" : 'undef'))
