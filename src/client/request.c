@@ -338,7 +338,8 @@ int uvh__request_build_head(uvh_request_t *req) {
   h.target = req->url.target;
   h.host = req->has_host ? NULL : req->url.authority;
   h.user_agent = req->has_user_agent ? NULL : "Uvent/" UVH_VERSION;
-  h.accept_encoding = req->head_decompress && !req->has_accept_encoding ? uvh__codings_accepted() : NULL;
+  if (req->head_decompress && !req->has_accept_encoding)
+    h.accept_encoding = uvh__codings_accepted(&h.accept_encoding_len);
   h.userinfo = req->has_authorization ? NULL : req->url.userinfo;
   h.headers = req->user_headers.data;
   h.headers_len = req->user_headers.len;

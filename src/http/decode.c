@@ -76,15 +76,22 @@ const char *uvh__coding_name(uvh_coding_t c) {
   }
 }
 
-const char *uvh__codings_accepted(void) {
-  return "gzip, deflate"
+#define ACCEPTED_BROTLI ""
+#define ACCEPTED_ZSTD ""
 #ifdef UVH_HAVE_BROTLI
-         ", br"
+#undef ACCEPTED_BROTLI
+#define ACCEPTED_BROTLI ", br"
 #endif
 #ifdef UVH_HAVE_ZSTD
-         ", zstd"
+#undef ACCEPTED_ZSTD
+#define ACCEPTED_ZSTD ", zstd"
 #endif
-      ;
+#define ACCEPTED "gzip, deflate" ACCEPTED_BROTLI ACCEPTED_ZSTD
+
+const char *uvh__codings_accepted(size_t *len) {
+  if (len)
+    *len = sizeof ACCEPTED - 1;
+  return ACCEPTED;
 }
 
 static void *z_alloc(void *opaque, unsigned items, unsigned size) {

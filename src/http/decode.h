@@ -28,8 +28,9 @@ uvh_coding_t uvh__coding_from_header(const char *value, size_t len);
 /* "gzip", "deflate", "br", "zstd", or "" for UVH_CODING_NONE. */
 const char *uvh__coding_name(uvh_coding_t coding);
 /* The codings built in, as an Accept-Encoding value: "gzip, deflate"
- * followed by ", br" and ", zstd" when built with them. */
-const char *uvh__codings_accepted(void);
+ * followed by ", br" and ", zstd" when built with them; *len (unless
+ * NULL) gets its length. */
+const char *uvh__codings_accepted(size_t *len);
 
 /* A decoder of `coding` (not NONE): 0, or UVH_E_NOMEM. */
 int uvh__decoder_new(uvh_coding_t coding, uvh_decoder_t **out);

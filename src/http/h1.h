@@ -54,8 +54,7 @@ typedef struct {
   uvh_h1_message_t *resp;      /* borrowed from the request */
   size_t max_headers_size, max_body_size;
   size_t header_bytes;
-  size_t max_header_count;   /* header and trailer lines of a message; 0 = no limit (set after init) */
-  size_t header_lines;       /* of the current message */
+  size_t max_header_count;   /* header and trailer lines of a message (a 1xx's apart); 0 = no limit */
   unsigned decode : 1;       /* set after init: decode a response's single known content coding */
   uvh_decoder_t *decoder;    /* owned: the body's decoder, from the head to the body's end */
   size_t coded_bytes;        /* decoding: the body's bytes as received */
@@ -131,6 +130,7 @@ typedef struct {
   const char *host;          /* Host: value */
   const char *user_agent;    /* User-Agent: value */
   const char *accept_encoding; /* Accept-Encoding: value */
+  size_t accept_encoding_len;
   const char *userinfo;      /* "user:password" for Authorization: Basic */
   const char *headers;       /* the caller's "Name: value\r\n" lines */
   size_t headers_len;

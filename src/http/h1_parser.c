@@ -111,8 +111,9 @@ static int on_message_begin(llhttp_t *l) {
   p->informational = 0;
   p->in_header_value = 0;
   p->header_bytes = 0;
-  p->header_lines = 0;
   r->decoded = 0;
+  if (p->max_header_count && r->cap_headers > p->max_header_count)
+    r->cap_headers = p->max_header_count; /* the storage stays, counted as no more (see on_header_value_complete) */
   p->ka_max = -1;
   p->ka_timeout = -1;
   return 0;
@@ -194,12 +195,6 @@ static int on_header_value_complete(llhttp_t *l) {
 
   if (p->cur.name_len == 0) /* llhttp takes ": value" for a header */
     return refuse(p, UVH_E_PROTOCOL, "a header line has no name");
-  if (++p->header_lines > p->max_header_count && p->max_header_count) {
-    snprintf(p->reason_buf, sizeof p->reason_buf,
-             "%s has more than max_header_count (%zu) header and trailer lines; raise max_header_count, or set it "
-             "to 0 for no limit", p->is_request ? "request" : "response", p->max_header_count);
-    return refuse(p, UVH_E_TOO_LARGE, p->reason_buf);
-  }
   if (!p->in_header_value) { /* empty value: no on_header_value call */
     p->cur.value_off = (uint32_t)r->strings.len;
     p->cur.value_len = 0;
@@ -211,8 +206,18 @@ static int on_header_value_complete(llhttp_t *l) {
   }
   if (!p->informational) {
     size_t n = r->nheaders + r->ntrailers;
+    /* max_header_count is checked when the table is full: it never holds
+     * more (on_message_begin trims a larger one's recorded size) */
     if (n == r->cap_headers) {
       size_t cap = r->cap_headers ? r->cap_headers * 2 : 16;
+      if (p->max_header_count && n >= p->max_header_count) {
+        snprintf(p->reason_buf, sizeof p->reason_buf,
+                 "%s has more than max_header_count (%zu) header and trailer lines; raise max_header_count, or set "
+                 "it to 0 for no limit", p->is_request ? "request" : "response", p->max_header_count);
+        return refuse(p, UVH_E_TOO_LARGE, p->reason_buf);
+      }
+      if (p->max_header_count && cap > p->max_header_count)
+        cap = p->max_header_count;
       uvh_header_t *h = uvh__realloc(r->headers, cap * sizeof *h);
       if (h == NULL)
         return refuse(p, UVH_E_NOMEM, "could not grow the table of the response's headers");
@@ -361,7 +366,7 @@ static int request_headers_complete(llhttp_t *l) {
   return 0;
 }
 
-static int start_decoding(uvh_parser_t *p);
+static int start_decoding(uvh_parser_t *p, size_t from);
 
 static int on_headers_complete(llhttp_t *l) {
   uvh_parser_t *p = PARSER(l);
@@ -414,9 +419,16 @@ static int on_headers_complete(llhttp_t *l) {
   /* a coded body is decoded as it arrives (an empty one, Content-Length:
    * 0, is left as it is, as for HEAD, 204 and 304) */
   if (p->decode && !((l->flags & F_CONTENT_LENGTH) && l->content_length == 0)) {
-    int rc = start_decoding(p);
-    if (rc || p->decoder)
-      return rc;
+    /* a quick look first: most responses have no name as long as
+     * Content-Encoding's */
+    const uvh_header_t *h, *end = r->headers + r->nheaders;
+    for (h = r->headers; h < end; h++)
+      if (h->name_len == 16) {
+        int rc = start_decoding(p, (size_t)(h - r->headers));
+        if (rc || p->decoder)
+          return rc;
+        break;
+      }
   }
   /* the whole body in one buffer of its own size, read straight into; if
    * that fails the body grows as it arrives (and fails then, if it must) */
@@ -427,14 +439,15 @@ static int on_headers_complete(llhttp_t *l) {
   return 0;
 }
 
-/* The content coding of the response: its one Content-Encoding header
+/* The content coding of the response (headers before `from` are not
+ * Content-Encoding): its one Content-Encoding header
  * naming exactly one coding we decode, else none (two such headers are a
  * list of codings, RFC 9110 5.3). */
-static uvh_coding_t content_coding(const uvh_h1_message_t *r) {
+static uvh_coding_t content_coding(const uvh_h1_message_t *r, size_t from) {
   size_t i;
   uvh_coding_t c = UVH_CODING_NONE;
   int seen = 0;
-  for (i = 0; i < r->nheaders; i++) {
+  for (i = from; i < r->nheaders; i++) {
     const uvh_header_t *h = &r->headers[i];
     if (h->name_len == 16 && strncasecmp(r->strings.data + h->name_off, "content-encoding", 16) == 0) {
       if (seen++)
@@ -463,9 +476,9 @@ static void drop_coding_headers(uvh_h1_message_t *r) {
 /* The response has a body: decode it if it has a coding we know. Its
  * bytes then come through the read buffer (in_body off: no reading in
  * place), and only the decoded ones reach the body. */
-static int start_decoding(uvh_parser_t *p) {
+static int start_decoding(uvh_parser_t *p, size_t from) {
   uvh_h1_message_t *r = p->resp;
-  uvh_coding_t c = content_coding(r);
+  uvh_coding_t c = content_coding(r, from);
   if (c == UVH_CODING_NONE)
     return 0;
   if (uvh__decoder_new(c, &p->decoder))

@@ -50,7 +50,7 @@ int uvh__h1_request_head(uvh_buf_t *b, const uvh_h1_request_head_t *h) {
   size_t method_len = strlen(h->method), target_len = strlen(h->target);
   size_t host_len = h->host ? strlen(h->host) : 0;
   size_t ua_len = h->user_agent ? strlen(h->user_agent) : 0;
-  size_t ae_len = h->accept_encoding ? strlen(h->accept_encoding) : 0;
+  size_t ae_len = h->accept_encoding_len;
   size_t userinfo_len = h->userinfo ? strlen(h->userinfo) : 0;
   int send_length = !h->has_content_length && (h->body_len > 0 || body_methods);
   size_t need = method_len + 1 + target_len + 11 + (h->host ? 6 + host_len + 2 : 0) +

@@ -535,7 +535,7 @@ static void test_header_count(void) {
   ok(r.rc == UVH_E_TOO_LARGE, "trailers count (%s)", r.reason);
   uvh__h1_message_free(&r.m);
   parse(&r, info, sizeof info - 1, 0, 0, 0, 0, 0, 2);
-  ok(r.rc == 1, "a 1xx's header lines are counted apart from the final response's");
+  ok(r.rc == 1, "a 1xx's header lines do not count against the final response's");
   uvh__h1_message_free(&r.m);
   {
     uvh_parser_t p;
