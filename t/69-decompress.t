@@ -20,6 +20,7 @@ use Compress::Raw::Zlib ();
 my @decoders = Uvent::decoders();
 is_deeply([ @decoders[0, 1] ], [qw(gzip deflate)], "Uvent::decoders: @decoders");
 ok(!(grep { !/\A(?:gzip|deflate|br|zstd)\z/ } @decoders), 'and nothing else');
+is_deeply([ Uvent->decoders ], \@decoders, 'Uvent->decoders is the same');
 my %built = map { $_ => 1 } @decoders;
 
 my $srv = Uvent::Test::Server->new(raw => {

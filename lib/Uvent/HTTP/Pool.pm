@@ -373,7 +373,7 @@ for C<< new($loop, \%config) >>
 
 =item C<Uvent::HTTP::Pool-E<gt>new: expects (\%config, $loop), (\%config), ($loop) or nothing, got N arguments>
 
-=item C<Uvent::HTTP::Pool-E<gt>new: unknown config key 'KEY' (known: max_body_size, max_connections, max_headers_size, max_lifetime, max_queue, max_requests_per_connection, max_total, queue_timeout, timeout, tls)>
+=item C<Uvent::HTTP::Pool-E<gt>new: unknown config key 'KEY' (known: decompress, max_body_size, max_connections, max_header_count, max_headers_size, max_lifetime, max_queue, max_requests_per_connection, max_total, queue_timeout, read_timeout, timeout, tls)>
 
 (C<keys> and a list when several are unknown)
 
@@ -391,13 +391,17 @@ for C<timeout>, C<max_lifetime> or C<queue_timeout> above 1e9 seconds
 =item C<Uvent::HTTP::Pool-E<gt>new: 'KEY' must be a whole number, got 'VALUE'>
 
 for a fraction given to C<max_connections>, C<max_headers_size>,
-C<max_body_size>, C<max_requests_per_connection>, C<max_queue> or
-C<max_total>
+C<max_body_size>, C<max_header_count>, C<max_requests_per_connection>,
+C<max_queue> or C<max_total>
+
+=item C<Uvent::HTTP::Pool-E<gt>new: 'decompress' must be true or false, got WHAT>
+
+for undef or a reference
 
 =item C<Uvent::HTTP::Pool-E<gt>new: 'KEY' is too large (at most MAX), got 'VALUE'>
 
 for a count (C<max_connections>, C<max_requests_per_connection>,
-C<max_queue>, C<max_total>) above 4294967295, or a byte limit
+C<max_queue>, C<max_total>, C<max_header_count>) above 4294967295, or a byte limit
 (C<max_headers_size>, C<max_body_size>) above 2**53 (9007199254740992; on
 a 32-bit perl 4294967295)
 
@@ -525,7 +529,25 @@ exceeds the limit fails with C<too_large> as soon as the limit is crossed, or
 at once when its C<Content-Length> says it will; the body is never read
 further, and the message names the limit, e.g. C<response body exceeds
 max_body_size (1073741824 bytes); raise max_body_size, or set it to 0 for no
-limit>. Requests can override it.
+limit>. Requests can override it. A body Uvent decodes counts its decoded
+bytes (see L</DECOMPRESSION>): a decompression bomb fails as soon as it has
+expanded past the limit.
+
+=item max_header_count
+
+The most header lines a response may have, its chunked trailers included
+(default 1000; a whole number, 0 means no limit). A response with more fails
+with C<too_large> as the line over the limit arrives, e.g. C<response has
+more than max_header_count (1000) header and trailer lines; raise
+max_header_count, or set it to 0 for no limit>; the connection is closed.
+The header lines of a C<1xx> response are not counted (C<max_headers_size>
+bounds them). Requests can override it.
+
+=item decompress
+
+Whether requests ask for compressed bodies and decode them (default 1,
+true; any true or false value). See L</DECOMPRESSION>. Requests can
+override it.
 
 =item tls
 
@@ -641,9 +663,18 @@ record byte by byte is not timed out.
 
 =item max_body_size
 
+=item max_header_count
+
 Limits for this request's response, overriding the pool's
-L</CONFIGURATION> (same meaning, 0 = no limit; a request that sets neither
-gets the pool's, by default 65536 and 1073741824 bytes).
+L</CONFIGURATION> (same meaning, 0 = no limit; a request that sets none
+gets the pool's, by default 65536 bytes, 1073741824 bytes and 1000 lines).
+
+=item decompress
+
+True: send C<Accept-Encoding> and decode the body; false: neither. Undef
+(the default) takes the pool's C<decompress> (by default true). See
+L</DECOMPRESSION>. A C<headers> entry named C<Accept-Encoding> turns
+decoding off for the request whatever this says.
 
 =item retry
 
@@ -1040,6 +1071,60 @@ not chunked) is complete only if the server ends it with close_notify; a
 plain close there fails with C<tls> (the body may have been cut short by an
 attacker).
 
+=head1 DECOMPRESSION
+
+By default every request carries C<Accept-Encoding: gzip, deflate>, followed
+by C<, br> and C<, zstd> when Uvent was built with libbrotlidec and libzstd
+(C<Makefile.PL> looks for them with pkg-config and reports what it found;
+L<Uvent/decoders> lists them at run time), and a response body whose
+C<Content-Encoding> is exactly one of those codings is decoded as it
+arrives: zlib's streaming inflate writes straight into the response's body,
+so the coded body is never held (a few dozen KiB of decoder state and
+window at most; 8 MiB for zstd, whose larger windows are refused). Both
+forms servers send as C<deflate> are decoded, zlib-wrapped (RFC 1950) and
+raw (RFC 1951), told apart by the first two bytes; a gzip body may hold
+several members; C<x-gzip> counts as C<gzip>.
+
+A decoded response follows Go's rule: C<Content-Encoding> and
+C<Content-Length> (which described the coded bytes) are removed from its
+headers, and L<Uvent::HTTP::Response/decoded> names the coding (the empty
+string when the body was not decoded). C<max_body_size> counts the decoded
+bytes, so a decompression bomb fails with C<too_large> as soon as it has
+expanded past the limit and memory stays bounded by it; the coded bytes
+are held to it as well.
+
+Left alone, with C<decoded> empty and every header as sent:
+
+=over 4
+
+=item *
+
+a request with C<< decompress => 0 >> (or a pool with it): no
+C<Accept-Encoding> is sent either;
+
+=item *
+
+a request with its own C<Accept-Encoding> header: it is sent as given, and
+the body, whatever its coding, is the application's to decode;
+
+=item *
+
+anything but exactly one known coding: C<identity>, an unknown coding,
+stacked codings (C<gzip, br>, or two C<Content-Encoding> headers), a coding
+this build lacks;
+
+=item *
+
+responses without a body: C<HEAD>, C<204>, C<304> and C<Content-Length: 0>
+(a chunked or close-delimited body with no bytes decodes to an empty body).
+
+=back
+
+A coded stream that is corrupt (a bad header or checksum, cut short at the
+end of the body, followed by other bytes) fails the request with
+C<protocol>, naming the coding (C<corrupt gzip-encoded body: incorrect data
+check>), and the connection is closed.
+
 =head1 CALLBACKS
 
     response_callback => sub {
@@ -1173,7 +1258,7 @@ caller's line:
 
 =item C<expects a hashref of parameters or a Uvent::HTTP::Request>
 
-=item C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method, headers, body, timeout, connect_timeout, max_headers_size, max_body_size, retry, idempotent, tls, response_callback)>
+=item C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method, headers, body, timeout, connect_timeout, read_timeout, max_headers_size, max_body_size, retry, idempotent, tls, response_callback, decompress, max_header_count)>
 
 (without the C<request> prefix)
 
@@ -1233,7 +1318,10 @@ the default.
 =item C<'timeout' must be a number, got 'VALUE'>
 
 (without the prefix) for a value that does not look like a number; likewise
-C<'connect_timeout'>, C<'max_headers_size'> and C<'max_body_size'>
+C<'connect_timeout'>, C<'max_headers_size'>, C<'max_body_size'> and
+C<'max_header_count'>
+
+=item C<'max_header_count' must be a whole number E<gt>= 0, got 'VALUE'>
 
 =item C<'response_callback' must be a CODE reference>
 
