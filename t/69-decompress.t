@@ -209,6 +209,27 @@ subtest 'argument checks' => sub {
     is($calls, 0, 'and sends nothing');
 };
 
+SKIP: {
+    require Uvent::Test::Certs;
+    my $why = Uvent::Test::Server->tls_missing // Uvent::Test::Certs->missing;
+    skip "TLS: $why", 1 if $why;
+    subtest 'over TLS' => sub {
+        my $certs = Uvent::Test::Certs->new;
+        my $tls = Uvent::Test::Server->new(tls => { cert_file => $certs->server_cert, key_file => $certs->server_key });
+        my $text = Uvent::Test::Server::encoded_text(300000);
+        for my $chunked (0, 1) {
+            my $r = fetch($loop, $pool, uri => $tls->url("/encoded?coding=gzip&size=300000&chunked=$chunked"),
+                          tls => { ca_file => $certs->ca_cert });
+            response_ok($r, 'https, gzip' . ($chunked ? ', chunked' : ''));
+            ok(defined body($r) && body($r) eq $text && $r->{response}->decoded eq 'gzip', 'decoded');
+        }
+        my $r = fetch($loop, $pool, uri => $tls->url('/encoded?coding=gzip&corrupt=checksum'),
+                      tls => { ca_file => $certs->ca_cert });
+        is(ecode($r), 'protocol', 'a corrupt stream over TLS: protocol');
+        $tls->stop;
+    };
+}
+
 subtest 'uvent-get --compressed' => sub {
     my @get = ($^X, '-Mblib', 'bin/uvent-get');
     my ($gz, $plain) = ($srv->url('/encoded?coding=gzip&size=5000'), $srv->url('/ok'));
