@@ -226,6 +226,16 @@ Fork safety: see L</FORK>.
 Returns the version string of the C core the module was built with. It is
 the same as C<$Uvent::VERSION> in a consistent build.
 
+=head2 decoders
+
+    my @codings = Uvent::decoders();    # ('gzip', 'deflate', 'br', 'zstd')
+
+The content codings this build of Uvent decodes, in the order its requests
+offer them in C<Accept-Encoding>: C<gzip> and C<deflate> always (zlib), C<br>
+and C<zstd> when it was built with libbrotlidec and libzstd (see
+L<Uvent::HTTP::Pool/DECOMPRESSION>). It may also be called as
+C<< Uvent->decoders >>.
+
 =head1 EXCEPTIONS IN CALLBACKS
 
 Callbacks (C<response_callback>, timer callbacks) are called from C. When one

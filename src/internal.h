@@ -59,6 +59,11 @@ struct uvh_request_s {
   unsigned checked : 1;      /* uvh_request_check passed and no field it reads changed since: head is current */
   unsigned proxy_set : 1;    /* `proxy` decides the route (NULL: direct), not the pool's default */
   unsigned has_proxy_authorization : 1;
+  unsigned has_accept_encoding : 1; /* the user's own: no decoding */
+  unsigned head_decompress : 1; /* the head asks for (and the response is) decoded: the request's
+                                 * decompress, or the pool's at submit when it is -1 */
+  int decompress;            /* 1, 0, or -1 for the pool's */
+  size_t max_header_count;   /* UVH_LIMIT_INHERIT: the pool's */
   uvh_tls_opts_t tls;        /* owned; unset fields take the pool's */
   uvh_dial_opts_t sock;      /* socket options; unset fields (not in sock.set) take the pool's */
   uvh_proxy_t *proxy;        /* owned, when proxy_set and not direct (a pointer: most requests have none) */

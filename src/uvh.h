@@ -185,6 +185,8 @@ typedef struct {
   double read_timeout;       /* default of requests that set none: see uvh_request_set_read_timeout */
   double happy_eyeballs_delay; /* seconds between connect attempts to a name's addresses. Default 0.25 */
   double dns_cache_ttl;      /* seconds a looked-up name is remembered; 0 = no cache. Default 60 */
+  int decompress;            /* default of requests that set none: see uvh_request_set_decompress. Default 1 */
+  size_t max_header_count;   /* response header plus trailer lines; 0 = unlimited. Default 1000 */
 } uvh_pool_config_t;
 
 void uvh_pool_config_init(uvh_pool_config_t *cfg);
@@ -271,6 +273,16 @@ int uvh_request_set_connect_timeout(uvh_request_t *req, double timeout);
 int uvh_request_set_read_timeout(uvh_request_t *req, double timeout);
 /* UVH_LIMIT_INHERIT takes the pool's value. */
 int uvh_request_set_limits(uvh_request_t *req, size_t max_headers_size, size_t max_body_size);
+/* decompress 1: send Accept-Encoding with the codings built in
+ * (uvh_decoders) and decode a body whose Content-Encoding is exactly one
+ * of them, removing Content-Encoding and Content-Length from the
+ * response (uvh_response_decoded names the coding); max_body_size then
+ * counts decoded bytes. A user's Accept-Encoding header turns it off.
+ * 0: neither; -1: the pool's (the default). */
+int uvh_request_set_decompress(uvh_request_t *req, int decompress);
+/* Response header plus trailer lines allowed; 0 = no limit,
+ * UVH_LIMIT_INHERIT the pool's (the default). Beyond it: UVH_E_TOO_LARGE. */
+int uvh_request_set_max_header_count(uvh_request_t *req, size_t n);
 /* retry: send again once, on a new connection, when a reused connection
  * fails before any response byte and the request is safe to repeat
  * (default 1). idempotent: treat the request as idempotent whatever its
@@ -328,6 +340,12 @@ void uvh_response_trailer_at(const uvh_response_t *resp, size_t i, const char **
 /* First header named `name` (case-insensitive), or NULL. */
 const char *uvh_response_header(const uvh_response_t *resp, const char *name, size_t *value_len);
 const char *uvh_response_body(const uvh_response_t *resp, size_t *len);
+/* The content coding the body was decoded from ("gzip", "deflate", "br",
+ * "zstd"), or "" when it was not decoded. */
+const char *uvh_response_decoded(const uvh_response_t *resp);
+/* The content codings this build decodes, as sent in Accept-Encoding:
+ * "gzip, deflate" then ", br" and ", zstd" when built with them. */
+const char *uvh_decoders(void);
 /* The allocator of every response body (default: realloc and free). A
  * binding whose strings are freed with `free_fn` sets it, before any
  * request, to take bodies over without a copy (uvh_response_take_body). */

@@ -1,4 +1,4 @@
-# Makefile.PL where pkg-config, libuv, OpenSSL or llhttp is missing: it says
+# Makefile.PL where pkg-config, libuv, OpenSSL, zlib or llhttp is missing: it says
 # what to install on each system and exits 0 without writing a Makefile, so
 # CPAN Testers report "NA" (not applicable), not "FAIL". Run on a copy of
 # Makefile.PL in a scratch directory, with the environment hiding the library.
@@ -54,6 +54,22 @@ for my $case (
     }
     like($out, qr/llhttp-devel/, "$name: names llhttp's packages when there is no bundled copy")
         if $name =~ /llhttp/;
+}
+
+# zlib (gzip and deflate decoding) is required: a pkg-config search path
+# holding libuv and OpenSSL only
+SKIP: {
+    skip 'libuv or openssl unknown to pkg-config', 3 if system('pkg-config --exists libuv openssl') != 0;
+    my $pc = tempdir('uvent-pc-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    for my $m (qw(libuv openssl libssl libcrypto)) {
+        chomp(my $from = `pkg-config --variable=pcfiledir $m 2>/dev/null`);
+        File::Copy::copy("$from/$m.pc", "$pc/$m.pc") if length $from && -f "$from/$m.pc";
+    }
+    unlink "$dir/Makefile";
+    my ($status, $out) = configure(PKG_CONFIG_LIBDIR => $pc, PKG_CONFIG_PATH => '');
+    is($status, 0, 'no zlib: Makefile.PL exits 0') or diag($out);
+    like($out, qr/pkg-config finds no zlib\./, 'no zlib: says so');
+    like($out, qr/^\s*Debian\/Ubuntu:\s.*\bzlib1g-dev\b/m, 'no zlib: names the Debian package');
 }
 
 done_testing;

@@ -10,7 +10,7 @@ my @fields = Uvent::HTTP::Request::_fields();
 is_deeply([sort @fields],
           [sort qw(uri method headers body timeout connect_timeout read_timeout max_headers_size max_body_size retry
                    idempotent tls response_callback family tcp_nodelay tcp_keepalive so_linger
-                   socket_buffer_size local_address proxy)],
+                   socket_buffer_size local_address proxy decompress max_header_count)],
           'the list of request fields');
 
 for my $f (@fields) {

@@ -35,6 +35,20 @@ core_version()
   OUTPUT:
     RETVAL
 
+void
+decoders(...)
+  PPCODE:
+    /* the codings built in, one per element: "gzip, deflate, br, zstd" */
+    const char *s = uvh_decoders();
+    while (*s) {
+      const char *e = strchr(s, ',');
+      size_t n = e ? (size_t)(e - s) : strlen(s);
+      mXPUSHp(s, n);
+      s += n;
+      while (*s == ',' || *s == ' ')
+        s++;
+    }
+
 INCLUDE: loop.xsh
 
 INCLUDE: timer.xsh

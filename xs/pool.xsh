@@ -23,6 +23,8 @@ _new(const char *klass, SV *loop_rv, HV *config, int weak_loop)
     cfg.read_timeout = CFG("read_timeout");
     cfg.happy_eyeballs_delay = CFG("happy_eyeballs_delay");
     cfg.dns_cache_ttl = CFG("dns_cache_ttl");
+    cfg.decompress = CFG("decompress") != 0;
+    cfg.max_header_count = (size_t)CFG("max_header_count");
 #undef CFG
     Newxz(pool, 1, uvx_pool_t);
     if ((rc = uvh_pool_new(loop->core, &cfg, &pool->core))) {

@@ -31,6 +31,16 @@ static size_t uvx_size(pTHX_ const char *prefix, SV *sv, const char *name) {
   return (size_t)v;
 }
 
+/* A count (max_header_count): a whole number >= 0. */
+static size_t uvx_count(pTHX_ const char *prefix, SV *sv, const char *name) {
+  double v;
+  sv = uvx_plain(aTHX_ sv);
+  v = uvx_num(aTHX_ sv, prefix, name);
+  if (!(v >= 0 && v < 18446744073709551616.0) || v != (double)(UV)v)
+    UVX_CROAK("%s: '%s' must be a whole number >= 0, got '%" SVf "'", prefix, name, SVfARG(uvx_shown(aTHX_ sv)));
+  return (size_t)v;
+}
+
 static void uvx_add_header(pTHX_ const char *prefix, uvh_request_t *r, SV *name, SV *value) {
   STRLEN nl, vl;
   const char *n, *v;
@@ -52,7 +62,8 @@ static void uvx_add_header(pTHX_ const char *prefix, uvh_request_t *r, SV *name,
 #define UVX_REQUEST_FIELDS(X)                                                                  \
   X("uri") X("method") X("headers") X("body") X("timeout") X("connect_timeout") X("read_timeout") \
   X("max_headers_size") X("max_body_size") X("retry") X("idempotent") X("tls") X("response_callback") X("family") \
-  X("tcp_nodelay") X("tcp_keepalive") X("so_linger") X("socket_buffer_size") X("local_address") X("proxy")
+  X("tcp_nodelay") X("tcp_keepalive") X("so_linger") X("socket_buffer_size") X("local_address") X("proxy") \
+  X("decompress") X("max_header_count")
 #define UVX_FIELD_NAME(name) name,
 #define UVX_FIELD_LEN(name) (I32)(sizeof(name) - 1),
 static const char *const uvx_request_fields[] = {UVX_REQUEST_FIELDS(UVX_FIELD_NAME) NULL};
@@ -61,7 +72,7 @@ enum {
   UVX_F_URI, UVX_F_METHOD, UVX_F_HEADERS, UVX_F_BODY, UVX_F_TIMEOUT, UVX_F_CONNECT_TIMEOUT, UVX_F_READ_TIMEOUT,
   UVX_F_MAX_HEADERS_SIZE, UVX_F_MAX_BODY_SIZE, UVX_F_RETRY, UVX_F_IDEMPOTENT, UVX_F_TLS,
   UVX_F_RESPONSE_CALLBACK, UVX_F_FAMILY, UVX_F_TCP_NODELAY, UVX_F_TCP_KEEPALIVE, UVX_F_SO_LINGER,
-  UVX_F_SOCKET_BUFFER_SIZE, UVX_F_LOCAL_ADDRESS, UVX_F_PROXY, UVX_NFIELDS
+  UVX_F_SOCKET_BUFFER_SIZE, UVX_F_LOCAL_ADDRESS, UVX_F_PROXY, UVX_F_DECOMPRESS, UVX_F_MAX_HEADER_COUNT, UVX_NFIELDS
 };
 
 /* The socket options, in the order of uvh_socket_config_t's fields and of
@@ -343,6 +354,11 @@ static uvh_request_t *uvx_build_request(pTHX_ HV *hv, const char *prefix) {
     if ((rc = uvh_request_set_retry(r, retry ? SvTRUE(retry) : 1, idem ? SvTRUE(idem) : 0)))
       uvx_croak_request(aTHX_ prefix, r, rc);
   }
+  if ((sv = uvx_field(aTHX_ f[UVX_F_DECOMPRESS])) && (rc = uvh_request_set_decompress(r, SvTRUE(sv) ? 1 : 0)))
+    uvx_croak_request(aTHX_ prefix, r, rc);
+  if ((sv = uvx_field(aTHX_ f[UVX_F_MAX_HEADER_COUNT])) &&
+      (rc = uvh_request_set_max_header_count(r, uvx_count(aTHX_ prefix, sv, "max_header_count"))))
+    uvx_croak_request(aTHX_ prefix, r, rc);
   if ((sv = uvx_field(aTHX_ f[UVX_F_TLS]))) {
     uvh_tls_config_t tls;
     uvx_tls_config(aTHX_ sv, &tls, prefix);

@@ -34,6 +34,13 @@ keep_alive(uvh_response_t *resp)
   OUTPUT:
     RETVAL
 
+const char *
+decoded(uvh_response_t *resp)
+  CODE:
+    RETVAL = uvh_response_decoded(resp);
+  OUTPUT:
+    RETVAL
+
 SV *
 body(uvh_response_t *resp)
   CODE:

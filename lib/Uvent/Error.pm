@@ -333,7 +333,16 @@ C<Transfer-Encoding> in an HTTP/1.0 response;
 
 =item *
 
-a C<101 Switching Protocols> response (upgrades are not supported).
+a C<101 Switching Protocols> response (upgrades are not supported);
+
+=item *
+
+a body Uvent decodes (see L<Uvent::HTTP::Pool/DECOMPRESSION>) whose coded
+stream is corrupt: a bad header or checksum, a stream cut short by the end
+of the body, or bytes after the stream's end. The detail names the coding:
+C<corrupt gzip-encoded body: incorrect data check>, C<corrupt br-encoded
+body: ...>, C<corrupt deflate-encoded body: the body ended before the
+compressed stream did (truncated)>.
 
 =back
 
@@ -352,14 +361,22 @@ header line starts with whitespace)>.
 =item C<too_large>
 
 The response's header block exceeded C<max_headers_size> (by default 65536
-bytes), or its body exceeded C<max_body_size> (by default 1073741824 bytes,
-1 GiB), as set in the pool config or the request. Reading stops at the limit
+bytes), its header and trailer lines were more than C<max_header_count> (by
+default 1000), or its body exceeded C<max_body_size> (by default 1073741824
+bytes, 1 GiB; a decoded body is counted as decoded, see
+L<Uvent::HTTP::Pool/DECOMPRESSION>), as set in the pool config or the
+request. Reading stops at the limit
 (a C<Content-Length> over the body limit fails before any of the body is
 read) and the connection is closed, so memory stays bounded. C<errno> is
 undef. The message names the limit and how to raise it: C<response exceeds a
 limit (...): response body exceeds max_body_size (1073741824 bytes); raise
 max_body_size, or set it to 0 for no limit>, and the same for
-C<response headers exceed max_headers_size>.
+C<response headers exceed max_headers_size>; C<response has more than
+max_header_count (1000) header and trailer lines; raise max_header_count, or
+set it to 0 for no limit>; for a decoded body C<response body exceeds
+max_body_size (N bytes) once decoded from gzip (the limit counts decoded
+bytes); ...>, or C<... as received (gzip-encoded)> when the coded bytes
+alone pass the limit.
 
 =item C<cancelled>
 

@@ -28,6 +28,9 @@ void uvh__conn_attach(uvh_conn_t *conn, uvh_request_t *req) {
   conn->response_bytes = 0;
   pool->nbusy++;
   uvh__parser_init(&conn->parser, req->resp, req->is_head, mh, mb);
+  conn->parser.max_header_count =
+      req->max_header_count == UVH_LIMIT_INHERIT ? pool->cfg.max_header_count : req->max_header_count;
+  conn->parser.decode = req->head_decompress && !req->has_accept_encoding;
 }
 
 uvh_request_t *uvh__conn_detach(uvh_conn_t *conn) {
@@ -38,6 +41,7 @@ uvh_request_t *uvh__conn_detach(uvh_conn_t *conn) {
     UVH_ASSERT(!uvh_list_linked(&req->queue_link));
     conn->body_pending = 0;
     conn->pool->nbusy--;
+    uvh__parser_release(&conn->parser); /* a decoder of an unfinished body */
   }
   return req;
 }

@@ -28,6 +28,8 @@ void uvh_pool_config_init(uvh_pool_config_t *cfg) {
   cfg->max_body_size = UVH_DEFAULT_MAX_BODY_SIZE;
   cfg->happy_eyeballs_delay = 0.25;
   cfg->dns_cache_ttl = 60;
+  cfg->decompress = 1;
+  cfg->max_header_count = UVH_DEFAULT_MAX_HEADER_COUNT;
 }
 
 static void on_check(uv_check_t *h);
@@ -881,6 +883,10 @@ int uvh_pool_submit(uvh_pool_t *pool, uvh_request_t *req, uvh_conn_t **conn_out)
     return UVH_E_CLOSED_POOL;
   if (uvh_request_active(req))
     return UVH_E_BUSY;
+  if (req->decompress < 0 && req->head_decompress != (pool->cfg.decompress != 0)) {
+    req->head_decompress = pool->cfg.decompress != 0; /* the head asks for it or not */
+    req->checked = 0;
+  }
   if ((rc = uvh_request_check(req)) != 0)
     return rc;
   if ((rc = due_heap_reserve(pool, 1)) != 0)

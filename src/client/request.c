@@ -27,6 +27,9 @@ int uvh_request_new(uvh_request_t **out) {
   req->read_timeout = -1;
   req->max_headers_size = UVH_LIMIT_INHERIT;
   req->max_body_size = UVH_LIMIT_INHERIT;
+  req->max_header_count = UVH_LIMIT_INHERIT;
+  req->decompress = -1;
+  req->head_decompress = 1; /* the pool's default; submit checks the pool's */
   req->retry = 1;
   uvh__tls_opts_init(&req->tls);
   uvh__dial_opts_init(&req->sock); /* nothing set: the pool's */
@@ -167,6 +170,8 @@ int uvh_request_add_header(uvh_request_t *req, const char *name, size_t name_len
     req->has_idempotency_key = 1;
   else if (name_is(name, name_len, "proxy-authorization"))
     req->has_proxy_authorization = 1;
+  else if (name_is(name, name_len, "accept-encoding"))
+    req->has_accept_encoding = 1;
   rc |= uvh_buf_append(&req->user_headers, name, name_len);
   rc |= uvh_buf_append(&req->user_headers, ": ", 2);
   rc |= uvh_buf_append(&req->user_headers, value, value_len);
@@ -239,6 +244,21 @@ int uvh_request_set_read_timeout(uvh_request_t *req, double s) {
 int uvh_request_set_limits(uvh_request_t *req, size_t max_headers_size, size_t max_body_size) {
   req->max_headers_size = max_headers_size;
   req->max_body_size = max_body_size;
+  return 0;
+}
+
+int uvh_request_set_decompress(uvh_request_t *req, int decompress) {
+  if (uvh__request_active(req))
+    return UVH_E_BUSY;
+  req->checked = 0; /* the head's Accept-Encoding */
+  req->decompress = decompress < 0 ? -1 : decompress != 0;
+  if (decompress >= 0)
+    req->head_decompress = decompress != 0;
+  return 0;
+}
+
+int uvh_request_set_max_header_count(uvh_request_t *req, size_t n) {
+  req->max_header_count = n;
   return 0;
 }
 
@@ -379,6 +399,8 @@ int uvh__request_build_head(uvh_request_t *req) {
   h.target = req->url.target;
   h.host = req->has_host ? NULL : req->url.authority;
   h.user_agent = req->has_user_agent ? NULL : "Uvent/" UVH_VERSION;
+  if (req->head_decompress && !req->has_accept_encoding)
+    h.accept_encoding = uvh__codings_accepted(&h.accept_encoding_len);
   h.userinfo = req->has_authorization ? NULL : req->url.userinfo;
   h.headers = req->user_headers.data;
   h.headers_len = req->user_headers.len;

@@ -69,6 +69,9 @@ const char *uvh_response_body(const uvh_response_t *r, size_t *len) {
   return r->body.data ? r->body.data : "";
 }
 
+const char *uvh_response_decoded(const uvh_response_t *r) { return uvh__coding_name((uvh_coding_t)r->decoded); }
+
+const char *uvh_decoders(void) { return uvh__codings_accepted(NULL); }
 
 void uvh_set_body_allocator(void *(*realloc_fn)(void *ptr, size_t size), void (*free_fn)(void *ptr)) {
   uvh__body_realloc = realloc_fn;

@@ -12,6 +12,7 @@
 #include "base/buf.h"
 #include "base/error.h"
 #include "base/list.h"
+#include "http/decode.h"
 #include "llhttp.h"
 
 typedef struct {
@@ -29,6 +30,7 @@ struct uvh_response_s {
   uint8_t http_major, http_minor;
   unsigned keep_alive : 1;   /* both the response and framing allow reuse */
   unsigned retried : 1;      /* the request was sent again */
+  uint8_t decoded;           /* the uvh_coding_t the body was decoded from (http/decode.h), 0 = none */
   uvh_buf_t strings;         /* reason phrase or request target, header names and values */
   uint32_t reason_off, reason_len;
   uint32_t target_off, target_len; /* a request's target (the request direction) */
@@ -44,11 +46,18 @@ struct uvh_response_s {
  * body grows as it arrives (a server's claim alone costs no more memory). */
 #define UVH_BODY_PREALLOC_MAX (1u << 20)
 
+/* The default bound on a message's header lines, trailers included. */
+#define UVH_DEFAULT_MAX_HEADER_COUNT 1000
+
 typedef struct {
   llhttp_t llhttp;
   uvh_h1_message_t *resp;      /* borrowed from the request */
   size_t max_headers_size, max_body_size;
   size_t header_bytes;
+  size_t max_header_count;   /* header and trailer lines of a message (a 1xx's apart); 0 = no limit */
+  unsigned decode : 1;       /* set after init: decode a response's single known content coding */
+  uvh_decoder_t *decoder;    /* owned: the body's decoder, from the head to the body's end */
+  size_t coded_bytes;        /* decoding: the body's bytes as received */
   unsigned is_head : 1;      /* request was HEAD: no body whatever the headers say */
   unsigned is_request : 1;   /* parsing requests (a server's direction), not responses */
   unsigned in_trailers : 1;
@@ -77,6 +86,9 @@ typedef struct {
 
 void uvh__parser_init(uvh_parser_t *p, uvh_h1_message_t *resp, int is_head, size_t max_headers_size,
                       size_t max_body_size);
+/* Free what a parse holds beyond the message (a decoder): after a failed
+ * feed, or before a parser is dropped mid-message. Safe to call twice. */
+void uvh__parser_release(uvh_parser_t *p);
 /* Feed bytes. Returns 0 when more input is wanted, 1 when the response is
  * complete (*consumed tells how much was used; the rest is not part of it),
  * or UVH_E_PROTOCOL / UVH_E_TOO_LARGE / UVH_E_NOMEM. */
@@ -117,6 +129,8 @@ typedef struct {
   const char *method, *target;
   const char *host;          /* Host: value */
   const char *user_agent;    /* User-Agent: value */
+  const char *accept_encoding; /* Accept-Encoding: value */
+  size_t accept_encoding_len;
   const char *userinfo;      /* "user:password" for Authorization: Basic */
   const char *proxy_userinfo; /* "user:password" for Proxy-Authorization: Basic (through an HTTP proxy) */
   const char *headers;       /* the caller's "Name: value\r\n" lines */

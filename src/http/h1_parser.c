@@ -111,6 +111,9 @@ static int on_message_begin(llhttp_t *l) {
   p->informational = 0;
   p->in_header_value = 0;
   p->header_bytes = 0;
+  r->decoded = 0;
+  if (p->max_header_count && r->cap_headers > p->max_header_count)
+    r->cap_headers = p->max_header_count; /* the storage stays, counted as no more (see on_header_value_complete) */
   p->ka_max = -1;
   p->ka_timeout = -1;
   return 0;
@@ -203,8 +206,18 @@ static int on_header_value_complete(llhttp_t *l) {
   }
   if (!p->informational) {
     size_t n = r->nheaders + r->ntrailers;
+    /* max_header_count is checked when the table is full: it never holds
+     * more (on_message_begin trims a larger one's recorded size) */
     if (n == r->cap_headers) {
       size_t cap = r->cap_headers ? r->cap_headers * 2 : 16;
+      if (p->max_header_count && n >= p->max_header_count) {
+        snprintf(p->reason_buf, sizeof p->reason_buf,
+                 "%s has more than max_header_count (%zu) header and trailer lines; raise max_header_count, or set "
+                 "it to 0 for no limit", p->is_request ? "request" : "response", p->max_header_count);
+        return refuse(p, UVH_E_TOO_LARGE, p->reason_buf);
+      }
+      if (p->max_header_count && cap > p->max_header_count)
+        cap = p->max_header_count;
       uvh_header_t *h = uvh__realloc(r->headers, cap * sizeof *h);
       if (h == NULL)
         return refuse(p, UVH_E_NOMEM, "could not grow the table of the response's headers");
@@ -353,6 +366,8 @@ static int request_headers_complete(llhttp_t *l) {
   return 0;
 }
 
+static int start_decoding(uvh_parser_t *p, size_t from);
+
 static int on_headers_complete(llhttp_t *l) {
   uvh_parser_t *p = PARSER(l);
   uvh_h1_message_t *r = p->resp;
@@ -401,6 +416,20 @@ static int on_headers_complete(llhttp_t *l) {
     p->in_body = 1;
     p->body_length_known = (l->flags & F_CONTENT_LENGTH) ? 1 : 0;
   }
+  /* a coded body is decoded as it arrives (an empty one, Content-Length:
+   * 0, is left as it is, as for HEAD, 204 and 304) */
+  if (p->decode && !((l->flags & F_CONTENT_LENGTH) && l->content_length == 0)) {
+    /* a quick look first: most responses have no name as long as
+     * Content-Encoding's */
+    const uvh_header_t *h, *end = r->headers + r->nheaders;
+    for (h = r->headers; h < end; h++)
+      if (h->name_len == 16) {
+        int rc = start_decoding(p, (size_t)(h - r->headers));
+        if (rc || p->decoder)
+          return rc;
+        break;
+      }
+  }
   /* the whole body in one buffer of its own size, read straight into; if
    * that fails the body grows as it arrives (and fails then, if it must) */
   if ((l->flags & F_CONTENT_LENGTH) && l->content_length > 0) {
@@ -408,6 +437,90 @@ static int on_headers_complete(llhttp_t *l) {
     (void)uvh_buf_reserve_body(&r->body, n + UVH_BODY_SPARE, 1);
   }
   return 0;
+}
+
+/* The content coding of the response (headers before `from` are not
+ * Content-Encoding): its one Content-Encoding header
+ * naming exactly one coding we decode, else none (two such headers are a
+ * list of codings, RFC 9110 5.3). */
+static uvh_coding_t content_coding(const uvh_h1_message_t *r, size_t from) {
+  size_t i;
+  uvh_coding_t c = UVH_CODING_NONE;
+  int seen = 0;
+  for (i = from; i < r->nheaders; i++) {
+    const uvh_header_t *h = &r->headers[i];
+    if (h->name_len == 16 && strncasecmp(r->strings.data + h->name_off, "content-encoding", 16) == 0) {
+      if (seen++)
+        return UVH_CODING_NONE;
+      c = uvh__coding_from_header(r->strings.data + h->value_off, h->value_len);
+    }
+  }
+  return c;
+}
+
+/* Go's rule: a body we decode loses its Content-Encoding and
+ * Content-Length, which described the coded bytes. */
+static void drop_coding_headers(uvh_h1_message_t *r) {
+  size_t i, kept = 0;
+  for (i = 0; i < r->nheaders; i++) {
+    const uvh_header_t *h = &r->headers[i];
+    const char *n = r->strings.data + h->name_off;
+    if ((h->name_len == 16 && strncasecmp(n, "content-encoding", 16) == 0) ||
+        (h->name_len == 14 && strncasecmp(n, "content-length", 14) == 0))
+      continue;
+    r->headers[kept++] = *h;
+  }
+  r->nheaders = kept; /* no trailer yet: they follow the headers */
+}
+
+/* The response has a body: decode it if it has a coding we know. Its
+ * bytes then come through the read buffer (in_body off: no reading in
+ * place), and only the decoded ones reach the body. */
+static int start_decoding(uvh_parser_t *p, size_t from) {
+  uvh_h1_message_t *r = p->resp;
+  uvh_coding_t c = content_coding(r, from);
+  if (c == UVH_CODING_NONE)
+    return 0;
+  if (uvh__decoder_new(c, &p->decoder))
+    return refuse(p, UVH_E_NOMEM, "could not allocate the decoder of the response body");
+  r->decoded = (uint8_t)c;
+  p->coded_bytes = 0;
+  p->in_body = 0;
+  drop_coding_headers(r);
+  return 0;
+}
+
+static int decode_body(uvh_parser_t *p, const char *at, size_t len) {
+  uvh_h1_message_t *r = p->resp;
+  const char *name = uvh__coding_name((uvh_coding_t)r->decoded);
+  int rc;
+  p->coded_bytes += len;
+  /* the coded bytes are held to the limit too: empty gzip members or
+   * zstd skippable frames decode to nothing */
+  if (p->max_body_size && p->coded_bytes > p->max_body_size) {
+    snprintf(p->reason_buf, sizeof p->reason_buf,
+             "response body exceeds max_body_size (%zu bytes) as received (%s-encoded); raise max_body_size, or set "
+             "it to 0 for no limit", p->max_body_size, name);
+    return refuse(p, UVH_E_TOO_LARGE, p->reason_buf);
+  }
+  rc = uvh__decoder_feed(p->decoder, at, len, &r->body, p->max_body_size);
+  if (rc == 0)
+    return 0;
+  if (rc == UVH_E_TOO_LARGE) {
+    snprintf(p->reason_buf, sizeof p->reason_buf,
+             "response body exceeds max_body_size (%zu bytes) once decoded from %s (the limit counts decoded bytes); "
+             "raise max_body_size, or set it to 0 for no limit", p->max_body_size, name);
+    return refuse(p, UVH_E_TOO_LARGE, p->reason_buf);
+  }
+  if (rc == UVH_E_NOMEM)
+    return refuse(p, UVH_E_NOMEM, "could not grow the buffer of the decoded response body");
+  snprintf(p->reason_buf, sizeof p->reason_buf, "corrupt %s-encoded body: %s", name, uvh__decoder_reason(p->decoder));
+  return refuse(p, UVH_E_PROTOCOL, p->reason_buf);
+}
+
+void uvh__parser_release(uvh_parser_t *p) {
+  uvh__decoder_free(p->decoder);
+  p->decoder = NULL;
 }
 
 char *uvh__parser_body_room(uvh_parser_t *p, size_t *room) {
@@ -442,6 +555,8 @@ char *uvh__parser_body_room(uvh_parser_t *p, size_t *room) {
 static int on_body(llhttp_t *l, const char *at, size_t len) {
   uvh_parser_t *p = PARSER(l);
   uvh_h1_message_t *r = p->resp;
+  if (p->decoder)
+    return decode_body(p, at, len);
   if (p->max_body_size && r->body.len + len > p->max_body_size)
     return refuse_limit(p, "body", "max_body_size", p->max_body_size);
   /* read into the body buffer itself (uvh__parser_body_room): in place */
@@ -481,6 +596,15 @@ static int on_message_complete(llhttp_t *l) {
     p->informational = 0;
     return start_head(p, 1);
   }
+  if (p->decoder) {
+    int rc = uvh__decoder_finish(p->decoder);
+    if (rc) {
+      snprintf(p->reason_buf, sizeof p->reason_buf, "corrupt %s-encoded body: %s",
+               uvh__coding_name((uvh_coding_t)p->resp->decoded), uvh__decoder_reason(p->decoder));
+      return refuse(p, rc, p->reason_buf);
+    }
+    uvh__parser_release(p);
+  }
   p->complete = 1;
   p->in_body = 0;
   /* stop here: bytes after the response do not belong to this request */
@@ -518,6 +642,7 @@ void uvh__parser_init(uvh_parser_t *p, uvh_h1_message_t *resp, int is_head, size
   p->is_head = is_head ? 1 : 0;
   p->max_headers_size = max_headers_size;
   p->max_body_size = max_body_size;
+  p->max_header_count = UVH_DEFAULT_MAX_HEADER_COUNT;
   p->ka_max = -1;
   p->ka_timeout = -1;
   start_head(p, 1);
@@ -532,6 +657,7 @@ void uvh__parser_init_request(uvh_parser_t *p, uvh_h1_message_t *msg, size_t max
   p->is_request = 1;
   p->max_headers_size = max_headers_size;
   p->max_body_size = max_body_size;
+  p->max_header_count = UVH_DEFAULT_MAX_HEADER_COUNT;
   p->ka_max = -1;
   p->ka_timeout = -1;
   start_head(p, 1);

@@ -50,11 +50,12 @@ int uvh__h1_request_head(uvh_buf_t *b, const uvh_h1_request_head_t *h) {
   size_t method_len = strlen(h->method), target_len = strlen(h->target);
   size_t host_len = h->host ? strlen(h->host) : 0;
   size_t ua_len = h->user_agent ? strlen(h->user_agent) : 0;
+  size_t ae_len = h->accept_encoding_len;
   size_t userinfo_len = h->userinfo ? strlen(h->userinfo) : 0;
   size_t proxy_len = h->proxy_userinfo ? strlen(h->proxy_userinfo) : 0;
   int send_length = !h->has_content_length && (h->body_len > 0 || body_methods);
   size_t need = method_len + 1 + target_len + 11 + (h->host ? 6 + host_len + 2 : 0) +
-                (h->user_agent ? 12 + ua_len + 2 : 0) +
+                (h->user_agent ? 12 + ua_len + 2 : 0) + (h->accept_encoding ? 17 + ae_len + 2 : 0) +
                 (userinfo_len ? 21 + (userinfo_len + 2) / 3 * 4 + 2 : 0) +
                 (h->proxy_userinfo ? 27 + (proxy_len + 2) / 3 * 4 + 2 : 0) + (send_length ? 16 + 20 + 2 : 0) +
                 h->headers_len + 2;
@@ -76,6 +77,11 @@ int uvh__h1_request_head(uvh_buf_t *b, const uvh_h1_request_head_t *h) {
   if (h->user_agent) {
     w = PUT_LIT(w, "User-Agent: ");
     w = put(w, h->user_agent, ua_len);
+    w = PUT_LIT(w, "\r\n");
+  }
+  if (h->accept_encoding) {
+    w = PUT_LIT(w, "Accept-Encoding: ");
+    w = put(w, h->accept_encoding, ae_len);
     w = PUT_LIT(w, "\r\n");
   }
   if (send_length) {

@@ -11,11 +11,12 @@ require Uvent;
 my %DEFAULT = (
     timeout => 60, max_connections => 10, max_headers_size => 65536, max_body_size => 1073741824,
     max_lifetime => 0, max_requests_per_connection => 0, max_queue => 0, queue_timeout => 0, max_total => 0,
-    read_timeout => 0, happy_eyeballs_delay => 0.25, dns_cache_ttl => 60,
+    read_timeout => 0, happy_eyeballs_delay => 0.25, dns_cache_ttl => 60, decompress => 1, max_header_count => 1000,
 );
 # checked by the XS (xs/request.h), which requests take too; and `resolve`
 my @SOCKET = qw(family tcp_nodelay tcp_keepalive so_linger socket_buffer_size local_address);
-my %WHOLE = map { $_ => 1 } qw(max_connections max_headers_size max_body_size max_requests_per_connection max_queue max_total);
+my %WHOLE = map { $_ => 1 } qw(max_connections max_headers_size max_body_size max_requests_per_connection max_queue max_total
+    max_header_count);
 my %SECONDS = map { $_ => 1 } qw(timeout max_lifetime queue_timeout read_timeout happy_eyeballs_delay dns_cache_ttl);
 # byte limits are size_t in the core; above 2**53 a Perl number is no longer exact
 my %BYTES = map { $_ => 1 } qw(max_headers_size max_body_size);
@@ -55,6 +56,10 @@ sub _create {
         if ref $proxy;
     Carp::croak("$class->new: 'env_proxy' must be 0 or 1, got " . _what($env_proxy))
         if defined $env_proxy && (ref $env_proxy || $env_proxy !~ /\A[01]?\z/);
+    # a flag: any defined plain value, true or false
+    Carp::croak("$class->new: 'decompress' must be true or false, got "
+        . (defined $c{decompress} ? _what($c{decompress}) : 'undef')) if !defined $c{decompress} || ref $c{decompress};
+    $c{decompress} = $c{decompress} ? 1 : 0;
     for my $key (sort keys %c) {
         my $v = $c{$key};
         Carp::croak("$class->new: '$key' must be a number >= 0, got " . (defined $v ? "'" . Uvent::_shown($v) . "'" : 'undef'))
@@ -489,7 +494,7 @@ for C<< new($loop, \%config) >>
 
 =item C<Uvent::HTTP::Pool-E<gt>new: expects (\%config, $loop), (\%config), ($loop) or nothing, got N arguments>
 
-=item C<Uvent::HTTP::Pool-E<gt>new: unknown config key 'KEY' (known: dns_cache_ttl, env_proxy, family, happy_eyeballs_delay, local_address, max_body_size, max_connections, max_headers_size, max_lifetime, max_queue, max_requests_per_connection, max_total, proxy, queue_timeout, read_timeout, resolve, so_linger, socket_buffer_size, tcp_keepalive, tcp_nodelay, timeout, tls)>
+=item C<Uvent::HTTP::Pool-E<gt>new: unknown config key 'KEY' (known: decompress, dns_cache_ttl, env_proxy, family, happy_eyeballs_delay, local_address, max_body_size, max_connections, max_header_count, max_headers_size, max_lifetime, max_queue, max_requests_per_connection, max_total, proxy, queue_timeout, read_timeout, resolve, so_linger, socket_buffer_size, tcp_keepalive, tcp_nodelay, timeout, tls)>
 
 (C<keys> and a list when several are unknown)
 
@@ -507,13 +512,17 @@ C<dns_cache_ttl> above 1e9 seconds (about 31 years), such as C<1e308>
 =item C<Uvent::HTTP::Pool-E<gt>new: 'KEY' must be a whole number, got 'VALUE'>
 
 for a fraction given to C<max_connections>, C<max_headers_size>,
-C<max_body_size>, C<max_requests_per_connection>, C<max_queue> or
-C<max_total>
+C<max_body_size>, C<max_header_count>, C<max_requests_per_connection>,
+C<max_queue> or C<max_total>
+
+=item C<Uvent::HTTP::Pool-E<gt>new: 'decompress' must be true or false, got WHAT>
+
+for undef or a reference
 
 =item C<Uvent::HTTP::Pool-E<gt>new: 'KEY' is too large (at most MAX), got 'VALUE'>
 
 for a count (C<max_connections>, C<max_requests_per_connection>,
-C<max_queue>, C<max_total>) above 4294967295, or a byte limit
+C<max_queue>, C<max_total>, C<max_header_count>) above 4294967295, or a byte limit
 (C<max_headers_size>, C<max_body_size>) above 2**53 (9007199254740992; on
 a 32-bit perl 4294967295)
 
@@ -652,7 +661,25 @@ exceeds the limit fails with C<too_large> as soon as the limit is crossed, or
 at once when its C<Content-Length> says it will; the body is never read
 further, and the message names the limit, e.g. C<response body exceeds
 max_body_size (1073741824 bytes); raise max_body_size, or set it to 0 for no
-limit>. Requests can override it.
+limit>. Requests can override it. A body Uvent decodes counts its decoded
+bytes (see L</DECOMPRESSION>): a decompression bomb fails as soon as it has
+expanded past the limit.
+
+=item max_header_count
+
+The most header lines a response may have, its chunked trailers included
+(default 1000; a whole number, 0 means no limit). A response with more fails
+with C<too_large> as the line over the limit arrives, e.g. C<response has
+more than max_header_count (1000) header and trailer lines; raise
+max_header_count, or set it to 0 for no limit>; the connection is closed.
+The header lines of a C<1xx> response are not counted (C<max_headers_size>
+bounds them). Requests can override it.
+
+=item decompress
+
+Whether requests ask for compressed bodies and decode them (default 1,
+true; any true or false value). See L</DECOMPRESSION>. Requests can
+override it.
 
 =item happy_eyeballs_delay
 
@@ -842,9 +869,18 @@ record byte by byte is not timed out.
 
 =item max_body_size
 
+=item max_header_count
+
 Limits for this request's response, overriding the pool's
-L</CONFIGURATION> (same meaning, 0 = no limit; a request that sets neither
-gets the pool's, by default 65536 and 1073741824 bytes).
+L</CONFIGURATION> (same meaning, 0 = no limit; a request that sets none
+gets the pool's, by default 65536 bytes, 1073741824 bytes and 1000 lines).
+
+=item decompress
+
+True: send C<Accept-Encoding> and decode the body; false: neither. Undef
+(the default) takes the pool's C<decompress> (by default true). See
+L</DECOMPRESSION>. A C<headers> entry named C<Accept-Encoding> turns
+decoding off for the request whatever this says.
 
 =item retry
 
@@ -1371,6 +1407,60 @@ total C<timeout> covers everything. A proxy that cannot be reached fails
 with C<connect> (C<proxy 127.0.0.1:3128: connection refused>) or C<resolve>
 (C<could not resolve proxy host 'NAME'>).
 
+=head1 DECOMPRESSION
+
+By default every request carries C<Accept-Encoding: gzip, deflate>, followed
+by C<, br> and C<, zstd> when Uvent was built with libbrotlidec and libzstd
+(C<Makefile.PL> looks for them with pkg-config and reports what it found;
+L<Uvent/decoders> lists them at run time), and a response body whose
+C<Content-Encoding> is exactly one of those codings is decoded as it
+arrives: zlib's streaming inflate writes straight into the response's body,
+so the coded body is never held (a few dozen KiB of decoder state and
+window at most; 8 MiB for zstd, whose larger windows are refused). Both
+forms servers send as C<deflate> are decoded, zlib-wrapped (RFC 1950) and
+raw (RFC 1951), told apart by the first two bytes; a gzip body may hold
+several members; C<x-gzip> counts as C<gzip>.
+
+A decoded response follows Go's rule: C<Content-Encoding> and
+C<Content-Length> (which described the coded bytes) are removed from its
+headers, and L<Uvent::HTTP::Response/decoded> names the coding (the empty
+string when the body was not decoded). C<max_body_size> counts the decoded
+bytes, so a decompression bomb fails with C<too_large> as soon as it has
+expanded past the limit and memory stays bounded by it; the coded bytes
+are held to it as well.
+
+Left alone, with C<decoded> empty and every header as sent:
+
+=over 4
+
+=item *
+
+a request with C<< decompress => 0 >> (or a pool with it): no
+C<Accept-Encoding> is sent either;
+
+=item *
+
+a request with its own C<Accept-Encoding> header: it is sent as given, and
+the body, whatever its coding, is the application's to decode;
+
+=item *
+
+anything but exactly one known coding: C<identity>, an unknown coding,
+stacked codings (C<gzip, br>, or two C<Content-Encoding> headers), a coding
+this build lacks;
+
+=item *
+
+responses without a body: C<HEAD>, C<204>, C<304> and C<Content-Length: 0>
+(a chunked or close-delimited body with no bytes decodes to an empty body).
+
+=back
+
+A coded stream that is corrupt (a bad header or checksum, cut short at the
+end of the body, followed by other bytes) fails the request with
+C<protocol>, naming the coding (C<corrupt gzip-encoded body: incorrect data
+check>), and the connection is closed.
+
 =head1 CALLBACKS
 
     response_callback => sub {
@@ -1504,7 +1594,7 @@ caller's line:
 
 =item C<expects a hashref of parameters or a Uvent::HTTP::Request>
 
-=item C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method, headers, body, timeout, connect_timeout, max_headers_size, max_body_size, retry, idempotent, tls, proxy, response_callback)>
+=item C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method, headers, body, timeout, connect_timeout, read_timeout, max_headers_size, max_body_size, retry, idempotent, tls, response_callback, family, tcp_nodelay, tcp_keepalive, so_linger, socket_buffer_size, local_address, proxy, decompress, max_header_count)>
 
 (without the C<request> prefix)
 
@@ -1564,7 +1654,10 @@ the default.
 =item C<'timeout' must be a number, got 'VALUE'>
 
 (without the prefix) for a value that does not look like a number; likewise
-C<'connect_timeout'>, C<'max_headers_size'> and C<'max_body_size'>
+C<'connect_timeout'>, C<'max_headers_size'>, C<'max_body_size'> and
+C<'max_header_count'>
+
+=item C<'max_header_count' must be a whole number E<gt>= 0, got 'VALUE'>
 
 =item C<invalid 'proxy' 'URL': REASON>
 

@@ -128,6 +128,16 @@ default: the pool's (0, none);
 response limits in bytes, 0 for none, default: the pool's (unless configured,
 65536 and 1073741824; see L<Uvent::HTTP::Pool/CONFIGURATION>);
 
+=item max_header_count
+
+the most response header and trailer lines, 0 for none, default: the
+pool's (unless configured, 1000);
+
+=item decompress
+
+ask for compressed bodies and decode them, true or false, default: the
+pool's (unless configured, true; see L<Uvent::HTTP::Pool/DECOMPRESSION>);
+
 =item retry
 
 whether the request may be sent again on a new connection when a reused
@@ -166,8 +176,8 @@ when C<\%params> is not a hashref, and with
 C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method,
 headers, body, timeout, connect_timeout, read_timeout, max_headers_size,
 max_body_size, retry, idempotent, tls, response_callback, family, tcp_nodelay,
-tcp_keepalive, so_linger, socket_buffer_size, local_address, proxy)>
-(C<parameters> and a list when several are unknown).
+tcp_keepalive, so_linger, socket_buffer_size, local_address, proxy, decompress,
+max_header_count)> (C<parameters> and a list when several are unknown).
 
 =head1 METHODS
 
@@ -224,6 +234,17 @@ The response header limit; undef means the pool's.
 
 The response body limit; undef means the pool's (by default 1073741824
 bytes, 1 GiB), 0 no limit.
+
+=head2 max_header_count
+
+The limit on response header and trailer lines; undef means the pool's (by
+default 1000), 0 no limit.
+
+=head2 decompress
+
+Whether the request asks for a compressed body and decodes it; true or
+false, undef means the pool's (by default true). See
+L<Uvent::HTTP::Pool/DECOMPRESSION>.
 
 =head2 retry
 

@@ -121,6 +121,16 @@ and its pool are gone. Change a copy, not the returned value through an
 alias (C<for ($response-E<gt>body) { s/a/b/ }>): that would change what
 later calls return.
 
+=head2 decoded
+
+    my $coding = $response->decoded;    # 'gzip', 'deflate', 'br', 'zstd' or ''
+
+The content coding Uvent decoded the body from, or the empty string (never
+undef) when the body is as the server sent it. When it names a coding, the
+body is the decoded one and the response has no C<Content-Encoding> or
+C<Content-Length> header any more (Go's rule). See
+L<Uvent::HTTP::Pool/DECOMPRESSION> for when a body is decoded.
+
 =head2 trailers
 
     my $trailers = $response->trailers;

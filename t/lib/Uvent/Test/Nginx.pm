@@ -6,6 +6,7 @@ package Uvent::Test::Nginx;
 #   plan skip_all => $why if $why;
 #   my $ng = Uvent::Test::Nginx->new(keepalive_timeout => 75, keepalive_requests => 10000);
 #   $ng->url('/hello.txt'); $ng->file_content('1m.bin'); $ng->stop;
+#   $ng->url("/gzip/words.txt");   # the same files, gzip-encoded when the client accepts it
 #
 # nginx runs in the foreground (daemon off, master_process off) as a direct
 # child of the test process, with every path it writes inside a temp dir.
@@ -40,6 +41,7 @@ my %FILES = (
     '4k.bin'    => _pattern(4096),
     '64k.bin'   => _pattern(65536),
     '1m.bin'    => _pattern(1048576),
+    'words.txt' => join('', map { "word $_ " . ($_ * 7919 % 10007) . "\n" } 1 .. 20000),
 );
 
 sub _pattern {
@@ -225,6 +227,14 @@ sub _write_config {
 
         location = /status/204 { return 204; }
         location = /redirect   { return 302 /hello.txt; }
+
+        # the same files gzip-encoded when asked (Accept-Encoding: gzip)
+        location /gzip/ {
+            alias $dir/html/;
+            gzip on;
+            gzip_types *;
+            gzip_min_length 1;
+        }
 
 $self->{server_extra}
 LOC

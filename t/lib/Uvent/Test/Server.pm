@@ -23,6 +23,12 @@ package Uvent::Test::Server;
 #    "100 Continue" before the body is read, as real servers do;
 #  - a request with `Connection: close` (or HTTP/1.0 without keep-alive) gets
 #    `Connection: close` and the connection is closed, on every normal route;
+#  - GET /encoded?coding=C[&chunked=1][&size=N][&corrupt=header|checksum|
+#    truncate|trailing] answers encoded_text(N) in content coding C (gzip,
+#    deflate-zlib, deflate-raw, br, zstd; br and zstd through the brotli and
+#    zstd tools, a 501 without them: encoder_missing(C) says why), and
+#    /gzip-bomb?mb=N sends gzip that expands to N MiB of zeros, made on the
+#    fly from one precomputed block (STREAM_LIMIT bounds its time);
 #  - raw => { NAME => BYTES }: GET /raw/NAME is answered with exactly BYTES,
 #    and the server keeps the connection open (to see whether the client
 #    discards it).
@@ -392,6 +398,51 @@ sub _server_main {
 # ---------------------------------------------------------------------------
 # One connection (runs in its own child process)
 # ---------------------------------------------------------------------------
+
+# The text /encoded sends: numbered lines, compressible but not trivially.
+sub encoded_text {
+    my ($size) = @_;
+    my $out = '';
+    my $i = 0;
+    $out .= sprintf "line %d: %d\n", $i, ($i * 2654435761) % 4294967296 while ++$i && length $out < $size;
+    return substr $out, 0, $size;
+}
+
+# The command-line tool br and zstd are made with, or undef.
+sub _encoder_tool {
+    my ($coding) = @_;
+    my $tool = { br => 'brotli', zstd => 'zstd' }->{$coding} or return;
+    for my $d (split /:/, $ENV{PATH} // '') {
+        return "$d/$tool" if length $d && -f "$d/$tool" && -x _;
+    }
+    return;
+}
+
+# Why the server cannot send `coding` (a tool is not installed), or undef.
+sub encoder_missing {
+    my ($class, $coding) = @_;
+    return undef if $coding !~ /\A(?:br|zstd)\z/ || _encoder_tool($coding);
+    return ($coding eq 'br' ? 'brotli' : 'zstd') . " (the command-line tool) is not installed: no $coding test data";
+}
+
+sub encode_body {
+    my ($coding, $text) = @_;
+    require Compress::Raw::Zlib;
+    if ($coding eq 'gzip' || $coding eq 'deflate-zlib' || $coding eq 'deflate-raw') {
+        my $bits = { gzip => 31, 'deflate-zlib' => 15, 'deflate-raw' => -15 }->{$coding};
+        my ($d) = Compress::Raw::Zlib::Deflate->new(-WindowBits => $bits, -AppendOutput => 1);
+        my $out = '';
+        $d->deflate($text, $out);
+        $d->flush($out);
+        return $out;
+    }
+    my $tool = _encoder_tool($coding) or return;
+    my $tmp = File::Temp->new;
+    print $tmp $text;
+    close $tmp;
+    my $out = `$tool -q -c < $tmp`;
+    return $? ? undef : $out;
+}
 
 package Uvent::Test::Server::Conn;
 
@@ -861,6 +912,8 @@ my %ROUTES = (
     '/idle-reset'        => \&r_idle_reset,
     '/unsolicited'       => \&r_unsolicited,
     '/headers-split'     => \&r_headers_split,
+    '/encoded'           => \&r_encoded,
+    '/gzip-bomb'         => \&r_gzip_bomb,
 );
 
 sub dispatch {
@@ -1079,6 +1132,63 @@ sub r_endless {
     my $chunk = sprintf("%x\r\n", 65536) . ('x' x 65536) . "\r\n";
     my $end = now + Uvent::Test::Server::STREAM_LIMIT();
     $self->send_all($chunk) while now < $end;    # exits when the client closes
+    return 'reset';
+}
+
+sub r_encoded {
+    my ($self, $req) = @_;
+    my $coding = $req->{q}{coding} // 'gzip';
+    my $text = Uvent::Test::Server::encoded_text(num($req->{q}{size}, 100000));
+    my $body = Uvent::Test::Server::encode_body($coding, $text);
+    return $self->respond($req, code => 501, body => 'no encoder') unless defined $body;
+    my $corrupt = $req->{q}{corrupt} // '';
+    if ($corrupt eq 'header') {
+        # raw deflate has no header: 0xff starts a block of the reserved type
+        substr($body, 0, 1) = $coding eq 'deflate-raw' ? "\xff" : chr(ord(substr $body, 0, 1) ^ 0x55);
+    } elsif ($corrupt eq 'checksum') {    # gzip: CRC-32 then length; zlib: Adler-32
+        my $at = length($body) - ($coding eq 'gzip' ? 8 : 1);
+        substr($body, $at, 1) = chr(ord(substr $body, $at, 1) ^ 1);
+    } elsif ($corrupt eq 'truncate') {
+        substr($body, -4) = '';
+    } elsif ($corrupt eq 'trailing') {
+        $body .= 'trailing garbage';
+    }
+    (my $name = $coding) =~ s/-.*//;
+    my @h = ([ 'Content-Encoding', $name ], [ 'Content-Type', 'text/plain' ], [ 'X-Decoded-Length', length $text ]);
+    return $self->respond($req, headers => \@h, body => $body) unless $req->{q}{chunked};
+    my $close = $req->{client_close} || $req->{q}{close};
+    my $data = $self->head(headers => [ @h, [ 'Transfer-Encoding', 'chunked' ] ], close_hdr => $close);
+    if ($req->{method} ne 'HEAD') {
+        for (my $off = 0; $off < length $body; $off += 1000) {
+            my $piece = substr $body, $off, 1000;
+            $data .= sprintf("%x\r\n", length $piece) . "$piece\r\n";
+        }
+        $data .= "0\r\n\r\n";
+    }
+    $self->send_all($data);
+    return $close ? 'close' : 'keep';
+}
+
+# A gzip member whose deflate data is one block, repeated: the block is
+# 1 MiB of zeros compressed and then fully flushed (byte-aligned, with no
+# reference to what came before), so each copy decodes to 1 MiB more.
+sub r_gzip_bomb {
+    my ($self, $req) = @_;
+    require Compress::Raw::Zlib;
+    my $mb = num($req->{q}{mb}, 10240);
+    my ($d) = Compress::Raw::Zlib::Deflate->new(-WindowBits => -15, -Level => 9, -AppendOutput => 1);
+    my $block = '';
+    $d->deflate("\0" x 1048576, $block);
+    $d->flush($block, Compress::Raw::Zlib::Z_FULL_FLUSH());
+    $self->send_all($self->head(headers => [ [ 'Content-Encoding', 'gzip' ], [ 'Transfer-Encoding', 'chunked' ] ]));
+    return 'keep' if $req->{method} eq 'HEAD';
+    my $gzip_header = "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03";
+    $self->send_all(sprintf("%x\r\n", length $gzip_header) . "$gzip_header\r\n");
+    my $chunk = sprintf("%x\r\n", length $block) . "$block\r\n";
+    my $end = now + Uvent::Test::Server::STREAM_LIMIT();
+    for (my $i = 0; $i < $mb && now < $end; $i++) {
+        $self->send_all($chunk);    # exits when the client closes
+    }
     return 'reset';
 }
 
