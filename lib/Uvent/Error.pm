@@ -10,7 +10,7 @@ our $VERSION = '0.03';
 my @CODES;
 BEGIN {
     @CODES = qw(resolve connect connect_timeout timeout connection_closed protocol too_large cancelled
-        queue_full queue_timeout tls nomem);
+        queue_full queue_timeout tls redirection_limit bad_redirect nomem);
 }
 use constant { map { uc($_) => $_ } @CODES };
 my %IS_CODE = map { $_ => 1 } @CODES;

@@ -38,7 +38,9 @@
   X(QUEUE_FULL,      -28, "queue_full",        "destination queue is full")    \
   X(QUEUE_TIMEOUT,   -29, "queue_timeout",     "no connection became free in time") \
   X(INHERITED,       -30, "inherited",         "request was inherited across fork") \
-  X(TLS,             -31, "tls",               "TLS failure")
+  X(TLS,             -31, "tls",               "TLS failure")                  \
+  X(REDIRECTION_LIMIT, -32, "redirection_limit", "too many redirects")         \
+  X(BAD_REDIRECT,    -33, "bad_redirect",      "unusable redirect")
 
 typedef enum {
 #define UVH_ERROR_ENUM(name, value, code, msg) UVH_E_##name = value,
@@ -48,7 +50,7 @@ typedef enum {
 } uvh_errno_t;
 
 /* Asynchronous codes are consecutive: slot 0 is UVH_E_RESOLVE. */
-#define UVH_ERROR_SLOTS 12
+#define UVH_ERROR_SLOTS 14
 /* Index of an asynchronous error code (for counters), or -1. */
 int uvh_error_slot(int err);
 

@@ -13,6 +13,9 @@ my %DEFAULT = (
     max_lifetime => 0, max_requests_per_connection => 0, max_queue => 0, queue_timeout => 0, max_total => 0,
     read_timeout => 0,
 );
+# request parameters the pool gives a default for, kept for the redirect
+# step and the cookies (Pool.xs's _defaults); the others are the core's
+my %REQUEST_DEFAULT = (follow_redirect => 1, redirection_limit => 20, allow_downgrade => 0, cookie_jar => undef);
 my %WHOLE = map { $_ => 1 } qw(max_connections max_headers_size max_body_size max_requests_per_connection max_queue max_total);
 my %SECONDS = map { $_ => 1 } qw(timeout max_lifetime queue_timeout read_timeout);
 # byte limits are size_t in the core; above 2**53 a Perl number is no longer exact
@@ -36,12 +39,15 @@ sub _create {
     $config //= {};
     Carp::croak("$class->new: the config must be a hashref (or give a Uvent::Loop alone), got "
         . _what($config)) unless ref $config eq 'HASH';
-    if (my @unknown = grep { !exists $DEFAULT{$_} && $_ ne 'tls' } keys %$config) {
+    if (my @unknown = grep { !exists $DEFAULT{$_} && !exists $REQUEST_DEFAULT{$_} && $_ ne 'tls' } keys %$config) {
         Carp::croak("$class->new: unknown config key" . (@unknown > 1 ? 's' : '') . ' '
-            . join(', ', map { "'" . Uvent::_shown($_) . "'" } sort @unknown) . ' (known: ' . join(', ', sort keys %DEFAULT, 'tls') . ')');
+            . join(', ', map { "'" . Uvent::_shown($_) . "'" } sort @unknown) . ' (known: '
+            . join(', ', sort keys %DEFAULT, keys %REQUEST_DEFAULT, 'tls') . ')');
     }
     my %c = (%DEFAULT, %$config);
     my $tls = delete $c{tls};
+    my %request_default = (%REQUEST_DEFAULT, map { $_ => delete $c{$_} } grep { exists $c{$_} } keys %REQUEST_DEFAULT);
+    _check_request_defaults("$class->new", \%request_default);
     for my $key (sort keys %c) {
         my $v = $c{$key};
         Carp::croak("$class->new: '$key' must be a number >= 0, got " . (defined $v ? "'" . Uvent::_shown($v) . "'" : 'undef'))
@@ -63,7 +69,26 @@ sub _create {
         unless Scalar::Util::blessed($loop) && $loop->isa('Uvent::Loop');
     my $pool = $class->_new($loop, \%c, $is_instance);
     $pool->_set_tls($tls) if defined $tls;
+    $pool->_defaults(\%request_default);
     return $pool;
+}
+
+sub _check_request_defaults {
+    my ($prefix, $d) = @_;
+    my $limit = $d->{redirection_limit};
+    Carp::croak("$prefix: 'redirection_limit' must be a whole number >= 0 (at most 1000000), got "
+        . (defined $limit ? "'" . Uvent::_shown($limit) . "'" : 'undef'))
+        unless defined $limit && !ref $limit && $limit =~ /\A\d+\z/ && $limit <= 1e6;
+    _check_jar($prefix, $d->{cookie_jar}) if defined $d->{cookie_jar};
+}
+
+# A cookie jar is any object with HTTP::CookieJar's two methods, as HTTP::Tiny takes it.
+sub _check_jar {
+    my ($prefix, $jar) = @_;
+    my @missing = grep { !(Scalar::Util::blessed($jar) && $jar->can($_)) } qw(add cookie_header);
+    Carp::croak("$prefix: 'cookie_jar' must be an object with the methods add and cookie_header (as "
+        . "HTTP::CookieJar has), got " . _what($jar) . (Scalar::Util::blessed($jar) ? ' without ' . join(' and ', @missing) : ''))
+        if @missing;
 }
 
 # a bad argument, for a croak
@@ -132,6 +157,356 @@ sub instance {
     shift if @_ && defined $_[0] && !ref $_[0] && $_[0]->isa(__PACKAGE__);
     my $loop = shift // Uvent::Loop->default;
     return $loop->_instance // $loop->_instance(__PACKAGE__->_create({}, $loop, 1));
+}
+
+# ---- the redirect step, forms, JSON and cookies -------------------------
+#
+# A request goes straight to the core unless it has a form, json or a
+# cookie jar (xs/pool.xsh calls _submit_first then). The core calls
+# _hop_done (xs/callbacks.h's uvx_on_hop) for a redirect response of any
+# request and for every response of a request submitted through here; it
+# submits the next hop with _submit_hop, or calls the response_callback,
+# once for the whole chain. The chain's state lives in the request hash
+# under _uvent_chain while a hop runs.
+
+# the fields a hop is built from (xs/request.h reads them from its hash)
+my @CORE_FIELDS = qw(uri method headers body timeout connect_timeout read_timeout max_headers_size max_body_size
+    retry idempotent tls);
+my %REDIRECT_CODE = map { $_ => 1 } 301, 302, 303, 307, 308;
+# user headers that are sent only while the chain stays on the first origin
+my %ORIGIN_BOUND = map { $_ => 1 } qw(authorization cookie proxy-authorization host);
+# headers about the body, dropped with it when a redirect turns into GET (RFC 9110 15.4)
+my %ABOUT_BODY = map { $_ => 1 } qw(content-length content-type content-encoding content-language content-location
+    digest content-digest repr-digest last-modified);
+my %MESSAGE = (redirection_limit => 'too many redirects', bad_redirect => 'unusable redirect',
+    timeout => 'request timed out');
+
+sub _submit_first {
+    my ($pool, $request) = @_;
+    my $prefix = 'Uvent::HTTP::Pool->request';
+    my $chain = _chain_of($request, $pool->_defaults, $prefix);
+    my $fields = _wire_fields($chain);
+    $request->{_uvent_chain} = $chain;
+    my ($client, $ok);
+    $ok = eval { $client = $pool->_submit_hop($request, $fields); 1 };
+    unless ($ok) {
+        delete $request->{_uvent_chain};
+        die $@;
+    }
+    return $client;
+}
+
+# The state of a chain at its first hop: the core fields, the body a form
+# or json makes, the headers as pairs, the jar, the origin.
+sub _chain_of {
+    my ($request, $defaults, $prefix) = @_;
+    my %f = map { exists $request->{$_} ? ($_ => $request->{$_}) : () } @CORE_FIELDS;
+    my $jar = exists $request->{cookie_jar} ? $request->{cookie_jar} : $defaults ? $defaults->{cookie_jar} : undef;
+    _check_jar($prefix, $jar) if defined $jar;
+    my $content_type;
+    if (defined $request->{form}) {
+        ($f{body}, $content_type) = _form_body($request->{form}, $prefix);
+    } elsif (defined $request->{json}) {
+        $f{body} = _json_encode($request->{json}, $prefix);
+        $content_type = 'application/json';
+    }
+    my $h = $f{headers};
+    my @headers = ref $h eq 'HASH' ? (map { my $k = $_; my $v = $h->{$k}; ref $v eq 'ARRAY' ? (map { [$k, $_] } @$v) : [$k, $v] } keys %$h)
+        : ref $h eq 'ARRAY' && !(@$h % 2) ? (map { [$h->[2 * $_], $h->[2 * $_ + 1]] } 0 .. $#$h / 2)
+        : ();
+    # a bad 'headers' value stays as it is: building the request croaks about it
+    my $shape_ok = !defined $h || ref $h eq 'HASH' || (ref $h eq 'ARRAY' && !(@$h % 2));
+    push @headers, ['Content-Type', $content_type]
+        if $content_type && !grep { defined $_->[0] && lc $_->[0] eq 'content-type' } @headers;
+    my $uri = defined $f{uri} ? "$f{uri}" : undef;
+    my ($key) = defined $uri ? Uvent::_url_info($uri) : ();
+    return { fields => \%f, headers => $shape_ok ? \@headers : undef, jar => $jar, uri => $uri, key => $key,
+        origin => $key, redirects => [] };
+}
+
+# The hash a hop is built from: the chain's fields, its headers, and the
+# jar's cookies for the hop's URI (with a user's Cookie header, one
+# Cookie header: RFC 6265 5.4 allows no more).
+sub _wire_fields {
+    my ($chain) = @_;
+    my %f = %{ $chain->{fields} };
+    return \%f unless $chain->{headers};
+    my @headers = map { [@$_] } @{ $chain->{headers} };
+    if ($chain->{jar} && defined $chain->{uri}) {
+        my $cookies = $chain->{jar}->cookie_header(_no_fragment($chain->{uri}));
+        if (defined $cookies && length $cookies) {
+            my ($user) = grep { defined $_->[0] && lc $_->[0] eq 'cookie' } @headers;
+            if ($user) { $user->[1] = "$user->[1]; $cookies" } else { push @headers, ['Cookie', $cookies] }
+        }
+    }
+    $f{headers} = [map {@$_} @headers];
+    return \%f;
+}
+
+sub _no_fragment { my ($u) = @_; $u =~ s/#.*\z//s; return $u }
+
+sub _param {
+    my ($request, $defaults, $name) = @_;
+    return $request->{$name} if defined $request->{$name};
+    return $defaults && exists $defaults->{$name} ? $defaults->{$name} : $REQUEST_DEFAULT{$name};
+}
+
+# A hop finished (see above). Gets ($request, $response, $error, $pool,
+# $time_left): $pool undef when the Perl pool is gone, $time_left -1 when
+# the request has no timeout.
+sub _hop_done {
+    my ($request, $response, $error, $pool, $left) = @_;
+    my $chain = delete $request->{_uvent_chain};
+    my $died;
+    if ($chain && $chain->{jar} && $response->code) {
+        for my $pair (@{ $response->header_list }) {
+            next unless lc $pair->[0] eq 'set-cookie';
+            next if eval { $chain->{jar}->add(_no_fragment($chain->{uri}), $pair->[1]); 1 };
+            $died = $@;
+            last;
+        }
+    }
+    if (!$error && !defined $died && $REDIRECT_CODE{ $response->code } && $pool) {
+        my $defaults = $pool->_defaults;
+        if (_param($request, $defaults, 'follow_redirect')) {
+            my ($followed, $err);
+            # whatever happens here, the callback below runs once
+            my $ok = eval {
+                $chain //= _chain_of($request, $defaults, 'Uvent::HTTP::Pool->request');
+                ($followed, $err) = _follow($pool, $request, $response, $chain, $defaults, $left, \$died);
+                1;
+            };
+            $died //= $@ unless $ok;
+            return if $followed;
+            $error = $err;
+        }
+    }
+    $response->_set_chain($chain->{uri}, $chain->{redirects}) if $chain && @{ $chain->{redirects} };
+    my $cb = $request->{response_callback};
+    if (defined $died) {
+        # the hook's exception is the one run rethrows; the callback still runs once
+        warn "Uvent: the response_callback died after a cookie jar or redirect_callback had: $@"
+            unless eval { $cb->($request, $response, $error) if $cb; 1 };
+        die $died;
+    }
+    $cb->($request, $response, $error) if $cb;
+    return;
+}
+
+# Follow a redirect response: 1 when the next hop was submitted, else
+# (undef, $error) with the error ending the chain, or () when the 3xx is
+# the final response.
+sub _follow {
+    my ($pool, $request, $response, $chain, $defaults, $left, $died) = @_;
+    my $code = $response->code;
+    my @location = grep { lc $_->[0] eq 'location' } @{ $response->header_list };
+    # no Location: nothing to follow, the response is the answer (as curl and browsers take it)
+    return () unless @location && $location[0][1] =~ /\S/;
+    my $fail = sub { (undef, _chain_error($pool, $request, $chain, @_)) };
+    return $fail->('bad_redirect', "the $code response has " . @location . ' different Location headers')
+        if grep { $_->[1] ne $location[0][1] } @location;
+    my $limit = _param($request, $defaults, 'redirection_limit');
+    return $fail->('redirection_limit', "more than $limit redirect" . ($limit == 1 ? '' : 's'))
+        if @{ $chain->{redirects} } >= $limit;
+    my $shown = Uvent::_shown($location[0][1]);
+    my ($next, $key) = Uvent::_url_resolve($chain->{uri}, $location[0][1]);
+    return $fail->('bad_redirect', "the $code response's Location '$shown' cannot be followed: $key")
+        unless defined $next;
+    return $fail->('bad_redirect', "refusing to follow the $code response from https to '" . _no_fragment($next)
+        . "' (allow_downgrade is off)")
+        if $chain->{key} =~ /\Ahttps:/ && $key =~ /\Ahttp:/ && !_param($request, $defaults, 'allow_downgrade');
+    if ($left >= 0 && $left < 0.001) {
+        my $timeout = defined $chain->{fields}{timeout} ? $chain->{fields}{timeout} : 20;
+        return $fail->('timeout', "no complete response within $timeout s, over " . @{ $chain->{redirects} }
+            . ' redirect' . (@{ $chain->{redirects} } == 1 ? '' : 's'));
+    }
+    if (my $rcb = $request->{redirect_callback}) {
+        my $go;
+        unless (eval { $go = $rcb->($request, $response, $next); 1 }) {
+            $$died = $@;
+            return ();
+        }
+        return () unless $go;
+    }
+    my %f = %{ $chain->{fields} };
+    my @headers = $chain->{headers} ? @{ $chain->{headers} } : ();
+    my $method = defined $f{method} ? $f{method} : 'GET';
+    my $to_get = $code == 303 ? $method ne 'HEAD' : ($code == 301 || $code == 302) && $method ne 'GET' && $method ne 'HEAD';
+    if ($to_get) {
+        $f{method} = 'GET';
+        delete $f{body};
+        @headers = grep { !$ABOUT_BODY{ lc $_->[0] } } @headers;
+    }
+    my $left_origin = $chain->{left_origin} || $key ne $chain->{origin};
+    @headers = grep { !$ORIGIN_BOUND{ lc $_->[0] } } @headers if $left_origin;
+    $f{uri} = $next;
+    $f{timeout} = $left if $left >= 0;
+    my $hop = { %$chain, fields => \%f, headers => $chain->{headers} ? \@headers : undef, uri => $next, key => $key,
+        left_origin => $left_origin, redirects => [@{ $chain->{redirects} }, $response] };
+    my $fields;
+    unless (eval { $fields = _wire_fields($hop); 1 }) {
+        $$died = $@;
+        return ();
+    }
+    $request->{_uvent_chain} = $hop;
+    return 1 if eval { $pool->_submit_hop($request, $fields); 1 };
+    my $why = $@;
+    delete $request->{_uvent_chain};
+    $why =~ s/\AUvent::HTTP::Pool->request: //;
+    $why =~ s/ at \S+ line \d+\.?\n\z//;
+    return $fail->('bad_redirect', "the $code response's Location '$shown' cannot be followed: $why");
+}
+
+# An error of the chain itself, worded as the core words its own.
+sub _chain_error {
+    my ($pool, $request, $chain, $code, $detail) = @_;
+    my ($key, $target) = defined $chain->{uri} ? Uvent::_url_info($chain->{uri}) : ();
+    my $method = defined $chain->{fields}{method} ? $chain->{fields}{method} : 'GET';
+    $pool->_count_error($code);
+    return bless { code => $code, errno => undef,
+        message => "$MESSAGE{$code} ($method " . ($key // '') . ($target // '') . "): $detail" }, 'Uvent::Error';
+}
+
+# ---- forms
+
+sub _form_body {
+    my ($form, $prefix) = @_;
+    my @pairs;
+    if (ref $form eq 'HASH') {
+        for my $name (sort keys %$form) {
+            my $v = $form->{$name};
+            push @pairs, ref $v eq 'ARRAY' ? (map { [$name, $_] } @$v) : [$name, $v];
+        }
+    } elsif (ref $form eq 'ARRAY') {
+        Carp::croak("$prefix: 'form' arrayref must hold name => value pairs (odd number of elements)") if @$form % 2;
+        @pairs = map { [$form->[2 * $_], $form->[2 * $_ + 1]] } 0 .. $#$form / 2;
+    } else {
+        Carp::croak("$prefix: 'form' must be an arrayref of name => value pairs or a hashref, got " . _what($form));
+    }
+    for my $pair (@pairs) {
+        Carp::croak("$prefix: form field names must be defined strings") if !defined $pair->[0] || ref $pair->[0];
+        my $shown = Uvent::_shown($pair->[0]);
+        my $v = $pair->[1];
+        Carp::croak("$prefix: form field '$shown' must be a string, or a hashref with 'file' or 'content', got "
+            . (defined $v ? _what($v) : 'undef'))
+            if !defined $v || (ref $v && ref $v ne 'HASH');
+    }
+    return grep({ ref $_->[1] } @pairs) ? _multipart_body(_multipart_parts(\@pairs, $prefix))
+        : (_urlencoded(\@pairs), 'application/x-www-form-urlencoded');
+}
+
+# Names and values are characters, sent as UTF-8 (as HTML forms and
+# HTTP::Tiny do): a string of bytes is taken as Latin-1 characters.
+sub _form_text { my ($s) = @_; $s = "$s"; utf8::encode($s); return $s }
+
+sub _urlencoded {
+    my ($pairs) = @_;
+    my $enc = sub {
+        my $s = _form_text($_[0]);
+        $s =~ s/([^A-Za-z0-9*\-._ ])/sprintf('%%%02X', ord $1)/ge;
+        $s =~ tr/ /+/;
+        return $s;
+    };
+    return join '&', map { $enc->($_->[0]) . '=' . $enc->($_->[1]) } @$pairs;
+}
+
+# The parts of a multipart/form-data body: each a head and either its
+# content or the file to read it from (read when the body is made: until
+# uploads stream, at submit).
+sub _multipart_parts {
+    my ($pairs, $prefix) = @_;
+    my @parts;
+    my $quote = sub { my $s = _form_text($_[0]); $s =~ s/"/%22/g; $s =~ s/\r/%0D/g; $s =~ s/\n/%0A/g; $s };
+    for my $pair (@$pairs) {
+        my ($name, $v) = @$pair;
+        my $shown = Uvent::_shown($name);
+        my $disposition = 'Content-Disposition: form-data; name="' . $quote->($name) . '"';
+        unless (ref $v) {
+            push @parts, { head => "$disposition\r\n\r\n", content => _form_text($v) };
+            next;
+        }
+        if (my @unknown = grep { !/\A(?:file|content|filename|content_type)\z/ } sort keys %$v) {
+            Carp::croak("$prefix: form field '$shown': unknown key" . (@unknown > 1 ? 's ' : ' ')
+                . join(', ', map { "'" . Uvent::_shown($_) . "'" } @unknown) . ' (known: file, content, filename, content_type)');
+        }
+        Carp::croak("$prefix: form field '$shown' needs one of 'file' and 'content'")
+            unless defined $v->{file} xor defined $v->{content};
+        my $part = {};
+        my $filename = $v->{filename};
+        if (defined $v->{file}) {
+            my $path = $v->{file};
+            Carp::croak("$prefix: form field '$shown': cannot read file '" . Uvent::_shown($path) . "': "
+                . (-d $path ? 'Is a directory' : $!))
+                unless -f $path && -r _;
+            $part->{file} = $path;
+            ($filename = $path) =~ s{.*[/\\]}{}s unless defined $filename;
+        } else {
+            my $content = $v->{content};
+            Carp::croak("$prefix: form field '$shown': 'content' must be a string of bytes") if ref $content;
+            $content = "$content";
+            Carp::croak("$prefix: Wide character in form field '$shown' content: encode it to bytes first "
+                . "(utf8::encode or Encode::encode_utf8)") if utf8::is_utf8($content) && !utf8::downgrade($content, 1);
+            $part->{content} = $content;
+        }
+        my $type = defined $v->{content_type} ? "$v->{content_type}" : 'application/octet-stream';
+        Carp::croak("$prefix: form field '$shown': 'content_type' must be printable ASCII")
+            if $type =~ /[^\x20-\x7e]/;
+        $part->{head} = $disposition . (defined $filename ? '; filename="' . $quote->($filename) . '"' : '')
+            . "\r\nContent-Type: $type\r\n\r\n";
+        push @parts, $part;
+    }
+    return \@parts;
+}
+
+sub _multipart_body {
+    my ($parts) = @_;
+    for my $part (grep { defined $_->{file} } @$parts) {
+        open my $fh, '<:raw', $part->{file}
+            or Carp::croak("Uvent::HTTP::Pool->request: cannot read file '" . Uvent::_shown($part->{file}) . "': $!");
+        local $/;
+        my $content = <$fh>;
+        $part->{content} = defined $content ? $content : '';
+    }
+    my $boundary;
+    for (1 .. 100) {
+        my $try = '------------------------Uvent' . join '', map { ('0' .. '9', 'a' .. 'z')[rand 36] } 1 .. 24;
+        next if grep { index($_->{content}, $try) >= 0 || index($_->{head}, $try) >= 0 } @$parts;
+        $boundary = $try;
+        last;
+    }
+    Carp::croak('Uvent::HTTP::Pool->request: found no multipart boundary absent from the form') unless $boundary;
+    my $body = join '', map { "--$boundary\r\n$_->{head}$_->{content}\r\n" } @$parts;
+    delete $_->{content} for grep { defined $_->{file} } @$parts;
+    return ("$body--$boundary--\r\n", "multipart/form-data; boundary=$boundary");
+}
+
+# ---- JSON
+
+# Cpanel::JSON::XS when installed, else JSON::PP; canonical (sorted keys).
+our $JSON_BACKEND;
+my %JSON_CODER;
+sub _json_coder {
+    my $class = $JSON_BACKEND // (eval { require Cpanel::JSON::XS; 1 } ? 'Cpanel::JSON::XS' : 'JSON::PP');
+    return $JSON_CODER{$class} //= do {
+        (my $file = "$class.pm") =~ s{::}{/}g;
+        require $file;
+        $class->new->utf8->canonical->allow_nonref;
+    };
+}
+
+sub _json_encode {
+    my ($data, $prefix) = @_;
+    my $json;
+    return $json if eval { $json = _json_coder()->encode($data); 1 };
+    (my $why = $@) =~ s/ at \S+ line \d+\.?\n\z//;
+    Carp::croak("$prefix: 'json' cannot be encoded as JSON: $why");
+}
+
+# validate: the fields as request() would build them
+sub _validate_fields {
+    my ($request) = @_;
+    my $chain = _chain_of($request, undef, 'Uvent::HTTP::Request->validate');
+    return _wire_fields({ %$chain, jar => undef });
 }
 
 1;

@@ -26,7 +26,11 @@ for my $field (@FIELDS) {
     no strict 'refs';
     *$field = sub {
         my $self = shift;
-        $self->{$field} = shift if @_;
+        if (@_) {
+            # a new scalar: the responses of earlier submissions keep the old one as their uri
+            delete $self->{$field} if $field eq 'uri';
+            $self->{$field} = shift;
+        }
         return $self->{$field};
     };
 }
