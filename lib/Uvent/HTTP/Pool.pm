@@ -204,6 +204,8 @@ sub _chain_of {
     my $jar = exists $request->{cookie_jar} ? $request->{cookie_jar} : $defaults ? $defaults->{cookie_jar} : undef;
     _check_jar($prefix, $jar) if defined $jar;
     my $content_type;
+    # a form or JSON without a method is posted
+    $f{method} = 'POST' if !defined $f{method} && (defined $request->{form} || defined $request->{json});
     if (defined $request->{form}) {
         ($f{body}, $content_type) = _form_body($request->{form}, $prefix);
     } elsif (defined $request->{json}) {
@@ -212,7 +214,7 @@ sub _chain_of {
     }
     my $h = $f{headers};
     my @headers = ref $h eq 'HASH' ? (map { my $k = $_; my $v = $h->{$k}; ref $v eq 'ARRAY' ? (map { [$k, $_] } @$v) : [$k, $v] } keys %$h)
-        : ref $h eq 'ARRAY' && !(@$h % 2) ? (map { [$h->[2 * $_], $h->[2 * $_ + 1]] } 0 .. $#$h / 2)
+        : ref $h eq 'ARRAY' && !(@$h % 2) ? (map { [$h->[2 * $_], $h->[2 * $_ + 1]] } 0 .. @$h / 2 - 1)
         : ();
     # a bad 'headers' value stays as it is: building the request croaks about it
     my $shape_ok = !defined $h || ref $h eq 'HASH' || (ref $h eq 'ARRAY' && !(@$h % 2));
@@ -379,7 +381,7 @@ sub _form_body {
         }
     } elsif (ref $form eq 'ARRAY') {
         Carp::croak("$prefix: 'form' arrayref must hold name => value pairs (odd number of elements)") if @$form % 2;
-        @pairs = map { [$form->[2 * $_], $form->[2 * $_ + 1]] } 0 .. $#$form / 2;
+        @pairs = map { [$form->[2 * $_], $form->[2 * $_ + 1]] } 0 .. @$form / 2 - 1;
     } else {
         Carp::croak("$prefix: 'form' must be an arrayref of name => value pairs or a hashref, got " . _what($form));
     }

@@ -1,10 +1,23 @@
 package Uvent::HTTP::Response;
 use strict;
 use warnings;
+use Carp ();
 
 our $VERSION = '0.03';
 
 require Uvent;
+
+sub json {
+    my ($self) = @_;
+    my $data;
+    my $body = $self->body;
+    return $data if length $body && eval { $data = Uvent::HTTP::Pool::_json_coder()->decode($body); 1 };
+    my $why = length $body ? $@ : 'the body is empty';
+    $why =~ s/ at \S+ line \d+\.?\n\z//;
+    my $type = $self->header('Content-Type');
+    Carp::croak('Uvent::HTTP::Response->json: the body of the ' . $self->code . ' response'
+        . (defined $type ? " (Content-Type '" . Uvent::_shown($type) . "')" : '') . " is not JSON: $why");
+}
 
 1;
 
