@@ -206,6 +206,14 @@ C<queue_timeout>
 
 C<tls>
 
+=item C<REDIRECTION_LIMIT>
+
+C<redirection_limit>
+
+=item C<BAD_REDIRECT>
+
+C<bad_redirect>
+
 =item C<NOMEM>
 
 C<nomem>
@@ -266,7 +274,9 @@ The request's C<timeout> expired before the response was complete. For a
 queued request the message ends in C<still waiting for a connection>, for a
 running one in C<no complete response within N s>; a running request's
 connection is closed. The time spent on a retry counts: the clock is not
-restarted. C<errno> is undef.
+restarted, nor by a redirect: the timeout covers the whole chain, and a
+chain whose time ran out between two hops ends with C<no complete
+response within N s, over M redirects>. C<errno> is undef.
 
 =item C<connection_closed>
 
@@ -392,6 +402,29 @@ e.g. C<TLS failure (GET https://localhost:8443/): certificate verify
 failed: the server's certificate has expired (X509 error 10)>. A
 verification failure means nothing of the request was sent. C<errno> is
 usually undef. See L<Uvent::HTTP::Pool/HTTPS>.
+
+=item C<redirection_limit>
+
+A redirect would have been followed beyond the request's
+C<redirection_limit> (default 20), as in a redirect loop. The response
+passed with it is that last redirect (its C<redirects> lists the ones
+followed). C<errno> is undef. Message: C<too many redirects (GET
+http://127.0.0.1:8080/loop): more than 20 redirects>, naming the request
+that got the last redirect. See L<Uvent::HTTP::Pool/REDIRECTS>.
+
+=item C<bad_redirect>
+
+A redirect that was to be followed could not be: its C<Location> does not
+resolve to a usable C<http://> or C<https://> URI (malformed, another
+scheme such as C<ftp:>, no host, a bad port, several different
+C<Location> headers), or it leads from C<https://> to C<http://> without
+C<allow_downgrade>. A redirect without a C<Location> is not an error: it
+is the response. The response passed with the error is the redirect.
+C<errno> is undef. Message, e.g. C<unusable redirect (GET
+https://127.0.0.1:8443/a): refusing to follow the 302 response from https
+to 'http://127.0.0.1:8080/b' (allow_downgrade is off)>, or C<...: the 302
+response's Location 'ftp://x/' cannot be followed: its scheme is not http
+or https>.
 
 =item C<nomem>
 

@@ -745,7 +745,7 @@ for C<< new($loop, \%config) >>
 
 =item C<Uvent::HTTP::Pool-E<gt>new: expects (\%config, $loop), (\%config), ($loop) or nothing, got N arguments>
 
-=item C<Uvent::HTTP::Pool-E<gt>new: unknown config key 'KEY' (known: max_body_size, max_connections, max_headers_size, max_lifetime, max_queue, max_requests_per_connection, max_total, queue_timeout, timeout, tls)>
+=item C<Uvent::HTTP::Pool-E<gt>new: unknown config key 'KEY' (known: allow_downgrade, cookie_jar, follow_redirect, max_body_size, max_connections, max_headers_size, max_lifetime, max_queue, max_requests_per_connection, max_total, queue_timeout, read_timeout, redirection_limit, timeout, tls)>
 
 (C<keys> and a list when several are unknown)
 
@@ -774,6 +774,10 @@ C<max_queue>, C<max_total>) above 4294967295, or a byte limit
 a 32-bit perl 4294967295)
 
 =item C<Uvent::HTTP::Pool-E<gt>new: 'max_connections' must be a whole number E<gt>= 1>
+
+=item C<Uvent::HTTP::Pool-E<gt>new: 'redirection_limit' must be a whole number E<gt>= 0 (at most 1000000), got 'VALUE'>
+
+=item C<Uvent::HTTP::Pool-E<gt>new: 'cookie_jar' must be an object with the methods add and cookie_header (as HTTP::CookieJar has), got WHAT>
 
 =item C<Uvent::HTTP::Pool-E<gt>new: the loop must be a Uvent::Loop, got WHAT>
 
@@ -873,6 +877,17 @@ The most requests one connection carries (default 0, no limit; a whole
 number). The connection is closed after the response to its last one. A
 server's C<Keep-Alive: max=N> header can lower the limit for one connection
 (see L</CONNECTION REUSE>).
+
+=item follow_redirect, redirection_limit, allow_downgrade
+
+The defaults of the requests' parameters of the same names (1, 20 and 0);
+see L</REDIRECTS>. C<redirection_limit> is a whole number of at most
+1000000.
+
+=item cookie_jar
+
+A cookie jar all requests use unless they give their own (default none);
+see L</COOKIES>.
 
 =item read_timeout
 
@@ -1042,6 +1057,72 @@ L</HTTPS>. Ignored for C<http://>.
 A CODE reference called when the request is finished; see L</CALLBACKS>.
 Optional: without one the request runs and its result is dropped.
 
+=item follow_redirect
+
+Whether a C<301>, C<302>, C<303>, C<307> or C<308> response with a
+C<Location> is followed (default: the pool's, by default 1); see
+L</REDIRECTS>.
+
+=item redirection_limit
+
+The most redirects one request follows, a whole number (default: the
+pool's, by default 20). One more ends the request with
+C<redirection_limit>; 0 refuses the first.
+
+=item allow_downgrade
+
+Whether a redirect from C<https://> to C<http://> is followed (default: the
+pool's, by default 0: it ends the request with C<bad_redirect>).
+
+=item redirect_callback
+
+A CODE reference called before each redirect is followed, with
+C<($request, $response, $next_uri)>; a false return stops there. See
+L</REDIRECTS> and L</CALLBACKS>.
+
+=item form
+
+A form to send: an arrayref of name/value pairs (sent in that order, names
+may repeat) or a hashref (sent in the sorted order of its names; an
+arrayref value repeats the name). Sent as
+C<application/x-www-form-urlencoded>: names and values are taken as
+characters and encoded as UTF-8, then percent-encoded as HTML forms are
+(C<A-Z a-z 0-9 * - . _> as they are, a space as C<+>, the rest as
+C<%XX>), joined with C<&>; so a string of bytes above 0x7F is taken as
+Latin-1 characters, as L<HTTP::Tiny/www_form_urlencode> does.
+
+A value that is a hashref makes it C<multipart/form-data> (with a random
+boundary, checked not to occur in any part): C<< { file => $path } >>
+sends the file (its name without the directory as the C<filename>), C<<
+{ content => $bytes } >> sends the bytes (a character above 255 croaks
+with C<Wide character in form field 'NAME' content>); both take
+C<filename> and C<content_type> (default C<application/octet-stream>).
+Plain values are text parts in UTF-8. Quotes, CR and LF in names and file
+names are sent as C<%22>, C<%0D> and C<%0A>, as browsers do. Files are
+read when the request is submitted and the body is held in memory (they
+will be streamed from disk once request bodies can stream).
+
+The C<Content-Type> is set unless C<headers> has one; the method is
+C<POST> unless C<method> is given. C<form>, C<json> and C<body> exclude
+each other.
+
+=item json
+
+Data to send as JSON: encoded with L<Cpanel::JSON::XS> when it is
+installed, else L<JSON::PP> (core), canonical (hash keys sorted), as
+UTF-8, with C<Content-Type: application/json> unless C<headers> has a
+C<Content-Type>; the method is C<POST> unless C<method> is given. Data the
+encoder refuses croaks with C<'json' cannot be encoded as JSON: ...>.
+C<$Uvent::HTTP::Pool::JSON_BACKEND> (C<'JSON::PP'> or
+C<'Cpanel::JSON::XS'>) chooses the encoder, and the decoder of
+L<Uvent::HTTP::Response/json>.
+
+=item cookie_jar
+
+A cookie jar for this request, instead of the pool's; C<< cookie_jar =>
+undef >> sends and stores no cookies even when the pool has a jar. See
+L</COOKIES>.
+
 =back
 
 Unknown parameter names croak. C<request> croaks with the messages listed in
@@ -1182,7 +1263,8 @@ was created, over all destinations:
 
 =item requests
 
-requests accepted by L</request> (a retried request counts once);
+requests accepted by L</request> (a retried request counts once; each hop
+of a redirect chain counts: see L</REDIRECTS>);
 
 =item responses
 
@@ -1193,8 +1275,11 @@ requests that completed with a response (C<$error> undef);
 a hashref from each error code of L<Uvent::Error> (C<resolve>, C<connect>,
 C<connect_timeout>, C<timeout>, C<connection_closed>, C<protocol>,
 C<too_large>, C<cancelled>, C<queue_full>, C<queue_timeout>, C<tls>,
-C<nomem>) to the number of requests that ended with it; every key is always
-present;
+C<redirection_limit>, C<bad_redirect>, C<nomem>) to the number of requests
+that ended with it; every key is always present. The redirect step's
+errors (C<redirection_limit>, C<bad_redirect>, a C<timeout> between hops)
+count here only, not in a destination's counters, and the redirect they
+came with counts as a response;
 
 =item connections_opened
 
@@ -1464,6 +1549,134 @@ its bookkeeping before calling it, so the loop, the pool and the other
 requests stay usable, and a later C<< $loop->run >> continues with them. See
 L<Uvent/EXCEPTIONS IN CALLBACKS>.
 
+For a request that followed redirects, the callback runs once, after the
+last hop (see L</REDIRECTS>).
+
+=head2 redirect_callback
+
+    redirect_callback => sub {
+        my ($request, $response, $next_uri) = @_;
+        return 1;    # follow; false: stop, $response is the final response
+    },
+
+Called before each redirect is followed, once the redirect's own checks
+(the limit, the Location, the downgrade rule) have passed, with the
+request, the redirect response and the absolute URI the next hop will go
+to (with the fragment it keeps). A true return follows it; a false one
+ends the chain with that redirect as the response and no error. It runs
+from the loop, like C<response_callback>, between two hops: the request is
+not active then. If it dies, the chain stops as for a false return, the
+C<response_callback> runs once with the redirect, and the exception
+propagates out of C<< $loop->run >>.
+
+=head1 REDIRECTS
+
+A response C<301>, C<302>, C<303>, C<307> or C<308> with a C<Location>
+header is followed, unless C<follow_redirect> is off: the next request
+(a I<hop>) goes to the URI it names, and so on until a response that is
+not followed. The request's C<response_callback> runs once, for the whole
+chain, with the last response; L<Uvent::HTTP::Response/redirects> lists
+the earlier ones, oldest first, and L<Uvent::HTTP::Response/uri> is the
+URI the response came from.
+
+=over 4
+
+=item The method
+
+C<303>, and C<301> and C<302> for any method but C<GET> and C<HEAD>,
+turn the next hop into a C<GET> (a C<HEAD> stays a C<HEAD> after a C<303>)
+without a body, and without the headers about it (C<Content-Length>,
+C<Content-Type>, C<Content-Encoding>, C<Content-Language>,
+C<Content-Location>, C<Digest>, C<Content-Digest>, C<Repr-Digest>,
+C<Last-Modified>), as browsers do and RFC 9110 15.4 allows. C<307> and
+C<308> keep the method and send the body again.
+
+=item The Location
+
+It may be absolute, protocol-relative (C<//host/path>), absolute-path,
+relative (C<../x>, C<x?y>), a query (C<?q>) or a fragment (C<#f>) only: it
+is resolved against the URI of the hop that got it as RFC 3986 section 5
+says, dot segments removed; spaces and bytes above 0x7E are
+percent-encoded. A Location without a fragment keeps the fragment of the
+URI before (RFC 9110 10.2.2), so the first request's fragment stays on the
+final URI; fragments are never sent.
+
+=item When nothing is followed
+
+A redirect without a C<Location> (or with an empty one), a C<300>, C<304>
+or any other status, and any redirect when C<follow_redirect> is 0, is the
+response, with no error. So is the redirect at which a
+C<redirect_callback> returned false, and a redirect whose pool object has
+been dropped (a pool that is gone starts no new requests).
+
+=item Errors
+
+The chain ends with an error (and the redirect as the response) when the
+redirect would be the C<redirection_limit>+1-th (C<redirection_limit>),
+when the C<Location> cannot be used (C<bad_redirect>: a URI that does not
+parse, a scheme other than C<http> and C<https>, several different
+C<Location> headers), and when it leads from C<https://> to C<http://>
+without C<< allow_downgrade => 1 >> (C<bad_redirect>, the message naming
+C<allow_downgrade>). Refusing the downgrade is an error rather than a
+plain response so that a program checking C<$error> alone does not take
+the C<3xx> for the page; the response is still there to look at.
+
+=item Credentials
+
+The C<Authorization>, C<Cookie>, C<Proxy-Authorization> and C<Host> headers
+you gave are sent only while the chain stays on the first request's origin
+(scheme, host and port): from the first hop to another origin on they are
+dropped, also when a later hop comes back (and an https-to-http downgrade
+is another origin). Userinfo in the first URI is not carried to a
+resolved Location of another origin either. Cookies of a
+C<cookie_jar> are sent to each hop as the jar decides (see L</COOKIES>).
+
+=item Time, the pool, retries
+
+The request's C<timeout> covers the whole chain: each hop gets what is
+left of it, and a chain out of time ends with C<timeout>. Each hop is a
+request of the pool (counted in L</stats> as one, with its own response):
+it goes to its destination's connections and queue with their limits.
+Retries apply to each hop as to any request. C<connect_timeout> and
+C<read_timeout> apply to each hop afresh.
+
+=item Cancel
+
+L<Uvent::HTTP::Request/cancel> during any hop ends the chain: the
+callback runs once, with C<cancelled>. L<Uvent::HTTP::Request/active> is
+true for the whole chain, except inside C<redirect_callback>.
+
+=back
+
+=head1 COOKIES
+
+With a C<cookie_jar> (a pool option, or a request parameter that replaces
+it; C<undef> in a request sends and stores none), every hop of a request
+sends the C<Cookie> header the jar gives for its URI, and every
+C<Set-Cookie> header of every response of the chain goes to the jar,
+before the next hop or the callback. The jar is any object with
+L<HTTP::CookieJar>'s two methods, as L<HTTP::Tiny> takes it:
+
+    $jar->add($uri, $set_cookie_header_value);    # once per Set-Cookie
+    my $cookies = $jar->cookie_header($uri);      # '' or undef for none
+
+called with the hop's URI without its fragment. L<HTTP::CookieJar> (Debian:
+libhttp-cookiejar-perl) is one:
+
+    use HTTP::CookieJar;
+    my $pool = Uvent::HTTP::Pool->new({ cookie_jar => HTTP::CookieJar->new });
+
+A C<Cookie> header you give is sent too: the jar's cookies are appended
+to it with C<; > (one C<Cookie> header, as RFC 6265 5.4 wants), where
+HTTP::Tiny would replace it by the jar's. A jar without both methods
+croaks at C<new> or C<request>, naming them. If a jar's method dies, the
+chain stops there (the response whose cookie could not be stored, or the
+redirect, is the response), the callback runs once as always, and the
+exception comes out of the loop's C<run> (see L</CALLBACKS>).
+
+A request with a cookie jar, a C<form> or C<json> is prepared in Perl,
+costing more per request than one without (a few microseconds).
+
 =head1 CONNECTION REUSE
 
 After a successful response, the connection goes back to the pool only if
@@ -1533,8 +1746,10 @@ were absent.
 Errors of a submitted request are reported to its callback as a
 L<Uvent::Error>; see there for the codes C<resolve>, C<connect>,
 C<connect_timeout>, C<timeout>, C<connection_closed>, C<protocol>,
-C<too_large>, C<cancelled>, C<queue_full>, C<queue_timeout>, C<tls> and
-C<nomem>. What the response parser refuses as C<protocol> is listed there
+C<too_large>, C<cancelled>, C<queue_full>, C<queue_timeout>, C<tls>,
+C<redirection_limit>, C<bad_redirect> and C<nomem> (the two redirect
+codes, and a C<timeout> between two hops, are the redirect step's: see
+L</REDIRECTS>). What the response parser refuses as C<protocol> is listed there
 under L<Uvent::Error/protocol>.
 
 Bad arguments make C<request> croak before anything is sent. The messages
@@ -1545,7 +1760,7 @@ caller's line:
 
 =item C<expects a hashref of parameters or a Uvent::HTTP::Request>
 
-=item C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method, headers, body, timeout, connect_timeout, max_headers_size, max_body_size, retry, idempotent, tls, response_callback)>
+=item C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method, headers, body, timeout, connect_timeout, read_timeout, max_headers_size, max_body_size, retry, idempotent, tls, response_callback, follow_redirect, redirection_limit, allow_downgrade, redirect_callback, form, json, cookie_jar)>
 
 (without the C<request> prefix)
 
@@ -1642,6 +1857,42 @@ likewise C<ca_path>, C<cert_file> and C<key_file>; REASON is the system's
 
 likewise C<'method'>, C<'body'>, C<header 'NAME'> (its name or a value)
 and the string C<tls> settings, for a value with characters above 255
+(a C<form> and C<json> encode characters as UTF-8 themselves)
+
+=item C<'redirection_limit' must be a whole number E<gt>= 0 (at most 1000000), got 'VALUE'>
+
+=item C<'redirect_callback' must be a CODE reference>
+
+=item C<'body', 'form' and 'json' exclude each other: give one of them>
+
+=item C<'form' must be an arrayref of name =E<gt> value pairs or a hashref, got WHAT>
+
+=item C<'form' arrayref must hold name =E<gt> value pairs (odd number of elements)>
+
+=item C<form field names must be defined strings>
+
+=item C<form field 'NAME' must be a string, or a hashref with 'file' or 'content', got WHAT>
+
+=item C<form field 'NAME' needs one of 'file' and 'content'>
+
+=item C<form field 'NAME': unknown key 'KEY' (known: file, content, filename, content_type)>
+
+=item C<form field 'NAME': cannot read file 'PATH': REASON>
+
+=item C<form field 'NAME': 'content' must be a string of bytes>
+
+=item C<Wide character in form field 'NAME' content: encode it to bytes first (utf8::encode or Encode::encode_utf8)>
+
+=item C<form field 'NAME': 'content_type' must be printable ASCII>
+
+=item C<'json' cannot be encoded as JSON: REASON>
+
+REASON is the encoder's, e.g. for a code reference
+
+=item C<'cookie_jar' must be an object with the methods add and cookie_header (as HTTP::CookieJar has), got WHAT>
+
+WHAT ends with C<without add and cookie_header> (or the one missing) for
+an object
 
 =back
 
