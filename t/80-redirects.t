@@ -297,4 +297,26 @@ subtest 'nginx: a return 301 chain' => sub {
     is_deeply([ map { $_->code } @{ $r->{response}->redirects } ], [301, 302], 'a 301 then a 302');
 };
 
+subtest 'no leaked SVs over chains, forms, json and a jar (Test::LeakTrace)' => sub {
+    plan skip_all => 'Test::LeakTrace not installed' unless eval { require Test::LeakTrace; 1 };
+    package Leak::Jar { sub new { bless {}, shift } sub add { 1 } sub cookie_header { 'a=1' } }
+    my $jar = Leak::Jar->new;
+    my $run = sub {
+        my $done = 0;
+        for my $p ({ uri => redir($srv, 307, redir($srv, 302, '/echo')) . '#f', form => [ a => 1, f => { content => 'x' } ] },
+                   { uri => redir($srv, 303, '/echo'), json => { a => [1] }, cookie_jar => $jar },
+                   { uri => $srv->url('/loop'), redirection_limit => 2 },
+                   { uri => redir($srv, 302, 'ftp://x/') }) {
+            $pool->request({ %$p, timeout => 5, response_callback => sub {
+                my ($req, $res, $err) = @_;
+                my @r = (@{ $res->redirects }, $res->uri, $err ? "$err" : '');
+                $done++;
+            } });
+        }
+        $loop->run_once while $done < 4;
+    };
+    $run->() for 1 .. 2;    # caches (the JSON coder, stashes) are made here
+    Test::LeakTrace::no_leaks_ok(sub { $run->() }, 'no leaks');
+};
+
 done_testing;
