@@ -319,4 +319,21 @@ subtest 'no leaked SVs over chains, forms, json and a jar (Test::LeakTrace)' => 
     Test::LeakTrace::no_leaks_ok(sub { $run->() }, 'no leaks');
 };
 
+subtest 'exit while a chain is in flight: one callback, a clean exit' => sub {
+    # (the callbacks hold no reference to the loop: see Uvent::Loop's "At program exit")
+    for my $case ([ 'a private loop in a lexical: cancelled at exit', 'my', "cb cancelled\n" ],
+                  [ 'the default loop in a global: no callback at exit', 'our', '' ]) {
+        my ($name, $scope, $want) = @$case;
+        my $loop_expr = $scope eq 'my' ? 'Uvent::Loop->new' : 'Uvent::Loop->default';
+        my $prog = "use strict; use warnings; use Uvent; $scope \$loop = $loop_expr; $scope \$pool = Uvent::HTTP::Pool->new(\$loop); "
+            . '$pool->request({ uri => $ENV{UVENT_T_URL}, timeout => 20, redirect_callback => sub { $main::hop = 1 }, '
+            . 'response_callback => sub { print "cb ", $_[2] ? $_[2]->code : "ok", "\n" } }); '
+            . 'my $n = 0; $loop->run_once until $main::hop || ++$n > 1000; print "exiting\n";';
+        local $ENV{UVENT_T_URL} = $srv->url('/redirect?code=302&to=' . esc('/redirect?code=302&sleep=5&to=/echo'));
+        my $out = `timeout 30 $^X -Mblib -e '$prog' 2>&1`;
+        is($? >> 8, 0, "$name: exit 0");
+        is($out, "exiting\n$want", "$name: output");
+    }
+};
+
 done_testing;
