@@ -89,9 +89,13 @@ subtest 'fragments: kept from the original when the Location has none, never sen
     like($r->{response}->uri, qr{/echo#orig\z}, 'the final URI keeps the original fragment (RFC 9110 10.2.2)');
     $r = fetch(uri => redir($srv, 302, '/echo#new') . '#orig');
     like($r->{response}->uri, qr{/echo#new\z}, "the Location's own fragment wins");
-    # '#f' only: the same resource again (a 200 there)
-    $r = fetch(uri => $srv->url('/redirect?code=200&to=x') . '#a', follow_redirect => 1);
-    is($r->{response}->code, 200, 'a 200 with Location is not followed');
+    # '#f' only: the same resource again, with that fragment
+    my $next;
+    my $self = $srv->url('/redirect?code=302&to=%23f2');
+    $r = fetch(uri => "$self#f1", redirect_callback => sub { $next = $_[2]; 0 });
+    is($next, "$self#f2", "a Location '#f2' names the same URI with its fragment");
+    $r = fetch(uri => $srv->url('/redirect?code=200&to=/echo'));
+    is($r->{response}->code, 200, 'a 200 with a Location is not followed');
 };
 
 subtest 'response->uri and ->redirects' => sub {
