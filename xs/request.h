@@ -370,9 +370,13 @@ static SV *uvx_pool_submit(pTHX_ uvx_pool_t *pool, HV *hv, SV *f[UVX_NFIELDS], u
     uvx_croak_sv(aTHX_ msg);
   }
   /* the uri goes to the response (uvx_request_uri): the value itself, or
-   * a copy of a magical one */
+   * a copy of a magical one's value as fetched (not fetched again) */
   uri = f[UVX_F_URI];
-  uri = SvGMAGICAL(uri) ? sv_2mortal(newSVsv(uri)) : uri;
+  if (SvGMAGICAL(uri)) {
+    SV *copy = sv_newmortal();
+    sv_setsv_flags(copy, uri, SV_NOSTEAL);
+    uri = copy;
+  }
   if (mg) {
     if (mg->mg_ptr)
       uvh_request_unref((uvh_request_t *)mg->mg_ptr);
