@@ -487,10 +487,16 @@ C<TOO_LARGE>.
 
 C<NOMEM>.
 
-=item C<UniEvent::HTTP::no_redirect_uri>, C<UniEvent::HTTP::redirection_limit>, C<UniEvent::HTTP::unexpected_redirect>
+=item C<UniEvent::HTTP::redirection_limit>, C<UniEvent::HTTP::unexpected_redirect>
 
-No counterpart: Uvent does not follow redirects (yet); a 3xx response is a
-success.
+C<REDIRECTION_LIMIT>, also for a redirect met with C<< redirection_limit => 0 >>
+(UniEvent's C<unexpected_redirect>).
+
+=item C<UniEvent::HTTP::no_redirect_uri>
+
+C<BAD_REDIRECT> for a C<Location> that cannot be used; a redirect without
+a C<Location> at all is no error in Uvent: it is the response (see
+L<Uvent::HTTP::Pool/REDIRECTS>).
 
 =back
 
