@@ -57,8 +57,9 @@ _url_resolve(SV *base, SV *ref)
       free(out);
     }
     if (rc) {
+      const char *why = rc == UVH_E_BADSCHEME ? "its scheme is not http or https" : uvh_strerror(rc);
       XPUSHs(&PL_sv_undef);
-      mXPUSHp(rc == UVH_E_BADSCHEME ? "its scheme is not http or https" : uvh_strerror(rc), strlen(rc == UVH_E_BADSCHEME ? "its scheme is not http or https" : uvh_strerror(rc)));
+      mXPUSHp(why, strlen(why));
     }
 
 void
