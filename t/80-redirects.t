@@ -263,6 +263,19 @@ subtest 'each hop goes through the pool and its limits' => sub {
     is($p->stats("http://127.0.0.1:" . $srv->port)->{requests}, 3, "the hops counted for their own destination");
 };
 
+subtest 'retries apply to each hop' => sub {
+    my $p = Uvent::HTTP::Pool->new({ max_connections => 1 }, $loop);
+    my $q = start_req($p, uri => $srv2->url('/drop-second'));
+    wait_all($loop, $q);
+    # the redirect goes out on the armed connection, is dropped unanswered, and is sent again
+    $q = start_req($p, uri => redir($srv2, 302, '/echo'));
+    wait_all($loop, $q);
+    is(ecode($q), 'none', 'the chain succeeds');
+    is($q->{response}->code, 200, 'with the last response');
+    is($p->stats->{retried}, 1, 'after one retry of its first hop');
+    ok($q->{response}->redirects->[0]->retried, 'the redirect says it was retried');
+};
+
 subtest 'a POST answered 307 is sent again whole, with its retry rules' => sub {
     my $r = fetch(uri => redir($srv, 307, '/upload'), method => 'POST', body => 'x' x 100_000);
     response_ok($r, '307 POST');
