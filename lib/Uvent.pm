@@ -150,9 +150,12 @@ C<https://> works the same way: TLS with OpenSSL inside the core,
 certificates verified by default, connections pooled per TLS identity and
 sessions resumed (see L<Uvent::HTTP::Pool/HTTPS>).
 
-What Uvent does not do (yet): no proxies, no redirects (a 3xx response is returned
-as is), no retries other than the one safe retry described under
-L</Reliability>, no cookies, no content decoding (the body is returned as
+Redirects are followed, with UniEvent's C<follow_redirect> and
+C<redirection_limit> (see L<Uvent::HTTP::Pool/REDIRECTS>); requests take a
+C<form>, C<json> and a C<cookie_jar> (see L<Uvent::HTTP::Pool/COOKIES>).
+
+What Uvent does not do (yet): no proxies, no retries other than the one safe retry described under
+L</Reliability>, no content decoding (the body is returned as
 received, after de-chunking), no streaming (request bodies are sent from a
 string, response bodies are collected in memory, bounded by
 C<max_body_size>), and no waiting for C<100 Continue> (the body is sent right
@@ -507,6 +510,14 @@ C<< $error == Uvent::Error::CANCELLED >>, C<< $error == Uvent::Error::CONNECT >>
 L<Uvent::Error/FROM UNIEVENT> maps every UniEvent constant to its Uvent
 code. A C<4xx> or C<5xx> response is a success in both.
 
+=item Redirects
+
+Followed by default, as in UniEvent, with its C<follow_redirect> and
+C<redirection_limit> (default 20); Uvent adds C<allow_downgrade>, a
+C<redirect_callback> that may stop the chain, C<< $response->redirects >>
+and C<< $response->uri >>, and the errors C<redirection_limit> and
+C<bad_redirect>. See L<Uvent::HTTP::Pool/REDIRECTS>.
+
 =item Cancelling
 
 C<< $request->cancel >> and C<< $request->cancel($error) >> work as in
@@ -534,12 +545,6 @@ on the default loop get no callback (see L<Uvent::Loop/At program exit>).
 =item What UniEvent::HTTP has and Uvent does not (yet)
 
 =over 4
-
-=item *
-
-redirects: no C<follow_redirect>, C<redirection_limit> or
-C<redirect_callback>. UniEvent follows redirects by default; Uvent returns
-the 3xx response as it is. Not yet;
 
 =item *
 

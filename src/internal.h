@@ -78,6 +78,7 @@ struct uvh_request_s {
 
   /* while active */
   uvh_pool_t *pool;          /* strong ref */
+  uvh_pool_t *submitted_to;  /* borrowed: the pool of the last submit, kept for its callback (uvh_request_pool) */
   struct uvh_dest_s *dest;   /* borrowed: counted in dest->nactive while active */
   uvh_conn_t *conn;          /* borrowed: set while running on a connection */
   uvh_list_t queue_link;     /* in dest->queue while queued */

@@ -220,6 +220,9 @@ const uvh_pool_stats_t *uvh_pool_stats(const uvh_pool_t *pool);
  * options and, for https, its TLS settings), or NULL if unknown; *nqueued gets its requests queued
  * now. */
 const uvh_pool_stats_t *uvh_pool_dest_stats(uvh_pool_t *pool, uvh_request_t *req, unsigned *nqueued);
+/* Count an error that a binding's own request logic produced (the
+ * redirect step's UVH_E_REDIRECTION_LIMIT, say) in the pool's errors. */
+void uvh_pool_count_error(uvh_pool_t *pool, int err);
 /* Default TLS settings of the pool's requests. The settings are checked
  * by building their context (files are read now): UVH_E_TLS_CONFIG or
  * UVH_E_BADARG with uvh_pool_last_error() naming the problem. */
@@ -314,6 +317,14 @@ const char *uvh_request_last_error(const uvh_request_t *req);
 /* Everything submit would check, without sending: URL set, a user
  * Content-Length matching the body, the head buildable. */
 int uvh_request_check(uvh_request_t *req);
+/* The pool the request was last submitted to, or NULL: a borrowed
+ * pointer, valid in the request's callback (the pool's reference keeps
+ * the pool alive through it), e.g. to submit the next hop of a redirect. */
+uvh_pool_t *uvh_request_pool(const uvh_request_t *req);
+/* Seconds left, now, before the deadline its `timeout` set at its last
+ * submit (<= 0 once passed), or -1 when it has none: in the callback,
+ * what a redirect's next hop may still use of the whole timeout. */
+double uvh_request_time_left(const uvh_request_t *req);
 /* Destination of the parsed URL ("http://host:port", "https://host:port"), or NULL. */
 const char *uvh_request_destination(const uvh_request_t *req);
 /* The exact request head that is (or would be) written: for tests and debugging. */

@@ -100,7 +100,7 @@ subtest '204, HEAD and 302' => sub {
     is(body($h) // '', '', 'no body');
     is(hdr($h, 'Content-Length'), 13, 'Content-Length 13');
 
-    my $x = fetch($loop, $pool, uri => $ng->url('/redirect'));
+    my $x = fetch($loop, $pool, uri => $ng->url('/redirect'), follow_redirect => 0);
     ok(!$x->{error}, '302: no error');
     is($x->{response} && $x->{response}->code, 302, 'code 302: redirect not followed');
     ok(defined hdr($x, 'Location'), 'Location header');

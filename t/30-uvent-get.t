@@ -1,10 +1,12 @@
-# bin/uvent-get: fetch and load output formats, -o, --json, error exits.
+# bin/uvent-get: fetch and load output formats, -o, --json-output, error exits,
+# redirects, and request bodies with curl's options.
 use strict;
 use warnings;
 use Test::More;
 use lib 't/lib';
 use File::Temp qw(tempdir);
 use JSON::PP;
+use Digest::MD5 ();
 use POSIX ();
 use Uvent::Test::Server;
 
@@ -71,7 +73,7 @@ subtest 'fetch mode: -o saves bodies' => sub {
 };
 
 subtest 'fetch mode: --json' => sub {
-    my $r = run_get('--json', $srv->url('/ok'), 'http://127.0.0.1:1/');
+    my $r = run_get('--json-output', $srv->url('/ok'), 'http://127.0.0.1:1/');
     my $j = decode_json($r->{out});
     is($j->{mode}, 'fetch', 'mode');
     is($j->{failed}, 1, 'one failed');
@@ -97,7 +99,7 @@ subtest 'load mode: -n/-c and the report' => sub {
 };
 
 subtest 'load mode: --json and errors by code' => sub {
-    my $r = run_get('-n', 20, '-c', 2, '--json', '-t', 0.2, $srv->url('/ok'), $srv->url('/stall'));
+    my $r = run_get('-n', 20, '-c', 2, '--json-output', '-t', 0.2, $srv->url('/ok'), $srv->url('/stall'));
     is($r->{status}, 1, 'exit 1 when requests failed');
     my $j = decode_json($r->{out});
     is($j->{requests}, 20, 'requests');
@@ -109,7 +111,7 @@ subtest 'load mode: --json and errors by code' => sub {
 };
 
 subtest 'load mode: --duration bounds the run' => sub {
-    my $r = run_get('--duration', 0.5, '-c', 2, '--json', $srv->url('/ok'));
+    my $r = run_get('--duration', 0.5, '-c', 2, '--json-output', $srv->url('/ok'));
     is($r->{status}, 0, 'exit 0');
     my $j = decode_json($r->{out});
     ok($j->{requests} > 10, "sent requests ($j->{requests})");
@@ -125,7 +127,7 @@ subtest 'https: --cacert, -k, TLS handshakes in load mode' => sub {
     # four separate clients, run at once
     my @runs = map { start_get(@$_) } [ $tls->url('/ok') ], [ '--cacert', $certs->ca_cert, $tls->url('/ok') ],
         [ '-k', $tls->url('/ok') ],
-        [ '--cacert', $certs->ca_cert, '-n', 20, '-c', 2, '--max-requests-per-connection', 1, '--json', $tls->url('/ok') ];
+        [ '--cacert', $certs->ca_cert, '-n', 20, '-c', 2, '--max-requests-per-connection', 1, '--json-output', $tls->url('/ok') ];
     my $r = finish_get(shift @runs);
     is($r->{status}, 1, 'unverifiable certificate: exit 1');
     like($r->{out}, qr/ERR\s+tls.*unknown issuer/, 'the tls error is shown');
@@ -238,6 +240,83 @@ subtest '--proxy and --env-proxy' => sub {
         $r = run_get('--env-proxy', $srv->url('/ok'));
         is($r->{status}, 0, '  and no_proxy is honoured: 127.0.0.1 is reached directly');
         is($s5->connections, 2, '  not through the proxy');
+    }
+};
+
+sub hv_of { my ($e, $n) = @_; [ map { $_->[1] } grep { lc $_->[0] eq lc $n } @{ $e->{headers} } ] }
+
+subtest '-L (the default), --no-location, --max-redirs' => sub {
+    my $chain = $srv->url('/redirect?code=302&to=' . '/redirect%3Fcode%3D301%26to%3D/ok');
+    my $r = run_get($chain);
+    is($r->{status}, 0, 'exit 0');
+    like($r->{out}, qr{^200 .*\(2 redirects to \Q@{[ $srv->url('/ok') ]}\E\)$}m, 'followed by default, and said so');
+    $r = run_get('-L', '--json-output', $chain);
+    my $j = decode_json($r->{out});
+    is($j->{results}[0]{redirects}, 2, '--json-output: redirects');
+    is($j->{results}[0]{final_url}, $srv->url('/ok'), '--json-output: final_url');
+    $r = run_get('--no-location', $chain);
+    like($r->{out}, qr/^302 /m, '--no-location: the 302');
+    $r = run_get('--max-redirs', 1, $chain);
+    is($r->{status}, 1, '--max-redirs 1: exit 1');
+    like($r->{out}, qr/^ERR\s+redirection_limit/m, 'redirection_limit');
+};
+
+subtest '-d/--data, --data-binary, --json and -F send bodies as curl does' => sub {
+    my $dir = tempdir(CLEANUP => 1);
+    open my $fh, '>:raw', "$dir/f.txt" or die;
+    print $fh "line1\r\nline2\n";
+    close $fh;
+    my $body_of = sub {
+        my ($e) = grep { $_->{target} eq '/upload' } @{ $srv->log };
+        $srv->reset_stats;
+        return $e;
+    };
+    $srv->reset_stats;
+    my $r = run_get('-d', 'a=1', '--data', 'b=2', '-d', "\@$dir/f.txt", $srv->url('/upload'));
+    is($r->{status}, 0, '-d: exit 0');
+    my $e = $body_of->();
+    is($e->{method}, 'POST', '-d posts');
+    is($e->{body_md5}, Digest::MD5::md5_hex('a=1&b=2&line1line2'), 'joined with &, @FILE without CR and LF');
+    is_deeply(hv_of($e, 'Content-Type'), ['application/x-www-form-urlencoded'], 'form Content-Type');
+    run_get('--data-binary', "\@$dir/f.txt", '-X', 'PUT', '-H', 'Content-Type: text/plain', $srv->url('/upload'));
+    $e = $body_of->();
+    is($e->{method}, 'PUT', '-X wins');
+    is($e->{body_md5}, Digest::MD5::md5_hex("line1\r\nline2\n"), '--data-binary @FILE: the file as it is');
+    is_deeply(hv_of($e, 'Content-Type'), ['text/plain'], "-H's Content-Type wins");
+    run_get('--json', '{"a":', '--json', '1}', $srv->url('/upload'));
+    $e = $body_of->();
+    is($e->{body_md5}, Digest::MD5::md5_hex('{"a":1}'), '--json: concatenated');
+    is_deeply([ hv_of($e, 'Content-Type'), hv_of($e, 'Accept') ], [ ['application/json'], ['application/json'] ],
+        '--json: Content-Type and Accept');
+    $r = run_get('-F', 'title=hello', '-F', "doc=\@$dir/f.txt;type=text/plain;filename=x.txt", $srv->url('/multipart'));
+    is($r->{status}, 0, '-F: exit 0');
+    my ($m) = grep { $_->{target} eq '/multipart' } @{ $srv->log };
+    is($m->{method}, 'POST', '-F posts');
+    like((hv_of($m, 'Content-Type'))->[0], qr/\Amultipart\/form-data; boundary=/, 'multipart');
+    my $out = tempdir(CLEANUP => 1);
+    $r = run_get('-F', 'title=hello', '-F', "doc=\@$dir/f.txt;type=text/plain;filename=x.txt", '-o', $out,
+        $srv->url('/multipart'));
+    is($r->{status}, 0, 'again, saving the answer');
+    my $parts = do { open my $in, '<', "$out/multipart" or die "$out/multipart: $!"; local $/; decode_json(<$in>)->{parts} };
+    is_deeply([ map { $_->{headers} } @$parts ], [ ['Content-Disposition: form-data; name="title"'],
+        [ 'Content-Disposition: form-data; name="doc"; filename="x.txt"', 'Content-Type: text/plain' ] ],
+        '-F: a field and a file with its type and name');
+    is_deeply([ map { $_->{content} } @$parts ], [ 'hello', "line1\r\nline2\n" ], '-F: their contents');
+    my @runs;
+    for my $case (
+        [[ '--json', $srv->url('/ok') ], qr/--json takes the JSON to send.*--json-output/],
+        [[ '-F', 'a=1', '-d', 'b', $srv->url('/ok') ], qr/use only one of/],
+        [[ '-F', 'novalue', $srv->url('/ok') ], qr/bad --form/],
+        [[ '-F', 'f=@/nonexistent', $srv->url('/ok') ], qr/cannot read --form file/],
+        [[ '-d', '@/nonexistent', $srv->url('/ok') ], qr/cannot read --data/],
+        [[ '--max-redirs', -1, $srv->url('/ok') ], qr/--max-redirs must be >= 0/],
+    ) {
+        push @runs, [ $case, start_get(@{ $case->[0] }) ];
+    }
+    for my $run (@runs) {
+        my (($args, $re), $res) = (@{ $run->[0] }, finish_get($run->[1]));
+        is($res->{status}, 2, "exit 2: @$args");
+        like($res->{err}, $re, 'message');
     }
 };
 

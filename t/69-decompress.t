@@ -233,20 +233,20 @@ SKIP: {
 subtest 'uvent-get --compressed' => sub {
     my @get = ($^X, '-Mblib', 'bin/uvent-get');
     my ($gz, $plain) = ($srv->url('/encoded?coding=gzip&size=5000'), $srv->url('/ok'));
-    my $out = `@get --compressed --json '$gz' '$plain'`;
+    my $out = `@get --compressed --json-output '$gz' '$plain'`;
     my $j = eval { JSON::PP->new->decode($out) } || {};
-    is_deeply([ map { $_->{decoded} } @{ $j->{results} || [] } ], [ 'gzip', '' ], 'fetch --json: decoded per result')
+    is_deeply([ map { $_->{decoded} } @{ $j->{results} || [] } ], [ 'gzip', '' ], 'fetch --json-output: decoded per result')
         or diag($out);
     is($j->{results} && $j->{results}[0]{size}, 5000, 'the size is the decoded one');
-    $out = `@get --json '$gz'`;
+    $out = `@get --json-output '$gz'`;
     $j = eval { JSON::PP->new->decode($out) } || {};
     ok($j->{results} && !exists $j->{results}[0]{decoded}, 'without --compressed no field');
     $out = `@get --compressed '$gz' '$plain'`;
     like($out, qr/^200\s+5000 B\s+gzip\s+\S+ ms\s+\Q$gz\E$/m, 'fetch: a column names the coding') or diag($out);
     like($out, qr/^200\s+2 B\s+-\s+\S+ ms\s+\Q$plain\E$/m, 'and - for a body sent as it is');
-    $out = `@get -n 4 -c 2 --compressed --json '$gz'`;
+    $out = `@get -n 4 -c 2 --compressed --json-output '$gz'`;
     $j = eval { JSON::PP->new->decode($out) } || {};
-    is_deeply($j->{decoded}, { gzip => 4 }, 'load --json: counts by coding') or diag($out);
+    is_deeply($j->{decoded}, { gzip => 4 }, 'load --json-output: counts by coding') or diag($out);
     $out = `@get -n 2 --compressed '$plain'`;
     like($out, qr/^decoded:\s+none=2$/m, 'load: a decoded line');
 };

@@ -5,6 +5,7 @@
 #include "glue.h"
 #include "callbacks.h"
 #include "request.h"
+#include "base/url.h" /* the redirect step resolves Location with the core's URL code */
 
 MODULE = Uvent    PACKAGE = Uvent
 
@@ -47,6 +48,45 @@ decoders(...)
       s += n;
       while (*s == ',' || *s == ' ')
         s++;
+    }
+
+void
+_url_resolve(SV *base, SV *ref)
+  PPCODE:
+    /* the redirect step's Location: (url, destination key, target), or
+     * (undef, reason) when it cannot be followed */
+    STRLEN bl, rl;
+    const char *b = SvPVbyte(base, bl), *r = SvPVbyte(ref, rl);
+    char *out = NULL;
+    uvh_url_t u;
+    int rc = uvh_url_resolve(b, bl, r, rl, &out);
+    if (rc == 0) {
+      rc = uvh_url_parse(&u, out, strlen(out));
+      if (rc == 0) {
+        mXPUSHp(out, strlen(out));
+        mXPUSHp(u.key, strlen(u.key));
+        mXPUSHp(u.target, strlen(u.target));
+        uvh_url_free(&u);
+      }
+      free(out);
+    }
+    if (rc) {
+      const char *why = rc == UVH_E_BADSCHEME ? "its scheme is not http or https" : uvh_strerror(rc);
+      XPUSHs(&PL_sv_undef);
+      mXPUSHp(why, strlen(why));
+    }
+
+void
+_url_info(SV *url)
+  PPCODE:
+    /* (destination key, target) of an absolute URL, or nothing */
+    STRLEN len;
+    const char *s = SvPVbyte(url, len);
+    uvh_url_t u;
+    if (uvh_url_parse(&u, s, len) == 0) {
+      mXPUSHp(u.key, strlen(u.key));
+      mXPUSHp(u.target, strlen(u.target));
+      uvh_url_free(&u);
     }
 
 INCLUDE: loop.xsh

@@ -34,13 +34,30 @@ static int uvx_response_mg_free(pTHX_ SV *sv, MAGIC *mg) {
 
 static MGVTBL uvx_response_vtbl = {0, 0, 0, 0, uvx_response_mg_free, 0, 0, 0};
 
-/* A new Uvent::HTTP::Response object owning one reference to `resp`. */
-static SV *uvx_response_new(pTHX_ uvh_response_t *resp) {
+/* A new Uvent::HTTP::Response object owning one reference to `resp`.
+ * `where` (counted by the magic, may be NULL) is what its uri and
+ * redirects methods read: the request's uri, or after redirects an
+ * array [final uri, [earlier responses]] (Pool.pm's _hop_done sets it
+ * with Uvent::HTTP::Response::_set_chain). */
+static SV *uvx_response_new(pTHX_ uvh_response_t *resp, SV *where) {
   dMY_CXT;
   SV *inner = newSViv(PTR2IV(resp));
   uvh_response_ref(resp);
-  sv_magicext(inner, NULL, PERL_MAGIC_ext, &uvx_response_vtbl, (const char *)resp, 0);
+  sv_magicext(inner, where, PERL_MAGIC_ext, &uvx_response_vtbl, (const char *)resp, 0);
   return sv_bless(newRV_noinc(inner), MY_CXT.stash_response);
+}
+
+/* The response's magic (uvx_response_new), for uri and redirects. */
+static MAGIC *uvx_response_magic(pTHX_ SV *obj) {
+  return SvROK(obj) && SvMAGICAL(SvRV(obj)) ? mg_findext(SvRV(obj), PERL_MAGIC_ext, &uvx_response_vtbl) : NULL;
+}
+
+/* The uri the request's current core request was built from, which
+ * uvx_pool_submit keeps in the request's magic (an earlier value set
+ * through the accessor is a new scalar: Request.pm), for the response. */
+static SV *uvx_request_uri(pTHX_ HV *hv) {
+  MAGIC *mg = uvx_request_magic(aTHX_ (SV *)hv);
+  return mg ? mg->mg_obj : NULL;
 }
 
 static SV *uvx_make_error(pTHX_ const uvh_error_t *err) {
@@ -50,6 +67,41 @@ static SV *uvx_make_error(pTHX_ const uvh_error_t *err) {
   hv_stores(hv, "errno", err->sys_err ? newSVpv(uv_err_name(err->sys_err), 0) : newSV(0));
   hv_stores(hv, "message", newSVpv(err->message, 0));
   return sv_bless(newRV_noinc((SV *)hv), MY_CXT.stash_error);
+}
+
+/* The statuses the redirect step follows. */
+#define UVX_IS_REDIRECT(s) ((s) == 301 || (s) == 302 || (s) == 303 || (s) == 307 || (s) == 308)
+
+/* A hop of a request that the redirect step handles (Pool.pm's
+ * _hop_done): a redirect response of any request, and every response of
+ * a request with a cookie jar or one past its first hop. _hop_done
+ * submits the next hop or calls the response_callback, once per chain;
+ * it gets ($request, $response, $error, $pool, $time_left), $pool undef
+ * when the Perl pool is gone, $time_left -1 for no timeout. */
+static void uvx_on_hop(uvh_request_t *req, uvh_response_t *resp, const uvh_error_t *err, void *data) {
+  dTHX;
+  HV *hv = (HV *)data;
+  SV *args[5];
+  uvh_pool_t *core_pool = uvh_request_pool(req);
+  uvx_pool_t *pool = core_pool ? (uvx_pool_t *)uvh_pool_get_data(core_pool) : NULL;
+
+  if (PL_phase == PERL_PHASE_DESTRUCT)
+    return;
+  if (err && err->code == UVH_E_INHERITED) {
+    SvREFCNT_dec((SV *)hv);
+    return;
+  }
+  ENTER;
+  SAVETMPS;
+  args[0] = sv_2mortal(newRV_inc((SV *)hv));
+  SvREFCNT_dec((SV *)hv); /* the pin taken at submit */
+  args[1] = sv_2mortal(uvx_response_new(aTHX_ resp, uvx_request_uri(aTHX_ hv)));
+  args[2] = err ? sv_2mortal(uvx_make_error(aTHX_ err)) : &PL_sv_undef;
+  args[3] = pool ? sv_2mortal(newRV_inc(pool->self)) : &PL_sv_undef;
+  args[4] = sv_2mortal(newSVnv(uvh_request_time_left(req)));
+  uvx_call_in_scope(aTHX_ sv_2mortal(newRV_inc((SV *)get_cv("Uvent::HTTP::Pool::_hop_done", GV_ADD))), args, 5);
+  FREETMPS;
+  LEAVE;
 }
 
 /* A request finished: call its response_callback with ($request, $response, $error). */
@@ -68,11 +120,15 @@ static void uvx_on_response(uvh_request_t *req, uvh_response_t *resp, const uvh_
     SvREFCNT_dec((SV *)hv);
     return;
   }
+  if (err == NULL && UVX_IS_REDIRECT(uvh_response_status(resp))) {
+    uvx_on_hop(req, resp, err, data); /* maybe followed: Pool.pm decides */
+    return;
+  }
   ENTER;
   SAVETMPS;
   args[0] = sv_2mortal(newRV_inc((SV *)hv)); /* keeps the request alive past the unpin */
   SvREFCNT_dec((SV *)hv);                    /* the pin taken by _submit */
-  args[1] = sv_2mortal(uvx_response_new(aTHX_ resp));
+  args[1] = sv_2mortal(uvx_response_new(aTHX_ resp, uvx_request_uri(aTHX_ hv)));
   args[2] = err ? sv_2mortal(uvx_make_error(aTHX_ err)) : &PL_sv_undef;
   cbp = hv_fetchs(hv, "response_callback", 0);
   /* no Perl code runs before call_sv takes the CV (and holds it while it

@@ -34,6 +34,8 @@ typedef struct {
   SV *self;       /* the object's inner SV, not counted */
   SV *loop_rv;    /* counted reference to the loop object; NULL for an instance pool */
   uvx_loop_t *loop;
+  SV *defaults;   /* counted hashref of the request defaults Pool.pm reads (follow_redirect, ...); NULL for none */
+  int has_jar;    /* the defaults hold a cookie_jar: every request goes through Pool.pm's _submit_first */
 } uvx_pool_t;
 
 /* Perl-side state of a timer. */

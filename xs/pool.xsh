@@ -46,9 +46,7 @@ request(uvx_pool_t *pool, SV *request)
     dMY_CXT;
     HV *hv;
     MAGIC *mg;
-    uvh_request_t *r;
-    uvh_conn_t *conn = NULL;
-    int rc;
+    SV *f[UVX_NFIELDS];
     /* building the request may run Perl code (an overloaded uri, a tied
      * header): the pool is held by the typemap, its loop and the request
      * here, so none of them can go away before the submit */
@@ -69,39 +67,62 @@ request(uvx_pool_t *pool, SV *request)
       UVX_CROAK("Uvent::HTTP::Pool->request: this request is already in progress");
     if (pool->loop == NULL)
       UVX_CROAK("Uvent::HTTP::Pool->request: the pool's loop has been destroyed");
-    r = uvx_build_request(aTHX_ hv, "Uvent::HTTP::Pool->request");
-    /* that Perl code may have submitted this very request object */
-    mg = uvx_request_magic(aTHX_ (SV *)hv);
-    if (mg && mg->mg_ptr && uvh_request_active((uvh_request_t *)mg->mg_ptr)) {
-      uvh_request_unref(r);
-      UVX_CROAK("Uvent::HTTP::Pool->request: this request is already in progress");
-    }
-    /* the request object stays alive until its callback has run */
-    SvREFCNT_inc_simple_void_NN((SV *)hv);
-    rc = uvh_pool_submit(pool->core, r, &conn);
-    if (rc) {
-      SV *msg = sv_2mortal(newSVpvf("Uvent::HTTP::Pool->request: %s",
-                                    *uvh_request_last_error(r) ? uvh_request_last_error(r) : uvh_strerror(rc)));
-      SvREFCNT_dec((SV *)hv);
-      uvh_request_unref(r);
-      uvx_croak_sv(aTHX_ msg);
-    }
-    if (mg) {
-      if (mg->mg_ptr)
-        uvh_request_unref((uvh_request_t *)mg->mg_ptr);
-      mg->mg_ptr = (char *)r;
+    uvx_request_values(aTHX_ hv, f);
+    if (UVX_NEEDS_PERL(f) || pool->has_jar) {
+      /* the body or headers are made in Perl, which submits with _submit_hop */
+      dSP;
+      uvx_check_redirect_fields(aTHX_ f, "Uvent::HTTP::Pool->request");
+      PUSHMARK(SP);
+      XPUSHs(ST(0));
+      XPUSHs(sv_2mortal(newRV_inc((SV *)hv)));
+      PUTBACK;
+      call_pv("Uvent::HTTP::Pool::_submit_first", G_SCALAR);
+      SPAGAIN;
+      RETVAL = newSVsv(POPs);
+      PUTBACK;
     } else {
-      sv_magicext((SV *)hv, NULL, PERL_MAGIC_ext, &uvx_request_vtbl, (const char *)r, 0);
+      RETVAL = uvx_pool_submit(aTHX_ pool, hv, f, uvx_on_response, GIMME_V != G_VOID, "Uvent::HTTP::Pool->request");
     }
-    /* no Client object nobody can see (its DESTROY is a method call) */
-    if (conn && GIMME_V != G_VOID) {
-      uvh_conn_ref(conn);
-      RETVAL = uvx_wrap(aTHX_ conn, MY_CXT.stash_client);
-    } else {
-      RETVAL = &PL_sv_undef;
+  OUTPUT:
+    RETVAL
+
+SV *
+_submit_hop(uvx_pool_t *pool, SV *request, HV *fields)
+  CODE:
+    /* one hop of a request (Pool.pm: the first with a form, json or a
+     * cookie jar, and every redirect): the core request is built from
+     * `fields`, the callback goes to the redirect step */
+    SV *f[UVX_NFIELDS];
+    if (!SvROK(request) || SvTYPE(SvRV(request)) != SVt_PVHV)
+      UVX_CROAK("Uvent::HTTP::Pool->_submit_hop: not a request");
+    uvx_hold(aTHX_ SvRV(request));
+    uvx_hold(aTHX_ (SV *)fields);
+    uvx_hold_pool_loop(aTHX_ pool);
+    if (pool->loop == NULL)
+      UVX_CROAK("Uvent::HTTP::Pool->request: the pool's loop has been destroyed");
+    uvx_request_values(aTHX_ fields, f);
+    RETVAL = uvx_pool_submit(aTHX_ pool, (HV *)SvRV(request), f, uvx_on_hop, 1, "Uvent::HTTP::Pool->request");
+  OUTPUT:
+    RETVAL
+
+void
+_count_error(uvx_pool_t *pool, const char *code)
+  CODE:
+    uvh_pool_count_error(pool->core, uvh_err_by_code(code));
+
+SV *
+_defaults(uvx_pool_t *pool, SV *defaults = NULL)
+  CODE:
+    /* the request defaults Pool.pm keeps for the redirect step and cookies */
+    if (defaults) {
+      SV **jar;
+      if (pool->defaults)
+        SvREFCNT_dec(pool->defaults);
+      pool->defaults = newSVsv(defaults);
+      jar = SvROK(defaults) && SvTYPE(SvRV(defaults)) == SVt_PVHV ? hv_fetchs((HV *)SvRV(defaults), "cookie_jar", 0) : NULL;
+      pool->has_jar = jar && SvOK(*jar);
     }
-    uvx_wake(aTHX);
-    uvx_rethrow(aTHX);
+    RETVAL = pool->defaults ? newSVsv(pool->defaults) : &PL_sv_undef;
   OUTPUT:
     RETVAL
 
@@ -321,6 +342,8 @@ DESTROY(SV *self)
       uvh_pool_unref(pool->core);
       if (pool->loop_rv)
         SvREFCNT_dec(pool->loop_rv);
+      if (pool->defaults)
+        SvREFCNT_dec(pool->defaults);
       uvx_wake(aTHX); /* its handles close from the next run */
     }
     Safefree(pool);

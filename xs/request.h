@@ -63,7 +63,8 @@ static void uvx_add_header(pTHX_ const char *prefix, uvh_request_t *r, SV *name,
   X("uri") X("method") X("headers") X("body") X("timeout") X("connect_timeout") X("read_timeout") \
   X("max_headers_size") X("max_body_size") X("retry") X("idempotent") X("tls") X("response_callback") X("family") \
   X("tcp_nodelay") X("tcp_keepalive") X("so_linger") X("socket_buffer_size") X("local_address") X("proxy") \
-  X("decompress") X("max_header_count")
+  X("decompress") X("max_header_count") X("follow_redirect") X("redirection_limit") X("allow_downgrade") \
+  X("redirect_callback") X("form") X("json") X("cookie_jar")
 #define UVX_FIELD_NAME(name) name,
 #define UVX_FIELD_LEN(name) (I32)(sizeof(name) - 1),
 static const char *const uvx_request_fields[] = {UVX_REQUEST_FIELDS(UVX_FIELD_NAME) NULL};
@@ -72,7 +73,9 @@ enum {
   UVX_F_URI, UVX_F_METHOD, UVX_F_HEADERS, UVX_F_BODY, UVX_F_TIMEOUT, UVX_F_CONNECT_TIMEOUT, UVX_F_READ_TIMEOUT,
   UVX_F_MAX_HEADERS_SIZE, UVX_F_MAX_BODY_SIZE, UVX_F_RETRY, UVX_F_IDEMPOTENT, UVX_F_TLS,
   UVX_F_RESPONSE_CALLBACK, UVX_F_FAMILY, UVX_F_TCP_NODELAY, UVX_F_TCP_KEEPALIVE, UVX_F_SO_LINGER,
-  UVX_F_SOCKET_BUFFER_SIZE, UVX_F_LOCAL_ADDRESS, UVX_F_PROXY, UVX_F_DECOMPRESS, UVX_F_MAX_HEADER_COUNT, UVX_NFIELDS
+  UVX_F_SOCKET_BUFFER_SIZE, UVX_F_LOCAL_ADDRESS, UVX_F_PROXY, UVX_F_DECOMPRESS, UVX_F_MAX_HEADER_COUNT,
+  UVX_F_FOLLOW_REDIRECT, UVX_F_REDIRECTION_LIMIT, UVX_F_ALLOW_DOWNGRADE, UVX_F_REDIRECT_CALLBACK, UVX_F_FORM,
+  UVX_F_JSON, UVX_F_COOKIE_JAR, UVX_NFIELDS
 };
 
 /* The socket options, in the order of uvh_socket_config_t's fields and of
@@ -265,19 +268,43 @@ static SV *uvx_request_from_params(pTHX_ HV *params) {
   return obj;
 }
 
-/* Build a core request from a Uvent::HTTP::Request hash, or croak naming
- * the first bad field. The returned reference belongs to the caller; any
- * croak (ours, or "Wide character" from perl) frees the request through
- * the save-stack guard, so nothing leaks and nothing is sent. */
-static uvh_request_t *uvx_build_request(pTHX_ HV *hv, const char *prefix) {
+/* Whether a request's fields need Pool.pm's _submit_first (form, json or a
+ * cookie jar: the body and headers are made in Perl) rather than going
+ * straight to the core. */
+#define UVX_NEEDS_PERL(f) ((f)[UVX_F_FORM] || (f)[UVX_F_JSON] || (f)[UVX_F_COOKIE_JAR])
+
+/* The redirect fields are read by the redirect step in Pool.pm; here
+ * they are only checked, so that a bad one croaks at submit. */
+static void uvx_check_redirect_fields(pTHX_ SV *f[UVX_NFIELDS], const char *prefix) {
+  SV *sv;
+  if ((sv = uvx_field(aTHX_ f[UVX_F_REDIRECTION_LIMIT]))) {
+    double v = uvx_num(aTHX_ sv, prefix, "redirection_limit");
+    if (!(v >= 0 && v <= 1e6) || v != (double)(IV)v)
+      UVX_CROAK("%s: 'redirection_limit' must be a whole number >= 0 (at most 1000000), got '%" SVf "'", prefix,
+                SVfARG(uvx_shown(aTHX_ sv)));
+  }
+  if ((sv = uvx_field(aTHX_ f[UVX_F_REDIRECT_CALLBACK])) && !(SvROK(sv) && SvTYPE(SvRV(sv)) == SVt_PVCV))
+    UVX_CROAK("%s: 'redirect_callback' must be a CODE reference", prefix);
+  if (f[UVX_F_FORM] || f[UVX_F_JSON]) {
+    int given = (uvx_field(aTHX_ f[UVX_F_FORM]) != NULL) + (uvx_field(aTHX_ f[UVX_F_JSON]) != NULL) +
+                (uvx_field(aTHX_ f[UVX_F_BODY]) != NULL);
+    if (given > 1)
+      UVX_CROAK("%s: 'body', 'form' and 'json' exclude each other: give one of them", prefix);
+  }
+}
+
+/* Build a core request from the field values of a Uvent::HTTP::Request
+ * hash (uvx_request_values), or croak naming the first bad field. The
+ * returned reference belongs to the caller; any croak (ours, or "Wide
+ * character" from perl) frees the request through the save-stack guard,
+ * so nothing leaks and nothing is sent. `cb` is called with `hv`. */
+static uvh_request_t *uvx_build_request(pTHX_ SV *f[UVX_NFIELDS], HV *hv, uvh_request_cb cb, const char *prefix) {
   uvh_request_t *r;
   SV *sv;
   STRLEN len;
   const char *s;
   int rc;
-  SV *f[UVX_NFIELDS];
 
-  uvx_request_values(aTHX_ hv, f);
   if (uvh_request_new(&r))
     UVX_CROAK("%s: out of memory", prefix);
   SAVEDESTRUCTOR_X(uvx_request_release, r);
@@ -388,11 +415,75 @@ static uvh_request_t *uvx_build_request(pTHX_ HV *hv, const char *prefix) {
   }
   if ((sv = uvx_field(aTHX_ f[UVX_F_RESPONSE_CALLBACK])) && !(SvROK(sv) && SvTYPE(SvRV(sv)) == SVt_PVCV))
     UVX_CROAK("%s: 'response_callback' must be a CODE reference", prefix);
+  uvx_check_redirect_fields(aTHX_ f, prefix);
   if ((rc = uvh_request_check(r)))
     uvx_croak_request(aTHX_ prefix, r, rc);
-  uvh_request_set_callback(r, uvx_on_response, hv);
+  uvh_request_set_callback(r, cb, hv);
   uvh_request_ref(r); /* the caller's; the guard drops the other */
   return r;
+}
+
+/* Build and submit the core request of `hv` from its field values `f`,
+ * its callback `cb` (uvx_on_response, or uvx_on_hop for the redirect
+ * step), and hang it on the hash. Returns the Client that runs it when
+ * `want_client` (else undef), or croaks with `prefix`. */
+static SV *uvx_pool_submit(pTHX_ uvx_pool_t *pool, HV *hv, SV *f[UVX_NFIELDS], uvh_request_cb cb, int want_client,
+                           const char *prefix) {
+  dMY_CXT;
+  MAGIC *mg;
+  uvh_request_t *r;
+  uvh_conn_t *conn = NULL;
+  SV *ret, *uri;
+  int rc;
+  r = uvx_build_request(aTHX_ f, hv, cb, prefix);
+  /* that Perl code may have submitted this very request object */
+  mg = uvx_request_magic(aTHX_ (SV *)hv);
+  if (mg && mg->mg_ptr && uvh_request_active((uvh_request_t *)mg->mg_ptr)) {
+    uvh_request_unref(r);
+    UVX_CROAK("%s: this request is already in progress", prefix);
+  }
+  /* the request object stays alive until its callback has run */
+  SvREFCNT_inc_simple_void_NN((SV *)hv);
+  rc = uvh_pool_submit(pool->core, r, &conn);
+  if (rc) {
+    SV *msg = sv_2mortal(newSVpvf("%s: %s", prefix,
+                                  *uvh_request_last_error(r) ? uvh_request_last_error(r) : uvh_strerror(rc)));
+    SvREFCNT_dec((SV *)hv);
+    uvh_request_unref(r);
+    uvx_croak_sv(aTHX_ msg);
+  }
+  /* the uri goes to the response (uvx_request_uri): the value itself, or
+   * a copy of a magical one's value as fetched (not fetched again) */
+  uri = f[UVX_F_URI];
+  if (SvGMAGICAL(uri)) {
+    SV *copy = sv_newmortal();
+    sv_setsv_flags(copy, uri, SV_NOSTEAL);
+    uri = copy;
+  }
+  if (mg) {
+    if (mg->mg_ptr)
+      uvh_request_unref((uvh_request_t *)mg->mg_ptr);
+    mg->mg_ptr = (char *)r;
+    if (mg->mg_obj != uri) {
+      SV *old = mg->mg_obj;
+      mg->mg_obj = SvREFCNT_inc_simple_NN(uri);
+      mg->mg_flags |= MGf_REFCOUNTED;
+      if (old)
+        SvREFCNT_dec(old);
+    }
+  } else {
+    sv_magicext((SV *)hv, uri, PERL_MAGIC_ext, &uvx_request_vtbl, (const char *)r, 0);
+  }
+  /* no Client object nobody can see (its DESTROY is a method call) */
+  if (conn && want_client) {
+    uvh_conn_ref(conn);
+    ret = uvx_wrap(aTHX_ conn, MY_CXT.stash_client);
+  } else {
+    ret = &PL_sv_undef;
+  }
+  uvx_wake(aTHX);
+  uvx_rethrow(aTHX);
+  return ret;
 }
 
 /* The error a request is cancelled with: a code name (Uvent::Error::TIMEOUT

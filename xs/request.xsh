@@ -31,7 +31,26 @@ validate(SV *self)
       UVX_CROAK("Uvent::HTTP::Request->validate: not a request object");
     uvx_hold(aTHX_ SvRV(self)); /* an overloaded uri may drop the request */
     /* builds the core request exactly as request() would, croaking on the first problem */
-    r = uvx_build_request(aTHX_ (HV *)SvRV(self), "Uvent::HTTP::Request->validate");
+    {
+      SV *f[UVX_NFIELDS];
+      uvx_request_values(aTHX_ (HV *)SvRV(self), f);
+      if (UVX_NEEDS_PERL(f)) {
+        /* the body a form or json makes, as request() would */
+        dSP;
+        SV *fields;
+        uvx_check_redirect_fields(aTHX_ f, "Uvent::HTTP::Request->validate");
+        PUSHMARK(SP);
+        XPUSHs(self);
+        PUTBACK;
+        call_pv("Uvent::HTTP::Pool::_validate_fields", G_SCALAR);
+        SPAGAIN;
+        fields = POPs;
+        PUTBACK;
+        uvx_hold(aTHX_ fields);
+        uvx_request_values(aTHX_ (HV *)SvRV(fields), f);
+      }
+      r = uvx_build_request(aTHX_ f, (HV *)SvRV(self), uvx_on_response, "Uvent::HTTP::Request->validate");
+    }
     uvh_request_unref(r);
 
 bool

@@ -123,3 +123,45 @@ header_list(uvh_response_t *resp)
     RETVAL = newRV_noinc((SV *)av);
   OUTPUT:
     RETVAL
+
+SV *
+uri(SV *self)
+  ALIAS:
+    redirects = 1
+  CODE:
+    /* uvx_response_new: the request's uri, or [final uri, [responses]] */
+    MAGIC *mg = uvx_response_magic(aTHX_ self);
+    SV *where = mg ? mg->mg_obj : NULL;
+    if (mg == NULL)
+      UVX_CROAK("Uvent::HTTP::Response->%s: not a response object", ix ? "redirects" : "uri");
+    if (where && SvTYPE(where) == SVt_PVAV) {
+      SV **e = av_fetch((AV *)where, ix, 0);
+      if (ix) {
+        AV *list = e && SvROK(*e) ? (AV *)SvRV(*e) : NULL;
+        RETVAL = newRV_noinc((SV *)(list ? av_make(av_len(list) + 1, AvARRAY(list)) : newAV()));
+      } else {
+        RETVAL = e ? newSVsv(*e) : &PL_sv_undef;
+      }
+    } else if (ix) {
+      RETVAL = newRV_noinc((SV *)newAV());
+    } else {
+      RETVAL = where ? newSVsv(where) : &PL_sv_undef;
+    }
+  OUTPUT:
+    RETVAL
+
+void
+_set_chain(SV *self, SV *uri, SV *redirects)
+  CODE:
+    /* the redirect step (Pool.pm's _hop_done): the final URI and the earlier responses */
+    MAGIC *mg = uvx_response_magic(aTHX_ self);
+    AV *chain;
+    if (mg == NULL)
+      UVX_CROAK("Uvent::HTTP::Response->_set_chain: not a response object");
+    chain = newAV();
+    av_push(chain, newSVsv(uri));
+    av_push(chain, newSVsv(redirects));
+    if (mg->mg_obj && (mg->mg_flags & MGf_REFCOUNTED))
+      SvREFCNT_dec(mg->mg_obj);
+    mg->mg_obj = (SV *)chain;
+    mg->mg_flags |= MGf_REFCOUNTED;

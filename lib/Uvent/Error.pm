@@ -10,7 +10,7 @@ our $VERSION = '0.03';
 my @CODES;
 BEGIN {
     @CODES = qw(resolve connect connect_timeout timeout connection_closed protocol too_large cancelled
-        queue_full queue_timeout tls proxy nomem);
+        queue_full queue_timeout tls proxy redirection_limit bad_redirect nomem);
 }
 use constant { map { uc($_) => $_ } @CODES };
 my %IS_CODE = map { $_ => 1 } @CODES;
@@ -210,6 +210,14 @@ C<tls>
 
 C<proxy>
 
+=item C<REDIRECTION_LIMIT>
+
+C<redirection_limit>
+
+=item C<BAD_REDIRECT>
+
+C<bad_redirect>
+
 =item C<NOMEM>
 
 C<nomem>
@@ -272,7 +280,9 @@ The request's C<timeout> expired before the response was complete. For a
 queued request the message ends in C<still waiting for a connection>, for a
 running one in C<no complete response within N s>; a running request's
 connection is closed. The time spent on a retry counts: the clock is not
-restarted. C<errno> is undef.
+restarted, nor by a redirect: the timeout covers the whole chain, and a
+chain whose time ran out between two hops ends with C<no complete
+response within N s, over M redirects>. C<errno> is undef.
 
 =item C<connection_closed>
 
@@ -436,6 +446,29 @@ instead, whose message names the proxy; a handshake that does not finish
 in time fails with C<connect_timeout>, naming the step. C<errno> is
 usually undef.
 
+=item C<redirection_limit>
+
+A redirect would have been followed beyond the request's
+C<redirection_limit> (default 20), as in a redirect loop. The response
+passed with it is that last redirect (its C<redirects> lists the ones
+followed). C<errno> is undef. Message: C<too many redirects (GET
+http://127.0.0.1:8080/loop): more than 20 redirects>, naming the request
+that got the last redirect. See L<Uvent::HTTP::Pool/REDIRECTS>.
+
+=item C<bad_redirect>
+
+A redirect that was to be followed could not be: its C<Location> does not
+resolve to a usable C<http://> or C<https://> URI (malformed, another
+scheme such as C<ftp:>, no host, a bad port, several different
+C<Location> headers), or it leads from C<https://> to C<http://> without
+C<allow_downgrade>. A redirect without a C<Location> is not an error: it
+is the response. The response passed with the error is the redirect.
+C<errno> is undef. Message, e.g. C<unusable redirect (GET
+https://127.0.0.1:8443/a): refusing to follow the 302 response from https
+to 'http://127.0.0.1:8080/b' (allow_downgrade is off)>, or C<...: the 302
+response's Location 'ftp://x/' cannot be followed: its scheme is not http
+or https>.
+
 =item C<nomem>
 
 Memory ran out while the response was being stored: a buffer for its
@@ -497,10 +530,16 @@ C<TOO_LARGE>.
 
 C<NOMEM>.
 
-=item C<UniEvent::HTTP::no_redirect_uri>, C<UniEvent::HTTP::redirection_limit>, C<UniEvent::HTTP::unexpected_redirect>
+=item C<UniEvent::HTTP::redirection_limit>, C<UniEvent::HTTP::unexpected_redirect>
 
-No counterpart: Uvent does not follow redirects (yet); a 3xx response is a
-success.
+C<REDIRECTION_LIMIT>, also for a redirect met with C<< redirection_limit => 0 >>
+(UniEvent's C<unexpected_redirect>).
+
+=item C<UniEvent::HTTP::no_redirect_uri>
+
+C<BAD_REDIRECT> for a C<Location> that cannot be used; a redirect without
+a C<Location> at all is no error in Uvent: it is the response (see
+L<Uvent::HTTP::Pool/REDIRECTS>).
 
 =back
 

@@ -38,8 +38,10 @@
   X(QUEUE_FULL,      -28, "queue_full",        "destination queue is full")    \
   X(QUEUE_TIMEOUT,   -29, "queue_timeout",     "no connection became free in time") \
   X(INHERITED,       -30, "inherited",         "request was inherited across fork") \
-  X(TLS,             -31, "tls",               "TLS failure")                \
-  X(PROXY,           -32, "proxy",             "the proxy refused or failed the tunnel")
+  X(TLS,             -31, "tls",               "TLS failure")                  \
+  X(PROXY,           -32, "proxy",             "the proxy refused or failed the tunnel") \
+  X(REDIRECTION_LIMIT, -33, "redirection_limit", "too many redirects")         \
+  X(BAD_REDIRECT,    -34, "bad_redirect",      "unusable redirect")
 
 typedef enum {
 #define UVH_ERROR_ENUM(name, value, code, msg) UVH_E_##name = value,
@@ -49,7 +51,7 @@ typedef enum {
 } uvh_errno_t;
 
 /* Asynchronous codes are consecutive: slot 0 is UVH_E_RESOLVE. */
-#define UVH_ERROR_SLOTS 13
+#define UVH_ERROR_SLOTS 15
 /* Index of an asynchronous error code (for counters), or -1. */
 int uvh_error_slot(int err);
 

@@ -3,6 +3,7 @@
 #include "base/error.h"
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <stdio.h>
 
 static int is_alpha(unsigned char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
@@ -215,4 +216,232 @@ int uvh_url_parse(uvh_url_t *url, const char *s, size_t len) {
 void uvh_url_free(uvh_url_t *url) {
   free(url->mem);
   memset(url, 0, sizeof *url);
+}
+
+/* ---- reference resolution (RFC 3986 section 5) ---- */
+
+/* The five parts of a URI reference, each absent (NULL) or a piece of the
+ * input, without its delimiters ("//", "?", "#"). */
+typedef struct {
+  const char *scheme, *authority, *path, *query, *fragment;
+  size_t scheme_len, authority_len, path_len, query_len, fragment_len;
+} uri_parts_t;
+
+static void split_reference(const char *s, size_t len, uri_parts_t *p) {
+  size_t i = 0, start;
+  memset(p, 0, sizeof *p);
+  /* a scheme is letters, digits, + - . up to a ':' before any / ? # */
+  if (len && is_alpha((unsigned char)s[0])) {
+    for (i = 1; i < len && (is_alpha((unsigned char)s[i]) || is_digit((unsigned char)s[i]) || s[i] == '+' ||
+                            s[i] == '-' || s[i] == '.');
+         i++)
+      ;
+    if (i < len && s[i] == ':') {
+      p->scheme = s;
+      p->scheme_len = i;
+      i++;
+    } else {
+      i = 0;
+    }
+  }
+  if (i + 1 < len && s[i] == '/' && s[i + 1] == '/') {
+    start = i += 2;
+    while (i < len && !ends_authority[(unsigned char)s[i]])
+      i++;
+    p->authority = s + start;
+    p->authority_len = i - start;
+  }
+  start = i;
+  while (i < len && s[i] != '?' && s[i] != '#')
+    i++;
+  p->path = s + start; /* the path is always defined, maybe empty */
+  p->path_len = i - start;
+  if (i < len && s[i] == '?') {
+    start = ++i;
+    while (i < len && s[i] != '#')
+      i++;
+    p->query = s + start;
+    p->query_len = i - start;
+  }
+  if (i < len && s[i] == '#') {
+    p->fragment = s + i + 1;
+    p->fragment_len = len - i - 1;
+  }
+}
+
+/* RFC 3986 5.2.4 over `in` (len bytes) into `out` (room for len + 1),
+ * returning the output length. */
+static size_t remove_dot_segments(char *out, const char *in, size_t len) {
+  size_t o = 0, i = 0;
+  while (i < len) {
+    size_t rest = len - i, seg;
+    const char *p = in + i;
+    if (rest >= 3 && memcmp(p, "../", 3) == 0) {
+      i += 3;
+    } else if (rest >= 2 && memcmp(p, "./", 2) == 0) {
+      i += 2;
+    } else if ((rest >= 3 && memcmp(p, "/./", 3) == 0) || (rest == 2 && memcmp(p, "/.", 2) == 0)) {
+      i += 2; /* "/./x" -> "/x", "/." -> "/" */
+      if (rest == 2) {
+        out[o++] = '/';
+        break;
+      }
+    } else if ((rest >= 4 && memcmp(p, "/../", 4) == 0) || (rest == 3 && memcmp(p, "/..", 3) == 0)) {
+      while (o > 0 && out[o - 1] != '/')
+        o--;
+      if (o > 0)
+        o--; /* the last segment and its "/" go */
+      i += 3;
+      if (rest == 3) {
+        out[o++] = '/';
+        break;
+      }
+    } else if ((rest == 1 && p[0] == '.') || (rest == 2 && memcmp(p, "..", 2) == 0)) {
+      break;
+    } else {
+      seg = p[0] == '/' ? 1 : 0;
+      while (seg < rest && p[seg] != '/')
+        seg++;
+      memcpy(out + o, p, seg);
+      o += seg;
+      i += seg;
+    }
+  }
+  out[o] = '\0';
+  return o;
+}
+
+/* Append `len` bytes, percent-encoding spaces and bytes above 0x7e;
+ * a control byte fails. */
+static int put_encoded(char **w, const char *s, size_t len) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t i;
+  for (i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x20 || c == 0x7f)
+      return UVH_E_BADURL;
+    if (c == ' ' || c > 0x7e) {
+      *(*w)++ = '%';
+      *(*w)++ = hex[c >> 4];
+      *(*w)++ = hex[c & 15];
+    } else {
+      *(*w)++ = (char)c;
+    }
+  }
+  return 0;
+}
+
+static int scheme_is(const uri_parts_t *p, const char *name) {
+  return p->scheme_len == strlen(name) && strncasecmp(p->scheme, name, p->scheme_len) == 0;
+}
+
+int uvh_url_resolve(const char *base, size_t base_len, const char *ref, size_t ref_len, char **out) {
+  uri_parts_t b, r, t;
+  char *path, *res, *w, *merged = NULL;
+  size_t path_len, cap, i;
+  int rc = 0;
+
+  *out = NULL;
+  split_reference(base, base_len, &b);
+  /* leading and trailing spaces of a header value are not part of it */
+  while (ref_len && (ref[0] == ' ' || ref[0] == '\t'))
+    ref++, ref_len--;
+  while (ref_len && (ref[ref_len - 1] == ' ' || ref[ref_len - 1] == '\t'))
+    ref_len--;
+  split_reference(ref, ref_len, &r);
+  if (b.scheme == NULL || b.authority == NULL)
+    return UVH_E_BADURL;
+  memset(&t, 0, sizeof t);
+  if (r.scheme) {
+    t = r;
+  } else {
+    t.scheme = b.scheme;
+    t.scheme_len = b.scheme_len;
+    if (r.authority) {
+      t.authority = r.authority;
+      t.authority_len = r.authority_len;
+      t.path = r.path;
+      t.path_len = r.path_len;
+      t.query = r.query;
+      t.query_len = r.query_len;
+    } else {
+      t.authority = b.authority;
+      t.authority_len = b.authority_len;
+      if (r.path_len == 0) {
+        t.path = b.path;
+        t.path_len = b.path_len;
+        t.query = r.query ? r.query : b.query;
+        t.query_len = r.query ? r.query_len : b.query_len;
+      } else {
+        if (r.path[0] == '/') {
+          t.path = r.path;
+          t.path_len = r.path_len;
+        } else {
+          /* merge: the base path up to its last "/", then the reference's */
+          size_t keep = b.path_len;
+          while (keep > 0 && b.path[keep - 1] != '/')
+            keep--;
+          if ((merged = malloc(keep + r.path_len + 2)) == NULL)
+            return UVH_E_NOMEM;
+          if (b.path_len == 0) {
+            merged[0] = '/';
+            keep = 1;
+          } else {
+            memcpy(merged, b.path, keep);
+          }
+          memcpy(merged + keep, r.path, r.path_len);
+          t.path = merged;
+          t.path_len = keep + r.path_len;
+        }
+        t.query = r.query;
+        t.query_len = r.query_len;
+      }
+    }
+  }
+  t.fragment = r.fragment ? r.fragment : b.fragment;
+  t.fragment_len = r.fragment ? r.fragment_len : b.fragment_len;
+  if (!scheme_is(&t, "http") && !scheme_is(&t, "https")) {
+    free(merged);
+    return UVH_E_BADSCHEME;
+  }
+  if (t.authority == NULL) { /* "http:/x" names no host */
+    free(merged);
+    return UVH_E_BADURL;
+  }
+  if ((path = malloc(t.path_len + 1)) == NULL) {
+    free(merged);
+    return UVH_E_NOMEM;
+  }
+  path_len = remove_dot_segments(path, t.path, t.path_len);
+  free(merged);
+  /* every byte may grow to three when encoded */
+  cap = 3 * (t.authority_len + path_len + t.query_len + t.fragment_len) + t.scheme_len + 8;
+  if ((res = malloc(cap)) == NULL) {
+    free(path);
+    return UVH_E_NOMEM;
+  }
+  w = res;
+  for (i = 0; i < t.scheme_len; i++)
+    *w++ = (char)(t.scheme[i] | 0x20);
+  memcpy(w, "://", 3);
+  w += 3;
+  rc = put_encoded(&w, t.authority, t.authority_len);
+  if (!rc)
+    rc = put_encoded(&w, path, path_len);
+  if (!rc && t.query) {
+    *w++ = '?';
+    rc = put_encoded(&w, t.query, t.query_len);
+  }
+  if (!rc && t.fragment) {
+    *w++ = '#';
+    rc = put_encoded(&w, t.fragment, t.fragment_len);
+  }
+  free(path);
+  if (rc) {
+    free(res);
+    return rc;
+  }
+  *w = '\0';
+  *out = res;
+  return 0;
 }

@@ -33,4 +33,15 @@ typedef struct {
 int uvh_url_parse(uvh_url_t *url, const char *s, size_t len);
 void uvh_url_free(uvh_url_t *url);
 
+/* Resolve the reference `ref` (a Location header value: absolute,
+ * protocol-relative, absolute-path, relative, "?query" or "#fragment")
+ * against the absolute URL `base`, as RFC 3986 section 5.2 says (dot
+ * segments removed), into a new NUL-terminated string in *out (free()
+ * it). A reference without a fragment takes the base's (RFC 9110 10.2.2).
+ * Spaces and bytes above 0x7e in `ref` are percent-encoded (as browsers
+ * do). Returns 0, UVH_E_BADURL (a control byte, no scheme in `base`),
+ * UVH_E_BADSCHEME (the result is not http or https) or UVH_E_NOMEM. The
+ * result is not checked further: uvh_url_parse does that. */
+int uvh_url_resolve(const char *base, size_t base_len, const char *ref, size_t ref_len, char **out);
+
 #endif

@@ -922,6 +922,7 @@ int uvh_pool_submit(uvh_pool_t *pool, uvh_request_t *req, uvh_conn_t **conn_out)
   uv_update_time(pool->loop->uv);
   req->deadline = req->timeout > 0 ? uv_now(pool->loop->uv) + uvh__seconds_to_ms(req->timeout) : 0;
   req->pool = pool;
+  req->submitted_to = pool;
   req->dest = d;
   d->nactive++;
   pool->nactive++;
@@ -997,6 +998,20 @@ void uvh__pool_cancel(uvh_request_t *req, int err, const char *detail) {
   else if (req->state == REQ_FAILING)
     uvh_list_remove(&req->queue_link); /* a failure waiting to be reported */
   uvh__request_complete(req, err, 0, detail);
+}
+
+void uvh_pool_count_error(uvh_pool_t *pool, int err) {
+  int slot = uvh_error_slot(err);
+  if (slot >= 0)
+    pool->stats.errors[slot]++;
+}
+
+double uvh_request_time_left(const uvh_request_t *req) {
+  uint64_t now;
+  if (req->deadline == 0 || req->submitted_to == NULL)
+    return -1;
+  now = uv_now(req->submitted_to->loop->uv);
+  return req->deadline > now ? (double)(req->deadline - now) / 1000.0 : 0;
 }
 
 void uvh__request_complete(uvh_request_t *req, int err, int sys_err, const char *detail) {

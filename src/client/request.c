@@ -341,6 +341,8 @@ int uvh_request_active(const uvh_request_t *req) {
 
 const char *uvh_request_destination(const uvh_request_t *req) { return req->url.key; }
 
+uvh_pool_t *uvh_request_pool(const uvh_request_t *req) { return req->submitted_to; }
+
 static int check_content_length(uvh_request_t *req) {
   const char *h, *end;
   if (!req->has_content_length)

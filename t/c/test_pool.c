@@ -192,6 +192,41 @@ static void sleep_loop(double s) {
 
 /* ------------------------------------------------------------------ tests */
 
+/* What a redirect step reads in the callback: the pool, the time left. */
+static uvh_pool_t *seen_pool;
+static double seen_left = -2;
+static void on_done_hop(uvh_request_t *req, uvh_response_t *resp, const uvh_error_t *err, void *data) {
+  seen_pool = uvh_request_pool(req);
+  seen_left = uvh_request_time_left(req);
+  on_done(req, resp, err, data);
+}
+
+static void test_redirect_hooks(void) {
+  uvh_pool_t *pool = mkpool(60, 10);
+  uvh_request_t *r = mkreq("/ok", 0);
+  ok(uvh_request_pool(r) == NULL, "a new request has no pool");
+  is_int((int)uvh_request_time_left(r), -1, "nor a deadline");
+  uvh_request_set_timeout(r, 5);
+  uvh_request_set_callback(r, on_done_hop, &out[0]);
+  submit_req(pool, r);
+  run();
+  is_int(out[0].calls, 1, "one callback");
+  ok(seen_pool == pool, "uvh_request_pool gives the pool in the callback");
+  ok(seen_left > 0 && seen_left <= 5, "uvh_request_time_left: what is left of the 5 s (%g)", seen_left);
+  r = mkreq("/ok", 1);
+  uvh_request_set_timeout(r, 0);
+  uvh_request_set_callback(r, on_done_hop, &out[1]);
+  submit_req(pool, r);
+  run();
+  is_int((int)seen_left, -1, "no timeout: -1");
+  uvh_pool_count_error(pool, UVH_E_REDIRECTION_LIMIT);
+  uvh_pool_count_error(pool, UVH_E_BADARG); /* no slot: ignored */
+  is_int((int)uvh_pool_stats(pool)->errors[uvh_error_slot(UVH_E_REDIRECTION_LIMIT)], 1, "uvh_pool_count_error counts");
+  uvh_pool_release(pool);
+  uvh_pool_unref(pool);
+  run();
+}
+
 static void test_reuse(void) {
   uvh_pool_t *pool = mkpool(60, 10);
   int i, good = 0;
@@ -1034,6 +1069,7 @@ int main(void) {
   is_int(uvh_loop_new(&loop), 0, "new loop");
   server_start(uvh_loop_uv(loop));
   test_reuse();
+  test_redirect_hooks();
   test_queue();
   test_close_and_max0();
   test_keep_alive_max_rounds();

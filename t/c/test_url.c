@@ -106,5 +106,58 @@ int main(void) {
   is_int(parse(&u, "http://ho\"st/"), UVH_E_BADURL, "bad host character");
   is_int(uvh_url_parse(&u, "http://h\0/", 9), UVH_E_BADURL, "NUL byte");
   is_int(parse(&u, "http://h/\xc3\xa9"), UVH_E_BADURL, "raw non-ASCII must be percent-encoded");
+
+  /* reference resolution: RFC 3986 5.4's examples, then Location forms */
+  {
+    static const char *const cases[][2] = {
+        {"g", "http://a/b/c/g"}, {"./g", "http://a/b/c/g"}, {"g/", "http://a/b/c/g/"},
+        {"/g", "http://a/g"}, {"//g", "http://g"}, {"?y", "http://a/b/c/d;p?y"},
+        {"g?y", "http://a/b/c/g?y"}, {"#s", "http://a/b/c/d;p?q#s"}, {"g#s", "http://a/b/c/g#s"},
+        {"g?y#s", "http://a/b/c/g?y#s"}, {";x", "http://a/b/c/;x"}, {"g;x", "http://a/b/c/g;x"},
+        {"", "http://a/b/c/d;p?q"}, {".", "http://a/b/c/"}, {"./", "http://a/b/c/"},
+        {"..", "http://a/b/"}, {"../", "http://a/b/"}, {"../g", "http://a/b/g"}, {"../..", "http://a/"},
+        {"../../", "http://a/"}, {"../../g", "http://a/g"}, {"../../../g", "http://a/g"},
+        {"../../../../g", "http://a/g"}, {"/./g", "http://a/g"}, {"/../g", "http://a/g"},
+        {"g.", "http://a/b/c/g."}, {".g", "http://a/b/c/.g"}, {"g..", "http://a/b/c/g.."},
+        {"..g", "http://a/b/c/..g"}, {"./../g", "http://a/b/g"}, {"./g/.", "http://a/b/c/g/"},
+        {"g/./h", "http://a/b/c/g/h"}, {"g/../h", "http://a/b/c/h"}, {"g;x=1/./y", "http://a/b/c/g;x=1/y"},
+        {"g;x=1/../y", "http://a/b/c/y"}, {"HTTPS://B:8443/x", "https://B:8443/x"},
+        {" /sp ace ", "http://a/sp%20ace"}, {"/\xc3\xa9", "http://a/%C3%A9"},
+    };
+    size_t i;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+      char *out = NULL, name[96];
+      int rc = uvh_url_resolve("http://a/b/c/d;p?q", 18, cases[i][0], strlen(cases[i][0]), &out);
+      snprintf(name, sizeof name, "resolve '%s'", cases[i][0]);
+      is_int(rc, 0, name);
+      is_str(out ? out : "(null)", cases[i][1], name);
+      free(out);
+    }
+  }
+  {
+    char *out = NULL;
+    is_int(uvh_url_resolve("http://h/a#frag", 15, "/b", 2, &out), 0, "a Location without a fragment");
+    is_str(out, "http://h/b#frag", "keeps the base's fragment (RFC 9110 10.2.2)");
+    free(out);
+    is_int(uvh_url_resolve("http://h/a#frag", 15, "/b#new", 6, &out), 0, "a Location with a fragment");
+    is_str(out, "http://h/b#new", "uses its own fragment");
+    free(out);
+    is_int(uvh_url_resolve("http://h/a", 10, "//other:81/x?y", 14, &out), 0, "protocol-relative");
+    is_str(out, "http://other:81/x?y", "takes the base's scheme");
+    free(out);
+    is_int(uvh_url_resolve("https://h/a", 11, "//other/x", 9, &out), 0, "protocol-relative from https");
+    is_str(out, "https://other/x", "stays https");
+    free(out);
+    is_int(uvh_url_resolve("http://h", 8, "x", 1, &out), 0, "relative to an empty base path");
+    is_str(out, "http://h/x", "merged under /");
+    free(out);
+    is_int(uvh_url_resolve("http://h/a", 10, "ftp://h/x", 9, &out), UVH_E_BADSCHEME, "ftp is refused");
+    ok(out == NULL, "nothing returned");
+    is_int(uvh_url_resolve("http://h/a", 10, "javascript:alert(1)", 19, &out), UVH_E_BADSCHEME, "javascript: refused");
+    is_int(uvh_url_resolve("http://h/a", 10, "/a\r\nX: y", 9, &out), UVH_E_BADURL, "CR/LF refused");
+    ok(out == NULL, "nothing returned for CR/LF");
+    is_int(uvh_url_resolve("http://h/a", 10, "http:/x", 7, &out), UVH_E_BADURL, "http: without a host refused");
+    is_int(uvh_url_resolve("/rel", 4, "x", 1, &out), UVH_E_BADURL, "a base without scheme refused");
+  }
   return done_testing();
 }

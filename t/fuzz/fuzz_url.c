@@ -1,9 +1,12 @@
 /* Fuzz target: arbitrary strings as request URLs, and the request head
- * built from an accepted one. Checks: no crash, and nothing that reaches
- * the wire (target, Host) holds a byte outside visible ASCII. */
+ * built from an accepted one; and the same strings as a Location resolved
+ * against a fixed base. Checks: no crash, nothing that reaches the wire
+ * (target, Host) holds a byte outside visible ASCII, and a resolved
+ * Location holds only visible ASCII. */
 #define _GNU_SOURCE /* memmem */
 #include "internal.h"
 #include <assert.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void check_visible(const char *s) {
@@ -29,5 +32,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     assert(memmem(head, len, "\r\n\r\n", 4) == head + len - 4);
   }
   uvh_request_unref(req);
+  {
+    static const char base[] = "https://u@h.example:8443/a/b/c?q#f";
+    char *out = NULL;
+    if (uvh_url_resolve(base, sizeof base - 1, (const char *)data, size, &out) == 0) {
+      check_visible(out);
+      assert(strncmp(out, "http://", 7) == 0 || strncmp(out, "https://", 8) == 0);
+      free(out);
+    } else {
+      assert(out == NULL);
+    }
+  }
   return 0;
 }

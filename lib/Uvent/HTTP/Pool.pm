@@ -18,6 +18,9 @@ my @SOCKET = qw(family tcp_nodelay tcp_keepalive so_linger socket_buffer_size lo
 my %WHOLE = map { $_ => 1 } qw(max_connections max_headers_size max_body_size max_requests_per_connection max_queue max_total
     max_header_count);
 my %SECONDS = map { $_ => 1 } qw(timeout max_lifetime queue_timeout read_timeout happy_eyeballs_delay dns_cache_ttl);
+# request parameters the pool gives a default for, kept for the redirect
+# step and the cookies (Pool.xs's _defaults); the others are the core's
+my %REQUEST_DEFAULT = (follow_redirect => 1, redirection_limit => 20, allow_downgrade => 0, cookie_jar => undef);
 # byte limits are size_t in the core; above 2**53 a Perl number is no longer exact
 my %BYTES = map { $_ => 1 } qw(max_headers_size max_body_size);
 my $MAX_BYTES = (~0 > 4294967295) ? 9007199254740992 : 4294967295;
@@ -42,9 +45,10 @@ sub _create {
     $config //= {};
     Carp::croak("$class->new: the config must be a hashref (or give a Uvent::Loop alone), got "
         . _what($config)) unless ref $config eq 'HASH';
-    if (my @unknown = grep { !exists $DEFAULT{$_} && !$OTHER{$_} } keys %$config) {
+    if (my @unknown = grep { !exists $DEFAULT{$_} && !exists $REQUEST_DEFAULT{$_} && !$OTHER{$_} } keys %$config) {
         Carp::croak("$class->new: unknown config key" . (@unknown > 1 ? 's' : '') . ' '
-            . join(', ', map { "'" . Uvent::_shown($_) . "'" } sort @unknown) . ' (known: ' . join(', ', sort keys %DEFAULT, @OTHER_KEYS) . ')');
+            . join(', ', map { "'" . Uvent::_shown($_) . "'" } sort @unknown) . ' (known: '
+            . join(', ', sort keys %DEFAULT, keys %REQUEST_DEFAULT, @OTHER_KEYS) . ')');
     }
     my %c = (%DEFAULT, %$config);
     my $tls = delete $c{tls};
@@ -60,6 +64,8 @@ sub _create {
     Carp::croak("$class->new: 'decompress' must be true or false, got "
         . (defined $c{decompress} ? _what($c{decompress}) : 'undef')) if !defined $c{decompress} || ref $c{decompress};
     $c{decompress} = $c{decompress} ? 1 : 0;
+    my %request_default = (%REQUEST_DEFAULT, map { $_ => delete $c{$_} } grep { exists $c{$_} } keys %REQUEST_DEFAULT);
+    _check_request_defaults("$class->new", \%request_default);
     for my $key (sort keys %c) {
         my $v = $c{$key};
         Carp::croak("$class->new: '$key' must be a number >= 0, got " . (defined $v ? "'" . Uvent::_shown($v) . "'" : 'undef'))
@@ -85,6 +91,7 @@ sub _create {
     $pool->_set_resolve(@$_) for @$resolve;
     $pool->_set_proxy(0, $proxy, 'proxy') if defined $proxy && length $proxy;
     _env_proxy($pool) if $env_proxy;
+    $pool->_defaults(\%request_default);
     return $pool;
 }
 
@@ -131,6 +138,24 @@ sub _env_proxy {
     }
     my (undef, $no_proxy) = $env->('no_proxy');
     $pool->_set_no_proxy($no_proxy) if defined $no_proxy;
+}
+
+sub _check_request_defaults {
+    my ($prefix, $d) = @_;
+    my $limit = $d->{redirection_limit};
+    Carp::croak("$prefix: 'redirection_limit' must be a whole number >= 0 (at most 1000000), got "
+        . (defined $limit ? "'" . Uvent::_shown($limit) . "'" : 'undef'))
+        unless defined $limit && !ref $limit && $limit =~ /\A\d+\z/ && $limit <= 1e6;
+    _check_jar($prefix, $d->{cookie_jar}) if defined $d->{cookie_jar};
+}
+
+# A cookie jar is any object with HTTP::CookieJar's two methods, as HTTP::Tiny takes it.
+sub _check_jar {
+    my ($prefix, $jar) = @_;
+    my @missing = grep { !(Scalar::Util::blessed($jar) && $jar->can($_)) } qw(add cookie_header);
+    Carp::croak("$prefix: 'cookie_jar' must be an object with the methods add and cookie_header (as "
+        . "HTTP::CookieJar has), got " . _what($jar) . (Scalar::Util::blessed($jar) ? ' without ' . join(' and ', @missing) : ''))
+        if @missing;
 }
 
 # a bad argument, for a croak
@@ -199,6 +224,358 @@ sub instance {
     shift if @_ && defined $_[0] && !ref $_[0] && $_[0]->isa(__PACKAGE__);
     my $loop = shift // Uvent::Loop->default;
     return $loop->_instance // $loop->_instance(__PACKAGE__->_create({}, $loop, 1));
+}
+
+# ---- the redirect step, forms, JSON and cookies -------------------------
+#
+# A request goes straight to the core unless it has a form, json or a
+# cookie jar (xs/pool.xsh calls _submit_first then). The core calls
+# _hop_done (xs/callbacks.h's uvx_on_hop) for a redirect response of any
+# request and for every response of a request submitted through here; it
+# submits the next hop with _submit_hop, or calls the response_callback,
+# once for the whole chain. The chain's state lives in the request hash
+# under _uvent_chain while a hop runs.
+
+# the fields a hop is built from (xs/request.h reads them from its hash)
+my @CORE_FIELDS = qw(uri method headers body timeout connect_timeout read_timeout max_headers_size max_body_size
+    retry idempotent tls);
+my %REDIRECT_CODE = map { $_ => 1 } 301, 302, 303, 307, 308;
+# user headers that are sent only while the chain stays on the first origin
+my %ORIGIN_BOUND = map { $_ => 1 } qw(authorization cookie proxy-authorization host);
+# headers about the body, dropped with it when a redirect turns into GET (RFC 9110 15.4)
+my %ABOUT_BODY = map { $_ => 1 } qw(content-length content-type content-encoding content-language content-location
+    digest content-digest repr-digest last-modified);
+my %MESSAGE = (redirection_limit => 'too many redirects', bad_redirect => 'unusable redirect',
+    timeout => 'request timed out');
+
+sub _submit_first {
+    my ($pool, $request) = @_;
+    my $prefix = 'Uvent::HTTP::Pool->request';
+    my $chain = _chain_of($request, $pool->_defaults, $prefix);
+    my $fields = _wire_fields($chain);
+    $request->{_uvent_chain} = $chain;
+    my ($client, $ok);
+    $ok = eval { $client = $pool->_submit_hop($request, $fields); 1 };
+    unless ($ok) {
+        delete $request->{_uvent_chain};
+        die $@;
+    }
+    return $client;
+}
+
+# The state of a chain at its first hop: the core fields, the body a form
+# or json makes, the headers as pairs, the jar, the origin.
+sub _chain_of {
+    my ($request, $defaults, $prefix) = @_;
+    my %f = map { exists $request->{$_} ? ($_ => $request->{$_}) : () } @CORE_FIELDS;
+    my $jar = exists $request->{cookie_jar} ? $request->{cookie_jar} : $defaults ? $defaults->{cookie_jar} : undef;
+    _check_jar($prefix, $jar) if defined $jar;
+    my $content_type;
+    # a form or JSON without a method is posted
+    $f{method} = 'POST' if !defined $f{method} && (defined $request->{form} || defined $request->{json});
+    if (defined $request->{form}) {
+        ($f{body}, $content_type) = _form_body($request->{form}, $prefix);
+    } elsif (defined $request->{json}) {
+        $f{body} = _json_encode($request->{json}, $prefix);
+        $content_type = 'application/json';
+    }
+    my $h = $f{headers};
+    my @headers = ref $h eq 'HASH' ? (map { my $k = $_; my $v = $h->{$k}; ref $v eq 'ARRAY' ? (map { [$k, $_] } @$v) : [$k, $v] } keys %$h)
+        : ref $h eq 'ARRAY' && !(@$h % 2) ? (map { [$h->[2 * $_], $h->[2 * $_ + 1]] } 0 .. @$h / 2 - 1)
+        : ();
+    # a bad 'headers' value stays as it is: building the request croaks about it
+    my $shape_ok = !defined $h || ref $h eq 'HASH' || (ref $h eq 'ARRAY' && !(@$h % 2));
+    push @headers, ['Content-Type', $content_type]
+        if $content_type && !grep { defined $_->[0] && lc $_->[0] eq 'content-type' } @headers;
+    my $uri = defined $f{uri} ? "$f{uri}" : undef;
+    my ($key) = defined $uri ? Uvent::_url_info($uri) : ();
+    return { fields => \%f, headers => $shape_ok ? \@headers : undef, jar => $jar, uri => $uri, key => $key,
+        origin => $key, redirects => [] };
+}
+
+# The hash a hop is built from: the chain's fields, its headers, and the
+# jar's cookies for the hop's URI (with a user's Cookie header, one
+# Cookie header: RFC 6265 5.4 allows no more).
+sub _wire_fields {
+    my ($chain) = @_;
+    my %f = %{ $chain->{fields} };
+    return \%f unless $chain->{headers};
+    my @headers = map { [@$_] } @{ $chain->{headers} };
+    if ($chain->{jar} && defined $chain->{uri}) {
+        my $cookies = $chain->{jar}->cookie_header(_no_fragment($chain->{uri}));
+        if (defined $cookies && length $cookies) {
+            my ($user) = grep { defined $_->[0] && lc $_->[0] eq 'cookie' } @headers;
+            if ($user) { $user->[1] = "$user->[1]; $cookies" } else { push @headers, ['Cookie', $cookies] }
+        }
+    }
+    $f{headers} = [map {@$_} @headers];
+    return \%f;
+}
+
+sub _no_fragment { my ($u) = @_; $u =~ s/#.*\z//s; return $u }
+
+sub _param {
+    my ($request, $defaults, $name) = @_;
+    return $request->{$name} if defined $request->{$name};
+    return $defaults && exists $defaults->{$name} ? $defaults->{$name} : $REQUEST_DEFAULT{$name};
+}
+
+# A hop finished (see above). Gets ($request, $response, $error, $pool,
+# $time_left): $pool undef when the Perl pool is gone, $time_left -1 when
+# the request has no timeout.
+sub _hop_done {
+    my ($request, $response, $error, $pool, $left) = @_;
+    my $chain = delete $request->{_uvent_chain};
+    my $died;
+    if ($chain && $chain->{jar} && $response->code) {
+        for my $pair (@{ $response->header_list }) {
+            next unless lc $pair->[0] eq 'set-cookie';
+            next if eval { $chain->{jar}->add(_no_fragment($chain->{uri}), $pair->[1]); 1 };
+            $died = $@;
+            last;
+        }
+    }
+    if (!$error && !defined $died && $REDIRECT_CODE{ $response->code } && $pool) {
+        my $defaults = $pool->_defaults;
+        if (_param($request, $defaults, 'follow_redirect')) {
+            my ($followed, $err);
+            # whatever happens here, the callback below runs once
+            my $ok = eval {
+                $chain //= _chain_of($request, $defaults, 'Uvent::HTTP::Pool->request');
+                ($followed, $err) = _follow($pool, $request, $response, $chain, $defaults, $left, \$died);
+                1;
+            };
+            $died //= $@ unless $ok;
+            return if $followed;
+            $error = $err;
+        }
+    }
+    $response->_set_chain($chain->{uri}, $chain->{redirects}) if $chain && @{ $chain->{redirects} };
+    my $cb = $request->{response_callback};
+    if (defined $died) {
+        # the hook's exception is the one run rethrows; the callback still runs once
+        warn "Uvent: the response_callback died after a cookie jar or redirect_callback had: $@"
+            unless eval { $cb->($request, $response, $error) if $cb; 1 };
+        die $died;
+    }
+    $cb->($request, $response, $error) if $cb;
+    return;
+}
+
+# Follow a redirect response: 1 when the next hop was submitted, else
+# (undef, $error) with the error ending the chain, or () when the 3xx is
+# the final response.
+sub _follow {
+    my ($pool, $request, $response, $chain, $defaults, $left, $died) = @_;
+    my $code = $response->code;
+    my @location = grep { lc $_->[0] eq 'location' } @{ $response->header_list };
+    # no Location: nothing to follow, the response is the answer (as curl and browsers take it)
+    return () unless @location && $location[0][1] =~ /\S/;
+    my $fail = sub { (undef, _chain_error($pool, $request, $chain, @_)) };
+    return $fail->('bad_redirect', "the $code response has " . @location . ' different Location headers')
+        if grep { $_->[1] ne $location[0][1] } @location;
+    my $limit = _param($request, $defaults, 'redirection_limit');
+    return $fail->('redirection_limit', "more than $limit redirect" . ($limit == 1 ? '' : 's'))
+        if @{ $chain->{redirects} } >= $limit;
+    my $shown = Uvent::_shown($location[0][1]);
+    my ($next, $key) = Uvent::_url_resolve($chain->{uri}, $location[0][1]);
+    return $fail->('bad_redirect', "the $code response's Location '$shown' cannot be followed: $key")
+        unless defined $next;
+    return $fail->('bad_redirect', "refusing to follow the $code response from https to '" . _no_fragment($next)
+        . "' (allow_downgrade is off)")
+        if $chain->{key} =~ /\Ahttps:/ && $key =~ /\Ahttp:/ && !_param($request, $defaults, 'allow_downgrade');
+    if ($left >= 0 && $left < 0.001) {
+        my $timeout = defined $chain->{fields}{timeout} ? $chain->{fields}{timeout} : 20;
+        return $fail->('timeout', "no complete response within $timeout s, over " . @{ $chain->{redirects} }
+            . ' redirect' . (@{ $chain->{redirects} } == 1 ? '' : 's'));
+    }
+    if (my $rcb = $request->{redirect_callback}) {
+        my $go;
+        unless (eval { $go = $rcb->($request, $response, $next); 1 }) {
+            $$died = $@;
+            return ();
+        }
+        return () unless $go;
+    }
+    my %f = %{ $chain->{fields} };
+    my @headers = $chain->{headers} ? @{ $chain->{headers} } : ();
+    my $method = defined $f{method} ? $f{method} : 'GET';
+    my $to_get = $code == 303 ? $method ne 'HEAD' : ($code == 301 || $code == 302) && $method ne 'GET' && $method ne 'HEAD';
+    if ($to_get) {
+        $f{method} = 'GET';
+        delete $f{body};
+        @headers = grep { !$ABOUT_BODY{ lc $_->[0] } } @headers;
+    }
+    my $left_origin = $chain->{left_origin} || $key ne $chain->{origin};
+    @headers = grep { !$ORIGIN_BOUND{ lc $_->[0] } } @headers if $left_origin;
+    $f{uri} = $next;
+    $f{timeout} = $left if $left >= 0;
+    my $hop = { %$chain, fields => \%f, headers => $chain->{headers} ? \@headers : undef, uri => $next, key => $key,
+        left_origin => $left_origin, redirects => [@{ $chain->{redirects} }, $response] };
+    my $fields;
+    unless (eval { $fields = _wire_fields($hop); 1 }) {
+        $$died = $@;
+        return ();
+    }
+    $request->{_uvent_chain} = $hop;
+    return 1 if eval { $pool->_submit_hop($request, $fields); 1 };
+    my $why = $@;
+    delete $request->{_uvent_chain};
+    $why =~ s/\AUvent::HTTP::Pool->request: //;
+    $why =~ s/ at \S+ line \d+\.?\n\z//;
+    return $fail->('bad_redirect', "the $code response's Location '$shown' cannot be followed: $why");
+}
+
+# An error of the chain itself, worded as the core words its own.
+sub _chain_error {
+    my ($pool, $request, $chain, $code, $detail) = @_;
+    my ($key, $target) = defined $chain->{uri} ? Uvent::_url_info($chain->{uri}) : ();
+    my $method = defined $chain->{fields}{method} ? $chain->{fields}{method} : 'GET';
+    $pool->_count_error($code);
+    return bless { code => $code, errno => undef,
+        message => "$MESSAGE{$code} ($method " . ($key // '') . ($target // '') . "): $detail" }, 'Uvent::Error';
+}
+
+# ---- forms
+
+sub _form_body {
+    my ($form, $prefix) = @_;
+    my @pairs;
+    if (ref $form eq 'HASH') {
+        for my $name (sort keys %$form) {
+            my $v = $form->{$name};
+            push @pairs, ref $v eq 'ARRAY' ? (map { [$name, $_] } @$v) : [$name, $v];
+        }
+    } elsif (ref $form eq 'ARRAY') {
+        Carp::croak("$prefix: 'form' arrayref must hold name => value pairs (odd number of elements)") if @$form % 2;
+        @pairs = map { [$form->[2 * $_], $form->[2 * $_ + 1]] } 0 .. @$form / 2 - 1;
+    } else {
+        Carp::croak("$prefix: 'form' must be an arrayref of name => value pairs or a hashref, got " . _what($form));
+    }
+    for my $pair (@pairs) {
+        Carp::croak("$prefix: form field names must be defined strings") if !defined $pair->[0] || ref $pair->[0];
+        my $shown = Uvent::_shown($pair->[0]);
+        my $v = $pair->[1];
+        Carp::croak("$prefix: form field '$shown' must be a string, or a hashref with 'file' or 'content', got "
+            . (defined $v ? _what($v) : 'undef'))
+            if !defined $v || (ref $v && ref $v ne 'HASH');
+    }
+    return grep({ ref $_->[1] } @pairs) ? _multipart_body(_multipart_parts(\@pairs, $prefix))
+        : (_urlencoded(\@pairs), 'application/x-www-form-urlencoded');
+}
+
+# Names and values are characters, sent as UTF-8 (as HTML forms and
+# HTTP::Tiny do): a string of bytes is taken as Latin-1 characters.
+sub _form_text { my ($s) = @_; $s = "$s"; utf8::encode($s); return $s }
+
+sub _urlencoded {
+    my ($pairs) = @_;
+    my $enc = sub {
+        my $s = _form_text($_[0]);
+        $s =~ s/([^A-Za-z0-9*\-._ ])/sprintf('%%%02X', ord $1)/ge;
+        $s =~ tr/ /+/;
+        return $s;
+    };
+    return join '&', map { $enc->($_->[0]) . '=' . $enc->($_->[1]) } @$pairs;
+}
+
+# The parts of a multipart/form-data body: each a head and either its
+# content or the file to read it from (read when the body is made: until
+# uploads stream, at submit).
+sub _multipart_parts {
+    my ($pairs, $prefix) = @_;
+    my @parts;
+    my $quote = sub { my $s = _form_text($_[0]); $s =~ s/"/%22/g; $s =~ s/\r/%0D/g; $s =~ s/\n/%0A/g; $s };
+    for my $pair (@$pairs) {
+        my ($name, $v) = @$pair;
+        my $shown = Uvent::_shown($name);
+        my $disposition = 'Content-Disposition: form-data; name="' . $quote->($name) . '"';
+        unless (ref $v) {
+            push @parts, { head => "$disposition\r\n\r\n", content => _form_text($v) };
+            next;
+        }
+        if (my @unknown = grep { !/\A(?:file|content|filename|content_type)\z/ } sort keys %$v) {
+            Carp::croak("$prefix: form field '$shown': unknown key" . (@unknown > 1 ? 's ' : ' ')
+                . join(', ', map { "'" . Uvent::_shown($_) . "'" } @unknown) . ' (known: file, content, filename, content_type)');
+        }
+        Carp::croak("$prefix: form field '$shown' needs one of 'file' and 'content'")
+            unless defined $v->{file} xor defined $v->{content};
+        my $part = {};
+        my $filename = $v->{filename};
+        if (defined $v->{file}) {
+            my $path = $v->{file};
+            Carp::croak("$prefix: form field '$shown': cannot read file '" . Uvent::_shown($path) . "': "
+                . (-d $path ? 'Is a directory' : $!))
+                unless -f $path && -r _;
+            $part->{file} = $path;
+            ($filename = $path) =~ s{.*[/\\]}{}s unless defined $filename;
+        } else {
+            my $content = $v->{content};
+            Carp::croak("$prefix: form field '$shown': 'content' must be a string of bytes") if ref $content;
+            $content = "$content";
+            Carp::croak("$prefix: Wide character in form field '$shown' content: encode it to bytes first "
+                . "(utf8::encode or Encode::encode_utf8)") if utf8::is_utf8($content) && !utf8::downgrade($content, 1);
+            $part->{content} = $content;
+        }
+        my $type = defined $v->{content_type} ? "$v->{content_type}" : 'application/octet-stream';
+        Carp::croak("$prefix: form field '$shown': 'content_type' must be printable ASCII")
+            if $type =~ /[^\x20-\x7e]/;
+        $part->{head} = $disposition . (defined $filename ? '; filename="' . $quote->($filename) . '"' : '')
+            . "\r\nContent-Type: $type\r\n\r\n";
+        push @parts, $part;
+    }
+    return \@parts;
+}
+
+sub _multipart_body {
+    my ($parts) = @_;
+    for my $part (grep { defined $_->{file} } @$parts) {
+        open my $fh, '<:raw', $part->{file}
+            or Carp::croak("Uvent::HTTP::Pool->request: cannot read file '" . Uvent::_shown($part->{file}) . "': $!");
+        local $/;
+        my $content = <$fh>;
+        $part->{content} = defined $content ? $content : '';
+    }
+    my $boundary;
+    for (1 .. 100) {
+        my $try = '------------------------Uvent' . join '', map { ('0' .. '9', 'a' .. 'z')[rand 36] } 1 .. 24;
+        next if grep { index($_->{content}, $try) >= 0 || index($_->{head}, $try) >= 0 } @$parts;
+        $boundary = $try;
+        last;
+    }
+    Carp::croak('Uvent::HTTP::Pool->request: found no multipart boundary absent from the form') unless $boundary;
+    my $body = join '', map { "--$boundary\r\n$_->{head}$_->{content}\r\n" } @$parts;
+    delete $_->{content} for grep { defined $_->{file} } @$parts;
+    return ("$body--$boundary--\r\n", "multipart/form-data; boundary=$boundary");
+}
+
+# ---- JSON
+
+# Cpanel::JSON::XS when installed, else JSON::PP; canonical (sorted keys).
+our $JSON_BACKEND;
+my %JSON_CODER;
+sub _json_coder {
+    my $class = $JSON_BACKEND // (eval { require Cpanel::JSON::XS; 1 } ? 'Cpanel::JSON::XS' : 'JSON::PP');
+    return $JSON_CODER{$class} //= do {
+        (my $file = "$class.pm") =~ s{::}{/}g;
+        require $file;
+        $class->new->utf8->canonical->allow_nonref;
+    };
+}
+
+sub _json_encode {
+    my ($data, $prefix) = @_;
+    my $json;
+    return $json if eval { $json = _json_coder()->encode($data); 1 };
+    (my $why = $@) =~ s/ at \S+ line \d+\.?\n\z//;
+    Carp::croak("$prefix: 'json' cannot be encoded as JSON: $why");
+}
+
+# validate: the fields as request() would build them
+sub _validate_fields {
+    my ($request) = @_;
+    my $chain = _chain_of($request, undef, 'Uvent::HTTP::Request->validate');
+    return _wire_fields({ %$chain, jar => undef });
 }
 
 1;
@@ -494,7 +871,7 @@ for C<< new($loop, \%config) >>
 
 =item C<Uvent::HTTP::Pool-E<gt>new: expects (\%config, $loop), (\%config), ($loop) or nothing, got N arguments>
 
-=item C<Uvent::HTTP::Pool-E<gt>new: unknown config key 'KEY' (known: decompress, dns_cache_ttl, env_proxy, family, happy_eyeballs_delay, local_address, max_body_size, max_connections, max_header_count, max_headers_size, max_lifetime, max_queue, max_requests_per_connection, max_total, proxy, queue_timeout, read_timeout, resolve, so_linger, socket_buffer_size, tcp_keepalive, tcp_nodelay, timeout, tls)>
+=item C<Uvent::HTTP::Pool-E<gt>new: unknown config key 'KEY' (known: allow_downgrade, cookie_jar, decompress, dns_cache_ttl, env_proxy, family, follow_redirect, happy_eyeballs_delay, local_address, max_body_size, max_connections, max_header_count, max_headers_size, max_lifetime, max_queue, max_requests_per_connection, max_total, proxy, queue_timeout, read_timeout, redirection_limit, resolve, so_linger, socket_buffer_size, tcp_keepalive, tcp_nodelay, timeout, tls)>
 
 (C<keys> and a list when several are unknown)
 
@@ -527,6 +904,10 @@ C<max_queue>, C<max_total>, C<max_header_count>) above 4294967295, or a byte lim
 a 32-bit perl 4294967295)
 
 =item C<Uvent::HTTP::Pool-E<gt>new: 'max_connections' must be a whole number E<gt>= 1>
+
+=item C<Uvent::HTTP::Pool-E<gt>new: 'redirection_limit' must be a whole number E<gt>= 0 (at most 1000000), got 'VALUE'>
+
+=item C<Uvent::HTTP::Pool-E<gt>new: 'cookie_jar' must be an object with the methods add and cookie_header (as HTTP::CookieJar has), got WHAT>
 
 =item C<Uvent::HTTP::Pool-E<gt>new: the loop must be a Uvent::Loop, got WHAT>
 
@@ -637,6 +1018,17 @@ The most requests one connection carries (default 0, no limit; a whole
 number). The connection is closed after the response to its last one. A
 server's C<Keep-Alive: max=N> header can lower the limit for one connection
 (see L</CONNECTION REUSE>).
+
+=item follow_redirect, redirection_limit, allow_downgrade
+
+The defaults of the requests' parameters of the same names (1, 20 and 0);
+see L</REDIRECTS>. C<redirection_limit> is a whole number of at most
+1000000.
+
+=item cookie_jar
+
+A cookie jar all requests use unless they give their own (default none);
+see L</COOKIES>.
 
 =item read_timeout
 
@@ -932,6 +1324,72 @@ sent.
 A CODE reference called when the request is finished; see L</CALLBACKS>.
 Optional: without one the request runs and its result is dropped.
 
+=item follow_redirect
+
+Whether a C<301>, C<302>, C<303>, C<307> or C<308> response with a
+C<Location> is followed (default: the pool's, by default 1); see
+L</REDIRECTS>.
+
+=item redirection_limit
+
+The most redirects one request follows, a whole number (default: the
+pool's, by default 20). One more ends the request with
+C<redirection_limit>; 0 refuses the first.
+
+=item allow_downgrade
+
+Whether a redirect from C<https://> to C<http://> is followed (default: the
+pool's, by default 0: it ends the request with C<bad_redirect>).
+
+=item redirect_callback
+
+A CODE reference called before each redirect is followed, with
+C<($request, $response, $next_uri)>; a false return stops there. See
+L</REDIRECTS> and L</CALLBACKS>.
+
+=item form
+
+A form to send: an arrayref of name/value pairs (sent in that order, names
+may repeat) or a hashref (sent in the sorted order of its names; an
+arrayref value repeats the name). Sent as
+C<application/x-www-form-urlencoded>: names and values are taken as
+characters and encoded as UTF-8, then percent-encoded as HTML forms are
+(C<A-Z a-z 0-9 * - . _> as they are, a space as C<+>, the rest as
+C<%XX>), joined with C<&>; so a string of bytes above 0x7F is taken as
+Latin-1 characters, as L<HTTP::Tiny/www_form_urlencode> does.
+
+A value that is a hashref makes it C<multipart/form-data> (with a random
+boundary, checked not to occur in any part): C<< { file => $path } >>
+sends the file (its name without the directory as the C<filename>), C<<
+{ content => $bytes } >> sends the bytes (a character above 255 croaks
+with C<Wide character in form field 'NAME' content>); both take
+C<filename> and C<content_type> (default C<application/octet-stream>).
+Plain values are text parts in UTF-8. Quotes, CR and LF in names and file
+names are sent as C<%22>, C<%0D> and C<%0A>, as browsers do. Files are
+read when the request is submitted and the body is held in memory (they
+will be streamed from disk once request bodies can stream).
+
+The C<Content-Type> is set unless C<headers> has one; the method is
+C<POST> unless C<method> is given. C<form>, C<json> and C<body> exclude
+each other.
+
+=item json
+
+Data to send as JSON: encoded with L<Cpanel::JSON::XS> when it is
+installed, else L<JSON::PP> (core), canonical (hash keys sorted), as
+UTF-8, with C<Content-Type: application/json> unless C<headers> has a
+C<Content-Type>; the method is C<POST> unless C<method> is given. Data the
+encoder refuses croaks with C<'json' cannot be encoded as JSON: ...>.
+C<$Uvent::HTTP::Pool::JSON_BACKEND> (C<'JSON::PP'> or
+C<'Cpanel::JSON::XS'>) chooses the encoder, and the decoder of
+L<Uvent::HTTP::Response/json>.
+
+=item cookie_jar
+
+A cookie jar for this request, instead of the pool's; C<< cookie_jar =>
+undef >> sends and stores no cookies even when the pool has a jar. See
+L</COOKIES>.
+
 =back
 
 Unknown parameter names croak. C<request> croaks with the messages listed in
@@ -1072,7 +1530,8 @@ was created, over all destinations:
 
 =item requests
 
-requests accepted by L</request> (a retried request counts once);
+requests accepted by L</request> (a retried request counts once; each hop
+of a redirect chain counts: see L</REDIRECTS>);
 
 =item responses
 
@@ -1083,8 +1542,11 @@ requests that completed with a response (C<$error> undef);
 a hashref from each error code of L<Uvent::Error> (C<resolve>, C<connect>,
 C<connect_timeout>, C<timeout>, C<connection_closed>, C<protocol>,
 C<too_large>, C<cancelled>, C<queue_full>, C<queue_timeout>, C<tls>,
-C<proxy>, C<nomem>) to the number of requests that ended with it; every key is always
-present;
+C<proxy>, C<redirection_limit>, C<bad_redirect>, C<nomem>) to the number of requests
+that ended with it; every key is always present. The redirect step's
+errors (C<redirection_limit>, C<bad_redirect>, a C<timeout> between hops)
+count here only, not in a destination's counters, and the redirect they
+came with counts as a response;
 
 =item connections_opened
 
@@ -1513,6 +1975,134 @@ its bookkeeping before calling it, so the loop, the pool and the other
 requests stay usable, and a later C<< $loop->run >> continues with them. See
 L<Uvent/EXCEPTIONS IN CALLBACKS>.
 
+For a request that followed redirects, the callback runs once, after the
+last hop (see L</REDIRECTS>).
+
+=head2 redirect_callback
+
+    redirect_callback => sub {
+        my ($request, $response, $next_uri) = @_;
+        return 1;    # follow; false: stop, $response is the final response
+    },
+
+Called before each redirect is followed, once the redirect's own checks
+(the limit, the Location, the downgrade rule) have passed, with the
+request, the redirect response and the absolute URI the next hop will go
+to (with the fragment it keeps). A true return follows it; a false one
+ends the chain with that redirect as the response and no error. It runs
+from the loop, like C<response_callback>, between two hops: the request is
+not active then. If it dies, the chain stops as for a false return, the
+C<response_callback> runs once with the redirect, and the exception
+propagates out of C<< $loop->run >>.
+
+=head1 REDIRECTS
+
+A response C<301>, C<302>, C<303>, C<307> or C<308> with a C<Location>
+header is followed, unless C<follow_redirect> is off: the next request
+(a I<hop>) goes to the URI it names, and so on until a response that is
+not followed. The request's C<response_callback> runs once, for the whole
+chain, with the last response; L<Uvent::HTTP::Response/redirects> lists
+the earlier ones, oldest first, and L<Uvent::HTTP::Response/uri> is the
+URI the response came from.
+
+=over 4
+
+=item The method
+
+C<303>, and C<301> and C<302> for any method but C<GET> and C<HEAD>,
+turn the next hop into a C<GET> (a C<HEAD> stays a C<HEAD> after a C<303>)
+without a body, and without the headers about it (C<Content-Length>,
+C<Content-Type>, C<Content-Encoding>, C<Content-Language>,
+C<Content-Location>, C<Digest>, C<Content-Digest>, C<Repr-Digest>,
+C<Last-Modified>), as browsers do and RFC 9110 15.4 allows. C<307> and
+C<308> keep the method and send the body again.
+
+=item The Location
+
+It may be absolute, protocol-relative (C<//host/path>), absolute-path,
+relative (C<../x>, C<x?y>), a query (C<?q>) or a fragment (C<#f>) only: it
+is resolved against the URI of the hop that got it as RFC 3986 section 5
+says, dot segments removed; spaces and bytes above 0x7E are
+percent-encoded. A Location without a fragment keeps the fragment of the
+URI before (RFC 9110 10.2.2), so the first request's fragment stays on the
+final URI; fragments are never sent.
+
+=item When nothing is followed
+
+A redirect without a C<Location> (or with an empty one), a C<300>, C<304>
+or any other status, and any redirect when C<follow_redirect> is 0, is the
+response, with no error. So is the redirect at which a
+C<redirect_callback> returned false, and a redirect whose pool object has
+been dropped (a pool that is gone starts no new requests).
+
+=item Errors
+
+The chain ends with an error (and the redirect as the response) when the
+redirect would be the C<redirection_limit>+1-th (C<redirection_limit>),
+when the C<Location> cannot be used (C<bad_redirect>: a URI that does not
+parse, a scheme other than C<http> and C<https>, several different
+C<Location> headers), and when it leads from C<https://> to C<http://>
+without C<< allow_downgrade => 1 >> (C<bad_redirect>, the message naming
+C<allow_downgrade>). Refusing the downgrade is an error rather than a
+plain response so that a program checking C<$error> alone does not take
+the C<3xx> for the page; the response is still there to look at.
+
+=item Credentials
+
+The C<Authorization>, C<Cookie>, C<Proxy-Authorization> and C<Host> headers
+you gave are sent only while the chain stays on the first request's origin
+(scheme, host and port): from the first hop to another origin on they are
+dropped, also when a later hop comes back (and an https-to-http downgrade
+is another origin). Userinfo in the first URI is not carried to a
+resolved Location of another origin either. Cookies of a
+C<cookie_jar> are sent to each hop as the jar decides (see L</COOKIES>).
+
+=item Time, the pool, retries
+
+The request's C<timeout> covers the whole chain: each hop gets what is
+left of it, and a chain out of time ends with C<timeout>. Each hop is a
+request of the pool (counted in L</stats> as one, with its own response):
+it goes to its destination's connections and queue with their limits.
+Retries apply to each hop as to any request. C<connect_timeout> and
+C<read_timeout> apply to each hop afresh.
+
+=item Cancel
+
+L<Uvent::HTTP::Request/cancel> during any hop ends the chain: the
+callback runs once, with C<cancelled>. L<Uvent::HTTP::Request/active> is
+true for the whole chain, except inside C<redirect_callback>.
+
+=back
+
+=head1 COOKIES
+
+With a C<cookie_jar> (a pool option, or a request parameter that replaces
+it; C<undef> in a request sends and stores none), every hop of a request
+sends the C<Cookie> header the jar gives for its URI, and every
+C<Set-Cookie> header of every response of the chain goes to the jar,
+before the next hop or the callback. The jar is any object with
+L<HTTP::CookieJar>'s two methods, as L<HTTP::Tiny> takes it:
+
+    $jar->add($uri, $set_cookie_header_value);    # once per Set-Cookie
+    my $cookies = $jar->cookie_header($uri);      # '' or undef for none
+
+called with the hop's URI without its fragment. L<HTTP::CookieJar> (Debian:
+libhttp-cookiejar-perl) is one:
+
+    use HTTP::CookieJar;
+    my $pool = Uvent::HTTP::Pool->new({ cookie_jar => HTTP::CookieJar->new });
+
+A C<Cookie> header you give is sent too: the jar's cookies are appended
+to it with C<; > (one C<Cookie> header, as RFC 6265 5.4 wants), where
+HTTP::Tiny would replace it by the jar's. A jar without both methods
+croaks at C<new> or C<request>, naming them. If a jar's method dies, the
+chain stops there (the response whose cookie could not be stored, or the
+redirect, is the response), the callback runs once as always, and the
+exception comes out of the loop's C<run> (see L</CALLBACKS>).
+
+A request with a cookie jar, a C<form> or C<json> is prepared in Perl,
+costing more per request than one without (a few microseconds).
+
 =head1 CONNECTION REUSE
 
 After a successful response, the connection goes back to the pool only if
@@ -1583,7 +2173,9 @@ Errors of a submitted request are reported to its callback as a
 L<Uvent::Error>; see there for the codes C<resolve>, C<connect>,
 C<connect_timeout>, C<timeout>, C<connection_closed>, C<protocol>,
 C<too_large>, C<cancelled>, C<queue_full>, C<queue_timeout>, C<tls>,
-C<proxy> and C<nomem>. What the response parser refuses as C<protocol> is listed there
+C<proxy>, C<redirection_limit>, C<bad_redirect> and C<nomem> (the two redirect
+codes, and a C<timeout> between two hops, are the redirect step's: see
+L</REDIRECTS>). What the response parser refuses as C<protocol> is listed there
 under L<Uvent::Error/protocol>.
 
 Bad arguments make C<request> croak before anything is sent. The messages
@@ -1594,7 +2186,7 @@ caller's line:
 
 =item C<expects a hashref of parameters or a Uvent::HTTP::Request>
 
-=item C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method, headers, body, timeout, connect_timeout, read_timeout, max_headers_size, max_body_size, retry, idempotent, tls, response_callback, family, tcp_nodelay, tcp_keepalive, so_linger, socket_buffer_size, local_address, proxy, decompress, max_header_count)>
+=item C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method, headers, body, timeout, connect_timeout, read_timeout, max_headers_size, max_body_size, retry, idempotent, tls, response_callback, family, tcp_nodelay, tcp_keepalive, so_linger, socket_buffer_size, local_address, proxy, decompress, max_header_count, follow_redirect, redirection_limit, allow_downgrade, redirect_callback, form, json, cookie_jar)>
 
 (without the C<request> prefix)
 
@@ -1744,6 +2336,42 @@ likewise C<ca_path>, C<cert_file> and C<key_file>; REASON is the system's
 
 likewise C<'method'>, C<'body'>, C<header 'NAME'> (its name or a value)
 and the string C<tls> settings, for a value with characters above 255
+(a C<form> and C<json> encode characters as UTF-8 themselves)
+
+=item C<'redirection_limit' must be a whole number E<gt>= 0 (at most 1000000), got 'VALUE'>
+
+=item C<'redirect_callback' must be a CODE reference>
+
+=item C<'body', 'form' and 'json' exclude each other: give one of them>
+
+=item C<'form' must be an arrayref of name =E<gt> value pairs or a hashref, got WHAT>
+
+=item C<'form' arrayref must hold name =E<gt> value pairs (odd number of elements)>
+
+=item C<form field names must be defined strings>
+
+=item C<form field 'NAME' must be a string, or a hashref with 'file' or 'content', got WHAT>
+
+=item C<form field 'NAME' needs one of 'file' and 'content'>
+
+=item C<form field 'NAME': unknown key 'KEY' (known: file, content, filename, content_type)>
+
+=item C<form field 'NAME': cannot read file 'PATH': REASON>
+
+=item C<form field 'NAME': 'content' must be a string of bytes>
+
+=item C<Wide character in form field 'NAME' content: encode it to bytes first (utf8::encode or Encode::encode_utf8)>
+
+=item C<form field 'NAME': 'content_type' must be printable ASCII>
+
+=item C<'json' cannot be encoded as JSON: REASON>
+
+REASON is the encoder's, e.g. for a code reference
+
+=item C<'cookie_jar' must be an object with the methods add and cookie_header (as HTTP::CookieJar has), got WHAT>
+
+WHAT ends with C<without add and cookie_header> (or the one missing) for
+an object
 
 =back
 

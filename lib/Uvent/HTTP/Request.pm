@@ -26,7 +26,11 @@ for my $field (@FIELDS) {
     no strict 'refs';
     *$field = sub {
         my $self = shift;
-        $self->{$field} = shift if @_;
+        if (@_) {
+            # a new scalar: the responses of earlier submissions keep the old one as their uri
+            delete $self->{$field} if $field eq 'uri';
+            $self->{$field} = shift;
+        }
         return $self->{$field};
     };
 }
@@ -167,6 +171,29 @@ socket options of the connection the request opens, over the pool's (see
 L<Uvent::HTTP::Pool/Socket options>): a request whose options differ from
 its pool's gets connections of its own.
 
+=item follow_redirect, redirection_limit, allow_downgrade
+
+whether redirects are followed, how many, and whether from https to http,
+default: the pool's (1, 20, 0);
+
+=item redirect_callback
+
+code called with C<($request, $response, $next_uri)> before each redirect is
+followed, which stops the chain by returning false;
+
+=item form
+
+an arrayref of name/value pairs or a hashref, sent as a form (urlencoded,
+or multipart with files);
+
+=item json
+
+data sent as JSON;
+
+=item cookie_jar
+
+an L<HTTP::CookieJar>-like object, instead of the pool's; undef for none.
+
 =back
 
 L<Uvent::HTTP::Pool/request> describes each of them in detail.
@@ -176,8 +203,10 @@ when C<\%params> is not a hashref, and with
 C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method,
 headers, body, timeout, connect_timeout, read_timeout, max_headers_size,
 max_body_size, retry, idempotent, tls, response_callback, family, tcp_nodelay,
-tcp_keepalive, so_linger, socket_buffer_size, local_address, proxy, decompress,
-max_header_count)> (C<parameters> and a list when several are unknown).
+tcp_keepalive, so_linger, socket_buffer_size, local_address, proxy,
+decompress, max_header_count, follow_redirect, redirection_limit,
+allow_downgrade, redirect_callback, form, json, cookie_jar)> (C<parameters>
+and a list when several are unknown).
 
 =head1 METHODS
 
@@ -193,8 +222,11 @@ do not report defaults). Values are not checked when set; they are checked
 when the request is submitted, or by L</validate>.
 
 Values are read when the request is submitted: changing them while the
-request is pending does not affect the exchange in progress, but applies to
-the next submission. The exception is C<response_callback>, which is looked
+request is pending does not affect the exchange in progress (nor the later
+hops of a redirect chain, made from what was submitted), but applies to
+the next submission. C<uri> set through the accessor is a new scalar: the
+responses of earlier submissions keep reporting theirs as
+L<Uvent::HTTP::Response/uri>. The exception is C<response_callback>, which is looked
 up when the request finishes (see L<Uvent::HTTP::Pool/CALLBACKS>).
 
 =head2 uri
@@ -292,7 +324,40 @@ proxy's. See L<Uvent::HTTP::Pool/ROUTES AND PROXIES>.
 
 =head2 response_callback
 
-The code reference called when the request finishes.
+The code reference called when the request finishes (once for a whole
+redirect chain).
+
+=head2 follow_redirect
+
+Whether redirects are followed; undef means the pool's (by default 1). See
+L<Uvent::HTTP::Pool/REDIRECTS>.
+
+=head2 redirection_limit
+
+The most redirects followed; undef means the pool's (by default 20).
+
+=head2 allow_downgrade
+
+Whether a redirect from C<https://> to C<http://> is followed; undef means
+the pool's (by default 0).
+
+=head2 redirect_callback
+
+The code reference called before each redirect is followed (see
+L<Uvent::HTTP::Pool/redirect_callback>).
+
+=head2 form
+
+The form to send (see C<form> in L<Uvent::HTTP::Pool/request>).
+
+=head2 json
+
+The data to send as JSON (see C<json> in L<Uvent::HTTP::Pool/request>).
+
+=head2 cookie_jar
+
+The request's cookie jar; undef, when set, means none, and when not set the
+pool's (see L<Uvent::HTTP::Pool/COOKIES>).
 
 =head2 family
 
@@ -386,7 +451,7 @@ nothing (a bad error argument still croaks). Returns nothing. Croaks with
 
 when not called on a request object;
 
-=item C<Uvent::HTTP::Request-E<gt>cancel: unknown error code 'NAME' (known: nomem, resolve, connect, connect_timeout, timeout, connection_closed, protocol, too_large, cancelled, queue_full, queue_timeout, tls, proxy)>
+=item C<Uvent::HTTP::Request-E<gt>cancel: unknown error code 'NAME' (known: nomem, resolve, connect, connect_timeout, timeout, connection_closed, protocol, too_large, cancelled, queue_full, queue_timeout, tls, proxy, redirection_limit, bad_redirect)>
 
 for another string (C<usage> and C<inherited> included), or a
 L<Uvent::Error> whose code is not one of these;
@@ -434,6 +499,8 @@ L<Uvent::HTTP::Pool/request>, names and values exactly as given.
 
 =back
 
+A C<Content-Type> is added for a C<form> or C<json> unless you give one,
+and a C<Cookie> header from a C<cookie_jar> (see L<Uvent::HTTP::Pool/COOKIES>).
 Nothing else is added: no C<Connection>, C<Accept> or C<Accept-Encoding>
 header. A C<Transfer-Encoding> header cannot be set (request bodies are
 always sent with C<Content-Length>). A C<Connection> header whose value
@@ -444,7 +511,8 @@ C<< idempotent => 1 >> does (see L<Uvent::HTTP::Pool/Requests are never
 lost>).
 
 A request that is retried is sent again exactly as the first time, head and
-body, on a new connection.
+body, on a new connection. The hops of a redirect chain are built from the
+first request as L<Uvent::HTTP::Pool/REDIRECTS> says.
 
 The head and the body are written together, without waiting for
 C<100 Continue>.

@@ -1,10 +1,23 @@
 package Uvent::HTTP::Response;
 use strict;
 use warnings;
+use Carp ();
 
 our $VERSION = '0.03';
 
 require Uvent;
+
+sub json {
+    my ($self) = @_;
+    my $data;
+    my $body = $self->body;
+    return $data if length $body && eval { $data = Uvent::HTTP::Pool::_json_coder()->decode($body); 1 };
+    my $why = length $body ? $@ : 'the body is empty';
+    $why =~ s/ at \S+ line \d+\.?\n\z//;
+    my $type = $self->header('Content-Type');
+    Carp::croak('Uvent::HTTP::Response->json: the body of the ' . $self->code . ' response'
+        . (defined $type ? " (Content-Type '" . Uvent::_shown($type) . "')" : '') . " is not JSON: $why");
+}
 
 1;
 
@@ -34,6 +47,8 @@ Uvent::HTTP::Response - a parsed HTTP response
     my $trailers = $response->trailers;                      # {} unless chunked trailers came
     print "connection reused\n" if $response->keep_alive;
     print "sent twice\n"        if $response->retried;
+    print "came from ", $response->uri, " after ", scalar @{ $response->redirects }, " redirects\n";
+    my $data = eval { $response->json };                     # the body as JSON
 
 =head1 DESCRIPTION
 
@@ -158,6 +173,37 @@ nothing about the outcome: the retry may have succeeded (C<$error> undef) or
 failed too (the error message then says C<after a retry on a new
 connection>). False otherwise, also when the pre-write check moved the
 request to another connection before anything was sent.
+
+=head2 uri
+
+    my $final = $response->uri;    # after redirects: where the response came from
+
+The URI this response answers: the request's C<uri> as it was submitted
+(the very value, an object included), or after redirects the absolute URI
+of the last hop, with the fragment it kept (see
+L<Uvent::HTTP::Pool/REDIRECTS>). Each response of
+L</redirects> has its own.
+
+=head2 redirects
+
+    for my $earlier (@{ $response->redirects }) {
+        printf "%d %s\n", $earlier->code, $earlier->uri;
+    }
+
+A new arrayref of the redirect responses that were followed before this
+one, oldest first; empty when none was. Its responses are complete
+responses of their own (their own C<redirects> is empty).
+
+=head2 json
+
+    my $data = $response->json;
+
+The body decoded as JSON (UTF-8), with the decoder C<json> requests use
+(L<Cpanel::JSON::XS> when installed, else L<JSON::PP>; see C<json> in
+L<Uvent::HTTP::Pool/request>). Croaks with
+C<Uvent::HTTP::Response-E<gt>json: the body of the CODE response
+(Content-Type 'TYPE') is not JSON: REASON> (REASON is the decoder's, or
+C<the body is empty>); the C<Content-Type> is not looked at otherwise.
 
 =head1 SEE ALSO
 

@@ -227,6 +227,9 @@ sub _write_config {
 
         location = /status/204 { return 204; }
         location = /redirect   { return 302 /hello.txt; }
+        # a chain: /moved/X -> 301 /moved2/X -> 302 /X
+        location /moved/  { rewrite ^/moved/(.*)\$ /moved2/\$1 permanent; }
+        location /moved2/ { rewrite ^/moved2/(.*)\$ /\$1 redirect; }
 
         # the same files gzip-encoded when asked (Accept-Encoding: gzip)
         location /gzip/ {

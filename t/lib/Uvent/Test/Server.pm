@@ -914,6 +914,9 @@ my %ROUTES = (
     '/headers-split'     => \&r_headers_split,
     '/encoded'           => \&r_encoded,
     '/gzip-bomb'         => \&r_gzip_bomb,
+    '/redirect'          => \&r_redirect,
+    '/loop'              => \&r_loop,
+    '/multipart'         => \&r_multipart,
 );
 
 sub dispatch {
@@ -978,6 +981,57 @@ sub r_echo {
 sub r_peer {
     my ($self, $req) = @_;
     return $self->respond($req, body => $self->{sock}->peerhost);
+}
+
+# /redirect?code=302&to=LOCATION[&to2=LOCATION][&cookie=SET-COOKIE][&cookie2=...][&sleep=S]:
+# a response of that code (default 302) with Location: to (none without
+# `to`; a second, different one with to2), the Set-Cookie headers, after
+# sleeping S seconds; its body echoes the request like /echo.
+sub r_redirect {
+    my ($self, $req) = @_;
+    my $q = $req->{q};
+    $self->nap(num($q->{sleep}, 0)) if $q->{sleep};
+    my @h;
+    push @h, [ 'Location', $q->{to} ] if defined $q->{to};
+    push @h, [ 'Location', $q->{to2} ] if defined $q->{to2};
+    push @h, [ 'Set-Cookie', $q->{$_} ] for grep { defined $q->{$_} } qw(cookie cookie2);
+    my $body = $JSON->encode({ map({ $_ => $req->{$_} } qw(method target version headers body)) });
+    return $self->respond($req, code => num($q->{code}, 302), headers => [ @h, [ 'Content-Type', 'application/json' ] ],
+        body => $body);
+}
+
+# /loop: a 302 to itself, for ever.
+sub r_loop {
+    my ($self, $req) = @_;
+    return $self->respond($req, code => 302, headers => [ [ 'Location', '/loop' ] ], body => 'again');
+}
+
+# /multipart: the parts of a multipart/form-data body as JSON, each
+# {headers, length, md5} and its content when shorter than 1000 bytes.
+sub r_multipart {
+    my ($self, $req) = @_;
+    my ($type) = $self->header($req, 'content-type');
+    my ($boundary) = ($type // '') =~ /boundary=([^;]+)/;
+    my @parts;
+    if (defined $boundary) {
+        my $body = $req->{body};
+        my $start = index($body, "--$boundary\r\n");
+        my $pos = $start < 0 ? length $body : $start + length("--$boundary\r\n");
+        while ($start >= 0) {
+            my $end = index($body, "\r\n--$boundary", $pos);
+            last if $end < 0;
+            my $part = substr($body, $pos, $end - $pos);
+            my $i = index($part, "\r\n\r\n");
+            my ($head, $content) = $i < 0 ? ($part, '') : (substr($part, 0, $i), substr($part, $i + 4));
+            push @parts, { headers => [ split /\r\n/, $head ], length => length $content,
+                md5 => Digest::MD5::md5_hex($content), (length $content < 1000 ? (content => $content) : ()) };
+            $pos = $end + length("\r\n--$boundary");
+            last if substr($body, $pos, 2) eq '--';
+            $pos += 2;
+        }
+    }
+    return $self->respond($req, headers => [ [ 'Content-Type', 'application/json' ] ],
+        body => $JSON->encode({ boundary => $boundary, parts => \@parts }));
 }
 
 sub r_upload {
