@@ -440,7 +440,8 @@ sub encode_body {
     my $tmp = File::Temp->new;
     print $tmp $text;
     close $tmp;
-    my $out = `$tool -q -c < $tmp`;
+    # brotli's -q takes a quality; zstd's silences it
+    my $out = $coding eq 'br' ? `$tool -c < $tmp` : `$tool -q -c < $tmp`;
     return $? ? undef : $out;
 }
 
