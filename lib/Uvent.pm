@@ -2,7 +2,7 @@ package Uvent;
 use strict;
 use warnings;
 
-our $VERSION = '0.03';
+our $VERSION = '0.04';
 
 use Carp ();
 # errors raised inside Uvent name the caller's line
@@ -154,10 +154,17 @@ Redirects are followed, with UniEvent's C<follow_redirect> and
 C<redirection_limit> (see L<Uvent::HTTP::Pool/REDIRECTS>); requests take a
 C<form>, C<json> and a C<cookie_jar> (see L<Uvent::HTTP::Pool/COOKIES>).
 
-What Uvent does not do (yet): no proxies, no retries other than the one safe retry described under
-L</Reliability>, no content decoding (the body is returned as
-received, after de-chunking), no streaming (request bodies are sent from a
-string, response bodies are collected in memory, bounded by
+Requests reach servers through HTTP proxies (C<CONNECT> tunnels for
+C<https://>) and SOCKS5 proxies, also taken from the environment; names
+with IPv6 and IPv4 addresses are connected with Happy Eyeballs, lookups are
+cached per pool, and socket options, a local address and a read timeout
+can be set (see L<Uvent::HTTP::Pool/ROUTES AND PROXIES> and
+L<Uvent::HTTP::Pool/Connecting>). Bodies are asked for compressed and
+decoded as they arrive (see L<Uvent::HTTP::Pool/DECOMPRESSION>).
+
+What Uvent does not do (yet): no retries other than the one safe retry
+described under L</Reliability>, no streaming (request bodies are sent from
+a string, response bodies are collected in memory, bounded by
 C<max_body_size>), and no waiting for C<100 Continue> (the body is sent right
 after the head; C<1xx> responses are skipped).
 
@@ -224,7 +231,7 @@ Fork safety: see L</FORK>.
 
 =head2 core_version
 
-    my $v = Uvent::core_version();    # "0.03"
+    my $v = Uvent::core_version();    # "0.04"
 
 Returns the version string of the C core the module was built with. It is
 the same as C<$Uvent::VERSION> in a consistent build.
@@ -548,13 +555,14 @@ on the default loop get no callback (see L<Uvent::Loop/At program exit>).
 
 =item *
 
-proxies: no C<proxy> (HTTP or SOCKS). Not yet;
+proxies: C<proxy> takes a URL (C<http://>, C<socks5://>, C<socks5h://>)
+where UniEvent::HTTP takes a URI object; C<env_proxy> reads the
+environment;
 
 =item *
 
-compression: no C<compress> or C<allow_compression>; the response body is
-returned as received (de-chunked only) and no C<Accept-Encoding> is sent
-unless you add one. Not yet;
+compression: Uvent's C<decompress> (on by default) where UniEvent has
+C<allow_compression>; no C<compress> of request bodies;
 
 =item *
 
@@ -565,20 +573,18 @@ bodies are collected in memory up to C<max_body_size>. Not yet;
 
 =item *
 
-forms: no C<form> (multipart or urlencoded); build the body and its
-C<Content-Type> yourself. Not yet;
+forms: C<form> takes a list or hash of fields (urlencoded, or multipart
+with files), not UniEvent's C<form> object;
 
 =item *
 
-cookies: no C<cookies> parameter, no C<Set-Cookie> parsing and no
-C<UniEvent::HTTP::UserAgent> with a cookie jar; set C<Cookie> headers
-yourself and read C<Set-Cookie> with
-L<Uvent::HTTP::Response/header_list>. Not yet;
+cookies: a C<cookie_jar> object with HTTP::CookieJar's interface, not
+C<UniEvent::HTTP::UserAgent>;
 
 =item *
 
-C<tcp_nodelay> and C<tcp_hints>: Uvent always sets C<TCP_NODELAY> and
-resolves with the system's defaults;
+C<tcp_hints>: Uvent takes C<family> (4, 6 or 0) and C<resolve> instead;
+C<tcp_nodelay> is an option (on by default);
 
 =item *
 

@@ -2,7 +2,7 @@ package Uvent::Loop::AnyEvent;
 use strict;
 use warnings;
 
-our $VERSION = '0.03';
+our $VERSION = '0.04';
 
 use AnyEvent ();
 require Uvent::Loop::Adapter;

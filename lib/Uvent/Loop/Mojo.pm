@@ -3,7 +3,7 @@ use strict;
 use warnings;
 use Scalar::Util ();
 
-our $VERSION = '0.03';
+our $VERSION = '0.04';
 
 use Mojo::IOLoop ();
 require Uvent::Loop::Adapter;
