@@ -48,6 +48,20 @@ int uvh_buf_reserve_body(uvh_buf_t *b, size_t extra, int exact) {
   return grow(b, extra, exact, uvh__body_realloc);
 }
 
+int uvh_buf_body_room(uvh_buf_t *b, size_t want, size_t *room) {
+  size_t have = b->cap > b->len + UVH_BODY_SPARE ? b->cap - b->len - UVH_BODY_SPARE : 0;
+  if (have < want && have < 4096) {
+    size_t more = b->len > 16384 ? b->len : 16384;
+    if (more > want)
+      more = want;
+    if (uvh_buf_reserve_body(b, more + UVH_BODY_SPARE, 1))
+      return UVH_E_NOMEM;
+    have = b->cap - b->len - UVH_BODY_SPARE;
+  }
+  *room = have < want ? have : want;
+  return 0;
+}
+
 void uvh_buf_free_body(uvh_buf_t *b) {
   uvh__body_free(b->data);
   uvh_buf_init(b);

@@ -36,6 +36,12 @@ int uvh_buf_reserve_body(uvh_buf_t *b, size_t extra, int exact);
  * binding's string may use (Perl keeps its copy-on-write count there), so
  * the storage can become a string as it is (UVH_RESPONSE_BODY_SPARE). */
 #define UVH_BODY_SPARE 2
+/* Free room at the end of a body buffer for up to `want` more bytes (read
+ * or decoded straight into it): when less than 4 KiB is free it grows,
+ * geometrically (as much again as the body so far, at least 16 KiB, never
+ * more than `want`). *room gets the free size, at most `want`. 0, or
+ * UVH_E_NOMEM. */
+int uvh_buf_body_room(uvh_buf_t *b, size_t want, size_t *room);
 /* Free a body buffer (to the body allocator). */
 void uvh_buf_free_body(uvh_buf_t *b);
 /* Forget the contents, keep the storage. */

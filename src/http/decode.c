@@ -171,20 +171,12 @@ static int fail(uvh_decoder_t *d, const char *why) {
  * body read in place (geometric, at least 16 KiB), but never more than
  * one byte past max_out in all. */
 static int out_room(uvh_buf_t *out, size_t max_out, char **w, size_t *n) {
-  size_t want = SIZE_MAX, have;
+  size_t want = SIZE_MAX;
   if (max_out)
     want = out->len <= max_out ? max_out - out->len + 1 : 1;
-  have = out->cap > out->len + UVH_BODY_SPARE ? out->cap - out->len - UVH_BODY_SPARE : 0;
-  if (have < want && have < 4096) {
-    size_t more = out->len > 16384 ? out->len : 16384;
-    if (more > want)
-      more = want;
-    if (uvh_buf_reserve_body(out, more + UVH_BODY_SPARE, 1))
-      return UVH_E_NOMEM;
-    have = out->cap - out->len - UVH_BODY_SPARE;
-  }
+  if (uvh_buf_body_room(out, want, n))
+    return UVH_E_NOMEM;
   *w = out->data + out->len;
-  *n = have < want ? have : want;
   if (*n > (1u << 30)) /* zlib counts in unsigned int */
     *n = 1u << 30;
   return 0;

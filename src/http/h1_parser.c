@@ -525,7 +525,7 @@ void uvh__parser_release(uvh_parser_t *p) {
 
 char *uvh__parser_body_room(uvh_parser_t *p, size_t *room) {
   uvh_buf_t *b = &p->resp->body;
-  size_t want, have;
+  size_t want;
   if (!p->in_body || p->complete)
     return NULL;
   if (p->body_length_known) {
@@ -538,17 +538,8 @@ char *uvh__parser_body_room(uvh_parser_t *p, size_t *room) {
   /* one byte past max_body_size, for on_body to refuse */
   if (p->max_body_size && b->len <= p->max_body_size && p->max_body_size - b->len < want)
     want = p->max_body_size - b->len + 1;
-  have = b->cap > b->len + UVH_BODY_SPARE ? b->cap - b->len - UVH_BODY_SPARE : 0;
-  if (have < want && have < 4096) {
-    /* geometric: as much again as the body so far, at least 16 KiB */
-    size_t more = b->len > 16384 ? b->len : 16384;
-    if (more > want)
-      more = want;
-    if (uvh_buf_reserve_body(b, more + UVH_BODY_SPARE, 1))
-      return NULL;
-    have = b->cap - b->len - UVH_BODY_SPARE;
-  }
-  *room = have < want ? have : want;
+  if (uvh_buf_body_room(b, want, room))
+    return NULL;
   return b->data + b->len;
 }
 
