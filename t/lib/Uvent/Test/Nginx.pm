@@ -32,6 +32,7 @@ use Digest::MD5 ();
 use File::Temp ();
 use IO::Socket::INET ();
 use POSIX ();
+use Uvent::Test::Process ();
 use Time::HiRes ();
 
 # Served files.  The .bin contents are an MD5 chain: deterministic and not
@@ -176,7 +177,7 @@ sub stop {
     }
     if (my $pid = delete $self->{pid}) {
         kill 'TERM', $pid;    # fast shutdown
-        _reap($pid, 5) or do { kill 'KILL', $pid; waitpid $pid, 0 };
+        Uvent::Test::Process::reap($pid, 5) or do { kill 'KILL', $pid; waitpid $pid, 0 };
     }
     return;
 }
@@ -365,38 +366,8 @@ sub _start {
 }
 
 sub _start_watchdog {
-    my ($self, $ngx) = @_;
-    pipe(my $r, my $w) or die "pipe: $!";
-    my $pid = fork;
-    die "fork: $!" unless defined $pid;
-    if (!$pid) {
-        close $w;
-        # Hold none of the test's other descriptors (sockets, pipes).
-        require Uvent::Test::Server;
-        Uvent::Test::Server::_close_fds_except(fileno $r);
-        open STDOUT, '>', '/dev/null';
-        $0 = "uvent-nginx-watchdog";
-        $SIG{$_} = 'IGNORE' for qw(INT HUP);
-        # EOF: the test process died without stop() (stop() kills us
-        # first), so nginx is still alive, or a zombie: its pid is still ours.
-        1 while !defined sysread($r, my $buf, 1) && $!{EINTR};
-        kill 'KILL', $ngx;
-        POSIX::_exit(0);
-    }
-    close $r;
-    $self->{watchdog} = $pid;
-    $self->{wd_pipe}  = $w;
-}
-
-sub _reap {
-    my ($pid, $timeout) = @_;
-    my $deadline = Time::HiRes::time() + $timeout;
-    while (1) {
-        my $r = waitpid($pid, POSIX::WNOHANG());
-        return 1 if $r == $pid || $r == -1;
-        return 0 if Time::HiRes::time() >= $deadline;
-        Time::HiRes::sleep(0.01);
-    }
+    my ($self, $child) = @_;
+    @$self{qw(watchdog wd_pipe)} = Uvent::Test::Process::watchdog($child, 'nginx');
 }
 
 # stdout and stderr of a command, without a shell

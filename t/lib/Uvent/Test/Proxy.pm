@@ -23,6 +23,7 @@ use warnings;
 use File::Temp ();
 use IO::Socket::INET ();
 use POSIX ();
+use Uvent::Test::Process ();
 use Time::HiRes ();
 
 # The program: $ENV{UVENT_<NAME>} if set, else PATH, /usr/sbin, /usr/local/sbin, /usr/bin.
@@ -101,7 +102,7 @@ sub stop {
     }
     if (my $pid = delete $self->{pid}) {
         kill 'TERM', $pid;
-        _reap($pid, 5) or do { kill 'KILL', $pid; waitpid $pid, 0 };
+        Uvent::Test::Process::reap($pid, 5) or do { kill 'KILL', $pid; waitpid $pid, 0 };
     }
     return;
 }
@@ -159,33 +160,7 @@ sub _start {
 
 sub _start_watchdog {
     my ($self, $child) = @_;
-    pipe(my $r, my $w) or die "pipe: $!";
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        close $w;
-        require Uvent::Test::Server;
-        Uvent::Test::Server::_close_fds_except(fileno $r);
-        open STDOUT, '>', '/dev/null';
-        $0 = "uvent-$self->{name}-watchdog";
-        $SIG{$_} = 'IGNORE' for qw(INT HUP);
-        1 while !defined sysread($r, my $buf, 1) && $!{EINTR};
-        kill 'KILL', $child;
-        POSIX::_exit(0);
-    }
-    close $r;
-    $self->{watchdog} = $pid;
-    $self->{wd_pipe}  = $w;
-}
-
-sub _reap {
-    my ($pid, $timeout) = @_;
-    my $deadline = Time::HiRes::time() + $timeout;
-    while (1) {
-        my $r = waitpid($pid, POSIX::WNOHANG());
-        return 1 if $r == $pid || $r == -1;
-        return 0 if Time::HiRes::time() >= $deadline;
-        Time::HiRes::sleep(0.01);
-    }
+    @$self{qw(watchdog wd_pipe)} = Uvent::Test::Process::watchdog($child, $self->{name});
 }
 
 sub _write {
