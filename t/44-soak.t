@@ -15,7 +15,9 @@ use Uvent::Test::Util qw(extended_testing);
 
 my $full = extended_testing() || defined $ENV{SOAK_SECONDS};
 my $seconds = $full ? $ENV{SOAK_SECONDS} // 10 : 30;
-my ($requests, $every, $min_sent) = $full ? (200_000, 500, 1000) : (250, 50, 250);
+# the full run's count depends on the machine's speed and load (CI runs it
+# beside valgrind): it must reach a few hundred, sampled often enough
+my ($requests, $every, $min_sent) = $full ? (200_000, 100, 500) : (250, 50, 250);
 my $seed = $ENV{UVENT_CHAOS_SEED} // $$;
 srand $seed;
 diag $full ? "soak for $seconds s, seed $seed" : "brief soak: $requests requests, seed $seed (EXTENDED_TESTING=1 for 10 s)";
