@@ -59,6 +59,8 @@ subtest 'http:// through an HTTP proxy: absolute form, Proxy-Authorization, keep
     is_deeply([ header_seen($r, 'Host') ], ['target.example:8080'], 'Host names the target');
     is_deeply([ header_seen($r, 'Proxy-Authorization') ], ['Basic ' . MIME::Base64::encode_base64('alice:p@ss', '')],
         'Proxy-Authorization: Basic from the percent-decoded userinfo');
+    my ($ae) = header_seen($r, 'Accept-Encoding');
+    like($ae // '', qr/\Agzip, deflate\b/, 'Accept-Encoding, as on a direct request');
     $r = get($pool, uri => 'http://target.example:8080/echo');
     response_ok($r, 'again');
     is($px->connections, 1, 'one connection to the proxy, kept alive');

@@ -393,48 +393,41 @@ void uvh__request_set_state(uvh_request_t *req, uvh_request_state_t state) {
 }
 
 /* The head from the request's fields: the client's rules (which headers
- * it adds for the user) here, the wire format in http/. */
-int uvh__request_build_head(uvh_request_t *req) {
-  uvh_h1_request_head_t h;
-  memset(&h, 0, sizeof h);
-  h.method = req->method;
-  h.target = req->url.target;
-  h.host = req->has_host ? NULL : req->url.authority;
-  h.user_agent = req->has_user_agent ? NULL : "Uvent/" UVH_VERSION;
-  if (req->head_decompress && !req->has_accept_encoding)
-    h.accept_encoding = uvh__codings_accepted(&h.accept_encoding_len);
-  h.userinfo = req->has_authorization ? NULL : req->url.userinfo;
-  h.headers = req->user_headers.data;
-  h.headers_len = req->user_headers.len;
-  h.body_len = req->body_len;
-  h.has_content_length = req->has_content_length;
-  return uvh__h1_request_head(&req->head, &h);
-}
-
-int uvh__request_build_proxied_head(uvh_request_t *req, const uvh_proxy_t *p) {
+ * it adds for the user) here, the wire format in http/. Through an HTTP
+ * proxy (`p`, for an http:// target) the target is in absolute form (RFC
+ * 9112 3.2.2: the proxy needs the whole URL) with the proxy's credentials. */
+static int build_head(uvh_request_t *req, const uvh_proxy_t *p) {
   uvh_h1_request_head_t h;
   uvh_buf_t target;
   int rc;
-  /* absolute-form (RFC 9112 3.2.2): the proxy needs the whole URL */
   uvh_buf_init(&target);
-  if (uvh_buf_append_str(&target, "http://") || uvh_buf_append_str(&target, req->url.authority) ||
-      uvh_buf_append_str(&target, req->url.target) || uvh_buf_append(&target, "", 1)) {
+  if (p && (uvh_buf_append_str(&target, "http://") || uvh_buf_append_str(&target, req->url.authority) ||
+            uvh_buf_append_str(&target, req->url.target) || uvh_buf_append(&target, "", 1))) {
     uvh_buf_free(&target);
     return UVH_E_NOMEM;
   }
   memset(&h, 0, sizeof h);
   h.method = req->method;
-  h.target = target.data;
+  h.target = p ? target.data : req->url.target;
   h.host = req->has_host ? NULL : req->url.authority;
   h.user_agent = req->has_user_agent ? NULL : "Uvent/" UVH_VERSION;
+  if (req->head_decompress && !req->has_accept_encoding)
+    h.accept_encoding = uvh__codings_accepted(&h.accept_encoding_len);
   h.userinfo = req->has_authorization ? NULL : req->url.userinfo;
-  h.proxy_userinfo = req->has_proxy_authorization ? NULL : p->userinfo;
+  h.proxy_userinfo = p && !req->has_proxy_authorization ? p->userinfo : NULL;
   h.headers = req->user_headers.data;
   h.headers_len = req->user_headers.len;
   h.body_len = req->body_len;
   h.has_content_length = req->has_content_length;
   rc = uvh__h1_request_head(&req->head, &h);
   uvh_buf_free(&target);
+  return rc;
+}
+
+int uvh__request_build_head(uvh_request_t *req) { return build_head(req, NULL); }
+
+int uvh__request_build_proxied_head(uvh_request_t *req, const uvh_proxy_t *p) {
+  int rc = build_head(req, p);
   /* the next submit builds the head again: it may take another route */
   req->checked = 0;
   return rc;
