@@ -80,6 +80,32 @@ my $pool = Uvent::HTTP::Pool->new({}, $loop);
     $p->shutdown;
 }
 
+# a response that starts while the body is still uploading, then stalls
+# (and the server stops reading): the read timeout runs from its last byte
+{
+    require IO::Socket::INET;
+    my $l = IO::Socket::INET->new(Listen => 5, LocalAddr => '127.0.0.1', LocalPort => 0, ReuseAddr => 1) or die $!;
+    my $port = $l->sockport;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        my $c = $l->accept or POSIX::_exit(1);
+        my $buf = '';
+        sysread($c, $buf, 4096, length $buf) until $buf =~ /\r\n\r\n/;
+        syswrite($c, "HTTP/1.1 200 OK\r\n");
+        sleep 6;
+        require POSIX;
+        POSIX::_exit(0);
+    }
+    close $l;
+    my $r = fetch($pool, uri => "http://127.0.0.1:$port/up", method => 'POST', body => 'x' x (64 << 20),
+        read_timeout => 0.5, timeout => 5);
+    is($r->{err} && $r->{err}->code, 'timeout', 'an early response that stalls during the upload: timeout');
+    like("$r->{err}", qr/read timeout/, '... the read timeout');
+    cmp_ok($r->{secs}, '<', 2.5, '... about the read timeout after its last byte, not at the total timeout');
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
+}
+
 # over TLS: the same clock, the bytes counted are the response's plaintext
 SKIP: {
     require Uvent::Test::Certs;

@@ -279,6 +279,13 @@ subtest 'bad proxy values croak, naming the option; nothing is sent' => sub {
     like($@, qr/'env_proxy' must be 0 or 1, got 'yes'/, '... says so');
     ok(!eval { Uvent::HTTP::Pool->new({ proxy => "http://u:secret\@h" }, $loop); 1 }, 'credentials');
     unlike($@, qr/secret/, '... are never shown');
+    for my $v ('u:secret@proxy.example:3128', 'http:u:secret@proxy.example:3128', 'http:/u:secret@h:1') {
+        ok(!eval { Uvent::HTTP::Pool->new({ proxy => $v }, $loop); 1 }, "credentials without '//': $v");
+        unlike($@, qr/secret/, '... are not shown by new');
+        ok(!eval { $pool->request({ uri => $srv->url('/echo'), proxy => $v, response_callback => sub { fail('called') } }); 1 },
+            '... refused by request');
+        unlike($@, qr/secret/, '... nor by request');
+    }
     $loop->run;
     is($srv->requests, $before, 'nothing was sent');
     ok(eval { Uvent::HTTP::Pool->new({ proxy => '' }, $loop) && Uvent::HTTP::Pool->new({ proxy => undef }, $loop) },

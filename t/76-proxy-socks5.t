@@ -95,6 +95,11 @@ subtest "socks5: the target is looked up through the pool's resolver" => sub {
     my $r = get($pool, uri => "http://socks-target.test:$port/echo", proxy => $s5->url);
     response_ok($r, "a name only the pool's resolve option knows");
     is_deeply([ @{ $s5->log->[0] }{qw(atyp addr)} ], [1, '127.0.0.1'], '... sent as the address resolve gave');
+    $s5 = Uvent::Test::Socks5->new;
+    $pool = Uvent::HTTP::Pool->new({ family => 4, resolve => { "socks-target.test:$port" => ['::1', '127.0.0.1'] } }, $loop);
+    $r = get($pool, uri => "http://socks-target.test:$port/echo", proxy => $s5->url);
+    response_ok($r, 'family => 4, the name resolving to ::1 first');
+    is_deeply([ @{ $s5->log->[0] // {} }{qw(atyp addr)} ], [1, '127.0.0.1'], '... the proxy is sent its IPv4 address');
     $pool = Uvent::HTTP::Pool->new({ max_connections => 2 }, $loop);
     my @r;
     for my $i (0, 1) {

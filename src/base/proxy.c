@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 
 static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 static int is_hex(unsigned char c) { return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'); }
@@ -195,6 +196,36 @@ static int is_ip_literal(const char *h, size_t len) {
 
 static int same(const char *a, const char *b, size_t len) { return strncasecmp(a, b, len) == 0; }
 
+/* "ADDR/BITS" (e[0..len), with a '/') against the host, an IP literal or
+ * not (then no match), as curl compares CIDR blocks. */
+static int cidr_matches(const char *e, size_t len, const char *host, size_t hlen) {
+  const char *slash = memchr(e, '/', len);
+  unsigned char net[16], addr[16];
+  char a[64], h[64];
+  unsigned long bits = 0;
+  size_t i, alen = (size_t)(slash - e);
+  int family = memchr(e, ':', alen) ? AF_INET6 : AF_INET;
+  if (alen == 0 || alen >= sizeof a || hlen >= sizeof h || slash + 1 == e + len || e + len - slash > 4)
+    return 0;
+  for (i = (size_t)(slash + 1 - e); i < len; i++) {
+    if (!is_digit((unsigned char)e[i]))
+      return 0;
+    bits = bits * 10 + (unsigned long)(e[i] - '0');
+  }
+  if (bits > (family == AF_INET6 ? 128u : 32u))
+    return 0;
+  memcpy(a, e, alen);
+  a[alen] = '\0';
+  memcpy(h, host, hlen);
+  h[hlen] = '\0';
+  if (inet_pton(family, a, net) != 1 || inet_pton(family, h, addr) != 1)
+    return 0;
+  for (i = 0; bits >= 8; i++, bits -= 8)
+    if (net[i] != addr[i])
+      return 0;
+  return bits == 0 || ((net[i] ^ addr[i]) & (0xff00 >> bits) & 0xff) == 0;
+}
+
 /* One entry e[0..len) against the host. */
 static int entry_matches(const char *e, size_t len, const char *host, size_t hlen, uint16_t port) {
   const char *port_s = NULL;
@@ -242,6 +273,8 @@ static int entry_matches(const char *e, size_t len, const char *host, size_t hle
   }
   if (len == 0)
     return 0;
+  if (memchr(e, '/', len))
+    return cidr_matches(e, len, host, hlen);
   if (is_ip_literal(host, hlen) || is_ip_literal(e, len))
     return len == hlen && same(e, host, len);
   if (len == hlen)

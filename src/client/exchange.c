@@ -257,10 +257,15 @@ int uvh__conn_settled_without_request(uvh_conn_t *conn) {
  * already buffered (TLS). */
 void uvh__conn_on_bytes(uvh_conn_t *conn, const char *data, size_t len, size_t more) {
   size_t used;
-  int rc;
+  int rc, early;
   if (uvh__conn_settled_without_request(conn))
     return;
+  /* a response that starts while the request is still being written:
+   * its read timeout runs from now, not only once the request is sent */
+  early = conn->response_bytes == 0 && conn->sent_at == 0 && len;
   conn->response_bytes += len;
+  if (early && conn->read_timeout_ms)
+    uvh__conn_arm_timer(conn);
   rc = uvh__parser_feed(&conn->parser, data, len, &used);
   if (rc == 1)
     conn_finish(conn, len - used + more);

@@ -293,7 +293,10 @@ void uvh__proxy_shown(char *out, size_t cap, const char *s, size_t len) {
     if (*p == '/' && p + 1 < s + len && p[1] == '/' && sep == NULL)
       sep = p + 2;
   }
-  if (at && sep && sep < at) {
+  /* userinfo without a "//" before it ("user:pass@host:port") is still hidden */
+  if (at && (sep == NULL || sep > at))
+    sep = s;
+  if (at) {
     used = uvh_escape(rest, 101, at + 1, (size_t)(s + len - at - 1));
     snprintf(out, cap, "%.*s***@%s%s", (int)(sep - s) < 16 ? (int)(sep - s) : 16, s, rest,
              used < (size_t)(s + len - at - 1) ? "..." : "");

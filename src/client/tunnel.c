@@ -123,12 +123,17 @@ static void target_lookup_failed(uvh_conn_t *conn, int status) {
   uvh__conn_fail(conn, status == UV_ENOMEM ? UVH_E_NOMEM : UVH_E_RESOLVE, status, detail);
 }
 
-/* Start SOCKS5 with the first address of the target's lookup. */
+/* Start SOCKS5 with the first address of the target's lookup in the
+ * family asked for (`family`, as a direct dial takes it). */
 static void socks5_begin_resolved(uvh_conn_t *conn, int status, const struct sockaddr_storage *addrs, unsigned n) {
+  int family = conn->dest->sock.family, atyp;
   const void *addr;
   size_t len;
-  int atyp;
-  if (status < 0 || n == 0 || socks5_address((const struct sockaddr *)&addrs[0], &atyp, &addr, &len) != 0) {
+  unsigned i = 0;
+  while (status >= 0 && i < n &&
+         ((family == 4 && addrs[i].ss_family != AF_INET) || (family == 6 && addrs[i].ss_family != AF_INET6)))
+    i++;
+  if (status < 0 || i == n || socks5_address((const struct sockaddr *)&addrs[i], &atyp, &addr, &len) != 0) {
     target_lookup_failed(conn, status);
     return;
   }

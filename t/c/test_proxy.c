@@ -114,6 +114,15 @@ int main(void) {
   ok(!uvh_no_proxy_match("example.com:99999", "example.com", 99999 & 0xffff), "a port out of range matches nothing");
   ok(!uvh_no_proxy_match(",,, ,", "example.com", 80), "empty entries match nothing");
   ok(!uvh_no_proxy_match(".", "example.com", 80), "a lone dot matches nothing");
+  /* CIDR blocks, as curl (7.86 and later) takes them */
+  ok(uvh_no_proxy_match("10.0.0.0/8", "10.1.2.3", 80), "an IPv4 CIDR block");
+  ok(!uvh_no_proxy_match("10.0.0.0/8", "11.1.2.3", 80), "... not an address outside it");
+  ok(uvh_no_proxy_match("192.168.1.0/24", "192.168.1.77", 80), "a /24");
+  ok(!uvh_no_proxy_match("192.168.1.0/24", "192.168.2.1", 80), "... not the next block");
+  ok(uvh_no_proxy_match("fd00::/8", "fd12::1", 80), "an IPv6 CIDR block");
+  ok(!uvh_no_proxy_match("fd00::/8", "fe80::1", 80), "... not an address outside it");
+  ok(!uvh_no_proxy_match("10.0.0.0/8", "example.com", 80), "a CIDR block matches no name");
+  ok(!uvh_no_proxy_match("10.0.0.0/33", "10.1.2.3", 80), "a prefix too long matches nothing");
 
   return done_testing();
 }

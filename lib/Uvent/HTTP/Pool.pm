@@ -1849,7 +1849,8 @@ commas or spaces, exempts targets from the environment's proxies (not from
 C<proxy> set in code): an entry matches the host itself and every name
 below it (C<example.com> and C<.example.com> both match C<example.com> and
 C<www.example.com>, never C<badexample.com>), an IP address matches only
-that address (C<::1> or C<[::1]>), C<*> matches everything, and
+that address (C<::1> or C<[::1]>), a CIDR block the addresses in it
+(C<10.0.0.0/8>, C<fd00::/8>), C<*> matches everything, and
 C<host:port> matches only on that port. Case and a trailing dot are
 ignored.
 
