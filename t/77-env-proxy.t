@@ -118,6 +118,10 @@ subtest 'no_proxy forms' => sub {
     }
     my $p = pool_with(http_proxy => $HP, NO_PROXY => 'target.invalid');
     is(route($p, $H), 'direct', 'NO_PROXY (upper case)');
+    $p = pool_with(http_proxy => $HP, no_proxy => '', NO_PROXY => 'target.invalid');
+    is(route($p, $H), 'http-proxy', 'an empty no_proxy is set, as curl reads it: NO_PROXY is not read');
+    $p = pool_with(http_proxy => "$HP/some/path?x=1");
+    is(route($p, $H), 'http-proxy', "a proxy URL's path is ignored, as curl ignores it");
     $p = pool_with(http_proxy => $HP, _config => { proxy => $HP }, no_proxy => '*');
     is(route($p, $H), 'http-proxy', "no_proxy does not apply to the pool's own proxy");
 };

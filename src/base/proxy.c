@@ -227,6 +227,24 @@ static int cidr_matches(const char *e, size_t len, const char *host, size_t hlen
 }
 
 /* One entry e[0..len) against the host. */
+/* Two IP literals naming the same address, as curl compares them ("::1"
+ * is "0:0::1"): 0 when either is not one. */
+static int same_address(const char *a, size_t alen, const char *b, size_t blen) {
+  char x[64], y[64];
+  unsigned char ax[16], bx[16];
+  int fa, fb;
+  if (alen >= sizeof x || blen >= sizeof y)
+    return 0;
+  memcpy(x, a, alen);
+  x[alen] = '\0';
+  memcpy(y, b, blen);
+  y[blen] = '\0';
+  fa = strchr(x, ':') ? AF_INET6 : AF_INET;
+  fb = strchr(y, ':') ? AF_INET6 : AF_INET;
+  return fa == fb && inet_pton(fa, x, ax) == 1 && inet_pton(fb, y, bx) == 1 &&
+         memcmp(ax, bx, fa == AF_INET ? 4 : 16) == 0;
+}
+
 static int entry_matches(const char *e, size_t len, const char *host, size_t hlen, uint16_t port) {
   const char *port_s = NULL;
   size_t port_len = 0;
@@ -276,7 +294,7 @@ static int entry_matches(const char *e, size_t len, const char *host, size_t hle
   if (memchr(e, '/', len))
     return cidr_matches(e, len, host, hlen);
   if (is_ip_literal(host, hlen) || is_ip_literal(e, len))
-    return len == hlen && same(e, host, len);
+    return same_address(e, len, host, hlen);
   if (len == hlen)
     return same(e, host, len);
   /* a suffix only at a label's start: "example.com" is not "badexample.com" */

@@ -92,6 +92,10 @@ int main(void) {
   ok(uvh_no_proxy_match(".example.com", "example.com", 80), "leading dot: the name itself too");
   ok(!uvh_no_proxy_match("example.com", "badexample.com", 80), "a suffix only at a label's start");
   ok(!uvh_no_proxy_match("www.example.com", "example.com", 80), "not above it");
+  ok(uvh_no_proxy_match("::1", "0:0::1", 80), "IP literals compare as addresses: ::1 is 0:0::1");
+  ok(uvh_no_proxy_match("[0:0:0:0:0:0:0:1]:80", "::1", 80), "... in brackets with a port too");
+  ok(!uvh_no_proxy_match("::1", "::2", 80), "... and another address is not it");
+  ok(!uvh_no_proxy_match("127.0.0.1", "127.0.0.2", 80), "IPv4: another address is not it");
   ok(uvh_no_proxy_match("EXAMPLE.com", "www.example.com", 80), "case ignored");
   ok(uvh_no_proxy_match("example.com.", "www.example.com", 80), "entry's trailing dot");
   ok(uvh_no_proxy_match("example.com", "www.example.com.", 80), "host's trailing dot");

@@ -134,10 +134,12 @@ sub _env_proxy {
     for my $slot (@slots) {
         my ($name, $url) = $env->(@$slot[1, 2]) or next;
         $url = "http://$url" unless $url =~ m{\A[A-Za-z][A-Za-z0-9+.-]*://};
+        $url =~ s{\A([^:]+://[^/?#]*)[/?#].*\z}{$1}s;    # curl ignores a path
         $pool->_set_proxy($slot->[0], $url, "env_proxy: environment variable $name");
     }
-    my (undef, $no_proxy) = $env->('no_proxy');
-    $pool->_set_no_proxy($no_proxy) if defined $no_proxy;
+    # no_proxy set but empty is set (curl reads it so): NO_PROXY is not read then
+    my $no_proxy = $ENV{no_proxy} // $ENV{NO_PROXY};
+    $pool->_set_no_proxy($no_proxy) if defined $no_proxy && length $no_proxy;
 }
 
 sub _check_request_defaults {
@@ -1844,12 +1846,13 @@ first. C<HTTP_PROXY> in upper case is used only when C<REQUEST_METHOD> is
 not set: in a CGI program it comes from the request's C<Proxy:> header
 ("httpoxy"). An empty value is unset; a value without a scheme is an
 C<http://> proxy (an C<https://> one there serves C<http://> targets only,
-see above). C<no_proxy> (then C<NO_PROXY>), a list separated by
+see above); a path after the proxy's address is ignored. C<no_proxy> (then
+C<NO_PROXY>, unless C<no_proxy> is set, even empty), a list separated by
 commas or spaces, exempts targets from the environment's proxies (not from
 C<proxy> set in code): an entry matches the host itself and every name
 below it (C<example.com> and C<.example.com> both match C<example.com> and
 C<www.example.com>, never C<badexample.com>), an IP address matches only
-that address (C<::1> or C<[::1]>), a CIDR block the addresses in it
+that address, compared as an address (C<::1>, C<[::1]> or C<0:0::1>), a CIDR block the addresses in it
 (C<10.0.0.0/8>, C<fd00::/8>), C<*> matches everything, and
 C<host:port> matches only on that port. Case and a trailing dot are
 ignored.
