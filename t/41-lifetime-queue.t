@@ -106,7 +106,7 @@ subtest 'max_lifetime' => sub {
     my $gone;
     ok(run_until($loop, sub { $gone //= time if $p2->size == 0; defined $gone }, 2), 'idle connection closed');
     cmp_ok(($gone // 99) - $ts, '>=', 0.28, 'not before 0.3 s after connecting');
-    cmp_ok(($gone // 99) - $ts, '<=', 0.45, 'by ~0.4 s');
+    cmp_ok(($gone // 99) - $ts, '<', 1.0, 'soon after, well before the 60 s idle timeout');
     is($p2->stats->{connections_closed}, 1, 'stats connections_closed 1');
 
     # a connection that passes max_lifetime while busy is not reused
@@ -247,7 +247,8 @@ subtest 'max_queue' => sub {
     ok(run_until($loop, sub { $q[2]{calls} && $q[3]{calls} }, 2), 'the rejected requests called back');
     is(ecode($q[$_]), 'queue_full', "request " . ($_ + 2) . ": queue_full") for 2, 3;
     ok(!$q[$_]{inside}, "request " . ($_ + 2) . ": not called back from inside request()") for 2, 3;
-    cmp_ok($q[$_]{at} - $q[$_]{started}, '<', 0.2, "request " . ($_ + 2) . ": rejected at once") for 2, 3;
+    # at once: before the running request (0.3 s) is done, whatever the machine's load
+    cmp_ok($q[$_]{at}, '<', $slow->{at} // 9e9, "request " . ($_ + 2) . ": rejected at once, while the first still ran") for 2, 3;
     is($q[$_]{response} && $q[$_]{response}->code, 0, 'response code 0') for 2, 3;
     ok(wait_all($loop, $slow, @q), 'all called back');
     response_ok($_, $_->{uri}) for $slow, @q[0, 1];
@@ -279,7 +280,7 @@ subtest 'queue_timeout' => sub {
     ok(!$q->{inside}, 'not called back from inside request()');
     my $dt = $q->{at} - $q->{started};
     cmp_ok($dt, '>=', 0.18, 'not before 0.2 s');
-    cmp_ok($dt, '<', 0.5, 'soon after 0.2 s');
+    cmp_ok($q->{at}, '<', $slow->{at}, 'before the running request (0.6 s) freed the connection');
     response_ok($slow, 'the running request is not limited by queue_timeout');
     is($srv->requests, 1, 'the queued request never reached the server');
     my $st = $pool->stats;
@@ -321,7 +322,7 @@ subtest 'max_total: a queued request gets room when another destination\'s conne
     ok(wait_all($loop, $ra, $rb), 'both called back');
     response_ok($ra, 'A');
     response_ok($rb, 'B');
-    cmp_ok($rb->{at} - $rb->{started}, '<', 1.0, 'B served soon after A finished');
+    cmp_ok($rb->{at} - $ra->{at}, '<', 1.5, 'B served soon after A finished, well before its 3 s timeout');
     is($pool->size, 1, 'size 1');
     $A->stop;
     $B->stop;
@@ -337,7 +338,7 @@ subtest 'max_total: the least recently used idle connection is evicted' => sub {
     is($pool->size, 1, 'A holds 1 idle connection');
     my $rb = fetch($loop, $pool, uri => $B->url('/ok?b=1'));
     response_ok($rb, 'request to B');
-    cmp_ok($rb->{at} - $rb->{started}, '<', 0.3, 'B completed quickly');
+    cmp_ok($rb->{at} - $rb->{started}, '<', 2, "B completed without waiting for A's 60 s idle timeout");
     is($pool->size, 1, 'pool size stays 1');
     ok(run_until($loop, sub { grep { $_->[0] eq 'eof' } @{ raw_events($A) } }, 2), 'server A saw EOF on its connection');
     my $stA = $pool->stats($urlA);
