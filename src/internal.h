@@ -266,6 +266,10 @@ void uvh__conn_fail_soon(uvh_conn_t *conn, int code, int sys_err);
  * request again on a new connection when that is safe. */
 void uvh__conn_fail(uvh_conn_t *conn, int err, int sys_err, const char *detail);
 void uvh__conn_attach(uvh_conn_t *conn, uvh_request_t *req);
+/* Count how a name was resolved for `conn` (a uvh_resolved_t: a lookup,
+ * the cache, a shared lookup; fixed answers are not counted) in the
+ * pool's and the destination's dns_* counters. */
+void uvh__conn_count_lookup(uvh_conn_t *conn, int how);
 /* The running request's last byte was written: its read timeout starts. */
 void uvh__conn_request_sent(uvh_conn_t *conn);
 uvh_request_t *uvh__conn_detach(uvh_conn_t *conn);

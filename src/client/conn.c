@@ -470,15 +470,19 @@ int uvh__conn_start(uvh_pool_t *pool, uvh_dest_t *d, uvh_request_t *req, uvh_con
     uvh__conn_close(conn);
     return UVH_E_NOMEM;
   }
-  if (conn->dial.how == UVH_RESOLVED_LOOKUP)
-    UVH_COUNT(pool, d, dns_lookups);
-  else if (conn->dial.how == UVH_RESOLVED_CACHED)
-    UVH_COUNT(pool, d, dns_cache_hits);
-  else if (conn->dial.how == UVH_RESOLVED_SHARED)
-    UVH_COUNT(pool, d, dns_shared);
+  uvh__conn_count_lookup(conn, conn->dial.how);
   if (out)
     *out = conn;
   return 0;
+}
+
+void uvh__conn_count_lookup(uvh_conn_t *conn, int how) {
+  if (how == UVH_RESOLVED_LOOKUP)
+    UVH_COUNT(conn->pool, conn->dest, dns_lookups);
+  else if (how == UVH_RESOLVED_CACHED)
+    UVH_COUNT(conn->pool, conn->dest, dns_cache_hits);
+  else if (how == UVH_RESOLVED_SHARED)
+    UVH_COUNT(conn->pool, conn->dest, dns_shared);
 }
 
 void uvh__conn_run(uvh_conn_t *conn, uvh_request_t *req) {

@@ -176,12 +176,7 @@ static void socks5_resolve_target(uvh_conn_t *conn) {
     target_lookup_failed(conn, UV_ENOMEM);
     return;
   }
-  if (how == UVH_RESOLVED_LOOKUP)
-    UVH_COUNT(conn->pool, conn->dest, dns_lookups);
-  else if (how == UVH_RESOLVED_CACHED)
-    UVH_COUNT(conn->pool, conn->dest, dns_cache_hits);
-  else if (how == UVH_RESOLVED_SHARED)
-    UVH_COUNT(conn->pool, conn->dest, dns_shared);
+  uvh__conn_count_lookup(conn, how);
   if (how == UVH_RESOLVED_FIXED || how == UVH_RESOLVED_CACHED) {
     socks5_begin_resolved(conn, status, addrs, n);
     return;
