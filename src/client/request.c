@@ -217,28 +217,26 @@ int uvh_request_set_timeout(uvh_request_t *req, double s) {
   return rc;
 }
 
-int uvh_request_set_connect_timeout(uvh_request_t *req, double s) {
+/* A timeout that may be unset: a negative value stores -1 (take the
+ * default), any other must pass check_seconds. */
+static int set_optional_seconds(uvh_request_t *req, double s, const char *what, double *field) {
   int rc;
   if (s < 0) {
-    req->connect_timeout = -1;
+    *field = -1;
     return 0;
   }
-  rc = check_seconds(req, s, "connect_timeout");
+  rc = check_seconds(req, s, what);
   if (rc == 0)
-    req->connect_timeout = s;
+    *field = s;
   return rc;
 }
 
+int uvh_request_set_connect_timeout(uvh_request_t *req, double s) {
+  return set_optional_seconds(req, s, "connect_timeout", &req->connect_timeout);
+}
+
 int uvh_request_set_read_timeout(uvh_request_t *req, double s) {
-  int rc;
-  if (s < 0) {
-    req->read_timeout = -1;
-    return 0;
-  }
-  rc = check_seconds(req, s, "read_timeout");
-  if (rc == 0)
-    req->read_timeout = s;
-  return rc;
+  return set_optional_seconds(req, s, "read_timeout", &req->read_timeout);
 }
 
 int uvh_request_set_limits(uvh_request_t *req, size_t max_headers_size, size_t max_body_size) {
