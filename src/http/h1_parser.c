@@ -622,15 +622,16 @@ static void init_settings(void) {
   parser_settings.on_message_complete = on_message_complete;
 }
 
-void uvh__parser_init(uvh_parser_t *p, uvh_h1_message_t *resp, int is_head, size_t max_headers_size,
-                      size_t max_body_size) {
+/* Either direction: a parser of responses (HTTP_RESPONSE) or requests. */
+static void parser_init(uvh_parser_t *p, llhttp_type_t type, uvh_h1_message_t *msg, size_t max_headers_size,
+                        size_t max_body_size) {
   init_settings();
   memset(p, 0, sizeof *p);
   /* every lenient flag stays off (llhttp_init clears them): no
    * llhttp_set_lenient_* call is made anywhere */
-  llhttp_init(&p->llhttp, HTTP_RESPONSE, &parser_settings);
-  p->resp = resp;
-  p->is_head = is_head ? 1 : 0;
+  llhttp_init(&p->llhttp, type, &parser_settings);
+  p->resp = msg;
+  p->is_request = type == HTTP_REQUEST;
   p->max_headers_size = max_headers_size;
   p->max_body_size = max_body_size;
   p->max_header_count = UVH_DEFAULT_MAX_HEADER_COUNT;
@@ -639,19 +640,15 @@ void uvh__parser_init(uvh_parser_t *p, uvh_h1_message_t *resp, int is_head, size
   start_head(p, 1);
 }
 
+void uvh__parser_init(uvh_parser_t *p, uvh_h1_message_t *resp, int is_head, size_t max_headers_size,
+                      size_t max_body_size) {
+  parser_init(p, HTTP_RESPONSE, resp, max_headers_size, max_body_size);
+  p->is_head = is_head ? 1 : 0;
+}
+
 void uvh__parser_init_request(uvh_parser_t *p, uvh_h1_message_t *msg, size_t max_headers_size,
                               size_t max_body_size) {
-  init_settings();
-  memset(p, 0, sizeof *p);
-  llhttp_init(&p->llhttp, HTTP_REQUEST, &parser_settings);
-  p->resp = msg;
-  p->is_request = 1;
-  p->max_headers_size = max_headers_size;
-  p->max_body_size = max_body_size;
-  p->max_header_count = UVH_DEFAULT_MAX_HEADER_COUNT;
-  p->ka_max = -1;
-  p->ka_timeout = -1;
-  start_head(p, 1);
+  parser_init(p, HTTP_REQUEST, msg, max_headers_size, max_body_size);
 }
 
 const char *uvh__h1_method_name(const uvh_h1_message_t *m) { return llhttp_method_name((llhttp_method_t)m->method); }
