@@ -168,18 +168,7 @@ sub files { return sort keys %FILES }
 sub stop {
     my $self = shift;
     return if $$ != $self->{owner};
-    # Watchdog first: once nginx is reaped its pid may be reused, and the
-    # watchdog must not fire at a stranger.
-    if (my $wd = delete $self->{watchdog}) {
-        kill 'KILL', $wd;
-        waitpid $wd, 0;
-        close delete $self->{wd_pipe};
-    }
-    if (my $pid = delete $self->{pid}) {
-        kill 'TERM', $pid;    # fast shutdown
-        Uvent::Test::Process::reap($pid, 5) or do { kill 'KILL', $pid; waitpid $pid, 0 };
-    }
-    return;
+    return Uvent::Test::Process::stop($self);    # TERM: nginx's fast shutdown
 }
 
 sub DESTROY {

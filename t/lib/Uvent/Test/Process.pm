@@ -1,7 +1,8 @@
 package Uvent::Test::Process;
 # What the harnesses that start real programs (Uvent::Test::Nginx,
 # Uvent::Test::Proxy) share: a watchdog that kills the program when the
-# test process dies without stopping it, and reaping a child within a time.
+# test process dies without stopping it, stopping the program, and reaping a
+# child within a time.
 use strict;
 use warnings;
 use POSIX ();
@@ -28,6 +29,23 @@ sub watchdog {
     }
     close $r;
     return ($pid, $w);
+}
+
+# Stop what `$self` started ({pid}, {watchdog}, {wd_pipe}): the watchdog
+# first (once the program is reaped its pid may be reused, and the watchdog
+# must not fire at a stranger), then the program: TERM, KILL after 5 s.
+sub stop {
+    my ($self) = @_;
+    if (my $wd = delete $self->{watchdog}) {
+        kill 'KILL', $wd;
+        waitpid $wd, 0;
+        close delete $self->{wd_pipe};
+    }
+    if (my $pid = delete $self->{pid}) {
+        kill 'TERM', $pid;
+        reap($pid, 5) or do { kill 'KILL', $pid; waitpid $pid, 0 };
+    }
+    return;
 }
 
 # Wait up to `$timeout` seconds for `$pid` to exit: 1 when it did (or is

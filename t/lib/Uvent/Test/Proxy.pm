@@ -95,16 +95,7 @@ sub connections {
 sub stop {
     my $self = shift;
     return if $$ != $self->{owner};
-    if (my $wd = delete $self->{watchdog}) {
-        kill 'KILL', $wd;
-        waitpid $wd, 0;
-        close delete $self->{wd_pipe};
-    }
-    if (my $pid = delete $self->{pid}) {
-        kill 'TERM', $pid;
-        Uvent::Test::Process::reap($pid, 5) or do { kill 'KILL', $pid; waitpid $pid, 0 };
-    }
-    return;
+    return Uvent::Test::Process::stop($self);
 }
 
 sub DESTROY {
