@@ -95,11 +95,10 @@ struct uvh_request_s {
 void uvh__request_set_state(uvh_request_t *req, uvh_request_state_t state);
 /* Queued, running or failing: submitted and not yet completed. */
 int uvh__request_active(const uvh_request_t *req);
-/* Build req->head from the request's fields. */
-int uvh__request_build_head(uvh_request_t *req);
-/* Build req->head for an http:// request through the HTTP proxy `p`:
- * absolute-form target, Proxy-Authorization from its credentials. */
-int uvh__request_build_proxied_head(uvh_request_t *req, const uvh_proxy_t *p);
+/* uvh_request_check with the head for its route: through the HTTP proxy
+ * `p` (an http:// request) an absolute-form target and Proxy-Authorization
+ * from its credentials; NULL: the origin form. */
+int uvh__request_check_via(uvh_request_t *req, const uvh_proxy_t *p);
 /* A proxy URL s[0..len) for a message, its credentials hidden. */
 void uvh__proxy_shown(char *out, size_t cap, const char *s, size_t len);
 

@@ -887,21 +887,22 @@ int uvh_pool_submit(uvh_pool_t *pool, uvh_request_t *req, uvh_conn_t **conn_out)
     req->head_decompress = pool->cfg.decompress != 0; /* the head asks for it or not */
     req->checked = 0;
   }
-  if ((rc = uvh_request_check(req)) != 0)
+  /* the route decides the head's form: an http:// request through an HTTP
+   * proxy is sent to the proxy whole */
+  proxy = req->url.mem ? route_proxy(pool, req) : NULL;
+  if ((rc = uvh__request_check_via(req, proxy && (proxy->kind == UVH_PROXY_HTTP || proxy->kind == UVH_PROXY_HTTPS) &&
+                                                 !req->url.is_tls
+                                             ? proxy
+                                             : NULL)) != 0)
     return rc;
   if ((rc = due_heap_reserve(pool, 1)) != 0)
     return rc;
-  proxy = route_proxy(pool, req);
   if (proxy && proxy->kind == UVH_PROXY_HTTPS && req->url.is_tls) {
     snprintf(req->error.message, sizeof req->error.message,
              "an https:// target through the https:// proxy %s is not supported (TLS inside TLS): use an http:// "
              "proxy URL for it, whose CONNECT tunnel still carries TLS end to end", proxy->authority);
     return UVH_E_BADARG;
   }
-  /* an http:// request through an HTTP proxy is sent to the proxy whole */
-  if (proxy && (proxy->kind == UVH_PROXY_HTTP || proxy->kind == UVH_PROXY_HTTPS) && !req->url.is_tls &&
-      (rc = uvh__request_build_proxied_head(req, proxy)) != 0)
-    return rc;
   if ((rc = uvh__response_new(&resp)) != 0)
     return rc;
   d = get_dest(pool, req, proxy, &rc);

@@ -425,18 +425,9 @@ static int build_head(uvh_request_t *req, const uvh_proxy_t *p) {
   return rc;
 }
 
-int uvh__request_build_head(uvh_request_t *req) { return build_head(req, NULL); }
-
-int uvh__request_build_proxied_head(uvh_request_t *req, const uvh_proxy_t *p) {
-  int rc = build_head(req, p);
-  /* the next submit builds the head again: it may take another route */
-  req->checked = 0;
-  return rc;
-}
-
-int uvh_request_check(uvh_request_t *req) {
+int uvh__request_check_via(uvh_request_t *req, const uvh_proxy_t *p) {
   int rc;
-  if (req->checked)
+  if (req->checked && p == NULL)
     return 0; /* checked, and the head built, since the last change */
   if (req->url.mem == NULL) {
     snprintf(req->error.message, sizeof req->error.message, "request has no URL");
@@ -444,17 +435,20 @@ int uvh_request_check(uvh_request_t *req) {
   }
   if ((rc = check_content_length(req)) != 0)
     return rc;
-  if ((rc = uvh__request_build_head(req)) != 0)
+  if ((rc = build_head(req, p)) != 0)
     return rc;
-  req->checked = 1;
+  /* an absolute-form head is built at each submit: the next may take another route */
+  req->checked = p == NULL;
   return 0;
 }
+
+int uvh_request_check(uvh_request_t *req) { return uvh__request_check_via(req, NULL); }
 
 int uvh_request_head(uvh_request_t *req, const char **data, size_t *len) {
   int rc;
   if (req->url.mem == NULL)
     return UVH_E_BADURL;
-  rc = uvh__request_build_head(req);
+  rc = build_head(req, NULL);
   if (rc)
     return rc;
   *data = req->head.data;
