@@ -62,6 +62,10 @@ struct uvh_request_s {
   unsigned has_accept_encoding : 1; /* the user's own: no decoding */
   unsigned head_decompress : 1; /* the head asks for (and the response is) decoded: the request's
                                  * decompress, or the pool's at submit when it is -1 */
+  unsigned body_stream : 1;  /* the body comes in pieces (uvh_request_send_body), not from `body` */
+  unsigned chunked : 1;      /* the body goes out with chunked framing */
+  unsigned body_ended : 1;   /* body_stream: the last piece was given */
+  unsigned expects_continue : 1; /* carries Expect: 100-continue: the body waits for the 100 */
   int decompress;            /* 1, 0, or -1 for the pool's */
   size_t max_header_count;   /* UVH_LIMIT_INHERIT: the pool's */
   uvh_tls_opts_t tls;        /* owned; unset fields take the pool's */
@@ -69,6 +73,12 @@ struct uvh_request_s {
   uvh_proxy_t *proxy;        /* owned, when proxy_set and not direct (a pointer: most requests have none) */
   char *body;                /* owned copy */
   size_t body_len;
+  uint64_t body_declared;    /* body_stream with a Content-Length header: its value */
+  uint64_t body_given;       /* body_stream: bytes given so far */
+  uvh_buf_t body_next;       /* body_stream: framed pieces given and not yet written, owned */
+  uvh_request_pull_cb pull;  /* body_stream: asks for the next piece; NULL when pushed */
+  uvh_request_continue_cb on_continue;
+  double expect_timeout;     /* seconds the body waits for a 100; < 0: the pool's */
   double timeout, connect_timeout;
   double read_timeout;       /* < 0: the pool's */
   size_t max_headers_size, max_body_size;
@@ -90,6 +100,9 @@ struct uvh_request_s {
   uvh_response_t *resp;      /* owned ref, created at submit */
   uvh_error_t error;
 };
+
+/* Does the body go out chunked: asked for, or streamed with no Content-Length to frame it? */
+#define UVH_REQ_CHUNKED(r) ((r)->chunked || ((r)->body_stream && !(r)->has_content_length))
 
 /* The one writer of req->state. */
 void uvh__request_set_state(uvh_request_t *req, uvh_request_state_t state);
@@ -240,6 +253,12 @@ struct uvh_conn_s {
   unsigned body_pending : 1; /* TLS: more of the running request's body is still to encrypt */
   size_t body_sent;          /* TLS: bytes of that body encrypted so far */
   unsigned nothing_written : 1; /* the current request's write failed before any byte */
+  unsigned body_streaming : 1; /* the body goes out piece by piece (exchange.c's body pump) and has not ended */
+  unsigned string_due : 1;   /* body_streaming: the request's string body is still to write (after a wait for 100) */
+  unsigned awaiting_continue : 1; /* the head went out; the body waits for a 100, a final response or expect_deadline */
+  unsigned in_pull : 1;      /* inside the request's pull callback: a piece given is written when it returns */
+  uvh_buf_t body_out;        /* body_streaming: the piece being written, owned (uv_write reads it until done) */
+  uint64_t expect_deadline;  /* loop ms when awaiting_continue ends with the body sent anyway */
   uvh_request_t *req;        /* the running request, strong ref */
   uvh_parser_t parser;
   int deferred_code;         /* UVH_E_* of a failure met synchronously, reported from the timer */
@@ -276,6 +295,12 @@ uvh_request_t *uvh__conn_detach(uvh_conn_t *conn);
 void uvh__conn_write_request(uvh_conn_t *conn);
 /* TLS: encrypt the next body chunk and flush (first: the request's first flush). */
 void uvh__conn_tls_send(uvh_conn_t *conn, int first);
+/* A streamed body: write what was given while the socket takes it, ask
+ * for more (pull), end when the last piece has gone. */
+void uvh__conn_body_pump(uvh_conn_t *conn);
+/* The wait for a 100 ended: continued (a 100 arrived) or not (the
+ * expect timeout); the body goes out. */
+void uvh__conn_body_go(uvh_conn_t *conn, int continued);
 /* Response bytes, the peer's close, and bytes or a close with no request in flight. */
 void uvh__conn_on_bytes(uvh_conn_t *conn, const char *data, size_t len, size_t more);
 void uvh__conn_on_peer_closed(uvh_conn_t *conn, int err, int clean);

@@ -187,6 +187,7 @@ typedef struct {
   double dns_cache_ttl;      /* seconds a looked-up name is remembered; 0 = no cache. Default 60 */
   int decompress;            /* default of requests that set none: see uvh_request_set_decompress. Default 1 */
   size_t max_header_count;   /* response header plus trailer lines; 0 = unlimited. Default 1000 */
+  double expect_timeout;     /* default of requests that set none: see uvh_request_set_expect_timeout. Default 1 */
 } uvh_pool_config_t;
 
 void uvh_pool_config_init(uvh_pool_config_t *cfg);
@@ -301,6 +302,38 @@ int uvh_request_set_socket(uvh_request_t *req, const uvh_socket_config_t *cfg);
  * 0 goes direct whatever the pool says. UVH_E_BADARG with
  * uvh_request_last_error() naming the problem. */
 int uvh_request_set_proxy(uvh_request_t *req, const char *url, size_t len);
+/* ---- streamed request bodies and Expect: 100-continue ---- */
+/* The core wants the next piece of a streamed body (the socket took the
+ * last one): answer with uvh_request_send_body, from inside the call or
+ * later. `data` is the request callback's. */
+typedef void (*uvh_request_pull_cb)(uvh_request_t *req, void *data);
+/* A 100 Continue arrived for a request carrying Expect: 100-continue,
+ * just before its body goes out (a piece sent from here goes first). */
+typedef void (*uvh_request_continue_cb)(uvh_request_t *req, void *data);
+/* The body comes in pieces through uvh_request_send_body instead of
+ * uvh_request_set_body: pulled (`pull` asks for each piece once the
+ * previous one has been written, so one piece at a time is in memory) or,
+ * with pull NULL, pushed by the owner whenever it likes (pieces wait in
+ * the request until the socket takes them). It goes out chunked unless
+ * the request carries a Content-Length header, which it must then match
+ * exactly. A streamed body is never sent twice: no retry. */
+int uvh_request_set_body_stream(uvh_request_t *req, uvh_request_pull_cb pull);
+/* chunked 1: Transfer-Encoding: chunked for any body (a string one too);
+ * a Content-Length header is refused with it. */
+int uvh_request_set_chunked(uvh_request_t *req, int chunked);
+/* The next piece of a streamed body; last: the body ends with it (len may
+ * be 0). Returns 0 (the piece was taken), UVH_E_BADARG with
+ * uvh_request_last_error() naming the problem (the body is not streamed,
+ * or has already ended: nothing done), or UVH_E_REQUEST_BODY when the
+ * piece broke the body's Content-Length (too many bytes, or too few at
+ * the last): the request then completes with that error before this
+ * returns, its connection discarded. A piece for a request that is not
+ * active (it has completed, an early response say) is dropped: 1. */
+int uvh_request_send_body(uvh_request_t *req, const char *data, size_t len, int last);
+void uvh_request_set_continue_cb(uvh_request_t *req, uvh_request_continue_cb cb);
+/* Seconds a request carrying Expect: 100-continue waits for the 100
+ * before it sends its body anyway; < 0: the pool's (the default). */
+int uvh_request_set_expect_timeout(uvh_request_t *req, double seconds);
 /* Was the request sent a second time? */
 int uvh_request_retried(const uvh_request_t *req);
 void uvh_request_set_callback(uvh_request_t *req, uvh_request_cb cb, void *data);

@@ -55,7 +55,7 @@ subtest 'Pool->new takes a loop alone, as UniEvent does' => sub {
 
 subtest 'error constants' => sub {
     my @codes = qw(resolve connect connect_timeout timeout connection_closed protocol too_large cancelled
-        queue_full queue_timeout tls proxy redirection_limit bad_redirect nomem);
+        queue_full queue_timeout tls proxy redirection_limit bad_redirect request_body nomem);
     is_deeply([ Uvent::Error->codes ], \@codes, 'codes() lists every code');
     for my $code (@codes) {
         no strict 'refs';

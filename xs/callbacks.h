@@ -142,6 +142,68 @@ static void uvx_on_response(uvh_request_t *req, uvh_response_t *resp, const uvh_
   LEAVE;
 }
 
+/* A body read in pieces: a CODE reference, or a filehandle (a glob, a
+ * reference to one, an IO::Handle). */
+#define UVX_IS_BODY_SOURCE(sv)                                                                         \
+  (SvROK(sv) && (SvTYPE(SvRV(sv)) == SVt_PVCV || SvTYPE(SvRV(sv)) == SVt_PVGV || SvTYPE(SvRV(sv)) == SVt_PVIO))
+
+/* The core wants the next piece of a streamed body: Pool.pm's _body_piece
+ * reads it from the source (a CODE reference called, a filehandle read);
+ * its death (the code ref died, a read failed) ends the request with
+ * request_body, and an empty piece ends the body. $@ is kept. */
+static void uvx_on_pull(uvh_request_t *req, void *data) {
+  dTHX;
+  HV *hv = (HV *)data;
+  SV *piece, *saved_errsv;
+  int count;
+  if (PL_phase == PERL_PHASE_DESTRUCT)
+    return;
+  ENTER;
+  SAVETMPS;
+  saved_errsv = SvTRUE(ERRSV) ? sv_2mortal(newSVsv(ERRSV)) : NULL;
+  {
+    dSP;
+    PUSHMARK(SP);
+    XPUSHs(sv_2mortal(newRV_inc((SV *)hv)));
+    PUTBACK;
+    count = call_pv("Uvent::HTTP::Pool::_body_piece", G_SCALAR | G_EVAL);
+    SPAGAIN;
+    piece = count ? POPs : &PL_sv_undef;
+    PUTBACK;
+  }
+  if (SvTRUE(ERRSV)) {
+    STRLEN len;
+    const char *m = SvPV(ERRSV, len);
+    SV *why = sv_2mortal(newSVpvn(m, len && m[len - 1] == '\n' ? len - 1 : len));
+    uvh_request_cancel_with(req, UVH_E_REQUEST_BODY, SvPV_nolen(why));
+  } else {
+    STRLEN len = 0;
+    const char *p = SvOK(piece) ? SvPV(piece, len) : "";
+    uvh_request_send_body(req, p, len, len == 0);
+  }
+  if (saved_errsv)
+    sv_setsv(ERRSV, saved_errsv);
+  else
+    sv_setpvs(ERRSV, "");
+  FREETMPS;
+  LEAVE;
+}
+
+/* A 100 Continue arrived: the continue_callback gets ($request). */
+static void uvx_on_continue(uvh_request_t *req, void *data) {
+  dTHX;
+  HV *hv = (HV *)data;
+  SV **cbp, *arg;
+  if (PL_phase == PERL_PHASE_DESTRUCT || (cbp = hv_fetchs(hv, "continue_callback", 0)) == NULL)
+    return;
+  ENTER;
+  SAVETMPS;
+  arg = sv_2mortal(newRV_inc((SV *)hv));
+  uvx_call_in_scope(aTHX_ sv_2mortal(newSVsv(*cbp)), &arg, 1);
+  FREETMPS;
+  LEAVE;
+}
+
 static void uvx_on_timer(uvh_timer_t *core, void *data) {
   dTHX;
   uvx_timer_t *t = (uvx_timer_t *)data;

@@ -25,6 +25,7 @@ _new(const char *klass, SV *loop_rv, HV *config, int weak_loop)
     cfg.dns_cache_ttl = CFG("dns_cache_ttl");
     cfg.decompress = CFG("decompress") != 0;
     cfg.max_header_count = (size_t)CFG("max_header_count");
+    cfg.expect_timeout = CFG("expect_timeout");
 #undef CFG
     Newxz(pool, 1, uvx_pool_t);
     if ((rc = uvh_pool_new(loop->core, &cfg, &pool->core))) {

@@ -64,7 +64,7 @@ static void uvx_add_header(pTHX_ const char *prefix, uvh_request_t *r, SV *name,
   X("max_headers_size") X("max_body_size") X("retry") X("idempotent") X("tls") X("response_callback") X("family") \
   X("tcp_nodelay") X("tcp_keepalive") X("so_linger") X("socket_buffer_size") X("local_address") X("proxy") \
   X("decompress") X("max_header_count") X("follow_redirect") X("redirection_limit") X("allow_downgrade") \
-  X("redirect_callback") X("form") X("json") X("cookie_jar")
+  X("redirect_callback") X("form") X("json") X("cookie_jar") X("chunked") X("continue_callback") X("expect_timeout")
 #define UVX_FIELD_NAME(name) name,
 #define UVX_FIELD_LEN(name) (I32)(sizeof(name) - 1),
 static const char *const uvx_request_fields[] = {UVX_REQUEST_FIELDS(UVX_FIELD_NAME) NULL};
@@ -75,7 +75,7 @@ enum {
   UVX_F_RESPONSE_CALLBACK, UVX_F_FAMILY, UVX_F_TCP_NODELAY, UVX_F_TCP_KEEPALIVE, UVX_F_SO_LINGER,
   UVX_F_SOCKET_BUFFER_SIZE, UVX_F_LOCAL_ADDRESS, UVX_F_PROXY, UVX_F_DECOMPRESS, UVX_F_MAX_HEADER_COUNT,
   UVX_F_FOLLOW_REDIRECT, UVX_F_REDIRECTION_LIMIT, UVX_F_ALLOW_DOWNGRADE, UVX_F_REDIRECT_CALLBACK, UVX_F_FORM,
-  UVX_F_JSON, UVX_F_COOKIE_JAR, UVX_NFIELDS
+  UVX_F_JSON, UVX_F_COOKIE_JAR, UVX_F_CHUNKED, UVX_F_CONTINUE_CALLBACK, UVX_F_EXPECT_TIMEOUT, UVX_NFIELDS
 };
 
 /* The socket options, in the order of uvh_socket_config_t's fields and of
@@ -353,12 +353,36 @@ static uvh_request_t *uvx_build_request(pTHX_ SV *f[UVX_NFIELDS], HV *hv, uvh_re
       UVX_CROAK("%s: 'headers' must be a hashref or an arrayref of name => value pairs", prefix);
     }
   }
-  if ((sv = uvx_field(aTHX_ f[UVX_F_BODY]))) {
-    if (SvROK(sv))
-      UVX_CROAK("%s: 'body' must be a string, not a reference", prefix);
-    s = uvx_bytes(aTHX_ sv, &len, prefix, "body", NULL);
-    if ((rc = uvh_request_set_body(r, s, len)))
+  {
+    SV *ch = uvx_field(aTHX_ f[UVX_F_CHUNKED]);
+    int chunked = ch && SvTRUE(ch);
+    if ((sv = uvx_field(aTHX_ f[UVX_F_BODY]))) {
+      if (UVX_IS_BODY_SOURCE(sv)) {
+        /* read in pieces as the socket drains: uvx_on_pull */
+        if ((rc = uvh_request_set_body_stream(r, uvx_on_pull)))
+          uvx_croak_request(aTHX_ prefix, r, rc);
+      } else {
+        if (SvROK(sv) && !sv_isobject(sv))
+          UVX_CROAK("%s: 'body' must be a string, a filehandle or a CODE reference, got a reference to %s", prefix,
+                    sv_reftype(SvRV(sv), 0));
+        s = uvx_bytes(aTHX_ sv, &len, prefix, "body", NULL);
+        if ((rc = uvh_request_set_body(r, s, len)))
+          uvx_croak_request(aTHX_ prefix, r, rc);
+      }
+    } else if (chunked && (rc = uvh_request_set_body_stream(r, NULL))) {
+      /* chunked with no body: pushed with send_chunk and send_final_chunk */
       uvx_croak_request(aTHX_ prefix, r, rc);
+    }
+    if (chunked && (rc = uvh_request_set_chunked(r, 1)))
+      uvx_croak_request(aTHX_ prefix, r, rc);
+  }
+  if ((sv = uvx_field(aTHX_ f[UVX_F_EXPECT_TIMEOUT])) &&
+      (rc = uvh_request_set_expect_timeout(r, uvx_seconds(aTHX_ prefix, sv, "expect_timeout"))))
+    uvx_croak_request(aTHX_ prefix, r, rc);
+  if ((sv = uvx_field(aTHX_ f[UVX_F_CONTINUE_CALLBACK]))) {
+    if (!(SvROK(sv) && SvTYPE(SvRV(sv)) == SVt_PVCV))
+      UVX_CROAK("%s: 'continue_callback' must be a CODE reference", prefix);
+    uvh_request_set_continue_cb(r, uvx_on_continue);
   }
   /* every setter's error reaches the caller: a value the core refuses
    * must never leave the default in place silently */
@@ -436,6 +460,10 @@ static SV *uvx_pool_submit(pTHX_ uvx_pool_t *pool, HV *hv, SV *f[UVX_NFIELDS], u
   SV *ret, *uri;
   int rc;
   r = uvx_build_request(aTHX_ f, hv, cb, prefix);
+  /* the streamed body's source, where uvx_on_pull finds it (a form's is
+   * not the request's own `body`) */
+  if (f[UVX_F_BODY] && UVX_IS_BODY_SOURCE(f[UVX_F_BODY]))
+    (void)hv_stores(hv, "_uvent_body", newSVsv(f[UVX_F_BODY]));
   /* that Perl code may have submitted this very request object */
   mg = uvx_request_magic(aTHX_ (SV *)hv);
   if (mg && mg->mg_ptr && uvh_request_active((uvh_request_t *)mg->mg_ptr)) {

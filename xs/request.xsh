@@ -23,6 +23,38 @@ cancel(SV *self, SV *error = NULL)
       uvx_rethrow(aTHX);
     }
 
+bool
+_send_body(SV *self, SV *data, int last)
+  CODE:
+    MAGIC *mg;
+    uvh_request_t *r;
+    const char *prefix = last ? "Uvent::HTTP::Request->send_final_chunk" : "Uvent::HTTP::Request->send_chunk";
+    const char *p = "";
+    STRLEN len = 0;
+    int rc;
+    if (!SvROK(self) || SvTYPE(SvRV(self)) != SVt_PVHV)
+      UVX_CROAK("%s: not a request object", prefix);
+    uvx_hold(aTHX_ SvRV(self));
+    data = uvx_plain(aTHX_ data);
+    if (SvOK(data)) {
+      if (SvROK(data) && !sv_isobject(data))
+        UVX_CROAK("%s: the piece must be a string of bytes, not a reference", prefix);
+      p = uvx_bytes(aTHX_ data, &len, prefix, "the piece", NULL);
+    }
+    mg = uvx_request_magic(aTHX_ SvRV(self));
+    if (!mg || !mg->mg_ptr)
+      UVX_CROAK("%s: the request has not been submitted (call the pool's request with chunked => 1 and no body first)",
+                prefix);
+    r = (uvh_request_t *)mg->mg_ptr;
+    rc = uvh_request_send_body(r, p, len, last);
+    if (rc == UVH_E_BADARG)
+      UVX_CROAK("%s: %s", prefix, uvh_request_last_error(r));
+    uvx_wake(aTHX);
+    uvx_rethrow(aTHX);
+    RETVAL = rc == 0;
+  OUTPUT:
+    RETVAL
+
 void
 validate(SV *self)
   CODE:

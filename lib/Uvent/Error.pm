@@ -10,7 +10,7 @@ our $VERSION = '0.04';
 my @CODES;
 BEGIN {
     @CODES = qw(resolve connect connect_timeout timeout connection_closed protocol too_large cancelled
-        queue_full queue_timeout tls proxy redirection_limit bad_redirect nomem);
+        queue_full queue_timeout tls proxy redirection_limit bad_redirect request_body nomem);
 }
 use constant { map { uc($_) => $_ } @CODES };
 my %IS_CODE = map { $_ => 1 } @CODES;
@@ -217,6 +217,10 @@ C<redirection_limit>
 =item C<BAD_REDIRECT>
 
 C<bad_redirect>
+
+=item C<REQUEST_BODY>
+
+C<request_body>
 
 =item C<NOMEM>
 

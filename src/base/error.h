@@ -41,7 +41,8 @@
   X(TLS,             -31, "tls",               "TLS failure")                  \
   X(PROXY,           -32, "proxy",             "the proxy refused or failed the tunnel") \
   X(REDIRECTION_LIMIT, -33, "redirection_limit", "too many redirects")         \
-  X(BAD_REDIRECT,    -34, "bad_redirect",      "unusable redirect")
+  X(BAD_REDIRECT,    -34, "bad_redirect",      "unusable redirect")          \
+  X(REQUEST_BODY,    -35, "request_body",      "the request body could not be sent")
 
 typedef enum {
 #define UVH_ERROR_ENUM(name, value, code, msg) UVH_E_##name = value,
@@ -51,7 +52,7 @@ typedef enum {
 } uvh_errno_t;
 
 /* Asynchronous codes are consecutive: slot 0 is UVH_E_RESOLVE. */
-#define UVH_ERROR_SLOTS 15
+#define UVH_ERROR_SLOTS 16
 /* Index of an asynchronous error code (for counters), or -1. */
 int uvh_error_slot(int err);
 

@@ -46,6 +46,7 @@ void uvh__conn_maybe_free(uvh_conn_t *conn) {
     return;
   uvh__dial_free(&conn->dial);
   uvh__stream_free(&conn->stream);
+  uvh_buf_free(&conn->body_out);
   uvh__tunnel_free(conn);
   free(conn->key);
   uvh_pool_unref(conn->pool);
@@ -137,6 +138,8 @@ void uvh__conn_arm_timer(uvh_conn_t *conn) {
       due = conn->connect_deadline;
     if (rd && (due == 0 || rd < due))
       due = rd;
+    if (conn->awaiting_continue && (due == 0 || conn->expect_deadline < due))
+      due = conn->expect_deadline;
   }
   if (due == 0)
     uv_timer_stop(&conn->timer);
@@ -175,6 +178,10 @@ static void on_timer(uv_timer_t *t) {
   } else {
     char detail[256];
     uint64_t rd = read_deadline(conn);
+    if (conn->awaiting_continue && now >= conn->expect_deadline && (req->deadline == 0 || now < req->deadline)) {
+      uvh__conn_body_go(conn, 0); /* no 100 came: the body goes anyway (RFC 9110 10.1.1) */
+      return;
+    }
     if (rd && now >= rd && conn->state == CONN_ACTIVE) {
       snprintf(detail, sizeof detail, "read timeout: no byte arrived for %g s (%zu bytes of the response had arrived)",
                (double)conn->read_timeout_ms / 1000, conn->response_bytes);
@@ -257,9 +264,13 @@ static void stream_on_write_done(uvh_stream_t *s, int status) {
   } else if (conn->stream.writing == 0 && conn->state == CONN_ACTIVE) {
     if (conn->body_pending)
       uvh__conn_tls_send(conn, 0);
-    else
+    else if (conn->body_streaming)
+      uvh__conn_body_pump(conn);
+    else if (!conn->awaiting_continue)
       uvh__conn_request_sent(conn);
   }
+  if (conn->stream.writing == 0 && !conn->body_streaming)
+    uvh_buf_free(&conn->body_out); /* the last piece of a body, or of one abandoned */
   uvh__conn_maybe_free(conn);
 }
 

@@ -1,7 +1,8 @@
 /* exchange.c - one request on one connection: attach and detach, writing
  * the request, the response's bytes into the parser, the one keep-alive
  * decision (conn_reusable), retry after a stale keep-alive connection,
- * the pre-write stale check and late binding.
+ * the pre-write stale check and late binding; a body streamed piece by
+ * piece (the body pump) and the wait for a 100 Continue.
  *
  * Borrows the connection (conn.c owns its lifetime, timer, dial and
  * stream) and holds a reference to the running request.
@@ -23,6 +24,9 @@ void uvh__conn_attach(uvh_conn_t *conn, uvh_request_t *req) {
   req->on_reused_conn = conn->requests_served > 0;
   conn->nothing_written = 0;
   conn->body_pending = 0;
+  conn->body_streaming = 0;
+  conn->string_due = 0;
+  conn->awaiting_continue = 0;
   conn->read_timeout_ms = uvh__seconds_to_ms(req->read_timeout >= 0 ? req->read_timeout : pool->cfg.read_timeout);
   conn->sent_at = 0;
   conn->response_bytes = 0;
@@ -40,6 +44,11 @@ uvh_request_t *uvh__conn_detach(uvh_conn_t *conn) {
     req->conn = NULL;
     UVH_ASSERT(!uvh_list_linked(&req->queue_link));
     conn->body_pending = 0;
+    conn->body_streaming = 0;
+    conn->string_due = 0;
+    conn->awaiting_continue = 0;
+    if (conn->stream.writing == 0)
+      uvh_buf_free(&conn->body_out); /* else freed when the write is done */
     conn->pool->nbusy--;
     uvh__parser_release(&conn->parser); /* a decoder of an unfinished body */
   }
@@ -56,7 +65,8 @@ static int idempotent_method(const char *m) {
  * back and the request may be repeated (or never left). */
 static int may_retry(uvh_conn_t *conn, uvh_request_t *req, int err) {
   uvh_pool_t *pool = conn->pool;
-  return err == UVH_E_CONN_CLOSED && req->retry && !req->retried && req->on_reused_conn &&
+  /* a streamed body cannot be replayed */
+  return err == UVH_E_CONN_CLOSED && req->retry && !req->retried && req->on_reused_conn && !req->body_stream &&
          !uvh__parser_started(&conn->parser) && pool->loop &&
          (idempotent_method(req->method) || req->has_idempotency_key || req->idempotent ||
           conn->nothing_written) &&
@@ -174,12 +184,154 @@ void uvh__conn_tls_send(uvh_conn_t *conn, int first) {
     uvh__conn_request_sent(conn);
 }
 
+/* Write `len` bytes of the body on their own: plain, or encrypted and
+ * flushed. 0, or the failure (reported on the next tick). */
+static int write_piece(uvh_conn_t *conn, char *data, size_t len) {
+  int rc, nothing;
+  if (conn->stream.tls) {
+    if (uvh__tls_write(conn->stream.tls, data, len) != 0) {
+      uvh__conn_fail_soon(conn, UVH_E_TLS, 0);
+      return UVH_E_TLS;
+    }
+    rc = uvh__stream_flush(&conn->stream, &nothing);
+  } else {
+    uv_buf_t buf = uv_buf_init(data, (unsigned)len);
+    rc = uvh__stream_write(&conn->stream, &buf, 1, &nothing);
+  }
+  if (rc < 0)
+    uvh__conn_fail_soon(conn, UVH_E_CONN_CLOSED, rc);
+  return rc;
+}
+
+/* The body goes out: right after the head, or when the wait for a 100 ends. */
+static void body_begin(uvh_conn_t *conn) {
+  uvh_request_t *req = conn->req;
+  if (!req->body_stream && !req->chunked && conn->stream.tls) {
+    /* a string body after the wait: a chunk of ciphertext at a time, as always */
+    conn->body_sent = 0;
+    conn->body_pending = req->body_len > 0;
+    uvh__conn_tls_send(conn, 0);
+    return;
+  }
+  if (!req->body_stream) {
+    /* a string body: chunked framing of its own (sent again on a retry),
+     * or written as it is once the head has gone */
+    uvh_buf_clear(&req->body_next);
+    if (req->chunked && ((req->body_len && uvh__h1_chunk(&req->body_next, req->body, req->body_len)) ||
+                         uvh__h1_last_chunk(&req->body_next))) {
+      uvh__conn_fail(conn, UVH_E_NOMEM, 0, "the chunked body");
+      return;
+    }
+    conn->string_due = !req->chunked && req->body_len > 0;
+  }
+  conn->body_streaming = 1;
+  uvh__conn_body_pump(conn);
+}
+
+/* Has the whole body been handed to the socket? */
+static int body_done(const uvh_conn_t *conn, const uvh_request_t *req) {
+  return req->body_next.len == 0 && !conn->string_due && (!req->body_stream || req->body_ended);
+}
+
+/* The body pump: one piece written at a time, the next taken (or asked
+ * for) once the socket has the last one, so at most one piece of a pulled
+ * body is in memory. It stops while a write is in flight (its completion
+ * calls again), while a pushed body waits for its next piece
+ * (uvh_request_send_body calls again), and when the body has gone. */
+void uvh__conn_body_pump(uvh_conn_t *conn) {
+  uvh_request_t *req = conn->req;
+  while (conn->req == req && conn->body_streaming && conn->stream.writing == 0 && !conn->deferred_code) {
+    uvh_buf_t t;
+    uvh_buf_clear(&conn->body_out); /* the last piece has gone */
+    if (req->body_next.len) {
+      t = conn->body_out;
+      conn->body_out = req->body_next;
+      req->body_next = t;
+      if (write_piece(conn, conn->body_out.data, conn->body_out.len) < 0)
+        return;
+      continue;
+    }
+    if (conn->string_due) {
+      conn->string_due = 0;
+      if (write_piece(conn, req->body, req->body_len) < 0)
+        return;
+      continue;
+    }
+    if (body_done(conn, req)) {
+      conn->body_streaming = 0;
+      uvh__conn_request_sent(conn);
+      return;
+    }
+    if (req->pull == NULL || conn->in_pull)
+      return;
+    /* the owner's piece, given from inside pull, is written by this loop */
+    uvh_conn_ref(conn);
+    conn->in_pull = 1;
+    req->pull(req, req->cb_data);
+    conn->in_pull = 0;
+    uvh_conn_unref(conn);
+    if (conn->req == req && req->body_next.len == 0 && !req->body_ended)
+      return; /* it answers later */
+  }
+}
+
+void uvh__conn_body_go(uvh_conn_t *conn, int continued) {
+  uvh_request_t *req = conn->req;
+  conn->awaiting_continue = 0;
+  uvh__conn_arm_timer(conn);
+  if (continued) {
+    /* the 100 is not the response: the read timeout waits for the body to go */
+    conn->response_bytes = 0;
+    if (req->on_continue) {
+      uvh_conn_ref(conn);
+      req->on_continue(req, req->cb_data);
+      uvh_conn_unref(conn);
+      if (conn->req != req)
+        return; /* it ended the request */
+    }
+  }
+  body_begin(conn);
+}
+
+/* Write the head alone: the body follows it piece by piece, or after a 100. */
+static void write_head_alone(uvh_conn_t *conn) {
+  uvh_request_t *req = conn->req;
+  int rc, nothing = 0;
+  if (conn->stream.tls) {
+    if (uvh__tls_write(conn->stream.tls, req->head.data, req->head.len) != 0) {
+      uvh__conn_fail_soon(conn, UVH_E_TLS, 0);
+      return;
+    }
+    rc = uvh__stream_flush(&conn->stream, &nothing);
+  } else {
+    uv_buf_t buf = uv_buf_init(req->head.data, (unsigned)req->head.len);
+    rc = uvh__stream_write(&conn->stream, &buf, 1, &nothing);
+  }
+  if (rc < 0) {
+    conn->nothing_written = nothing;
+    uvh__conn_fail_soon(conn, UVH_E_CONN_CLOSED, rc);
+    return;
+  }
+  if (req->expects_continue) {
+    conn->awaiting_continue = 1;
+    conn->expect_deadline = uv_now(conn->pool->loop->uv) +
+        uvh__seconds_to_ms(req->expect_timeout >= 0 ? req->expect_timeout : conn->pool->cfg.expect_timeout);
+    uvh__conn_arm_timer(conn);
+    return;
+  }
+  body_begin(conn);
+}
+
 /* Write the running request: at once as far as the socket takes it. */
 void uvh__conn_write_request(uvh_conn_t *conn) {
   uvh_request_t *req = conn->req;
   uv_buf_t bufs[2];
   unsigned n = 1;
   int rc, nothing_written;
+  if (req->body_stream || req->chunked || (req->expects_continue && req->body_len)) {
+    write_head_alone(conn);
+    return;
+  }
   if (conn->stream.tls) {
     write_request_tls(conn);
     return;
@@ -202,7 +354,10 @@ void uvh__conn_write_request(uvh_conn_t *conn) {
 static int conn_reusable(uvh_conn_t *conn, uvh_request_t *req, size_t unread) {
   const uvh_parser_t *p = &conn->parser;
   const uvh_pool_config_t *cfg = &conn->pool->cfg;
+  /* a body not wholly sent (an early response, or a final one instead of
+   * a 100) leaves the server expecting the rest: never reused */
   return !conn->pool->released && conn->pool->loop && unread == 0 && !conn->stream.writing && !conn->body_pending &&
+         !conn->body_streaming && !conn->awaiting_continue &&
          !conn->stream.peer_gone && !conn->deferred_code &&
          !req->wants_close && p->resp->keep_alive && !p->needs_eof && p->ka_timeout != 0 &&
          conn->requests_served < conn->allowed_requests &&
@@ -271,6 +426,11 @@ void uvh__conn_on_bytes(uvh_conn_t *conn, const char *data, size_t len, size_t m
     conn_finish(conn, len - used + more);
   else if (rc < 0)
     uvh__conn_fail(conn, rc, 0, uvh__parser_reason(&conn->parser));
+  else if (conn->parser.continue_seen) {
+    conn->parser.continue_seen = 0;
+    if (conn->awaiting_continue)
+      uvh__conn_body_go(conn, 1);
+  }
 }
 
 /* The server closed (err UV_EOF; `clean`: with a TLS close_notify) or

@@ -30,6 +30,7 @@ void uvh_pool_config_init(uvh_pool_config_t *cfg) {
   cfg->dns_cache_ttl = 60;
   cfg->decompress = 1;
   cfg->max_header_count = UVH_DEFAULT_MAX_HEADER_COUNT;
+  cfg->expect_timeout = 1;
 }
 
 static void on_check(uv_check_t *h);
@@ -40,7 +41,8 @@ int uvh_pool_new(uvh_loop_t *loop, const uvh_pool_config_t *cfg, uvh_pool_t **ou
   uvh_pool_t *pool;
   if (cfg->max_connections < 1 || !UVH_SECONDS_OK(cfg->idle_timeout) || !UVH_SECONDS_OK(cfg->max_lifetime) ||
       !UVH_SECONDS_OK(cfg->queue_timeout) || !UVH_SECONDS_OK(cfg->read_timeout) ||
-      !UVH_SECONDS_OK(cfg->happy_eyeballs_delay) || !UVH_SECONDS_OK(cfg->dns_cache_ttl))
+      !UVH_SECONDS_OK(cfg->happy_eyeballs_delay) || !UVH_SECONDS_OK(cfg->dns_cache_ttl) ||
+      !UVH_SECONDS_OK(cfg->expect_timeout))
     return UVH_E_BADARG;
   pool = calloc(1, sizeof *pool);
   if (pool == NULL)

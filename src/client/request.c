@@ -21,6 +21,7 @@ int uvh_request_new(uvh_request_t **out) {
   req->method = req->method_inline;
   uvh_buf_init(&req->user_headers);
   uvh_buf_init(&req->head);
+  uvh_buf_init(&req->body_next);
   uvh_list_init(&req->queue_link);
   req->timeout = 20;
   req->connect_timeout = -1;
@@ -31,6 +32,7 @@ int uvh_request_new(uvh_request_t **out) {
   req->decompress = -1;
   req->head_decompress = 1; /* the pool's default; submit checks the pool's */
   req->retry = 1;
+  req->expect_timeout = -1;
   uvh__tls_opts_init(&req->tls);
   uvh__dial_opts_init(&req->sock); /* nothing set: the pool's */
   *out = req;
@@ -48,6 +50,7 @@ void uvh_request_unref(uvh_request_t *req) {
   free(req->body);
   uvh_buf_free(&req->user_headers);
   uvh_buf_free(&req->head);
+  uvh_buf_free(&req->body_next);
   uvh__tls_opts_free(&req->tls);
   if (req->proxy) {
     uvh_proxy_free(req->proxy);
@@ -153,7 +156,7 @@ int uvh_request_add_header(uvh_request_t *req, const char *name, size_t name_len
     }
   }
   if (name_is(name, name_len, "transfer-encoding")) {
-    set_error(req, "header '%s' cannot be set: request bodies are sent with Content-Length", name, name_len);
+    set_error(req, "header '%s' cannot be set: Uvent frames the body itself (give chunked => 1 for chunked encoding)", name, name_len);
     return UVH_E_BADHEADER;
   }
   if (name_is(name, name_len, "host"))
@@ -172,6 +175,8 @@ int uvh_request_add_header(uvh_request_t *req, const char *name, size_t name_len
     req->has_proxy_authorization = 1;
   else if (name_is(name, name_len, "accept-encoding"))
     req->has_accept_encoding = 1;
+  else if (name_is(name, name_len, "expect") && has_token(value, value_len, "100-continue"))
+    req->expects_continue = 1;
   rc |= uvh_buf_append(&req->user_headers, name, name_len);
   rc |= uvh_buf_append(&req->user_headers, ": ", 2);
   rc |= uvh_buf_append(&req->user_headers, value, value_len);
@@ -189,6 +194,10 @@ int uvh_request_set_body(uvh_request_t *req, const char *body, size_t len) {
     snprintf(req->error.message, sizeof req->error.message, "'body' is too large (%zu bytes; at most 4294967295)", len);
     return UVH_E_BADARG;
   }
+  if (req->body_stream && len) {
+    snprintf(req->error.message, sizeof req->error.message, "a request has a string body or a streamed one, not both");
+    return UVH_E_BADARG;
+  }
   if (len) {
     copy = malloc(len);
     if (copy == NULL)
@@ -198,6 +207,76 @@ int uvh_request_set_body(uvh_request_t *req, const char *body, size_t len) {
   free(req->body);
   req->body = copy;
   req->body_len = len;
+  return 0;
+}
+
+int uvh_request_set_body_stream(uvh_request_t *req, uvh_request_pull_cb pull) {
+  if (uvh__request_active(req))
+    return UVH_E_BUSY;
+  if (req->body_len) {
+    snprintf(req->error.message, sizeof req->error.message, "a request has a string body or a streamed one, not both");
+    return UVH_E_BADARG;
+  }
+  req->checked = 0; /* the head's framing */
+  req->body_stream = 1;
+  req->pull = pull;
+  return 0;
+}
+
+int uvh_request_set_chunked(uvh_request_t *req, int chunked) {
+  if (uvh__request_active(req))
+    return UVH_E_BUSY;
+  req->checked = 0;
+  req->chunked = chunked ? 1 : 0;
+  return 0;
+}
+
+void uvh_request_set_continue_cb(uvh_request_t *req, uvh_request_continue_cb cb) { req->on_continue = cb; }
+
+/* The streamed body broke its Content-Length: the request ends now. */
+static int body_length_broken(uvh_request_t *req, const char *fmt, uint64_t n) {
+  char why[160];
+  snprintf(why, sizeof why, fmt, (unsigned long long)n, (unsigned long long)req->body_declared);
+  uvh__pool_cancel(req, UVH_E_REQUEST_BODY, why);
+  return UVH_E_REQUEST_BODY;
+}
+
+int uvh_request_send_body(uvh_request_t *req, const char *data, size_t len, int last) {
+  uvh_conn_t *conn = req->conn;
+  int rc = 0;
+  if (!req->body_stream) {
+    snprintf(req->error.message, sizeof req->error.message, "the request has no streamed body (give it a filehandle, "
+             "a code ref, or chunked => 1 and no body)");
+    return UVH_E_BADARG;
+  }
+  if (!uvh__request_active(req))
+    return 1;
+  if (req->body_ended) {
+    snprintf(req->error.message, sizeof req->error.message, "the body has already ended (its last piece was sent)");
+    return UVH_E_BADARG;
+  }
+  if (!UVH_REQ_CHUNKED(req)) {
+    if (len > req->body_declared - req->body_given)
+      return body_length_broken(req, "the body is longer than its Content-Length (more than %llu of %llu bytes)",
+                                req->body_given + len);
+    if (last && req->body_given + len < req->body_declared)
+      return body_length_broken(req, "the body ended after %llu bytes, short of its Content-Length of %llu",
+                                req->body_given + len);
+    if (len)
+      rc = uvh_buf_append(&req->body_next, data, len);
+  } else {
+    rc = uvh__h1_chunk(&req->body_next, data, len);
+    if (rc == 0 && last)
+      rc = uvh__h1_last_chunk(&req->body_next);
+  }
+  if (rc) {
+    uvh__pool_cancel(req, UVH_E_NOMEM, "the body's next piece");
+    return UVH_E_NOMEM;
+  }
+  req->body_given += len;
+  req->body_ended = last ? 1 : 0;
+  if (conn && conn->body_streaming && !conn->in_pull)
+    uvh__conn_body_pump(conn);
   return 0;
 }
 
@@ -237,6 +316,10 @@ int uvh_request_set_connect_timeout(uvh_request_t *req, double s) {
 
 int uvh_request_set_read_timeout(uvh_request_t *req, double s) {
   return set_optional_seconds(req, s, "read_timeout", &req->read_timeout);
+}
+
+int uvh_request_set_expect_timeout(uvh_request_t *req, double s) {
+  return set_optional_seconds(req, s, "expect_timeout", &req->expect_timeout);
 }
 
 int uvh_request_set_limits(uvh_request_t *req, size_t max_headers_size, size_t max_body_size) {
@@ -348,6 +431,11 @@ static int check_content_length(uvh_request_t *req) {
   const char *h, *end;
   if (!req->has_content_length)
     return 0;
+  if (req->chunked) {
+    snprintf(req->error.message, sizeof req->error.message,
+             "header 'Content-Length' cannot be sent with chunked => 1 (leave one of them out)");
+    return UVH_E_BADHEADER;
+  }
   h = req->user_headers.data;
   end = h + req->user_headers.len;
   /* find the user's Content-Length line; it must match the body */
@@ -368,7 +456,14 @@ static int check_content_length(uvh_request_t *req) {
       }
       while (p < eol && (*p == ' ' || *p == '\t'))
         p++;
-      if (p != eol || digits == 0 || overflow || v != req->body_len) {
+      if (req->body_stream && p == eol && digits && !overflow) {
+        req->body_declared = v; /* a streamed body must match it as it goes */
+      } else if (p != eol || digits == 0 || overflow || v != req->body_len) {
+        if (req->body_stream) {
+          snprintf(req->error.message, sizeof req->error.message,
+                   "header 'Content-Length' of a streamed body must be a number of bytes");
+          return UVH_E_BADHEADER;
+        }
         snprintf(req->error.message, sizeof req->error.message,
                  "header 'Content-Length' does not match the body length %zu (leave it out: Uvent sets it)",
                  req->body_len);
@@ -420,6 +515,7 @@ static int build_head(uvh_request_t *req, const uvh_proxy_t *p) {
   h.headers_len = req->user_headers.len;
   h.body_len = req->body_len;
   h.has_content_length = req->has_content_length;
+  h.chunked = UVH_REQ_CHUNKED(req);
   rc = uvh__h1_request_head(&req->head, &h);
   uvh_buf_free(&target);
   return rc;

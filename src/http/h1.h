@@ -62,6 +62,7 @@ typedef struct {
   unsigned is_request : 1;   /* parsing requests (a server's direction), not responses */
   unsigned in_trailers : 1;
   unsigned informational : 1;/* current message is a 1xx to skip */
+  unsigned continue_seen : 1;/* a 100 Continue was parsed: the owner reads and clears it */
   unsigned complete : 1;
   unsigned needs_eof : 1;    /* close-delimited body */
   unsigned in_header_value : 1;
@@ -137,10 +138,12 @@ typedef struct {
   size_t headers_len;
   size_t body_len;
   unsigned has_content_length : 1; /* the caller's headers carry it */
+  unsigned chunked : 1;      /* Transfer-Encoding: chunked instead of a Content-Length */
 } uvh_h1_request_head_t;
 
 /* Write the head into *out (replacing it). 0 or UVH_E_NOMEM. A
- * Content-Length is added for a body, or for POST, PUT and PATCH. */
+ * Content-Length is added for a body, or for POST, PUT and PATCH, unless
+ * the body is chunked (then Transfer-Encoding: chunked). */
 /* Is s[0..len) a non-empty token (RFC 9110 5.6.2: a method, a header name)? */
 int uvh__h1_is_token(const char *s, size_t len);
 int uvh__h1_request_head(uvh_buf_t *out, const uvh_h1_request_head_t *h);

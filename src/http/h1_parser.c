@@ -395,6 +395,8 @@ static int on_headers_complete(llhttp_t *l) {
       return -1;
     }
     p->informational = 1;
+    if (status == 100)
+      p->continue_seen = 1;
     return 1; /* no body; the final response follows */
   }
   p->in_trailers = 1; /* any header after this point is a trailer */

@@ -53,11 +53,11 @@ int uvh__h1_request_head(uvh_buf_t *b, const uvh_h1_request_head_t *h) {
   size_t ae_len = h->accept_encoding_len;
   size_t userinfo_len = h->userinfo ? strlen(h->userinfo) : 0;
   size_t proxy_len = h->proxy_userinfo ? strlen(h->proxy_userinfo) : 0;
-  int send_length = !h->has_content_length && (h->body_len > 0 || body_methods);
+  int send_length = !h->has_content_length && !h->chunked && (h->body_len > 0 || body_methods);
   size_t need = method_len + 1 + target_len + 11 + (h->host ? 6 + host_len + 2 : 0) +
                 (h->user_agent ? 12 + ua_len + 2 : 0) + (h->accept_encoding ? 17 + ae_len + 2 : 0) +
                 (userinfo_len ? 21 + (userinfo_len + 2) / 3 * 4 + 2 : 0) +
-                (h->proxy_userinfo ? 27 + (proxy_len + 2) / 3 * 4 + 2 : 0) + (send_length ? 16 + 20 + 2 : 0) +
+                (h->proxy_userinfo ? 27 + (proxy_len + 2) / 3 * 4 + 2 : 0) + (send_length ? 16 + 20 + 2 : 0) + (h->chunked ? 28 : 0) +
                 h->headers_len + 2;
   char *w;
 
@@ -89,6 +89,8 @@ int uvh__h1_request_head(uvh_buf_t *b, const uvh_h1_request_head_t *h) {
     w = put_uint(w, h->body_len);
     w = PUT_LIT(w, "\r\n");
   }
+  if (h->chunked)
+    w = PUT_LIT(w, "Transfer-Encoding: chunked\r\n");
   b->len = (size_t)(w - b->data);
   /* the space for these was reserved above: the appends cannot fail */
   if (userinfo_len) {

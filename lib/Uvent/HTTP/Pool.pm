@@ -12,12 +12,14 @@ my %DEFAULT = (
     timeout => 60, max_connections => 10, max_headers_size => 65536, max_body_size => 1073741824,
     max_lifetime => 0, max_requests_per_connection => 0, max_queue => 0, queue_timeout => 0, max_total => 0,
     read_timeout => 0, happy_eyeballs_delay => 0.25, dns_cache_ttl => 60, decompress => 1, max_header_count => 1000,
+    expect_timeout => 1,
 );
 # checked by the XS (xs/request.h), which requests take too; and `resolve`
 my @SOCKET = qw(family tcp_nodelay tcp_keepalive so_linger socket_buffer_size local_address);
 my %WHOLE = map { $_ => 1 } qw(max_connections max_headers_size max_body_size max_requests_per_connection max_queue max_total
     max_header_count);
-my %SECONDS = map { $_ => 1 } qw(timeout max_lifetime queue_timeout read_timeout happy_eyeballs_delay dns_cache_ttl);
+my %SECONDS = map { $_ => 1 } qw(timeout max_lifetime queue_timeout read_timeout happy_eyeballs_delay dns_cache_ttl
+    expect_timeout);
 # request parameters the pool gives a default for, kept for the redirect
 # step and the cookies (Pool.xs's _defaults); the others are the core's
 my %REQUEST_DEFAULT = (follow_redirect => 1, redirection_limit => 20, allow_downgrade => 0, cookie_jar => undef);
@@ -240,7 +242,7 @@ sub instance {
 
 # the fields a hop is built from (xs/request.h reads them from its hash)
 my @CORE_FIELDS = qw(uri method headers body timeout connect_timeout read_timeout max_headers_size max_body_size
-    retry idempotent tls);
+    retry idempotent tls chunked continue_callback expect_timeout);
 my %REDIRECT_CODE = map { $_ => 1 } 301, 302, 303, 307, 308;
 # user headers that are sent only while the chain stays on the first origin
 my %ORIGIN_BOUND = map { $_ => 1 } qw(authorization cookie proxy-authorization host);
@@ -272,11 +274,11 @@ sub _chain_of {
     my %f = map { exists $request->{$_} ? ($_ => $request->{$_}) : () } @CORE_FIELDS;
     my $jar = exists $request->{cookie_jar} ? $request->{cookie_jar} : $defaults ? $defaults->{cookie_jar} : undef;
     _check_jar($prefix, $jar) if defined $jar;
-    my $content_type;
+    my ($content_type, $multipart);
     # a form or JSON without a method is posted
     $f{method} = 'POST' if !defined $f{method} && (defined $request->{form} || defined $request->{json});
     if (defined $request->{form}) {
-        ($f{body}, $content_type) = _form_body($request->{form}, $prefix);
+        ($f{body}, $content_type, $multipart) = _form_body($request->{form}, $prefix);
     } elsif (defined $request->{json}) {
         $f{body} = _json_encode($request->{json}, $prefix);
         $content_type = 'application/json';
@@ -289,10 +291,13 @@ sub _chain_of {
     my $shape_ok = !defined $h || ref $h eq 'HASH' || (ref $h eq 'ARRAY' && !(@$h % 2));
     push @headers, ['Content-Type', $content_type]
         if $content_type && !grep { defined $_->[0] && lc $_->[0] eq 'content-type' } @headers;
+    # files stream from disk: the length is known, so no chunked encoding
+    push @headers, ['Content-Length', $multipart->{length}]
+        if $multipart && !grep { defined $_->[0] && lc $_->[0] eq 'content-length' } @headers;
     my $uri = defined $f{uri} ? "$f{uri}" : undef;
     my ($key) = defined $uri ? Uvent::_url_info($uri) : ();
     return { fields => \%f, headers => $shape_ok ? \@headers : undef, jar => $jar, uri => $uri, key => $key,
-        origin => $key, redirects => [] };
+        origin => $key, redirects => [], multipart => $multipart };
 }
 
 # The hash a hop is built from: the chain's fields, its headers, and the
@@ -301,6 +306,8 @@ sub _chain_of {
 sub _wire_fields {
     my ($chain) = @_;
     my %f = %{ $chain->{fields} };
+    # a multipart body with files is read afresh by each hop
+    $f{body} = _multipart_reader($chain->{multipart}) if $chain->{multipart};
     return \%f unless $chain->{headers};
     my @headers = map { [@$_] } @{ $chain->{headers} };
     if ($chain->{jar} && defined $chain->{uri}) {
@@ -403,9 +410,14 @@ sub _follow {
     my @headers = $chain->{headers} ? @{ $chain->{headers} } : ();
     my $method = defined $f{method} ? $f{method} : 'GET';
     my $to_get = $code == 303 ? $method ne 'HEAD' : ($code == 301 || $code == 302) && $method ne 'GET' && $method ne 'HEAD';
+    # a body read from a filehandle or a code ref, or pushed, cannot be
+    # sent again: the 307 or 308 is the answer
+    return () if !$to_get && !$chain->{multipart} && (ref $f{body} || (!defined $f{body} && $f{chunked}));
+    my $multipart = $chain->{multipart};
     if ($to_get) {
         $f{method} = 'GET';
-        delete $f{body};
+        delete @f{qw(body chunked)};
+        undef $multipart;
         @headers = grep { !$ABOUT_BODY{ lc $_->[0] } } @headers;
     }
     my $left_origin = $chain->{left_origin} || $key ne $chain->{origin};
@@ -413,7 +425,7 @@ sub _follow {
     $f{uri} = $next;
     $f{timeout} = $left if $left >= 0;
     my $hop = { %$chain, fields => \%f, headers => $chain->{headers} ? \@headers : undef, uri => $next, key => $key,
-        left_origin => $left_origin, redirects => [@{ $chain->{redirects} }, $response] };
+        left_origin => $left_origin, redirects => [@{ $chain->{redirects} }, $response], multipart => $multipart };
     my $fields;
     unless (eval { $fields = _wire_fields($hop); 1 }) {
         $$died = $@;
@@ -482,8 +494,7 @@ sub _urlencoded {
 }
 
 # The parts of a multipart/form-data body: each a head and either its
-# content or the file to read it from (read when the body is made: until
-# uploads stream, at submit).
+# content or the file it is streamed from.
 sub _multipart_parts {
     my ($pairs, $prefix) = @_;
     my @parts;
@@ -529,26 +540,91 @@ sub _multipart_parts {
     return \@parts;
 }
 
+# The body of the parts: a string when every part is in memory, else
+# (undef, its type, { parts, boundary, length }) for _multipart_reader,
+# which streams the files from disk.
 sub _multipart_body {
     my ($parts) = @_;
-    for my $part (grep { defined $_->{file} } @$parts) {
-        open my $fh, '<:raw', $part->{file}
-            or Carp::croak("Uvent::HTTP::Pool->request: cannot read file '" . Uvent::_shown($part->{file}) . "': $!");
-        local $/;
-        my $content = <$fh>;
-        $part->{content} = defined $content ? $content : '';
-    }
     my $boundary;
     for (1 .. 100) {
+        # 24 random characters: a file (not read here) holds them by chance with odds of 36**-24
         my $try = '------------------------Uvent' . join '', map { ('0' .. '9', 'a' .. 'z')[rand 36] } 1 .. 24;
-        next if grep { index($_->{content}, $try) >= 0 || index($_->{head}, $try) >= 0 } @$parts;
+        next if grep { (defined $_->{content} && index($_->{content}, $try) >= 0) || index($_->{head}, $try) >= 0 } @$parts;
         $boundary = $try;
         last;
     }
     Carp::croak('Uvent::HTTP::Pool->request: found no multipart boundary absent from the form') unless $boundary;
-    my $body = join '', map { "--$boundary\r\n$_->{head}$_->{content}\r\n" } @$parts;
-    delete $_->{content} for grep { defined $_->{file} } @$parts;
-    return ("$body--$boundary--\r\n", "multipart/form-data; boundary=$boundary");
+    my $type = "multipart/form-data; boundary=$boundary";
+    unless (grep { defined $_->{file} } @$parts) {
+        my $body = join '', map { "--$boundary\r\n$_->{head}$_->{content}\r\n" } @$parts;
+        return ("$body--$boundary--\r\n", $type);
+    }
+    my $length = length("--$boundary--\r\n");
+    for my $part (@$parts) {
+        my $size = defined $part->{file} ? -s $part->{file} : length $part->{content};
+        $length += length("--$boundary\r\n$part->{head}") + ($size // 0) + 2;
+    }
+    return (undef, $type, { parts => $parts, boundary => $boundary, length => $length });
+}
+
+# A code ref giving the multipart body piece by piece: a file 64 KiB at a
+# time, so only one piece of it is in memory.
+sub _multipart_reader {
+    my ($mp) = @_;
+    my ($i, $fh, $done) = (0);
+    my $reader = sub {
+        return '' if $done;
+        my $parts = $mp->{parts};
+        while (1) {
+            if ($fh) {
+                my $n = read($fh, my $piece, 65536);
+                die "reading form file failed: $!\n" unless defined $n;
+                return $piece if $n;
+                undef $fh;
+                $i++;
+                return "\r\n";
+            }
+            if ($i == @$parts) {
+                $done = 1;
+                return "--$mp->{boundary}--\r\n";
+            }
+            my $part = $parts->[$i];
+            my $head = "--$mp->{boundary}\r\n$part->{head}";
+            unless (defined $part->{file}) {
+                $i++;
+                return "$head$part->{content}\r\n";
+            }
+            open $fh, '<:raw', $part->{file}
+                or die "cannot read form file '" . Uvent::_shown($part->{file}) . "': $!\n";
+            return $head;
+        }
+    };
+    return bless $reader, 'Uvent::HTTP::Pool::_FormReader';
+}
+
+# The next piece of a streamed body, for the core (xs/callbacks.h's
+# uvx_on_pull): '' at its end. A death ends the request with request_body,
+# its message the detail.
+sub _body_piece {
+    my ($request) = @_;
+    my $src = $request->{_uvent_body};
+    my $piece;
+    if (Scalar::Util::reftype($src) eq 'CODE') {
+        unless (eval { $piece = $src->($request); 1 }) {
+            die $@ if ref $src eq 'Uvent::HTTP::Pool::_FormReader';
+            my $err = "$@";
+            $err =~ s/\n\z//;
+            die "the 'body' code ref died: $err\n";
+        }
+    } else {
+        my $n = read($src, $piece, 65536);
+        die "reading the 'body' filehandle failed: $!\n" unless defined $n;
+    }
+    return '' unless defined $piece;
+    die "a piece of the 'body' must be a string of bytes, got " . _what($piece) . "\n" if ref $piece;
+    die "Wide character in a piece of the 'body': encode it to bytes first (utf8::encode or Encode::encode_utf8)\n"
+        if utf8::is_utf8($piece) && !utf8::downgrade($piece, 1);
+    return $piece;
 }
 
 # ---- JSON

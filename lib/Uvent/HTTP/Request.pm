@@ -35,6 +35,18 @@ for my $field (@FIELDS) {
     };
 }
 
+# A pushed body (chunked => 1, no body): the next piece, and the last.
+sub send_chunk {
+    my ($self, $data) = @_;
+    Carp::croak('Uvent::HTTP::Request->send_chunk: expects a piece of the body') unless @_ == 2;
+    return $self->_send_body($data, 0);
+}
+
+sub send_final_chunk {
+    my ($self, $data) = @_;
+    return $self->_send_body($data, 1);
+}
+
 1;
 
 __END__
@@ -451,7 +463,7 @@ nothing (a bad error argument still croaks). Returns nothing. Croaks with
 
 when not called on a request object;
 
-=item C<Uvent::HTTP::Request-E<gt>cancel: unknown error code 'NAME' (known: nomem, resolve, connect, connect_timeout, timeout, connection_closed, protocol, too_large, cancelled, queue_full, queue_timeout, tls, proxy, redirection_limit, bad_redirect)>
+=item C<Uvent::HTTP::Request-E<gt>cancel: unknown error code 'NAME' (known: nomem, resolve, connect, connect_timeout, timeout, connection_closed, protocol, too_large, cancelled, queue_full, queue_timeout, tls, proxy, redirection_limit, bad_redirect, request_body)>
 
 for another string (C<usage> and C<inherited> included), or a
 L<Uvent::Error> whose code is not one of these;

@@ -230,6 +230,12 @@ sub tls_log {
     return $self->_entries('tls');
 }
 
+# streaming uploads: what /early-413 and /expect-417 saw after answering
+sub refused {
+    my $self = shift;
+    return $self->_entries('refused');
+}
+
 sub _entries {
     my ($self, $type) = @_;
     my @log;
@@ -742,7 +748,17 @@ sub read_request {
     my $te = $self->header($req, 'transfer-encoding');
     my @cl = $self->header($req, 'content-length');
 
-    if (lc($self->header($req, 'expect') // '') eq '100-continue'
+    # streaming uploads: /early-413 and /expect-417 answer before reading
+    # the body, then count what still arrives until the client closes
+    # (logged as {ev => 'refused', path, body_bytes}); /expect-silent never
+    # sends the 100
+    my ($upath) = $target =~ m{\A(?:[a-zA-Z][a-zA-Z0-9+.-]*://[^/?]*)?([^?]*)};
+    if ($upath eq '/early-413' || $upath eq '/expect-417') {
+        $self->upload_refuse($upath eq '/early-413' ? 413 : 417, $upath);
+        return undef;
+    }
+
+    if ($upath ne '/expect-silent' && lc($self->header($req, 'expect') // '') eq '100-continue'
         && (($te // '') =~ /chunked/i || (@cl && $cl[0] =~ /\A\d+\z/ && $cl[0] > 0)))
     {
         $self->send_all("HTTP/1.1 100 Continue\r\n\r\n");
@@ -782,6 +798,27 @@ sub read_request {
     %$ev = (%$ev, %{ $self->{tls_info} }) if $self->{tls_info};
     Uvent::Test::Server::_log_event($self->{logfile}, $ev);
     return $ok ? $req : undef;
+}
+
+# streaming uploads: a final response before the body, then a lingering
+# read (so the client sees the response, not a reset) counting the body
+# bytes that still come, until the client closes (or 60 s).
+sub upload_refuse {
+    my ($self, $code, $path) = @_;
+    my $body = "refused $code\n";
+    $self->send_all("HTTP/1.1 $code " . ($code == 413 ? 'Content Too Large' : 'Expectation Failed')
+        . "\r\nContent-Length: " . length($body) . "\r\nConnection: close\r\n\r\n$body");
+    my $bytes = length $self->{buf};
+    $self->{buf} = '';
+    my $until = now + 60;
+    while (now < $until && $self->_wait('r', $until - now)) {
+        my $n = sysread $self->{sock}, my $chunk, 65536;
+        last unless $n;
+        $bytes += $n;
+    }
+    Uvent::Test::Server::_log_event($self->{logfile},
+        { ev => 'refused', conn => $self->{serial}, path => $path, body_bytes => $bytes, t => now });
+    close $self->{sock};
 }
 
 sub read_chunked_body {
