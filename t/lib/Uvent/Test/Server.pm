@@ -758,6 +758,7 @@ sub read_request {
         return undef;
     }
 
+    my $head_t = now;
     if ($upath ne '/expect-silent' && lc($self->header($req, 'expect') // '') eq '100-continue'
         && (($te // '') =~ /chunked/i || (@cl && $cl[0] =~ /\A\d+\z/ && $cl[0] > 0)))
     {
@@ -795,6 +796,7 @@ sub read_request {
         t           => now,
     };
     $ev->{incomplete} = JSON::PP::true() unless $ok;
+    $ev->{head_t} = $head_t if $upath eq '/expect-silent';    # streaming uploads: when the head had come
     %$ev = (%$ev, %{ $self->{tls_info} }) if $self->{tls_info};
     Uvent::Test::Server::_log_event($self->{logfile}, $ev);
     return $ok ? $req : undef;
@@ -955,6 +957,8 @@ my %ROUTES = (
     '/redirect'          => \&r_redirect,
     '/loop'              => \&r_loop,
     '/multipart'         => \&r_multipart,
+    # streaming uploads
+    '/expect-silent'     => \&r_upload,
 );
 
 sub dispatch {
