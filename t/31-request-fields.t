@@ -11,7 +11,8 @@ is_deeply([sort @fields],
           [sort qw(uri method headers body timeout connect_timeout read_timeout max_headers_size max_body_size retry
                    idempotent tls response_callback family tcp_nodelay tcp_keepalive so_linger
                    socket_buffer_size local_address proxy decompress max_header_count follow_redirect
-                   redirection_limit allow_downgrade redirect_callback form json cookie_jar)],
+                   redirection_limit allow_downgrade redirect_callback form json cookie_jar chunked continue_callback
+                   expect_timeout)],
           'the list of request fields');
 
 for my $f (@fields) {
@@ -40,7 +41,9 @@ my %bad = (method => [ \'GET', qr/'method' must be a string/ ], headers => [ 'x'
     redirection_limit => [ -1, qr/'redirection_limit' must be a whole number/ ],
     redirect_callback => [ 'x', qr/'redirect_callback' must be a CODE/ ],
     cookie_jar => [ 'x', qr/'cookie_jar' must be an object with the methods add and cookie_header/ ],
-    form => [ 'x', qr/'form' must be an arrayref of name => value pairs or a hashref/ ]);
+    form => [ 'x', qr/'form' must be an arrayref of name => value pairs or a hashref/ ],
+    continue_callback => [ 'x', qr/'continue_callback' must be a CODE/ ],
+    expect_timeout => [ -1, qr/'expect_timeout' must be/ ]);
 for my $f (sort keys %bad) {
     my $r = Uvent::HTTP::Request->new({ uri => 'http://127.0.0.1:1/', retry => 0, idempotent => 1,
         $f => $bad{$f}[0] });
