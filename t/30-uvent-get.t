@@ -11,7 +11,7 @@ use POSIX ();
 use Uvent::Test::Server;
 
 my $srv = Uvent::Test::Server->new;
-my @cmd = ($^X, '-Mblib', 'bin/uvent-get');
+our @cmd = ($^X, '-Mblib', 'bin/uvent-get');
 
 # run uvent-get with stdout and stderr captured (stdout is not a terminal here)
 sub run_get { finish_get(start_get(@_)) }
@@ -260,6 +260,44 @@ subtest '-L (the default), --no-location, --max-redirs' => sub {
     $r = run_get('--max-redirs', 1, $chain);
     is($r->{status}, 1, '--max-redirs 1: exit 1');
     like($r->{out}, qr/^ERR\s+redirection_limit/m, 'redirection_limit');
+};
+
+subtest 'file bodies stream from disk: --data-binary @FILE, -d @FILE, -T, -F NAME=@FILE' => sub {
+    my $dir = tempdir(CLEANUP => 1);
+    my $data = join '', map { Digest::MD5::md5("block $_") x 64 } 1 .. 30 * 1024;    # 30 MiB
+    open my $fh, '>:raw', "$dir/big.bin" or die;
+    print $fh $data;
+    close $fh;
+    my $md5 = Digest::MD5::md5_hex($data);
+    (my $stripped = $data) =~ tr/\r\n//d;
+    my $stripped_md5 = Digest::MD5::md5_hex($stripped);
+    undef $data;
+    undef $stripped;
+    # uvent-get run by a wrapper that reports its peak memory as it exits
+    open my $w, '>', "$dir/hwm.pl" or die;
+    print $w q{END { open my $f, '<', '/proc/self/status'; print STDERR grep /VmHWM/, <$f> } do './bin/uvent-get'; die $@ if $@;};
+    close $w;
+    local @cmd = ($^X, '-Mblib', "$dir/hwm.pl");
+    for my $case ([ ['--data-binary', "\@$dir/big.bin", $srv->url('/upload')], 'POST', '/upload', $md5 ],
+                  [ ['-d', "\@$dir/big.bin", $srv->url('/upload')], 'POST', '/upload', $stripped_md5 ],
+                  [ ['--data-file', "$dir/big.bin", $srv->url('/upload')], 'POST', '/upload', $md5 ],
+                  [ ['-T', "$dir/big.bin", $srv->url('/')], 'PUT', '/big.bin', $md5 ],
+                  [ ['--upload-file', "$dir/big.bin", $srv->url('/upload')], 'PUT', '/upload', $md5 ],
+                  [ ['-F', "f=\@$dir/big.bin", $srv->url('/multipart')], 'POST', '/multipart', undef ]) {
+        my ($args, $method, $target, $want) = @$case;
+        $srv->reset_stats;
+        my $r = run_get('-t', 60, @$args);
+        is($r->{status}, 0, "@$args[0,1]: exit 0") or diag($r->{err});
+        my ($e) = @{ $srv->log };
+        is($e->{method}, $method, "@$args[0,1]: $method");
+        is($e->{target}, $target, "@$args[0,1]: to $target");
+        is($e->{body_md5}, $want, "@$args[0,1]: the server received the file byte for byte") if defined $want;
+        my ($kb) = $r->{err} =~ /VmHWM:\s+(\d+)/;
+        ok(defined $kb && $kb < 30_000, "@$args[0,1]: the 30 MiB file was never in memory (peak " . ($kb // '?') . ' kB)');
+    }
+    my $r = run_get('-T', "$dir/nope", $srv->url('/'));
+    is($r->{status}, 2, '-T with a missing file: exit 2');
+    like($r->{err}, qr/cannot read --upload-file '[^']*nope': No such file/, 'naming it');
 };
 
 subtest '-d/--data, --data-binary, --json and -F send bodies as curl does' => sub {

@@ -143,7 +143,8 @@ static void uvx_request_values(pTHX_ HV *hv, SV *out[UVX_NFIELDS]) {
   if (SvRMAGICAL((SV *)hv) && mg_find((SV *)hv, PERL_MAGIC_tied)) {
     for (i = 0; i < UVX_NFIELDS; i++) {
       SV **svp = hv_fetch(hv, uvx_request_fields[i], (I32)strlen(uvx_request_fields[i]), 0);
-      out[i] = svp ? *svp : NULL;
+      if ((out[i] = svp ? *svp : NULL))
+        sv_2mortal(SvREFCNT_inc_simple_NN(out[i]));
     }
   } else if (HvARRAY(hv)) {
     STRLEN b;
@@ -152,12 +153,9 @@ static void uvx_request_values(pTHX_ HV *hv, SV *out[UVX_NFIELDS]) {
       for (he = HvARRAY(hv)[b]; he; he = HeNEXT(he))
         if (HeVAL(he) != &PL_sv_placeholder && HeKLEN(he) >= 0 &&
             (i = uvx_field_index(HeKEY(he), HeKLEN(he))) >= 0)
-          out[i] = HeVAL(he);
+          out[i] = sv_2mortal(SvREFCNT_inc_simple_NN(HeVAL(he)));
     }
   }
-  for (i = 0; i < UVX_NFIELDS; i++)
-    if (out[i])
-      sv_2mortal(SvREFCNT_inc_simple_NN(out[i]));
 }
 
 /* The keys of a `tls` hash; Uvent::HTTP::Pool's POD lists the same. */

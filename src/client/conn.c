@@ -269,7 +269,7 @@ static void stream_on_write_done(uvh_stream_t *s, int status) {
     else if (!conn->awaiting_continue)
       uvh__conn_request_sent(conn);
   }
-  if (conn->stream.writing == 0 && !conn->body_streaming)
+  if (conn->body_out.data && conn->stream.writing == 0 && !conn->body_streaming)
     uvh_buf_free(&conn->body_out); /* the last piece of a body, or of one abandoned */
   uvh__conn_maybe_free(conn);
 }

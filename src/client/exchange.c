@@ -47,7 +47,7 @@ uvh_request_t *uvh__conn_detach(uvh_conn_t *conn) {
     conn->body_streaming = 0;
     conn->string_due = 0;
     conn->awaiting_continue = 0;
-    if (conn->stream.writing == 0)
+    if (conn->body_out.data && conn->stream.writing == 0)
       uvh_buf_free(&conn->body_out); /* else freed when the write is done */
     conn->pool->nbusy--;
     uvh__parser_release(&conn->parser); /* a decoder of an unfinished body */

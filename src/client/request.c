@@ -50,7 +50,8 @@ void uvh_request_unref(uvh_request_t *req) {
   free(req->body);
   uvh_buf_free(&req->user_headers);
   uvh_buf_free(&req->head);
-  uvh_buf_free(&req->body_next);
+  if (req->body_next.data)
+    uvh_buf_free(&req->body_next);
   uvh__tls_opts_free(&req->tls);
   if (req->proxy) {
     uvh_proxy_free(req->proxy);
