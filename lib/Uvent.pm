@@ -163,10 +163,11 @@ L<Uvent::HTTP::Pool/Connecting>). Bodies are asked for compressed and
 decoded as they arrive (see L<Uvent::HTTP::Pool/DECOMPRESSION>).
 
 What Uvent does not do (yet): no retries other than the one safe retry
-described under L</Reliability>, no streaming (request bodies are sent from
-a string, response bodies are collected in memory, bounded by
-C<max_body_size>), and no waiting for C<100 Continue> (the body is sent right
-after the head; C<1xx> responses are skipped).
+described under L</Reliability>, and no streaming of response bodies (they
+are collected in memory, bounded by C<max_body_size>). Request bodies
+stream from a filehandle, a code ref or C<send_chunk>, and C<Expect:
+100-continue> waits for the C<100> (see
+L<Uvent::HTTP::Pool/STREAMED UPLOADS>).
 
 =head2 Reliability
 
@@ -566,10 +567,11 @@ C<allow_compression>; no C<compress> of request bodies;
 
 =item *
 
-streaming: no C<partial_callback> for response bodies, no C<chunked>
-request bodies with C<send_chunk> and C<send_final_chunk>, and no
-C<continue_callback> (the body is sent right after the head). Response
-bodies are collected in memory up to C<max_body_size>. Not yet;
+streaming: no C<partial_callback> for response bodies (they are
+collected in memory up to C<max_body_size>), not yet. Request bodies
+stream with UniEvent's names: C<< chunked => 1 >>, C<send_chunk>,
+C<send_final_chunk>, C<continue_callback>; a C<body> may also be a
+filehandle or a code ref (see L<Uvent::HTTP::Pool/STREAMED UPLOADS>);
 
 =item *
 

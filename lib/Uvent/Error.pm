@@ -473,6 +473,17 @@ to 'http://127.0.0.1:8080/b' (allow_downgrade is off)>, or C<...: the 302
 response's Location 'ftp://x/' cannot be followed: its scheme is not http
 or https>.
 
+=item C<request_body>
+
+A streamed request body could not be sent (see
+L<Uvent::HTTP::Pool/STREAMED UPLOADS>): its code ref died, its filehandle's
+read failed, a piece held characters above 255, or it broke its
+C<Content-Length> (longer, or shorter when it ended). The connection is
+closed. C<errno> is undef. Message, e.g. C<the request body could not be
+sent (PUT http://127.0.0.1:8080/upload): the 'body' code ref died: no more
+data>, or C<...: the body ended after 10 bytes, short of its
+Content-Length of 15>.
+
 =item C<nomem>
 
 Memory ran out while the response was being stored: a buffer for its

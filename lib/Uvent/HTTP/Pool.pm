@@ -949,7 +949,7 @@ for C<< new($loop, \%config) >>
 
 =item C<Uvent::HTTP::Pool-E<gt>new: expects (\%config, $loop), (\%config), ($loop) or nothing, got N arguments>
 
-=item C<Uvent::HTTP::Pool-E<gt>new: unknown config key 'KEY' (known: allow_downgrade, cookie_jar, decompress, dns_cache_ttl, env_proxy, family, follow_redirect, happy_eyeballs_delay, local_address, max_body_size, max_connections, max_header_count, max_headers_size, max_lifetime, max_queue, max_requests_per_connection, max_total, proxy, queue_timeout, read_timeout, redirection_limit, resolve, so_linger, socket_buffer_size, tcp_keepalive, tcp_nodelay, timeout, tls)>
+=item C<Uvent::HTTP::Pool-E<gt>new: unknown config key 'KEY' (known: allow_downgrade, cookie_jar, decompress, dns_cache_ttl, env_proxy, expect_timeout, family, follow_redirect, happy_eyeballs_delay, local_address, max_body_size, max_connections, max_header_count, max_headers_size, max_lifetime, max_queue, max_requests_per_connection, max_total, proxy, queue_timeout, read_timeout, redirection_limit, resolve, so_linger, socket_buffer_size, tcp_keepalive, tcp_nodelay, timeout, tls)>
 
 (C<keys> and a list when several are unknown)
 
@@ -1107,6 +1107,12 @@ see L</REDIRECTS>. C<redirection_limit> is a whole number of at most
 
 A cookie jar all requests use unless they give their own (default none);
 see L</COOKIES>.
+
+=item expect_timeout
+
+The default C<expect_timeout> of the pool's requests (default 1 second):
+how long a request carrying C<Expect: 100-continue> waits for the C<100>
+before it sends its body anyway. See L</EXPECT: 100-CONTINUE>.
 
 =item read_timeout
 
@@ -1299,8 +1305,29 @@ value) makes the request safe to retry whatever its method.
 
 The request body, a string of bytes (a string with characters above 255
 croaks with C<Wide character>; encode it first), of at most 4 GiB - 1
-bytes. It is sent with a C<Content-Length> header; over TLS it is encrypted
-256 KiB at a time as the socket takes it.
+bytes. It is sent with a C<Content-Length> header (chunked with C<<
+chunked => 1 >>); over TLS it is encrypted 256 KiB at a time as the socket
+takes it. A filehandle or a code reference streams the body instead; see
+L</STREAMED UPLOADS>.
+
+=item chunked
+
+True: the body goes out with C<Transfer-Encoding: chunked>, a string body
+too. With no C<body> the body is pushed with
+L<Uvent::HTTP::Request/send_chunk>. With a C<Content-Length> header it
+croaks. See L</STREAMED UPLOADS>.
+
+=item continue_callback
+
+Called with C<($request)> when a C<100 Continue> arrives for a request
+carrying C<Expect: 100-continue>, just before its body goes out (a piece
+pushed from it goes first). See L</EXPECT: 100-CONTINUE>.
+
+=item expect_timeout
+
+Seconds a request carrying C<Expect: 100-continue> waits for the C<100>
+before it sends its body anyway. Default: the pool's C<expect_timeout>
+(default 1).
 
 =item timeout
 
@@ -1358,7 +1385,9 @@ Whether the request may be sent again on a new connection when the reused
 connection it was written on is closed by the server before any response
 byte (default 1, true). The request must also be safe to repeat; see
 L</Requests are never lost> for the exact rules. C<< retry => 0 >> disables
-it: the request then fails with C<connection_closed>.
+it: the request then fails with C<connection_closed>. A body from a
+filehandle, a code ref or pushed is never sent twice, so such a request is
+never retried.
 
 =item idempotent
 
@@ -1444,8 +1473,12 @@ with C<Wide character in form field 'NAME' content>); both take
 C<filename> and C<content_type> (default C<application/octet-stream>).
 Plain values are text parts in UTF-8. Quotes, CR and LF in names and file
 names are sent as C<%22>, C<%0D> and C<%0A>, as browsers do. Files are
-read when the request is submitted and the body is held in memory (they
-will be streamed from disk once request bodies can stream).
+streamed from disk 64 KiB at a time as the socket drains (the body is sent
+with its C<Content-Length>, from the files' sizes at submit; a file that
+changes size meanwhile fails the request with C<request_body>), so a form
+with a large file costs a piece of it in memory; a redirect that keeps the
+body (C<307>, C<308>) reads the files again. Each file must be readable
+when the request is submitted.
 
 The C<Content-Type> is set unless C<headers> has one; the method is
 C<POST> unless C<method> is given. C<form>, C<json> and C<body> exclude
@@ -1620,7 +1653,7 @@ requests that completed with a response (C<$error> undef);
 a hashref from each error code of L<Uvent::Error> (C<resolve>, C<connect>,
 C<connect_timeout>, C<timeout>, C<connection_closed>, C<protocol>,
 C<too_large>, C<cancelled>, C<queue_full>, C<queue_timeout>, C<tls>,
-C<proxy>, C<redirection_limit>, C<bad_redirect>, C<nomem>) to the number of requests
+C<proxy>, C<redirection_limit>, C<bad_redirect>, C<request_body>, C<nomem>) to the number of requests
 that ended with it; every key is always present. The redirect step's
 errors (C<redirection_limit>, C<bad_redirect>, a C<timeout> between hops)
 count here only, not in a destination's counters, and the redirect they
@@ -2075,6 +2108,100 @@ not active then. If it dies, the chain stops as for a false return, the
 C<response_callback> runs once with the redirect, and the exception
 propagates out of C<< $loop->run >>.
 
+=head1 STREAMED UPLOADS
+
+    # from a file, as the socket drains (chunked, or with your Content-Length)
+    open my $fh, '<:raw', $path or die $!;
+    $pool->request({ uri => $url, method => 'PUT', body => $fh,
+        headers => { 'Content-Length' => -s $path }, response_callback => $cb });
+
+    # generated: called for each next piece, '' or undef ends the body
+    my $left = 1000;
+    $pool->request({ uri => $url, method => 'POST', response_callback => $cb,
+        body => sub { my ($request) = @_; $left-- > 0 ? 'x' x 65536 : '' } });
+
+    # pushed: chunked => 1 and no body
+    my $request = Uvent::HTTP::Request->new({ uri => $url, method => 'POST', chunked => 1,
+        response_callback => $cb });
+    $pool->request($request);
+    $request->send_chunk($_) for @pieces;
+    $request->send_final_chunk;
+
+A C<body> that is a filehandle (a glob, a reference to one, an
+L<IO::Handle>) is read 64 KiB at a time with C<read>; a code reference is
+called with C<($request)> for each next piece and returns a string of
+bytes, C<''> or undef at the end. Either is asked for its next piece only
+once the previous one has been written to the socket (over TLS: encrypted
+and written), so one piece of the body is in memory at a time, whatever its
+size. C<< chunked => 1 >> without a C<body> declares a pushed body: the
+application gives the pieces with L<Uvent::HTTP::Request/send_chunk> and
+ends it with L<Uvent::HTTP::Request/send_final_chunk>, at any time after
+C<request> (pieces given faster than the socket takes them wait in the
+request).
+
+A streamed body goes out with C<Transfer-Encoding: chunked>, unless the
+request carries a C<Content-Length> header: then it is sent as it is and
+must have exactly that many bytes. More, or fewer when it ends, fails the
+request with C<request_body> (C<the body is longer than its
+Content-Length (more than N of M bytes)>, C<the body ended after N bytes,
+short of its Content-Length of M>), and the connection is closed. So does
+a code reference that dies (C<the 'body' code ref died: ...>), a
+filehandle whose read fails (C<reading the 'body' filehandle failed:
+...>), and a piece with characters above 255. In every case the callback
+runs once, with that error.
+
+A body that streams cannot be sent twice: such a request is never retried
+after a stale kept-alive connection (it fails with C<connection_closed>),
+and a C<307> or C<308> redirect ends the chain with that response itself
+(redirects that turn into C<GET> are followed). A multipart C<form> with
+files is read again from disk instead, so it is retried and follows
+redirects as a string body does.
+
+If the server sends its final response before the upload has ended (a
+C<413> for a body too large, say), the response is delivered as usual, the
+rest of the upload is abandoned (the code ref is not called again, pushed
+pieces are dropped and C<send_chunk> returns false) and the connection is
+closed: the server would take what follows as the rest of the body.
+
+=head1 EXPECT: 100-CONTINUE
+
+    $pool->request({ uri => $url, method => 'PUT', body => $fh,
+        headers => { Expect => '100-continue' }, expect_timeout => 2,
+        continue_callback => sub { my ($request) = @_; ... },
+        response_callback => $cb });
+
+A request with an C<Expect: 100-continue> header and a body sends its head
+alone, then waits, and its body (any kind) goes out when one of these
+comes first:
+
+=over 4
+
+=item a C<100 Continue>
+
+L</continue_callback> runs with C<($request)>, then the body goes. A
+pushed body may be given from it. If it dies the exception is rethrown by
+the loop's C<run>, as for any callback, and the body is still sent.
+
+=item a final response
+
+the response is delivered and the body is never sent; the connection is
+closed (whatever the response's framing: the server may still wait for
+the body it was told of, so it is never reused). A C<417 Expectation
+Failed> is such a response; sending the request again without the header
+is the application's choice.
+
+=item C<expect_timeout>
+
+seconds (default 1, the request's or the pool's) without either: the body
+is sent anyway, as RFC 9110 10.1.1 asks of clients, for servers that do not
+answer C<100>.
+
+=back
+
+The wait counts toward the request's C<timeout>; the C<read_timeout>
+starts once the body has been sent. A request without a body sends the
+header and does not wait.
+
 =head1 REDIRECTS
 
 A response C<301>, C<302>, C<303>, C<307> or C<308> with a C<Location>
@@ -2253,7 +2380,7 @@ Errors of a submitted request are reported to its callback as a
 L<Uvent::Error>; see there for the codes C<resolve>, C<connect>,
 C<connect_timeout>, C<timeout>, C<connection_closed>, C<protocol>,
 C<too_large>, C<cancelled>, C<queue_full>, C<queue_timeout>, C<tls>,
-C<proxy>, C<redirection_limit>, C<bad_redirect> and C<nomem> (the two redirect
+C<proxy>, C<redirection_limit>, C<bad_redirect>, C<request_body> and C<nomem> (the two redirect
 codes, and a C<timeout> between two hops, are the redirect step's: see
 L</REDIRECTS>). What the response parser refuses as C<protocol> is listed there
 under L<Uvent::Error/protocol>.
@@ -2266,7 +2393,7 @@ caller's line:
 
 =item C<expects a hashref of parameters or a Uvent::HTTP::Request>
 
-=item C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method, headers, body, timeout, connect_timeout, read_timeout, max_headers_size, max_body_size, retry, idempotent, tls, response_callback, family, tcp_nodelay, tcp_keepalive, so_linger, socket_buffer_size, local_address, proxy, decompress, max_header_count, follow_redirect, redirection_limit, allow_downgrade, redirect_callback, form, json, cookie_jar)>
+=item C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method, headers, body, timeout, connect_timeout, read_timeout, max_headers_size, max_body_size, retry, idempotent, tls, response_callback, family, tcp_nodelay, tcp_keepalive, so_linger, socket_buffer_size, local_address, proxy, decompress, max_header_count, follow_redirect, redirection_limit, allow_downgrade, redirect_callback, form, json, cookie_jar, chunked, continue_callback, expect_timeout)>
 
 (without the C<request> prefix)
 
@@ -2309,11 +2436,19 @@ allowed in a hashref)
 
 =item C<invalid value for header 'NAME': it contains CR, LF, NUL or another control character>
 
-=item C<header 'Transfer-Encoding' cannot be set: request bodies are sent with Content-Length>
+=item C<header 'Transfer-Encoding' cannot be set: Uvent frames the body itself (give chunked =E<gt> 1 for chunked encoding)>
 
 =item C<header 'Content-Length' does not match the body length N (leave it out: Uvent sets it)>
 
-=item C<'body' must be a string, not a reference>
+=item C<header 'Content-Length' of a streamed body must be a number of bytes>
+
+=item C<header 'Content-Length' cannot be sent with chunked =E<gt> 1 (leave one of them out)>
+
+=item C<'body' must be a string, a filehandle or a CODE reference, got a reference to TYPE>
+
+=item C<'continue_callback' must be a CODE reference>
+
+=item C<'expect_timeout' must be a finite number of seconds E<gt>= 0 (at most 1e9), got 'VALUE'>
 
 =item C<'body' is too large (N bytes; at most 4294967295)>
 

@@ -124,7 +124,24 @@ a hashref, or an arrayref of name/value pairs to keep order and repeats;
 
 =item body
 
-a byte string;
+a byte string, a filehandle (read 64 KiB at a time as the socket drains)
+or a code reference (called for each next piece; C<''> or undef ends the
+body);
+
+=item chunked
+
+true: send the body with chunked transfer encoding; with no C<body>, the
+body is pushed with L</send_chunk> and L</send_final_chunk>;
+
+=item continue_callback
+
+code called with C<($request)> when a C<100 Continue> arrives for a
+request with an C<Expect: 100-continue> header, just before its body goes;
+
+=item expect_timeout
+
+seconds such a request waits for the 100 before sending its body anyway
+(default: the pool's, 1);
 
 =item timeout
 
@@ -207,6 +224,9 @@ data sent as JSON;
 an L<HTTP::CookieJar>-like object, instead of the pool's; undef for none.
 
 =back
+
+(C<chunked>, C<continue_callback> and C<expect_timeout> are described in
+L<Uvent::HTTP::Pool/STREAMED UPLOADS>.)
 
 L<Uvent::HTTP::Pool/request> describes each of them in detail.
 
@@ -358,6 +378,14 @@ the pool's (by default 0).
 The code reference called before each redirect is followed (see
 L<Uvent::HTTP::Pool/redirect_callback>).
 
+=head2 chunked
+
+=head2 continue_callback
+
+=head2 expect_timeout
+
+The streaming parameters (see L<Uvent::HTTP::Pool/STREAMED UPLOADS>).
+
 =head2 form
 
 The form to send (see C<form> in L<Uvent::HTTP::Pool/request>).
@@ -416,6 +444,55 @@ C<Content-Length> header you set matches the body length; so C<request> can
 still croak after a successful C<validate>.
 Croaks with C<Uvent::HTTP::Request-E<gt>validate: not a request object> when
 not called on a request object.
+
+=head2 send_chunk
+
+    my $request = Uvent::HTTP::Request->new({ uri => $url, method => 'PUT', chunked => 1,
+        response_callback => sub { ... } });
+    $pool->request($request);
+    $request->send_chunk($piece) for @pieces;    # now or later, from any callback
+    $request->send_final_chunk;
+
+Gives the next piece of a pushed body: a request submitted with
+C<< chunked => 1 >> and no C<body>. The piece is written once the head and
+the pieces before it have gone; pieces given faster than the socket drains
+wait in memory, in the request (a pulled body, from a filehandle or a code
+ref, has one piece in memory at a time). An empty piece is allowed and
+sends nothing. Returns true when the piece was taken, false when the
+request is no longer active (it has completed, say with an early response
+from the server, see L<Uvent::HTTP::Pool/STREAMED UPLOADS>): the piece is
+dropped. Croaks with
+
+=over 4
+
+=item C<Uvent::HTTP::Request-E<gt>send_chunk: the request has not been submitted (call the pool's request with chunked =E<gt> 1 and no body first)>
+
+before L<Uvent::HTTP::Pool/request>;
+
+=item C<Uvent::HTTP::Request-E<gt>send_chunk: the request has no streamed body (give it a filehandle, a code ref, or chunked =E<gt> 1 and no body)>
+
+for a request whose body is a string, a filehandle or a code ref (or that
+has none);
+
+=item C<Uvent::HTTP::Request-E<gt>send_chunk: the body has already ended (its last piece was sent)>
+
+after L</send_final_chunk>;
+
+=item C<Uvent::HTTP::Request-E<gt>send_chunk: Wide character in 'the piece': encode it to bytes first (utf8::encode or Encode::encode_utf8)>
+
+for characters above 255, and C<the piece must be a string of bytes, not a
+reference> for a reference.
+
+=back
+
+=head2 send_final_chunk
+
+    $request->send_final_chunk;          # the body ends here
+    $request->send_final_chunk($last);   # with a last piece
+
+Ends a pushed body, after an optional last piece: the last chunk goes out
+and the request waits for its response. Returns and croaks as
+L</send_chunk> does (with C<send_final_chunk> in the messages).
 
 =head2 active
 
