@@ -802,14 +802,15 @@ sub read_request {
     return $ok ? $req : undef;
 }
 
-# streaming uploads: a final response before the body, then a lingering
+# streaming uploads: a final response before the body (framed so that it
+# alone would allow keep-alive), then a lingering
 # read (so the client sees the response, not a reset) counting the body
 # bytes that still come, until the client closes (or 60 s).
 sub upload_refuse {
     my ($self, $code, $path) = @_;
     my $body = "refused $code\n";
     $self->send_all("HTTP/1.1 $code " . ($code == 413 ? 'Content Too Large' : 'Expectation Failed')
-        . "\r\nContent-Length: " . length($body) . "\r\nConnection: close\r\n\r\n$body");
+        . "\r\nContent-Length: " . length($body) . "\r\n\r\n$body");    # no Connection: close: the client must not reuse it anyway
     my $bytes = length $self->{buf};
     $self->{buf} = '';
     my $until = now + 60;
