@@ -184,7 +184,51 @@ static void test_chunked_writer(void) {
   message_free(m);
 }
 
+/* A 100 Continue is surfaced to the parser's owner (continue_seen), a
+ * 103 is not; the final response still follows, whole or byte by byte. */
+static void test_continue_seen(size_t step) {
+  static const char only100[] = "HTTP/1.1 100 Continue\r\n\r\n";
+  static const char hints[] = "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n";
+  static const char final[] = "HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n";
+  uvh_h1_message_t *m = message_new();
+  uvh_parser_t p;
+  result_t r;
+  uvh__parser_init(&p, m, 0, 65536, 0);
+  r = feed(&p, hints, strlen(hints), step);
+  is_int(r.rc, 0, "a 103: more wanted");
+  is_int(p.continue_seen, 0, "a 103 is not a 100");
+  r = feed(&p, only100, strlen(only100), step);
+  is_int(r.rc, 0, "a 100: more wanted");
+  is_int(p.continue_seen, 1, "the 100 is seen");
+  p.continue_seen = 0;
+  r = feed(&p, final, strlen(final), step);
+  is_int(r.rc, 1, "then the final response");
+  is_int(m->status, 417, "its status");
+  is_int(p.continue_seen, 0, "no second 100");
+  uvh__parser_release(&p);
+  message_free(m);
+}
+
+/* The writer's head for a chunked body: Transfer-Encoding, no Content-Length. */
+static void test_chunked_head(void) {
+  uvh_buf_t out;
+  uvh_h1_request_head_t h;
+  uvh_buf_init(&out);
+  memset(&h, 0, sizeof h);
+  h.method = "PUT";
+  h.target = "/up";
+  h.host = "h";
+  h.chunked = 1;
+  is_int(uvh__h1_request_head(&out, &h), 0, "a chunked request head");
+  is_mem(out.data, out.len, "PUT /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n",
+         "Transfer-Encoding: chunked, and no Content-Length for a PUT");
+  uvh_buf_free(&out);
+}
+
 int main(void) {
+  test_continue_seen(0);
+  test_continue_seen(1);
+  test_chunked_head();
   test_requests(0);
   test_requests(1);
   test_refusals(0);
