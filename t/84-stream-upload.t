@@ -243,6 +243,32 @@ subtest 'multipart: a 20 MB file streamed from disk' => sub {
     is($got->{parts}[0]{content}, 'abc', 'a 307 sends the multipart body again');
 };
 
+subtest 'no leaked SVs (Test::LeakTrace)' => sub {
+    plan skip_all => 'Test::LeakTrace not installed' unless eval { require Test::LeakTrace; 1 };
+    my $path = file_with('leak.bin', 'L' x 200_000);
+    my $warm = sub {
+        my @done;
+        my @p = ('a' x 1000) x 3;
+        open my $fh, '<:raw', $path or die $!;
+        $pool->request({ uri => $srv->url('/upload'), method => 'PUT', body => sub { shift @p },
+            response_callback => sub { push @done, 1 } });
+        $pool->request({ uri => $srv->url('/upload'), method => 'PUT', body => $fh, response_callback => sub { push @done, 1 } });
+        $pool->request({ uri => $srv->url('/upload'), method => 'PUT', body => sub { die "x\n" },
+            response_callback => sub { push @done, 1 } });
+        my $req = Uvent::HTTP::Request->new({ uri => $srv->url('/upload'), method => 'PUT', chunked => 1,
+            headers => [Expect => '100-continue'], continue_callback => sub { },
+            response_callback => sub { push @done, 1 } });
+        $pool->request($req);
+        $req->send_chunk('abc');
+        $req->send_final_chunk('d');
+        $pool->request({ uri => $srv->url('/multipart'), form => [ f => { file => $path } ],
+            response_callback => sub { push @done, 1 } });
+        run_until($loop, sub { @done == 5 }, 10);
+    };
+    $warm->();
+    Test::LeakTrace::no_leaks_ok(sub { $warm->() }, 'code ref, filehandle, a dying code ref, pushed with 100-continue, multipart file');
+};
+
 SKIP: {
     my $why = Uvent::Test::Server->tls_missing // Uvent::Test::Certs->missing;
     skip $why, 1 if $why;
