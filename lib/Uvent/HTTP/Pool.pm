@@ -834,6 +834,11 @@ byte of it had been written (the write failed at once);
 
 =item *
 
+its body can be sent again: a string (or none), not a filehandle, a code
+ref or a pushed body (L</STREAMED UPLOADS>);
+
+=item *
+
 it was not retried already: a request is sent again at most once;
 
 =item *
