@@ -465,6 +465,10 @@ dropped. Croaks with
 
 =over 4
 
+=item C<Uvent::HTTP::Request-E<gt>send_chunk: expects a piece of the body>
+
+when called without one;
+
 =item C<Uvent::HTTP::Request-E<gt>send_chunk: the request has not been submitted (call the pool's request with chunked =E<gt> 1 and no body first)>
 
 before L<Uvent::HTTP::Pool/request>;
