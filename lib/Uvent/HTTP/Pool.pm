@@ -1471,7 +1471,8 @@ C<%XX>), joined with C<&>; so a string of bytes above 0x7F is taken as
 Latin-1 characters, as L<HTTP::Tiny/www_form_urlencode> does.
 
 A value that is a hashref makes it C<multipart/form-data> (with a random
-boundary, checked not to occur in any part): C<< { file => $path } >>
+boundary of 24 letters and digits, checked not to occur in the parts held
+in memory; files are not read for it): C<< { file => $path } >>
 sends the file (its name without the directory as the C<filename>), C<<
 { content => $bytes } >> sends the bytes (a character above 255 croaks
 with C<Wide character in form field 'NAME' content>); both take
