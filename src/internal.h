@@ -75,6 +75,8 @@ struct uvh_request_s {
   uvh_buf_t head;            /* serialized request head, built at submit */
   uvh_request_cb cb;
   void *cb_data;
+  uvh_request_partial_cb partial_cb; /* streams the response body when set (uvh_request_set_partial) */
+  unsigned paused : 1;       /* the user paused reading (uvh_request_pause); cleared at completion */
 
   /* while active */
   uvh_pool_t *pool;          /* strong ref */
@@ -254,6 +256,7 @@ struct uvh_conn_s {
   uint64_t read_timeout_ms;  /* 0 = none */
   uint64_t sent_at;          /* loop ms when its last byte was written, 0 = not yet */
   size_t response_bytes;     /* bytes of its response that arrived */
+  uint64_t resumed_at;       /* loop ms of its last resume (uvh_request_resume), 0 = none: the read timeout starts over */
   void *data;
 };
 
@@ -269,6 +272,9 @@ void uvh__conn_attach(uvh_conn_t *conn, uvh_request_t *req);
  * the cache, a shared lookup; fixed answers are not counted) in the
  * pool's and the destination's dns_* counters. */
 void uvh__conn_count_lookup(uvh_conn_t *conn, int how);
+/* The running request was paused or resumed (req->paused): stop or
+ * start reading, and move its read timeout. */
+void uvh__conn_pause_changed(uvh_conn_t *conn);
 /* The running request's last byte was written: its read timeout starts. */
 void uvh__conn_request_sent(uvh_conn_t *conn);
 uvh_request_t *uvh__conn_detach(uvh_conn_t *conn);

@@ -26,11 +26,26 @@ void uvh__conn_attach(uvh_conn_t *conn, uvh_request_t *req) {
   conn->read_timeout_ms = uvh__seconds_to_ms(req->read_timeout >= 0 ? req->read_timeout : pool->cfg.read_timeout);
   conn->sent_at = 0;
   conn->response_bytes = 0;
+  conn->resumed_at = 0;
   pool->nbusy++;
   uvh__parser_init(&conn->parser, req->resp, req->is_head, mh, mb);
   conn->parser.max_header_count =
       req->max_header_count == UVH_LIMIT_INHERIT ? pool->cfg.max_header_count : req->max_header_count;
   conn->parser.decode = req->head_decompress && !req->has_accept_encoding;
+  conn->parser.stream = req->partial_cb != NULL;
+}
+
+void uvh__conn_pause_changed(uvh_conn_t *conn) {
+  if (conn->req->paused) {
+    /* a request not yet answered stops at the first bytes of its response
+     * (uvh__conn_on_bytes): the TLS handshake and the write need reading */
+    if (conn->state == CONN_ACTIVE && conn->response_bytes)
+      uvh__stream_read_stop(&conn->stream);
+  } else {
+    conn->resumed_at = uv_now(conn->pool->loop->uv);
+    uvh__stream_read_start(&conn->stream);
+  }
+  uvh__conn_arm_timer(conn);
 }
 
 uvh_request_t *uvh__conn_detach(uvh_conn_t *conn) {
@@ -226,6 +241,8 @@ static void conn_finish(uvh_conn_t *conn, size_t unread) {
   reuse = conn_reusable(conn, req, unread);
   req->resp->keep_alive = reuse ? 1 : 0;
   uvh__conn_detach(conn);
+  if (reuse)
+    uvh__stream_read_start(&conn->stream); /* after a pause: an idle connection watches for the server's close */
   uvh_conn_ref(conn);
   uvh_pool_ref(pool);
   if (reuse)
@@ -253,6 +270,60 @@ int uvh__conn_settled_without_request(uvh_conn_t *conn) {
   return 0;
 }
 
+/* Call the running request's partial hook; 1 while the request still
+ * runs on the connection afterwards (the hook may cancel it). */
+static int call_partial(uvh_conn_t *conn, uvh_request_t *req, int head) {
+  int rc;
+  if (head)
+    req->resp->streamed = 1; /* the hook was given the head (the request's callback may want to know) */
+  rc = req->partial_cb(req, req->resp, head, req->cb_data);
+  if (conn->req != req || conn->state != CONN_ACTIVE)
+    return 0;
+  if (head && rc == UVH_PARTIAL_BUFFER) {
+    req->resp->streamed = 0;
+    conn->parser.stream = 0; /* buffered after all, as without the hook */
+  }
+  return 1;
+}
+
+/* The rest of uvh__conn_on_bytes when the body streams: the head goes to
+ * the partial hook before any of the body, then what this read brought
+ * of the body as one piece, which leaves the body empty. `rc` and `used`
+ * are the first feed's. */
+static void on_bytes_streamed(uvh_conn_t *conn, const char *data, size_t len, size_t more, int rc, size_t used) {
+  uvh_request_t *req = conn->req;
+  uvh_response_t *resp = req->resp;
+  uvh_request_ref(req);
+  uvh_conn_ref(conn);
+  for (;;) {
+    /* a response with no body (HEAD, 204, 304) completes without a pause */
+    if ((rc == UVH_PARSER_HEAD || rc == 1) && conn->parser.stream && !resp->streamed &&
+        !call_partial(conn, req, 1))
+      goto out;
+    if (rc != UVH_PARSER_HEAD)
+      break;
+    data += used;
+    len -= used;
+    rc = uvh__parser_feed(&conn->parser, data, len, &used);
+  }
+  if (rc >= 0 && resp->streamed && resp->body.len) {
+    size_t n = resp->body.len;
+    if (!call_partial(conn, req, 0))
+      goto out;
+    resp->body.len = 0; /* the hook had it (the binding may have taken its storage) */
+    conn->parser.body_taken += n;
+  }
+  if (rc == 1)
+    conn_finish(conn, len - used + more);
+  else if (rc < 0)
+    uvh__conn_fail(conn, rc, 0, uvh__parser_reason(&conn->parser));
+  else if (req->paused)
+    uvh__stream_read_stop(&conn->stream);
+out:
+  uvh_conn_unref(conn);
+  uvh_request_unref(req);
+}
+
 /* Response bytes (plaintext) arrived; `more` bytes beyond these are
  * already buffered (TLS). */
 void uvh__conn_on_bytes(uvh_conn_t *conn, const char *data, size_t len, size_t more) {
@@ -267,7 +338,9 @@ void uvh__conn_on_bytes(uvh_conn_t *conn, const char *data, size_t len, size_t m
   if (early && conn->read_timeout_ms)
     uvh__conn_arm_timer(conn);
   rc = uvh__parser_feed(&conn->parser, data, len, &used);
-  if (rc == 1)
+  if (conn->parser.stream || conn->req->paused)
+    on_bytes_streamed(conn, data, len, more, rc, used);
+  else if (rc == 1)
     conn_finish(conn, len - used + more);
   else if (rc < 0)
     uvh__conn_fail(conn, rc, 0, uvh__parser_reason(&conn->parser));

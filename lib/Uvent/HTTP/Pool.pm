@@ -240,7 +240,7 @@ sub instance {
 
 # the fields a hop is built from (xs/request.h reads them from its hash)
 my @CORE_FIELDS = qw(uri method headers body timeout connect_timeout read_timeout max_headers_size max_body_size
-    retry idempotent tls);
+    retry idempotent tls partial_callback);
 my %REDIRECT_CODE = map { $_ => 1 } 301, 302, 303, 307, 308;
 # user headers that are sent only while the chain stays on the first origin
 my %ORIGIN_BOUND = map { $_ => 1 } qw(authorization cookie proxy-authorization host);
@@ -2190,7 +2190,7 @@ caller's line:
 
 =item C<expects a hashref of parameters or a Uvent::HTTP::Request>
 
-=item C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method, headers, body, timeout, connect_timeout, read_timeout, max_headers_size, max_body_size, retry, idempotent, tls, response_callback, family, tcp_nodelay, tcp_keepalive, so_linger, socket_buffer_size, local_address, proxy, decompress, max_header_count, follow_redirect, redirection_limit, allow_downgrade, redirect_callback, form, json, cookie_jar)>
+=item C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method, headers, body, timeout, connect_timeout, read_timeout, max_headers_size, max_body_size, retry, idempotent, tls, response_callback, family, tcp_nodelay, tcp_keepalive, so_linger, socket_buffer_size, local_address, proxy, decompress, max_header_count, follow_redirect, redirection_limit, allow_downgrade, redirect_callback, form, json, cookie_jar, partial_callback)>
 
 (without the C<request> prefix)
 

@@ -205,7 +205,7 @@ headers, body, timeout, connect_timeout, read_timeout, max_headers_size,
 max_body_size, retry, idempotent, tls, response_callback, family, tcp_nodelay,
 tcp_keepalive, so_linger, socket_buffer_size, local_address, proxy,
 decompress, max_header_count, follow_redirect, redirection_limit,
-allow_downgrade, redirect_callback, form, json, cookie_jar)> (C<parameters>
+allow_downgrade, redirect_callback, form, json, cookie_jar, partial_callback)> (C<parameters>
 and a list when several are unknown).
 
 =head1 METHODS
