@@ -163,9 +163,9 @@ L<Uvent::HTTP::Pool/Connecting>). Bodies are asked for compressed and
 decoded as they arrive (see L<Uvent::HTTP::Pool/DECOMPRESSION>).
 
 What Uvent does not do (yet): no retries other than the one safe retry
-described under L</Reliability>, no streaming (request bodies are sent from
-a string, response bodies are collected in memory, bounded by
-C<max_body_size>), and no waiting for C<100 Continue> (the body is sent right
+described under L</Reliability>, no streaming of request bodies (they are
+sent from a string; response bodies stream through C<partial_callback>, see
+L<Uvent::HTTP::Pool/STREAMING DOWNLOADS>), and no waiting for C<100 Continue> (the body is sent right
 after the head; C<1xx> responses are skipped).
 
 =head2 Reliability
@@ -566,10 +566,10 @@ C<allow_compression>; no C<compress> of request bodies;
 
 =item *
 
-streaming: no C<partial_callback> for response bodies, no C<chunked>
-request bodies with C<send_chunk> and C<send_final_chunk>, and no
-C<continue_callback> (the body is sent right after the head). Response
-bodies are collected in memory up to C<max_body_size>. Not yet;
+streaming: C<partial_callback> streams response bodies (with
+C<< $request->pause >>/C<resume> where UniEvent has none), but there are no
+C<chunked> request bodies with C<send_chunk> and C<send_final_chunk>, and no
+C<continue_callback> (the body is sent right after the head). Not yet;
 
 =item *
 

@@ -242,6 +242,7 @@ struct uvh_conn_s {
   unsigned body_pending : 1; /* TLS: more of the running request's body is still to encrypt */
   size_t body_sent;          /* TLS: bytes of that body encrypted so far */
   unsigned nothing_written : 1; /* the current request's write failed before any byte */
+  unsigned bytes_hooked : 1; /* the running request streams or was paused: its bytes take on_bytes_streamed */
   uvh_request_t *req;        /* the running request, strong ref */
   uvh_parser_t parser;
   int deferred_code;         /* UVH_E_* of a failure met synchronously, reported from the timer */

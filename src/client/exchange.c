@@ -22,6 +22,7 @@ void uvh__conn_attach(uvh_conn_t *conn, uvh_request_t *req) {
   uvh__request_set_state(req, REQ_RUNNING);
   req->on_reused_conn = conn->requests_served > 0;
   conn->nothing_written = 0;
+  conn->bytes_hooked = 0;
   conn->body_pending = 0;
   conn->read_timeout_ms = uvh__seconds_to_ms(req->read_timeout >= 0 ? req->read_timeout : pool->cfg.read_timeout);
   conn->sent_at = 0;
@@ -32,11 +33,15 @@ void uvh__conn_attach(uvh_conn_t *conn, uvh_request_t *req) {
   conn->parser.max_header_count =
       req->max_header_count == UVH_LIMIT_INHERIT ? pool->cfg.max_header_count : req->max_header_count;
   conn->parser.decode = req->head_decompress && !req->has_accept_encoding;
-  conn->parser.stream = req->partial_cb != NULL;
+  if (req->partial_cb || req->paused) {
+    conn->parser.stream = req->partial_cb != NULL;
+    conn->bytes_hooked = 1;
+  }
 }
 
 void uvh__conn_pause_changed(uvh_conn_t *conn) {
   if (conn->req->paused) {
+    conn->bytes_hooked = 1;
     /* a request not yet answered stops at the first bytes of its response
      * (uvh__conn_on_bytes): the TLS handshake and the write need reading */
     if (conn->state == CONN_ACTIVE && conn->response_bytes)
@@ -241,7 +246,7 @@ static void conn_finish(uvh_conn_t *conn, size_t unread) {
   reuse = conn_reusable(conn, req, unread);
   req->resp->keep_alive = reuse ? 1 : 0;
   uvh__conn_detach(conn);
-  if (reuse)
+  if (reuse && conn->stream.read_stopped)
     uvh__stream_read_start(&conn->stream); /* after a pause: an idle connection watches for the server's close */
   uvh_conn_ref(conn);
   uvh_pool_ref(pool);
@@ -338,7 +343,7 @@ void uvh__conn_on_bytes(uvh_conn_t *conn, const char *data, size_t len, size_t m
   if (early && conn->read_timeout_ms)
     uvh__conn_arm_timer(conn);
   rc = uvh__parser_feed(&conn->parser, data, len, &used);
-  if (conn->parser.stream || conn->req->paused)
+  if (conn->bytes_hooked)
     on_bytes_streamed(conn, data, len, more, rc, used);
   else if (rc == 1)
     conn_finish(conn, len - used + more);

@@ -368,7 +368,16 @@ static int request_headers_complete(llhttp_t *l) {
 
 static int start_decoding(uvh_parser_t *p, size_t from);
 
-static int response_head_complete(llhttp_t *l) {
+/* The final head is parsed and a body follows: a streaming caller gets
+ * the head before any of it, so the feed stops here. */
+static inline int body_follows(uvh_parser_t *p) {
+  if (!p->stream)
+    return 0;
+  p->head_paused = 1;
+  return HPE_PAUSED;
+}
+
+static int on_headers_complete(llhttp_t *l) {
   uvh_parser_t *p = PARSER(l);
   uvh_h1_message_t *r = p->resp;
   int status = llhttp_get_status_code(l);
@@ -425,8 +434,10 @@ static int response_head_complete(llhttp_t *l) {
     for (h = r->headers; h < end; h++)
       if (h->name_len == 16) {
         int rc = start_decoding(p, (size_t)(h - r->headers));
-        if (rc || p->decoder)
+        if (rc)
           return rc;
+        if (p->decoder)
+          return body_follows(p);
         break;
       }
   }
@@ -437,19 +448,7 @@ static int response_head_complete(llhttp_t *l) {
     size_t n = l->content_length < most ? (size_t)l->content_length : most;
     (void)uvh_buf_reserve_body(&r->body, n + UVH_BODY_SPARE, 1);
   }
-  return 0;
-}
-
-/* A streaming caller gets the final head before any of the body: the
- * feed stops there (a response with no body, 1, goes on to its end). */
-static int on_headers_complete(llhttp_t *l) {
-  uvh_parser_t *p = PARSER(l);
-  int rc = response_head_complete(l);
-  if (rc == 0 && p->stream && !p->is_request) {
-    p->head_paused = 1;
-    return HPE_PAUSED;
-  }
-  return rc;
+  return body_follows(p);
 }
 
 /* The content coding of the response (headers before `from` are not
