@@ -14,7 +14,8 @@ use File::Temp qw(tempdir);
 use POSIX ();
 use Uvent;
 use Uvent::Test::Server;
-use Uvent::Test::Util qw(run_until extended_testing);
+use Uvent::Test::Util qw(run_until);
+use Uvent::Test::Certs;
 
 my $srv  = Uvent::Test::Server->new;
 my $loop = Uvent::Loop->new;
@@ -235,8 +236,8 @@ SKIP: {
     skip 'no /proc/self/status: the memory of a large download cannot be read here', 1
         unless defined status_kb('VmHWM');
     subtest 'a large download with pause and resume: memory bounded' => sub {
-        my $size = extended_testing() ? 200_000_000 : 20_000_000;
-        diag(($size / 1e6) . ' MB download' . (extended_testing() ? '' : ' (EXTENDED_TESTING=1 for 200 MB)'));
+        # about a second here; the request's timeout (30 s) bounds it
+        my $size = 200_000_000;
         my $pool = Uvent::HTTP::Pool->new({}, $loop);
         my $hwm0 = status_kb('VmHWM');
         my ($s, $at) = paused_download($pool, $size, 0.5);
@@ -259,7 +260,7 @@ subtest 'uvent-get -o streams the body to disk' => sub {
     if (!$pid) {
         open STDOUT, '>', "$dir/stdout" or die;
         open STDERR, '>', "$dir/stderr" or die;
-        exec $^X, '-Mblib', 'bin/uvent-get', '--progress', '-o', $dir, $srv->url("/stream?size=$size&framing=chunked");
+        { no warnings 'exec'; exec $^X, '-Mblib', 'bin/uvent-get', '--progress', '-o', $dir, $srv->url("/stream?size=$size&framing=chunked") }
         POSIX::_exit(127);
     }
     waitpid $pid, 0;
@@ -279,12 +280,59 @@ subtest 'uvent-get -o streams the body to disk' => sub {
     if (!$pid) {
         open STDOUT, '>', "$dir/stdout" or die;
         open STDERR, '>', "$dir/stderr" or die;
-        exec $^X, '-Mblib', 'bin/uvent-get', '-o', $dir, $srv->url('/stream?size=3000000');
+        { no warnings 'exec'; exec $^X, '-Mblib', 'bin/uvent-get', '-o', $dir, $srv->url('/stream?size=3000000') }
         POSIX::_exit(127);
     }
     waitpid $pid, 0;
     is(-s "$dir/stream", 3_000_000, 'a second run writes its file again');
     is(-s "$dir/stderr", 0, 'no progress bar when standard error is not a terminal');
+};
+
+# last: TLS and Test::LeakTrace make the process bigger than the 30 MB above
+subtest 'TLS: pieces, pause and resume' => sub {
+    my $why = Uvent::Test::Server->tls_missing // Uvent::Test::Certs->missing;
+    plan skip_all => $why if $why;
+    my $certs = Uvent::Test::Certs->new;
+    my $tls = Uvent::Test::Server->new(tls => { cert_file => $certs->server_cert, key_file => $certs->server_key });
+    my $pool = Uvent::HTTP::Pool->new({ tls => { ca_file => $certs->ca_cert } }, $loop);
+    my $size = 20_000_000;
+    my %at;
+    my $s = stream_get($pool, uri => $tls->url("/stream?size=$size&framing=chunked"), read_timeout => 1,
+        on_piece => sub {
+            my ($req, $res, $s) = @_;
+            return unless $s->{pieces} == 10;
+            $req->pause;
+            Uvent::Timer->once(1.5, sub { $at{resume} = $s->{bytes}; $req->resume }, $loop);
+            $at{pause} = $s->{bytes};
+        });
+    ok(!$s->{error}, 'no error, no read timeout while paused') or diag($s->{error});
+    order_ok($s, 'TLS');
+    ok($at{resume} - $at{pause} < 64 * 1024, 'while paused: at most the records already read ('
+        . ($at{resume} - $at{pause}) . ' bytes)');
+    is($s->{bytes}, $size, 'every byte');
+    is($s->{digest}, pattern_md5($size), 'in order');
+};
+
+subtest 'no leaked SVs (Test::LeakTrace)' => sub {
+    plan skip_all => 'Test::LeakTrace not installed' unless eval { require Test::LeakTrace; 1 };
+    my $pool = Uvent::HTTP::Pool->new({}, $loop);
+    stream_get($pool, uri => $srv->url('/stream?size=1000'));    # warm up: the connection, the first-use caches
+    Test::LeakTrace::no_leaks_ok(sub {
+        my @keep;
+        for my $q ('size=300000', 'size=300000&framing=chunked') {
+            my $done;
+            $pool->request({ uri => $srv->url("/stream?$q"),
+                partial_callback => sub { push @keep, $_[1]->body, $_[1]->is_done },
+                response_callback => sub { $done = 1 } });
+            $loop->run_once until $done;
+        }
+        my $done;
+        $pool->request({ uri => $srv->url('/stream?size=300000'),
+            partial_callback => sub { die "x\n" if length $_[1]->body },
+            response_callback => sub { $done = 1 } });
+        eval { $loop->run_once until $done };
+        $@ = q{};
+    }, 'streamed requests, their pieces and a died partial_callback leak nothing');
 };
 
 done_testing;
