@@ -2376,6 +2376,8 @@ invalid proxy URL 'URL': REASON> are the pool's.
 
 =item C<'response_callback' must be a CODE reference>
 
+=item C<'partial_callback' must be a CODE reference>
+
 =item C<'tls' must be a hashref>
 
 =item C<unknown tls key 'KEY' (known: verify, ca_file, ca_path, cert_file, key_file, ciphers, min_version, server_name)>
