@@ -162,6 +162,104 @@ static void server_start(uv_loop_t *uv) {
   uv_unref((uv_handle_t *)&server);
 }
 
+/* ------------------------------------------------- the parser, streaming */
+
+/* Feed `msg` to a streaming parser in reads of `chunk` bytes from `split`
+ * on (the first read `split` bytes), as the client does: after the head
+ * (UVH_PARSER_HEAD) the rest of the read is fed again, and after each
+ * feed the body is taken and emptied. Returns the last result; `got` gets
+ * what was taken, *heads the head returns, *body_before_head whether a
+ * body byte came before the head. */
+static int stream_feed(const char *msg, size_t len, size_t split, size_t chunk, int eof, char *got, size_t *got_len,
+                       int *heads, int *body_before_head) {
+  uvh_response_t *r;
+  uvh_parser_t p;
+  size_t off = 0;
+  int rc = 0;
+  uvh__response_new(&r);
+  uvh__parser_init(&p, r, 0, 65536, 0);
+  p.stream = 1;
+  p.decode = 1;
+  *got_len = 0;
+  *heads = *body_before_head = 0;
+  while (off < len && rc != 1 && rc >= 0) {
+    size_t n = off == 0 && split ? split : chunk, used;
+    const char *at = msg + off;
+    if (n > len - off)
+      n = len - off;
+    off += n;
+    for (;;) {
+      rc = uvh__parser_feed(&p, at, n, &used);
+      if (rc != UVH_PARSER_HEAD)
+        break;
+      ++*heads;
+      at += used;
+      n -= used;
+    }
+    if (r->body.len) {
+      if (!*heads)
+        *body_before_head = 1;
+      memcpy(got + *got_len, r->body.data, r->body.len);
+      *got_len += r->body.len;
+      p.body_taken += r->body.len;
+      r->body.len = 0;
+    }
+  }
+  if (rc == 0 && eof)
+    rc = uvh__parser_eof(&p);
+  uvh__parser_release(&p);
+  uvh_response_unref(r);
+  return rc;
+}
+
+static void check_stream_parse(const char *name, const char *head, const char *body, size_t body_len, int eof,
+                               const char *want, size_t want_len) {
+  static char msg[8192], got[8192];
+  size_t hl = strlen(head), len = hl + body_len, split, chunk, got_len;
+  int all_ok = 1;
+  memcpy(msg, head, hl);
+  memcpy(msg + hl, body, body_len);
+  for (chunk = 1; chunk <= 7; chunk += 6)
+    for (split = 0; split <= len; split++) {
+      int heads, early, rc = stream_feed(msg, len, split, chunk, eof, got, &got_len, &heads, &early);
+      if (rc != 1 || heads != 1 || early || got_len != want_len || memcmp(got, want, want_len) != 0) {
+        if (all_ok)
+          printf("# %s: split %zu chunk %zu: rc %d heads %d early %d, %zu bytes\n", name, split, chunk, rc, heads, early,
+                 got_len);
+        all_ok = 0;
+      }
+    }
+  ok(all_ok, "%s: the head once before any body byte, then the whole body, at every split, 1 and 7 bytes a read",
+     name);
+}
+
+static void test_parser_streaming(void) {
+  char *text = pattern_block(GZ_TEXT);
+  char head[160];
+  check_stream_parse("parser: Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n", "hello world", 11, 0,
+                     "hello world", 11);
+  check_stream_parse("parser: chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                     "5\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n", 34, 0, "hello world", 11);
+  check_stream_parse("parser: close-delimited", "HTTP/1.1 200 OK\r\n\r\n", "hello world", 11, 1, "hello world", 11);
+  check_stream_parse("parser: after a 100 Continue", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+                     "hello", 5, 0, "hello", 5);
+  snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %zu\r\n\r\n", gz_len);
+  /* the decoded body is larger than got[]: compare its first part only at one split */
+  {
+    static char msg[8192], *got;
+    size_t hl = strlen(head), got_len;
+    int heads, early, rc;
+    got = malloc(GZ_TEXT);
+    memcpy(msg, head, hl);
+    memcpy(msg + hl, gz, gz_len);
+    rc = stream_feed(msg, hl + gz_len, hl + 10, 97, 0, got, &got_len, &heads, &early);
+    ok(rc == 1 && heads == 1 && !early && got_len == GZ_TEXT && memcmp(got, text, GZ_TEXT) == 0,
+       "parser: gzip streams its decoded bytes (%zu)", got_len);
+    free(got);
+  }
+  free(text);
+}
+
 /* ---------------------------------------------------------------- client */
 
 static uvh_loop_t *loop;
@@ -434,6 +532,7 @@ int main(void) {
   int i;
   make_gzip();
   big_body = pattern_block(BIG);
+  test_parser_streaming();
   is_int(uvh_loop_new(&loop), 0, "new loop");
   server_start(uvh_loop_uv(loop));
   test_framings();
