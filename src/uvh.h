@@ -313,7 +313,8 @@ void uvh_request_set_callback(uvh_request_t *req, uvh_request_cb cb, void *data)
  *   - then for each piece of the body as it arrives (`head` 0; the body
  *     holds only that piece, the return value is ignored): after the call
  *     the body is emptied, so the core never holds more than one read of
- *     it. A decoded body streams its decoded pieces.
+ *     it. A decoded body streams its decoded pieces, each what 4 KiB of
+ *     the coded bytes decode to at most.
  * The request's callback still runs exactly once at the end, with the
  * body empty (uvh_response_streamed tells it was streamed). The hook may
  * cancel the request (its connection is then discarded), pause or resume

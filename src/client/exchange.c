@@ -291,33 +291,46 @@ static int call_partial(uvh_conn_t *conn, uvh_request_t *req, int head) {
   return 1;
 }
 
-/* The rest of uvh__conn_on_bytes when the body streams: the head goes to
- * the partial hook before any of the body, then what this read brought
- * of the body as one piece, which leaves the body empty. `rc` and `used`
- * are the first feed's. */
-static void on_bytes_streamed(uvh_conn_t *conn, const char *data, size_t len, size_t more, int rc, size_t used) {
+/* A decoded body streams through the parser this many coded bytes at a
+ * time, so that one piece is bounded by what they decode to (gzip and
+ * deflate: about 1000 times as much), not by what a read decodes to. */
+#define UVH_DECODED_SLICE 4096
+
+/* uvh__conn_on_bytes when the body streams (or the request was paused):
+ * the head goes to the partial hook before any of the body, then each
+ * piece the parser made of this read, which leaves the body empty. */
+static void on_bytes_streamed(uvh_conn_t *conn, const char *data, size_t len, size_t more) {
   uvh_request_t *req = conn->req;
   uvh_response_t *resp = req->resp;
+  size_t used = 0;
+  int rc;
   uvh_request_ref(req);
   uvh_conn_ref(conn);
   for (;;) {
+    size_t n = conn->parser.decoder && resp->streamed && len > UVH_DECODED_SLICE ? UVH_DECODED_SLICE : len;
+    rc = uvh__parser_feed(&conn->parser, data, n, &used);
     /* a response with no body (HEAD, 204, 304) completes without a pause */
     if ((rc == UVH_PARSER_HEAD || rc == 1) && conn->parser.stream && !resp->streamed &&
         !call_partial(conn, req, 1))
       goto out;
-    if (rc != UVH_PARSER_HEAD)
+    if (rc == UVH_PARSER_HEAD) {
+      data += used;
+      len -= used;
+      continue;
+    }
+    if (rc >= 0 && resp->streamed && resp->body.len) {
+      size_t taken = resp->body.len;
+      if (!call_partial(conn, req, 0))
+        goto out;
+      resp->body.len = 0; /* the hook had it (the binding may have taken its storage) */
+      conn->parser.body_taken += taken;
+    }
+    if (rc != 0 || n == len)
       break;
-    data += used;
-    len -= used;
-    rc = uvh__parser_feed(&conn->parser, data, len, &used);
+    data += n;
+    len -= n;
   }
-  if (rc >= 0 && resp->streamed && resp->body.len) {
-    size_t n = resp->body.len;
-    if (!call_partial(conn, req, 0))
-      goto out;
-    resp->body.len = 0; /* the hook had it (the binding may have taken its storage) */
-    conn->parser.body_taken += n;
-  }
+  /* `len` counts from the last feed's start: what it did not use is unread */
   if (rc == 1)
     conn_finish(conn, len - used + more);
   else if (rc < 0)
@@ -342,10 +355,12 @@ void uvh__conn_on_bytes(uvh_conn_t *conn, const char *data, size_t len, size_t m
   conn->response_bytes += len;
   if (early && conn->read_timeout_ms)
     uvh__conn_arm_timer(conn);
+  if (conn->bytes_hooked) {
+    on_bytes_streamed(conn, data, len, more);
+    return;
+  }
   rc = uvh__parser_feed(&conn->parser, data, len, &used);
-  if (conn->bytes_hooked)
-    on_bytes_streamed(conn, data, len, more, rc, used);
-  else if (rc == 1)
+  if (rc == 1)
     conn_finish(conn, len - used + more);
   else if (rc < 0)
     uvh__conn_fail(conn, rc, 0, uvh__parser_reason(&conn->parser));

@@ -2048,8 +2048,9 @@ and the exception propagates out of C<< $loop->run >>.
 With a C<partial_callback> the response body is not accumulated: the
 callback gets it piece by piece as it arrives, and neither Perl nor the
 core holds more than one piece (about one socket read, at most 64 KiB; a
-decoded body's piece is what one read decodes to). The calls are, in this
-order:
+decoded body is fed to its decoder 4 KiB at a time, and a piece is what
+that decodes to: for gzip and deflate at most about 4 MiB, usually a few
+KiB). The calls are, in this order:
 
 =over 4
 
