@@ -162,6 +162,14 @@ subtest 'die in partial_callback' => sub {
     my $st = $pool->stats;
     is($st->{connections_closed}, 1, 'the connection was discarded');
     is($pool->size, 0, 'none left idle');
+    # a die in the last call: the response_callback still runs, once
+    my ($calls, $res_err) = (0, 'none');
+    $pool->request({ uri => $srv->url('/stream?size=1000'),
+        partial_callback => sub { die "boom at the end\n" if $_[1]->is_done },
+        response_callback => sub { $calls++; $res_err = $_[2] } });
+    $ok = eval { run_until($loop, sub { $calls }, 20); 1 };
+    is($ok ? '' : $@, "boom at the end\n", 'a die in the done call: run rethrows it');
+    ok($calls == 1 && !defined $res_err, 'and the response_callback ran once, without an error');
     # the died one is forgotten: the same kind of request streams again
     my $s = stream_get($pool, uri => $srv->url('/stream?size=1000'));
     order_ok($s, 'the next request');

@@ -2021,7 +2021,10 @@ C<< $request->pause >>, C<resume> and C<cancel>. If it dies, the request is
 cancelled (error C<cancelled>, the message ending in C<the partial_callback
 died>; its connection is closed, never reused), the C<partial_callback>
 is not called again, the C<response_callback> runs once with that error,
-and the exception propagates out of C<< $loop->run >>.
+and the exception propagates out of C<< $loop->run >>. If it dies in its
+last call (C<is_done> true), the request is over already: the
+C<response_callback> runs as usual, and the exception propagates the same
+way.
 
 =head1 STREAMING DOWNLOADS
 
