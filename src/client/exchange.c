@@ -43,7 +43,7 @@ void uvh__conn_pause_changed(uvh_conn_t *conn) {
   if (conn->req->paused) {
     conn->bytes_hooked = 1;
     /* a request not yet answered stops at the first bytes of its response
-     * (uvh__conn_on_bytes): the TLS handshake and the write need reading */
+     * (on_bytes_streamed): the TLS handshake and the write need reading */
     if (conn->state == CONN_ACTIVE && conn->response_bytes)
       uvh__stream_read_stop(&conn->stream);
   } else {
