@@ -427,7 +427,7 @@ static int on_headers_complete(llhttp_t *l) {
   }
   /* a coded body is decoded as it arrives (an empty one, Content-Length:
    * 0, is left as it is, as for HEAD, 204 and 304) */
-  if (p->decode && !((l->flags & F_CONTENT_LENGTH) && l->content_length == 0)) {
+  if (p->decode && r->nheaders && !((l->flags & F_CONTENT_LENGTH) && l->content_length == 0)) {
     /* a quick look first: most responses have no name as long as
      * Content-Encoding's */
     const uvh_header_t *h, *end = r->headers + r->nheaders;
