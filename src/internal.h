@@ -62,6 +62,7 @@ struct uvh_request_s {
   unsigned has_accept_encoding : 1; /* the user's own: no decoding */
   unsigned head_decompress : 1; /* the head asks for (and the response is) decoded: the request's
                                  * decompress, or the pool's at submit when it is -1 */
+  unsigned paused : 1;       /* the user paused reading (uvh_request_pause); cleared at completion */
   int decompress;            /* 1, 0, or -1 for the pool's */
   size_t max_header_count;   /* UVH_LIMIT_INHERIT: the pool's */
   uvh_tls_opts_t tls;        /* owned; unset fields take the pool's */
@@ -76,7 +77,6 @@ struct uvh_request_s {
   uvh_request_cb cb;
   void *cb_data;
   uvh_request_partial_cb partial_cb; /* streams the response body when set (uvh_request_set_partial) */
-  unsigned paused : 1;       /* the user paused reading (uvh_request_pause); cleared at completion */
 
   /* while active */
   uvh_pool_t *pool;          /* strong ref */
