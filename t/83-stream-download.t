@@ -294,6 +294,16 @@ subtest 'uvent-get -o streams the body to disk' => sub {
     waitpid $pid, 0;
     is(-s "$dir/stream", 3_000_000, 'a second run writes its file again');
     is(-s "$dir/stderr", 0, 'no progress bar when standard error is not a terminal');
+    # on a terminal (util-linux script(1) gives it one): the bar by default for a large body, not with -s
+    my ($script) = grep { -x "$_/script" } split /:/, $ENV{PATH} // '';
+    SKIP: {
+        skip 'no script(1) to run uvent-get on a terminal', 2 unless $script;
+        my $url = $srv->url('/stream?size=3000000');
+        my $on = `script -qec "$^X -Mblib bin/uvent-get -o $dir $url" /dev/null 2>&1`;
+        like($on, qr/\[#{30}\] 100%  2\.9 MiB of 2\.9 MiB/, 'on a terminal: the bar, for a body over 1 MiB');
+        my $off = `script -qec "$^X -Mblib bin/uvent-get -s -o $dir $url" /dev/null 2>&1`;
+        unlike($off, qr/MiB of/, '-s: no bar');
+    }
 };
 
 # last: TLS and Test::LeakTrace make the process bigger than the 30 MB above
