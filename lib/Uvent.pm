@@ -163,11 +163,11 @@ L<Uvent::HTTP::Pool/Connecting>). Bodies are asked for compressed and
 decoded as they arrive (see L<Uvent::HTTP::Pool/DECOMPRESSION>).
 
 What Uvent does not do (yet): no retries other than the one safe retry
-described under L</Reliability>, and no streaming of response bodies (they
-are collected in memory, bounded by C<max_body_size>). Request bodies
-stream from a filehandle, a code ref or C<send_chunk>, and C<Expect:
-100-continue> waits for the C<100> (see
-L<Uvent::HTTP::Pool/STREAMED UPLOADS>).
+described under L</Reliability>. Bodies stream both ways: response
+bodies through C<partial_callback> with C<pause> and C<resume> (see
+L<Uvent::HTTP::Pool/STREAMING DOWNLOADS>), request bodies from a
+filehandle, a code ref or C<send_chunk>, and C<Expect: 100-continue> waits
+for the C<100> (see L<Uvent::HTTP::Pool/STREAMED UPLOADS>).
 
 =head2 Reliability
 
@@ -567,11 +567,12 @@ C<allow_compression>; no C<compress> of request bodies;
 
 =item *
 
-streaming: no C<partial_callback> for response bodies (they are
-collected in memory up to C<max_body_size>), not yet. Request bodies
-stream with UniEvent's names: C<< chunked => 1 >>, C<send_chunk>,
-C<send_final_chunk>, C<continue_callback>; a C<body> may also be a
-filehandle or a code ref (see L<Uvent::HTTP::Pool/STREAMED UPLOADS>);
+streaming: UniEvent's names, C<partial_callback> for response bodies
+(with C<< $request->pause >>/C<resume>, which UniEvent has not), and
+C<< chunked => 1 >>, C<send_chunk>, C<send_final_chunk> and
+C<continue_callback> for request bodies; a C<body> may also be a
+filehandle or a code ref (see L<Uvent::HTTP::Pool/STREAMING DOWNLOADS>
+and L<Uvent::HTTP::Pool/STREAMED UPLOADS>);
 
 =item *
 

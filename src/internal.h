@@ -66,6 +66,7 @@ struct uvh_request_s {
   unsigned chunked : 1;      /* the body goes out with chunked framing */
   unsigned body_ended : 1;   /* body_stream: the last piece was given */
   unsigned expects_continue : 1; /* carries Expect: 100-continue: the body waits for the 100 */
+  unsigned paused : 1;       /* the user paused reading (uvh_request_pause); cleared at completion */
   int decompress;            /* 1, 0, or -1 for the pool's */
   size_t max_header_count;   /* UVH_LIMIT_INHERIT: the pool's */
   uvh_tls_opts_t tls;        /* owned; unset fields take the pool's */
@@ -85,6 +86,7 @@ struct uvh_request_s {
   uvh_buf_t head;            /* serialized request head, built at submit */
   uvh_request_cb cb;
   void *cb_data;
+  uvh_request_partial_cb partial_cb; /* streams the response body when set (uvh_request_set_partial) */
 
   /* while active */
   uvh_pool_t *pool;          /* strong ref */
@@ -259,6 +261,7 @@ struct uvh_conn_s {
   unsigned in_pull : 1;      /* inside the request's pull callback: a piece given is written when it returns */
   uvh_buf_t body_out;        /* body_streaming: the piece being written, owned (uv_write reads it until done) */
   uint64_t expect_deadline;  /* loop ms when awaiting_continue ends with the body sent anyway */
+  unsigned bytes_hooked : 1; /* the running request streams or was paused: its bytes take on_bytes_streamed */
   uvh_request_t *req;        /* the running request, strong ref */
   uvh_parser_t parser;
   int deferred_code;         /* UVH_E_* of a failure met synchronously, reported from the timer */
@@ -273,6 +276,7 @@ struct uvh_conn_s {
   uint64_t read_timeout_ms;  /* 0 = none */
   uint64_t sent_at;          /* loop ms when its last byte was written, 0 = not yet */
   size_t response_bytes;     /* bytes of its response that arrived */
+  uint64_t resumed_at;       /* loop ms of its last resume (uvh_request_resume), 0 = none: the read timeout starts over */
   void *data;
 };
 
@@ -288,6 +292,9 @@ void uvh__conn_attach(uvh_conn_t *conn, uvh_request_t *req);
  * the cache, a shared lookup; fixed answers are not counted) in the
  * pool's and the destination's dns_* counters. */
 void uvh__conn_count_lookup(uvh_conn_t *conn, int how);
+/* The running request was paused or resumed (req->paused): stop or
+ * start reading, and move its read timeout. */
+void uvh__conn_pause_changed(uvh_conn_t *conn);
 /* The running request's last byte was written: its read timeout starts. */
 void uvh__conn_request_sent(uvh_conn_t *conn);
 uvh_request_t *uvh__conn_detach(uvh_conn_t *conn);

@@ -337,6 +337,34 @@ int uvh_request_set_expect_timeout(uvh_request_t *req, double seconds);
 /* Was the request sent a second time? */
 int uvh_request_retried(const uvh_request_t *req);
 void uvh_request_set_callback(uvh_request_t *req, uvh_request_cb cb, void *data);
+/* Streaming a response body (a download): the core calls `cb` from the
+ * read path, never from inside the parser, with the callback's data
+ * (uvh_request_set_callback):
+ *   - once the final response's head has arrived (`head` 1, the body
+ *     empty): return 0 to stream its body, or UVH_PARTIAL_BUFFER to have
+ *     it buffered as without the hook (no more calls for this response);
+ *   - then for each piece of the body as it arrives (`head` 0; the body
+ *     holds only that piece, the return value is ignored): after the call
+ *     the body is emptied, so the core never holds more than one read of
+ *     it. A decoded body streams its decoded pieces, each what 4 KiB of
+ *     the coded bytes decode to at most.
+ * The request's callback still runs exactly once at the end, with the
+ * body empty (uvh_response_streamed tells it was streamed). The hook may
+ * cancel the request (its connection is then discarded), pause or resume
+ * it, but must not drop its last reference. max_body_size counts every
+ * byte streamed. NULL (the default) buffers every body. */
+#define UVH_PARTIAL_BUFFER 1
+typedef int (*uvh_request_partial_cb)(uvh_request_t *req, uvh_response_t *resp, int head, void *data);
+int uvh_request_set_partial(uvh_request_t *req, uvh_request_partial_cb cb);
+/* Back-pressure: stop reading the response from the socket (bytes
+ * already read are still delivered), and start again. While paused the
+ * read timeout does not run (it starts over at the resume; the total
+ * timeout still does). A request paused before its response starts stops
+ * reading at the first bytes of it. Completing the request ends the
+ * pause. Always 0. */
+int uvh_request_pause(uvh_request_t *req);
+int uvh_request_resume(uvh_request_t *req);
+int uvh_request_paused(const uvh_request_t *req);
 /* Cancel a queued or running request: its callback runs before this
  * returns, with UVH_E_CANCELLED. No-op (returns 0) when not active. */
 int uvh_request_cancel(uvh_request_t *req);
@@ -384,6 +412,13 @@ void uvh_response_trailer_at(const uvh_response_t *resp, size_t i, const char **
 /* First header named `name` (case-insensitive), or NULL. */
 const char *uvh_response_header(const uvh_response_t *resp, const char *name, size_t *value_len);
 const char *uvh_response_body(const uvh_response_t *resp, size_t *len);
+/* 1 once the exchange is over (the response complete, or the request
+ * failed or was cancelled); 0 while it is still arriving. */
+int uvh_response_is_done(const uvh_response_t *resp);
+/* 1 when the head went to the request's partial hook, which took the
+ * body piece by piece (uvh_request_set_partial) instead of having it
+ * buffered. */
+int uvh_response_streamed(const uvh_response_t *resp);
 /* The content coding the body was decoded from ("gzip", "deflate", "br",
  * "zstd"), or "" when it was not decoded. */
 const char *uvh_response_decoded(const uvh_response_t *resp);

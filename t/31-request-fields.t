@@ -12,7 +12,7 @@ is_deeply([sort @fields],
                    idempotent tls response_callback family tcp_nodelay tcp_keepalive so_linger
                    socket_buffer_size local_address proxy decompress max_header_count follow_redirect
                    redirection_limit allow_downgrade redirect_callback form json cookie_jar chunked continue_callback
-                   expect_timeout)],
+                   expect_timeout partial_callback)],
           'the list of request fields');
 
 for my $f (@fields) {
@@ -40,6 +40,7 @@ my %bad = (method => [ \'GET', qr/'method' must be a string/ ], headers => [ 'x'
     response_callback => [ 'x', qr/'response_callback' must be a CODE/ ],
     redirection_limit => [ -1, qr/'redirection_limit' must be a whole number/ ],
     redirect_callback => [ 'x', qr/'redirect_callback' must be a CODE/ ],
+    partial_callback => [ 'x', qr/'partial_callback' must be a CODE/ ],
     cookie_jar => [ 'x', qr/'cookie_jar' must be an object with the methods add and cookie_header/ ],
     form => [ 'x', qr/'form' must be an arrayref of name => value pairs or a hashref/ ],
     continue_callback => [ 'x', qr/'continue_callback' must be a CODE/ ],

@@ -72,6 +72,60 @@ static SV *uvx_make_error(pTHX_ const uvh_error_t *err) {
 /* The statuses the redirect step follows. */
 #define UVX_IS_REDIRECT(s) ((s) == 301 || (s) == 302 || (s) == 303 || (s) == 307 || (s) == 308)
 
+/* The key of a request hash whose partial_callback died: it is not
+ * called again (uvx_partial_done), and the key goes with the request's
+ * end, as Pool.pm's _uvent_chain does. */
+#define UVX_PARTIAL_DIED "_uvent_partial_died"
+
+/* The core's partial hook (uvh_request_set_partial): the head and each
+ * piece of a streamed body go to the request's partial_callback as
+ * ($request, $response, undef), the response's body holding only the
+ * piece. A redirect status is buffered: the redirect step reads it, and
+ * only the response that ends a chain streams. If the callback dies, the
+ * request is cancelled (its connection discarded), its response_callback
+ * runs once with that error, and run rethrows the exception. */
+static int uvx_on_partial(uvh_request_t *req, uvh_response_t *resp, int head, void *data) {
+  dTHX;
+  HV *hv = (HV *)data;
+  SV *args[3], **cbp, *body;
+  int died;
+  if (PL_phase == PERL_PHASE_DESTRUCT)
+    return head ? UVH_PARTIAL_BUFFER : 0;
+  if (head && UVX_IS_REDIRECT(uvh_response_status(resp)))
+    return UVH_PARTIAL_BUFFER;
+  ENTER;
+  SAVETMPS;
+  cbp = hv_fetchs(hv, "partial_callback", 0);
+  args[0] = sv_2mortal(newRV_inc((SV *)hv));
+  args[1] = sv_2mortal(uvx_response_new(aTHX_ resp, uvx_request_uri(aTHX_ hv)));
+  args[2] = &PL_sv_undef;
+  /* a copy: the callback may replace its own field while it runs */
+  died = uvx_call_in_scope(aTHX_ cbp ? sv_2mortal(newSVsv(*cbp)) : NULL, args, 3);
+  /* the piece's string (uvx_response_body) goes: the next piece is another */
+  if ((body = (SV *)uvh_response_get_data(resp)) != NULL) {
+    uvh_response_set_data(resp, NULL, NULL);
+    SvREFCNT_dec(body);
+  }
+  if (died) {
+    (void)hv_stores(hv, UVX_PARTIAL_DIED, newSViv(1));
+    uvh_request_cancel_with(req, UVH_E_CANCELLED, "the partial_callback died");
+  }
+  FREETMPS;
+  LEAVE;
+  return 0;
+}
+
+/* A streamed response's last call of its partial_callback, with
+ * $response->is_done true and the request's $error: before the
+ * response_callback, in the caller's scope, unless it died before. */
+static void uvx_partial_done(pTHX_ HV *hv, SV **args) {
+  SV **cbp;
+  if (hv_delete(hv, UVX_PARTIAL_DIED, sizeof(UVX_PARTIAL_DIED) - 1, 0))
+    return;
+  cbp = hv_fetchs(hv, "partial_callback", 0);
+  uvx_call_in_scope(aTHX_ cbp ? sv_2mortal(newSVsv(*cbp)) : NULL, args, 3);
+}
+
 /* A hop of a request that the redirect step handles (Pool.pm's
  * _hop_done): a redirect response of any request, and every response of
  * a request with a cookie jar or one past its first hop. _hop_done
@@ -99,6 +153,8 @@ static void uvx_on_hop(uvh_request_t *req, uvh_response_t *resp, const uvh_error
   args[2] = err ? sv_2mortal(uvx_make_error(aTHX_ err)) : &PL_sv_undef;
   args[3] = pool ? sv_2mortal(newRV_inc(pool->self)) : &PL_sv_undef;
   args[4] = sv_2mortal(newSVnv(uvh_request_time_left(req)));
+  if (uvh_response_streamed(resp)) /* the final hop: a redirect is never streamed */
+    uvx_partial_done(aTHX_ hv, args);
   uvx_call_in_scope(aTHX_ sv_2mortal(newRV_inc((SV *)get_cv("Uvent::HTTP::Pool::_hop_done", GV_ADD))), args, 5);
   FREETMPS;
   LEAVE;
@@ -130,6 +186,8 @@ static void uvx_on_response(uvh_request_t *req, uvh_response_t *resp, const uvh_
   SvREFCNT_dec((SV *)hv);                    /* the pin taken by _submit */
   args[1] = sv_2mortal(uvx_response_new(aTHX_ resp, uvx_request_uri(aTHX_ hv)));
   args[2] = err ? sv_2mortal(uvx_make_error(aTHX_ err)) : &PL_sv_undef;
+  if (uvh_response_streamed(resp))
+    uvx_partial_done(aTHX_ hv, args);
   cbp = hv_fetchs(hv, "response_callback", 0);
   /* no Perl code runs before call_sv takes the CV (and holds it while it
    * runs): the hash's own value serves, unless reading it runs magic */

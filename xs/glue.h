@@ -141,12 +141,12 @@ static void uvx_rethrow(pTHX) {
  * store an exception for the XSUB that entered C to rethrow. This one runs
  * in the caller's ENTER/SAVETMPS scope, whose FREETMPS frees what the
  * callback left; uvx_call opens its own. */
-static void uvx_call_in_scope(pTHX_ SV *cb, SV **args, int nargs) {
+static int uvx_call_in_scope(pTHX_ SV *cb, SV **args, int nargs) {
   dSP;
-  int i;
+  int i, died = 0;
   SV *saved_errsv;
   if (cb == NULL || !SvOK(cb))
-    return;
+    return 0;
   /* an empty $@ (the usual one) is restored by setting it empty again,
    * without a copy of it */
   saved_errsv = SvPOK(ERRSV) && !SvMAGICAL(ERRSV) && SvCUR(ERRSV) == 0 ? NULL : newSVsv(ERRSV);
@@ -156,14 +156,17 @@ static void uvx_call_in_scope(pTHX_ SV *cb, SV **args, int nargs) {
     PUSHs(args[i]);
   PUTBACK;
   call_sv(cb, G_EVAL | G_DISCARD | G_VOID);
-  if (SvTRUE(ERRSV))
+  if (SvTRUE(ERRSV)) {
+    died = 1;
     uvx_store_error(aTHX_ ERRSV);
+  }
   if (saved_errsv) {
     sv_setsv(ERRSV, saved_errsv);
     SvREFCNT_dec(saved_errsv);
   } else if (!SvPOK(ERRSV) || SvCUR(ERRSV) != 0) {
     sv_setpvs(ERRSV, "");
   }
+  return died; /* 1: it died (the exception is stored for the rethrow) */
 }
 
 static void uvx_call(pTHX_ SV *cb, SV **args, int nargs) {

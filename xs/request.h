@@ -64,7 +64,7 @@ static void uvx_add_header(pTHX_ const char *prefix, uvh_request_t *r, SV *name,
   X("max_headers_size") X("max_body_size") X("retry") X("idempotent") X("tls") X("response_callback") X("family") \
   X("tcp_nodelay") X("tcp_keepalive") X("so_linger") X("socket_buffer_size") X("local_address") X("proxy") \
   X("decompress") X("max_header_count") X("follow_redirect") X("redirection_limit") X("allow_downgrade") \
-  X("redirect_callback") X("form") X("json") X("cookie_jar") X("chunked") X("continue_callback") X("expect_timeout")
+  X("redirect_callback") X("form") X("json") X("cookie_jar") X("chunked") X("continue_callback") X("expect_timeout") X("partial_callback")
 #define UVX_FIELD_NAME(name) name,
 #define UVX_FIELD_LEN(name) (I32)(sizeof(name) - 1),
 static const char *const uvx_request_fields[] = {UVX_REQUEST_FIELDS(UVX_FIELD_NAME) NULL};
@@ -75,7 +75,7 @@ enum {
   UVX_F_RESPONSE_CALLBACK, UVX_F_FAMILY, UVX_F_TCP_NODELAY, UVX_F_TCP_KEEPALIVE, UVX_F_SO_LINGER,
   UVX_F_SOCKET_BUFFER_SIZE, UVX_F_LOCAL_ADDRESS, UVX_F_PROXY, UVX_F_DECOMPRESS, UVX_F_MAX_HEADER_COUNT,
   UVX_F_FOLLOW_REDIRECT, UVX_F_REDIRECTION_LIMIT, UVX_F_ALLOW_DOWNGRADE, UVX_F_REDIRECT_CALLBACK, UVX_F_FORM,
-  UVX_F_JSON, UVX_F_COOKIE_JAR, UVX_F_CHUNKED, UVX_F_CONTINUE_CALLBACK, UVX_F_EXPECT_TIMEOUT, UVX_NFIELDS
+  UVX_F_JSON, UVX_F_COOKIE_JAR, UVX_F_CHUNKED, UVX_F_CONTINUE_CALLBACK, UVX_F_EXPECT_TIMEOUT, UVX_F_PARTIAL_CALLBACK, UVX_NFIELDS
 };
 
 /* The socket options, in the order of uvh_socket_config_t's fields and of
@@ -437,6 +437,12 @@ static uvh_request_t *uvx_build_request(pTHX_ SV *f[UVX_NFIELDS], HV *hv, uvh_re
   }
   if ((sv = uvx_field(aTHX_ f[UVX_F_RESPONSE_CALLBACK])) && !(SvROK(sv) && SvTYPE(SvRV(sv)) == SVt_PVCV))
     UVX_CROAK("%s: 'response_callback' must be a CODE reference", prefix);
+  if ((sv = uvx_field(aTHX_ f[UVX_F_PARTIAL_CALLBACK]))) {
+    if (!(SvROK(sv) && SvTYPE(SvRV(sv)) == SVt_PVCV))
+      UVX_CROAK("%s: 'partial_callback' must be a CODE reference", prefix);
+    if ((rc = uvh_request_set_partial(r, uvx_on_partial)))
+      uvx_croak_request(aTHX_ prefix, r, rc);
+  }
   uvx_check_redirect_fields(aTHX_ f, prefix);
   if ((rc = uvh_request_check(r)))
     uvx_croak_request(aTHX_ prefix, r, rc);

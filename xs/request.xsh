@@ -85,6 +85,35 @@ validate(SV *self)
     }
     uvh_request_unref(r);
 
+void
+pause(SV *self)
+  ALIAS:
+    resume = 1
+  CODE:
+    /* reading stops or starts again on the request's connection (its current hop) */
+    MAGIC *mg;
+    if (!SvROK(self) || SvTYPE(SvRV(self)) != SVt_PVHV)
+      UVX_CROAK("Uvent::HTTP::Request->%s: not a request object", ix ? "resume" : "pause");
+    mg = uvx_request_magic(aTHX_ SvRV(self));
+    if (mg && mg->mg_ptr) {
+      if (ix)
+        uvh_request_resume((uvh_request_t *)mg->mg_ptr);
+      else
+        uvh_request_pause((uvh_request_t *)mg->mg_ptr);
+      uvx_wake(aTHX);
+    }
+
+bool
+paused(SV *self)
+  CODE:
+    MAGIC *mg;
+    if (!SvROK(self) || SvTYPE(SvRV(self)) != SVt_PVHV)
+      UVX_CROAK("Uvent::HTTP::Request->paused: not a request object");
+    mg = uvx_request_magic(aTHX_ SvRV(self));
+    RETVAL = mg && mg->mg_ptr && uvh_request_paused((uvh_request_t *)mg->mg_ptr);
+  OUTPUT:
+    RETVAL
+
 bool
 active(SV *self)
   CODE:

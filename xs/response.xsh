@@ -29,8 +29,11 @@ bool
 keep_alive(uvh_response_t *resp)
   ALIAS:
     retried = 1
+    is_done = 2
+    streamed = 3
   CODE:
-    RETVAL = (ix ? uvh_response_retried(resp) : uvh_response_keep_alive(resp)) != 0;
+    RETVAL = (ix == 0 ? uvh_response_keep_alive(resp) : ix == 1 ? uvh_response_retried(resp)
+              : ix == 2 ? uvh_response_is_done(resp) : uvh_response_streamed(resp)) != 0;
   OUTPUT:
     RETVAL
 

@@ -396,7 +396,9 @@ alone pass the limit.
 
 The request was cancelled: by L<Uvent::HTTP::Request/cancel> (message
 C<request cancelled (...)>), or by L<Uvent::HTTP::Pool/shutdown> or the
-destruction of the pool's loop (message ending in C<: pool shut down>). The
+destruction of the pool's loop (message ending in C<: pool shut down>), or
+because its C<partial_callback> died (message ending in C<: the
+partial_callback died>; see L<Uvent::HTTP::Pool/STREAMING DOWNLOADS>). The
 callback ran synchronously inside that call. C<errno> is undef.
 C<< $request->cancel($code) >> delivers the code it is given instead, any of
 this list, with a message ending in C<: cancelled by the application> (see

@@ -88,10 +88,12 @@ static void on_timer_closed(uv_handle_t *h) {
  * again from the last read (as libuv's users do with activity timers). */
 static uint64_t read_deadline(const uvh_conn_t *conn) {
   uint64_t base = conn->sent_at;
-  if (conn->read_timeout_ms == 0 || (base == 0 && conn->response_bytes == 0))
-    return 0;
+  if (conn->read_timeout_ms == 0 || (base == 0 && conn->response_bytes == 0) || conn->req->paused)
+    return 0; /* a pause by the user is no silence of the server's */
   if (conn->stream.last_read_at > base)
     base = conn->stream.last_read_at;
+  if (conn->resumed_at > base)
+    base = conn->resumed_at;
   return base + conn->read_timeout_ms;
 }
 

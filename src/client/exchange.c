@@ -23,6 +23,7 @@ void uvh__conn_attach(uvh_conn_t *conn, uvh_request_t *req) {
   uvh__request_set_state(req, REQ_RUNNING);
   req->on_reused_conn = conn->requests_served > 0;
   conn->nothing_written = 0;
+  conn->bytes_hooked = 0;
   conn->body_pending = 0;
   conn->body_streaming = 0;
   conn->string_due = 0;
@@ -30,11 +31,30 @@ void uvh__conn_attach(uvh_conn_t *conn, uvh_request_t *req) {
   conn->read_timeout_ms = uvh__seconds_to_ms(req->read_timeout >= 0 ? req->read_timeout : pool->cfg.read_timeout);
   conn->sent_at = 0;
   conn->response_bytes = 0;
+  conn->resumed_at = 0;
   pool->nbusy++;
   uvh__parser_init(&conn->parser, req->resp, req->is_head, mh, mb);
   conn->parser.max_header_count =
       req->max_header_count == UVH_LIMIT_INHERIT ? pool->cfg.max_header_count : req->max_header_count;
   conn->parser.decode = req->head_decompress && !req->has_accept_encoding;
+  if (req->partial_cb || req->paused) {
+    conn->parser.stream = req->partial_cb != NULL;
+    conn->bytes_hooked = 1;
+  }
+}
+
+void uvh__conn_pause_changed(uvh_conn_t *conn) {
+  if (conn->req->paused) {
+    conn->bytes_hooked = 1;
+    /* a request not yet answered stops at the first bytes of its response
+     * (on_bytes_streamed): the TLS handshake and the write need reading */
+    if (conn->state == CONN_ACTIVE && conn->response_bytes)
+      uvh__stream_read_stop(&conn->stream);
+  } else {
+    conn->resumed_at = uv_now(conn->pool->loop->uv);
+    uvh__stream_read_start(&conn->stream);
+  }
+  uvh__conn_arm_timer(conn);
 }
 
 uvh_request_t *uvh__conn_detach(uvh_conn_t *conn) {
@@ -381,6 +401,8 @@ static void conn_finish(uvh_conn_t *conn, size_t unread) {
   reuse = conn_reusable(conn, req, unread);
   req->resp->keep_alive = reuse ? 1 : 0;
   uvh__conn_detach(conn);
+  if (reuse && conn->stream.read_stopped)
+    uvh__stream_read_start(&conn->stream); /* after a pause: an idle connection watches for the server's close */
   uvh_conn_ref(conn);
   uvh_pool_ref(pool);
   if (reuse)
@@ -408,6 +430,73 @@ int uvh__conn_settled_without_request(uvh_conn_t *conn) {
   return 0;
 }
 
+/* Call the running request's partial hook; 1 while the request still
+ * runs on the connection afterwards (the hook may cancel it). */
+static int call_partial(uvh_conn_t *conn, uvh_request_t *req, int head) {
+  int rc;
+  if (head)
+    req->resp->streamed = 1; /* the hook was given the head (the request's callback may want to know) */
+  rc = req->partial_cb(req, req->resp, head, req->cb_data);
+  if (conn->req != req || conn->state != CONN_ACTIVE)
+    return 0;
+  if (head && rc == UVH_PARTIAL_BUFFER) {
+    req->resp->streamed = 0;
+    conn->parser.stream = 0; /* buffered after all, as without the hook */
+  }
+  return 1;
+}
+
+/* A decoded body streams through the parser this many coded bytes at a
+ * time, so that one piece is bounded by what they decode to (gzip and
+ * deflate: about 1000 times as much), not by what a read decodes to. */
+#define UVH_DECODED_SLICE 4096
+
+/* uvh__conn_on_bytes when the body streams (or the request was paused):
+ * the head goes to the partial hook before any of the body, then each
+ * piece the parser made of this read, which leaves the body empty. */
+static void on_bytes_streamed(uvh_conn_t *conn, const char *data, size_t len, size_t more) {
+  uvh_request_t *req = conn->req;
+  uvh_response_t *resp = req->resp;
+  size_t used = 0;
+  int rc;
+  uvh_request_ref(req);
+  uvh_conn_ref(conn);
+  for (;;) {
+    size_t n = conn->parser.decoder && resp->streamed && len > UVH_DECODED_SLICE ? UVH_DECODED_SLICE : len;
+    rc = uvh__parser_feed(&conn->parser, data, n, &used);
+    /* a response with no body (HEAD, 204, 304) completes without a pause */
+    if ((rc == UVH_PARSER_HEAD || rc == 1) && conn->parser.stream && !resp->streamed &&
+        !call_partial(conn, req, 1))
+      goto out;
+    if (rc == UVH_PARSER_HEAD) {
+      data += used;
+      len -= used;
+      continue;
+    }
+    if (rc >= 0 && resp->streamed && resp->body.len) {
+      size_t taken = resp->body.len;
+      if (!call_partial(conn, req, 0))
+        goto out;
+      resp->body.len = 0; /* the hook had it (the binding may have taken its storage) */
+      conn->parser.body_taken += taken;
+    }
+    if (rc != 0 || n == len)
+      break;
+    data += n;
+    len -= n;
+  }
+  /* `len` counts from the last feed's start: what it did not use is unread */
+  if (rc == 1)
+    conn_finish(conn, len - used + more);
+  else if (rc < 0)
+    uvh__conn_fail(conn, rc, 0, uvh__parser_reason(&conn->parser));
+  else if (req->paused)
+    uvh__stream_read_stop(&conn->stream);
+out:
+  uvh_conn_unref(conn);
+  uvh_request_unref(req);
+}
+
 /* Response bytes (plaintext) arrived; `more` bytes beyond these are
  * already buffered (TLS). */
 void uvh__conn_on_bytes(uvh_conn_t *conn, const char *data, size_t len, size_t more) {
@@ -421,6 +510,10 @@ void uvh__conn_on_bytes(uvh_conn_t *conn, const char *data, size_t len, size_t m
   conn->response_bytes += len;
   if (early && conn->read_timeout_ms)
     uvh__conn_arm_timer(conn);
+  if (conn->bytes_hooked) {
+    on_bytes_streamed(conn, data, len, more);
+    return;
+  }
   rc = uvh__parser_feed(&conn->parser, data, len, &used);
   if (rc == 1)
     conn_finish(conn, len - used + more);

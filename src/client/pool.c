@@ -1030,8 +1030,11 @@ void uvh__request_complete(uvh_request_t *req, int err, int sys_err, const char 
     unqueue(pool, d, req);
   UVH_ASSERT(!uvh_list_linked(&req->queue_link));
   uvh__request_set_state(req, REQ_DONE);
-  if (req->resp)
+  req->paused = 0;
+  if (req->resp) {
     req->resp->retried = req->retried;
+    req->resp->done = 1;
+  }
   if (err) {
     int slot = uvh_error_slot(err);
     if (req->resp)

@@ -420,6 +420,26 @@ void uvh_request_set_callback(uvh_request_t *req, uvh_request_cb cb, void *data)
   req->cb_data = data;
 }
 
+int uvh_request_set_partial(uvh_request_t *req, uvh_request_partial_cb cb) {
+  if (uvh_request_active(req))
+    return UVH_E_BUSY;
+  req->partial_cb = cb;
+  return 0;
+}
+
+static int set_paused(uvh_request_t *req, int paused) {
+  if (req->paused == (unsigned)paused)
+    return 0;
+  req->paused = paused ? 1 : 0;
+  if (req->state == REQ_RUNNING && req->conn)
+    uvh__conn_pause_changed(req->conn);
+  return 0;
+}
+
+int uvh_request_pause(uvh_request_t *req) { return set_paused(req, 1); }
+int uvh_request_resume(uvh_request_t *req) { return set_paused(req, 0); }
+int uvh_request_paused(const uvh_request_t *req) { return req->paused; }
+
 int uvh_request_active(const uvh_request_t *req) {
   return uvh__request_active(req);
 }

@@ -69,6 +69,9 @@ const char *uvh_response_body(const uvh_response_t *r, size_t *len) {
   return r->body.data ? r->body.data : "";
 }
 
+int uvh_response_is_done(const uvh_response_t *r) { return r->done; }
+int uvh_response_streamed(const uvh_response_t *r) { return r->streamed; }
+
 const char *uvh_response_decoded(const uvh_response_t *r) { return uvh__coding_name((uvh_coding_t)r->decoded); }
 
 const char *uvh_decoders(void) { return uvh__codings_accepted(NULL); }

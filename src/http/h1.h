@@ -31,6 +31,8 @@ struct uvh_response_s {
   unsigned keep_alive : 1;   /* both the response and framing allow reuse */
   unsigned retried : 1;      /* the request was sent again */
   uint8_t decoded;           /* the uvh_coding_t the body was decoded from (http/decode.h), 0 = none */
+  unsigned done : 1;         /* the exchange is over (the client's completion sets it) */
+  unsigned streamed : 1;     /* the body went to a partial hook piece by piece (the client sets it) */
   uvh_buf_t strings;         /* reason phrase or request target, header names and values */
   uint32_t reason_off, reason_len;
   uint32_t target_off, target_len; /* a request's target (the request direction) */
@@ -45,6 +47,8 @@ struct uvh_response_s {
 /* A declared Content-Length is reserved up front only up to this; a larger
  * body grows as it arrives (a server's claim alone costs no more memory). */
 #define UVH_BODY_PREALLOC_MAX (1u << 20)
+/* A streamed body's buffer: one socket read of it at most (read in place). */
+#define UVH_BODY_STREAM_PIECE (64u << 10)
 
 /* The default bound on a message's header lines, trailers included. */
 #define UVH_DEFAULT_MAX_HEADER_COUNT 1000
@@ -56,6 +60,10 @@ typedef struct {
   size_t header_bytes;
   size_t max_header_count;   /* header and trailer lines of a message (a 1xx's apart); 0 = no limit */
   unsigned decode : 1;       /* set after init: decode a response's single known content coding */
+  unsigned stream : 1;       /* set after init: the caller streams the body (feed stops after the final
+                              * head with UVH_PARSER_HEAD; the caller empties the body as it takes it) */
+  unsigned head_paused : 1;  /* stream: on_headers_complete paused the feed */
+  size_t body_taken;         /* stream: body bytes the caller took out of the body (for max_body_size) */
   uvh_decoder_t *decoder;    /* owned: the body's decoder, from the head to the body's end */
   size_t coded_bytes;        /* decoding: the body's bytes as received */
   unsigned is_head : 1;      /* request was HEAD: no body whatever the headers say */
@@ -92,7 +100,10 @@ void uvh__parser_init(uvh_parser_t *p, uvh_h1_message_t *resp, int is_head, size
 void uvh__parser_release(uvh_parser_t *p);
 /* Feed bytes. Returns 0 when more input is wanted, 1 when the response is
  * complete (*consumed tells how much was used; the rest is not part of it),
- * or UVH_E_PROTOCOL / UVH_E_TOO_LARGE / UVH_E_NOMEM. */
+ * UVH_PARSER_HEAD (with `stream` set) when the final response's head is
+ * parsed and the body may follow (*consumed bytes used: feed the rest
+ * again), or UVH_E_PROTOCOL / UVH_E_TOO_LARGE / UVH_E_NOMEM. */
+#define UVH_PARSER_HEAD 2
 int uvh__parser_feed(uvh_parser_t *p, const char *data, size_t len, size_t *consumed);
 /* Where the next bytes of the body may be read to directly, when the
  * parser is inside a body delimited by Content-Length or by the close:

@@ -368,6 +368,15 @@ static int request_headers_complete(llhttp_t *l) {
 
 static int start_decoding(uvh_parser_t *p, size_t from);
 
+/* The final head is parsed and a body follows: a streaming caller gets
+ * the head before any of it, so the feed stops here. */
+static inline int body_follows(uvh_parser_t *p) {
+  if (!p->stream)
+    return 0;
+  p->head_paused = 1;
+  return HPE_PAUSED;
+}
+
 static int on_headers_complete(llhttp_t *l) {
   uvh_parser_t *p = PARSER(l);
   uvh_h1_message_t *r = p->resp;
@@ -420,25 +429,28 @@ static int on_headers_complete(llhttp_t *l) {
   }
   /* a coded body is decoded as it arrives (an empty one, Content-Length:
    * 0, is left as it is, as for HEAD, 204 and 304) */
-  if (p->decode && !((l->flags & F_CONTENT_LENGTH) && l->content_length == 0)) {
+  if (p->decode && r->nheaders && !((l->flags & F_CONTENT_LENGTH) && l->content_length == 0)) {
     /* a quick look first: most responses have no name as long as
      * Content-Encoding's */
     const uvh_header_t *h, *end = r->headers + r->nheaders;
     for (h = r->headers; h < end; h++)
       if (h->name_len == 16) {
         int rc = start_decoding(p, (size_t)(h - r->headers));
-        if (rc || p->decoder)
+        if (rc)
           return rc;
+        if (p->decoder)
+          return body_follows(p);
         break;
       }
   }
   /* the whole body in one buffer of its own size, read straight into; if
    * that fails the body grows as it arrives (and fails then, if it must) */
   if ((l->flags & F_CONTENT_LENGTH) && l->content_length > 0) {
-    size_t n = l->content_length < UVH_BODY_PREALLOC_MAX ? (size_t)l->content_length : UVH_BODY_PREALLOC_MAX;
+    size_t most = p->stream ? UVH_BODY_STREAM_PIECE : UVH_BODY_PREALLOC_MAX;
+    size_t n = l->content_length < most ? (size_t)l->content_length : most;
     (void)uvh_buf_reserve_body(&r->body, n + UVH_BODY_SPARE, 1);
   }
-  return 0;
+  return body_follows(p);
 }
 
 /* The content coding of the response (headers before `from` are not
@@ -505,7 +517,15 @@ static int decode_body(uvh_parser_t *p, const char *at, size_t len) {
              "it to 0 for no limit", p->max_body_size, name);
     return refuse(p, UVH_E_TOO_LARGE, p->reason_buf);
   }
-  rc = uvh__decoder_feed(p->decoder, at, len, &r->body, p->max_body_size);
+  if (p->body_taken == 0) {
+    rc = uvh__decoder_feed(p->decoder, at, len, &r->body, p->max_body_size);
+  } else {
+    /* streamed: what the caller took counts (what is left, 0 included, as a limit) */
+    size_t left = p->max_body_size > p->body_taken ? p->max_body_size - p->body_taken : 0;
+    rc = uvh__decoder_feed(p->decoder, at, len, &r->body, p->max_body_size ? (left ? left : 1) : 0);
+    if (rc == 0 && p->max_body_size && left == 0 && r->body.len)
+      rc = UVH_E_TOO_LARGE;
+  }
   if (rc == 0)
     return 0;
   if (rc == UVH_E_TOO_LARGE) {
@@ -537,9 +557,13 @@ char *uvh__parser_body_room(uvh_parser_t *p, size_t *room) {
   } else {
     want = SIZE_MAX;
   }
+  /* a streamed body: one piece at a time */
+  if (p->stream && want > UVH_BODY_STREAM_PIECE)
+    want = UVH_BODY_STREAM_PIECE;
   /* one byte past max_body_size, for on_body to refuse */
-  if (p->max_body_size && b->len <= p->max_body_size && p->max_body_size - b->len < want)
-    want = p->max_body_size - b->len + 1;
+  if (p->max_body_size && p->body_taken + b->len <= p->max_body_size &&
+      p->max_body_size - p->body_taken - b->len < want)
+    want = p->max_body_size - p->body_taken - b->len + 1;
   if (uvh_buf_body_room(b, want, room))
     return NULL;
   return b->data + b->len;
@@ -550,7 +574,7 @@ static int on_body(llhttp_t *l, const char *at, size_t len) {
   uvh_h1_message_t *r = p->resp;
   if (p->decoder)
     return decode_body(p, at, len);
-  if (p->max_body_size && r->body.len + len > p->max_body_size)
+  if (p->max_body_size && p->body_taken + r->body.len + len > p->max_body_size)
     return refuse_limit(p, "body", "max_body_size", p->max_body_size);
   /* read into the body buffer itself (uvh__parser_body_room): in place */
   if (r->body.data == NULL || at != r->body.data + r->body.len) {
@@ -725,6 +749,17 @@ static unsigned char byte_before(const uvh_parser_t *p, const char *data, const 
   return off >= back ? (unsigned char)at[-(ptrdiff_t)back] : p->tail[2 - (back - off)];
 }
 
+/* The last two bytes of the feeds so far, data[0..len) being the latest. */
+static void remember_tail(uvh_parser_t *p, const char *data, size_t len) {
+  if (len >= 2) {
+    p->tail[0] = (unsigned char)data[len - 2];
+    p->tail[1] = (unsigned char)data[len - 1];
+  } else if (len == 1) {
+    p->tail[0] = p->tail[1];
+    p->tail[1] = (unsigned char)data[0];
+  }
+}
+
 int uvh__parser_feed(uvh_parser_t *p, const char *data, size_t len, size_t *consumed) {
   const char *pos = data, *end = data + len;
   *consumed = 0;
@@ -766,16 +801,18 @@ int uvh__parser_feed(uvh_parser_t *p, const char *data, size_t len, size_t *cons
       *consumed = (size_t)(pos - data);
       return 1;
     }
+    if (p->head_paused) {
+      /* the caller takes the head before the body (resumed at the next feed) */
+      p->head_paused = 0;
+      llhttp_resume(&p->llhttp);
+      *consumed = (size_t)(pos - data);
+      remember_tail(p, data, *consumed);
+      return UVH_PARSER_HEAD;
+    }
     /* even with no byte left: llhttp may have a callback still to make */
     llhttp_resume(&p->llhttp);
   }
-  if (len >= 2) {
-    p->tail[0] = (unsigned char)data[len - 2];
-    p->tail[1] = (unsigned char)data[len - 1];
-  } else if (len == 1) {
-    p->tail[0] = p->tail[1];
-    p->tail[1] = (unsigned char)data[0];
-  }
+  remember_tail(p, data, len);
   *consumed = len;
   return 0;
 }

@@ -231,6 +231,20 @@ void uvh__stream_open(uvh_stream_t *s, uv_tcp_t *tcp) {
   uv_read_start((uv_stream_t *)tcp, on_alloc, on_read);
 }
 
+void uvh__stream_read_stop(uvh_stream_t *s) {
+  if (s->read_stopped || s->tcp == NULL || s->closed)
+    return;
+  s->read_stopped = 1;
+  uv_read_stop((uv_stream_t *)s->tcp);
+}
+
+void uvh__stream_read_start(uvh_stream_t *s) {
+  if (!s->read_stopped || s->tcp == NULL || s->closed)
+    return;
+  s->read_stopped = 0;
+  uv_read_start((uv_stream_t *)s->tcp, on_alloc, on_read);
+}
+
 /* ------------------------------------------------------------------ close */
 
 void uvh__stream_close(uvh_stream_t *s, int notify) {

@@ -65,6 +65,7 @@ struct uvh_stream_s {
   uint64_t last_read_at;     /* loop ms when bytes last arrived (ciphertext counts), 0 = none yet */
   unsigned peer_gone : 1;    /* closed or reset by the peer, or a write failed: nothing more may be written */
   unsigned closed : 1;       /* uvh__stream_close was called */
+  unsigned read_stopped : 1; /* the owner stopped reading (uvh__stream_read_stop) */
 };
 
 void uvh__stream_init(uvh_stream_t *s, uvh_stream_bufs_t *bufs, const uvh_stream_ops_t *ops);
@@ -83,6 +84,11 @@ int uvh__stream_flush(uvh_stream_t *s, int *nothing_sent);
  * input, UVH_E_TLS (reason in tls->reason), or UVH_E_CONN_CLOSED when the
  * socket failed (*sys_err the libuv error; nothing more may be written). */
 int uvh__stream_handshake(uvh_stream_t *s, int *sys_err);
+/* Back-pressure: stop reading from the socket (what was read has been
+ * delivered; TLS records already decrypted still are), and start again.
+ * No callback runs from either. */
+void uvh__stream_read_stop(uvh_stream_t *s);
+void uvh__stream_read_start(uvh_stream_t *s);
 /* Close the handle. notify: say so with a TLS close_notify when the
  * session is sound (best effort, never waited for). */
 void uvh__stream_close(uvh_stream_t *s, int notify);

@@ -242,7 +242,7 @@ sub instance {
 
 # the fields a hop is built from (xs/request.h reads them from its hash)
 my @CORE_FIELDS = qw(uri method headers body timeout connect_timeout read_timeout max_headers_size max_body_size
-    retry idempotent tls chunked continue_callback expect_timeout);
+    retry idempotent tls chunked continue_callback expect_timeout partial_callback);
 my %REDIRECT_CODE = map { $_ => 1 } 301, 302, 303, 307, 308;
 # user headers that are sent only while the chain stays on the first origin
 my %ORIGIN_BOUND = map { $_ => 1 } qw(authorization cookie proxy-authorization host);
@@ -1507,6 +1507,13 @@ A cookie jar for this request, instead of the pool's; C<< cookie_jar =>
 undef >> sends and stores no cookies even when the pool has a jar. See
 L</COOKIES>.
 
+=item partial_callback
+
+A CODE reference that streams the response body instead of holding it
+(a download): called with C<($request, $response, $error)> when the head
+has arrived, for each piece of the body, and a last time when it is
+over; see L</STREAMING DOWNLOADS>.
+
 =back
 
 Unknown parameter names croak. C<request> croaks with the messages listed in
@@ -2114,6 +2121,104 @@ not active then. If it dies, the chain stops as for a false return, the
 C<response_callback> runs once with the redirect, and the exception
 propagates out of C<< $loop->run >>.
 
+=head2 partial_callback
+
+    partial_callback => sub {
+        my ($request, $response, $error) = @_;
+        if ($response->is_done) { ... }          # the last call: $error set if it failed
+        elsif (length(my $piece = $response->body)) { print $fh $piece }
+        else { ... }                             # the head: code and headers, no body yet
+    },
+
+Called from the loop, like C<response_callback>, while the request is
+still active; see L</STREAMING DOWNLOADS> for when. It may call
+C<< $request->pause >>, C<resume> and C<cancel>. If it dies, the request is
+cancelled (error C<cancelled>, the message ending in C<the partial_callback
+died>; its connection is closed, never reused), the C<partial_callback>
+is not called again, the C<response_callback> runs once with that error,
+and the exception propagates out of C<< $loop->run >>. If it dies in its
+last call (C<is_done> true), the request is over already: the
+C<response_callback> runs as usual, and the exception propagates the same
+way.
+
+=head1 STREAMING DOWNLOADS
+
+    my $fh;
+    $pool->request({
+        uri              => 'http://127.0.0.1:8080/big.iso',
+        max_body_size    => 0,    # the limit counts streamed bytes too
+        partial_callback => sub {
+            my ($request, $response, $error) = @_;
+            if (!$response->is_done && !length $response->body) {    # the head
+                open $fh, '>:raw', 'big.iso' or die "big.iso: $!";
+            } elsif (!$response->is_done) {
+                print $fh $response->body;
+            } else {
+                close $fh;
+            }
+        },
+        response_callback => sub {
+            my ($request, $response, $error) = @_;
+            warn "download failed: $error\n" if $error;
+        },
+    });
+
+With a C<partial_callback> the response body is not accumulated: the
+callback gets it piece by piece as it arrives, and neither Perl nor the
+core holds more than one piece (about one socket read, at most 64 KiB; a
+decoded body is fed to its decoder 4 KiB at a time, and a piece is what
+that decodes to: for gzip and deflate at most about 4 MiB, usually a few
+KiB). The calls are, in this order:
+
+=over 4
+
+=item * once when the head of the final response has arrived:
+C<< $response->code >>, C<headers> and so on are set, C<body> is empty
+and C<is_done> is false;
+
+=item * once for each piece of the body, C<< $response->body >> holding
+only that piece (a new string each time: keep it, or copy what you need;
+a later call of C<body> on the same response object returns the current
+piece);
+
+=item * a last time with C<< $response->is_done >> true and C<$error>
+undef, or the L<Uvent::Error> when the request failed or was cancelled
+after the head (the body is then cut short);
+
+=item * then the C<response_callback> runs as usual, once, with an empty
+body (C<< $response->streamed >> is true).
+
+=back
+
+A request that fails before a head arrives gets no C<partial_callback>
+call, only its C<response_callback>. A response with no body (C<HEAD>,
+C<204>, C<304>) gets the head call and the last one. A body whose
+C<Content-Encoding> is decoded (see L</DECOMPRESSION>) streams its decoded
+bytes. C<max_body_size> still counts every byte streamed (decoded bytes
+for a decoded body): set it to 0 for downloads larger than 1 GiB.
+
+Redirects: a C<301>, C<302>, C<303>, C<307> or C<308> response is never
+streamed, whether it is followed or not. Its body is buffered as without
+a C<partial_callback> (the redirect step reads it), and C<partial_callback>
+runs only for the response that ends the chain when it is not such a
+redirect. A chain that ends with a redirect (C<follow_redirect> off, the
+C<redirection_limit>, a false C<redirect_callback>) delivers it to the
+C<response_callback> with its body and no C<partial_callback> call.
+
+Back-pressure: C<< $request->pause >> stops reading from the socket
+(C<uv_read_stop>), so the server's bytes wait in the socket buffers and the
+server stops sending when they are full: a paused 1 GB download holds a
+few socket buffers, not the file. What was already read is still
+delivered. C<< $request->resume >> starts reading again. While the user
+has paused a request its C<read_timeout> does not run (it starts over at
+the resume); its total C<timeout> does. A request paused before its
+response starts reads the first bytes of it, then stops. The pause ends
+with the request (a next hop of a redirect chain starts unpaused).
+
+Cancelling a request in the middle of its body (C<< $request->cancel >>
+from any callback) closes its connection: the rest of the body is never
+read, and the connection is never reused.
+
 =head1 STREAMED UPLOADS
 
     # from a file, as the socket drains (chunked, or with your Content-Length)
@@ -2399,6 +2504,8 @@ caller's line:
 
 =item C<expects a hashref of parameters or a Uvent::HTTP::Request>
 
+=item C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method, headers, body, timeout, connect_timeout, read_timeout, max_headers_size, max_body_size, retry, idempotent, tls, response_callback, family, tcp_nodelay, tcp_keepalive, so_linger, socket_buffer_size, local_address, proxy, decompress, max_header_count, follow_redirect, redirection_limit, allow_downgrade, redirect_callback, form, json, cookie_jar, partial_callback)>
+
 =item C<Uvent::HTTP::Request-E<gt>new: unknown parameter 'NAME' (known: uri, method, headers, body, timeout, connect_timeout, read_timeout, max_headers_size, max_body_size, retry, idempotent, tls, response_callback, family, tcp_nodelay, tcp_keepalive, so_linger, socket_buffer_size, local_address, proxy, decompress, max_header_count, follow_redirect, redirection_limit, allow_downgrade, redirect_callback, form, json, cookie_jar, chunked, continue_callback, expect_timeout)>
 
 (without the C<request> prefix)
@@ -2491,6 +2598,8 @@ invalid proxy URL 'URL': REASON> are the pool's.
 =item C<'proxy' must be a proxy URL string (or undef or '' to go direct), not a reference>
 
 =item C<'response_callback' must be a CODE reference>
+
+=item C<'partial_callback' must be a CODE reference>
 
 =item C<'tls' must be a hashref>
 

@@ -221,7 +221,13 @@ data sent as JSON;
 
 =item cookie_jar
 
-an L<HTTP::CookieJar>-like object, instead of the pool's; undef for none.
+an L<HTTP::CookieJar>-like object, instead of the pool's; undef for none;
+
+=item partial_callback
+
+code called with C<($request, $response, $error)> for the head, each piece
+of the body and at its end, instead of holding the body (see
+L<Uvent::HTTP::Pool/STREAMING DOWNLOADS>).
 
 =back
 
@@ -237,7 +243,7 @@ headers, body, timeout, connect_timeout, read_timeout, max_headers_size,
 max_body_size, retry, idempotent, tls, response_callback, family, tcp_nodelay,
 tcp_keepalive, so_linger, socket_buffer_size, local_address, proxy,
 decompress, max_header_count, follow_redirect, redirection_limit,
-allow_downgrade, redirect_callback, form, json, cookie_jar)> (C<parameters>
+allow_downgrade, redirect_callback, form, json, cookie_jar, partial_callback)> (C<parameters>
 and a list when several are unknown).
 
 =head1 METHODS
@@ -358,6 +364,12 @@ proxy's. See L<Uvent::HTTP::Pool/ROUTES AND PROXIES>.
 
 The code reference called when the request finishes (once for a whole
 redirect chain).
+
+=head2 partial_callback
+
+The code reference that streams the response body (see
+L<Uvent::HTTP::Pool/STREAMING DOWNLOADS>); looked up in the request object
+at each call.
 
 =head2 follow_redirect
 
@@ -505,6 +517,34 @@ L</send_chunk> does (with C<send_final_chunk> in the messages).
 True while the request is queued or running in a pool, that is, from a
 successful L<Uvent::HTTP::Pool/request> until just before its callback is
 called. False for a new or finished request.
+
+=head2 pause
+
+    $request->pause;
+
+Stops reading the response from the socket (back-pressure for a streamed
+download, see L<Uvent::HTTP::Pool/STREAMING DOWNLOADS>): bytes already
+read are still delivered, the rest waits in the socket buffers and the
+server stops sending once they are full. The C<read_timeout> does not run
+while paused; the total C<timeout> does. A request not yet answered stops
+at the first bytes of its response. On a request that is not active it
+does nothing; the pause ends with the request. Returns nothing. Croaks
+with C<Uvent::HTTP::Request-E<gt>pause: not a request object> when not
+called on a request object.
+
+=head2 resume
+
+    $request->resume;
+
+Starts reading again after L</pause> (the C<read_timeout> starts over).
+Does nothing when the request is not paused or not active. Croaks like
+L</pause>.
+
+=head2 paused
+
+    if ($request->paused) { ... }
+
+True while the request is active and paused.
 
 =head2 cancel
 

@@ -125,7 +125,9 @@ included.
 
 The response body as a byte string (de-chunked for chunked responses), an
 empty string when there was none. The whole body is held in memory; the
-C<max_body_size> limit (1 GiB by default) bounds it.
+C<max_body_size> limit (1 GiB by default) bounds it. With a
+C<partial_callback> it holds only the current piece, and is empty in the
+C<response_callback> (see L<Uvent::HTTP::Pool/STREAMING DOWNLOADS>).
 
 The body is read straight into its own buffer (with a C<Content-Length>, up
 to 1 MiB of it is reserved when the head arrives), and the first call
@@ -135,6 +137,25 @@ changed (Perl's copy-on-write), and the string lives on after the response
 and its pool are gone. Change a copy, not the returned value through an
 alias (C<for ($response-E<gt>body) { s/a/b/ }>): that would change what
 later calls return.
+
+=head2 is_done
+
+    if ($response->is_done) { ... }
+
+True once the request is over: always in the C<response_callback>, and in
+the last call of a C<partial_callback> (with C<$error> set if the request
+failed). False while a streamed body is still arriving (the head and
+piece calls of a C<partial_callback>); see
+L<Uvent::HTTP::Pool/STREAMING DOWNLOADS>.
+
+=head2 streamed
+
+    if ($response->streamed) { ... }
+
+True when the body went to the request's C<partial_callback> piece by
+piece: L</body> is then empty in the C<response_callback> (and holds the
+current piece in a C<partial_callback>). False for a buffered body, a
+redirect status included (those are never streamed).
 
 =head2 decoded
 

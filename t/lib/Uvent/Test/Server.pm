@@ -960,6 +960,8 @@ my %ROUTES = (
     '/multipart'         => \&r_multipart,
     # streaming uploads
     '/expect-silent'     => \&r_upload,
+    # streaming downloads
+    '/stream'            => \&r_stream,
 );
 
 sub dispatch {
@@ -1367,6 +1369,26 @@ sub r_unsolicited {
     my ($self, $req, $idle) = @_;
     $idle->{unsolicited} = num($req->{q}{after}, 0.5);
     return $self->respond($req, body => 'ok');
+}
+
+# streaming downloads
+# /stream?size=N&framing=cl|chunked|close: N bytes of /big's digit pattern
+# with a Content-Length, chunked (64 KiB chunks) or delimited by the close.
+sub r_stream {
+    my ($self, $req) = @_;
+    my $size    = num($req->{q}{size}, 1024 * 1024);
+    my $framing = $req->{q}{framing} // 'cl';
+    my @h = $framing eq 'chunked' ? ([ 'Transfer-Encoding', 'chunked' ])
+        : $framing eq 'close' ? () : ([ 'Content-Length', $size ]);
+    $self->send_all($self->head(headers => \@h, close_hdr => $framing eq 'close'));
+    return $framing eq 'close' ? 'close' : 'keep' if $req->{method} eq 'HEAD';
+    my $block = '0123456789' x 6553;
+    for (my $left = $size; $left > 0; $left -= length $block) {
+        my $piece = $left >= length $block ? $block : substr($block, 0, $left);
+        $self->send_all($framing eq 'chunked' ? sprintf("%x\r\n", length $piece) . "$piece\r\n" : $piece);
+    }
+    $self->send_all("0\r\n\r\n") if $framing eq 'chunked';
+    return $framing eq 'close' ? 'close' : 'keep';
 }
 
 sub r_headers_split {
