@@ -27,6 +27,9 @@
 /* How long a connection whose request went elsewhere may keep connecting
  * when the request had set no connect deadline. */
 #define UVH_ORPHAN_CONNECT_MS 10000
+/* Bytes of a streamed body the pump writes in one go when the socket takes
+ * them all at once; then it lets the loop poll (for the response) first */
+#define UVH_BODY_BURST (256 * 1024)
 
 /* ---- response (response.c; the struct is the parser's message, http/h1.h) ---- */
 int uvh__response_new(uvh_response_t **out);
@@ -257,6 +260,7 @@ struct uvh_conn_s {
   unsigned nothing_written : 1; /* the current request's write failed before any byte */
   unsigned body_streaming : 1; /* the body goes out piece by piece (exchange.c's body pump) and has not ended */
   unsigned string_due : 1;   /* body_streaming: the request's string body is still to write (after a wait for 100) */
+  unsigned pump_deferred : 1; /* body_streaming: the pump wrote a burst at once and goes on from the check handle */
   unsigned awaiting_continue : 1; /* the head went out; the body waits for a 100, a final response or expect_deadline */
   unsigned in_pull : 1;      /* inside the request's pull callback: a piece given is written when it returns */
   uvh_buf_t body_out;        /* body_streaming: the piece being written, owned (uv_write reads it until done) */

@@ -180,7 +180,9 @@ subtest 'an early 413 during a 100 MB upload' => sub {
     ok(!$r->{error}, 'no error') or diag($r->{error});
     is($r->{response}->code, 413, 'the 413 is delivered');
     is($r->{response}->body, "refused 413\n", 'with its body');
-    ok($sent < $total, "the upload was abandoned ($sent of $total bytes given)");
+    # the pump lets the loop poll between bursts, so the 413 (sent before
+    # the server read any body) is seen within a few of them
+    ok($sent < 16 * 1024 * 1024, "the upload was abandoned early ($sent of $total bytes given)");
     is($pool->stats->{connections_closed}, $closed + 1, 'the connection was discarded');
     ok(run_until($loop, sub { @{ $srv->refused } }, 10), 'the server saw the client close');
     my $rss = rss_kb();

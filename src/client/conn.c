@@ -513,6 +513,12 @@ void uvh__conn_run(uvh_conn_t *conn, uvh_request_t *req) {
 }
 
 void uvh__conn_write_deferred(uvh_conn_t *conn) {
+  if (conn->pump_deferred) {
+    conn->pump_deferred = 0;
+    if (conn->state == CONN_ACTIVE && conn->req)
+      uvh__conn_body_pump(conn);
+    return;
+  }
   if (conn->state == CONN_ACTIVE && conn->req)
     uvh__conn_write_request(conn);
 }

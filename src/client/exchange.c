@@ -67,6 +67,10 @@ uvh_request_t *uvh__conn_detach(uvh_conn_t *conn) {
     conn->body_streaming = 0;
     conn->string_due = 0;
     conn->awaiting_continue = 0;
+    if (conn->pump_deferred) {
+      conn->pump_deferred = 0;
+      uvh_list_remove(&conn->write_link);
+    }
     if (conn->body_out.data && conn->stream.writing == 0)
       uvh_buf_free(&conn->body_out); /* else freed when the write is done */
     conn->pool->nbusy--;
@@ -260,9 +264,20 @@ static int body_done(const uvh_conn_t *conn, const uvh_request_t *req) {
  * (uvh_request_send_body calls again), and when the body has gone. */
 void uvh__conn_body_pump(uvh_conn_t *conn) {
   uvh_request_t *req = conn->req;
+  size_t burst = 0; /* bytes the socket took at once in this call */
   while (conn->req == req && conn->body_streaming && conn->stream.writing == 0 && !conn->deferred_code) {
     uvh_buf_t t;
+    burst += conn->body_out.len;
     uvh_buf_clear(&conn->body_out); /* the last piece has gone */
+    if (burst >= UVH_BODY_BURST) {
+      /* a socket that takes every piece at once would keep this loop
+       * from the poll: the response (an early 413) must be read */
+      if (!uvh_list_linked(&conn->write_link)) {
+        conn->pump_deferred = 1;
+        uvh__pool_defer_write(conn->pool, conn);
+      }
+      return;
+    }
     if (req->body_next.len) {
       t = conn->body_out;
       conn->body_out = req->body_next;
@@ -423,7 +438,7 @@ int uvh__conn_settled_without_request(uvh_conn_t *conn) {
     uvh__conn_close(conn);
     return 1;
   }
-  if (uvh_list_linked(&conn->write_link)) {
+  if (uvh_list_linked(&conn->write_link) && !conn->pump_deferred) {
     conn_stale_before_write(conn);
     return 1;
   }

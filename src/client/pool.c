@@ -815,6 +815,7 @@ void uvh__pool_defer_write(uvh_pool_t *pool, uvh_conn_t *conn) {
  * by now), then report failures decided at submit. */
 static void on_check(uv_check_t *h) {
   uvh_pool_t *pool = h->data;
+  uvh_list_t due;
   if (uvh_list_empty(&pool->pending_writes) && uvh_list_empty(&pool->deferred)) {
     /* the work went away before this tick (its connection closed): stop
      * keeping the loop awake (found by t/43-exactly-once.t) */
@@ -823,8 +824,11 @@ static void on_check(uv_check_t *h) {
     return;
   }
   uvh_pool_ref(pool);
-  while (!uvh_list_empty(&pool->pending_writes)) {
-    uvh_conn_t *conn = uvh_container_of(pool->pending_writes.next, uvh_conn_t, write_link);
+  /* the writes due now: a body pump that defers again runs next tick */
+  uvh_list_init(&due);
+  uvh_list_splice(&due, &pool->pending_writes);
+  while (!uvh_list_empty(&due)) {
+    uvh_conn_t *conn = uvh_container_of(due.next, uvh_conn_t, write_link);
     uvh_list_remove(&conn->write_link);
     uvh__conn_write_deferred(conn);
   }
