@@ -140,13 +140,13 @@ static void uvx_rethrow(pTHX) {
 /* The one trampoline: call `cb` with `args` under G_EVAL, keep $@ intact,
  * store an exception for the XSUB that entered C to rethrow. This one runs
  * in the caller's ENTER/SAVETMPS scope, whose FREETMPS frees what the
- * callback left; uvx_call opens its own. */
-static void uvx_call_in_scope(pTHX_ SV *cb, SV **args, int nargs) {
+ * callback left; uvx_call opens its own. 1 when the callback died. */
+static int uvx_call_in_scope(pTHX_ SV *cb, SV **args, int nargs) {
   dSP;
-  int i;
+  int i, died = 0;
   SV *saved_errsv;
   if (cb == NULL || !SvOK(cb))
-    return;
+    return 0;
   /* an empty $@ (the usual one) is restored by setting it empty again,
    * without a copy of it */
   saved_errsv = SvPOK(ERRSV) && !SvMAGICAL(ERRSV) && SvCUR(ERRSV) == 0 ? NULL : newSVsv(ERRSV);
@@ -156,14 +156,17 @@ static void uvx_call_in_scope(pTHX_ SV *cb, SV **args, int nargs) {
     PUSHs(args[i]);
   PUTBACK;
   call_sv(cb, G_EVAL | G_DISCARD | G_VOID);
-  if (SvTRUE(ERRSV))
+  if (SvTRUE(ERRSV)) {
+    died = 1;
     uvx_store_error(aTHX_ ERRSV);
+  }
   if (saved_errsv) {
     sv_setsv(ERRSV, saved_errsv);
     SvREFCNT_dec(saved_errsv);
   } else if (!SvPOK(ERRSV) || SvCUR(ERRSV) != 0) {
     sv_setpvs(ERRSV, "");
   }
+  return died; /* the server answers a died handler's request itself */
 }
 
 static void uvx_call(pTHX_ SV *cb, SV **args, int nargs) {

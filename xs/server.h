@@ -1,0 +1,102 @@
+/* server.h - the glue of Uvent::HTTP::Server and ::ServerRequest: the
+ * Perl-side server state and the core server's callbacks into Perl
+ * (through the one trampoline, uvx_call_in_scope).
+ *
+ * A ServerRequest is a blessed reference to a scalar holding the core
+ * request, which owns one reference to it through ext magic (freed with
+ * the scalar, no DESTROY call); the magic's object is the request's
+ * drop_callback. The core request's data points back at that scalar
+ * while it lives (not counted), for on_drop.
+ */
+#ifndef UVX_SERVER_H
+#define UVX_SERVER_H
+#include "glue.h"
+
+typedef struct {
+  uvh_server_t *core;
+  SV *self;       /* the object's inner SV, not counted */
+  SV *loop_rv;    /* counted */
+  SV *request_cb; /* counted CODE ref, or NULL */
+} uvx_server_t;
+
+static int uvx_sreq_mg_free(pTHX_ SV *sv, MAGIC *mg) {
+  uvh_server_req_t *req = (uvh_server_req_t *)mg->mg_ptr;
+  if (req == NULL)
+    return 0;
+  mg->mg_ptr = NULL;
+  uvh_server_req_set_data(req, NULL);
+  /* nobody can answer it any more: the server does (500, and the close) */
+  if (PL_phase != PERL_PHASE_DESTRUCT && uvh_server_req_active(req))
+    uvh_server_req_fail(req);
+  uvh_server_req_unref(req);
+  return 0;
+}
+
+static MGVTBL uvx_sreq_vtbl = {0, 0, 0, 0, uvx_sreq_mg_free, 0, 0, 0};
+
+/* The request's Perl object: the one that lives, or a new one. */
+static SV *uvx_sreq_obj(pTHX_ uvh_server_req_t *req) {
+  SV *inner = (SV *)uvh_server_req_get_data(req);
+  if (inner)
+    return newRV_inc(inner);
+  inner = newSViv(PTR2IV(req));
+  uvh_server_req_ref(req);
+  sv_magicext(inner, NULL, PERL_MAGIC_ext, &uvx_sreq_vtbl, (const char *)req, 0);
+  uvh_server_req_set_data(req, inner);
+  return sv_bless(newRV_noinc(inner), gv_stashpvs("Uvent::HTTP::ServerRequest", GV_ADD));
+}
+
+static MAGIC *uvx_sreq_magic(pTHX_ SV *obj) {
+  return SvROK(obj) && SvMAGICAL(SvRV(obj)) ? mg_findext(SvRV(obj), PERL_MAGIC_ext, &uvx_sreq_vtbl) : NULL;
+}
+
+/* The core request of a ServerRequest argument, or croak. */
+static uvh_server_req_t *uvx_sreq(pTHX_ SV *obj) {
+  MAGIC *mg = uvx_sreq_magic(aTHX_ obj);
+  if (mg == NULL || !sv_derived_from(obj, "Uvent::HTTP::ServerRequest"))
+    UVX_CROAK("request is not of type Uvent::HTTP::ServerRequest");
+  uvx_hold(aTHX_ SvRV(obj));
+  return (uvh_server_req_t *)mg->mg_ptr;
+}
+
+/* A whole request arrived: request_callback($request). A callback that
+ * died gets its request answered with 500 (if nothing was sent yet) and
+ * the connection closed; the exception is rethrown by run. */
+static void uvx_server_on_request(uvh_server_t *core, uvh_server_req_t *req, void *data) {
+  dTHX;
+  uvx_server_t *srv = (uvx_server_t *)data;
+  SV *obj;
+  if (PL_phase == PERL_PHASE_DESTRUCT || srv == NULL || srv->request_cb == NULL) {
+    uvh_server_req_fail(req);
+    return;
+  }
+  ENTER;
+  SAVETMPS;
+  obj = sv_2mortal(uvx_sreq_obj(aTHX_ req));
+  if (uvx_call_in_scope(aTHX_ srv->request_cb, &obj, 1))
+    uvh_server_req_fail(req);
+  FREETMPS;
+  LEAVE;
+}
+
+/* The client went away before its answer: the request's drop_callback($request). */
+static void uvx_server_on_drop(uvh_server_t *core, uvh_server_req_t *req, void *data) {
+  dTHX;
+  SV *inner = (SV *)uvh_server_req_get_data(req), *obj;
+  MAGIC *mg;
+  if (PL_phase == PERL_PHASE_DESTRUCT || inner == NULL)
+    return;
+  mg = mg_findext(inner, PERL_MAGIC_ext, &uvx_sreq_vtbl);
+  if (mg == NULL || mg->mg_obj == NULL)
+    return;
+  ENTER;
+  SAVETMPS;
+  obj = sv_2mortal(newRV_inc(inner));
+  uvx_call_in_scope(aTHX_ sv_2mortal(newSVsv(mg->mg_obj)), &obj, 1);
+  FREETMPS;
+  LEAVE;
+}
+
+static const uvh_server_ops_t uvx_server_ops = {uvx_server_on_request, uvx_server_on_drop};
+
+#endif

@@ -1,0 +1,238 @@
+MODULE = Uvent    PACKAGE = Uvent::HTTP::Server::Core
+
+SV *
+_new(const char *klass, SV *loop_rv, double idle_timeout, double read_timeout, UV max_headers_size, UV max_body_size, UV max_keepalive_requests, UV max_connections)
+  CODE:
+    uvx_loop_t *loop = (uvx_loop_t *)uvx_unwrap(aTHX_ loop_rv, "Uvent::Loop", "loop");
+    uvh_server_config_t cfg;
+    uvx_server_t *srv;
+    int rc;
+    uvh_server_config_init(&cfg);
+    cfg.idle_timeout = idle_timeout;
+    cfg.read_timeout = read_timeout;
+    cfg.max_headers_size = (size_t)max_headers_size;
+    cfg.max_body_size = (size_t)max_body_size;
+    cfg.max_keepalive_requests = (unsigned)max_keepalive_requests;
+    cfg.max_connections = (unsigned)max_connections;
+    Newxz(srv, 1, uvx_server_t);
+    if ((rc = uvh_server_new(loop->core, &cfg, &uvx_server_ops, srv, &srv->core)) != 0) {
+      Safefree(srv);
+      UVX_CROAK("Uvent::HTTP::Server->new: %s", uvh_strerror(rc));
+    }
+    srv->loop_rv = newSVsv(loop_rv);
+    RETVAL = uvx_wrap(aTHX_ srv, gv_stashpv(klass, GV_ADD));
+    srv->self = SvRV(RETVAL);
+  OUTPUT:
+    RETVAL
+
+void
+_set_request_callback(uvx_server_t *srv, SV *cb)
+  CODE:
+    if (srv->request_cb)
+      SvREFCNT_dec(srv->request_cb);
+    srv->request_cb = SvOK(cb) ? newSVsv(cb) : NULL;
+
+void
+_listen(uvx_server_t *srv, const char *host, UV port, int backlog, int reuse_port, int tcp_nodelay, SV *cert_file, SV *key_file, SV *ca_file, int verify_client, int min_version)
+  CODE:
+    uvh_server_location_t loc;
+    uvh_server_location_init(&loc);
+    loc.host = host;
+    loc.port = (unsigned)port;
+    loc.backlog = backlog;
+    loc.reuse_port = reuse_port;
+    loc.tcp_nodelay = tcp_nodelay;
+    loc.cert_file = SvOK(cert_file) ? SvPV_nolen(cert_file) : NULL;
+    loc.key_file = SvOK(key_file) ? SvPV_nolen(key_file) : NULL;
+    loc.ca_file = SvOK(ca_file) ? SvPV_nolen(ca_file) : NULL;
+    loc.verify_client = verify_client;
+    loc.min_version = min_version;
+    if (uvh_server_listen(srv->core, &loc) != 0)
+      UVX_CROAK("Uvent::HTTP::Server->run: %s", uvh_server_last_error(srv->core));
+    uvx_wake(aTHX);
+
+void
+listeners(uvx_server_t *srv)
+  PPCODE:
+    /* each listener as { host, port, tls } */
+    unsigned i, n = uvh_server_listener_count(srv->core), port;
+    const char *host;
+    int tls;
+    for (i = 0; i < n; i++) {
+      HV *hv = newHV();
+      uvh_server_listener_at(srv->core, i, &host, &port, &tls);
+      hv_stores(hv, "host", newSVpv(host, 0));
+      hv_stores(hv, "port", newSVuv(port));
+      hv_stores(hv, "tls", tls ? &PL_sv_yes : &PL_sv_no);
+      mXPUSHs(newRV_noinc((SV *)hv));
+    }
+
+unsigned
+connection_count(uvx_server_t *srv)
+  CODE:
+    RETVAL = uvh_server_connection_count(srv->core);
+  OUTPUT:
+    RETVAL
+
+void
+stop(uvx_server_t *srv)
+  CODE:
+    uvh_server_stop(srv->core);
+    uvx_wake(aTHX);
+    uvx_rethrow(aTHX);
+
+void
+DESTROY(SV *self)
+  CODE:
+    uvx_server_t *srv = INT2PTR(uvx_server_t *, SvIV(SvRV(self)));
+    if (srv == NULL)
+      return;
+    sv_setiv(SvRV(self), 0);
+    if (PL_phase != PERL_PHASE_DESTRUCT) {
+      /* stops it: unanswered requests are dropped (their drop_callback runs) */
+      uvh_server_unref(srv->core);
+      uvx_wake(aTHX);
+    }
+    if (srv->request_cb)
+      SvREFCNT_dec(srv->request_cb);
+    SvREFCNT_dec(srv->loop_rv);
+    Safefree(srv);
+
+MODULE = Uvent    PACKAGE = Uvent::HTTP::ServerRequest
+
+const char *
+method(SV *obj)
+  CODE:
+    RETVAL = uvh_server_req_method(uvx_sreq(aTHX_ obj));
+  OUTPUT:
+    RETVAL
+
+SV *
+uri(SV *obj)
+  ALIAS:
+    body = 1
+    peer_address = 2
+  CODE:
+    uvh_server_req_t *req = uvx_sreq(aTHX_ obj);
+    size_t len;
+    const char *s = ix == 0 ? uvh_server_req_target(req, &len)
+                  : ix == 1 ? uvh_server_req_body(req, &len)
+                  : uvh_server_req_peer_address(req);
+    if (ix == 2)
+      len = strlen(s);
+    RETVAL = newSVpvn(s, len);
+  OUTPUT:
+    RETVAL
+
+SV *
+http_version(SV *obj)
+  CODE:
+    RETVAL = newSVpvf("1.%d", uvh_server_req_http_minor(uvx_sreq(aTHX_ obj)));
+  OUTPUT:
+    RETVAL
+
+unsigned
+peer_port(SV *obj)
+  CODE:
+    RETVAL = uvh_server_req_peer_port(uvx_sreq(aTHX_ obj));
+  OUTPUT:
+    RETVAL
+
+bool
+is_secure(SV *obj)
+  ALIAS:
+    is_active = 1
+  CODE:
+    uvh_server_req_t *req = uvx_sreq(aTHX_ obj);
+    RETVAL = (ix ? uvh_server_req_active(req) : uvh_server_req_is_secure(req)) != 0;
+  OUTPUT:
+    RETVAL
+
+void
+header_list(SV *obj)
+  PPCODE:
+    /* name, value, name, value ... as received */
+    uvh_server_req_t *req = uvx_sreq(aTHX_ obj);
+    size_t i, n = uvh_server_req_header_count(req);
+    EXTEND(SP, (SSize_t)(2 * n));
+    for (i = 0; i < n; i++) {
+      const char *hn, *hv;
+      size_t nl, vl;
+      uvh_server_req_header_at(req, i, &hn, &nl, &hv, &vl);
+      mPUSHp(hn, nl);
+      mPUSHp(hv, vl);
+    }
+
+SV *
+header(SV *obj, SV *name)
+  CODE:
+    /* repeated headers joined with ", " as in the headers hash */
+    uvh_server_req_t *req = uvx_sreq(aTHX_ obj);
+    STRLEN nlen;
+    const char *want = SvPV(name, nlen);
+    size_t i, n = uvh_server_req_header_count(req);
+    RETVAL = NULL;
+    for (i = 0; i < n; i++) {
+      const char *hn, *hv;
+      size_t nl, vl;
+      uvh_server_req_header_at(req, i, &hn, &nl, &hv, &vl);
+      if (nl != nlen || strncasecmp(hn, want, nl) != 0)
+        continue;
+      if (RETVAL) {
+        sv_catpvs(RETVAL, ", ");
+        sv_catpvn(RETVAL, hv, vl);
+      } else {
+        RETVAL = newSVpvn(hv, vl);
+      }
+    }
+    if (RETVAL == NULL)
+      RETVAL = &PL_sv_undef;
+  OUTPUT:
+    RETVAL
+
+int
+_respond(SV *obj, int code, SV *message, AV *headers, SV *body)
+  CODE:
+    /* headers: [name, value, ...], already checked by ServerRequest.pm */
+    uvh_server_req_t *req = uvx_sreq(aTHX_ obj);
+    SSize_t i, n = (av_top_index(headers) + 1) / 2;
+    uvh_server_header_t *h = NULL;
+    STRLEN rl = 0, bl = 0;
+    const char *reason = SvOK(message) ? uvx_bytes(aTHX_ message, &rl, "respond", "message", NULL) : NULL;
+    const char *b = SvOK(body) ? uvx_bytes(aTHX_ body, &bl, "respond", "body", NULL) : "";
+    if (n > 0)
+      Newx(h, n, uvh_server_header_t);
+    SAVEFREEPV(h);
+    for (i = 0; i < n; i++) {
+      SV **nsv = av_fetch(headers, 2 * i, 0), **vsv = av_fetch(headers, 2 * i + 1, 0);
+      STRLEN nl, vl;
+      h[i].name = uvx_bytes(aTHX_ nsv ? *nsv : &PL_sv_undef, &nl, "respond", "header name", NULL);
+      h[i].value = uvx_bytes(aTHX_ vsv ? *vsv : &PL_sv_undef, &vl, "respond", "header", nsv ? *nsv : NULL);
+      h[i].name_len = nl;
+      h[i].value_len = vl;
+    }
+    RETVAL = uvh_server_respond(req, code, reason, rl, h, (size_t)n, b, bl);
+    if (RETVAL == UVH_E_BADHEADER || RETVAL == UVH_E_BADARG || RETVAL == UVH_E_BUSY)
+      UVX_CROAK("Uvent::HTTP::ServerRequest->respond: %s", uvh_server_req_last_error(req));
+    if (RETVAL == UVH_E_NOMEM)
+      UVX_CROAK("Uvent::HTTP::ServerRequest->respond: out of memory");
+    uvx_wake(aTHX);
+  OUTPUT:
+    RETVAL
+
+void
+drop(SV *obj)
+  CODE:
+    uvh_server_req_drop(uvx_sreq(aTHX_ obj));
+    uvx_wake(aTHX);
+
+void
+_set_drop_callback(SV *obj, SV *cb)
+  CODE:
+    MAGIC *mg;
+    uvx_sreq(aTHX_ obj);
+    mg = uvx_sreq_magic(aTHX_ obj);
+    if (mg->mg_obj && (mg->mg_flags & MGf_REFCOUNTED))
+      SvREFCNT_dec(mg->mg_obj);
+    mg->mg_obj = SvOK(cb) ? newSVsv(cb) : NULL;
+    mg->mg_flags |= MGf_REFCOUNTED;
