@@ -50,7 +50,7 @@ is_deeply([ map { $_->{port} } $server->listeners ], [$port], 'listeners tells t
 
 # ---- curl
 SKIP: {
-    skip 'curl is not installed', 9 unless grep { -x "$_/curl" } split /:/, $ENV{PATH};
+    skip 'curl is not installed', 11 unless grep { -x "$_/curl" } split /:/, $ENV{PATH};
     @$log = ();
     my $out = client($loop, sub { scalar qx(curl -sS -i $base/a $base/b 2>&1) });
     is(scalar(() = $out =~ m{HTTP/1\.1 201 Made\r$}mg), 2, 'curl: two responses');
@@ -75,6 +75,11 @@ SKIP: {
     @$log = ();
     $out = client($loop, sub { scalar qx(printf 'chunk' | curl -sS -H 'Transfer-Encoding: chunked' --data-binary \@- $base/chunked 2>&1) });
     is($log->[0]{body}, 'chunk', 'curl: a chunked upload');
+    # curl waits up to --expect100-timeout for the 100 before sending the body
+    @$log = ();
+    $out = client($loop, sub { scalar qx(curl -sS -v -H 'Expect: 100-continue' --expect100-timeout 15 --data-binary \@$file $base/expect 2>&1) });
+    like($out // '', qr{^< HTTP/1\.1 100 Continue\r?$}m, 'curl with Expect: 100-continue gets a 100');
+    is(length($log->[0]{body} // ''), 100_000, 'and then sends the body');
 }
 
 # ---- HTTP::Tiny

@@ -166,6 +166,12 @@ static void response_written(uvh_server_conn_t *c) {
 static void send_out(uvh_server_conn_t *c) {
   int rc;
   set_state(c, UVH_SC_WRITING);
+  if (c->s.writing && !c->s.tls) {
+    /* the stream has one plain write in flight at a time (an interim 100
+     * that the socket did not take at once): this one follows it */
+    c->out_queued = 1;
+    return;
+  }
   if ((rc = write_out(c)) < 0) {
     uvh__server_conn_close(c, 1);
     return;
@@ -410,6 +416,7 @@ static int next_request(uvh_server_conn_t *c) {
   }
   c->req = req;
   req->conn = c;
+  c->continued = 0;
   uvh__parser_init_request(&c->parser, &req->msg, srv->cfg.max_headers_size, srv->cfg.max_body_size);
   return 0;
 }
@@ -449,6 +456,26 @@ static void dispatch(uvh_server_conn_t *c) {
   conn_unref(c);
 }
 
+/* The head is in and the body is awaited: a client that sent
+ * "Expect: 100-continue" waits for a 100 before sending it (RFC 9110
+ * 10.1.1). Over a limit the final answer (413) came instead. */
+static void expect_continue(uvh_server_conn_t *c) {
+  static const char interim[] = "HTTP/1.1 100 Continue\r\n\r\n";
+  size_t vlen;
+  const char *v = uvh__h1_header(&c->req->msg, "expect", &vlen);
+  c->continued = 1;
+  if (v == NULL || vlen != 12 || strncasecmp(v, "100-continue", 12) != 0 || c->req->msg.http_minor == 0)
+    return;
+  if (c->s.tls) {
+    if (uvh__tls_write(c->s.tls, interim, sizeof interim - 1) != 0 || uvh__stream_flush(&c->s, NULL) < 0)
+      c->s.peer_gone = 1;
+  } else {
+    uv_buf_t b = uv_buf_init((char *)interim, sizeof interim - 1); /* static: it may be written later */
+    int nothing;
+    (void)uvh__stream_write(&c->s, &b, 1, &nothing);
+  }
+}
+
 /* Feed `data` to the current request; the rest of it (beyond a complete
  * request) joins `pending`. 1 complete, 0 wants more, < 0 refused. */
 static int feed(uvh_server_conn_t *c, const char *data, size_t len, size_t *used) {
@@ -457,7 +484,10 @@ static int feed(uvh_server_conn_t *c, const char *data, size_t len, size_t *used
     return rc;
   if (c->state == UVH_SC_IDLE && len)
     set_state(c, UVH_SC_READING);
-  return uvh__parser_feed(&c->parser, data, len, used);
+  rc = uvh__parser_feed(&c->parser, data, len, used);
+  if (rc == 0 && !c->continued && c->parser.in_trailers)
+    expect_continue(c);
+  return rc;
 }
 
 /* Parse and dispatch what is pending, as long as responses come at once. */
@@ -561,7 +591,10 @@ static void on_write_done(uvh_stream_t *s, int status) {
   uvh_server_conn_t *c = CONN(s);
   if (status < 0)
     uvh__server_conn_close(c, 1);
-  else if (c->state == UVH_SC_WRITING && s->writing == 0) {
+  else if (c->out_queued && s->writing == 0) {
+    c->out_queued = 0;
+    send_out(c);
+  } else if (c->state == UVH_SC_WRITING && s->writing == 0) {
     response_written(c);
     if (c->state == UVH_SC_IDLE && c->resume) {
       /* from the loop already: no need to wait for the timer */

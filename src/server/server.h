@@ -90,6 +90,8 @@ struct uvh_server_conn_s {
   unsigned close_after : 1;  /* the response being written is the last */
   unsigned peer_eof : 1;     /* the client closed its sending side */
   unsigned read_paused : 1;
+  unsigned continued : 1;    /* the current request's 100 Continue is decided (sent or not wanted) */
+  unsigned out_queued : 1;   /* `out` waits for a write in flight (an interim 100) to finish */
 };
 
 struct uvh_server_req_s {

@@ -130,11 +130,12 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
 }
 
 static void send_some(client_t *c);
+static void on_pause(uv_timer_t *t) { send_some(t->data); }
 
 static void on_written(uv_write_t *w, int status) {
   client_t *c = w->data;
   if (status == 0 && c->sent < c->send_len && !c->closed)
-    uv_timer_start(&c->pause, (uv_timer_cb)send_some, 100, 0);
+    uv_timer_start(&c->pause, on_pause, 100, 0);
 }
 
 static void send_some(client_t *c) {
@@ -242,6 +243,21 @@ static void test_pipelining(void) {
            "Connection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
   ok(strstr(c->got, "POST /p 5") && strstr(c->got, "POST /q 3"), "bodies by Content-Length and chunked");
 
+  {
+    /* the head first, then (100 ms later) the body: as a client waiting for the 100 */
+    static const char head[] = "POST /e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n";
+    static client_t e;
+    char all[256];
+    snprintf(all, sizeof all, "%shello", head);
+    client_start(&e, all, sizeof head - 1);
+    run_until_closed(&e);
+    ok(strncmp(e.got, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n", 42) == 0,
+       "Expect: 100-continue: a 100 once the head is in, then the response");
+    ok(strstr(e.got, "POST /e 5") != NULL, "to the body sent after it");
+    c = talk("POST /e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
+    ok(strncmp(c->got, "HTTP/1.1 200 OK\r\n", 17) == 0, "no 100 when the body came with the head");
+  }
+
   c = talk("HEAD /h HTTP/1.1\r\nConnection: close\r\n\r\n");
   ok(strstr(c->got, "Content-Length: 9\r\n") != NULL, "HEAD: the length a GET would have");
   ok(strstr(c->got, "\r\n\r\n") && strstr(c->got, "\r\n\r\n")[4] == '\0', "and no body");
@@ -293,6 +309,8 @@ static void test_refusals(void) {
   refused("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", "501", "an unsupported Transfer-Encoding");
   refused("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "505", "the HTTP/2 preface");
   refused("POST / HTTP/1.1\r\nContent-Length: 101\r\n\r\n", "413", "a declared body over max_body_size");
+  refused("POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 101\r\n\r\n", "413",
+          "Expect: 100-continue with a body over max_body_size: the final answer, no 100,");
   refused("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n65\r\n"
           "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n0\r\n\r\n",
           "413", "a chunked body over max_body_size");

@@ -202,6 +202,10 @@ in order (a later request waits for the earlier one's response);
 needed, no body for HEAD (its C<Content-Length> is the body's that was
 given), 204 and 304;
 
+=item * C<Expect: 100-continue> (HTTP/1.1) is answered with
+C<100 Continue> once the head has arrived and the body is awaited, or
+with the final 413 when the declared body is over C<max_body_size>;
+
 =item * automatic answers, each closing the connection: a malformed
 request 400 (every request smuggling shape: C<Content-Length> with
 C<Transfer-Encoding>, two C<Content-Length>s, obs-fold, a bare CR or LF, a
