@@ -482,6 +482,9 @@ const char *uvh_server_req_body(const uvh_server_req_t *req, size_t *len);
 const char *uvh_server_req_peer_address(const uvh_server_req_t *req);
 unsigned uvh_server_req_peer_port(const uvh_server_req_t *req);
 int uvh_server_req_is_secure(const uvh_server_req_t *req);
+/* The verified client certificate's subject and issuer (RFC 2253 text):
+ * 1, or 0 when the client presented none (both then ""). */
+int uvh_server_req_client_certificate(const uvh_server_req_t *req, const char **subject, const char **issuer);
 /* Still waiting for its response on an open connection? */
 int uvh_server_req_active(const uvh_server_req_t *req);
 /* Answer: status 100..999 except 1xx, reason (NULL: the standard one),

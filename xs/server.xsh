@@ -148,6 +148,22 @@ is_secure(SV *obj)
   OUTPUT:
     RETVAL
 
+SV *
+client_certificate(SV *obj)
+  CODE:
+    /* { subject, issuer } of the verified client certificate, or undef */
+    const char *subject, *issuer;
+    if (uvh_server_req_client_certificate(uvx_sreq(aTHX_ obj), &subject, &issuer)) {
+      HV *hv = newHV();
+      hv_stores(hv, "subject", newSVpv(subject, 0));
+      hv_stores(hv, "issuer", newSVpv(issuer, 0));
+      RETVAL = newRV_noinc((SV *)hv);
+    } else {
+      RETVAL = &PL_sv_undef;
+    }
+  OUTPUT:
+    RETVAL
+
 void
 header_list(SV *obj)
   PPCODE:

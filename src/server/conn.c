@@ -414,6 +414,14 @@ static int next_request(uvh_server_conn_t *c) {
     uv_ip4_name(a, req->peer_addr, sizeof req->peer_addr);
     req->peer_port = ntohs(a->sin_port);
   }
+  if (c->s.tls) {
+    char subject[512], issuer[512];
+    if (uvh__tls_peer_names(c->s.tls, subject, sizeof subject, issuer, sizeof issuer) &&
+        ((req->client_subject = strdup(subject)) == NULL || (req->client_issuer = strdup(issuer)) == NULL)) {
+      uvh_server_req_unref(req);
+      return UVH_E_NOMEM;
+    }
+  }
   c->req = req;
   req->conn = c;
   c->continued = 0;

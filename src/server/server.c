@@ -266,6 +266,8 @@ void uvh_server_req_unref(uvh_server_req_t *req) {
   if (--req->refcount > 0)
     return;
   uvh__h1_message_free(&req->msg);
+  free(req->client_subject);
+  free(req->client_issuer);
   free(req);
 }
 
@@ -305,3 +307,9 @@ int uvh_server_req_active(const uvh_server_req_t *req) { return req->conn != NUL
 const char *uvh_server_req_last_error(const uvh_server_req_t *req) { return req->last_error; }
 void *uvh_server_req_get_data(const uvh_server_req_t *req) { return req->data; }
 void uvh_server_req_set_data(uvh_server_req_t *req, void *data) { req->data = data; }
+
+int uvh_server_req_client_certificate(const uvh_server_req_t *req, const char **subject, const char **issuer) {
+  *subject = req->client_subject ? req->client_subject : "";
+  *issuer = req->client_issuer ? req->client_issuer : "";
+  return req->client_subject != NULL;
+}

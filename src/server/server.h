@@ -105,6 +105,7 @@ struct uvh_server_req_s {
   unsigned secure : 1;
   void *data;
   char last_error[200];
+  char *client_subject, *client_issuer; /* owned; NULL without a verified client certificate */
 };
 
 /* conn.c */

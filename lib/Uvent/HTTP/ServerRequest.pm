@@ -166,6 +166,13 @@ The client's port.
 
 Whether it came over TLS.
 
+=item client_certificate
+
+The client certificate the TLS handshake verified (a location with
+C<verify_client> C<optional> or C<require>), as
+C<< { subject => 'CN=...', issuer => 'CN=...' } >> (RFC 2253 text), or
+undef when none was presented.
+
 =back
 
 =head2 respond(\%response)
