@@ -485,7 +485,7 @@ int uvh_server_req_is_secure(const uvh_server_req_t *req);
 /* The verified client certificate's subject and issuer (RFC 2253 text):
  * 1, or 0 when the client presented none (both then ""). */
 int uvh_server_req_client_certificate(const uvh_server_req_t *req, const char **subject, const char **issuer);
-/* Still waiting for its response on an open connection? */
+/* Still waiting for (the rest of) its response on an open connection? */
 int uvh_server_req_active(const uvh_server_req_t *req);
 /* Answer: status 100..999 except 1xx, reason (NULL: the standard one),
  * headers (the server refuses Transfer-Encoding, checks a
@@ -497,11 +497,21 @@ int uvh_server_req_active(const uvh_server_req_t *req);
  * with uvh_server_req_last_error() naming the problem, UVH_E_NOMEM. */
 int uvh_server_respond(uvh_server_req_t *req, int status, const char *reason, size_t reason_len,
                        const uvh_server_header_t *headers, size_t nheaders, const char *body, size_t body_len);
+/* A streamed response: the head now (Transfer-Encoding: chunked for
+ * HTTP/1.1; for 1.0 the body runs to the close), then pieces of the body,
+ * the last with send_final_chunk (data may be empty). Errors as for
+ * uvh_server_respond; a piece before the start or after the last is
+ * UVH_E_BADARG. A Content-Length among the headers is UVH_E_BADHEADER. */
+int uvh_server_respond_start(uvh_server_req_t *req, int status, const char *reason, size_t reason_len,
+                             const uvh_server_header_t *headers, size_t nheaders);
+int uvh_server_send_chunk(uvh_server_req_t *req, const char *data, size_t len);
+int uvh_server_send_final_chunk(uvh_server_req_t *req, const char *data, size_t len);
 const char *uvh_server_req_last_error(const uvh_server_req_t *req);
 /* Close the request's connection now, without a response (no on_drop). */
 void uvh_server_req_drop(uvh_server_req_t *req);
 /* The owner failed to answer (its callback died): a 500 if nothing was
- * sent yet, and the connection closes after it. */
+ * sent yet, and the connection closes after it (at once when a streamed
+ * body is unfinished). */
 void uvh_server_req_fail(uvh_server_req_t *req);
 void *uvh_server_req_get_data(const uvh_server_req_t *req);
 void uvh_server_req_set_data(uvh_server_req_t *req, void *data);

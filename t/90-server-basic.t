@@ -26,6 +26,17 @@ my ($server, $port_, $log) = serve($loop,
             }, $loop);
             return;
         }
+        if ($req->path eq '/stream') {
+            $req->respond_start({ code => 200, headers => [ 'Content-Type' => 'text/plain' ] });
+            $req->send_chunk("part $_;") for 1 .. 3;
+            my $n = 3;
+            my $t; $t = Uvent::Timer->new($loop)->start(0.02, 0.02, sub {
+                return $req->send_chunk('part ' . ++$n . ';') if $n < 6;
+                $t->stop; undef $t;
+                $req->send_final_chunk('end');
+            });
+            return;
+        }
         if ($req->path eq '/die') {
             die "handler died on purpose\n";
         }
@@ -80,6 +91,20 @@ SKIP: {
     $out = client($loop, sub { scalar qx(curl -sS -v -H 'Expect: 100-continue' --expect100-timeout 15 --data-binary \@$file $base/expect 2>&1) });
     like($out // '', qr{^< HTTP/1\.1 100 Continue\r?$}m, 'curl with Expect: 100-continue gets a 100');
     is(length($log->[0]{body} // ''), 100_000, 'and then sends the body');
+}
+
+# ---- streamed responses
+{
+    my $want = join('', map { "part $_;" } 1 .. 6) . 'end';
+    my $got;
+    Uvent::HTTP::Pool->instance($loop)->request({ uri => "$base/stream",
+        response_callback => sub { $got = $_[2] ? "error $_[2]" : ($_[1]->header('Transfer-Encoding') // '') . ' ' . $_[1]->body } });
+    run_until($loop, sub { defined $got });
+    is($got, "chunked $want", 'respond_start, send_chunk (from a timer too), send_final_chunk: a chunked body');
+    my $out = client($loop, sub { raw_exchange($port, "GET /stream HTTP/1.0\r\n\r\n") });
+    like($out // '', qr/\r\nConnection: close\r\n\r\n\Q$want\E\z/, 'to HTTP/1.0: unframed, up to the close');
+    $out = client($loop, sub { raw_exchange($port, "GET /stream HTTP/1.1\r\n\r\nGET /after-stream HTTP/1.1\r\nConnection: close\r\n\r\n") });
+    like($out // '', qr/0\r\n\r\nHTTP\/1\.1 201 Made\r\n.*GET \/after-stream 0\z/s, 'a pipelined request behind a streamed response waits for its end');
 }
 
 # ---- HTTP::Tiny

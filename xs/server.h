@@ -97,6 +97,35 @@ static void uvx_server_on_drop(uvh_server_t *core, uvh_server_req_t *req, void *
   LEAVE;
 }
 
+/* A response's [name, value, ...] as core headers (freed with the
+ * XSUB's scope); *n gets their count. */
+static uvh_server_header_t *uvx_server_headers(pTHX_ AV *headers, size_t *n) {
+  SSize_t i, count = (av_top_index(headers) + 1) / 2;
+  uvh_server_header_t *h = NULL;
+  *n = (size_t)count;
+  if (count == 0)
+    return NULL;
+  Newx(h, count, uvh_server_header_t);
+  SAVEFREEPV(h);
+  for (i = 0; i < count; i++) {
+    SV **nsv = av_fetch(headers, 2 * i, 0), **vsv = av_fetch(headers, 2 * i + 1, 0);
+    STRLEN nl, vl;
+    h[i].name = uvx_bytes(aTHX_ nsv ? *nsv : &PL_sv_undef, &nl, "respond", "header name", NULL);
+    h[i].value = uvx_bytes(aTHX_ vsv ? *vsv : &PL_sv_undef, &vl, "respond", "header", nsv ? *nsv : NULL);
+    h[i].name_len = nl;
+    h[i].value_len = vl;
+  }
+  return h;
+}
+
+/* A refused response croaks (nothing was sent); a gone connection is 0 for the caller. */
+static void uvx_server_check(pTHX_ uvh_server_req_t *req, int rc, const char *what) {
+  if (rc == UVH_E_BADHEADER || rc == UVH_E_BADARG || rc == UVH_E_BUSY)
+    UVX_CROAK("Uvent::HTTP::ServerRequest->%s: %s", what, uvh_server_req_last_error(req));
+  if (rc == UVH_E_NOMEM)
+    UVX_CROAK("Uvent::HTTP::ServerRequest->%s: out of memory", what);
+}
+
 static const uvh_server_ops_t uvx_server_ops = {uvx_server_on_request, uvx_server_on_drop};
 
 #endif

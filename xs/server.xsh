@@ -208,30 +208,37 @@ header(SV *obj, SV *name)
 
 int
 _respond(SV *obj, int code, SV *message, AV *headers, SV *body)
+  ALIAS:
+    _respond_start = 1
   CODE:
     /* headers: [name, value, ...], already checked by ServerRequest.pm */
     uvh_server_req_t *req = uvx_sreq(aTHX_ obj);
-    SSize_t i, n = (av_top_index(headers) + 1) / 2;
-    uvh_server_header_t *h = NULL;
+    size_t n;
     STRLEN rl = 0, bl = 0;
     const char *reason = SvOK(message) ? uvx_bytes(aTHX_ message, &rl, "respond", "message", NULL) : NULL;
-    const char *b = SvOK(body) ? uvx_bytes(aTHX_ body, &bl, "respond", "body", NULL) : "";
-    if (n > 0)
-      Newx(h, n, uvh_server_header_t);
-    SAVEFREEPV(h);
-    for (i = 0; i < n; i++) {
-      SV **nsv = av_fetch(headers, 2 * i, 0), **vsv = av_fetch(headers, 2 * i + 1, 0);
-      STRLEN nl, vl;
-      h[i].name = uvx_bytes(aTHX_ nsv ? *nsv : &PL_sv_undef, &nl, "respond", "header name", NULL);
-      h[i].value = uvx_bytes(aTHX_ vsv ? *vsv : &PL_sv_undef, &vl, "respond", "header", nsv ? *nsv : NULL);
-      h[i].name_len = nl;
-      h[i].value_len = vl;
-    }
-    RETVAL = uvh_server_respond(req, code, reason, rl, h, (size_t)n, b, bl);
-    if (RETVAL == UVH_E_BADHEADER || RETVAL == UVH_E_BADARG || RETVAL == UVH_E_BUSY)
-      UVX_CROAK("Uvent::HTTP::ServerRequest->respond: %s", uvh_server_req_last_error(req));
-    if (RETVAL == UVH_E_NOMEM)
-      UVX_CROAK("Uvent::HTTP::ServerRequest->respond: out of memory");
+    const char *b = !ix && SvOK(body) ? uvx_bytes(aTHX_ body, &bl, "respond", "body", NULL) : "";
+    uvh_server_header_t *h = uvx_server_headers(aTHX_ headers, &n);
+    RETVAL = ix ? uvh_server_respond_start(req, code, reason, rl, h, n)
+                : uvh_server_respond(req, code, reason, rl, h, n, b, bl);
+    uvx_server_check(aTHX_ req, RETVAL, ix ? "respond_start" : "respond");
+    uvx_wake(aTHX);
+  OUTPUT:
+    RETVAL
+
+bool
+send_chunk(SV *obj, SV *data = &PL_sv_undef)
+  ALIAS:
+    send_final_chunk = 1
+  CODE:
+    uvh_server_req_t *req = uvx_sreq(aTHX_ obj);
+    STRLEN len = 0;
+    const char *d = SvOK(data) ? uvx_bytes(aTHX_ data, &len, ix ? "send_final_chunk" : "send_chunk", "data", NULL) : "";
+    int rc;
+    if (!ix && !SvOK(data))
+      UVX_CROAK("Uvent::HTTP::ServerRequest->send_chunk: the data is undef (send_final_chunk ends the body)");
+    rc = ix ? uvh_server_send_final_chunk(req, d, len) : uvh_server_send_chunk(req, d, len);
+    uvx_server_check(aTHX_ req, rc, ix ? "send_final_chunk" : "send_chunk");
+    RETVAL = rc == 0;
     uvx_wake(aTHX);
   OUTPUT:
     RETVAL

@@ -30,6 +30,7 @@ static void conn_unref(uvh_server_conn_t *c) {
     uvh_server_req_unref(c->req);
   uvh_buf_free(&c->pending);
   uvh_buf_free(&c->out);
+  uvh_buf_free(&c->wbuf);
   free(c);
   uvh__server_handle_gone(srv);
 }
@@ -97,18 +98,19 @@ void uvh__server_conn_close(uvh_server_conn_t *c, int notify) {
 
 /* ----------------------------------------------------------------- writing */
 
-static int write_out(uvh_server_conn_t *c) {
-  uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
-  int nothing, rc;
+/* Write `wbuf`. The stream has one plain write in flight at a time, so
+ * `out` collects what comes meanwhile (pump). */
+static int write_wbuf(uvh_server_conn_t *c) {
+  uv_buf_t b = uv_buf_init(c->wbuf.data, (unsigned)c->wbuf.len);
+  int nothing;
   if (c->s.peer_gone)
     return UV_EPIPE;
   if (c->s.tls) {
-    if (uvh__tls_write(c->s.tls, c->out.data, c->out.len) != 0)
+    if (uvh__tls_write(c->s.tls, c->wbuf.data, c->wbuf.len) != 0)
       return UV_EPROTO;
     return uvh__stream_flush(&c->s, NULL);
   }
-  rc = uvh__stream_write(&c->s, &b, 1, &nothing);
-  return rc;
+  return uvh__stream_write(&c->s, &b, 1, &nothing);
 }
 
 static void on_shutdown(uv_shutdown_t *r, int status) {
@@ -140,10 +142,13 @@ static void linger(uvh_server_conn_t *c) {
     uvh__server_conn_close(c, 1);
 }
 
-/* The response in `out` is written: the request is done with. */
+/* The response is written: the request is done with. */
 static void response_written(uvh_server_conn_t *c) {
   uvh_server_req_t *req = c->req;
   uvh_buf_clear(&c->out);
+  uvh_buf_clear(&c->wbuf);
+  c->resp_done = 0;
+  c->body_mode = UVH_SB_NONE;
   if (req) {
     req->conn = NULL;
     c->req = NULL;
@@ -162,22 +167,31 @@ static void response_written(uvh_server_conn_t *c) {
   uv_timer_start(&c->timer, on_timer, 0, 0);
 }
 
-/* Send c->out; the close after it when close_after. */
+/* Write what `out` holds, one write at a time; once all of a complete
+ * response is out, it is done. */
+static void pump(uvh_server_conn_t *c) {
+  while (c->state == UVH_SC_WRITING && c->s.writing == 0) {
+    uvh_buf_t t;
+    uvh_buf_clear(&c->wbuf);
+    if (c->out.len == 0) {
+      if (c->resp_done)
+        response_written(c);
+      return;
+    }
+    t = c->wbuf;
+    c->wbuf = c->out;
+    c->out = t;
+    if (write_wbuf(c) < 0) {
+      uvh__server_conn_close(c, 1);
+      return;
+    }
+  }
+}
+
 static void send_out(uvh_server_conn_t *c) {
-  int rc;
-  set_state(c, UVH_SC_WRITING);
-  if (c->s.writing && !c->s.tls) {
-    /* the stream has one plain write in flight at a time (an interim 100
-     * that the socket did not take at once): this one follows it */
-    c->out_queued = 1;
-    return;
-  }
-  if ((rc = write_out(c)) < 0) {
-    uvh__server_conn_close(c, 1);
-    return;
-  }
-  if (c->s.writing == 0)
-    response_written(c);
+  if (c->state != UVH_SC_WRITING)
+    set_state(c, UVH_SC_WRITING);
+  pump(c);
 }
 
 /* An automatic response (an error the server answers itself); the
@@ -193,8 +207,9 @@ static void send_error(uvh_server_conn_t *c, int status, const char *reason) {
     return;
   }
   c->close_after = 1;
-  if (c->req && !c->req->answered)
-    c->req->answered = 1;
+  c->resp_done = 1;
+  if (c->req)
+    c->req->answered = c->req->complete = 1;
   send_out(c);
 }
 
@@ -267,12 +282,15 @@ static int keeps_alive(const uvh_server_conn_t *c, const uvh_server_req_t *req, 
          (cfg->max_keepalive_requests == 0 || c->served < cfg->max_keepalive_requests);
 }
 
-int uvh_server_respond(uvh_server_req_t *req, int status, const char *reason, size_t reason_len,
-                       const uvh_server_header_t *headers, size_t nheaders, const char *body, size_t body_len) {
+/* Check a response's status, reason and headers and write its head into
+ * `out`; `streaming`: the body follows in pieces (chunked for HTTP/1.1,
+ * up to the close for 1.0). 0, or an error with req->last_error set. */
+static int start_response(uvh_server_req_t *req, int status, const char *reason, size_t reason_len,
+                          const uvh_server_header_t *headers, size_t nheaders, size_t body_len, int streaming) {
   uvh_server_conn_t *c = req->conn;
   uvh_buf_t *out;
   size_t i;
-  int has_date = 0, owner_close = 0, no_body, is_head, rc = 0;
+  int has_date = 0, owner_close = 0, no_body, is_head, given_length = 0, rc = 0;
   char line[64];
 
   if (req->answered)
@@ -308,6 +326,9 @@ int uvh_server_respond(uvh_server_req_t *req, int status, const char *reason, si
     if (name_is(h, "content-length")) {
       unsigned long long n = 0;
       int digits = 0;
+      if (streaming)
+        return req_error(req, UVH_E_BADHEADER, "header '%s' does not go with a streamed body (it is chunked)",
+                         h->name, h->name_len);
       for (j = 0; j < h->value_len; j++, digits++)
         if (h->value[j] < '0' || h->value[j] > '9' || n > 1ULL << 60)
           break;
@@ -319,6 +340,7 @@ int uvh_server_respond(uvh_server_req_t *req, int status, const char *reason, si
       if (!is_head && !no_body && n != body_len)
         return req_error(req, UVH_E_BADHEADER, "Content-Length %s does not match the body's length", h->value,
                          h->value_len);
+      given_length = 1;
     }
     if (name_is(h, "date"))
       has_date = 1;
@@ -327,9 +349,13 @@ int uvh_server_respond(uvh_server_req_t *req, int status, const char *reason, si
   }
 
   out = &c->out;
-  uvh_buf_clear(out);
   c->served++;
   c->close_after = !keeps_alive(c, req, owner_close);
+  c->body_mode = no_body || is_head ? UVH_SB_NONE : !streaming ? UVH_SB_WHOLE
+               : req->msg.http_minor ? UVH_SB_CHUNKED : UVH_SB_TO_CLOSE;
+  /* HTTP/1.0 has no chunked framing: the body runs to the close */
+  if (c->body_mode == UVH_SB_TO_CLOSE || (streaming && is_head && !req->msg.http_minor))
+    c->close_after = 1;
   snprintf(line, sizeof line, "HTTP/1.1 %d ", status);
   rc |= uvh_buf_append_str(out, line);
   rc |= uvh_buf_append(out, reason, reason_len);
@@ -345,35 +371,88 @@ int uvh_server_respond(uvh_server_req_t *req, int status, const char *reason, si
     rc |= uvh_buf_append(out, h->value, h->value_len);
     rc |= uvh_buf_append(out, "\r\n", 2);
   }
-  if (!no_body && !is_head) {
+  if (!no_body && streaming && req->msg.http_minor) {
+    /* a HEAD is told what the GET would get */
+    rc |= uvh_buf_append_str(out, "Transfer-Encoding: chunked\r\n");
+  } else if (!no_body && !streaming && !(is_head && given_length)) {
     rc |= uvh_buf_append_str(out, "Content-Length: ");
     rc |= uvh_buf_append_uint(out, body_len);
     rc |= uvh_buf_append(out, "\r\n", 2);
-  } else if (is_head && !no_body) {
-    int given = 0;
-    for (i = 0; i < nheaders; i++)
-      given |= name_is(&headers[i], "content-length");
-    if (!given) {
-      rc |= uvh_buf_append_str(out, "Content-Length: ");
-      rc |= uvh_buf_append_uint(out, body_len);
-      rc |= uvh_buf_append(out, "\r\n", 2);
-    }
   }
   if (c->close_after)
     rc |= uvh_buf_append_str(out, "Connection: close\r\n");
   else if (req->msg.http_minor == 0)
     rc |= uvh_buf_append_str(out, "Connection: keep-alive\r\n");
   rc |= uvh_buf_append(out, "\r\n", 2);
-  if (!no_body && !is_head)
-    rc |= uvh_buf_append(out, body, body_len);
   if (rc) {
     c->served--;
     uvh_buf_clear(out);
     return req_error(req, UVH_E_NOMEM, "no memory for the response%s", "", 0);
   }
   req->answered = 1;
+  return 0;
+}
+
+int uvh_server_respond(uvh_server_req_t *req, int status, const char *reason, size_t reason_len,
+                       const uvh_server_header_t *headers, size_t nheaders, const char *body, size_t body_len) {
+  uvh_server_conn_t *c = req->conn;
+  int rc = start_response(req, status, reason, reason_len, headers, nheaders, body_len, 0);
+  if (rc)
+    return rc;
+  if (c->body_mode == UVH_SB_WHOLE && body_len && uvh_buf_append(&c->out, body, body_len) != 0) {
+    /* the head is promised: nothing sound can follow it */
+    uvh__server_conn_close(c, 1);
+    return req_error(req, UVH_E_NOMEM, "no memory for the response%s", "", 0);
+  }
+  req->complete = 1;
+  c->resp_done = 1;
   send_out(c);
   return 0;
+}
+
+int uvh_server_respond_start(uvh_server_req_t *req, int status, const char *reason, size_t reason_len,
+                             const uvh_server_header_t *headers, size_t nheaders) {
+  int rc = start_response(req, status, reason, reason_len, headers, nheaders, 0, 1);
+  if (rc)
+    return rc;
+  send_out(req->conn);
+  return 0;
+}
+
+/* A piece of a streamed body, the last one when `final`. */
+static int send_piece(uvh_server_req_t *req, const char *data, size_t len, int final) {
+  uvh_server_conn_t *c = req->conn;
+  int rc = 0;
+  if (!req->complete && (c == NULL || req->dropped))
+    return req_error(req, UVH_E_CONN_CLOSED, "the client's connection is gone%s", "", 0);
+  if (!req->answered || req->complete || c->body_mode == UVH_SB_WHOLE)
+    return req_error(req, UVH_E_BADARG, "%s", req->complete ? "the response is complete already"
+                                                            : "no streamed response was started (respond_start)", 0);
+  if (c->body_mode == UVH_SB_CHUNKED) {
+    rc |= uvh__h1_chunk(&c->out, data, len);
+    if (final)
+      rc |= uvh__h1_last_chunk(&c->out);
+  } else if (c->body_mode == UVH_SB_TO_CLOSE && len) {
+    rc |= uvh_buf_append(&c->out, data, len);
+  }
+  if (rc) {
+    uvh__server_conn_close(c, 1);
+    return req_error(req, UVH_E_NOMEM, "no memory for the response%s", "", 0);
+  }
+  if (final) {
+    req->complete = 1;
+    c->resp_done = 1;
+  }
+  send_out(c);
+  return 0;
+}
+
+int uvh_server_send_chunk(uvh_server_req_t *req, const char *data, size_t len) {
+  return send_piece(req, data, len, 0);
+}
+
+int uvh_server_send_final_chunk(uvh_server_req_t *req, const char *data, size_t len) {
+  return send_piece(req, data, len, 1);
 }
 
 void uvh_server_req_drop(uvh_server_req_t *req) {
@@ -388,9 +467,14 @@ void uvh_server_req_fail(uvh_server_req_t *req) {
   uvh_server_conn_t *c = req->conn;
   if (c == NULL)
     return;
-  if (req->answered) {
+  if (req->complete) {
     /* the response is on its way: the connection closes after it */
     c->close_after = 1;
+    return;
+  }
+  if (req->answered) {
+    /* a streamed body cut short: the close tells the client it is incomplete */
+    uvh__server_conn_close(c, 1);
     return;
   }
   send_error(c, 500, "Internal Server Error");
@@ -599,11 +683,8 @@ static void on_write_done(uvh_stream_t *s, int status) {
   uvh_server_conn_t *c = CONN(s);
   if (status < 0)
     uvh__server_conn_close(c, 1);
-  else if (c->out_queued && s->writing == 0) {
-    c->out_queued = 0;
-    send_out(c);
-  } else if (c->state == UVH_SC_WRITING && s->writing == 0) {
-    response_written(c);
+  else if (c->state == UVH_SC_WRITING && s->writing == 0) {
+    pump(c);
     if (c->state == UVH_SC_IDLE && c->resume) {
       /* from the loop already: no need to wait for the timer */
       c->resume = 0;
@@ -660,6 +741,7 @@ void uvh__server_conn_accept(uvh_server_t *srv, uvh_server_listener_t *ls, uv_tc
   uvh_list_push_back(&srv->conns, &c->link);
   uvh_buf_init(&c->pending);
   uvh_buf_init(&c->out);
+  uvh_buf_init(&c->wbuf);
   uv_timer_init(uvh_loop_uv(srv->loop), &c->timer);
   c->timer.data = c;
   c->refs = 2; /* the handle and the timer */

@@ -303,7 +303,7 @@ const char *uvh_server_req_body(const uvh_server_req_t *req, size_t *len) {
 const char *uvh_server_req_peer_address(const uvh_server_req_t *req) { return req->peer_addr; }
 unsigned uvh_server_req_peer_port(const uvh_server_req_t *req) { return req->peer_port; }
 int uvh_server_req_is_secure(const uvh_server_req_t *req) { return req->secure; }
-int uvh_server_req_active(const uvh_server_req_t *req) { return req->conn != NULL && !req->answered; }
+int uvh_server_req_active(const uvh_server_req_t *req) { return req->conn != NULL && !req->complete; }
 const char *uvh_server_req_last_error(const uvh_server_req_t *req) { return req->last_error; }
 void *uvh_server_req_get_data(const uvh_server_req_t *req) { return req->data; }
 void uvh_server_req_set_data(uvh_server_req_t *req, void *data) { req->data = data; }

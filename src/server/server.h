@@ -68,6 +68,14 @@ typedef enum {
   UVH_SC_CLOSED
 } uvh_server_conn_state_t;
 
+/* How a response's body is framed. */
+typedef enum {
+  UVH_SB_NONE,       /* no body (HEAD, 204, 304) */
+  UVH_SB_WHOLE,      /* given whole, with Content-Length */
+  UVH_SB_CHUNKED,    /* streamed, chunked (HTTP/1.1) */
+  UVH_SB_TO_CLOSE    /* streamed, up to the close (HTTP/1.0) */
+} uvh_server_body_mode_t;
+
 struct uvh_server_conn_s {
   uvh_list_t link;           /* srv->conns while open */
   uvh_server_t *srv;
@@ -79,7 +87,8 @@ struct uvh_server_conn_s {
   uvh_parser_t parser;
   uvh_server_req_t *req;     /* owned reference: the request being read or answered */
   uvh_buf_t pending;         /* bytes read beyond the current request */
-  uvh_buf_t out;             /* the response being written */
+  uvh_buf_t out;             /* response bytes not yet handed to the stream */
+  uvh_buf_t wbuf;            /* the write in flight (one at a time) */
   unsigned served;           /* responses begun */
   struct sockaddr_storage peer;
   unsigned counted : 1;      /* counts in srv->nconns (not a refused one) */
@@ -91,7 +100,8 @@ struct uvh_server_conn_s {
   unsigned peer_eof : 1;     /* the client closed its sending side */
   unsigned read_paused : 1;
   unsigned continued : 1;    /* the current request's 100 Continue is decided (sent or not wanted) */
-  unsigned out_queued : 1;   /* `out` waits for a write in flight (an interim 100) to finish */
+  unsigned resp_done : 1;    /* all of the response is in `out` or written */
+  uvh_server_body_mode_t body_mode; /* how the response's body goes out */
 };
 
 struct uvh_server_req_s {
@@ -100,7 +110,8 @@ struct uvh_server_req_s {
   uvh_h1_message_t msg;
   char peer_addr[64];
   unsigned peer_port;
-  unsigned answered : 1;
+  unsigned answered : 1;     /* a response was begun */
+  unsigned complete : 1;     /* all of it was given */
   unsigned dropped : 1;
   unsigned secure : 1;
   void *data;

@@ -46,6 +46,17 @@ static void on_later(uv_timer_t *t) {
   uv_close((uv_handle_t *)t, later_closed);
 }
 
+static int stream_errors;
+
+static void on_stream_later(uv_timer_t *t) {
+  later_t *l = (later_t *)t;
+  uvh_server_send_chunk(l->req, "cd", 2);
+  uvh_server_send_final_chunk(l->req, "e", 1);
+  stream_errors += uvh_server_send_chunk(l->req, "x", 1) == UVH_E_BADARG; /* after the last */
+  uvh_server_req_unref(l->req);
+  uv_close((uv_handle_t *)t, later_closed);
+}
+
 static void on_request(uvh_server_t *s, uvh_server_req_t *req, void *data) {
   size_t tlen;
   const char *target = uvh_server_req_target(req, &tlen);
@@ -57,6 +68,23 @@ static void on_request(uvh_server_t *s, uvh_server_req_t *req, void *data) {
     l->req = req;
     /* the first one waits longest: an in-order answer cannot be by chance */
     uv_timer_start(&l->t, on_later, async_mode ? 100 / (uint64_t)requests_seen : 50, 0);
+    return;
+  }
+  if (tlen >= 7 && memcmp(target, "/stream", 7) == 0) {
+    uvh_server_header_t cl[1] = {{"Content-Length", "3", 14, 1}};
+    later_t *l = malloc(sizeof *l);
+    stream_errors = 0;
+    stream_errors += uvh_server_send_chunk(req, "x", 1) == UVH_E_BADARG;   /* before the start */
+    stream_errors += uvh_server_respond_start(req, 200, NULL, 0, cl, 1) == UVH_E_BADHEADER;
+    uvh_server_respond_start(req, 200, NULL, 0, NULL, 0);
+    stream_errors += uvh_server_respond(req, 200, NULL, 0, NULL, 0, "", 0) == UVH_E_BUSY;
+    uvh_server_send_chunk(req, "ab", 2);
+    uvh_server_send_chunk(req, "", 0); /* nothing: an empty chunk would end the body */
+    /* the rest from a timer */
+    uv_timer_init(uv, &l->t);
+    uvh_server_req_ref(req);
+    l->req = req;
+    uv_timer_start(&l->t, on_stream_later, 30, 0);
     return;
   }
   if (tlen >= 5 && memcmp(target, "/hang", 5) == 0)
@@ -257,6 +285,20 @@ static void test_pipelining(void) {
     c = talk("POST /e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
     ok(strncmp(c->got, "HTTP/1.1 200 OK\r\n", 17) == 0, "no 100 when the body came with the head");
   }
+
+  c = talk("GET /stream HTTP/1.1\r\n\r\nGET /next HTTP/1.1\r\nConnection: close\r\n\r\n");
+  ok(strstr(c->got, "Transfer-Encoding: chunked\r\n") && !strstr(c->got, "Content-Length: 0"),
+     "a streamed response is chunked");
+  ok(strstr(c->got, "\r\n\r\n2\r\nab\r\n2\r\ncd\r\n1\r\ne\r\n0\r\n\r\nHTTP/1.1 200 OK") != NULL,
+     "its pieces (two of them from a timer, the last with data) end with the last chunk, and the next response follows");
+  ok(strstr(c->got, "GET /next 0") != NULL, "the pipelined request behind it is answered after it");
+  is_int(stream_errors, 4, "a piece before the start or after the last, a Content-Length, a second respond: refused");
+  c = talk("GET /stream HTTP/1.0\r\n\r\n");
+  ok(strstr(c->got, "Connection: close\r\n\r\nabcde") && c->got[c->got_len - 1] == 'e' && !strstr(c->got, "chunked"),
+     "HTTP/1.0: a streamed body runs to the close, unframed");
+  c = talk("HEAD /stream HTTP/1.1\r\nConnection: close\r\n\r\n");
+  ok(strstr(c->got, "Transfer-Encoding: chunked\r\n") && strstr(c->got, "\r\n\r\n")[4] == '\0',
+     "HEAD: the head of a streamed response, no body");
 
   c = talk("HEAD /h HTTP/1.1\r\nConnection: close\r\n\r\n");
   ok(strstr(c->got, "Content-Length: 9\r\n") != NULL, "HEAD: the length a GET would have");

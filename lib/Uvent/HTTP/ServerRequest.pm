@@ -35,16 +35,18 @@ sub headers {
 
 sub _what { Uvent::_shown(defined $_[0] ? (ref $_[0] ? ref $_[0] : $_[0]) : 'undef') }
 
-sub respond {
-    my ($self, $r) = @_;
-    Carp::croak('Uvent::HTTP::ServerRequest->respond: expects a hashref { code, message, headers, body }, got ' . _what($r))
-        unless ref $r eq 'HASH';
-    if (my @unknown = grep { !$RESPONSE_KEYS{$_} } keys %$r) {
-        Carp::croak('Uvent::HTTP::ServerRequest->respond: unknown key' . (@unknown > 1 ? 's' : '') . ' '
-            . join(', ', map { "'" . Uvent::_shown($_) . "'" } sort @unknown) . ' (known: ' . join(', ', sort keys %RESPONSE_KEYS) . ')');
+# (code, message, [flat headers]) of a response hash, checked; `what` names the method
+sub _head {
+    my ($what, $r, @keys) = @_;
+    my $m = "Uvent::HTTP::ServerRequest->$what";
+    my %known = map { $_ => 1 } @keys;
+    Carp::croak("$m: expects a hashref { " . join(', ', @keys) . ' }, got ' . _what($r)) unless ref $r eq 'HASH';
+    if (my @unknown = grep { !$known{$_} } keys %$r) {
+        Carp::croak("$m: unknown key" . (@unknown > 1 ? 's' : '') . ' '
+            . join(', ', map { "'" . Uvent::_shown($_) . "'" } sort @unknown) . ' (known: ' . join(', ', sort @keys) . ')');
     }
     my $code = $r->{code} // 200;
-    Carp::croak("Uvent::HTTP::ServerRequest->respond: code must be a status from 200 to 999, got '" . _what($code) . "'")
+    Carp::croak("$m: code must be a status from 200 to 999, got '" . _what($code) . "'")
         unless !ref $code && $code =~ /\A[0-9]{3}\z/ && $code >= 200;
     my $h = $r->{headers} // [];
     my @flat;
@@ -53,19 +55,29 @@ sub respond {
             push @flat, map { ($n, $_) } ref $h->{$n} eq 'ARRAY' ? @{ $h->{$n} } : ($h->{$n});
         }
     } elsif (ref $h eq 'ARRAY') {
-        Carp::croak('Uvent::HTTP::ServerRequest->respond: headers arrayref must have an even number of elements (name, value, ...)')
-            if @$h % 2;
+        Carp::croak("$m: headers arrayref must have an even number of elements (name, value, ...)") if @$h % 2;
         @flat = @$h;
     } else {
-        Carp::croak('Uvent::HTTP::ServerRequest->respond: headers must be a hashref or an arrayref, got ' . _what($h));
+        Carp::croak("$m: headers must be a hashref or an arrayref, got " . _what($h));
     }
     for my $i (0 .. $#flat) {
-        Carp::croak('Uvent::HTTP::ServerRequest->respond: header ' . ($i % 2 ? "'$flat[$i - 1]' has an undef value" : 'name is undef'))
+        Carp::croak("$m: header " . ($i % 2 ? "'$flat[$i - 1]' has an undef value" : 'name is undef'))
             unless defined $flat[$i];
     }
+    return ($code, $r->{message}, \@flat);
+}
+
+sub respond_start {
+    my ($self, $r) = @_;
+    return $self->_respond_start(_head('respond_start', $r, qw(code message headers)), undef) == 0 ? 1 : 0;
+}
+
+sub respond {
+    my ($self, $r) = @_;
+    my @head = _head('respond', $r, sort keys %RESPONSE_KEYS);
     my $body = $r->{body};
     Carp::croak('Uvent::HTTP::ServerRequest->respond: body must be a string, got ' . _what($body)) if ref $body;
-    return $self->_respond($code, $r->{message}, \@flat, $body) == 0 ? 1 : 0;
+    return $self->_respond(@head, $body) == 0 ? 1 : 0;
 }
 
 sub drop_callback {
@@ -189,6 +201,26 @@ other than the body's, a body for 204 or 304, characters above 255
 (encode them first), and when the request was already answered. It
 returns 1, or 0 when the client's connection is gone (nothing to send).
 A response may be given from any callback, at any later time.
+
+=head2 respond_start(\%head)
+
+Start a streamed response: C<code>, C<message>, C<headers> as for
+C<respond> (no C<Content-Length>: the body is chunked for HTTP/1.1, and
+for an HTTP/1.0 client it runs to the close). Then C<send_chunk> and
+C<send_final_chunk>. Returns 1, or 0 when the connection is gone.
+
+=head2 send_chunk($data)
+
+The next piece of a streamed body (an empty one sends nothing). Returns
+1, or 0 when the connection is gone (stop sending then). Croaks before
+C<respond_start> or after C<send_final_chunk>.
+
+=head2 send_final_chunk([$data])
+
+The last piece (may be empty or omitted): the response is complete, and
+the connection goes on with the next request. If the request object is
+freed, or the callback dies, before it, the connection is closed (the
+client sees the body cut short).
 
 =head2 drop
 
