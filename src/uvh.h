@@ -433,6 +433,8 @@ typedef struct {
    * read error, uvh_server_stop, the loop destroyed); responding to it
    * now fails with UVH_E_CONN_CLOSED. */
   void (*on_drop)(uvh_server_t *srv, uvh_server_req_t *req, void *data);
+  /* Optional: a graceful stop is done (every connection closed). */
+  void (*on_stopped)(uvh_server_t *srv, void *data);
 } uvh_server_ops_t;
 
 /* A server with no listener yet. `ops` is copied. */
@@ -453,6 +455,13 @@ int uvh_server_listener_at(const uvh_server_t *srv, unsigned i, const char **hos
 /* Close every listener and every connection now (unanswered requests
  * get on_drop). The server takes no new work afterwards. */
 void uvh_server_stop(uvh_server_t *srv);
+/* Stop listening, close idle connections, let the requests being read or
+ * answered finish (their responses say Connection: close), then
+ * on_stopped runs (from the loop, never from this call). After `timeout`
+ * seconds (0: none), or at a second call, the rest is closed as by
+ * uvh_server_stop and on_stopped follows. UVH_E_BADARG for a bad timeout,
+ * UVH_E_CLOSED_POOL when already stopped. */
+int uvh_server_graceful_stop(uvh_server_t *srv, double timeout);
 /* Open connections (those beyond max_connections being refused too). */
 unsigned uvh_server_connection_count(const uvh_server_t *srv);
 void *uvh_server_get_data(uvh_server_t *srv);

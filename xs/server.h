@@ -17,6 +17,7 @@ typedef struct {
   SV *self;       /* the object's inner SV, not counted */
   SV *loop_rv;    /* counted */
   SV *request_cb; /* counted CODE ref, or NULL */
+  SV *stopped_cb; /* counted CODE ref for the graceful stop under way, or NULL */
 } uvx_server_t;
 
 static int uvx_sreq_mg_free(pTHX_ SV *sv, MAGIC *mg) {
@@ -126,6 +127,26 @@ static void uvx_server_check(pTHX_ uvh_server_req_t *req, int rc, const char *wh
     UVX_CROAK("Uvent::HTTP::ServerRequest->%s: out of memory", what);
 }
 
-static const uvh_server_ops_t uvx_server_ops = {uvx_server_on_request, uvx_server_on_drop};
+/* A graceful stop is done: its callback, once. */
+static void uvx_server_on_stopped(uvh_server_t *core, void *data) {
+  dTHX;
+  uvx_server_t *srv = (uvx_server_t *)data;
+  SV *cb = srv ? srv->stopped_cb : NULL;
+  if (cb == NULL)
+    return;
+  srv->stopped_cb = NULL;
+  if (PL_phase == PERL_PHASE_DESTRUCT) {
+    SvREFCNT_dec(cb);
+    return;
+  }
+  ENTER;
+  SAVETMPS;
+  sv_2mortal(cb); /* the callback may free the server (and srv) */
+  uvx_call_in_scope(aTHX_ cb, NULL, 0);
+  FREETMPS;
+  LEAVE;
+}
+
+static const uvh_server_ops_t uvx_server_ops = {uvx_server_on_request, uvx_server_on_drop, uvx_server_on_stopped};
 
 #endif

@@ -82,6 +82,17 @@ stop(uvx_server_t *srv)
     uvx_rethrow(aTHX);
 
 void
+_graceful_stop(uvx_server_t *srv, double timeout, SV *cb)
+  CODE:
+    int rc;
+    if (srv->stopped_cb == NULL)
+      srv->stopped_cb = newSVsv(cb);
+    if ((rc = uvh_server_graceful_stop(srv->core, timeout)) != 0)
+      UVX_CROAK("Uvent::HTTP::Server->graceful_stop: %s", rc == UVH_E_CLOSED_POOL ? "the server is stopped" : uvh_strerror(rc));
+    uvx_wake(aTHX);
+    uvx_rethrow(aTHX);
+
+void
 DESTROY(SV *self)
   CODE:
     uvx_server_t *srv = INT2PTR(uvx_server_t *, SvIV(SvRV(self)));
@@ -95,6 +106,8 @@ DESTROY(SV *self)
     }
     if (srv->request_cb)
       SvREFCNT_dec(srv->request_cb);
+    if (srv->stopped_cb)
+      SvREFCNT_dec(srv->stopped_cb);
     SvREFCNT_dec(srv->loop_rv);
     Safefree(srv);
 

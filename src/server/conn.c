@@ -81,6 +81,7 @@ void uvh__server_conn_close(uvh_server_conn_t *c, int notify) {
   }
   uv_close((uv_handle_t *)&c->timer, on_timer_closed);
   uvh__stream_close(&c->s, 1);
+  uvh__server_conn_gone(srv);
   /* a request handed to the owner and not answered is dropped */
   if (req && req->conn == c) {
     req->conn = NULL;
@@ -278,7 +279,8 @@ static int says_close(const char *v, size_t len) {
  * whole before the owner had it, so the parser is in a clean state.) */
 static int keeps_alive(const uvh_server_conn_t *c, const uvh_server_req_t *req, int owner_close) {
   const uvh_server_config_t *cfg = &c->srv->cfg;
-  return req->msg.keep_alive && !owner_close && !c->srv->stopped && !c->peer_eof && !c->s.peer_gone &&
+  return req->msg.keep_alive && !owner_close && !c->srv->stopped && !c->srv->draining && !c->peer_eof &&
+         !c->s.peer_gone &&
          (cfg->max_keepalive_requests == 0 || c->served < cfg->max_keepalive_requests);
 }
 

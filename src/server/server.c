@@ -44,6 +44,75 @@ void uvh__server_handle_gone(uvh_server_t *srv) {
   maybe_free(srv);
 }
 
+static void on_drain_timer_closed(uv_handle_t *h) {
+  uvh_server_t *srv = h->data;
+  free(h);
+  uvh__server_handle_gone(srv);
+}
+
+static void close_drain_timer(uvh_server_t *srv) {
+  if (srv->drain_timer) {
+    uv_close((uv_handle_t *)srv->drain_timer, on_drain_timer_closed);
+    srv->drain_timer = NULL;
+  }
+}
+
+/* graceful_stop's end: the last connection went, or its deadline came. */
+static void on_drain_timer(uv_timer_t *t) {
+  uvh_server_t *srv = t->data;
+  void (*cb)(uvh_server_t *, void *) = srv->ops.on_stopped;
+  srv->refcount++; /* held through the callbacks */
+  if (!uvh_list_empty(&srv->conns))
+    uvh_server_stop(srv); /* the deadline: the rest goes now (their drops' callbacks run) */
+  srv->draining = 0;
+  srv->stopped = 1;
+  close_drain_timer(srv);
+  if (cb)
+    cb(srv, srv->data); /* the last thing */
+  uvh_server_unref(srv);
+}
+
+void uvh__server_conn_gone(uvh_server_t *srv) {
+  if (srv->draining && uvh_list_empty(&srv->conns) && srv->drain_timer)
+    uv_timer_start(srv->drain_timer, on_drain_timer, 0, 0);
+}
+
+int uvh_server_graceful_stop(uvh_server_t *srv, double timeout) {
+  uvh_list_t *it;
+  unsigned i;
+  if (!UVH_SECONDS_OK(timeout))
+    return UVH_E_BADARG;
+  if (srv->draining) {
+    /* a second call: the rest is closed now */
+    uv_timer_start(srv->drain_timer, on_drain_timer, 0, 0);
+    return 0;
+  }
+  if (srv->stopped || srv->loop == NULL)
+    return UVH_E_CLOSED_POOL;
+  if ((srv->drain_timer = malloc(sizeof *srv->drain_timer)) == NULL)
+    return UVH_E_NOMEM;
+  uv_timer_init(uvh_loop_uv(srv->loop), srv->drain_timer);
+  srv->drain_timer->data = srv;
+  srv->handles++;
+  srv->draining = 1;
+  for (i = 0; i < srv->nlisteners; i++)
+    if (srv->listeners[i]->open && !srv->listeners[i]->l.closing)
+      uvh__listener_close(&srv->listeners[i]->l);
+  /* idle connections go now; the others once their request is answered */
+  for (it = srv->conns.next; it != &srv->conns;) {
+    uvh_server_conn_t *c = uvh_container_of(it, uvh_server_conn_t, link);
+    it = it->next;
+    if (c->state == UVH_SC_IDLE && c->pending.len == 0 && !c->resume)
+      uvh__server_conn_close(c, 1);
+  }
+  if (uvh_list_empty(&srv->conns))
+    uv_timer_start(srv->drain_timer, on_drain_timer, 0, 0);
+  else if (timeout > 0)
+    uv_timer_start(srv->drain_timer, on_drain_timer, (uint64_t)(timeout * 1000 + 0.5), 0);
+  uvh__loop_work(srv->loop);
+  return 0;
+}
+
 void uvh_server_stop(uvh_server_t *srv) {
   unsigned i;
   srv->stopped = 1;
@@ -57,10 +126,17 @@ void uvh_server_stop(uvh_server_t *srv) {
     uvh__loop_work(srv->loop);
 }
 
+/* Freeing or detaching: a graceful stop under way ends without its callback. */
+static void cancel_drain(uvh_server_t *srv) {
+  srv->draining = 0;
+  close_drain_timer(srv);
+}
+
 static void detach(uvh_loop_user_t *u) {
   uvh_server_t *srv = uvh_container_of(u, uvh_server_t, user);
   srv->refcount++; /* held through the drops' callbacks */
   uvh_server_stop(srv);
+  cancel_drain(srv);
   uvh__loop_remove_user(&srv->user);
   srv->loop = NULL;
   srv->refcount--;
@@ -111,6 +187,7 @@ void uvh_server_unref(uvh_server_t *srv) {
   srv->refcount++; /* held through the drops' callbacks */
   if (!srv->stopped)
     uvh_server_stop(srv);
+  cancel_drain(srv);
   if (srv->loop) {
     uvh__loop_remove_user(&srv->user);
     srv->loop = NULL;

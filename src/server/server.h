@@ -53,6 +53,8 @@ struct uvh_server_s {
   unsigned nconns;           /* open connections counted for max_connections */
   uvh_stream_bufs_t bufs;    /* the read buffers of every connection */
   unsigned stopped : 1;
+  unsigned draining : 1;     /* graceful_stop: no new requests, on_stopped when the last connection goes */
+  uv_timer_t *drain_timer;   /* graceful_stop's deadline and its "done" tick; freed in its close callback */
   char last_error[320];
   char date[40];             /* "Date: ...\r\n" value cache */
   long long date_at;         /* the second it is for */
@@ -125,6 +127,8 @@ void uvh__server_conn_accept(uvh_server_t *srv, uvh_server_listener_t *ls, uv_tc
 /* Close it now; an unanswered request gets on_drop when `notify`. */
 void uvh__server_conn_close(uvh_server_conn_t *c, int notify);
 /* server.c */
+/* A connection closed (it left srv->conns). */
+void uvh__server_conn_gone(uvh_server_t *srv);
 /* A connection's memory is gone. */
 void uvh__server_handle_gone(uvh_server_t *srv);
 /* "Date: <now>\r\n" */

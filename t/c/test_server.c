@@ -94,7 +94,10 @@ static void on_request(uvh_server_t *s, uvh_server_req_t *req, void *data) {
 
 static void on_drop(uvh_server_t *s, uvh_server_req_t *req, void *data) { drops_seen++; }
 
-static const uvh_server_ops_t ops = {on_request, on_drop};
+static int stopped_seen;
+static void on_stopped(uvh_server_t *s, void *data) { stopped_seen++; }
+
+static const uvh_server_ops_t ops = {on_request, on_drop, on_stopped};
 
 static void start_server(const uvh_server_config_t *cfg) {
   uvh_server_location_t loc;
@@ -419,6 +422,67 @@ static void test_connections(void) {
   stop_server();
 }
 
+static void test_graceful(void) {
+  uvh_server_config_t cfg;
+  client_t busy[3], idle, late;
+  int i, called_at_once;
+  uvh_server_config_init(&cfg);
+  start_server(&cfg);
+  stopped_seen = 0;
+  /* three requests answered 50 ms later, and a kept-alive idle connection */
+  for (i = 0; i < 3; i++)
+    client_start(&busy[i], "GET /later HTTP/1.1\r\n\r\n", 0);
+  client_start(&idle, "GET /now HTTP/1.1\r\n\r\n", 0);
+  while ((requests_seen < 4 || idle.got_len == 0) && !idle.closed && uv_run(uv, UV_RUN_ONCE))
+    ;
+  is_int(uvh_server_graceful_stop(srv, 5), 0, "graceful_stop with requests in flight");
+  called_at_once = stopped_seen;
+  client_start(&late, "GET / HTTP/1.1\r\n\r\n", 0);
+  for (i = 0; i < 3; i++)
+    run_until_closed(&busy[i]);
+  run_until_closed(&idle);
+  run_until_closed(&late);
+  while (stopped_seen == 0 && uv_run(uv, UV_RUN_ONCE))
+    ;
+  is_int(called_at_once, 0, "on_stopped never runs from the call");
+  for (i = 0; i < 3; i++)
+    ok(strstr(busy[i].got, "GET /later 0") && strstr(busy[i].got, "Connection: close\r\n") && busy[i].eof == 1,
+       "request %d in flight is answered, with Connection: close, then closed", i + 1);
+  ok(idle.eof == 1 && count(idle.got, "HTTP/1.1") == 1, "the idle kept-alive connection is closed");
+  ok(late.got_len == 0 && late.eof != 0, "a new connection is refused (no listener)");
+  is_int(stopped_seen, 1, "on_stopped once, when the last connection went");
+  is_int(uvh_server_graceful_stop(srv, 5), UVH_E_CLOSED_POOL, "a stopped server cannot stop again");
+  stop_server();
+
+  /* the deadline closes what is left: an unanswered request is dropped */
+  start_server(&cfg);
+  stopped_seen = 0;
+  client_start(&busy[0], "GET /hang HTTP/1.1\r\n\r\n", 0);
+  while (requests_seen == 0 && uv_run(uv, UV_RUN_ONCE))
+    ;
+  uvh_server_graceful_stop(srv, 0.1);
+  run_until_closed(&busy[0]);
+  while (stopped_seen == 0 && uv_run(uv, UV_RUN_ONCE))
+    ;
+  ok(drops_seen == 1 && stopped_seen == 1 && busy[0].got_len == 0,
+     "termination timeout: the hanging request is dropped, then on_stopped");
+  stop_server();
+
+  /* a second call forces it */
+  start_server(&cfg);
+  stopped_seen = 0;
+  client_start(&busy[0], "GET /hang HTTP/1.1\r\n\r\n", 0);
+  while (requests_seen == 0 && uv_run(uv, UV_RUN_ONCE))
+    ;
+  uvh_server_graceful_stop(srv, 0);
+  uvh_server_graceful_stop(srv, 0);
+  run_until_closed(&busy[0]);
+  while (stopped_seen == 0 && uv_run(uv, UV_RUN_ONCE))
+    ;
+  ok(drops_seen == 1 && stopped_seen == 1, "a second graceful_stop closes the rest at once");
+  stop_server();
+}
+
 static void test_api(void) {
   uvh_server_config_t cfg;
   uvh_server_location_t loc;
@@ -476,6 +540,7 @@ int main(void) {
   test_refusals();
   test_timeouts();
   test_connections();
+  test_graceful();
   /* a server left running is closed by the loop's destroy */
   {
     uvh_server_config_t cfg;

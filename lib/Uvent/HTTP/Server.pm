@@ -13,10 +13,10 @@ $Carp::Internal{$_}++ for qw(Uvent::HTTP::Server Uvent::HTTP::Server::Core Uvent
 
 my %DEFAULT = (
     idle_timeout => 300, read_timeout => 10, max_headers_size => 16384, max_body_size => 0,
-    max_keepalive_requests => 0, max_connections => 0,
+    max_keepalive_requests => 0, max_connections => 0, termination_timeout => 10,
 );
-my %SECONDS = map { $_ => 1 } qw(idle_timeout read_timeout);
-my @OTHER_KEYS = qw(locations request_callback);
+my %SECONDS = map { $_ => 1 } qw(idle_timeout read_timeout termination_timeout);
+my @OTHER_KEYS = qw(locations request_callback stop_callback);
 my %LOCATION_DEFAULT = (host => '127.0.0.1', port => 0, backlog => 4096, reuse_port => 0, tcp_nodelay => 1);
 my @LOCATION_OTHER = qw(path tls);
 my %TLS_KEYS = map { $_ => 1 } qw(cert_file key_file ca_file verify_client min_version);
@@ -88,8 +88,35 @@ sub new {
     my @loc = map { _location($_, $locations->[$_]) } 0 .. $#$locations;
     my $self = bless { config => \%c, locations => \@loc, loop => $loop // Uvent::Loop->default }, $class;
     $self->request_callback(delete $c{request_callback}) if defined $c{request_callback};
-    delete $c{request_callback};
+    $self->stop_callback(delete $c{stop_callback}) if defined $c{stop_callback};
+    delete @c{qw(request_callback stop_callback)};
     return $self;
+}
+
+sub stop_callback {
+    my ($self, @cb) = @_;
+    return $self->{stop_callback} unless @cb;
+    Carp::croak('Uvent::HTTP::Server->stop_callback: the callback must be a CODE reference, got ' . _what($cb[0]))
+        if defined $cb[0] && ref $cb[0] ne 'CODE';
+    return $self->{stop_callback} = $cb[0];
+}
+
+sub graceful_stop {
+    my ($self) = @_;
+    my $core = $self->{core} or return;
+    if ($self->{stopping}) {
+        $core->_graceful_stop(0, undef);    # a second call: the rest closes now
+        return;
+    }
+    $self->{stopping} = 1;
+    Scalar::Util::weaken(my $weak = $self);
+    $core->_graceful_stop($self->{config}{termination_timeout}, sub {
+        return unless $weak;
+        delete $weak->{stopping};
+        delete $weak->{core};
+        $weak->{stop_callback}->($weak) if $weak->{stop_callback};
+    });
+    return;
 }
 
 sub loop { $_[0]{loop} }
@@ -126,6 +153,7 @@ sub running { $_[0]{core} ? 1 : 0 }
 
 sub stop {
     my ($self) = @_;
+    delete $self->{stopping};
     my $core = delete $self->{core} or return;
     $core->stop;
     return;
@@ -274,7 +302,12 @@ close>. 0 = unlimited (the default).
 Open connections; a connection beyond it gets 503 and is closed. 0 =
 unlimited (the default).
 
-=item request_callback
+=item termination_timeout
+
+Seconds L</graceful_stop> waits for the requests in flight before closing
+them. 0 = no limit. Default 10.
+
+=item request_callback, stop_callback
 
 See L</CALLBACKS>.
 
@@ -295,6 +328,20 @@ Close the listeners and every connection now; unanswered requests are
 dropped (their C<drop_callback> runs) and responding to them does
 nothing. L</run> may be called again afterwards (on the same ports
 unless they were 0).
+
+=head2 graceful_stop
+
+Stop listening and close the idle keep-alive connections now; the
+requests being read or answered finish, their responses saying
+C<Connection: close>; when the last connection has closed,
+C<stop_callback> runs (from the loop, never from this call). After
+C<termination_timeout> seconds, or at a second call, the rest are closed
+as by L</stop> (their requests dropped) and C<stop_callback> follows.
+L</stop> during a graceful stop ends it at once, without the callback.
+
+=head2 stop_callback([$cb])
+
+Get or set the callback of L</graceful_stop>.
 
 =head2 listeners
 
@@ -333,6 +380,11 @@ closes after it, and the exception propagates out of C<< $loop->run >>
 (as a client callback's does); the server keeps serving when the loop
 runs again. A request whose object is freed unanswered gets a 500 the
 same way.
+
+=head2 stop_callback($server)
+
+Runs once when a L</graceful_stop> is done. If it dies, the exception
+propagates out of C<< $loop->run >>.
 
 =head1 ERRORS
 
