@@ -85,7 +85,8 @@ void uvh__server_conn_close(uvh_server_conn_t *c, int notify) {
   /* a request handed to the owner and not answered is dropped */
   if (req && req->conn == c) {
     req->conn = NULL;
-    if (!req->answered) {
+    /* one still being read was never the owner's: no on_drop for it */
+    if (req->dispatched && !req->answered) {
       req->dropped = 1;
       dropped = 1;
     }
@@ -541,6 +542,7 @@ static void dispatch(uvh_server_conn_t *c) {
   uvh_server_t *srv = c->srv;
   uvh_server_req_t *req = c->req;
   set_state(c, UVH_SC_HANDLING);
+  req->dispatched = 1;
   uvh_server_req_ref(req); /* the owner's call may close the connection */
   conn_ref(c);
   c->in_dispatch = 1;

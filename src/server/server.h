@@ -112,6 +112,7 @@ struct uvh_server_req_s {
   uvh_h1_message_t msg;
   char peer_addr[64];
   unsigned peer_port;
+  unsigned dispatched : 1;   /* the owner has it (on_request ran) */
   unsigned answered : 1;     /* a response was begun */
   unsigned complete : 1;     /* all of it was given */
   unsigned dropped : 1;

@@ -399,8 +399,20 @@ static void test_timeouts(void) {
 
 static void test_connections(void) {
   uvh_server_config_t cfg;
-  client_t first, second;
+  client_t first, second, partial;
   uvh_server_config_init(&cfg);
+  /* a request still being read when the server stops was never the owner's */
+  start_server(&cfg);
+  client_start(&partial, "POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nab", 0);
+  while (uvh_server_connection_count(srv) == 0 || partial.sent == 0)
+    if (uv_run(uv, UV_RUN_ONCE) == 0)
+      break;
+  uv_run(uv, UV_RUN_NOWAIT);
+  uvh_server_stop(srv);
+  run_until_closed(&partial);
+  is_int(drops_seen, 0, "stop: no on_drop for a request still being read");
+  stop_server();
+
   cfg.max_connections = 1;
   start_server(&cfg);
   client_start(&first, "GET /hang HTTP/1.1\r\n\r\n", 0);
