@@ -19,9 +19,11 @@ our @EXPORT_OK = qw(serve client client_start client_wait raw_exchange split_res
 
 # A server on 127.0.0.1, any port: ($server, $port). Every request is
 # logged in @$log as { method, path, version, peer_port, body }; the
-# handler answers "METHOD PATH BODYLEN" unless `handler` is given.
+# handler answers "METHOD PATH BODYLEN" unless `handler` is given;
+# `log => undef` keeps no log (a leak test).
 sub serve {
     my ($loop, %config) = @_;
+    my $keep_log = !exists $config{log} || defined $config{log};
     my $log = delete $config{log} // [];
     my $handler = delete $config{handler};
     my $server = Uvent::HTTP::Server->new({
@@ -30,7 +32,7 @@ sub serve {
         request_callback => sub {
             my ($req) = @_;
             push @$log, { method => $req->method, path => $req->path, version => $req->http_version,
-                          peer_port => $req->peer_port, body => $req->body, headers => $req->headers };
+                          peer_port => $req->peer_port, body => $req->body, headers => $req->headers } if $keep_log;
             return $handler->($req) if $handler;
             $req->respond({ code => 200, headers => [ 'Content-Type' => 'text/plain' ],
                             body => $req->method . ' ' . $req->uri . ' ' . length($req->body) });
