@@ -435,6 +435,14 @@ typedef struct {
   void (*on_drop)(uvh_server_t *srv, uvh_server_req_t *req, void *data);
   /* Optional: a graceful stop is done (every connection closed). */
   void (*on_stopped)(uvh_server_t *srv, void *data);
+  /* Optional: a request's head arrived (the route step, before its
+   * body): the owner may answer now (on_request then does not run; an
+   * unread body closes the connection after the answer) or call
+   * uvh_server_req_enable_partial. `req` is borrowed as for on_request. */
+  void (*on_head)(uvh_server_t *srv, uvh_server_req_t *req, void *data);
+  /* A piece of the body of a request with partial delivery on (instead
+   * of buffering it); on_request follows with an empty body. */
+  void (*on_body)(uvh_server_t *srv, uvh_server_req_t *req, const char *data, size_t len, void *data_);
 } uvh_server_ops_t;
 
 /* A server with no listener yet. `ops` is copied. */
@@ -522,6 +530,17 @@ void uvh_server_req_drop(uvh_server_req_t *req);
  * sent yet, and the connection closes after it (at once when a streamed
  * body is unfinished). */
 void uvh_server_req_fail(uvh_server_req_t *req);
+/* In on_head: deliver the body to on_body as it arrives instead of
+ * buffering it (max_body_size still counts it). UVH_E_BADARG after
+ * on_head. */
+int uvh_server_req_enable_partial(uvh_server_req_t *req);
+/* Stop reading the request's connection (back-pressure for a partial
+ * body; bytes already read may still come), and read again. */
+void uvh_server_req_pause(uvh_server_req_t *req);
+void uvh_server_req_resume(uvh_server_req_t *req);
+/* The owner lets go of the request: if on_request ran and the response
+ * is not complete, it fails (uvh_server_req_fail); else nothing. */
+void uvh_server_req_abandon(uvh_server_req_t *req);
 void *uvh_server_req_get_data(const uvh_server_req_t *req);
 void uvh_server_req_set_data(uvh_server_req_t *req, void *data);
 

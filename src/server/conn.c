@@ -280,7 +280,8 @@ static int says_close(const char *v, size_t len) {
  * whole before the owner had it, so the parser is in a clean state.) */
 static int keeps_alive(const uvh_server_conn_t *c, const uvh_server_req_t *req, int owner_close) {
   const uvh_server_config_t *cfg = &c->srv->cfg;
-  return req->msg.keep_alive && !owner_close && !c->srv->stopped && !c->srv->draining && !c->peer_eof &&
+  return req->msg.keep_alive && c->parser.complete && !owner_close && !c->srv->stopped && !c->srv->draining &&
+         !c->peer_eof &&
          !c->s.peer_gone &&
          (cfg->max_keepalive_requests == 0 || c->served < cfg->max_keepalive_requests);
 }
@@ -542,7 +543,7 @@ static void dispatch(uvh_server_conn_t *c) {
   uvh_server_t *srv = c->srv;
   uvh_server_req_t *req = c->req;
   set_state(c, UVH_SC_HANDLING);
-  req->dispatched = 1;
+  req->dispatched = req->requested = 1;
   uvh_server_req_ref(req); /* the owner's call may close the connection */
   conn_ref(c);
   c->in_dispatch = 1;
@@ -572,6 +573,57 @@ static void expect_continue(uvh_server_conn_t *c) {
   }
 }
 
+/* An owner's callback during the read of a request (on_head, on_body):
+ * 1 when the request is still the connection's to go on with. */
+static int call_owner(uvh_server_conn_t *c, uvh_server_req_t *req, const char *data, size_t len) {
+  uvh_server_t *srv = c->srv;
+  int going_on;
+  req->dispatched = 1;
+  uvh_server_req_ref(req); /* the owner's call may close the connection */
+  conn_ref(c);
+  c->in_dispatch = 1;
+  if (data)
+    srv->ops.on_body(srv, req, data, len, srv->data);
+  else
+    srv->ops.on_head(srv, req, srv->data);
+  if (!data)
+    req->routed = 1; /* enable_partial was for the call only */
+  c->in_dispatch = 0;
+  going_on = c->state != UVH_SC_CLOSED && c->req == req && !req->answered;
+  uvh_server_req_unref(req);
+  conn_unref(c);
+  return going_on;
+}
+
+/* What follows a feed once the head is in: the route step (on_head), the
+ * 100 Continue, a partial body's pieces. The feed's result, or 2 when
+ * the owner answered or dropped the request before its end. */
+static int after_feed(uvh_server_conn_t *c, int rc) {
+  uvh_server_req_t *req = c->req;
+  uvh_server_t *srv = c->srv;
+  if (rc < 0 || !c->parser.in_trailers)
+    return rc;
+  if (!req->routed) {
+    if (!srv->ops.on_head)
+      req->routed = 1;
+    else if (!call_owner(c, req, NULL, 0))
+      return 2; /* req may be gone */
+  }
+  if (req->partial && req->msg.body.len) {
+    size_t n = req->msg.body.len;
+    req->partial_bytes += n;
+    if (srv->cfg.max_body_size && req->partial_bytes > srv->cfg.max_body_size)
+      return UVH_E_TOO_LARGE;
+    /* the piece is the owner's during the call, then the buffer is reused */
+    req->msg.body.len = 0;
+    if (srv->ops.on_body && !call_owner(c, req, req->msg.body.data, n))
+      return 2;
+  }
+  if (rc == 0 && !c->continued)
+    expect_continue(c);
+  return rc;
+}
+
 /* Feed `data` to the current request; the rest of it (beyond a complete
  * request) joins `pending`. 1 complete, 0 wants more, < 0 refused. */
 static int feed(uvh_server_conn_t *c, const char *data, size_t len, size_t *used) {
@@ -581,9 +633,7 @@ static int feed(uvh_server_conn_t *c, const char *data, size_t len, size_t *used
   if (c->state == UVH_SC_IDLE && len)
     set_state(c, UVH_SC_READING);
   rc = uvh__parser_feed(&c->parser, data, len, used);
-  if (rc == 0 && !c->continued && c->parser.in_trailers)
-    expect_continue(c);
-  return rc;
+  return after_feed(c, rc);
 }
 
 /* Parse and dispatch what is pending, as long as responses come at once. */
@@ -595,10 +645,14 @@ static void conn_process(uvh_server_conn_t *c) {
       refuse_request(c, rc);
       return;
     }
+    if (c->state == UVH_SC_CLOSED)
+      return;
     memmove(c->pending.data, c->pending.data + used, c->pending.len - used);
     c->pending.len -= used;
     if (rc == 0)
       break;
+    if (rc == 2)
+      continue; /* answered in the route step */
     conn_ref(c);
     dispatch(c);
     if (c->state != UVH_SC_IDLE) {
@@ -607,7 +661,7 @@ static void conn_process(uvh_server_conn_t *c) {
     }
     conn_unref(c);
   }
-  if (c->state == UVH_SC_IDLE && c->read_paused && c->s.tcp) {
+  if (c->state == UVH_SC_IDLE && c->read_paused && !c->owner_paused && c->s.tcp) {
     c->read_paused = 0;
     uvh__stream_open(&c->s, c->s.tcp); /* reading again, as the stream started it */
   }
@@ -640,8 +694,15 @@ static void on_data(uvh_stream_t *s, const char *data, size_t len, size_t more) 
     refuse_request(c, rc);
     return;
   }
+  if (c->state == UVH_SC_CLOSED)
+    return;
   if (used < len && uvh_buf_append(&c->pending, data + used, len - used) != 0) {
     uvh__server_conn_close(c, 1);
+    return;
+  }
+  if (rc == 2) {
+    if (c->state == UVH_SC_IDLE)
+      conn_process(c);
     return;
   }
   if (rc == 1) {
@@ -773,4 +834,34 @@ void uvh__server_conn_accept(uvh_server_t *srv, uvh_server_listener_t *ls, uv_tc
   c->counted = 1;
   srv->nconns++;
   set_state(c, c->s.tls ? UVH_SC_READING : UVH_SC_IDLE);
+}
+
+int uvh_server_req_enable_partial(uvh_server_req_t *req) {
+  if (req->conn == NULL || req->routed)
+    return req_error(req, UVH_E_BADARG, "enable_partial is for the route step, before the body%s", "", 0);
+  req->partial = 1;
+  return 0;
+}
+
+void uvh_server_req_pause(uvh_server_req_t *req) {
+  uvh_server_conn_t *c = req->conn;
+  if (c == NULL || c->owner_paused || c->s.tcp == NULL)
+    return;
+  c->owner_paused = 1;
+  if (!c->read_paused)
+    uv_read_stop((uv_stream_t *)c->s.tcp);
+}
+
+void uvh_server_req_resume(uvh_server_req_t *req) {
+  uvh_server_conn_t *c = req->conn;
+  if (c == NULL || !c->owner_paused)
+    return;
+  c->owner_paused = 0;
+  if (!c->read_paused && c->s.tcp)
+    uvh__stream_open(&c->s, c->s.tcp); /* reading again, as the stream started it */
+}
+
+void uvh_server_req_abandon(uvh_server_req_t *req) {
+  if (req->requested && !req->complete)
+    uvh_server_req_fail(req);
 }

@@ -101,6 +101,7 @@ struct uvh_server_conn_s {
   unsigned close_after : 1;  /* the response being written is the last */
   unsigned peer_eof : 1;     /* the client closed its sending side */
   unsigned read_paused : 1;
+  unsigned owner_paused : 1; /* uvh_server_req_pause */
   unsigned continued : 1;    /* the current request's 100 Continue is decided (sent or not wanted) */
   unsigned resp_done : 1;    /* all of the response is in `out` or written */
   uvh_server_body_mode_t body_mode; /* how the response's body goes out */
@@ -112,7 +113,11 @@ struct uvh_server_req_s {
   uvh_h1_message_t msg;
   char peer_addr[64];
   unsigned peer_port;
-  unsigned dispatched : 1;   /* the owner has it (on_request ran) */
+  unsigned dispatched : 1;   /* the owner has it (on_head or on_request ran) */
+  unsigned requested : 1;    /* on_request ran */
+  unsigned routed : 1;       /* on_head has returned (or there is none) */
+  unsigned partial : 1;      /* the body goes to on_body */
+  size_t partial_bytes;      /* of the body delivered so far */
   unsigned answered : 1;     /* a response was begun */
   unsigned complete : 1;     /* all of it was given */
   unsigned dropped : 1;

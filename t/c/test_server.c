@@ -97,7 +97,28 @@ static void on_drop(uvh_server_t *s, uvh_server_req_t *req, void *data) { drops_
 static int stopped_seen;
 static void on_stopped(uvh_server_t *s, void *data) { stopped_seen++; }
 
-static const uvh_server_ops_t ops = {on_request, on_drop, on_stopped};
+static const uvh_server_ops_t ops = {on_request, on_drop, on_stopped, NULL, NULL};
+
+/* the route step: /partial streams its body, /deny is answered before its body */
+static size_t partial_bytes;
+static int partial_pieces, enable_late;
+
+static void on_head(uvh_server_t *s, uvh_server_req_t *req, void *data) {
+  size_t tlen;
+  const char *target = uvh_server_req_target(req, &tlen);
+  if (tlen >= 8 && memcmp(target, "/partial", 8) == 0)
+    uvh_server_req_enable_partial(req);
+  else if (tlen >= 5 && memcmp(target, "/deny", 5) == 0)
+    uvh_server_respond(req, 403, NULL, 0, NULL, 0, "no", 2);
+}
+
+static void on_body(uvh_server_t *s, uvh_server_req_t *req, const char *d, size_t len, void *data) {
+  partial_bytes += len;
+  partial_pieces++;
+  enable_late += uvh_server_req_enable_partial(req) == UVH_E_BADARG;
+}
+
+static const uvh_server_ops_t route_ops = {on_request, on_drop, on_stopped, on_head, on_body};
 
 static void start_server(const uvh_server_config_t *cfg) {
   uvh_server_location_t loc;
@@ -495,6 +516,61 @@ static void test_graceful(void) {
   stop_server();
 }
 
+static void test_partial(void) {
+  uvh_server_config_t cfg;
+  uvh_server_location_t loc;
+  const char *host;
+  int tls;
+  client_t *c;
+  static client_t slow;
+  static char big[300000];
+  char want[64];
+  uvh_server_config_init(&cfg);
+  cfg.max_body_size = 200000;
+  uvh_server_location_init(&loc);
+  uvh_server_new(loop, &cfg, &route_ops, NULL, &srv);
+  uvh_server_listen(srv, &loc);
+  uvh_server_listener_at(srv, 0, &host, &port, &tls);
+  requests_seen = drops_seen = 0;
+
+  /* a body in pieces (the head first, the rest 100 ms later) */
+  partial_bytes = 0;
+  partial_pieces = enable_late = 0;
+  client_start(&slow, "POST /partial HTTP/1.1\r\nContent-Length: 10\r\nConnection: close\r\n\r\n0123456789", 70);
+  run_until_closed(&slow);
+  ok(partial_bytes == 10 && partial_pieces >= 2, "enable_partial: the body comes to on_body in pieces (%d)", partial_pieces);
+  ok(strstr(slow.got, "POST /partial 0") != NULL, "then on_request, with an empty body");
+  ok(enable_late > 0, "enable_partial after the route step is refused");
+
+  /* max_body_size counts a partial body too (chunked: not declared) */
+  memset(big, 'z', sizeof big);
+  {
+    int n = snprintf(big, 120, "POST /partial HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n", 250000);
+    big[n] = 'z'; /* over snprintf's NUL */
+    big[n + 250000] = '\0';
+  }
+  partial_bytes = 0;
+  c = talk(big);
+  ok(strncmp(c->got, "HTTP/1.1 413", 12) == 0 && partial_bytes <= 200000,
+     "a partial body over max_body_size: 413 (after %zu bytes)", partial_bytes);
+
+  /* answered in the route step, before the body */
+  requests_seen = 0;
+  client_start(&slow, "POST /deny HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /after HTTP/1.1\r\n\r\n", 42);
+  run_until_closed(&slow);
+  ok(strncmp(slow.got, "HTTP/1.1 403", 12) == 0 && count(slow.got, "HTTP/1.1") == 1 && slow.eof == 1,
+     "answered in the route step before the body came: 403, and the connection closes after it");
+  ok(strstr(slow.got, "Connection: close\r\n") != NULL, "saying so");
+  is_int(requests_seen, 0, "on_request does not run for it");
+  c = talk("POST /deny HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /after HTTP/1.1\r\nConnection: close\r\n\r\n");
+  ok(strncmp(c->got, "HTTP/1.1 403", 12) == 0 && strstr(c->got, "GET /after 0"),
+     "answered in the route step with the body already read: kept alive for the next request");
+  snprintf(want, sizeof want, "GET /plain 0");
+  c = talk("GET /plain HTTP/1.1\r\nConnection: close\r\n\r\n");
+  ok(strstr(c->got, want) != NULL, "other requests pass the route step to on_request");
+  stop_server();
+}
+
 static void test_api(void) {
   uvh_server_config_t cfg;
   uvh_server_location_t loc;
@@ -553,6 +629,7 @@ int main(void) {
   test_timeouts();
   test_connections();
   test_graceful();
+  test_partial();
   /* a server left running is closed by the loop's destroy */
   {
     uvh_server_config_t cfg;

@@ -5,7 +5,9 @@
  *
  * Input layout: byte 0 = flags (bit 0: answers come later, from a timer;
  * bit 1: small limits; bit 2: streamed answers; bit 3: every other
- * request unanswered, so the close drops it), byte 1 = seed for the split
+ * request unanswered, so the close drops it; bit 4: the route step
+ * enables partial bodies; bit 5: it answers every third request; bit 6:
+ * each body piece pauses and resumes reading), byte 1 = seed for the split
  * points, the rest = client bytes. Checks: no crash or sanitizer report,
  * the connection always ends (no state waits forever once the client has
  * closed), every request reaches the owner whole and exactly once is
@@ -17,7 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int flags, requests, answered, dropped;
+static int flags, requests, seen, answered, dropped; /* seen: requests the owner got, at its head or whole */
 static uv_loop_t *uv;
 
 typedef struct {
@@ -54,6 +56,8 @@ static void on_request(uvh_server_t *s, uvh_server_req_t *req, void *data) {
   size_t tlen, i, n = uvh_server_req_header_count(req);
   const char *target = uvh_server_req_target(req, &tlen);
   requests++;
+  if (!(flags & 48))
+    seen++;
   assert(tlen > 0 && uvh_server_req_active(req));
   assert(uvh_server_req_http_minor(req) <= 1);
   for (i = 0; i < tlen; i++)
@@ -91,7 +95,25 @@ static void on_drop(uvh_server_t *s, uvh_server_req_t *req, void *data) {
   }
 }
 
-static const uvh_server_ops_t ops = {on_request, on_drop, NULL};
+static size_t partial_bytes;
+
+static void on_head(uvh_server_t *s, uvh_server_req_t *req, void *data) {
+  seen++;
+  if (flags & 16)
+    uvh_server_req_enable_partial(req);
+  if ((flags & 32) && seen % 3 == 0)
+    answer(req); /* on_request does not run for it */
+}
+
+static void on_body(uvh_server_t *s, uvh_server_req_t *req, const char *d, size_t len, void *data) {
+  assert(len > 0);
+  partial_bytes += len;
+  if (flags & 64)
+    uvh_server_req_pause(req), uvh_server_req_resume(req);
+}
+
+static const uvh_server_ops_t ops = {on_request, on_drop, NULL, NULL, NULL};
+static const uvh_server_ops_t route_ops = {on_request, on_drop, NULL, on_head, on_body};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uvh_loop_t *loop;
@@ -107,7 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   flags = data[0];
   seed = data[1] | 1u;
-  requests = answered = dropped = 0;
+  requests = seen = answered = dropped = 0;
   uvh_loop_new(&loop);
   uv = uvh_loop_uv(loop);
   uvh_server_config_init(&cfg);
@@ -116,7 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cfg.max_body_size = 32;
     cfg.max_keepalive_requests = 3;
   }
-  assert(uvh_server_new(loop, &cfg, &ops, NULL, &srv) == 0);
+  assert(uvh_server_new(loop, &cfg, (flags & 48) ? &route_ops : &ops, NULL, &srv) == 0);
   memset(&ls, 0, sizeof ls);
   ls.srv = srv;
   ls.tcp_nodelay = 1;
@@ -147,8 +169,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uv_run(uv, UV_RUN_NOWAIT);
   }
   assert(uvh_server_connection_count(srv) == 0);
-  assert(spins < 2000 || (flags & 8) || !requests || dropped); /* only an unanswered request waits */
-  assert(answered + dropped <= requests);
+  assert(spins < 2000 || (flags & 8) || !seen || dropped); /* only an unanswered request waits */
+  assert(answered + dropped <= seen && requests <= seen);
   uvh_server_unref(srv);
   assert(uvh_loop_destroy(loop) == 0);
   close(sv[1]);
