@@ -17,6 +17,8 @@ typedef struct {
   SV *self;       /* the object's inner SV, not counted */
   SV *loop_rv;    /* counted */
   SV *request_cb; /* counted CODE ref, or NULL */
+  SV *route_cb;   /* counted CODE ref, or NULL */
+  SV *partial_cb; /* counted CODE ref, or NULL */
   SV *stopped_cb; /* counted CODE ref for the graceful stop under way, or NULL */
 } uvx_server_t;
 
@@ -26,9 +28,10 @@ static int uvx_sreq_mg_free(pTHX_ SV *sv, MAGIC *mg) {
     return 0;
   mg->mg_ptr = NULL;
   uvh_server_req_set_data(req, NULL);
-  /* nobody can answer it any more: the server does (500, and the close) */
-  if (PL_phase != PERL_PHASE_DESTRUCT && uvh_server_req_active(req))
-    uvh_server_req_fail(req);
+  /* nobody can answer it any more: the server does (500, and the close),
+   * unless it is only past its route step (request_callback comes) */
+  if (PL_phase != PERL_PHASE_DESTRUCT)
+    uvh_server_req_abandon(req);
   uvh_server_req_unref(req);
   return 0;
 }
@@ -75,6 +78,39 @@ static void uvx_server_on_request(uvh_server_t *core, uvh_server_req_t *req, voi
   SAVETMPS;
   obj = sv_2mortal(uvx_sreq_obj(aTHX_ req));
   if (uvx_call_in_scope(aTHX_ srv->request_cb, &obj, 1))
+    uvh_server_req_fail(req);
+  FREETMPS;
+  LEAVE;
+}
+
+/* The route step: route_callback($request), when set. */
+static void uvx_server_on_head(uvh_server_t *core, uvh_server_req_t *req, void *data) {
+  dTHX;
+  uvx_server_t *srv = (uvx_server_t *)data;
+  SV *obj;
+  if (PL_phase == PERL_PHASE_DESTRUCT || srv == NULL || srv->route_cb == NULL)
+    return;
+  ENTER;
+  SAVETMPS;
+  obj = sv_2mortal(uvx_sreq_obj(aTHX_ req));
+  if (uvx_call_in_scope(aTHX_ srv->route_cb, &obj, 1))
+    uvh_server_req_fail(req);
+  FREETMPS;
+  LEAVE;
+}
+
+/* A piece of a partial body: partial_callback($request, $chunk). */
+static void uvx_server_on_body(uvh_server_t *core, uvh_server_req_t *req, const char *d, size_t len, void *data) {
+  dTHX;
+  uvx_server_t *srv = (uvx_server_t *)data;
+  SV *args[2];
+  if (PL_phase == PERL_PHASE_DESTRUCT || srv == NULL || srv->partial_cb == NULL)
+    return;
+  ENTER;
+  SAVETMPS;
+  args[0] = sv_2mortal(uvx_sreq_obj(aTHX_ req));
+  args[1] = sv_2mortal(newSVpvn(d, len));
+  if (uvx_call_in_scope(aTHX_ srv->partial_cb, args, 2))
     uvh_server_req_fail(req);
   FREETMPS;
   LEAVE;
@@ -147,6 +183,7 @@ static void uvx_server_on_stopped(uvh_server_t *core, void *data) {
   LEAVE;
 }
 
-static const uvh_server_ops_t uvx_server_ops = {uvx_server_on_request, uvx_server_on_drop, uvx_server_on_stopped};
+static const uvh_server_ops_t uvx_server_ops = {uvx_server_on_request, uvx_server_on_drop, uvx_server_on_stopped,
+                                                uvx_server_on_head, uvx_server_on_body};
 
 #endif

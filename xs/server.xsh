@@ -27,10 +27,14 @@ _new(const char *klass, SV *loop_rv, double idle_timeout, double read_timeout, U
 
 void
 _set_request_callback(uvx_server_t *srv, SV *cb)
+  ALIAS:
+    _set_route_callback = 1
+    _set_partial_callback = 2
   CODE:
-    if (srv->request_cb)
-      SvREFCNT_dec(srv->request_cb);
-    srv->request_cb = SvOK(cb) ? newSVsv(cb) : NULL;
+    SV **slot = ix == 0 ? &srv->request_cb : ix == 1 ? &srv->route_cb : &srv->partial_cb;
+    if (*slot)
+      SvREFCNT_dec(*slot);
+    *slot = SvOK(cb) ? newSVsv(cb) : NULL;
 
 void
 _listen(uvx_server_t *srv, const char *host, UV port, int backlog, int reuse_port, int tcp_nodelay, SV *cert_file, SV *key_file, SV *ca_file, int verify_client, int min_version)
@@ -106,6 +110,10 @@ DESTROY(SV *self)
     }
     if (srv->request_cb)
       SvREFCNT_dec(srv->request_cb);
+    if (srv->route_cb)
+      SvREFCNT_dec(srv->route_cb);
+    if (srv->partial_cb)
+      SvREFCNT_dec(srv->partial_cb);
     if (srv->stopped_cb)
       SvREFCNT_dec(srv->stopped_cb);
     SvREFCNT_dec(srv->loop_rv);
@@ -258,9 +266,25 @@ send_chunk(SV *obj, SV *data = &PL_sv_undef)
 
 void
 drop(SV *obj)
+  ALIAS:
+    pause = 1
+    resume = 2
   CODE:
-    uvh_server_req_drop(uvx_sreq(aTHX_ obj));
+    uvh_server_req_t *req = uvx_sreq(aTHX_ obj);
+    if (ix == 0)
+      uvh_server_req_drop(req);
+    else if (ix == 1)
+      uvh_server_req_pause(req);
+    else
+      uvh_server_req_resume(req);
     uvx_wake(aTHX);
+
+void
+enable_partial(SV *obj)
+  CODE:
+    uvh_server_req_t *req = uvx_sreq(aTHX_ obj);
+    if (uvh_server_req_enable_partial(req) != 0)
+      UVX_CROAK("Uvent::HTTP::ServerRequest->enable_partial: %s (call it from route_callback)", uvh_server_req_last_error(req));
 
 void
 _set_drop_callback(SV *obj, SV *cb)

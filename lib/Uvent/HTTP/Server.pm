@@ -16,7 +16,7 @@ my %DEFAULT = (
     max_keepalive_requests => 0, max_connections => 0, termination_timeout => 10,
 );
 my %SECONDS = map { $_ => 1 } qw(idle_timeout read_timeout termination_timeout);
-my @OTHER_KEYS = qw(locations request_callback stop_callback);
+my @OTHER_KEYS = qw(locations request_callback stop_callback route_callback partial_callback);
 my %LOCATION_DEFAULT = (host => '127.0.0.1', port => 0, backlog => 4096, reuse_port => 0, tcp_nodelay => 1);
 my @LOCATION_OTHER = qw(path tls);
 my %TLS_KEYS = map { $_ => 1 } qw(cert_file key_file ca_file verify_client min_version);
@@ -89,8 +89,23 @@ sub new {
     my $self = bless { config => \%c, locations => \@loc, loop => $loop // Uvent::Loop->default }, $class;
     $self->request_callback(delete $c{request_callback}) if defined $c{request_callback};
     $self->stop_callback(delete $c{stop_callback}) if defined $c{stop_callback};
-    delete @c{qw(request_callback stop_callback)};
+    $self->route_callback(delete $c{route_callback}) if defined $c{route_callback};
+    $self->partial_callback(delete $c{partial_callback}) if defined $c{partial_callback};
+    delete @c{qw(request_callback stop_callback route_callback partial_callback)};
     return $self;
+}
+
+for my $name (qw(route_callback partial_callback)) {
+    no strict 'refs';
+    *$name = sub {
+        my ($self, @cb) = @_;
+        return $self->{$name} unless @cb;
+        Carp::croak("Uvent::HTTP::Server->$name: the callback must be a CODE reference, got " . _what($cb[0]))
+            if defined $cb[0] && ref $cb[0] ne 'CODE';
+        $self->{$name} = $cb[0];
+        $self->{core}->${\"_set_$name"}($cb[0]) if $self->{core};
+        return $cb[0];
+    };
 }
 
 sub stop_callback {
@@ -139,6 +154,8 @@ sub run {
     my $core = Uvent::HTTP::Server::Core->_new($self->{loop}, @$c{qw(idle_timeout read_timeout max_headers_size
         max_body_size max_keepalive_requests max_connections)});
     $core->_set_request_callback($self->{request_callback});
+    $core->_set_route_callback($self->{route_callback});
+    $core->_set_partial_callback($self->{partial_callback});
     for my $l (@{ $self->{locations} }) {
         my $tls = $l->{tls} // {};
         # a failure croaks; the core (with the listeners made so far) goes with it
@@ -307,7 +324,7 @@ unlimited (the default).
 Seconds L</graceful_stop> waits for the requests in flight before closing
 them. 0 = no limit. Default 10.
 
-=item request_callback, stop_callback
+=item request_callback, route_callback, partial_callback, stop_callback
 
 See L</CALLBACKS>.
 
@@ -342,6 +359,12 @@ L</stop> during a graceful stop ends it at once, without the callback.
 =head2 stop_callback([$cb])
 
 Get or set the callback of L</graceful_stop>.
+
+=head2 route_callback([$cb])
+
+=head2 partial_callback([$cb])
+
+Get or set those callbacks (see L</CALLBACKS>).
 
 =head2 listeners
 
@@ -380,6 +403,24 @@ closes after it, and the exception propagates out of C<< $loop->run >>
 (as a client callback's does); the server keeps serving when the loop
 runs again. A request whose object is freed unanswered gets a 500 the
 same way.
+
+=head2 route_callback($request)
+
+Optional; runs when a request's head has arrived, before its body. It
+may answer at once (C<request_callback> then does not run for it; if the
+body was not read yet, the connection closes after the answer), or call
+C<< $request->enable_partial >> to have the body delivered to
+C<partial_callback> as it arrives instead of buffered. A request object
+dropped here is not answered for you: C<request_callback> follows. If it
+dies, the client gets a 500 and the connection closes.
+
+=head2 partial_callback($request, $chunk)
+
+With C<enable_partial>: each piece of the body as it arrives
+(C<max_body_size> still counts them); C<request_callback> follows with an
+empty body. C<< $request->pause >> and C<< ->resume >> stop and restart
+reading the connection (pieces already read may still come). If it dies,
+the client gets a 500 and the connection closes.
 
 =head2 stop_callback($server)
 

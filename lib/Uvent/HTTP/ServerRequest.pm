@@ -226,6 +226,19 @@ client sees the body cut short).
 
 Close the connection now, without an answer.
 
+=head2 enable_partial
+
+In C<route_callback>: deliver the body to the server's
+C<partial_callback> piece by piece instead of buffering it. Croaks
+elsewhere.
+
+=head2 pause
+
+=head2 resume
+
+Stop reading the request's connection (back-pressure for a partial body;
+pieces already read may still arrive), and start again.
+
 =head2 is_active
 
 True while the request waits for its response on an open connection.
