@@ -75,6 +75,7 @@ void uvh__server_conn_close(uvh_server_conn_t *c, int notify) {
     return;
   c->state = UVH_SC_CLOSED;
   uvh_list_remove(&c->link);
+  srv->nopen--;
   if (c->counted) {
     srv->nconns--;
     c->counted = 0;
@@ -804,6 +805,7 @@ void uvh__server_conn_accept(uvh_server_t *srv, uvh_server_listener_t *ls, uv_tc
   srv->handles++;
   uvh_list_init(&c->link);
   uvh_list_push_back(&srv->conns, &c->link);
+  srv->nopen++;
   uvh_buf_init(&c->pending);
   uvh_buf_init(&c->out);
   uvh_buf_init(&c->wbuf);

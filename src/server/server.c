@@ -197,13 +197,7 @@ void uvh_server_unref(uvh_server_t *srv) {
 }
 
 const char *uvh_server_last_error(const uvh_server_t *srv) { return srv->last_error; }
-unsigned uvh_server_connection_count(const uvh_server_t *srv) {
-  unsigned n = 0;
-  const uvh_list_t *it;
-  for (it = srv->conns.next; it != &srv->conns; it = it->next)
-    n++;
-  return n;
-}
+unsigned uvh_server_connection_count(const uvh_server_t *srv) { return srv->nopen; }
 void *uvh_server_get_data(uvh_server_t *srv) { return srv->data; }
 
 /* -------------------------------------------------------------- listeners */

@@ -51,6 +51,7 @@ struct uvh_server_s {
   unsigned handles;          /* listeners open and connections not yet freed: memory waits for 0 */
   uvh_list_t conns;          /* uvh_server_conn_t.link, open ones */
   unsigned nconns;           /* open connections counted for max_connections */
+  unsigned nopen;            /* open connections, refused ones included (the length of conns) */
   uvh_stream_bufs_t bufs;    /* the read buffers of every connection */
   unsigned stopped : 1;
   unsigned draining : 1;     /* graceful_stop: no new requests, on_stopped when the last connection goes */
