@@ -452,4 +452,164 @@ unsigned uvh_conn_requests_served(const uvh_conn_t *conn);
 void *uvh_conn_get_data(uvh_conn_t *conn);
 void uvh_conn_set_data(uvh_conn_t *conn, void *data);
 
+/* ---- server ---- */
+/* An HTTP/1.1 server on the loop: listeners (uvh_server_listen), each
+ * accepted connection read, parsed (llhttp strict, one request at a time:
+ * pipelined requests are answered in order) and each complete request
+ * (head and body) handed to the owner's on_request. The owner answers
+ * with uvh_server_respond, at once or later (from any callback); the
+ * server adds Date, Content-Length and Connection, keeps the connection
+ * alive by the HTTP/1.1 and 1.0 rules, and answers bad requests itself
+ * (400, 408, 413, 431, 501, 505; 503 beyond max_connections), closing
+ * the connection after each of those. */
+typedef struct uvh_server_s uvh_server_t;
+typedef struct uvh_server_req_s uvh_server_req_t;
+
+typedef struct {
+  double idle_timeout;       /* seconds a connection may wait for a request's first byte; 0 = forever. Default 300 */
+  double read_timeout;       /* seconds from a request's first byte (or a TLS handshake's) until it is all read,
+                                else 408; 0 = no limit. Default 10 */
+  size_t max_headers_size;   /* a request's head; beyond it 431. 0 = no limit. Default 16384 */
+  size_t max_body_size;      /* a request's body; beyond it 413 (before reading it, when declared). 0 = no limit (default) */
+  unsigned max_keepalive_requests; /* requests per connection, the last answered with Connection: close; 0 = unlimited */
+  unsigned max_connections;  /* open connections; beyond it 503 and a close. 0 = unlimited (default) */
+} uvh_server_config_t;
+
+void uvh_server_config_init(uvh_server_config_t *cfg);
+
+/* Where to listen. TLS when cert_file is set. Strings are read by
+ * uvh_server_listen only. */
+typedef struct {
+  const char *host;          /* IPv4 or IPv6 literal */
+  unsigned port;             /* 0 = any free port (uvh_server_listener_port tells which) */
+  int backlog;               /* default 4096 */
+  int reuse_port;            /* SO_REUSEPORT, default 0 */
+  int tcp_nodelay;           /* default 1 */
+  const char *cert_file, *key_file; /* PEM chain and its key (key_file NULL: in cert_file) */
+  const char *ca_file;       /* PEM CAs a client certificate must chain to */
+  int verify_client;         /* 0 none (default), 1 optional, 2 require (needs ca_file) */
+  int min_version;           /* 12 (default) or 13 */
+} uvh_server_location_t;
+
+void uvh_server_location_init(uvh_server_location_t *loc);
+
+typedef struct {
+  /* A whole request arrived. `req` is borrowed: uvh_server_req_ref it to
+   * answer after the callback returns. */
+  void (*on_request)(uvh_server_t *srv, uvh_server_req_t *req, void *data);
+  /* Optional: an unanswered request's connection went away (a reset, a
+   * read error, uvh_server_stop, the loop destroyed); responding to it
+   * now fails with UVH_E_CONN_CLOSED. */
+  void (*on_drop)(uvh_server_t *srv, uvh_server_req_t *req, void *data);
+  /* Optional: a graceful stop is done (every connection closed). */
+  void (*on_stopped)(uvh_server_t *srv, void *data);
+  /* Optional: a request's head arrived (the route step, before its
+   * body): the owner may answer now (on_request then does not run; an
+   * unread body closes the connection after the answer) or call
+   * uvh_server_req_enable_partial. `req` is borrowed as for on_request. */
+  void (*on_head)(uvh_server_t *srv, uvh_server_req_t *req, void *data);
+  /* A piece of the body of a request with partial delivery on (instead
+   * of buffering it); on_request follows with an empty body. */
+  void (*on_body)(uvh_server_t *srv, uvh_server_req_t *req, const char *data, size_t len, void *data_);
+} uvh_server_ops_t;
+
+/* A server with no listener yet. `ops` is copied. */
+int uvh_server_new(uvh_loop_t *loop, const uvh_server_config_t *cfg, const uvh_server_ops_t *ops, void *data,
+                   uvh_server_t **out);
+void uvh_server_ref(uvh_server_t *srv);
+/* Dropping the last reference stops the server (uvh_server_stop). */
+void uvh_server_unref(uvh_server_t *srv);
+/* Listen on `loc` now. 0, or UVH_E_BADARG / UVH_E_TLS_CONFIG with
+ * uvh_server_last_error() naming the address or the file and the reason
+ * (a port in use, a bad address, unusable certificates). */
+int uvh_server_listen(uvh_server_t *srv, const uvh_server_location_t *loc);
+const char *uvh_server_last_error(const uvh_server_t *srv);
+unsigned uvh_server_listener_count(const uvh_server_t *srv);
+/* The i-th listener's address and port (the port chosen for 0), and
+ * whether it runs TLS. UVH_E_BADARG for no such listener. */
+int uvh_server_listener_at(const uvh_server_t *srv, unsigned i, const char **host, unsigned *port, int *tls);
+/* Close every listener and every connection now (unanswered requests
+ * get on_drop). The server takes no new work afterwards. */
+void uvh_server_stop(uvh_server_t *srv);
+/* Stop listening, close idle connections, let the requests being read or
+ * answered finish (their responses say Connection: close), then
+ * on_stopped runs (from the loop, never from this call). After `timeout`
+ * seconds (0: none), or at a second call, the rest is closed as by
+ * uvh_server_stop and on_stopped follows. UVH_E_BADARG for a bad timeout,
+ * UVH_E_CLOSED_POOL when already stopped. */
+int uvh_server_graceful_stop(uvh_server_t *srv, double timeout);
+/* Open connections (those beyond max_connections being refused too). */
+unsigned uvh_server_connection_count(const uvh_server_t *srv);
+void *uvh_server_get_data(uvh_server_t *srv);
+
+/* ---- server request ---- */
+typedef struct {
+  const char *name, *value;
+  size_t name_len, value_len;
+} uvh_server_header_t;
+
+void uvh_server_req_ref(uvh_server_req_t *req);
+void uvh_server_req_unref(uvh_server_req_t *req);
+const char *uvh_server_req_method(const uvh_server_req_t *req);
+/* The request target as sent ("/path?query"), not NUL-terminated. */
+const char *uvh_server_req_target(const uvh_server_req_t *req, size_t *len);
+/* 0 for HTTP/1.0, 1 for HTTP/1.1 */
+int uvh_server_req_http_minor(const uvh_server_req_t *req);
+size_t uvh_server_req_header_count(const uvh_server_req_t *req);
+/* The i-th header line in wire order (trailers of a chunked body after
+ * the headers); not NUL-terminated. */
+void uvh_server_req_header_at(const uvh_server_req_t *req, size_t i, const char **name, size_t *name_len,
+                              const char **value, size_t *value_len);
+/* First header named `name` (any case), or NULL. */
+const char *uvh_server_req_header(const uvh_server_req_t *req, const char *name, size_t *value_len);
+const char *uvh_server_req_body(const uvh_server_req_t *req, size_t *len);
+/* The client's address (an IP literal) and port. */
+const char *uvh_server_req_peer_address(const uvh_server_req_t *req);
+unsigned uvh_server_req_peer_port(const uvh_server_req_t *req);
+int uvh_server_req_is_secure(const uvh_server_req_t *req);
+/* The verified client certificate's subject and issuer (RFC 2253 text):
+ * 1, or 0 when the client presented none (both then ""). */
+int uvh_server_req_client_certificate(const uvh_server_req_t *req, const char **subject, const char **issuer);
+/* Still waiting for (the rest of) its response on an open connection? */
+int uvh_server_req_active(const uvh_server_req_t *req);
+/* Answer: status 100..999 except 1xx, reason (NULL: the standard one),
+ * headers (the server refuses Transfer-Encoding, checks a
+ * Content-Length against the body, adds Date unless given, drops
+ * Connection and adds its own; "Connection: close" among them closes the
+ * connection after), body (copied; none is sent for HEAD, 204 and 304).
+ * 0, UVH_E_BUSY (already answered), UVH_E_CONN_CLOSED (dropped: the
+ * connection is gone), UVH_E_BADHEADER / UVH_E_BADARG (nothing sent)
+ * with uvh_server_req_last_error() naming the problem, UVH_E_NOMEM. */
+int uvh_server_respond(uvh_server_req_t *req, int status, const char *reason, size_t reason_len,
+                       const uvh_server_header_t *headers, size_t nheaders, const char *body, size_t body_len);
+/* A streamed response: the head now (Transfer-Encoding: chunked for
+ * HTTP/1.1; for 1.0 the body runs to the close), then pieces of the body,
+ * the last with send_final_chunk (data may be empty). Errors as for
+ * uvh_server_respond; a piece before the start or after the last is
+ * UVH_E_BADARG. A Content-Length among the headers is UVH_E_BADHEADER. */
+int uvh_server_respond_start(uvh_server_req_t *req, int status, const char *reason, size_t reason_len,
+                             const uvh_server_header_t *headers, size_t nheaders);
+int uvh_server_send_chunk(uvh_server_req_t *req, const char *data, size_t len);
+int uvh_server_send_final_chunk(uvh_server_req_t *req, const char *data, size_t len);
+const char *uvh_server_req_last_error(const uvh_server_req_t *req);
+/* Close the request's connection now, without a response (no on_drop). */
+void uvh_server_req_drop(uvh_server_req_t *req);
+/* The owner failed to answer (its callback died): a 500 if nothing was
+ * sent yet, and the connection closes after it (at once when a streamed
+ * body is unfinished). */
+void uvh_server_req_fail(uvh_server_req_t *req);
+/* In on_head: deliver the body to on_body as it arrives instead of
+ * buffering it (max_body_size still counts it). UVH_E_BADARG after
+ * on_head. */
+int uvh_server_req_enable_partial(uvh_server_req_t *req);
+/* Stop reading the request's connection (back-pressure for a partial
+ * body; bytes already read may still come), and read again. */
+void uvh_server_req_pause(uvh_server_req_t *req);
+void uvh_server_req_resume(uvh_server_req_t *req);
+/* The owner lets go of the request: if on_request ran and the response
+ * is not complete, it fails (uvh_server_req_fail); else nothing. */
+void uvh_server_req_abandon(uvh_server_req_t *req);
+void *uvh_server_req_get_data(const uvh_server_req_t *req);
+void uvh_server_req_set_data(uvh_server_req_t *req, void *data);
+
 #endif

@@ -48,6 +48,8 @@ my %may_use = (
     loop => [qw(base loop uvh)],
     net  => [qw(base net uvh)],
     http => [qw(base http)],
+    # the server: beside client/, never using it
+    server => [qw(base loop net http server uvh)],
 );
 
 # The forbidden includes among lines of $file: a quoted header of a

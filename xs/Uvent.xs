@@ -5,6 +5,7 @@
 #include "glue.h"
 #include "callbacks.h"
 #include "request.h"
+#include "server.h"
 #include "base/url.h" /* the redirect step resolves Location with the core's URL code */
 
 MODULE = Uvent    PACKAGE = Uvent
@@ -100,3 +101,5 @@ INCLUDE: request.xsh
 INCLUDE: response.xsh
 
 INCLUDE: client.xsh
+
+INCLUDE: server.xsh

@@ -140,7 +140,7 @@ static void uvx_rethrow(pTHX) {
 /* The one trampoline: call `cb` with `args` under G_EVAL, keep $@ intact,
  * store an exception for the XSUB that entered C to rethrow. This one runs
  * in the caller's ENTER/SAVETMPS scope, whose FREETMPS frees what the
- * callback left; uvx_call opens its own. */
+ * callback left; uvx_call opens its own. 1 when the callback died. */
 static int uvx_call_in_scope(pTHX_ SV *cb, SV **args, int nargs) {
   dSP;
   int i, died = 0;

@@ -2,6 +2,8 @@
 #include "net/listen.h"
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/socket.h>
 
 static void on_accepted_closed(uv_handle_t *h) { free(h); }
 
@@ -34,17 +36,27 @@ static void on_listener_closed(uv_handle_t *h) {
 
 int uvh__listen(uvh_listener_t *l, uv_loop_t *uv, const char *host, uint16_t port, int backlog,
                 const uvh_listener_ops_t *ops) {
+  return uvh__listen_ex(l, uv, host, port, backlog, 0, ops);
+}
+
+int uvh__listen_ex(uvh_listener_t *l, uv_loop_t *uv, const char *host, uint16_t port, int backlog,
+                   int reuse_port, const uvh_listener_ops_t *ops) {
   struct sockaddr_storage ss;
-  int rc;
+  int rc, one = 1;
+  uv_os_fd_t fd;
   memset(l, 0, sizeof *l);
   l->ops = ops;
   if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0 &&
       (rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss)) != 0)
     return rc;
-  if ((rc = uv_tcp_init(uv, &l->tcp)) < 0)
+  /* with the socket made now (not at the bind), its options can be set first */
+  if ((rc = uv_tcp_init_ex(uv, &l->tcp, ss.ss_family)) < 0)
     return rc;
   l->tcp.data = l;
-  if ((rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0)) < 0 ||
+  if (reuse_port && uv_fileno((uv_handle_t *)&l->tcp, &fd) == 0 &&
+      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+    rc = uv_translate_sys_error(errno);
+  if (rc < 0 || (rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0)) < 0 ||
       (rc = uv_listen((uv_stream_t *)&l->tcp, backlog, on_connection)) < 0) {
     /* the handle exists: it closes from the loop, and on_closed says when */
     l->closing = 1;

@@ -33,6 +33,10 @@ struct uvh_listener_s {
  * follows, as after uvh__listener_close. */
 int uvh__listen(uvh_listener_t *l, uv_loop_t *uv, const char *host, uint16_t port, int backlog,
                 const uvh_listener_ops_t *ops);
+/* The same with SO_REUSEPORT set before the bind when reuse_port (other
+ * processes may then listen on the same address and port). */
+int uvh__listen_ex(uvh_listener_t *l, uv_loop_t *uv, const char *host, uint16_t port, int backlog,
+                   int reuse_port, const uvh_listener_ops_t *ops);
 /* The port it listens on, or 0. */
 uint16_t uvh__listener_port(const uvh_listener_t *l);
 /* Stop listening; on_closed follows from the loop. */

@@ -607,3 +607,27 @@ size_t uvh__tls_take_out(uvh_tls_t *t, char *buf, size_t len) {
   int n = BIO_read(t->wbio, buf, (int)len);
   return n > 0 ? (size_t)n : 0;
 }
+
+static void name_text(X509_NAME *name, char *out, size_t len) {
+  BIO *b = BIO_new(BIO_s_mem());
+  int n;
+  out[0] = '\0';
+  if (b == NULL)
+    return;
+  X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253);
+  n = BIO_read(b, out, (int)len - 1);
+  out[n > 0 ? n : 0] = '\0';
+  BIO_free(b);
+}
+
+int uvh__tls_peer_names(uvh_tls_t *t, char *subject, size_t subject_len, char *issuer, size_t issuer_len) {
+  X509 *cert;
+  subject[0] = issuer[0] = '\0';
+  if (t->ssl == NULL || !t->handshake_done || SSL_get_verify_result(t->ssl) != X509_V_OK ||
+      (cert = SSL_get1_peer_certificate(t->ssl)) == NULL)
+    return 0;
+  name_text(X509_get_subject_name(cert), subject, subject_len);
+  name_text(X509_get_issuer_name(cert), issuer, issuer_len);
+  X509_free(cert);
+  return 1;
+}

@@ -145,6 +145,10 @@ void uvh__tls_shutdown(uvh_tls_t *t);
 /* Ciphertext waiting to be sent, and taking it out. */
 size_t uvh__tls_out_pending(uvh_tls_t *t);
 size_t uvh__tls_take_out(uvh_tls_t *t, char *buf, size_t len);
+/* Server side, after the handshake: the subject and issuer (RFC 2253
+ * text) of the client certificate that was presented and verified. 1
+ * when there is one, else 0 (both then ""). */
+int uvh__tls_peer_names(uvh_tls_t *t, char *subject, size_t subject_len, char *issuer, size_t issuer_len);
 /* Is `host` an IPv4 or IPv6 literal? */
 int uvh__tls_is_ip(const char *host);
 

@@ -1,0 +1,266 @@
+package Uvent::HTTP::ServerRequest;
+use strict;
+use warnings;
+use Carp ();
+
+our $VERSION = '0.04';
+
+require Uvent;
+
+# method, uri, body, http_version, peer_address, peer_port, is_secure,
+# is_active, header, header_list, drop: XS (xs/server.xsh)
+
+my %RESPONSE_KEYS = map { $_ => 1 } qw(code message headers body);
+
+sub path {
+    my ($path) = split /\?/, $_[0]->uri, 2;
+    return $path;
+}
+
+sub query {
+    my (undef, $query) = split /\?/, $_[0]->uri, 2;
+    return $query;
+}
+
+sub headers {
+    my ($self) = @_;
+    my @list = $self->header_list;
+    my %h;
+    while (my ($n, $v) = splice @list, 0, 2) {
+        $n = lc $n;
+        $h{$n} = exists $h{$n} ? "$h{$n}, $v" : $v;
+    }
+    return \%h;
+}
+
+sub _what { Uvent::_shown(defined $_[0] ? (ref $_[0] ? ref $_[0] : $_[0]) : 'undef') }
+
+# (code, message, [flat headers]) of a response hash, checked; `what` names the method
+sub _head {
+    my ($what, $r, @keys) = @_;
+    my $m = "Uvent::HTTP::ServerRequest->$what";
+    my %known = map { $_ => 1 } @keys;
+    Carp::croak("$m: expects a hashref { " . join(', ', @keys) . ' }, got ' . _what($r)) unless ref $r eq 'HASH';
+    if (my @unknown = grep { !$known{$_} } keys %$r) {
+        Carp::croak("$m: unknown key" . (@unknown > 1 ? 's' : '') . ' '
+            . join(', ', map { "'" . Uvent::_shown($_) . "'" } sort @unknown) . ' (known: ' . join(', ', sort @keys) . ')');
+    }
+    my $code = $r->{code} // 200;
+    Carp::croak("$m: code must be a status from 200 to 999, got '" . _what($code) . "'")
+        unless !ref $code && $code =~ /\A[0-9]{3}\z/ && $code >= 200;
+    my $h = $r->{headers} // [];
+    my @flat;
+    if (ref $h eq 'HASH') {
+        for my $n (sort keys %$h) {
+            push @flat, map { ($n, $_) } ref $h->{$n} eq 'ARRAY' ? @{ $h->{$n} } : ($h->{$n});
+        }
+    } elsif (ref $h eq 'ARRAY') {
+        Carp::croak("$m: headers arrayref must have an even number of elements (name, value, ...)") if @$h % 2;
+        @flat = @$h;
+    } else {
+        Carp::croak("$m: headers must be a hashref or an arrayref, got " . _what($h));
+    }
+    for my $i (0 .. $#flat) {
+        Carp::croak("$m: header " . ($i % 2 ? "'$flat[$i - 1]' has an undef value" : 'name is undef'))
+            unless defined $flat[$i];
+    }
+    return ($code, $r->{message}, \@flat);
+}
+
+sub respond_start {
+    my ($self, $r) = @_;
+    return $self->_respond_start(_head('respond_start', $r, qw(code message headers)), undef) == 0 ? 1 : 0;
+}
+
+sub respond {
+    my ($self, $r) = @_;
+    my @head = _head('respond', $r, sort keys %RESPONSE_KEYS);
+    my $body = $r->{body};
+    Carp::croak('Uvent::HTTP::ServerRequest->respond: body must be a string, got ' . _what($body)) if ref $body;
+    return $self->_respond(@head, $body) == 0 ? 1 : 0;
+}
+
+sub drop_callback {
+    my ($self, $cb) = @_;
+    Carp::croak('Uvent::HTTP::ServerRequest->drop_callback: the callback must be a CODE reference, got ' . _what($cb))
+        if defined $cb && ref $cb ne 'CODE';
+    $self->_set_drop_callback($cb);
+    return;
+}
+
+1;
+
+__END__
+
+=head1 NAME
+
+Uvent::HTTP::ServerRequest - a request received by Uvent::HTTP::Server
+
+=head1 SYNOPSIS
+
+    use Uvent;
+    use Uvent::HTTP::Server;
+    my $loop = Uvent::Loop->new;
+    my $server = Uvent::HTTP::Server->new({
+        locations => [ { port => 0 } ],
+        request_callback => sub {
+            my ($req) = @_;
+            Uvent::Timer->once(0.1, sub {                # answer later
+                $req->respond({ code => 200, headers => { 'Content-Type' => 'text/plain' },
+                                body => $req->method . ' ' . $req->path . ' ' . ($req->query // '') });
+            }, $loop);
+        },
+    }, $loop);
+    $server->run;
+    my $addr = $server->sockaddr;
+    Uvent::HTTP::Pool->new($loop)->request({
+        uri => "http://" . "$addr->{host}:$addr->{port}/p?q=1",
+        response_callback => sub { print $_[1]->body, "\n"; $server->stop },
+    });
+    $loop->run;                                          # GET /p q=1
+
+=head1 DESCRIPTION
+
+What C<request_callback> gets: one whole request (head and body) and the
+means to answer it once.
+
+=head1 METHODS
+
+=over
+
+=item method
+
+The request line's method ("GET").
+
+=item uri
+
+The request target as sent ("/p?q=1").
+
+=item path
+
+Its part before the first "?".
+
+=item query
+
+Its part after the first "?", or undef without one.
+
+=item http_version
+
+"1.1" or "1.0".
+
+=item body
+
+The body as bytes ("" for none; a chunked body is de-chunked).
+
+=item headers
+
+A hashref of the headers with lowercase names (repeated ones joined
+with ", ").
+
+=item header($name)
+
+The value of one (any case, repeated ones joined the same way), or undef.
+
+=item header_list
+
+The (name, value, ...) list as received, trailers of a chunked body
+after the headers.
+
+=item peer_address
+
+The client's address (an IP literal).
+
+=item peer_port
+
+The client's port.
+
+=item is_secure
+
+Whether it came over TLS.
+
+=item client_certificate
+
+The client certificate the TLS handshake verified (a location with
+C<verify_client> C<optional> or C<require>), as
+C<< { subject => 'CN=...', issuer => 'CN=...' } >> (RFC 2253 text), or
+undef when none was presented.
+
+=back
+
+=head2 respond(\%response)
+
+C<code> (200..999, default 200), C<message> (default: the standard
+reason), C<headers> (a hashref, whose value may be an arrayref for a
+repeated header, or an arrayref of name, value pairs), C<body> (bytes).
+The server adds C<Date> (unless given), C<Content-Length>, and
+C<Connection> as the keep-alive rules decide; a C<Connection: close>
+given closes the connection after the response. It croaks, sending
+nothing, for a bad status, header name or value (a CR, LF or NUL), a
+C<Transfer-Encoding> (the server frames bodies), a C<Content-Length>
+other than the body's, a body for 204 or 304, characters above 255
+(encode them first), and when the request was already answered. It
+returns 1, or 0 when the client's connection is gone (nothing to send).
+A response may be given from any callback, at any later time.
+
+=head2 respond_start(\%head)
+
+Start a streamed response: C<code>, C<message>, C<headers> as for
+C<respond> (no C<Content-Length>: the body is chunked for HTTP/1.1, and
+for an HTTP/1.0 client it runs to the close). Then C<send_chunk> and
+C<send_final_chunk>. Returns 1, or 0 when the connection is gone.
+
+=head2 send_chunk($data)
+
+The next piece of a streamed body (an empty one sends nothing). Returns
+1, or 0 when the connection is gone (stop sending then). Croaks before
+C<respond_start> or after C<send_final_chunk>.
+
+=head2 send_final_chunk([$data])
+
+The last piece (may be empty or omitted): the response is complete, and
+the connection goes on with the next request. If the request object is
+freed, or the callback dies, before it, the connection is closed (the
+client sees the body cut short).
+
+=head2 drop
+
+Close the connection now, without an answer.
+
+=head2 enable_partial
+
+In C<route_callback>: deliver the body to the server's
+C<partial_callback> piece by piece instead of buffering it. Croaks
+elsewhere.
+
+=head2 pause
+
+=head2 resume
+
+Stop reading the request's connection (back-pressure for a partial body;
+pieces already read may still arrive), and start again.
+
+=head2 is_active
+
+True while the request waits for its response on an open connection.
+
+=head2 drop_callback($cb)
+
+C<< $cb->($request) >> runs if the connection goes away (a reset, a read
+error, the server stopped) before the request was answered. If it dies,
+the exception propagates out of C<< $loop->run >>.
+
+=head1 OBJECT LIFETIME
+
+The object may be kept as long as wanted (an answer given later). When
+the last reference to an unanswered request goes, the server answers it
+with 500 and closes the connection: nobody could answer it any more.
+
+=head1 SEE ALSO
+
+L<Uvent::HTTP::Server>.
+
+=head1 LICENSE
+
+Same terms as Perl itself.
+
+=cut

@@ -1,0 +1,642 @@
+/* server/: the HTTP/1.1 server over real loopback sockets. A raw libuv
+ * client writes bytes (often several requests in one write) and reads
+ * until the server closes; the test then reads the responses. Covers
+ * pipelining in order, keep-alive by HTTP/1.1 and 1.0 rules,
+ * max_keepalive_requests, HEAD, the automatic answers (400 for every
+ * smuggling shape, 408, 413, 431, 501, 505, 503 beyond max_connections),
+ * responses given later from a timer, on_drop at stop, and the loop
+ * closing with no handle left. */
+#include "uvh.h"
+#include "tap.h"
+#include <stdlib.h>
+#include <string.h>
+
+static uvh_loop_t *loop;
+static uv_loop_t *uv;
+static uvh_server_t *srv;
+static unsigned port;
+static int requests_seen, drops_seen, async_mode;
+
+/* ------------------------------------------------------------ the owner */
+
+typedef struct {
+  uv_timer_t t;
+  uvh_server_req_t *req;
+} later_t;
+
+static void answer(uvh_server_req_t *req) {
+  char body[256];
+  size_t tlen, blen;
+  const char *target = uvh_server_req_target(req, &tlen);
+  uvh_server_header_t h[1] = {{"Content-Type", "text/plain", 12, 10}};
+  int n;
+  uvh_server_req_body(req, &blen);
+  n = snprintf(body, sizeof body, "%s %.*s %zu", uvh_server_req_method(req), (int)tlen, target, blen);
+  if (uvh_server_respond(req, 200, NULL, 0, h, 1, body, (size_t)n) != 0)
+    printf("# respond failed: %s\n", uvh_server_req_last_error(req));
+}
+
+static void later_closed(uv_handle_t *h) { free(h); }
+
+static void on_later(uv_timer_t *t) {
+  later_t *l = (later_t *)t;
+  if (uvh_server_req_active(l->req))
+    answer(l->req);
+  uvh_server_req_unref(l->req);
+  uv_close((uv_handle_t *)t, later_closed);
+}
+
+static int stream_errors;
+
+static void on_stream_later(uv_timer_t *t) {
+  later_t *l = (later_t *)t;
+  uvh_server_send_chunk(l->req, "cd", 2);
+  uvh_server_send_final_chunk(l->req, "e", 1);
+  stream_errors += uvh_server_send_chunk(l->req, "x", 1) == UVH_E_BADARG; /* after the last */
+  uvh_server_req_unref(l->req);
+  uv_close((uv_handle_t *)t, later_closed);
+}
+
+static void on_request(uvh_server_t *s, uvh_server_req_t *req, void *data) {
+  size_t tlen;
+  const char *target = uvh_server_req_target(req, &tlen);
+  requests_seen++;
+  if (async_mode || (tlen >= 6 && memcmp(target, "/later", 6) == 0)) {
+    later_t *l = malloc(sizeof *l);
+    uv_timer_init(uv, &l->t);
+    uvh_server_req_ref(req);
+    l->req = req;
+    /* the first one waits longest: an in-order answer cannot be by chance */
+    uv_timer_start(&l->t, on_later, async_mode ? 100 / (uint64_t)requests_seen : 50, 0);
+    return;
+  }
+  if (tlen >= 7 && memcmp(target, "/stream", 7) == 0) {
+    uvh_server_header_t cl[1] = {{"Content-Length", "3", 14, 1}};
+    later_t *l = malloc(sizeof *l);
+    stream_errors = 0;
+    stream_errors += uvh_server_send_chunk(req, "x", 1) == UVH_E_BADARG;   /* before the start */
+    stream_errors += uvh_server_respond_start(req, 200, NULL, 0, cl, 1) == UVH_E_BADHEADER;
+    uvh_server_respond_start(req, 200, NULL, 0, NULL, 0);
+    stream_errors += uvh_server_respond(req, 200, NULL, 0, NULL, 0, "", 0) == UVH_E_BUSY;
+    uvh_server_send_chunk(req, "ab", 2);
+    uvh_server_send_chunk(req, "", 0); /* nothing: an empty chunk would end the body */
+    /* the rest from a timer */
+    uv_timer_init(uv, &l->t);
+    uvh_server_req_ref(req);
+    l->req = req;
+    uv_timer_start(&l->t, on_stream_later, 30, 0);
+    return;
+  }
+  if (tlen >= 5 && memcmp(target, "/hang", 5) == 0)
+    return; /* never answered: stop drops it */
+  answer(req);
+}
+
+static void on_drop(uvh_server_t *s, uvh_server_req_t *req, void *data) { drops_seen++; }
+
+static int stopped_seen;
+static void on_stopped(uvh_server_t *s, void *data) { stopped_seen++; }
+
+static const uvh_server_ops_t ops = {on_request, on_drop, on_stopped, NULL, NULL};
+
+/* the route step: /partial streams its body, /deny is answered before its body */
+static size_t partial_bytes;
+static int partial_pieces, enable_late;
+
+static void on_head(uvh_server_t *s, uvh_server_req_t *req, void *data) {
+  size_t tlen;
+  const char *target = uvh_server_req_target(req, &tlen);
+  if (tlen >= 8 && memcmp(target, "/partial", 8) == 0)
+    uvh_server_req_enable_partial(req);
+  else if (tlen >= 5 && memcmp(target, "/deny", 5) == 0)
+    uvh_server_respond(req, 403, NULL, 0, NULL, 0, "no", 2);
+}
+
+static void on_body(uvh_server_t *s, uvh_server_req_t *req, const char *d, size_t len, void *data) {
+  partial_bytes += len;
+  partial_pieces++;
+  enable_late += uvh_server_req_enable_partial(req) == UVH_E_BADARG;
+}
+
+static const uvh_server_ops_t route_ops = {on_request, on_drop, on_stopped, on_head, on_body};
+
+static void start_server(const uvh_server_config_t *cfg) {
+  uvh_server_location_t loc;
+  const char *host;
+  int tls;
+  uvh_server_location_init(&loc);
+  loc.port = 0;
+  if (uvh_server_new(loop, cfg, &ops, NULL, &srv) != 0 || uvh_server_listen(srv, &loc) != 0 ||
+      uvh_server_listener_at(srv, 0, &host, &port, &tls) != 0) {
+    printf("# server failed: %s\n", srv ? uvh_server_last_error(srv) : "");
+    exit(1);
+  }
+  requests_seen = drops_seen = 0;
+}
+
+static void stop_server(void) {
+  uvh_server_unref(srv);
+  srv = NULL;
+  uv_run(uv, UV_RUN_DEFAULT); /* the closes */
+}
+
+/* ------------------------------------------------------------- a client */
+
+typedef struct {
+  uv_tcp_t tcp;
+  uv_connect_t conn;
+  uv_write_t w;
+  uv_timer_t guard, pause;
+  const char *send;
+  size_t send_len, sent;
+  size_t drip;          /* >0: send this many bytes at a time, a pause apart */
+  char got[65536];
+  size_t got_len;
+  int eof, timed_out, closed;
+  double seconds;
+} client_t;
+
+static void client_close(client_t *c) {
+  if (c->closed)
+    return;
+  c->closed = 1;
+  uv_close((uv_handle_t *)&c->tcp, NULL);
+  uv_close((uv_handle_t *)&c->guard, NULL);
+  uv_close((uv_handle_t *)&c->pause, NULL);
+}
+
+static void on_alloc(uv_handle_t *h, size_t sug, uv_buf_t *b) {
+  client_t *c = h->data;
+  *b = uv_buf_init(c->got + c->got_len, (unsigned)(sizeof c->got - 1 - c->got_len));
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
+  client_t *c = s->data;
+  if (n > 0) {
+    c->got_len += (size_t)n;
+    c->got[c->got_len] = '\0';
+  } else if (n < 0) {
+    c->eof = n == UV_EOF ? 1 : -1;
+    client_close(c);
+  }
+}
+
+static void send_some(client_t *c);
+static void on_pause(uv_timer_t *t) { send_some(t->data); }
+
+static void on_written(uv_write_t *w, int status) {
+  client_t *c = w->data;
+  if (status == 0 && c->sent < c->send_len && !c->closed)
+    uv_timer_start(&c->pause, on_pause, 100, 0);
+}
+
+static void send_some(client_t *c) {
+  size_t n = c->drip ? c->drip : c->send_len - c->sent;
+  uv_buf_t b;
+  if (c->closed || c->sent >= c->send_len)
+    return;
+  if (n > c->send_len - c->sent)
+    n = c->send_len - c->sent;
+  b = uv_buf_init((char *)c->send + c->sent, (unsigned)n);
+  c->sent += n;
+  c->w.data = c;
+  uv_write(&c->w, (uv_stream_t *)&c->tcp, &b, 1, on_written);
+}
+
+static void on_connect(uv_connect_t *r, int status) {
+  client_t *c = r->data;
+  if (status < 0) {
+    c->eof = -1;
+    client_close(c);
+    return;
+  }
+  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  send_some(c);
+}
+
+static void on_guard(uv_timer_t *t) {
+  client_t *c = t->data;
+  c->timed_out = 1;
+  client_close(c);
+}
+
+static void client_start(client_t *c, const char *data, size_t drip) {
+  struct sockaddr_in a;
+  memset(c, 0, sizeof *c);
+  c->send = data;
+  c->send_len = strlen(data);
+  c->drip = drip;
+  uv_tcp_init(uv, &c->tcp);
+  uv_timer_init(uv, &c->guard);
+  uv_timer_init(uv, &c->pause);
+  c->tcp.data = c->guard.data = c->pause.data = c->conn.data = c;
+  uv_timer_start(&c->guard, on_guard, 8000, 0); /* bounds every exchange */
+  uv_ip4_addr("127.0.0.1", (int)port, &a);
+  uv_tcp_connect(&c->conn, &c->tcp, (struct sockaddr *)&a, on_connect);
+}
+
+/* The listeners keep the loop alive: run it until the client is done
+ * (its guard timer bounds that), then let close callbacks run. */
+static void run_until_closed(client_t *c) {
+  while (!c->closed && uv_run(uv, UV_RUN_ONCE))
+    ;
+  uv_run(uv, UV_RUN_NOWAIT);
+}
+
+/* Send `data`, read until the server closes (or the guard fires). */
+static client_t *talk(const char *data) {
+  static client_t c;
+  client_start(&c, data, 0);
+  run_until_closed(&c);
+  return &c;
+}
+
+static int count(const char *hay, const char *needle) {
+  int n = 0;
+  const char *p = hay;
+  while ((p = strstr(p, needle)) != NULL) {
+    n++;
+    p += strlen(needle);
+  }
+  return n;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_pipelining(void) {
+  char buf[4096] = "";
+  char want[64];
+  const char *p;
+  int i, in_order = 1;
+  client_t *c;
+  uvh_server_config_t cfg;
+  uvh_server_config_init(&cfg);
+  start_server(&cfg);
+  for (i = 0; i < 10; i++) {
+    char one[128];
+    snprintf(one, sizeof one, "GET /r%d HTTP/1.1\r\nHost: x\r\n%s\r\n", i, i == 9 ? "Connection: close\r\n" : "");
+    strcat(buf, one);
+  }
+  c = talk(buf);
+  ok(!c->timed_out && c->eof == 1, "ten requests in one write: the server closes after the last (Connection: close)");
+  is_int(count(c->got, "HTTP/1.1 200 OK\r\n"), 10, "ten responses");
+  for (i = 0, p = c->got; i < 10; i++) {
+    snprintf(want, sizeof want, "GET /r%d 0", i);
+    if ((p = strstr(p, want)) == NULL)
+      in_order = 0;
+  }
+  ok(in_order, "answered in the order they were sent");
+  is_int(count(c->got, "Connection: close\r\n"), 1, "only the last says Connection: close");
+  is_int(count(c->got, "\r\nDate: "), 10, "each has a Date");
+  ok(strstr(c->got, "Content-Length: 9\r\n") != NULL, "and a Content-Length");
+  is_int(requests_seen, 10, "the owner saw ten requests");
+
+  c = talk("POST /p HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloPOST /q HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+           "Connection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+  ok(strstr(c->got, "POST /p 5") && strstr(c->got, "POST /q 3"), "bodies by Content-Length and chunked");
+
+  {
+    /* the head first, then (100 ms later) the body: as a client waiting for the 100 */
+    static const char head[] = "POST /e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n";
+    static client_t e;
+    char all[256];
+    snprintf(all, sizeof all, "%shello", head);
+    client_start(&e, all, sizeof head - 1);
+    run_until_closed(&e);
+    ok(strncmp(e.got, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n", 42) == 0,
+       "Expect: 100-continue: a 100 once the head is in, then the response");
+    ok(strstr(e.got, "POST /e 5") != NULL, "to the body sent after it");
+    c = talk("POST /e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
+    ok(strncmp(c->got, "HTTP/1.1 200 OK\r\n", 17) == 0, "no 100 when the body came with the head");
+  }
+
+  c = talk("GET /stream HTTP/1.1\r\n\r\nGET /next HTTP/1.1\r\nConnection: close\r\n\r\n");
+  ok(strstr(c->got, "Transfer-Encoding: chunked\r\n") && !strstr(c->got, "Content-Length: 0"),
+     "a streamed response is chunked");
+  ok(strstr(c->got, "\r\n\r\n2\r\nab\r\n2\r\ncd\r\n1\r\ne\r\n0\r\n\r\nHTTP/1.1 200 OK") != NULL,
+     "its pieces (two of them from a timer, the last with data) end with the last chunk, and the next response follows");
+  ok(strstr(c->got, "GET /next 0") != NULL, "the pipelined request behind it is answered after it");
+  is_int(stream_errors, 4, "a piece before the start or after the last, a Content-Length, a second respond: refused");
+  c = talk("GET /stream HTTP/1.0\r\n\r\n");
+  ok(strstr(c->got, "Connection: close\r\n\r\nabcde") && c->got[c->got_len - 1] == 'e' && !strstr(c->got, "chunked"),
+     "HTTP/1.0: a streamed body runs to the close, unframed");
+  c = talk("HEAD /stream HTTP/1.1\r\nConnection: close\r\n\r\n");
+  ok(strstr(c->got, "Transfer-Encoding: chunked\r\n") && strstr(c->got, "\r\n\r\n")[4] == '\0',
+     "HEAD: the head of a streamed response, no body");
+
+  c = talk("HEAD /h HTTP/1.1\r\nConnection: close\r\n\r\n");
+  ok(strstr(c->got, "Content-Length: 9\r\n") != NULL, "HEAD: the length a GET would have");
+  ok(strstr(c->got, "\r\n\r\n") && strstr(c->got, "\r\n\r\n")[4] == '\0', "and no body");
+
+  c = talk("GET /a HTTP/1.0\r\n\r\nGET /b HTTP/1.0\r\n\r\n");
+  is_int(count(c->got, "HTTP/1.1 200"), 1, "HTTP/1.0 without keep-alive: one response, then the close");
+  ok(strstr(c->got, "Connection: close\r\n") != NULL, "saying Connection: close");
+  c = talk("GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /b HTTP/1.0\r\n\r\n");
+  is_int(count(c->got, "HTTP/1.1 200"), 2, "HTTP/1.0 with Connection: keep-alive: kept alive for the next");
+  ok(strstr(c->got, "Connection: keep-alive\r\n") != NULL, "saying Connection: keep-alive");
+  stop_server();
+
+  uvh_server_config_init(&cfg);
+  cfg.max_keepalive_requests = 2;
+  start_server(&cfg);
+  c = talk("GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n");
+  is_int(count(c->got, "HTTP/1.1 200"), 2, "max_keepalive_requests 2: two responses");
+  ok(strstr(c->got, "GET /2 0") && strstr(strstr(c->got, "GET /1 0"), "Connection: close"),
+     "the second says Connection: close, and the connection closes");
+  stop_server();
+}
+
+static void refused(const char *req, const char *status, const char *name) {
+  client_t *c = talk(req);
+  char want[64];
+  snprintf(want, sizeof want, "HTTP/1.1 %s", status);
+  ok(!c->timed_out && strncmp(c->got, want, strlen(want)) == 0 && strstr(c->got, "Connection: close\r\n") &&
+         c->eof == 1,
+     "%s: %s and a close", name, status);
+  if (strncmp(c->got, want, strlen(want)) != 0)
+    printf("#   got (%zu bytes, eof %d): %.60s\n", c->got_len, c->eof, c->got);
+}
+
+static void test_refusals(void) {
+  uvh_server_config_t cfg;
+  char big[20000];
+  uvh_server_config_init(&cfg);
+  cfg.max_body_size = 100;
+  cfg.max_headers_size = 1024;
+  start_server(&cfg);
+  refused("GARBAGE\r\n\r\n", "400", "a malformed request line");
+  refused("POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "400",
+          "Content-Length with Transfer-Encoding");
+  refused("POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", "400", "two Content-Lengths");
+  refused("GET / HTTP/1.1\r\nX-A: 1\r\n folded\r\n\r\n", "400", "obs-fold");
+  refused("GET / HTTP/1.1\nHost: x\n\n", "400", "bare LF");
+  refused("GET / HTTP/1.1\r\nX-A: 1\rX-B: 2\r\n\r\n", "400", "bare CR");
+  refused("GET / HTTP/1.1\r\nHost : x\r\n\r\n", "400", "a space before the colon");
+  refused("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", "501", "an unsupported Transfer-Encoding");
+  refused("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "505", "the HTTP/2 preface");
+  refused("POST / HTTP/1.1\r\nContent-Length: 101\r\n\r\n", "413", "a declared body over max_body_size");
+  refused("POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 101\r\n\r\n", "413",
+          "Expect: 100-continue with a body over max_body_size: the final answer, no 100,");
+  refused("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n65\r\n"
+          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n0\r\n\r\n",
+          "413", "a chunked body over max_body_size");
+  memset(big, 'a', sizeof big);
+  memcpy(big, "GET / HTTP/1.1\r\nX-Big: ", 23);
+  memcpy(big + sizeof big - 5, "\r\n\r\n", 5);
+  refused(big, "431", "headers over max_headers_size");
+  is_int(requests_seen, 0, "none of them reached the owner");
+  stop_server();
+}
+
+static void test_timeouts(void) {
+  uvh_server_config_t cfg;
+  client_t slow, *c;
+  uvh_server_config_init(&cfg);
+  cfg.read_timeout = 0.3;
+  cfg.idle_timeout = 0.5;
+  start_server(&cfg);
+  /* slowloris: a byte every 100 ms */
+  client_start(&slow, "GET / HTTP/1.1\r\nHost: a-long-host-name-to-take-some-time\r\n\r\n", 1);
+  run_until_closed(&slow);
+  ok(strncmp(slow.got, "HTTP/1.1 408", 12) == 0 && slow.eof == 1 && !slow.timed_out,
+     "a request dripping in past read_timeout: 408 and a close");
+  client_start(&slow, "", 0);
+  run_until_closed(&slow);
+  ok(slow.got_len == 0 && slow.eof == 1 && !slow.timed_out, "a connection idle past idle_timeout closes, unanswered");
+  c = talk("GET /later HTTP/1.1\r\nConnection: close\r\n\r\n");
+  ok(strstr(c->got, "GET /later 0") != NULL, "a response given 50 ms later, from a timer");
+  stop_server();
+
+  uvh_server_config_init(&cfg);
+  start_server(&cfg);
+  async_mode = 1;
+  c = talk("GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\nConnection: close\r\n\r\n");
+  async_mode = 0;
+  ok(strstr(c->got, "GET /1") && strstr(strstr(c->got, "GET /1"), "GET /2") &&
+         strstr(strstr(c->got, "GET /2"), "GET /3"),
+     "pipelined requests answered later (the first last to be ready) come back in order");
+  stop_server();
+}
+
+static void test_connections(void) {
+  uvh_server_config_t cfg;
+  client_t first, second, partial;
+  uvh_server_config_init(&cfg);
+  /* a request still being read when the server stops was never the owner's */
+  start_server(&cfg);
+  client_start(&partial, "POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nab", 0);
+  while (uvh_server_connection_count(srv) == 0 || partial.sent == 0)
+    if (uv_run(uv, UV_RUN_ONCE) == 0)
+      break;
+  uv_run(uv, UV_RUN_NOWAIT);
+  uvh_server_stop(srv);
+  run_until_closed(&partial);
+  is_int(drops_seen, 0, "stop: no on_drop for a request still being read");
+  stop_server();
+
+  cfg.max_connections = 1;
+  start_server(&cfg);
+  client_start(&first, "GET /hang HTTP/1.1\r\n\r\n", 0);
+  client_start(&second, "GET / HTTP/1.1\r\n\r\n", 0);
+  while (requests_seen == 0 || second.eof == 0)
+    if (uv_run(uv, UV_RUN_ONCE) == 0)
+      break;
+  ok(strncmp(second.got, "HTTP/1.1 503", 12) == 0 && second.eof == 1,
+     "max_connections 1: a second connection gets 503 and a close");
+  /* the refused one goes once the server has seen its client close */
+  while (uvh_server_connection_count(srv) > 1 && !first.closed && uv_run(uv, UV_RUN_ONCE))
+    ;
+  is_int(uvh_server_connection_count(srv), 1, "one connection stays");
+  uvh_server_stop(srv);
+  is_int(drops_seen, 1, "stop drops the unanswered request (on_drop)");
+  run_until_closed(&first);
+  run_until_closed(&second);
+  ok(first.eof != 0, "and closes its connection");
+  stop_server();
+}
+
+static void test_graceful(void) {
+  uvh_server_config_t cfg;
+  client_t busy[3], idle, late;
+  int i, called_at_once;
+  uvh_server_config_init(&cfg);
+  start_server(&cfg);
+  stopped_seen = 0;
+  /* three requests answered 50 ms later, and a kept-alive idle connection */
+  for (i = 0; i < 3; i++)
+    client_start(&busy[i], "GET /later HTTP/1.1\r\n\r\n", 0);
+  client_start(&idle, "GET /now HTTP/1.1\r\n\r\n", 0);
+  while ((requests_seen < 4 || idle.got_len == 0) && !idle.closed && uv_run(uv, UV_RUN_ONCE))
+    ;
+  is_int(uvh_server_graceful_stop(srv, 5), 0, "graceful_stop with requests in flight");
+  called_at_once = stopped_seen;
+  client_start(&late, "GET / HTTP/1.1\r\n\r\n", 0);
+  for (i = 0; i < 3; i++)
+    run_until_closed(&busy[i]);
+  run_until_closed(&idle);
+  run_until_closed(&late);
+  while (stopped_seen == 0 && uv_run(uv, UV_RUN_ONCE))
+    ;
+  is_int(called_at_once, 0, "on_stopped never runs from the call");
+  for (i = 0; i < 3; i++)
+    ok(strstr(busy[i].got, "GET /later 0") && strstr(busy[i].got, "Connection: close\r\n") && busy[i].eof == 1,
+       "request %d in flight is answered, with Connection: close, then closed", i + 1);
+  ok(idle.eof == 1 && count(idle.got, "HTTP/1.1") == 1, "the idle kept-alive connection is closed");
+  ok(late.got_len == 0 && late.eof != 0, "a new connection is refused (no listener)");
+  is_int(stopped_seen, 1, "on_stopped once, when the last connection went");
+  is_int(uvh_server_graceful_stop(srv, 5), UVH_E_CLOSED_POOL, "a stopped server cannot stop again");
+  stop_server();
+
+  /* the deadline closes what is left: an unanswered request is dropped */
+  start_server(&cfg);
+  stopped_seen = 0;
+  client_start(&busy[0], "GET /hang HTTP/1.1\r\n\r\n", 0);
+  while (requests_seen == 0 && uv_run(uv, UV_RUN_ONCE))
+    ;
+  uvh_server_graceful_stop(srv, 0.1);
+  run_until_closed(&busy[0]);
+  while (stopped_seen == 0 && uv_run(uv, UV_RUN_ONCE))
+    ;
+  ok(drops_seen == 1 && stopped_seen == 1 && busy[0].got_len == 0,
+     "termination timeout: the hanging request is dropped, then on_stopped");
+  stop_server();
+
+  /* a second call forces it */
+  start_server(&cfg);
+  stopped_seen = 0;
+  client_start(&busy[0], "GET /hang HTTP/1.1\r\n\r\n", 0);
+  while (requests_seen == 0 && uv_run(uv, UV_RUN_ONCE))
+    ;
+  uvh_server_graceful_stop(srv, 0);
+  uvh_server_graceful_stop(srv, 0);
+  run_until_closed(&busy[0]);
+  while (stopped_seen == 0 && uv_run(uv, UV_RUN_ONCE))
+    ;
+  ok(drops_seen == 1 && stopped_seen == 1, "a second graceful_stop closes the rest at once");
+  stop_server();
+}
+
+static void test_partial(void) {
+  uvh_server_config_t cfg;
+  uvh_server_location_t loc;
+  const char *host;
+  int tls;
+  client_t *c;
+  static client_t slow;
+  static char big[300000];
+  char want[64];
+  uvh_server_config_init(&cfg);
+  cfg.max_body_size = 200000;
+  uvh_server_location_init(&loc);
+  uvh_server_new(loop, &cfg, &route_ops, NULL, &srv);
+  uvh_server_listen(srv, &loc);
+  uvh_server_listener_at(srv, 0, &host, &port, &tls);
+  requests_seen = drops_seen = 0;
+
+  /* a body in pieces (the head first, the rest 100 ms later) */
+  partial_bytes = 0;
+  partial_pieces = enable_late = 0;
+  client_start(&slow, "POST /partial HTTP/1.1\r\nContent-Length: 10\r\nConnection: close\r\n\r\n0123456789", 70);
+  run_until_closed(&slow);
+  ok(partial_bytes == 10 && partial_pieces >= 2, "enable_partial: the body comes to on_body in pieces (%d)", partial_pieces);
+  ok(strstr(slow.got, "POST /partial 0") != NULL, "then on_request, with an empty body");
+  ok(enable_late > 0, "enable_partial after the route step is refused");
+
+  /* max_body_size counts a partial body too (chunked: not declared) */
+  memset(big, 'z', sizeof big);
+  {
+    int n = snprintf(big, 120, "POST /partial HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n", 250000);
+    big[n] = 'z'; /* over snprintf's NUL */
+    big[n + 250000] = '\0';
+  }
+  partial_bytes = 0;
+  c = talk(big);
+  ok(strncmp(c->got, "HTTP/1.1 413", 12) == 0 && partial_bytes <= 200000,
+     "a partial body over max_body_size: 413 (after %zu bytes)", partial_bytes);
+
+  /* answered in the route step, before the body */
+  requests_seen = 0;
+  client_start(&slow, "POST /deny HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /after HTTP/1.1\r\n\r\n", 42);
+  run_until_closed(&slow);
+  ok(strncmp(slow.got, "HTTP/1.1 403", 12) == 0 && count(slow.got, "HTTP/1.1") == 1 && slow.eof == 1,
+     "answered in the route step before the body came: 403, and the connection closes after it");
+  ok(strstr(slow.got, "Connection: close\r\n") != NULL, "saying so");
+  is_int(requests_seen, 0, "on_request does not run for it");
+  c = talk("POST /deny HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /after HTTP/1.1\r\nConnection: close\r\n\r\n");
+  ok(strncmp(c->got, "HTTP/1.1 403", 12) == 0 && strstr(c->got, "GET /after 0"),
+     "answered in the route step with the body already read: kept alive for the next request");
+  snprintf(want, sizeof want, "GET /plain 0");
+  c = talk("GET /plain HTTP/1.1\r\nConnection: close\r\n\r\n");
+  ok(strstr(c->got, want) != NULL, "other requests pass the route step to on_request");
+  stop_server();
+}
+
+static void test_api(void) {
+  uvh_server_config_t cfg;
+  uvh_server_location_t loc;
+  uvh_server_t *s;
+  uvh_server_config_init(&cfg);
+  is_int(cfg.max_headers_size, 16384, "max_headers_size defaults to 16384");
+  ok(cfg.idle_timeout == 300 && cfg.read_timeout == 10, "idle_timeout 300, read_timeout 10");
+  cfg.read_timeout = -1;
+  is_int(uvh_server_new(loop, &cfg, &ops, NULL, &s), UVH_E_BADARG, "a negative read_timeout is refused");
+  uvh_server_config_init(&cfg);
+  uvh_server_new(loop, &cfg, &ops, NULL, &s);
+  uvh_server_location_init(&loc);
+  loc.host = "not-an-ip";
+  is_int(uvh_server_listen(s, &loc), UVH_E_BADARG, "a host that is no IP literal is refused");
+  ok(strstr(uvh_server_last_error(s), "not-an-ip") != NULL, "naming it: %s", uvh_server_last_error(s));
+  loc.host = "127.0.0.1";
+  loc.port = port; /* the last server's, now free: take it, then try it twice */
+  loc.port = 0;
+  is_int(uvh_server_listen(s, &loc), 0, "port 0 listens");
+  {
+    const char *h;
+    unsigned p;
+    int tls;
+    uvh_server_listener_at(s, 0, &h, &p, &tls);
+    loc.port = p;
+    ok(p != 0 && !tls, "on a port it tells (%u)", p);
+  }
+  is_int(uvh_server_listen(s, &loc), UVH_E_BADARG, "the same port again fails");
+  ok(strstr(uvh_server_last_error(s), "address already in use") != NULL, "saying why: %s", uvh_server_last_error(s));
+  is_int(uvh_server_listener_count(s), 1, "one listener counts");
+  loc.port = 0;
+  loc.reuse_port = 1;
+  is_int(uvh_server_listen(s, &loc), 0, "reuse_port listens");
+  {
+    const char *h;
+    unsigned p;
+    int tls;
+    uvh_server_listener_at(s, 1, &h, &p, &tls);
+    loc.port = p;
+  }
+  is_int(uvh_server_listen(s, &loc), 0, "and a second reuse_port listener shares its port");
+  loc.reuse_port = 0;
+  loc.port = 0;
+  loc.cert_file = "/nonexistent.pem";
+  is_int(uvh_server_listen(s, &loc), UVH_E_TLS_CONFIG, "an unreadable certificate is refused");
+  uvh_server_unref(s);
+  uv_run(uv, UV_RUN_DEFAULT);
+}
+
+int main(void) {
+  uvh_loop_new(&loop);
+  uv = uvh_loop_uv(loop);
+  test_api();
+  test_pipelining();
+  test_refusals();
+  test_timeouts();
+  test_connections();
+  test_graceful();
+  test_partial();
+  /* a server left running is closed by the loop's destroy */
+  {
+    uvh_server_config_t cfg;
+    uvh_server_config_init(&cfg);
+    start_server(&cfg);
+  }
+  is_int(uvh_loop_destroy(loop), 0, "the loop closes with no handle left (a running server is detached)");
+  uvh_server_unref(srv);
+  return done_testing();
+}
