@@ -42,12 +42,14 @@ is($pl_layers // '', "@layers", "Makefile.PL builds the same folders as src/Make
 
 # What each folder may include from the others: its own folder, lower
 # ones, and `uvh` for the public header src/uvh.h (which includes libuv,
-# so the codec may not). client/, the top, may include anything.
+# so the codec may not). client/, the top, may include anything; manager/
+# (the worker scoreboard) stands beside it on the loop alone.
 my %may_use = (
     base => [qw(base)],
     loop => [qw(base loop uvh)],
     net  => [qw(base net uvh)],
     http => [qw(base http)],
+    manager => [qw(base loop manager uvh)],
 );
 
 # The forbidden includes among lines of $file: a quoted header of a
