@@ -100,3 +100,5 @@ INCLUDE: request.xsh
 INCLUDE: response.xsh
 
 INCLUDE: client.xsh
+
+INCLUDE: scoreboard.xsh
