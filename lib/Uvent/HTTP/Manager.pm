@@ -191,9 +191,10 @@ sub run {
         }
         if (delete $flag{restart}) {
             # new workers first, then the old ones stop: no refused connection
-            my @old = grep { !$_->{retiring} } values %{ $self->{workers} };
-            $self->_spawn(scalar @old);
-            $self->_retire($_->{pid}) for @old;
+            my @old = grep { !$_->{retiring} && !$_->{replaced_by} } values %{ $self->{workers} };
+            $_->{replaced_by} = [] for @old;    # the replacements do not count them
+            my @new = $self->_spawn(scalar @old);
+            $self->_retire_when_ready($_->{pid}, @new) for @old;
         }
         while ($flag{ttin} && $flag{ttin}--) {
             $c->{min_servers}++ if $c->{min_servers} < $c->{max_servers};
@@ -201,6 +202,7 @@ sub run {
         while ($flag{ttou} && $flag{ttou}--) {
             $c->{min_servers}-- if $c->{min_servers} > 0;
         }
+        $self->_retire_replaced;
         my $now = Uvent::HTTP::Manager::Scoreboard::now();
         if ($now >= $next_check) {
             $next_check = $now + $c->{check_interval};
@@ -237,7 +239,7 @@ sub _check {
             $load = 0 if $load < 0;
         }
         $w->{load} = $load;
-        push @ws, { %$s, load => $load, retiring => $w->{retiring} };
+        push @ws, { %$s, load => $load, retiring => $w->{retiring} || $w->{replaced_by} };
     }
     for my $a (_plan($c, \@ws, $now)) {
         my ($what, $arg) = @$a;
@@ -247,11 +249,35 @@ sub _check {
             kill 'KILL', $arg;
         }
         elsif ($what eq 'recycle') {
-            $self->_spawn(1);
-            $self->_retire($arg);
+            my $w = $self->{workers}{$arg} or next;
+            $w->{replaced_by} = [];
+            $self->_retire_when_ready($arg, $self->_spawn(1));
         }
         elsif ($what eq 'spawn') { $self->_spawn($arg) }
         elsif ($what eq 'retire') { $self->_retire($arg) }
+    }
+}
+
+# Stop `pid` once the workers started to replace it accept (or are gone):
+# a slow worker_init leaves no gap.
+sub _retire_when_ready {
+    my ($self, $pid, @new) = @_;
+    my $w = $self->{workers}{$pid} or return;
+    return $self->_retire($pid) unless @new;
+    $w->{replaced_by} = \@new;
+}
+
+sub _retire_replaced {
+    my ($self) = @_;
+    for my $w (values %{ $self->{workers} }) {
+        my $new = $w->{replaced_by} or next;
+        my @waiting = grep {
+            my $n = $self->{workers}{$_};
+            $n && $self->{board}->slot($n->{slot})->{state} eq 'starting'
+        } @$new;
+        next if @waiting;
+        delete $w->{replaced_by};
+        $self->_retire($w->{pid});
     }
 }
 
@@ -290,7 +316,7 @@ sub _reap {
         kill 'KILL', $w->{pid};
     }
     if ($died) {
-        my $live = grep { !$_->{retiring} } values %{ $self->{workers} };
+        my $live = grep { !$_->{retiring} && !$_->{replaced_by} } values %{ $self->{workers} };
         my $room = $c->{max_servers} - $live;
         $self->_spawn($died < $room ? $died : $room) if $room > 0;
     }
@@ -299,8 +325,9 @@ sub _reap {
 sub _spawn {
     my ($self, $n) = @_;
     my $c = $self->{cfg};
+    my @pids;
     for (1 .. $n) {
-        my $live = grep { !$_->{retiring} } values %{ $self->{workers} };
+        my $live = grep { !$_->{retiring} && !$_->{replaced_by} } values %{ $self->{workers} };
         last if $live >= $c->{max_servers};
         my $slot = $self->{board}->claim;
         if (!defined $slot) {
@@ -323,8 +350,10 @@ sub _spawn {
         }
         $self->{board}->set_pid($slot, $pid);
         $self->{workers}{$pid} = { pid => $pid, slot => $slot };
+        push @pids, $pid;
         $c->{spawn_callback}->($pid) if $c->{spawn_callback};
     }
+    return @pids;
 }
 
 # ---------------------------------------------------------------- listeners
