@@ -497,3 +497,224 @@ sub _worker_server {
 }
 
 1;
+
+__END__
+
+=head1 NAME
+
+Uvent::HTTP::Manager - a pool of worker processes, each running a Uvent::HTTP::Server
+
+=head1 SYNOPSIS
+
+    use Uvent;
+    use Uvent::HTTP::Manager;
+
+    my $mgr = Uvent::HTTP::Manager->new({
+        server => { locations => [ { host => '127.0.0.1', port => 0 } ], idle_timeout => 30 },
+        request_callback => sub {
+            my ($req) = @_;
+            $req->respond({ code => 200, headers => [ 'Content-Type' => 'text/plain' ], body => "hi from $$\n" });
+        },
+        start_servers => 2, min_servers => 1, max_servers => 4,
+        min_spare_servers => 1, max_spare_servers => 3,
+        check_interval => 1,
+        spawn_callback => sub { my ($pid) = @_; print "worker $pid started\n" },
+    });
+    # stop after two seconds, for this example (a service runs until TERM)
+    local $SIG{ALRM} = sub { $mgr->stop };
+    alarm 2;
+    $mgr->run;     # the master: returns after the stop, every worker gone
+
+=head1 DESCRIPTION
+
+The master binds every listener, forks workers and never serves a
+request itself. Each worker runs its own L<Uvent::Loop> and
+L<Uvent::HTTP::Server> over the inherited sockets, so one busy worker
+still keeps thousands of kept-alive connections in its event loop.
+
+A scoreboard in shared anonymous memory holds, per worker, its pid,
+state (C<starting>, C<idle>, C<busy>, C<stopping>), requests in flight,
+requests served, the time of its last activity and how busy its loop
+was. A worker updates its slot with plain stores into that memory, no
+system call per request; the master reads it.
+
+Every C<check_interval> the master applies, in this order:
+
+=over
+
+=item 1.
+
+replace workers that died (a crash is logged with its exit status or
+signal, on STDERR);
+
+=item 2.
+
+kill (SIGKILL) a worker whose last activity is older than
+C<activity_timeout> while it has requests in flight (a stuck handler);
+
+=item 3.
+
+recycle workers past C<max_requests> once older than C<min_worker_ttl>
+(at most C<spawn_rate> a check): the replacement starts first, the old
+worker stops gracefully once the replacement accepts;
+
+=item 4.
+
+grow, to at least C<min_servers>, to C<min_spare_servers> idle workers,
+and while the average load is above C<max_load>, by at most
+C<spawn_rate> workers a check and never past C<max_servers>;
+
+=item 5.
+
+or shrink, while more than C<max_spare_servers> workers are idle or the
+average load is below C<min_load> (never below C<min_spare_servers>
+spares), by one worker a check, never below C<min_servers>, choosing the
+idle worker, older than C<min_worker_ttl>, idle the longest.
+
+=back
+
+A worker's load is the fraction of the last C<load_average_period>
+seconds its loop spent running callbacks rather than waiting for events
+(libuv's idle-time metric); the average is over the workers not
+stopping. A starting worker counts as a spare.
+
+=head1 METHODS
+
+=head2 new
+
+    my $mgr = Uvent::HTTP::Manager->new(\%config);
+
+Settings (defaults in brackets):
+
+=over
+
+=item server
+
+The L<Uvent::HTTP::Server> settings every worker's server gets:
+C<locations> (required unless Server::Starter gives the sockets) and the
+rest. The master binds each location (C<port =E<gt> 0> picks a free
+port, which L</sockaddrs> tells); a location with C<reuse_port =E<gt> 1>
+is bound by each worker itself instead (it needs a port).
+
+=item request_callback, route_callback
+
+The server's callbacks (they may also be given inside C<server>).
+
+=item start_servers [the larger of min_servers and min_spare_servers]
+
+Workers forked at start (seed 003's STARTSERVERS), at most max_servers.
+
+=item min_servers [1], max_servers [4]
+
+The bounds of the pool (max_servers is seed 003's MAXCLIENTS). During a
+restart or recycling, replacements start before the workers they
+replace stop, so for a moment there can be more processes.
+
+=item min_spare_servers [0], max_spare_servers [0 = no bound]
+
+Idle workers to keep ready. A max_spare_servers below
+min_spare_servers is taken as min_spare_servers + 1.
+
+=item max_load [0.7], min_load [0 = off], load_average_period [3]
+
+Grow while the average load is above max_load; shrink while it is below
+min_load; loads are averaged over load_average_period seconds.
+
+=item check_interval [1], spawn_rate [1]
+
+How often (seconds) the rules run; at most spawn_rate workers are
+started by a check (seed 003: one a second).
+
+=item max_requests [0 = never], min_worker_ttl [60]
+
+Recycle a worker that served max_requests once it is min_worker_ttl
+seconds old; workers younger than min_worker_ttl are not retired either.
+
+=item activity_timeout [0 = off]
+
+Kill a worker with requests in flight and no activity for this long.
+
+=item termination_timeout [10]
+
+A worker told to stop gracefully is killed after this many seconds.
+
+=item worker_init, worker_exit
+
+Run in each worker: worker_init after the fork, before it accepts
+(per-process resources: seed 003's FORKHANDLERS); worker_exit after its
+graceful stop.
+
+=item spawn_callback
+
+C<sub { my ($pid) = @_ }>, run in the master for each worker it forks.
+
+=back
+
+Unknown keys, values that are not numbers, and max_servers below
+min_servers croak, naming them.
+
+=head2 run
+
+The master's loop; returns after L</stop> or a TERM, INT or QUIT, once
+every worker is gone. Signals to the master:
+
+=over
+
+=item TERM, INT
+
+Graceful stop: workers stop listening, finish the requests in flight,
+close idle keep-alive connections and exit; after termination_timeout
+they are killed.
+
+=item QUIT
+
+Immediate stop.
+
+=item HUP
+
+Graceful restart of every worker: the new ones start before the old
+ones stop, and the listening sockets stay open in the master, so no
+connection is refused.
+
+=item TTIN, TTOU
+
+Raise or lower min_servers by one.
+
+=back
+
+A worker whose master died exits by itself within a fraction of a
+second.
+
+Under Server::Starter (C<start_server --port 8080 -- ...>), the
+listeners come from C<SERVER_STARTER_PORT> instead of being bound: each
+location is matched by its port (or C<host:port>, or C<path>), and with
+no locations every socket Server::Starter passes is served.
+
+=head2 stop
+
+    $mgr->stop;        # graceful, as TERM
+    $mgr->stop(1);     # at once, as QUIT
+
+From the master (a signal handler, a spawn_callback).
+
+=head2 scoreboard
+
+A list of hashrefs, one per worker: C<slot>, C<pid>, C<generation>,
+C<state>, C<active>, C<served>, C<started>, C<last_activity> (monotonic
+seconds), C<busy> (seconds its loop ran) and C<sampled>. For monitoring
+from the master.
+
+=head2 workers
+
+The number of worker processes.
+
+=head2 sockaddrs
+
+C<[ $host, $port ]> (or C<[ $path ]>) for each location, once L</run>
+has bound them (from a spawn_callback, for instance).
+
+=head1 SEE ALSO
+
+L<Uvent::HTTP::Server>, L<Plack::Handler::Uvent>, L<Uvent>.
+
+=cut
