@@ -351,7 +351,7 @@ sub _spawn {
         $self->{board}->set_pid($slot, $pid);
         $self->{workers}{$pid} = { pid => $pid, slot => $slot };
         push @pids, $pid;
-        $c->{spawn_callback}->($pid) if $c->{spawn_callback};
+        $c->{spawn_callback}->($pid, $self) if $c->{spawn_callback};
     }
     return @pids;
 }
@@ -646,7 +646,7 @@ graceful stop.
 
 =item spawn_callback
 
-C<sub { my ($pid) = @_ }>, run in the master for each worker it forks.
+C<sub { my ($pid, $manager) = @_ }>, run in the master for each worker it forks.
 
 =back
 
