@@ -1,5 +1,5 @@
 # Uvent::HTTP::Manager's master with real processes (the workers' server
-# replaced by a stub here; t/98 runs it with Uvent::HTTP::Server):
+# replaced by a stub here; t/99 runs it with Uvent::HTTP::Server):
 # start_servers, a killed worker replaced, TTIN/TTOU, HUP restarting every
 # worker new-before-old, TERM stopping them all, and workers leaving by
 # themselves when the master dies.
