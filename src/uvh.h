@@ -102,6 +102,12 @@ unsigned uvh_loop_fork_generation(uvh_loop_t *loop);
 int uvh_loop_backend_timeout(uvh_loop_t *loop);
 int uvh_loop_alive(uvh_loop_t *loop);
 void uvh_loop_set_work_cb(uvh_loop_t *loop, uvh_loop_work_cb cb);
+/* Load measurement: from uvh_loop_measure_load on, the loop's time spent
+ * running callbacks (not waiting in the poll) accumulates; *busy_ns is it.
+ * Counted only while uv_run itself waits (not under an adapter's loop).
+ * uvh_loop_busy_ns returns UVH_E_BADARG before uvh_loop_measure_load. */
+int uvh_loop_measure_load(uvh_loop_t *loop);
+int uvh_loop_busy_ns(uvh_loop_t *loop, uint64_t *busy_ns);
 
 /* ---- timer ---- */
 typedef void (*uvh_timer_cb)(uvh_timer_t *timer, void *data);
@@ -611,5 +617,48 @@ void uvh_server_req_resume(uvh_server_req_t *req);
 void uvh_server_req_abandon(uvh_server_req_t *req);
 void *uvh_server_req_get_data(const uvh_server_req_t *req);
 void uvh_server_req_set_data(uvh_server_req_t *req, void *data);
+/* ---- worker scoreboard (manager/scoreboard.c) ----
+ * Slots in shared anonymous memory, mapped before fork: the master claims
+ * and releases slots and sets pids; each worker writes its own slot. No
+ * lock and no system call per update (relaxed atomic stores). Times are
+ * monotonic milliseconds, the clock of uv_now and uvh_monotonic_ms, the
+ * same in every process. */
+typedef struct uvh_scoreboard_s uvh_scoreboard_t;
+typedef enum {
+  UVH_WORKER_FREE = 0,       /* no process */
+  UVH_WORKER_STARTING,       /* forked, not accepting yet (worker_init) */
+  UVH_WORKER_IDLE,           /* accepting, no request in flight */
+  UVH_WORKER_BUSY,           /* requests in flight */
+  UVH_WORKER_STOPPING        /* graceful stop: finishing what it has */
+} uvh_worker_state_t;
+#define UVH_SCOREBOARD_MAX 4096
+typedef struct {
+  int pid;
+  unsigned generation;       /* changes each time the slot is claimed */
+  uvh_worker_state_t state;
+  unsigned active;
+  uint64_t served;
+  uint64_t started_ms, last_activity_ms;
+  uint64_t busy_ns;          /* loop time spent running, as of sampled_ns */
+  uint64_t sampled_ns;       /* uv_hrtime of the sample, 0 = none yet */
+} uvh_worker_info_t;
+uint64_t uvh_monotonic_ms(void);
+/* 1..UVH_SCOREBOARD_MAX slots, all free. 0, UVH_E_BADARG or UVH_E_NOMEM. */
+int uvh_scoreboard_new(unsigned nslots, uvh_scoreboard_t **out);
+void uvh_scoreboard_free(uvh_scoreboard_t *sb);
+unsigned uvh_scoreboard_size(const uvh_scoreboard_t *sb);
+/* The master's: take a free slot (state starting, counters zeroed), its
+ * index or -1 when all are taken; name its process; free it once reaped. */
+int uvh_scoreboard_claim(uvh_scoreboard_t *sb);
+void uvh_scoreboard_set_pid(uvh_scoreboard_t *sb, unsigned slot, int pid);
+void uvh_scoreboard_release(uvh_scoreboard_t *sb, unsigned slot);
+/* Anyone's: a copy of a slot. 0 or UVH_E_BADARG. */
+int uvh_scoreboard_read(const uvh_scoreboard_t *sb, unsigned slot, uvh_worker_info_t *out);
+/* The worker's, on its own slot: a state change, a request's start and
+ * end (busy while any is in flight, idle after the last), its loop's load. */
+void uvh_scoreboard_set_state(uvh_scoreboard_t *sb, unsigned slot, uvh_worker_state_t state, uint64_t now_ms);
+void uvh_scoreboard_request_start(uvh_scoreboard_t *sb, unsigned slot, uint64_t now_ms);
+void uvh_scoreboard_request_end(uvh_scoreboard_t *sb, unsigned slot, uint64_t now_ms);
+int uvh_scoreboard_sample_load(uvh_scoreboard_t *sb, unsigned slot, uvh_loop_t *loop);
 
 #endif

@@ -42,7 +42,8 @@ is($pl_layers // '', "@layers", "Makefile.PL builds the same folders as src/Make
 
 # What each folder may include from the others: its own folder, lower
 # ones, and `uvh` for the public header src/uvh.h (which includes libuv,
-# so the codec may not). client/, the top, may include anything.
+# so the codec may not). client/, the top, may include anything; manager/
+# (the worker scoreboard) stands beside it on the loop alone.
 my %may_use = (
     base => [qw(base)],
     loop => [qw(base loop uvh)],
@@ -50,6 +51,8 @@ my %may_use = (
     http => [qw(base http)],
     # the server: beside client/, never using it
     server => [qw(base loop net http server uvh)],
+    # the worker scoreboard: over the loop, and counting the server's requests
+    manager => [qw(base loop net http server manager uvh)],
 );
 
 # The forbidden includes among lines of $file: a quoted header of a

@@ -103,3 +103,5 @@ INCLUDE: response.xsh
 INCLUDE: client.xsh
 
 INCLUDE: server.xsh
+
+INCLUDE: scoreboard.xsh

@@ -195,3 +195,11 @@ DESTROY(SV *self)
       Safefree(loop);
       uvx_rethrow(aTHX);
     }
+
+bool
+_measure_load(uvx_loop_t *loop)
+  CODE:
+    /* the manager's workers: from now on the loop's busy time is counted */
+    RETVAL = uvh_loop_measure_load(loop->core) == 0;
+  OUTPUT:
+    RETVAL

@@ -58,6 +58,26 @@ int uvh_loop_new(uvh_loop_t **out) {
   return 0;
 }
 
+int uvh_loop_measure_load(uvh_loop_t *loop) {
+  int rc;
+  if (loop->load_since_ns)
+    return 0;
+  if ((rc = uv_loop_configure(loop->uv, UV_METRICS_IDLE_TIME)) < 0)
+    return UVH_E_BADARG;
+  loop->load_since_ns = uv_hrtime();
+  return 0;
+}
+
+int uvh_loop_busy_ns(uvh_loop_t *loop, uint64_t *busy_ns) {
+  uint64_t wall, idle;
+  if (!loop->load_since_ns)
+    return UVH_E_BADARG;
+  wall = uv_hrtime() - loop->load_since_ns;
+  idle = uv_metrics_idle_time(loop->uv);
+  *busy_ns = wall > idle ? wall - idle : 0;
+  return 0;
+}
+
 int uvh_loop_wrap(uv_loop_t *uv, uvh_loop_t **out) {
   *out = loop_alloc(uv, 0);
   return *out ? 0 : UVH_E_NOMEM;

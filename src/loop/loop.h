@@ -40,6 +40,7 @@ struct uvh_loop_s {
   uvh_list_t users;  /* uvh_loop_user_t.link (the pools); not owning */
   uvh_list_t timers; /* uvh_timer_t.loop_link; not owning */
   uvh_loop_work_cb work_cb; /* set by a driver (uvh_loop_set_work_cb); may be NULL */
+  uint64_t load_since_ns;  /* uv_hrtime when load measurement began, 0 = off */
   uv_idle_t *kick;   /* started for one uvh_loop_run_nowait; freed in its close callback */
   void *data;
 };
