@@ -495,9 +495,19 @@ typedef struct {
   const char *ca_file;       /* PEM CAs a client certificate must chain to */
   int verify_client;         /* 0 none (default), 1 optional, 2 require (needs ca_file) */
   int min_version;           /* 12 (default) or 13 */
+  int fd;                    /* >= 0: a socket already bound (and maybe listening) by a parent process,
+                              * owned by the server from here; host, port and reuse_port are not used.
+                              * Default -1 */
 } uvh_server_location_t;
 
 void uvh_server_location_init(uvh_server_location_t *loc);
+
+/* Who watches the server's load (the worker-process manager's scoreboard):
+ * called with +1 when a request is handed to the owner (on_head or
+ * on_request) and -1 when it is done with (its response written, or
+ * dropped), with the loop's cached time in ms; from inside the server, so
+ * it must not call back into it. NULL stops it. */
+typedef void (*uvh_server_activity_cb)(void *data, int delta, uint64_t now_ms);
 
 typedef struct {
   /* A whole request arrived. `req` is borrowed: uvh_server_req_ref it to
@@ -522,6 +532,7 @@ typedef struct {
 /* A server with no listener yet. `ops` is copied. */
 int uvh_server_new(uvh_loop_t *loop, const uvh_server_config_t *cfg, const uvh_server_ops_t *ops, void *data,
                    uvh_server_t **out);
+void uvh_server_set_activity(uvh_server_t *srv, uvh_server_activity_cb cb, void *data);
 void uvh_server_ref(uvh_server_t *srv);
 /* Dropping the last reference stops the server (uvh_server_stop). */
 void uvh_server_unref(uvh_server_t *srv);
@@ -660,5 +671,8 @@ void uvh_scoreboard_set_state(uvh_scoreboard_t *sb, unsigned slot, uvh_worker_st
 void uvh_scoreboard_request_start(uvh_scoreboard_t *sb, unsigned slot, uint64_t now_ms);
 void uvh_scoreboard_request_end(uvh_scoreboard_t *sb, unsigned slot, uint64_t now_ms);
 int uvh_scoreboard_sample_load(uvh_scoreboard_t *sb, unsigned slot, uvh_loop_t *loop);
+/* The worker's: count `srv`'s requests in its slot as they start and end
+ * (uvh_server_set_activity). The scoreboard must outlive the server. */
+int uvh_scoreboard_watch_server(uvh_scoreboard_t *sb, unsigned slot, uvh_server_t *srv);
 
 #endif

@@ -17,7 +17,7 @@ use Uvent::HTTP::Manager;
     our @ISA = ('Uvent::HTTP::Manager');
     sub _worker_server { my ($self, $loop) = @_; return bless { loop => $loop }, 'Stub::Server' }
     package Stub::Server;
-    sub graceful_stop { my ($self, $cb) = @_; $cb->() }
+    sub graceful_stop { $_[0]{loop}->stop }
 }
 
 my $dir = tempdir(CLEANUP => 1);

@@ -20,6 +20,7 @@ typedef struct {
   SV *route_cb;   /* counted CODE ref, or NULL */
   SV *partial_cb; /* counted CODE ref, or NULL */
   SV *stopped_cb; /* counted CODE ref for the graceful stop under way, or NULL */
+  SV *scoreboard_rv; /* counted: the manager's scoreboard this server's requests are counted in, or NULL */
 } uvx_server_t;
 
 static int uvx_sreq_mg_free(pTHX_ SV *sv, MAGIC *mg) {

@@ -37,10 +37,11 @@ _set_request_callback(uvx_server_t *srv, SV *cb)
     *slot = SvOK(cb) ? newSVsv(cb) : NULL;
 
 void
-_listen(uvx_server_t *srv, const char *host, UV port, int backlog, int reuse_port, int tcp_nodelay, SV *cert_file, SV *key_file, SV *ca_file, int verify_client, int min_version)
+_listen(uvx_server_t *srv, const char *host, UV port, int backlog, int reuse_port, int tcp_nodelay, SV *cert_file, SV *key_file, SV *ca_file, int verify_client, int min_version, int fd)
   CODE:
     uvh_server_location_t loc;
     uvh_server_location_init(&loc);
+    loc.fd = fd;
     loc.host = host;
     loc.port = (unsigned)port;
     loc.backlog = backlog;
@@ -116,8 +117,25 @@ DESTROY(SV *self)
       SvREFCNT_dec(srv->partial_cb);
     if (srv->stopped_cb)
       SvREFCNT_dec(srv->stopped_cb);
+    if (srv->scoreboard_rv) {
+      if (PL_phase != PERL_PHASE_DESTRUCT)
+        uvh_server_set_activity(srv->core, NULL, NULL);
+      SvREFCNT_dec(srv->scoreboard_rv);
+    }
     SvREFCNT_dec(srv->loop_rv);
     Safefree(srv);
+
+void
+_watch_scoreboard(uvx_server_t *srv, SV *board_rv, UV slot)
+  CODE:
+    /* Uvent::HTTP::Manager's workers: each request counted in the slot */
+    uvh_scoreboard_t *sb = (uvh_scoreboard_t *)uvx_unwrap(aTHX_ board_rv, "Uvent::HTTP::Manager::Scoreboard", "scoreboard");
+    if (slot >= uvh_scoreboard_size(sb))
+      UVX_CROAK("Uvent::HTTP::Server: scoreboard slot %" UVuf " is past its end", slot);
+    if (srv->scoreboard_rv)
+      SvREFCNT_dec(srv->scoreboard_rv);
+    srv->scoreboard_rv = newSVsv(board_rv);
+    uvh_scoreboard_watch_server(sb, (unsigned)slot, srv->core);
 
 MODULE = Uvent    PACKAGE = Uvent::HTTP::ServerRequest
 

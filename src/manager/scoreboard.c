@@ -113,28 +113,49 @@ void uvh_scoreboard_set_state(uvh_scoreboard_t *sb, unsigned i, uvh_worker_state
   PUT(s->last_activity_ms, now_ms);
 }
 
-void uvh_scoreboard_request_start(uvh_scoreboard_t *sb, unsigned i, uint64_t now_ms) {
-  uvh_worker_slot_t *s = slot_at(sb, i);
-  if (s == NULL)
-    return;
+static void slot_request_start(uvh_worker_slot_t *s, uint64_t now_ms) {
   PUT(s->active, GET(s->active) + 1);
   PUT(s->last_activity_ms, now_ms);
   if (GET(s->state) == UVH_WORKER_IDLE)
     PUT(s->state, UVH_WORKER_BUSY);
 }
 
-void uvh_scoreboard_request_end(uvh_scoreboard_t *sb, unsigned i, uint64_t now_ms) {
-  uvh_worker_slot_t *s = slot_at(sb, i);
-  unsigned active;
-  if (s == NULL)
-    return;
-  active = GET(s->active);
+static void slot_request_end(uvh_worker_slot_t *s, uint64_t now_ms) {
+  unsigned active = GET(s->active);
   if (active > 0)
     PUT(s->active, --active);
   PUT(s->served, GET(s->served) + 1);
   PUT(s->last_activity_ms, now_ms);
   if (active == 0 && GET(s->state) == UVH_WORKER_BUSY)
     PUT(s->state, UVH_WORKER_IDLE);
+}
+
+void uvh_scoreboard_request_start(uvh_scoreboard_t *sb, unsigned i, uint64_t now_ms) {
+  uvh_worker_slot_t *s = slot_at(sb, i);
+  if (s)
+    slot_request_start(s, now_ms);
+}
+
+void uvh_scoreboard_request_end(uvh_scoreboard_t *sb, unsigned i, uint64_t now_ms) {
+  uvh_worker_slot_t *s = slot_at(sb, i);
+  if (s)
+    slot_request_end(s, now_ms);
+}
+
+/* The server's activity hook: `data` is the worker's own slot. */
+static void on_server_activity(void *data, int delta, uint64_t now_ms) {
+  if (delta > 0)
+    slot_request_start(data, now_ms);
+  else
+    slot_request_end(data, now_ms);
+}
+
+int uvh_scoreboard_watch_server(uvh_scoreboard_t *sb, unsigned i, uvh_server_t *srv) {
+  uvh_worker_slot_t *s = slot_at(sb, i);
+  if (s == NULL)
+    return UVH_E_BADARG;
+  uvh_server_set_activity(srv, on_server_activity, s);
+  return 0;
 }
 
 int uvh_scoreboard_sample_load(uvh_scoreboard_t *sb, unsigned i, uvh_loop_t *loop) {

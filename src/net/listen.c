@@ -66,6 +66,31 @@ int uvh__listen_ex(uvh_listener_t *l, uv_loop_t *uv, const char *host, uint16_t 
   return 0;
 }
 
+int uvh__listen_fd(uvh_listener_t *l, uv_loop_t *uv, int fd, int backlog, const uvh_listener_ops_t *ops) {
+  int rc;
+  memset(l, 0, sizeof *l);
+  l->ops = ops;
+  if ((rc = uv_tcp_init(uv, &l->tcp)) < 0)
+    return rc;
+  l->tcp.data = l;
+  if ((rc = uv_tcp_open(&l->tcp, (uv_os_sock_t)fd)) < 0 ||
+      (rc = uv_listen((uv_stream_t *)&l->tcp, backlog, on_connection)) < 0) {
+    l->closing = 1;
+    uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+    return rc;
+  }
+  return 0;
+}
+
+int uvh__listener_host(const uvh_listener_t *l, char *buf, size_t cap) {
+  struct sockaddr_storage ss;
+  int len = sizeof ss, rc;
+  if ((rc = uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&ss, &len)) != 0)
+    return rc;
+  return ss.ss_family == AF_INET6 ? uv_ip6_name((struct sockaddr_in6 *)&ss, buf, cap)
+                                  : uv_ip4_name((struct sockaddr_in *)&ss, buf, cap);
+}
+
 uint16_t uvh__listener_port(const uvh_listener_t *l) {
   struct sockaddr_storage ss;
   int len = sizeof ss;

@@ -37,6 +37,12 @@ int uvh__listen(uvh_listener_t *l, uv_loop_t *uv, const char *host, uint16_t por
  * processes may then listen on the same address and port). */
 int uvh__listen_ex(uvh_listener_t *l, uv_loop_t *uv, const char *host, uint16_t port, int backlog,
                    int reuse_port, const uvh_listener_ops_t *ops);
+/* Listen on an already bound socket `fd` (one a parent process bound and
+ * passed down: the worker-process manager, Server::Starter). The listener
+ * owns the fd from here: it is closed with the handle. Errors as above. */
+int uvh__listen_fd(uvh_listener_t *l, uv_loop_t *uv, int fd, int backlog, const uvh_listener_ops_t *ops);
+/* The address it listens on, as an IP literal into buf (cap >= 46). 0 or a libuv error. */
+int uvh__listener_host(const uvh_listener_t *l, char *buf, size_t cap);
 /* The port it listens on, or 0. */
 uint16_t uvh__listener_port(const uvh_listener_t *l);
 /* Stop listening; on_closed follows from the loop. */

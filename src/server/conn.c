@@ -17,6 +17,23 @@
 
 #define CONN(st) uvh_container_of(st, uvh_server_conn_t, s)
 
+
+/* The request is the owner's now, or done with: tell the activity watcher. */
+static void activity_start(uvh_server_t *srv, uvh_server_req_t *req) {
+  if (req->counted || srv->activity == NULL || srv->loop == NULL)
+    return;
+  req->counted = 1;
+  srv->activity(srv->activity_data, 1, uv_now(uvh_loop_uv(srv->loop)));
+}
+
+static void activity_end(uvh_server_t *srv, uvh_server_req_t *req) {
+  if (!req->counted)
+    return;
+  req->counted = 0;
+  if (srv->activity && srv->loop)
+    srv->activity(srv->activity_data, -1, uv_now(uvh_loop_uv(srv->loop)));
+}
+
 static void conn_process(uvh_server_conn_t *c);
 static void conn_ref(uvh_server_conn_t *c) { c->refs++; }
 
@@ -86,6 +103,7 @@ void uvh__server_conn_close(uvh_server_conn_t *c, int notify) {
   /* a request handed to the owner and not answered is dropped */
   if (req && req->conn == c) {
     req->conn = NULL;
+    activity_end(srv, req);
     /* one still being read was never the owner's: no on_drop for it */
     if (req->dispatched && !req->answered) {
       req->dropped = 1;
@@ -155,6 +173,7 @@ static void response_written(uvh_server_conn_t *c) {
   if (req) {
     req->conn = NULL;
     c->req = NULL;
+    activity_end(c->srv, req);
     uvh_server_req_unref(req);
   }
   if (c->close_after) {
@@ -545,6 +564,7 @@ static void dispatch(uvh_server_conn_t *c) {
   uvh_server_req_t *req = c->req;
   set_state(c, UVH_SC_HANDLING);
   req->dispatched = req->requested = 1;
+  activity_start(srv, req);
   uvh_server_req_ref(req); /* the owner's call may close the connection */
   conn_ref(c);
   c->in_dispatch = 1;
@@ -580,6 +600,7 @@ static int call_owner(uvh_server_conn_t *c, uvh_server_req_t *req, const char *d
   uvh_server_t *srv = c->srv;
   int going_on;
   req->dispatched = 1;
+  activity_start(srv, req);
   uvh_server_req_ref(req); /* the owner's call may close the connection */
   conn_ref(c);
   c->in_dispatch = 1;

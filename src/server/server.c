@@ -13,11 +13,17 @@ void uvh_server_config_init(uvh_server_config_t *cfg) {
   cfg->max_headers_size = 16384;
 }
 
+void uvh_server_set_activity(uvh_server_t *srv, uvh_server_activity_cb cb, void *data) {
+  srv->activity = cb;
+  srv->activity_data = data;
+}
+
 void uvh_server_location_init(uvh_server_location_t *loc) {
   memset(loc, 0, sizeof *loc);
   loc->host = "127.0.0.1";
   loc->backlog = 4096;
   loc->tcp_nodelay = 1;
+  loc->fd = -1;
 }
 
 /* --------------------------------------------------------------- lifetime */
@@ -267,8 +273,11 @@ int uvh_server_listen(uvh_server_t *srv, const uvh_server_location_t *loc) {
     return UVH_E_NOMEM;
   }
   srv->listeners = grown;
-  rc = uvh__listen_ex(&ls->l, uvh_loop_uv(srv->loop), host, (uint16_t)loc->port, loc->backlog > 0 ? loc->backlog : 4096,
-                      loc->reuse_port, &listener_ops);
+  if (loc->fd >= 0)
+    rc = uvh__listen_fd(&ls->l, uvh_loop_uv(srv->loop), loc->fd, loc->backlog > 0 ? loc->backlog : 4096, &listener_ops);
+  else
+    rc = uvh__listen_ex(&ls->l, uvh_loop_uv(srv->loop), host, (uint16_t)loc->port,
+                        loc->backlog > 0 ? loc->backlog : 4096, loc->reuse_port, &listener_ops);
   if (rc < 0 && !ls->l.closing) {
     /* a bad address: no handle was made */
     if (ls->tls_ctx)
@@ -282,8 +291,11 @@ int uvh_server_listen(uvh_server_t *srv, const uvh_server_location_t *loc) {
   ls->open = 1;
   srv->handles++;
   if (rc < 0)
-    return listen_error(srv, UVH_E_BADARG, "cannot listen on %s:%u: %s", host, loc->port, uv_strerror(rc));
+    return loc->fd >= 0 ? listen_error(srv, UVH_E_BADARG, "cannot listen on an inherited socket%s (fd %u): %s", "", (unsigned)loc->fd, uv_strerror(rc))
+                        : listen_error(srv, UVH_E_BADARG, "cannot listen on %s:%u: %s", host, loc->port, uv_strerror(rc));
   ls->port = uvh__listener_port(&ls->l);
+  if (loc->fd >= 0)
+    uvh__listener_host(&ls->l, ls->host, sizeof ls->host); /* the address the socket was bound to */
   return 0;
 }
 

@@ -46,6 +46,8 @@ struct uvh_server_s {
   uvh_server_config_t cfg;
   uvh_server_ops_t ops;
   void *data;
+  uvh_server_activity_cb activity; /* may be NULL */
+  void *activity_data;
   uvh_server_listener_t **listeners; /* owned, each freed once its handle closed */
   unsigned nlisteners;
   unsigned handles;          /* listeners open and connections not yet freed: memory waits for 0 */
@@ -115,6 +117,7 @@ struct uvh_server_req_s {
   char peer_addr[64];
   unsigned peer_port;
   unsigned dispatched : 1;   /* the owner has it (on_head or on_request ran) */
+  unsigned counted : 1;      /* told to srv->activity as started, not yet as done */
   unsigned requested : 1;    /* on_request ran */
   unsigned routed : 1;       /* on_head has returned (or there is none) */
   unsigned partial : 1;      /* the body goes to on_body */

@@ -152,7 +152,7 @@ sub run {
     Carp::croak(ref($self) . '->run: already running') if $self->{running};
     local $self->{running} = 1;
     $self->{master_pid} = $$;
-    $self->{board} = Uvent::HTTP::Manager::Scoreboard->new(_max($c->{max_servers} * 2, 2));
+    $self->{board} = Uvent::HTTP::Manager::Scoreboard->new($c->{max_servers} * 3 + 4);
     $self->{listeners} = $self->_bind;
     $self->{stopping} = 0;
     my %flag;
@@ -409,12 +409,8 @@ sub _location_name {
 sub _listen {
     my ($loc) = @_;
     my $backlog = $loc->{backlog} // 4096;
-    if (defined $loc->{path}) {
-        require IO::Socket::UNIX;
-        unlink $loc->{path} if -S $loc->{path};
-        return IO::Socket::UNIX->new(Local => $loc->{path}, Listen => $backlog)
-            // Carp::croak("Uvent::HTTP::Manager: cannot listen on $loc->{path}: $!");
-    }
+    Carp::croak("Uvent::HTTP::Manager: unix sockets ('path') are not supported yet; use host and port")
+        if defined $loc->{path};
     require IO::Socket::IP;
     my $host = $loc->{host} // '0.0.0.0';
     return IO::Socket::IP->new(LocalHost => $host, LocalPort => $loc->{port} // 0, Listen => $backlog, ReuseAddr => 1,
@@ -456,7 +452,9 @@ sub _worker {
     $self->{workers} = {};
     $self->{in_worker} = $slot;
     $c->{worker_init}->() if $c->{worker_init};
-    my $loop = Uvent::Loop->new;
+    # the default loop, so handlers reach it as anywhere else (a fork check
+    # gives the child its own)
+    my $loop = Uvent::Loop->default;
     $loop->_measure_load;
     my $server = $self->_worker_server($loop, $slot);
     $board->set_state($slot, 'idle');
@@ -464,7 +462,7 @@ sub _worker {
     my $stop = sub {
         return if $stopping++;
         $board->set_state($slot, 'stopping');
-        $server->graceful_stop(sub { $loop->stop });
+        $server->graceful_stop;
     };
     my $tick = Uvent::Timer->new($loop);
     $tick->start($WORKER_TICK, $WORKER_TICK, sub {
@@ -472,7 +470,11 @@ sub _worker {
         # a signal sets the flag when Perl code runs: here, at the latest
         $stop->() if $flag{graceful} || getppid() != $master;
     });
-    $loop->run;
+    # a callback that dies is reported and the worker serves on (its
+    # request got a 500 from the server)
+    until (eval { $loop->run; 1 }) {
+        warn "Uvent::HTTP::Manager: worker $$: a callback died: $@";
+    }
     $tick->stop;
     $c->{worker_exit}->() if $c->{worker_exit};
     return;
@@ -486,13 +488,19 @@ sub _worker_server {
     require Uvent::HTTP::Server;
     my %cfg = %{ $self->{server} };
     delete $cfg{request_callback};
-    $cfg{locations} = [ map { $_->{fh} ? { %{ $_->{location} }, fd => fileno $_->{fh} } : { %{ $_->{location} } } }
-        @{ $self->{listeners} } ];
+    # each worker's server owns a duplicate of the master's socket
+    $cfg{locations} = [ map {
+        my %loc = %{ $_->{location} };
+        $loc{fd} = POSIX::dup(fileno $_->{fh}) // die "dup of a listening socket: $!" if $_->{fh};
+        \%loc
+    } @{ $self->{listeners} } ];
     $cfg{request_callback} = $c->{request_callback};
     $cfg{route_callback} = $c->{route_callback} if $c->{route_callback};
+    my $stopped = delete $cfg{stop_callback};
+    $cfg{stop_callback} = sub { $stopped->(@_) if $stopped; $loop->stop };
     my $server = Uvent::HTTP::Server->new(\%cfg, $loop);
-    $server->_scoreboard($self->{board}, $slot);
     $server->run;
+    $server->_watch_scoreboard($self->{board}, $slot);
     return $server;
 }
 

@@ -18,7 +18,7 @@ my %DEFAULT = (
 my %SECONDS = map { $_ => 1 } qw(idle_timeout read_timeout termination_timeout);
 my @OTHER_KEYS = qw(locations request_callback stop_callback route_callback partial_callback);
 my %LOCATION_DEFAULT = (host => '127.0.0.1', port => 0, backlog => 4096, reuse_port => 0, tcp_nodelay => 1);
-my @LOCATION_OTHER = qw(path tls);
+my @LOCATION_OTHER = qw(path tls fd);
 my %TLS_KEYS = map { $_ => 1 } qw(cert_file key_file ca_file verify_client min_version);
 my %VERIFY = (none => 0, optional => 1, require => 2);
 
@@ -50,6 +50,11 @@ sub _location {
     Carp::croak("Uvent::HTTP::Server->new: locations->[$i]: unix sockets ('path') are not supported yet; use host and port")
         if defined $loc->{path};
     my %l = (%LOCATION_DEFAULT, %$loc);
+    if (defined $l{fd}) {
+        # a socket bound by a parent process (Uvent::HTTP::Manager, Server::Starter): it is the server's from run on
+        Carp::croak("Uvent::HTTP::Server->new: locations->[$i]{fd} must be a file descriptor number, got '" . _what($l{fd}) . "'")
+            unless !ref $l{fd} && $l{fd} =~ /\A\d+\z/;
+    }
     Carp::croak("Uvent::HTTP::Server->new: locations->[$i]{host} must be an IPv4 or IPv6 address, got '" . _what($l{host}) . "'")
         unless defined $l{host} && !ref $l{host} && $l{host} =~ /\A(?:[0-9.]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)\z/;
     $l{port} = _number("locations->[$i]{port}", $l{port});
@@ -160,13 +165,20 @@ sub run {
         my $tls = $l->{tls} // {};
         # a failure croaks; the core (with the listeners made so far) goes with it
         $core->_listen(@$l{qw(host port backlog reuse_port tcp_nodelay)}, @$tls{qw(cert_file key_file ca_file)},
-            $tls->{verify_client} // 0, $tls->{min_version} // 12);
+            $tls->{verify_client} // 0, $tls->{min_version} // 12, $l->{fd} // -1);
     }
     $self->{core} = $core;
     return;
 }
 
 sub running { $_[0]{core} ? 1 : 0 }
+
+# Uvent::HTTP::Manager's workers: count the requests in a scoreboard slot.
+sub _watch_scoreboard {
+    my ($self, $board, $slot) = @_;
+    my $core = $self->{core} or Carp::croak('Uvent::HTTP::Server: run it before watching a scoreboard');
+    $core->_watch_scoreboard($board, $slot);
+}
 
 sub stop {
     my ($self) = @_;

@@ -1,0 +1,165 @@
+# Uvent::HTTP::Manager with real workers: each runs Uvent::HTTP::Server
+# over the master's socket and counts its requests on the scoreboard.
+# Requests spread over the workers; max_requests recycles a worker with no
+# failed request; a graceful stop (TERM) answers every request in flight;
+# load above max_load adds workers, never past max_servers.
+use strict;
+use warnings;
+use Test::More;
+use POSIX ();
+use Time::HiRes qw(time sleep);
+use IO::Socket::INET;
+use Uvent;
+use Uvent::HTTP::Manager;
+
+# one request on a new connection: (status, body) or () on failure
+sub get {
+    my ($port, $path) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 10) or return;
+    print $s "GET $path HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    local $/;
+    my $r = <$s> // return;
+    my ($code) = $r =~ m{\AHTTP/1\.1 (\d+)} or return;
+    my ($body) = $r =~ /\r\n\r\n(.*)\z/s;
+    return ($code, $body);
+}
+
+# a master in a child process; its port comes back through a pipe
+sub start_master {
+    my (%cfg) = @_;
+    pipe my $r, my $w or die;
+    my $pid = fork // die;
+    if (!$pid) {
+        close $r;
+        local $SIG{ALRM} = sub { POSIX::_exit(3) };
+        alarm 60;
+        my $told;
+        my $m = Uvent::HTTP::Manager->new({
+            server => { locations => [ { host => '127.0.0.1', port => 0 } ] },
+            check_interval => 0.2, min_worker_ttl => 0, termination_timeout => 5,
+            spawn_callback => sub {
+                my ($wpid, $mgr) = @_;
+                return if $told++;
+                syswrite $w, ($mgr->sockaddrs)[0][1] . "\n";
+            },
+            %cfg,
+        });
+        $m->run;
+        POSIX::_exit(0);
+    }
+    close $w;
+    my $port = <$r>;
+    chomp $port if defined $port;
+    return ($pid, $port);
+}
+
+my $hello = sub {
+    my ($req) = @_;
+    $req->respond({ code => 200, body => "$$" });
+};
+
+subtest 'requests are answered by the workers' => sub {
+    my ($master, $port) = start_master(request_callback => $hello, start_servers => 2, min_servers => 2, max_servers => 2);
+    ok($port, "the master listens on port $port");
+    my %pids;
+    my $ok = 0;
+    for (1 .. 40) {
+        my ($code, $body) = get($port, '/');
+        $ok++ if ($code // 0) == 200;
+        $pids{$body}++ if defined $body;
+    }
+    is($ok, 40, 'every request answered');
+    ok(!exists $pids{$master}, 'the master never serves');
+    cmp_ok(scalar keys %pids, '<=', 2, 'by at most max_servers workers');
+    kill 'TERM', $master;
+    waitpid $master, 0;
+    is($? >> 8, 0, 'TERM stops it cleanly');
+};
+
+subtest 'max_requests recycles workers without a failed request' => sub {
+    my ($master, $port) = start_master(request_callback => $hello, start_servers => 1, min_servers => 1, max_servers => 1,
+        max_requests => 5);
+    my (%pids, $ok);
+    my $end = time + 20;
+    for (1 .. 60) {
+        my ($code, $body) = get($port, '/');
+        $ok++ if ($code // 0) == 200;
+        $pids{$body}++ if defined $body;
+        last if keys %pids >= 3 || time > $end;
+        sleep 0.02;
+    }
+    is($ok, sum(values %pids), 'every request answered during recycling');
+    ok($ok, "$ok requests");
+    cmp_ok(scalar keys %pids, '>=', 3, 'the worker was replaced after max_requests (the scoreboard counts its requests), twice');
+    kill 'TERM', $master;
+    waitpid $master, 0;
+};
+
+subtest 'a graceful stop answers the requests in flight' => sub {
+    my ($master, $port) = start_master(start_servers => 2, min_servers => 2, max_servers => 2, request_callback => sub {
+        my ($req) = @_;
+        # answered later, from a timer on the worker's loop (the default one)
+        Uvent::Timer->once(0.5, sub { $req->respond({ code => 200, body => 'late' }) });
+    });
+    my @socks;
+    for (1 .. 20) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 10) or next;
+        print $s "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+        push @socks, $s;
+    }
+    sleep 0.2;    # the requests reach the workers (they are answered at 0.5 s)
+    kill 'TERM', $master;
+    my $answered = 0;
+    for my $s (@socks) {
+        local $/;
+        my $r = <$s> // '';
+        my ($head, $body) = split /\r\n\r\n/, $r, 2;
+        $answered++ if ($head // '') =~ m{\AHTTP/1\.1 200 } && $head =~ /^Connection: close\r?$/mi && ($body // '') eq 'late';
+    }
+    is($answered, 20, 'all 20 in flight answered, with Connection: close');
+    waitpid $master, 0;
+    is($? >> 8, 0, 'and the master returned');
+};
+
+subtest 'load above max_load adds workers, never past max_servers' => sub {
+    my ($master, $port) = start_master(start_servers => 1, min_servers => 1, max_servers => 3, max_load => 0.3,
+        load_average_period => 0.6, spawn_rate => 1, request_callback => sub {
+            my ($req) = @_;
+            my $end = time + 0.01;
+            1 while time < $end;    # 10 ms of work for each request
+            $req->respond({ code => 200, body => "$$" });
+        });
+    my %pids;
+    my $end = time + 15;
+    # four clients at once, in children, for at most 15 s or until three workers answered
+    while (time < $end && keys %pids < 3) {
+        my @kids;
+        for (1 .. 4) {
+            pipe my $r, my $w or die;
+            my $pid = fork // die;
+            if (!$pid) {
+                close $r;
+                my %seen;
+                for (1 .. 25) { my (undef, $b) = get($port, '/'); $seen{$b}++ if defined $b }
+                syswrite $w, join(' ', keys %seen) . "\n";
+                POSIX::_exit(0);
+            }
+            close $w;
+            push @kids, [ $pid, $r ];
+        }
+        for (@kids) {
+            my ($pid, $r) = @$_;
+            my $line = <$r> // '';
+            $pids{$_}++ for split ' ', $line;
+            waitpid $pid, 0;
+        }
+    }
+    cmp_ok(scalar keys %pids, '>=', 2, 'a busy worker brought more (' . scalar(keys %pids) . ' answered)');
+    cmp_ok(scalar keys %pids, '<=', 3, 'never more than max_servers');
+    kill 'TERM', $master;
+    waitpid $master, 0;
+};
+
+sub sum { my $s = 0; $s += $_ for @_; $s }
+
+done_testing;
