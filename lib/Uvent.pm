@@ -591,9 +591,10 @@ C<tcp_nodelay> is an option (on by default);
 
 =item *
 
-the server side: no C<UniEvent::HTTP::Server> (C<locations>,
-C<ServerRequest-E<gt>respond>, C<enable_partial>, C<drop_event>), and no
-C<UniEvent::HTTP::Manager>. Uvent is a client only. Not yet.
+the server side: L<Uvent::HTTP::Server> follows C<UniEvent::HTTP::Server>
+(C<locations>, C<ServerRequest-E<gt>respond>, C<enable_partial>, with
+C<drop_callback> for C<drop_event>), and L<Uvent::HTTP::Manager> its
+C<UniEvent::HTTP::Manager> (prefork only). No PSGI handler yet (Plack::Handler::Uvent). Not yet.
 
 =back
 

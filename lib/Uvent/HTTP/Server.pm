@@ -291,7 +291,10 @@ An arrayref of hashrefs, at least one; each: C<host> (an IPv4 or IPv6
 literal, default 127.0.0.1), C<port> (0 picks a free port, see
 L</listeners>), C<backlog> (default 4096), C<reuse_port> (SO_REUSEPORT),
 C<tcp_nodelay> (default 1), C<tls> (below). C<path> (a unix socket) is not
-supported yet and croaks.
+supported yet and croaks. C<fd> gives a socket already bound by a parent
+process instead of C<host> and C<port> (what L<Uvent::HTTP::Manager>'s
+workers get, or a socket from Server::Starter): the server owns that
+descriptor from L</run> on and closes it when it stops.
 
 C<tls> makes the location HTTPS: C<cert_file> (PEM chain, required),
 C<key_file> (default: in C<cert_file>), C<ca_file> (the CAs client
