@@ -59,6 +59,8 @@ my %expect = (
     'lib/Uvent/Loop/IOAsync.pm' => [ qr/^IO::Async: got 200$/m ],
     'lib/Uvent/Future.pm' => [ qr/^needs_all: 200 200 200$/m, qr/^failed \(http\): connect$/m ],
     'lib/Uvent/HTTP/Server.pm' => [ qr{^hi /there$}m ],
+    'lib/Uvent/HTTP/Manager.pm' => [ qr/^worker \d+ started\nworker \d+ started$/m ],
+    'lib/Plack/Handler/Uvent.pm' => [ qr{^hello from /psgi$}m ],
     'lib/Uvent/HTTP/ServerRequest.pm' => [ qr{^GET /p q=1$}m ],
     'lib/Uvent/HTTP/Client.pm' => [ qr{^$U$}m, qr/^busy$/m, qr/^queued$/m, qr/^served 2, idle in the pool$/m ],
 );
