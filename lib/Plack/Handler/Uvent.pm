@@ -241,7 +241,7 @@ Plack::Handler::Uvent - run PSGI applications on Uvent::HTTP::Server and its wor
     # one process on a free port; once it listens, ask it once and stop (as a TERM would)
     Plack::Handler::Uvent->new(host => '127.0.0.1', port => 0, max_servers => 0, server_ready => sub {
         my ($info) = @_;
-        http_get("http://$info->{host}:$info->{port}/psgi", sub {
+        http_get('http://' . join(':', @$info{qw(host port)}) . '/psgi', sub {
             my ($request, $response, $error) = @_;
             print $error ? "failed: $error\n" : $response->body;
             kill 'TERM', $$;
@@ -263,6 +263,24 @@ C<--max-servers 0>.
 
 It passes Plack's own server suite, C<< Plack::Test::Suite->run_server_tests('Uvent') >>,
 in both modes (t/88-plack-suite.t).
+
+=head1 METHODS
+
+=head2 new
+
+    my $handler = Plack::Handler::Uvent->new(%options);
+
+The options below, as plackup passes them (underscores for dashes), plus
+C<server_ready> (a code ref called with C<{ host, port, proto,
+server_software }> once the sockets listen).
+
+=head2 run
+
+    $handler->run($app);
+
+Serves C<$app> until a TERM or INT (a graceful stop: requests in flight
+are answered) or, under the manager, a QUIT; see
+L<Uvent::HTTP::Manager/run> for the signals.
 
 =head1 OPTIONS
 
