@@ -2,13 +2,13 @@ package Uvent;
 use strict;
 use warnings;
 
-our $VERSION = '0.04';
+our $VERSION = '0.05';
 
 use Carp ();
 # errors raised inside Uvent name the caller's line
 $Carp::Internal{$_}++ for qw(Uvent Uvent::Loop Uvent::Timer Uvent::HTTP Uvent::HTTP::Pool
     Uvent::HTTP::Request Uvent::HTTP::Response Uvent::HTTP::Client Uvent::Future
-    Uvent::Loop::Adapter Uvent::Loop::AnyEvent Uvent::Loop::Mojo Uvent::Loop::IOAsync);
+    Uvent::Loop::Adapter Uvent::Loop::AnyEvent Uvent::Loop::Mojo Uvent::Loop::IOAsync Uvent::HTTP::Manager);
 
 # called by the XS glue: a Perl frame for Carp to skip
 sub _croak { Carp::croak(@_) }
@@ -232,7 +232,7 @@ Fork safety: see L</FORK>.
 
 =head2 core_version
 
-    my $v = Uvent::core_version();    # "0.04"
+    my $v = Uvent::core_version();    # "0.05"
 
 Returns the version string of the C core the module was built with. It is
 the same as C<$Uvent::VERSION> in a consistent build.

@@ -3,7 +3,7 @@ use strict;
 use warnings;
 use Carp ();
 
-our $VERSION = '0.04';
+our $VERSION = '0.05';
 
 use Future 0.33 ();
 our @ISA = ('Future');

@@ -6,7 +6,7 @@ use POSIX ();
 use Scalar::Util ();
 use Socket ();
 
-our $VERSION = '0.04';
+our $VERSION = '0.05';
 
 require Uvent;
 

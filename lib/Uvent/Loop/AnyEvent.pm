@@ -2,7 +2,7 @@ package Uvent::Loop::AnyEvent;
 use strict;
 use warnings;
 
-our $VERSION = '0.04';
+our $VERSION = '0.05';
 
 use AnyEvent ();
 require Uvent::Loop::Adapter;
