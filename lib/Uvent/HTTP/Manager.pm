@@ -4,7 +4,6 @@ use warnings;
 use Carp ();
 use POSIX ();
 use Scalar::Util ();
-use Socket ();
 
 our $VERSION = '0.05';
 
