@@ -117,4 +117,12 @@ ok(wait_for(5, sub { !grep { kill 0, $_ } @q }), 'its workers are gone');
 my %quit = map { $_ => 1 } @q;
 is(scalar(grep { $quit{$_} } pids_of('exit')), 0, 'without a graceful stop (no worker_exit)');
 
+# stop() from a spawn_callback, right after the fork: the worker still
+# gets its graceful TERM (the signal waits for its own handler)
+$master = start_master(start_servers => 1, min_servers => 1, termination_timeout => 20,
+    spawn_callback => sub { note_event("spawn-$_[0]"); $_[1]->stop });
+ok(wait_for(15, sub { waitpid($master, POSIX::WNOHANG()) == $master }), 'stop from spawn_callback: the master returns');
+my ($early) = pids_of('init');
+ok($early && grep({ $_ == $early } pids_of('exit')), 'the worker stopped gracefully (worker_exit ran), not killed later');
+
 done_testing;

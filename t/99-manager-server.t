@@ -9,6 +9,7 @@ use Test::More;
 use POSIX ();
 use Time::HiRes qw(time sleep);
 use IO::Socket::INET;
+use File::Temp ();
 use Uvent;
 use Uvent::HTTP::Manager;
 
@@ -25,9 +26,11 @@ sub get {
 }
 
 # a master in a child process; its port comes back through a pipe
+our ($w_port, $told_port);
 sub start_master {
     my (%cfg) = @_;
     pipe my $r, my $w or die;
+    ($w_port, $told_port) = ($w, 0);
     my $pid = fork // die;
     if (!$pid) {
         close $r;
@@ -43,6 +46,7 @@ sub start_master {
                 syswrite $w, ($mgr->sockaddrs)[0][1] . "\n";
             },
             %cfg,
+            server => { locations => [ { host => '127.0.0.1', port => 0 } ], %{ $cfg{server} // {} } },
         });
         $m->run;
         POSIX::_exit(0);
@@ -158,6 +162,49 @@ subtest 'load above max_load adds workers, never past max_servers' => sub {
     cmp_ok(scalar keys %pids, '<=', 3, 'never more than max_servers');
     kill 'TERM', $master;
     waitpid $master, 0;
+};
+
+subtest 'activity_timeout kills a stuck handler, replaced once' => sub {
+    my $log = File::Temp->new;
+    my ($master, $port) = start_master(start_servers => 1, min_servers => 1, max_servers => 4, activity_timeout => 0.5,
+        spawn_callback => sub {
+            my ($wpid, $mgr) = @_;
+            open my $fh, '>>', $log->filename or die;
+            syswrite $fh, "$wpid\n";
+            syswrite $w_port, ($mgr->sockaddrs)[0][1] . "\n" if $w_port && !$told_port++;
+        },
+        request_callback => sub {
+            my ($req) = @_;
+            1 while $req->path eq '/stuck';    # a handler that never returns
+            $req->respond({ code => 200, body => "$$" });
+        });
+    my ($code1, $first) = get($port, '/');
+    is($code1, 200, 'a worker answers');
+    my @r = get($port, '/stuck');
+    is(scalar @r, 0, 'the stuck request gets no answer: its worker was killed');
+    my ($code2, $second) = get($port, '/');
+    is($code2, 200, 'a new worker answers');
+    isnt($second, $first, 'another process');
+    sleep 1.5;    # several checks
+    open my $fh, '<', $log->filename or die;
+    my @spawned = <$fh>;
+    is(scalar @spawned, 2, 'one worker at start, one replacement: the kill is not also counted as a crash');
+    kill 'TERM', $master;
+    waitpid $master, 0;
+};
+
+subtest 'Server::Starter: the listening socket comes from SERVER_STARTER_PORT' => sub {
+    my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 128, ReuseAddr => 1) or die $!;
+    my $sport = $listen->sockport;
+    local $ENV{SERVER_STARTER_PORT} = "127.0.0.1:$sport=" . fileno($listen);
+    my ($master, $port) = start_master(request_callback => $hello, start_servers => 1, min_servers => 1,
+        server => { locations => [] });
+    is($port, $sport, 'the manager reports the inherited socket');
+    my ($code, $body) = get($sport, '/');
+    is($code, 200, 'and its workers serve on it');
+    kill 'TERM', $master;
+    waitpid $master, 0;
+    is($? >> 8, 0, 'a clean stop');
 };
 
 sub sum { my $s = 0; $s += $_ for @_; $s }

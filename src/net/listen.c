@@ -1,5 +1,6 @@
 /* listen.c - see listen.h. */
 #include "net/listen.h"
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
@@ -70,11 +71,14 @@ int uvh__listen_fd(uvh_listener_t *l, uv_loop_t *uv, int fd, int backlog, const 
   int rc;
   memset(l, 0, sizeof *l);
   l->ops = ops;
-  if ((rc = uv_tcp_init(uv, &l->tcp)) < 0)
+  if ((rc = uv_tcp_init(uv, &l->tcp)) < 0) {
+    close(fd); /* it was given to us */
     return rc;
+  }
   l->tcp.data = l;
-  if ((rc = uv_tcp_open(&l->tcp, (uv_os_sock_t)fd)) < 0 ||
-      (rc = uv_listen((uv_stream_t *)&l->tcp, backlog, on_connection)) < 0) {
+  if ((rc = uv_tcp_open(&l->tcp, (uv_os_sock_t)fd)) < 0)
+    close(fd); /* the handle never owned it: uv_close will not close it */
+  if (rc < 0 || (rc = uv_listen((uv_stream_t *)&l->tcp, backlog, on_connection)) < 0) {
     l->closing = 1;
     uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
     return rc;

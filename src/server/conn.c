@@ -23,7 +23,9 @@ static void activity_start(uvh_server_t *srv, uvh_server_req_t *req) {
   if (req->counted || srv->activity == NULL || srv->loop == NULL)
     return;
   req->counted = 1;
-  srv->activity(srv->activity_data, 1, uv_now(uvh_loop_uv(srv->loop)));
+  /* the clock now, not the loop's cached time: a handler that blocked
+   * earlier in this iteration must not make this request look old */
+  srv->activity(srv->activity_data, 1, uv_hrtime() / 1000000);
 }
 
 static void activity_end(uvh_server_t *srv, uvh_server_req_t *req) {
@@ -31,7 +33,7 @@ static void activity_end(uvh_server_t *srv, uvh_server_req_t *req) {
     return;
   req->counted = 0;
   if (srv->activity && srv->loop)
-    srv->activity(srv->activity_data, -1, uv_now(uvh_loop_uv(srv->loop)));
+    srv->activity(srv->activity_data, -1, uv_hrtime() / 1000000);
 }
 
 static void conn_process(uvh_server_conn_t *c);

@@ -279,10 +279,13 @@ int uvh_server_listen(uvh_server_t *srv, const uvh_server_location_t *loc) {
     rc = uvh__listen_ex(&ls->l, uvh_loop_uv(srv->loop), host, (uint16_t)loc->port,
                         loc->backlog > 0 ? loc->backlog : 4096, loc->reuse_port, &listener_ops);
   if (rc < 0 && !ls->l.closing) {
-    /* a bad address: no handle was made */
+    /* a bad address (or, for an fd, no handle could be made): nothing to close */
     if (ls->tls_ctx)
       uvh__tls_ctx_free(ls->tls_ctx);
     free(ls);
+    if (loc->fd >= 0)
+      return listen_error(srv, UVH_E_BADARG, "cannot listen on an inherited socket%s (fd %u): %s", "",
+                          (unsigned)loc->fd, uv_strerror(rc));
     return listen_error(srv, UVH_E_BADARG, "cannot listen on %s:%u: %s", host, loc->port,
                         "the host must be an IPv4 or IPv6 address");
   }

@@ -23,6 +23,7 @@ my %KNOWN = (%DEFAULT, map { $_ => 1 } @CALLBACKS, 'server', 'worker_model');
 my $WORKER_TICK = 0.2;
 # the master's own tick: reaping and signals between checks
 my $MASTER_TICK = 0.05;
+my @STOP_SIGNALS = qw(TERM INT QUIT HUP TTIN TTOU);
 
 sub new {
     my ($class, $config) = @_;
@@ -193,7 +194,12 @@ sub run {
             my @old = grep { !$_->{retiring} && !$_->{replaced_by} } values %{ $self->{workers} };
             $_->{replaced_by} = [] for @old;    # the replacements do not count them
             my @new = $self->_spawn(scalar @old);
-            $self->_retire_when_ready($_->{pid}, @new) for @old;
+            # each old worker waits for its own replacement; those left
+            # without one (no slot, fork failed) keep serving
+            for my $w (@old) {
+                if (my $n = shift @new) { $self->_retire_when_ready($w->{pid}, $n) }
+                else { delete $w->{replaced_by} }
+            }
         }
         while ($flag{ttin} && $flag{ttin}--) {
             $c->{min_servers}++ if $c->{min_servers} < $c->{max_servers};
@@ -223,6 +229,11 @@ sub stop {
 sub _check {
     my ($self, $now) = @_;
     my $c = $self->{cfg};
+    if (my $died = delete $self->{died}) {
+        my $live = grep { !$_->{retiring} && !$_->{replaced_by} } values %{ $self->{workers} };
+        my $room = $c->{max_servers} - $live;
+        $self->_spawn($died < $room ? $died : $room) if $room > 0;
+    }
     # the loads over load_average_period, from each worker's samples
     my @ws;
     for my $w (values %{ $self->{workers} }) {
@@ -245,12 +256,19 @@ sub _check {
         if ($what eq 'kill') {
             warn "Uvent::HTTP::Manager: worker $arg is stuck (a request in flight, no activity for"
                 . " $c->{activity_timeout} s): killing it\n";
+            if (my $w = $self->{workers}{$arg}) {
+                # replaced by the rules already (the plan counted it gone): not a crash to replace again
+                $w->{retiring} = Uvent::HTTP::Manager::Scoreboard::now();
+                $w->{killed} = 1;
+            }
             kill 'KILL', $arg;
         }
         elsif ($what eq 'recycle') {
             my $w = $self->{workers}{$arg} or next;
             $w->{replaced_by} = [];
-            $self->_retire_when_ready($arg, $self->_spawn(1));
+            my @new = $self->_spawn(1);
+            if (@new) { $self->_retire_when_ready($arg, @new) }
+            else { delete $w->{replaced_by} }    # no replacement: it serves on
         }
         elsif ($what eq 'spawn') { $self->_spawn($arg) }
         elsif ($what eq 'retire') { $self->_retire($arg) }
@@ -301,7 +319,8 @@ sub _reap {
         my $status = $?;
         my $w = delete $self->{workers}{$pid} or next;
         $self->{board}->release($w->{slot});
-        next if $self->{stopping} || $w->{retiring};
+        # a worker told to stop, or whose replacement runs already, is not replaced again
+        next if $self->{stopping} || $w->{retiring} || $w->{replaced_by};
         my $how = POSIX::WIFSIGNALED($status) ? 'killed by signal ' . POSIX::WTERMSIG($status)
             : 'exited with status ' . POSIX::WEXITSTATUS($status);
         warn "Uvent::HTTP::Manager: worker $pid $how; replacing it\n";
@@ -314,11 +333,9 @@ sub _reap {
         $w->{killed} = 1;
         kill 'KILL', $w->{pid};
     }
-    if ($died) {
-        my $live = grep { !$_->{retiring} && !$_->{replaced_by} } values %{ $self->{workers} };
-        my $room = $c->{max_servers} - $live;
-        $self->_spawn($died < $room ? $died : $room) if $room > 0;
-    }
+    # replaced at the next check, not at once: a worker that dies at start
+    # costs one fork a check_interval, not a fork loop
+    $self->{died} += $died;
 }
 
 sub _spawn {
@@ -333,20 +350,27 @@ sub _spawn {
             warn "Uvent::HTTP::Manager: no free scoreboard slot: not starting a worker\n";
             last;
         }
+        # the stop signals wait until the child has its own handlers (a
+        # TERM right after the fork would reach the master's copy of them)
+        my $blocked = POSIX::SigSet->new(map { POSIX->can("SIG$_")->() } @STOP_SIGNALS);
+        my $old = POSIX::SigSet->new;
+        POSIX::sigprocmask(POSIX::SIG_BLOCK(), $blocked, $old);
         my $pid = fork;
         if (!defined $pid) {
             warn "Uvent::HTTP::Manager: fork failed: $!\n";
+            POSIX::sigprocmask(POSIX::SIG_SETMASK(), $old);
             $self->{board}->release($slot);
             last;
         }
         if ($pid == 0) {
-            my $status = eval { $self->_worker($slot); 0 } // do {
+            my $status = eval { $self->_worker($slot, $old); 0 } // do {
                 warn "Uvent::HTTP::Manager: worker $$: $@";
                 1;
             };
             # never back into the master's code (or its END blocks)
             POSIX::_exit($status);
         }
+        POSIX::sigprocmask(POSIX::SIG_SETMASK(), $old);
         $self->{board}->set_pid($slot, $pid);
         $self->{workers}{$pid} = { pid => $pid, slot => $slot };
         push @pids, $pid;
@@ -370,12 +394,15 @@ sub _bind {
             my ($addr, $fd) = /\A(.+)=(\d+)\z/ or Carp::croak("Uvent::HTTP::Manager: unreadable SERVER_STARTER_PORT entry '$_'");
             $fds{$addr} = $fd;
         }
-        @locs = map { { port => $_ } } sort keys %fds unless @locs;
+        @locs = map { /\A\[?([^\]]*?)\]?:(\d+)\z/ ? { host => $1, port => $2 } : /\A\d+\z/ ? { port => $_ } : { path => $_ } }
+            sort keys %fds unless @locs;
         for my $loc (@locs) {
             my ($fd) = grep { defined } map { $fds{$_} } _starter_names($loc);
             Carp::croak("Uvent::HTTP::Manager: no socket from Server::Starter for "
                 . _location_name($loc) . " (SERVER_STARTER_PORT=$ENV{SERVER_STARTER_PORT})") unless defined $fd;
-            open my $fh, '+<&=', $fd or Carp::croak("Uvent::HTTP::Manager: fd $fd from Server::Starter: $!");
+            require IO::Socket::IP;
+            my $fh = IO::Socket::IP->new_from_fd($fd, '+<')
+                or Carp::croak("Uvent::HTTP::Manager: fd $fd from Server::Starter: $!");
             push @out, { location => $loc, fh => $fh };
         }
         return \@out;
@@ -438,7 +465,7 @@ sub _close_listeners {
 # ---------------------------------------------------------------- worker
 
 sub _worker {
-    my ($self, $slot) = @_;
+    my ($self, $slot, $sigmask) = @_;
     my $c = $self->{cfg};
     my $board = $self->{board};
     my $master = $self->{master_pid};
@@ -448,6 +475,7 @@ sub _worker {
     $SIG{QUIT} = sub { POSIX::_exit(0) };
     $SIG{CHLD} = 'DEFAULT';
     $SIG{PIPE} = 'IGNORE';
+    POSIX::sigprocmask(POSIX::SIG_SETMASK(), $sigmask) if $sigmask;    # blocked by the master across the fork
     $self->{workers} = {};
     $self->{in_worker} = $slot;
     $c->{worker_init}->() if $c->{worker_init};
