@@ -64,40 +64,38 @@ static uvh_server_req_t *uvx_sreq(pTHX_ SV *obj) {
   return (uvh_server_req_t *)mg->mg_ptr;
 }
 
+/* cb($request); a callback that died gets its request failed (500 and a close). */
+static void uvx_server_call(pTHX_ SV *cb, uvh_server_req_t *req) {
+  SV *obj;
+  ENTER;
+  SAVETMPS;
+  obj = sv_2mortal(uvx_sreq_obj(aTHX_ req));
+  if (uvx_call_in_scope(aTHX_ cb, &obj, 1))
+    uvh_server_req_fail(req);
+  FREETMPS;
+  LEAVE;
+}
+
 /* A whole request arrived: request_callback($request). A callback that
  * died gets its request answered with 500 (if nothing was sent yet) and
  * the connection closed; the exception is rethrown by run. */
 static void uvx_server_on_request(uvh_server_t *core, uvh_server_req_t *req, void *data) {
   dTHX;
   uvx_server_t *srv = (uvx_server_t *)data;
-  SV *obj;
   if (PL_phase == PERL_PHASE_DESTRUCT || srv == NULL || srv->request_cb == NULL) {
     uvh_server_req_fail(req);
     return;
   }
-  ENTER;
-  SAVETMPS;
-  obj = sv_2mortal(uvx_sreq_obj(aTHX_ req));
-  if (uvx_call_in_scope(aTHX_ srv->request_cb, &obj, 1))
-    uvh_server_req_fail(req);
-  FREETMPS;
-  LEAVE;
+  uvx_server_call(aTHX_ srv->request_cb, req);
 }
 
 /* The route step: route_callback($request), when set. */
 static void uvx_server_on_head(uvh_server_t *core, uvh_server_req_t *req, void *data) {
   dTHX;
   uvx_server_t *srv = (uvx_server_t *)data;
-  SV *obj;
   if (PL_phase == PERL_PHASE_DESTRUCT || srv == NULL || srv->route_cb == NULL)
     return;
-  ENTER;
-  SAVETMPS;
-  obj = sv_2mortal(uvx_sreq_obj(aTHX_ req));
-  if (uvx_call_in_scope(aTHX_ srv->route_cb, &obj, 1))
-    uvh_server_req_fail(req);
-  FREETMPS;
-  LEAVE;
+  uvx_server_call(aTHX_ srv->route_cb, req);
 }
 
 /* A piece of a partial body: partial_callback($request, $chunk). */

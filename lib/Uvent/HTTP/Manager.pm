@@ -191,7 +191,7 @@ sub run {
         }
         if (delete $flag{restart}) {
             # new workers first, then the old ones stop: no refused connection
-            my @old = grep { !$_->{retiring} && !$_->{replaced_by} } values %{ $self->{workers} };
+            my @old = $self->_serving;
             $_->{replaced_by} = [] for @old;    # the replacements do not count them
             my @new = $self->_spawn(scalar @old);
             # each old worker waits for its own replacement; those left
@@ -229,11 +229,8 @@ sub stop {
 sub _check {
     my ($self, $now) = @_;
     my $c = $self->{cfg};
-    if (my $died = delete $self->{died}) {
-        my $live = grep { !$_->{retiring} && !$_->{replaced_by} } values %{ $self->{workers} };
-        my $room = $c->{max_servers} - $live;
-        $self->_spawn($died < $room ? $died : $room) if $room > 0;
-    }
+    # _spawn stops at max_servers
+    if (my $died = delete $self->{died}) { $self->_spawn($died) }
     # the loads over load_average_period, from each worker's samples
     my @ws;
     for my $w (values %{ $self->{workers} }) {
@@ -338,13 +335,16 @@ sub _reap {
     $self->{died} += $died;
 }
 
+# The workers that count against max_servers: not stopping, not waiting
+# for a replacement to take over.
+sub _serving { grep { !$_->{retiring} && !$_->{replaced_by} } values %{ $_[0]{workers} } }
+
 sub _spawn {
     my ($self, $n) = @_;
     my $c = $self->{cfg};
     my @pids;
     for (1 .. $n) {
-        my $live = grep { !$_->{retiring} && !$_->{replaced_by} } values %{ $self->{workers} };
-        last if $live >= $c->{max_servers};
+        last if $self->_serving >= $c->{max_servers};
         my $slot = $self->{board}->claim;
         if (!defined $slot) {
             warn "Uvent::HTTP::Manager: no free scoreboard slot: not starting a worker\n";
