@@ -92,17 +92,20 @@ static void test_load(void) {
 
   uvh_loop_new(&loop);
   is_int(uvh_loop_busy_ns(loop, &busy), UVH_E_BADARG, "no load before measuring");
-  is_int(uvh_loop_measure_load(loop), 0, "measuring starts");
   uvh_timer_new(loop, on_spin, NULL, &spin);
   uvh_timer_new(loop, on_sleep_done, NULL, &sleep);
+  uv_update_time(uvh_loop_uv(loop)); /* the timers count from now, not from the loop's creation */
   uvh_timer_start(spin, 0.01, 0);
-  uvh_timer_start(sleep, 0.2, 0);
+  uvh_timer_start(sleep, 0.5, 0);
   t0 = uv_hrtime();
+  is_int(uvh_loop_measure_load(loop), 0, "measuring starts");
   uv_run(uvh_loop_uv(loop), UV_RUN_DEFAULT);
   wall = uv_hrtime() - t0;
   is_int(uvh_loop_busy_ns(loop, &busy), 0, "busy time reads");
   ok(busy >= 55000000, "the 60 ms callback counts as busy (%llu ns)", (unsigned long long)busy);
-  ok(busy < wall - 100000000, "the wait for the 200 ms timer does not (%llu of %llu ns)", (unsigned long long)busy,
+  /* Wide margin: under valgrind on a loaded machine, every callback and
+     loop iteration is slow and counts as busy. */
+  ok(busy < wall - 250000000, "the wait for the 500 ms timer does not (%llu of %llu ns)", (unsigned long long)busy,
      (unsigned long long)wall);
 
   uvh_scoreboard_new(1, &sb);
