@@ -1,74 +1,60 @@
 #!/usr/bin/env perl
-# A small HTTP/1.1 keep-alive server on 127.0.0.1, to try the README's Tour
-# and the SYNOPSIS of each module against (they use http://127.0.0.1:8080/):
+# A small HTTP/1.1 server on 127.0.0.1, built on Uvent::HTTP::Server, to try
+# the README's Tour and the SYNOPSIS of each module against (they use
+# http://127.0.0.1:8080/):
 #
 #   perl eg/server.pl              # serves http://127.0.0.1:8080/ until Ctrl-C
 #   perl eg/server.pl 0 60         # any free port, for at most 60 s
 #
 # The first line it prints names the address. Every request gets a 200
 # text/plain answer saying what was asked, e.g. "POST /upload: 5 body
-# bytes"; a path starting with /slow is answered after 0.5 s. One process
-# per connection; a connection idle for 30 s is closed.
+# bytes" (chunked uploads too); a path starting with /slow is answered
+# after 0.5 s from a timer, while other requests are served meanwhile. One
+# process, one event loop; a connection idle for 30 s is closed. SIGINT,
+# SIGTERM or the end of the seconds stop it gracefully: requests in flight
+# are answered first.
 use strict;
 use warnings;
-use IO::Socket::INET;
-use IO::Select;
-use POSIX ();
+use FindBin ();
+# run from a build directory without -Mblib
+use if -d "$FindBin::Bin/../blib/arch", lib => "$FindBin::Bin/../blib/lib", "$FindBin::Bin/../blib/arch";
+use Uvent;
+use Uvent::HTTP::Server;
+use Time::HiRes ();
 
 my ($port, $seconds) = @ARGV;
 $port //= 8080;
-my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port, Listen => 128, ReuseAddr => 1)
-    or die "eg/server.pl: cannot listen on 127.0.0.1:$port: $@\n";
+my $loop = Uvent::Loop->default;
+my %pending;    # the /slow requests' timers, until they answer
+
+my $server = Uvent::HTTP::Server->new({
+    locations        => [ { host => '127.0.0.1', port => $port } ],
+    idle_timeout     => 30,
+    request_callback => sub {
+        my ($req) = @_;
+        my $text = $req->method . ' ' . $req->uri . ': ' . length($req->body) . " body bytes\n";
+        my $answer = sub { $req->respond({ code => 200, headers => [ 'Content-Type' => 'text/plain' ], body => $text }) };
+        return $answer->() unless $req->path =~ m{\A/slow};
+        my $timer;
+        $timer = Uvent::Timer->once(0.5, sub { delete $pending{$timer}; $answer->() }, $loop);
+        $pending{$timer} = $timer;
+    },
+}, $loop);
+eval { $server->run; 1 } or die "eg/server.pl: $@";
 $| = 1;
-print 'listening on http://127.0.0.1:', $listen->sockport, "/\n";
+my ($address) = $server->listeners;
+print "listening on http://127.0.0.1:$address->{port}/\n";
 
-$SIG{CHLD} = 'IGNORE';
-# the connection processes go when the server does
-$SIG{$_} = sub { kill 'TERM', -$$; POSIX::_exit(0) } for qw(INT TERM ALRM);
-POSIX::setpgid(0, 0);
-alarm $seconds if $seconds;
-
-while (1) {
-    my $c = $listen->accept or next;
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        $SIG{$_} = 'DEFAULT' for qw(INT TERM ALRM);
-        close $listen;
-        serve($c);
-        POSIX::_exit(0);
-    }
-    close $c;
-}
-
-sub serve {
-    my ($c) = @_;
-    my $sel = IO::Select->new($c);
-    my $buf = '';
-    while (1) {
-        if ($buf =~ s/\A(.*?)\r\n\r\n//s) {
-            my ($line, @headers) = split /\r\n/, $1;
-            my ($method, $target, $version) = split / /, $line // '';
-            my %h = map { /\A([^:]+):\s*(.*)\z/ ? (lc $1 => $2) : () } @headers;
-            return reply($c, 501, "chunked request bodies are not supported here\n", 1)
-                if ($h{'transfer-encoding'} // '') =~ /chunked/i;
-            my $len = $h{'content-length'} // 0;
-            while (length $buf < $len) {
-                return unless $sel->can_read(30) && sysread($c, $buf, 65536, length $buf);
-            }
-            my $body = substr $buf, 0, $len, '';
-            select(undef, undef, undef, 0.5) if ($target // '') =~ m{\A/slow};
-            my $close = ($h{connection} // '') =~ /close/i || ($version // '') ne 'HTTP/1.1';
-            reply($c, 200, "$method $target: " . length($body) . " body bytes\n", $close);
-            return if $close;
-            next;
-        }
-        return unless $sel->can_read(30) && sysread($c, $buf, 65536, length $buf);
-    }
-}
-
-sub reply {
-    my ($c, $code, $body, $close) = @_;
-    my $reason = $code == 200 ? 'OK' : 'Not Implemented';
-    syswrite $c, "HTTP/1.1 $code $reason\r\nContent-Type: text/plain\r\nContent-Length: " . length($body) . "\r\n"
-        . ($close ? "Connection: close\r\n" : '') . "\r\n$body";
-}
+# Perl runs a signal's handler when Perl code next runs: the tick below
+# gives it that chance while the loop waits.
+my $stop_asked;
+$SIG{$_} = sub { $stop_asked = 1 } for qw(INT TERM);
+my $deadline = $seconds ? Time::HiRes::time() + $seconds : 0;
+my $tick = Uvent::Timer->new($loop);
+$tick->start(0.1, 0.1, sub {
+    return unless $stop_asked || ($deadline && Time::HiRes::time() >= $deadline);
+    $tick->stop;
+    $server->stop_callback(sub { %pending = () });
+    $server->graceful_stop;
+});
+$loop->run;

@@ -462,6 +462,15 @@ callback, a timer or a signal handler) to let it.
 A child after fork keeps the listeners (a prefork server accepts in each
 child) and drops the connections it inherited, without answering them.
 
+=head1 EXAMPLES
+
+F<eg/server.pl> in the distribution is a whole small server: it answers
+every request with what was asked, answers F</slow> from a timer after
+0.5 s while it serves others, and stops gracefully on SIGINT, SIGTERM or
+after the seconds given (C<perl eg/server.pl 0 60>). Perl runs a C<%SIG>
+handler only when Perl code next runs, so it checks a flag from a 0.1 s
+timer rather than calling L</graceful_stop> while the loop waits.
+
 =head1 SEE ALSO
 
 L<Uvent::HTTP::ServerRequest>, L<Uvent::HTTP::Pool>, L<Uvent>;
