@@ -468,8 +468,8 @@ F<eg/server.pl> in the distribution is a whole small server: it answers
 every request with what was asked, answers F</slow> from a timer after
 0.5 s while it serves others, and stops gracefully on SIGINT, SIGTERM or
 after the seconds given (C<perl eg/server.pl 0 60>). Perl runs a C<%SIG>
-handler only when Perl code next runs, so it checks a flag from a 0.1 s
-timer rather than calling L</graceful_stop> while the loop waits.
+handler only when Perl code next runs, and a waiting loop runs none: the
+handler sets a flag, and a 0.1 s timer sees it and calls L</graceful_stop>.
 
 =head1 SEE ALSO
 
