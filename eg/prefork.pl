@@ -35,9 +35,7 @@ my $mgr = Uvent::HTTP::Manager->new({
         $req->respond({ code => 200, headers => [ 'Content-Type' => 'text/plain' ], body => "served by worker $$\n" });
     },
 });
-if ($seconds) {
-    local $SIG{ALRM} = sub { $mgr->stop };    # graceful, as TERM
-    alarm $seconds;
-}
+$SIG{ALRM} = sub { $mgr->stop };    # graceful, as TERM
+alarm $seconds if $seconds;
 $mgr->run;
 print "stopped\n";
