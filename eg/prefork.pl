@@ -4,13 +4,16 @@
 # each running its own Uvent loop and server; every request is answered
 # with the pid of the worker that served it.
 #
-#   perl -Mblib eg/prefork.pl              # http://127.0.0.1:8080/ until Ctrl-C or TERM
-#   perl -Mblib eg/prefork.pl 0 10         # any free port, a graceful stop after 10 s
+#   perl eg/prefork.pl                    # http://127.0.0.1:8080/ until Ctrl-C or TERM
+#   perl eg/prefork.pl 0 10               # any free port, a graceful stop after 10 s
 #
 # The first line it prints names the address. Try `kill -HUP <master pid>`
 # (every worker restarted, new ones first) or TTIN/TTOU (one more/less).
 use strict;
 use warnings;
+use FindBin ();
+# run from a build directory without -Mblib
+use if -d "$FindBin::Bin/../blib/arch", lib => "$FindBin::Bin/../blib/lib", "$FindBin::Bin/../blib/arch";
 use Uvent;
 use Uvent::HTTP::Manager;
 

@@ -748,6 +748,14 @@ The number of worker processes.
 C<[ $host, $port ]> (or C<[ $path ]>) for each location, once L</run>
 has bound them (from a spawn_callback, for instance).
 
+=head1 EXAMPLES
+
+F<eg/prefork.pl> in the distribution runs a manager on
+C<http://127.0.0.1:8080/> (C<perl eg/prefork.pl 0 10>: any free port, a
+graceful stop after 10 s) with 2 to 4 workers that answer with their pid;
+send its master C<HUP>, C<TTIN> or C<TTOU> to see workers replaced, added
+or retired.
+
 =head1 SEE ALSO
 
 L<Uvent::HTTP::Server>, L<Plack::Handler::Uvent>, L<Uvent>.
