@@ -106,7 +106,7 @@ subtest 'a graceful stop answers the requests in flight' => sub {
         Uvent::Timer->once(0.5, sub { $req->respond({ code => 200, body => 'late' }) });
     });
     my @socks;
-    for (1 .. 20) {
+    for (1 .. 100) {
         my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 10) or next;
         print $s "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
         push @socks, $s;
@@ -120,9 +120,52 @@ subtest 'a graceful stop answers the requests in flight' => sub {
         my ($head, $body) = split /\r\n\r\n/, $r, 2;
         $answered++ if ($head // '') =~ m{\AHTTP/1\.1 200 } && $head =~ /^Connection: close\r?$/mi && ($body // '') eq 'late';
     }
-    is($answered, 20, 'all 20 in flight answered, with Connection: close');
+    is($answered, 100, 'all 100 in flight answered, with Connection: close');
     waitpid $master, 0;
     is($? >> 8, 0, 'and the master returned');
+};
+
+subtest 'HUP under load restarts every worker with no failed or refused request' => sub {
+    my ($master, $port) = start_master(request_callback => $hello, start_servers => 2, min_servers => 2, max_servers => 4);
+    ok($port, "the master listens on port $port");
+    # 3 clients, each a process making one request per connection for
+    # 2.5 s; each result line: time, status (0 = refused or cut), pid
+    my $t0 = time;
+    my @clients;
+    for (1 .. 3) {
+        pipe my $r, my $w or die;
+        my $pid = fork // die;
+        if (!$pid) {
+            close $r;
+            while (time < $t0 + 2.5) {
+                my ($code, $body) = get($port, '/');
+                syswrite $w, sprintf("%.3f %d %s\n", time - $t0, $code // 0, $body // '-');
+            }
+            POSIX::_exit(0);
+        }
+        close $w;
+        push @clients, [ $pid, $r ];
+    }
+    sleep 0.7;
+    kill 'HUP', $master;
+    my $hup_at = time - $t0;
+    my @results;
+    for my $c (@clients) {
+        my $fh = $c->[1];
+        push @results, map { [ split ' ' ] } <$fh>;
+        waitpid $c->[0], 0;
+    }
+    my @failed = grep { $_->[1] != 200 } @results;
+    ok(@results > 100, scalar(@results) . ' requests made during the restart');
+    is(scalar @failed, 0, 'none failed or was refused') or diag(join "\n", map { "@$_" } @failed[0 .. ($#failed < 9 ? $#failed : 9)]);
+    my %before = map { $_->[2] => 1 } grep { $_->[0] < $hup_at } @results;
+    my %late = map { $_->[2] => 1 } grep { $_->[0] > $hup_at + 1.5 } @results;
+    ok(keys %before, 'pids seen before the HUP: ' . join(' ', sort keys %before));
+    ok(keys %late, 'pids seen from 1.5 s after the HUP: ' . join(' ', sort keys %late));
+    is(scalar(grep { $before{$_} } keys %late), 0, 'every worker serving then is new');
+    kill 'TERM', $master;
+    waitpid $master, 0;
+    is($? >> 8, 0, 'TERM stops it cleanly');
 };
 
 subtest 'load above max_load adds workers, never past max_servers' => sub {

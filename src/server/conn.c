@@ -814,6 +814,20 @@ static void on_timer(uv_timer_t *t) {
   }
 }
 
+/* A connection not yet used was accepted for a request still on its way:
+ * closing it would fail that request as a refused connection does, so
+ * its first request is answered (with Connection: close), and it waits
+ * for it no longer than read_timeout. */
+void uvh__server_conn_drain(uvh_server_conn_t *c) {
+  const uvh_server_config_t *cfg = &c->srv->cfg;
+  if (c->state != UVH_SC_IDLE || c->pending.len > 0 || c->resume)
+    return;
+  if (c->served > 0)
+    uvh__server_conn_close(c, 1);
+  else if (cfg->read_timeout > 0 && (cfg->idle_timeout <= 0 || cfg->read_timeout < cfg->idle_timeout))
+    uv_timer_start(&c->timer, on_timer, ms(cfg->read_timeout), 0);
+}
+
 /* -------------------------------------------------------------- accepting */
 
 void uvh__server_conn_accept(uvh_server_t *srv, uvh_server_listener_t *ls, uv_tcp_t *tcp, int refuse) {

@@ -108,8 +108,7 @@ int uvh_server_graceful_stop(uvh_server_t *srv, double timeout) {
   for (it = srv->conns.next; it != &srv->conns;) {
     uvh_server_conn_t *c = uvh_container_of(it, uvh_server_conn_t, link);
     it = it->next;
-    if (c->state == UVH_SC_IDLE && c->pending.len == 0 && !c->resume)
-      uvh__server_conn_close(c, 1);
+    uvh__server_conn_drain(c);
   }
   if (uvh_list_empty(&srv->conns))
     uv_timer_start(srv->drain_timer, on_drain_timer, 0, 0);

@@ -136,6 +136,8 @@ struct uvh_server_req_s {
 void uvh__server_conn_accept(uvh_server_t *srv, uvh_server_listener_t *ls, uv_tcp_t *tcp, int refuse);
 /* Close it now; an unanswered request gets on_drop when `notify`. */
 void uvh__server_conn_close(uvh_server_conn_t *c, int notify);
+/* graceful_stop began: an idle kept-alive connection closes now. */
+void uvh__server_conn_drain(uvh_server_conn_t *c);
 /* server.c */
 /* A connection closed (it left srv->conns). */
 void uvh__server_conn_gone(uvh_server_t *srv);

@@ -365,7 +365,11 @@ unless they were 0).
 
 Stop listening and close the idle keep-alive connections now; the
 requests being read or answered finish, their responses saying
-C<Connection: close>; when the last connection has closed,
+C<Connection: close>. A connection accepted but not used yet is not
+idle: its client's request is on its way, so it is read and answered
+(with C<Connection: close>) if it comes within C<read_timeout>, and the
+connection is closed otherwise; a restart under load (the Manager's HUP)
+thus fails no request. When the last connection has closed,
 C<stop_callback> runs (from the loop, never from this call). After
 C<termination_timeout> seconds, or at a second call, the rest are closed
 as by L</stop> (their requests dropped) and C<stop_callback> follows.
