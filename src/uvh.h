@@ -482,6 +482,8 @@ typedef struct {
   size_t max_body_size;      /* a request's body; beyond it 413 (before reading it, when declared). 0 = no limit (default) */
   unsigned max_keepalive_requests; /* requests per connection, the last answered with Connection: close; 0 = unlimited */
   unsigned max_connections;  /* open connections; beyond it 503 and a close. 0 = unlimited (default) */
+  double write_timeout;      /* seconds a response write may make no progress (a client that does not read)
+                                before the connection is closed; 0 = no limit. Default 60 */
 } uvh_server_config_t;
 
 void uvh_server_config_init(uvh_server_config_t *cfg);

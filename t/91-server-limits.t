@@ -3,7 +3,9 @@
 # Slowloris (a header byte every 0.5 s) gets 408 at read_timeout while
 # another client is served; 431 and 413 (a declared body refused before it
 # is sent) with memory bounded; every request smuggling shape refused; 501,
-# 505; 503 beyond max_connections; max_keepalive_requests; idle_timeout.
+# 505; 503 beyond max_connections; max_keepalive_requests; idle_timeout;
+# write_timeout closes a connection whose client never reads, not one that
+# reads slowly.
 use strict;
 use warnings;
 use Test::More;
@@ -99,6 +101,44 @@ is(scalar @$log, 0, 'none of them reached the request callback');
     @r = split_responses(client_wait($loop, $first) // '');
     is($r[0][2], 'held', 'the first is answered');
     $s2->stop;
+}
+
+# ---- write_timeout: a client that does not read
+{
+    use IO::Socket::INET;
+    my $big = 'w' x 4_000_000;    # more than the socket buffers hold
+    my ($s3, $p3) = serve($loop, write_timeout => 0.5, handler => sub { $_[0]->respond({ body => $big }) });
+    my $connect = sub {
+        my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $p3) or die "connect: $!";
+        $sock->blocking(0);
+        syswrite $sock, "GET /big HTTP/1.1\r\nHost: t\r\n\r\n";
+        return $sock;
+    };
+    my $deaf = $connect->();
+    ok(run_until($loop, sub { $s3->connection_count == 1 }, 5), 'a client that never reads is connected');
+    my $t0 = Time::HiRes::time();
+    ok(run_until($loop, sub { $s3->connection_count == 0 }, 10), 'it is closed by write_timeout');
+    my $took = Time::HiRes::time() - $t0;
+    cmp_ok($took, '<', 3, sprintf('soon after 0.5 s without progress (%.2f s)', $took));
+    close $deaf;
+
+    # 64 KiB every 50 ms: the response takes about 3 s, far past
+    # write_timeout, but each wait sees progress
+    my $slow = $connect->();
+    my ($got, $last) = ('', 0);
+    ok(run_until($loop, sub {
+        my $now = Time::HiRes::time();
+        if ($now - $last >= 0.05) {
+            $last = $now;
+            my $n = sysread($slow, my $buf, 65536);
+            $got .= $buf if $n;
+        }
+        return length($got) >= length($big) && $got =~ /\r\n\r\n(w+)\z/ && length($1) == length($big);
+    }, 30), 'a client that reads slowly gets all of a 4 MB body');
+    cmp_ok(Time::HiRes::time() - $t0, '>', 1.5, 'over more than three write_timeouts');
+    is($s3->connection_count, 1, 'and its connection is kept alive');
+    close $slow;
+    $s3->stop;
 }
 
 $server->stop;

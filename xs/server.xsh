@@ -1,7 +1,7 @@
 MODULE = Uvent    PACKAGE = Uvent::HTTP::Server::Core
 
 SV *
-_new(const char *klass, SV *loop_rv, double idle_timeout, double read_timeout, UV max_headers_size, UV max_body_size, UV max_keepalive_requests, UV max_connections)
+_new(const char *klass, SV *loop_rv, double idle_timeout, double read_timeout, UV max_headers_size, UV max_body_size, UV max_keepalive_requests, UV max_connections, double write_timeout)
   CODE:
     uvx_loop_t *loop = (uvx_loop_t *)uvx_unwrap(aTHX_ loop_rv, "Uvent::Loop", "loop");
     uvh_server_config_t cfg;
@@ -14,6 +14,7 @@ _new(const char *klass, SV *loop_rv, double idle_timeout, double read_timeout, U
     cfg.max_body_size = (size_t)max_body_size;
     cfg.max_keepalive_requests = (unsigned)max_keepalive_requests;
     cfg.max_connections = (unsigned)max_connections;
+    cfg.write_timeout = write_timeout;
     Newxz(srv, 1, uvx_server_t);
     if ((rc = uvh_server_new(loop->core, &cfg, &uvx_server_ops, srv, &srv->core)) != 0) {
       Safefree(srv);

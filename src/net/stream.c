@@ -4,6 +4,7 @@
 #include <string.h>
 #include <limits.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 
 void uvh__stream_init(uvh_stream_t *s, uvh_stream_bufs_t *bufs, const uvh_stream_ops_t *ops) {
   memset(s, 0, sizeof *s);
@@ -268,4 +269,25 @@ void uvh__stream_close(uvh_stream_t *s, int notify) {
     uv_close((uv_handle_t *)s->tcp, on_handle_closed);
     s->tcp = NULL;
   }
+}
+
+size_t uvh__stream_unsent(uvh_stream_t *s) {
+  size_t n;
+  if (s->tcp == NULL)
+    return 0;
+  n = uv_stream_get_write_queue_size((uv_stream_t *)s->tcp);
+#if defined(TIOCOUTQ) || defined(FIONWRITE)
+  {
+    uv_os_fd_t fd;
+    int queued = 0;
+#ifdef TIOCOUTQ
+    const unsigned long what = TIOCOUTQ;
+#else
+    const unsigned long what = FIONWRITE;
+#endif
+    if (uv_fileno((uv_handle_t *)s->tcp, &fd) == 0 && ioctl(fd, what, &queued) == 0 && queued > 0)
+      n += (size_t)queued;
+  }
+#endif
+  return n;
 }

@@ -87,6 +87,10 @@ int uvh__stream_handshake(uvh_stream_t *s, int *sys_err);
 /* Back-pressure: stop reading from the socket (what was read has been
  * delivered; TLS records already decrypted still are), and start again.
  * No callback runs from either. */
+/* Bytes written but not yet taken by the peer: libuv's queue, plus the
+ * kernel's send queue where the system tells it (Linux, FreeBSD). Less
+ * than before means the peer read some. */
+size_t uvh__stream_unsent(uvh_stream_t *s);
 void uvh__stream_read_stop(uvh_stream_t *s);
 void uvh__stream_read_start(uvh_stream_t *s);
 /* Close the handle. notify: say so with a TLS close_notify when the

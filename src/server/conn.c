@@ -191,6 +191,13 @@ static void response_written(uvh_server_conn_t *c) {
   uv_timer_start(&c->timer, on_timer, 0, 0);
 }
 
+/* A big write that the client drains slowly makes progress that shows
+ * only in the unsent bytes (libuv's and the kernel's queues). */
+static void arm_write_timeout(uvh_server_conn_t *c) {
+  c->write_mark = uvh__stream_unsent(&c->s);
+  uv_timer_start(&c->timer, on_timer, ms(c->srv->cfg.write_timeout), 0);
+}
+
 /* Write what `out` holds, one write at a time; once all of a complete
  * response is out, it is done. */
 static void pump(uvh_server_conn_t *c) {
@@ -209,6 +216,10 @@ static void pump(uvh_server_conn_t *c) {
       uvh__server_conn_close(c, 1);
       return;
     }
+    /* armed only while a write waits on the client: a handler that is
+     * slow to send its next chunk is not the client's fault */
+    if (c->srv->cfg.write_timeout > 0 && c->s.writing > 0)
+      arm_write_timeout(c);
   }
 }
 
@@ -773,6 +784,7 @@ static void on_write_done(uvh_stream_t *s, int status) {
   if (status < 0)
     uvh__server_conn_close(c, 1);
   else if (c->state == UVH_SC_WRITING && s->writing == 0) {
+    uv_timer_stop(&c->timer); /* progress: pump arms it again for the next write */
     pump(c);
     if (c->state == UVH_SC_IDLE && c->resume) {
       /* from the loop already: no need to wait for the timer */
@@ -804,6 +816,13 @@ static void on_timer(uv_timer_t *t) {
       break;
     }
     send_error(c, 408, "Request Timeout");
+    break;
+  case UVH_SC_WRITING: /* write_timeout: closed unless the client read some since */
+    if (uvh__stream_unsent(&c->s) < c->write_mark) {
+      arm_write_timeout(c);
+      break;
+    }
+    uvh__server_conn_close(c, 1);
     break;
   case UVH_SC_IDLE:
   case UVH_SC_LINGER:

@@ -10,6 +10,7 @@ void uvh_server_config_init(uvh_server_config_t *cfg) {
   memset(cfg, 0, sizeof *cfg);
   cfg->idle_timeout = 300;
   cfg->read_timeout = 10;
+  cfg->write_timeout = 60;
   cfg->max_headers_size = 16384;
 }
 
@@ -168,7 +169,7 @@ int uvh_server_new(uvh_loop_t *loop, const uvh_server_config_t *cfg, const uvh_s
   uvh_server_t *srv;
   *out = NULL;
   if (ops == NULL || ops->on_request == NULL || !UVH_SECONDS_OK(cfg->idle_timeout) ||
-      !UVH_SECONDS_OK(cfg->read_timeout))
+      !UVH_SECONDS_OK(cfg->read_timeout) || !UVH_SECONDS_OK(cfg->write_timeout))
     return UVH_E_BADARG;
   if ((srv = calloc(1, sizeof *srv)) == NULL)
     return UVH_E_NOMEM;

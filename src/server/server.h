@@ -85,7 +85,7 @@ struct uvh_server_conn_s {
   uvh_list_t link;           /* srv->conns while open */
   uvh_server_t *srv;
   uvh_stream_t s;
-  uv_timer_t timer;          /* idle, read, linger, and the resume after an asynchronous response */
+  uv_timer_t timer;          /* idle, read, write, linger, and the resume after an asynchronous response */
   uv_shutdown_t shutdown_req;
   int refs;                  /* the handle, the timer, writes and a shutdown in flight: freed at 0 */
   uvh_server_conn_state_t state;
@@ -95,6 +95,7 @@ struct uvh_server_conn_s {
   uvh_buf_t out;             /* response bytes not yet handed to the stream */
   uvh_buf_t wbuf;            /* the write in flight (one at a time) */
   unsigned served;           /* responses begun */
+  size_t write_mark;         /* unsent bytes when write_timeout was armed: fewer later is progress */
   struct sockaddr_storage peer;
   unsigned counted : 1;      /* counts in srv->nconns (not a refused one) */
   unsigned secure : 1;

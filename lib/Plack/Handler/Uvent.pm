@@ -10,7 +10,7 @@ require Uvent;
 # plackup's own keys, and those it passes with dashes made underscores
 my %MANAGER = map { $_ => 1 } qw(start_servers min_servers max_servers min_spare_servers max_spare_servers max_load min_load
     load_average_period check_interval spawn_rate max_requests min_worker_ttl activity_timeout termination_timeout);
-my %SERVER = map { $_ => 1 } qw(idle_timeout read_timeout max_headers_size max_body_size max_multipart_size
+my %SERVER = map { $_ => 1 } qw(idle_timeout read_timeout write_timeout max_headers_size max_body_size max_multipart_size
     max_keepalive_requests max_connections backlog reuse_port tcp_nodelay);
 my %TLS = (ssl_cert => 'cert_file', ssl_key => 'key_file', ssl_ca => 'ca_file', ssl_verify_client => 'verify_client');
 my %PLACKUP = map { $_ => 1 } qw(host port listen socket server_ready workers enable_ssl daemonize);
@@ -301,7 +301,7 @@ C<--min-worker-ttl>, C<--activity-timeout>, C<--termination-timeout>
 
 =item the server's
 
-C<--idle-timeout>, C<--read-timeout>, C<--max-headers-size>,
+C<--idle-timeout>, C<--read-timeout>, C<--write-timeout>, C<--max-headers-size>,
 C<--max-body-size>, C<--max-keepalive-requests>, C<--max-connections>,
 C<--backlog>, C<--reuse-port>, C<--tcp-nodelay> (see
 L<Uvent::HTTP::Server>).

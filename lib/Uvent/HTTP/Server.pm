@@ -12,10 +12,10 @@ require Uvent::HTTP::ServerRequest;
 $Carp::Internal{$_}++ for qw(Uvent::HTTP::Server Uvent::HTTP::Server::Core Uvent::HTTP::ServerRequest);
 
 my %DEFAULT = (
-    idle_timeout => 300, read_timeout => 10, max_headers_size => 16384, max_body_size => 0,
+    idle_timeout => 300, read_timeout => 10, write_timeout => 60, max_headers_size => 16384, max_body_size => 0,
     max_keepalive_requests => 0, max_connections => 0, termination_timeout => 10,
 );
-my %SECONDS = map { $_ => 1 } qw(idle_timeout read_timeout termination_timeout);
+my %SECONDS = map { $_ => 1 } qw(idle_timeout read_timeout write_timeout termination_timeout);
 my @OTHER_KEYS = qw(locations request_callback stop_callback route_callback partial_callback);
 my %LOCATION_DEFAULT = (host => '127.0.0.1', port => 0, backlog => 4096, reuse_port => 0, tcp_nodelay => 1);
 my @LOCATION_OTHER = qw(path tls fd);
@@ -157,7 +157,7 @@ sub run {
     Carp::croak('Uvent::HTTP::Server->run: the server is already running') if $self->{core};
     my $c = $self->{config};
     my $core = Uvent::HTTP::Server::Core->_new($self->{loop}, @$c{qw(idle_timeout read_timeout max_headers_size
-        max_body_size max_keepalive_requests max_connections)});
+        max_body_size max_keepalive_requests max_connections write_timeout)});
     $core->_set_request_callback($self->{request_callback});
     $core->_set_route_callback($self->{route_callback});
     $core->_set_partial_callback($self->{partial_callback});
@@ -314,6 +314,14 @@ answer. 0 = forever. Default 300.
 Seconds from a request's first byte (or a TLS connection's accept) until
 the whole request, head and body, has arrived; else 408 and a close
 (a slowloris client gets no longer). 0 = no limit. Default 10.
+
+=item write_timeout
+
+Seconds a response may wait on a client that does not read: when one
+write to the socket makes no progress for that long, the connection is
+closed (a client that never reads holds a connection no longer, as
+nginx's C<send_timeout>). The time a handler takes between its chunks
+does not count. 0 = no limit. Default 60.
 
 =item max_headers_size
 
