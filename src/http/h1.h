@@ -57,6 +57,8 @@ typedef struct {
   llhttp_t llhttp;
   uvh_h1_message_t *resp;      /* borrowed from the request */
   size_t max_headers_size, max_body_size;
+  size_t max_multipart_size;  /* requests, set after init: a multipart/form-data body's limit in place of
+                              * max_body_size; 0 = max_body_size applies */
   size_t header_bytes;
   size_t max_header_count;   /* header and trailer lines of a message (a 1xx's apart); 0 = no limit */
   unsigned decode : 1;       /* set after init: decode a response's single known content coding */

@@ -361,6 +361,19 @@ static int request_headers_complete(llhttp_t *l) {
   r->keep_alive = llhttp_should_keep_alive(l) ? 1 : 0;
   if ((bad = check_transfer_encoding(r, p->is_request)) != NULL)
     return refuse(p, UVH_E_PROTOCOL, bad);
+  if (p->max_multipart_size) {
+    /* a multipart/form-data body has its own limit, for the rest of this request */
+    size_t vlen;
+    const char *ct = uvh__h1_header(r, "content-type", &vlen);
+    while (ct && vlen && (*ct == ' ' || *ct == '\t'))
+      ct++, vlen--;
+    if (ct && vlen >= 19 && strncasecmp(ct, "multipart/form-data", 19) == 0 &&
+        (vlen == 19 || ct[19] == ';' || ct[19] == ' ' || ct[19] == '\t')) {
+      p->max_body_size = p->max_multipart_size;
+      if ((l->flags & F_CONTENT_LENGTH) && l->content_length > p->max_body_size)
+        return refuse_limit(p, "body", "max_multipart_size", p->max_body_size);
+    }
+  }
   if (p->max_body_size && (l->flags & F_CONTENT_LENGTH) && l->content_length > p->max_body_size)
     return refuse_limit(p, "body", "max_body_size", p->max_body_size);
   return 0;

@@ -536,6 +536,7 @@ static int next_request(uvh_server_conn_t *c) {
   req->conn = c;
   c->continued = 0;
   uvh__parser_init_request(&c->parser, &req->msg, srv->cfg.max_headers_size, srv->cfg.max_body_size);
+  c->parser.max_multipart_size = srv->cfg.max_multipart_size;
   return 0;
 }
 
@@ -636,7 +637,7 @@ static int after_feed(uvh_server_conn_t *c, int rc) {
   if (req->partial && req->msg.body.len) {
     size_t n = req->msg.body.len;
     req->partial_bytes += n;
-    if (srv->cfg.max_body_size && req->partial_bytes > srv->cfg.max_body_size)
+    if (c->parser.max_body_size && req->partial_bytes > c->parser.max_body_size)
       return UVH_E_TOO_LARGE;
     /* the piece is the owner's during the call, then the buffer is reused */
     req->msg.body.len = 0;

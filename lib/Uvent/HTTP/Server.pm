@@ -12,7 +12,7 @@ require Uvent::HTTP::ServerRequest;
 $Carp::Internal{$_}++ for qw(Uvent::HTTP::Server Uvent::HTTP::Server::Core Uvent::HTTP::ServerRequest);
 
 my %DEFAULT = (
-    idle_timeout => 300, read_timeout => 10, max_headers_size => 16384, max_body_size => 0,
+    idle_timeout => 300, read_timeout => 10, max_headers_size => 16384, max_body_size => 0, max_multipart_size => 0,
     max_keepalive_requests => 0, max_connections => 0, termination_timeout => 10,
 );
 my %SECONDS = map { $_ => 1 } qw(idle_timeout read_timeout termination_timeout);
@@ -157,7 +157,7 @@ sub run {
     Carp::croak('Uvent::HTTP::Server->run: the server is already running') if $self->{core};
     my $c = $self->{config};
     my $core = Uvent::HTTP::Server::Core->_new($self->{loop}, @$c{qw(idle_timeout read_timeout max_headers_size
-        max_body_size max_keepalive_requests max_connections)});
+        max_body_size max_multipart_size max_keepalive_requests max_connections)});
     $core->_set_request_callback($self->{request_callback});
     $core->_set_route_callback($self->{route_callback});
     $core->_set_partial_callback($self->{partial_callback});
@@ -323,6 +323,16 @@ Bytes of a request's head; beyond it 431. 0 = no limit. Default 16384.
 
 Bytes of a request's body; beyond it 413, before any of the body is read
 when C<Content-Length> declares it. 0 = no limit (the default).
+
+=item max_multipart_size
+
+Bytes of a request's body when its C<Content-Type> is
+C<multipart/form-data> (seed 000's separate multipart limit): such a body
+is limited by this instead of C<max_body_size>, larger or smaller; beyond
+it 413, before any of the body is read when C<Content-Length> declares
+it, else as soon as the received count passes it (chunked). It applies to
+a partial (C<enable_partial>) body too. 0 = C<max_body_size> applies (the
+default).
 
 =item max_keepalive_requests
 
