@@ -108,6 +108,9 @@ void uvh_loop_set_work_cb(uvh_loop_t *loop, uvh_loop_work_cb cb);
  * uvh_loop_busy_ns returns UVH_E_BADARG before uvh_loop_measure_load. */
 int uvh_loop_measure_load(uvh_loop_t *loop);
 int uvh_loop_busy_ns(uvh_loop_t *loop, uint64_t *busy_ns);
+/* The monotonic clock in milliseconds (uv_now's clock), read now rather
+ * than cached by the loop; the same in every process. */
+uint64_t uvh_monotonic_ms(void);
 
 /* ---- timer ---- */
 typedef void (*uvh_timer_cb)(uvh_timer_t *timer, void *data);
@@ -655,7 +658,6 @@ typedef struct {
   uint64_t busy_ns;          /* loop time spent running, as of sampled_ns */
   uint64_t sampled_ns;       /* uv_hrtime of the sample, 0 = none yet */
 } uvh_worker_info_t;
-uint64_t uvh_monotonic_ms(void);
 /* 1..UVH_SCOREBOARD_MAX slots, all free. 0, UVH_E_BADARG or UVH_E_NOMEM. */
 int uvh_scoreboard_new(unsigned nslots, uvh_scoreboard_t **out);
 void uvh_scoreboard_free(uvh_scoreboard_t *sb);

@@ -58,6 +58,8 @@ int uvh_loop_new(uvh_loop_t **out) {
   return 0;
 }
 
+uint64_t uvh_monotonic_ms(void) { return uv_hrtime() / 1000000; }
+
 int uvh_loop_measure_load(uvh_loop_t *loop) {
   int rc;
   if (loop->load_since_ns)

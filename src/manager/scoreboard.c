@@ -17,7 +17,6 @@
 #define PUT(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
 #define GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
-uint64_t uvh_monotonic_ms(void) { return uv_hrtime() / 1000000; }
 
 int uvh_scoreboard_new(unsigned nslots, uvh_scoreboard_t **out) {
   uvh_scoreboard_t *sb;

@@ -25,7 +25,7 @@ static void activity_start(uvh_server_t *srv, uvh_server_req_t *req) {
   req->counted = 1;
   /* the clock now, not the loop's cached time: a handler that blocked
    * earlier in this iteration must not make this request look old */
-  srv->activity(srv->activity_data, 1, uv_hrtime() / 1000000);
+  srv->activity(srv->activity_data, 1, uvh_monotonic_ms());
 }
 
 static void activity_end(uvh_server_t *srv, uvh_server_req_t *req) {
@@ -33,7 +33,7 @@ static void activity_end(uvh_server_t *srv, uvh_server_req_t *req) {
     return;
   req->counted = 0;
   if (srv->activity && srv->loop)
-    srv->activity(srv->activity_data, -1, uv_hrtime() / 1000000);
+    srv->activity(srv->activity_data, -1, uvh_monotonic_ms());
 }
 
 static void conn_process(uvh_server_conn_t *c);

@@ -284,7 +284,7 @@ int uvh_server_listen(uvh_server_t *srv, const uvh_server_location_t *loc) {
       uvh__tls_ctx_free(ls->tls_ctx);
     free(ls);
     if (loc->fd >= 0)
-      return listen_error(srv, UVH_E_BADARG, "cannot listen on an inherited socket%s (fd %u): %s", "",
+      return listen_error(srv, UVH_E_BADARG, "cannot listen on %s (fd %u): %s", "an inherited socket",
                           (unsigned)loc->fd, uv_strerror(rc));
     return listen_error(srv, UVH_E_BADARG, "cannot listen on %s:%u: %s", host, loc->port,
                         "the host must be an IPv4 or IPv6 address");
@@ -294,7 +294,8 @@ int uvh_server_listen(uvh_server_t *srv, const uvh_server_location_t *loc) {
   ls->open = 1;
   srv->handles++;
   if (rc < 0)
-    return loc->fd >= 0 ? listen_error(srv, UVH_E_BADARG, "cannot listen on an inherited socket%s (fd %u): %s", "", (unsigned)loc->fd, uv_strerror(rc))
+    return loc->fd >= 0 ? listen_error(srv, UVH_E_BADARG, "cannot listen on %s (fd %u): %s", "an inherited socket",
+                                       (unsigned)loc->fd, uv_strerror(rc))
                         : listen_error(srv, UVH_E_BADARG, "cannot listen on %s:%u: %s", host, loc->port, uv_strerror(rc));
   ls->port = uvh__listener_port(&ls->l);
   if (loc->fd >= 0)
