@@ -67,7 +67,7 @@ typedef struct {
   unsigned decode : 1;       /* set after init: decode a response's single known content coding */
   unsigned stream : 1;       /* set after init: the caller streams the body (feed stops after the final
                               * head with UVH_PARSER_HEAD; the caller empties the body as it takes it) */
-  unsigned head_paused : 1;  /* stream: on_headers_complete paused the feed */
+  unsigned head_paused : 1;  /* stream, or a multipart request head: on_headers_complete paused the feed */
   size_t body_taken;         /* stream: body bytes the caller took out of the body (for max_body_size) */
   uvh_decoder_t *decoder;    /* owned: the body's decoder, from the head to the body's end */
   size_t coded_bytes;        /* decoding: the body's bytes as received */
