@@ -480,6 +480,8 @@ typedef struct {
                                 else 408; 0 = no limit. Default 10 */
   size_t max_headers_size;   /* a request's head; beyond it 431. 0 = no limit. Default 16384 */
   size_t max_body_size;      /* a request's body; beyond it 413 (before reading it, when declared). 0 = no limit (default) */
+  size_t max_multipart_size; /* a multipart/form-data request's body, in place of max_body_size; beyond it 413.
+                                0 = max_body_size applies (default) */
   unsigned max_keepalive_requests; /* requests per connection, the last answered with Connection: close; 0 = unlimited */
   unsigned max_connections;  /* open connections; beyond it 503 and a close. 0 = unlimited (default) */
   double write_timeout;      /* seconds a response write may make no progress (a client that does not read)

@@ -4,8 +4,9 @@
 # another client is served; 431 and 413 (a declared body refused before it
 # is sent) with memory bounded; every request smuggling shape refused; 501,
 # 505; 503 beyond max_connections; max_keepalive_requests; idle_timeout;
-# write_timeout closes a connection whose client never reads, not one that
-# reads slowly.
+# max_multipart_size for buffered multipart/form-data bodies, smaller or
+# larger than max_body_size, not for a partial one; write_timeout closes a
+# connection whose client never reads, not one that reads slowly.
 use strict;
 use warnings;
 use Test::More;
@@ -101,6 +102,53 @@ is(scalar @$log, 0, 'none of them reached the request callback');
     @r = split_responses(client_wait($loop, $first) // '');
     is($r[0][2], 'held', 'the first is answered');
     $s2->stop;
+}
+
+# ---- max_multipart_size: a buffered multipart/form-data body's limit in place of max_body_size
+{
+    my $upload = sub {
+        my ($p, $type, $n, %o) = @_;
+        my $path = $o{path} // '/m';
+        my $frame = $o{chunked} ? "Transfer-Encoding: chunked" : "Content-Length: $n";
+        my $body = $o{head_only} ? '' : $o{chunked} ? sprintf("%x\r\n%s\r\n0\r\n\r\n", $n, 'u' x $n) : 'u' x $n;
+        my @r = split_responses(client($loop, sub {
+            raw_exchange($p, "POST $path HTTP/1.1\r\nContent-Type: $type\r\n$frame\r\nConnection: close\r\n\r\n$body")
+        }) // '');
+        return @r == 1 ? "$r[0][0] $r[0][2]" : 'got ' . scalar(@r) . ' responses';
+    };
+    my $mp = 'multipart/form-data; boundary=xyz';
+    my $log;
+    my ($s1, $p1);
+    ($s1, $p1, $log) = serve($loop, max_body_size => 1000, max_multipart_size => 100);
+    like($upload->($p1, $mp, 500), qr/^413 /, 'max_body_size 1000, max_multipart_size 100: a 500-byte multipart/form-data body gets 413');
+    like($upload->($p1, 'Multipart/Form-Data; Boundary=xyz', 500), qr/^413 /, 'the media type in any case, with parameters');
+    like($upload->($p1, $mp, 500, chunked => 1), qr/^413 /, 'a chunked one over max_multipart_size too');
+    # the head alone: the client waits for the answer before sending the body
+    like($upload->($p1, $mp, 10_000_000, head_only => 1), qr/^413 /,
+        'a declared 10 MB multipart body: 413 from the head alone, before the body is sent');
+    is(scalar @$log, 0, 'none of them reached the request callback');
+    is($upload->($p1, 'text/plain', 500), '200 POST /m 500', 'a 500-byte text/plain body gets 200');
+    is($upload->($p1, $mp, 100), '200 POST /m 100', 'a multipart body at max_multipart_size gets 200');
+    $s1->stop;
+
+    ($s1, $p1) = serve($loop, max_body_size => 100, max_multipart_size => 1000);
+    is($upload->($p1, $mp, 500), '200 POST /m 500', 'max_body_size 100, max_multipart_size 1000: a 500-byte multipart body is taken');
+    is($upload->($p1, $mp, 500, chunked => 1), '200 POST /m 500', 'chunked too');
+    like($upload->($p1, 'text/plain', 500), qr/^413 /, 'a 500-byte text/plain body gets 413');
+    like($upload->($p1, $mp, 1001), qr/^413 /, 'a multipart one over 1000 gets 413');
+    $s1->stop;
+
+    # streaming is the handler's business: enable_partial is not held to max_multipart_size
+    my %streamed;
+    ($s1, $p1) = serve($loop, max_multipart_size => 100,
+        route_callback => sub { $_[0]->enable_partial if $_[0]->path eq '/stream' },
+        partial_callback => sub { $streamed{ $_[0]->path } += length $_[1] });
+    is($upload->($p1, $mp, 5000, path => '/stream'), '200 POST /stream 0',
+        'enable_partial in route_callback: a 5000-byte multipart body over max_multipart_size 100 is streamed');
+    is($streamed{'/stream'}, 5000, 'all of it to partial_callback');
+    is($upload->($p1, $mp, 5000, path => '/stream', chunked => 1), '200 POST /stream 0', 'chunked too');
+    like($upload->($p1, $mp, 5000, path => '/other'), qr/^413 /, 'a route_callback that does not stream it: 413');
+    $s1->stop;
 }
 
 # ---- write_timeout: a client that does not read

@@ -1,7 +1,7 @@
 MODULE = Uvent    PACKAGE = Uvent::HTTP::Server::Core
 
 SV *
-_new(const char *klass, SV *loop_rv, double idle_timeout, double read_timeout, UV max_headers_size, UV max_body_size, UV max_keepalive_requests, UV max_connections, double write_timeout)
+_new(const char *klass, SV *loop_rv, double idle_timeout, double read_timeout, UV max_headers_size, UV max_body_size, UV max_multipart_size, UV max_keepalive_requests, UV max_connections, double write_timeout)
   CODE:
     uvx_loop_t *loop = (uvx_loop_t *)uvx_unwrap(aTHX_ loop_rv, "Uvent::Loop", "loop");
     uvh_server_config_t cfg;
@@ -12,6 +12,7 @@ _new(const char *klass, SV *loop_rv, double idle_timeout, double read_timeout, U
     cfg.read_timeout = read_timeout;
     cfg.max_headers_size = (size_t)max_headers_size;
     cfg.max_body_size = (size_t)max_body_size;
+    cfg.max_multipart_size = (size_t)max_multipart_size;
     cfg.max_keepalive_requests = (unsigned)max_keepalive_requests;
     cfg.max_connections = (unsigned)max_connections;
     cfg.write_timeout = write_timeout;

@@ -57,12 +57,17 @@ typedef struct {
   llhttp_t llhttp;
   uvh_h1_message_t *resp;      /* borrowed from the request */
   size_t max_headers_size, max_body_size;
+  size_t max_multipart_size;  /* requests, set after init: nonzero, the feed stops after the head of a
+                              * multipart/form-data request with a body (UVH_PARSER_HEAD, `multipart`
+                              * set) for the caller to settle its limit (uvh__parser_body_limit) */
+  const char *body_limit;    /* the name max_body_size goes by in a refusal (NULL: "max_body_size") */
+  unsigned multipart : 1;    /* requests: a multipart/form-data head stopped the feed, its limit unsettled */
   size_t header_bytes;
   size_t max_header_count;   /* header and trailer lines of a message (a 1xx's apart); 0 = no limit */
   unsigned decode : 1;       /* set after init: decode a response's single known content coding */
   unsigned stream : 1;       /* set after init: the caller streams the body (feed stops after the final
                               * head with UVH_PARSER_HEAD; the caller empties the body as it takes it) */
-  unsigned head_paused : 1;  /* stream: on_headers_complete paused the feed */
+  unsigned head_paused : 1;  /* stream, or a multipart request head: on_headers_complete paused the feed */
   size_t body_taken;         /* stream: body bytes the caller took out of the body (for max_body_size) */
   uvh_decoder_t *decoder;    /* owned: the body's decoder, from the head to the body's end */
   size_t coded_bytes;        /* decoding: the body's bytes as received */
@@ -101,8 +106,9 @@ void uvh__parser_release(uvh_parser_t *p);
 /* Feed bytes. Returns 0 when more input is wanted, 1 when the response is
  * complete (*consumed tells how much was used; the rest is not part of it),
  * UVH_PARSER_HEAD (with `stream` set) when the final response's head is
- * parsed and the body may follow (*consumed bytes used: feed the rest
- * again), or UVH_E_PROTOCOL / UVH_E_TOO_LARGE / UVH_E_NOMEM. */
+ * parsed and the body may follow, or (with max_multipart_size set) when a
+ * multipart/form-data request's head is (*consumed bytes used: feed the
+ * rest again), or UVH_E_PROTOCOL / UVH_E_TOO_LARGE / UVH_E_NOMEM. */
 #define UVH_PARSER_HEAD 2
 int uvh__parser_feed(uvh_parser_t *p, const char *data, size_t len, size_t *consumed);
 /* Where the next bytes of the body may be read to directly, when the
@@ -128,6 +134,12 @@ void uvh__h1_message_free(uvh_h1_message_t *m);
  * line checks and limits. Feed and EOF as for responses. */
 void uvh__parser_init_request(uvh_parser_t *p, uvh_h1_message_t *msg, size_t max_headers_size,
                               size_t max_body_size);
+/* A request's body limit in place of max_body_size, `name` (a static
+ * string) naming it in a refusal: the caller settles it after
+ * UVH_PARSER_HEAD for a multipart/form-data head (max_multipart_size
+ * set). UVH_E_TOO_LARGE, with the reason, when the declared body is over
+ * it; else 0, and the rest is fed as usual. */
+int uvh__parser_body_limit(uvh_parser_t *p, size_t max_body_size, const char *name);
 /* The method of a parsed request ("GET"). */
 const char *uvh__h1_method_name(const uvh_h1_message_t *m);
 

@@ -43,6 +43,8 @@ static int refuse(uvh_parser_t *p, int err, const char *why) {
 }
 
 static int refuse_limit(uvh_parser_t *p, const char *what, const char *limit, size_t value) {
+  if (p->body_limit && strcmp(limit, "max_body_size") == 0)
+    limit = p->body_limit; /* a request's own limit in its place (uvh__parser_body_limit) */
   snprintf(p->reason_buf, sizeof p->reason_buf, "%s %s exceeds %s (%zu bytes); raise %s, or set it to 0 for no limit",
            p->is_request ? "request" : "response", what, limit, value, limit);
   return refuse(p, UVH_E_TOO_LARGE, p->reason_buf);
@@ -361,6 +363,21 @@ static int request_headers_complete(llhttp_t *l) {
   r->keep_alive = llhttp_should_keep_alive(l) ? 1 : 0;
   if ((bad = check_transfer_encoding(r, p->is_request)) != NULL)
     return refuse(p, UVH_E_PROTOCOL, bad);
+  if (p->max_multipart_size && ((l->flags & F_CHUNKED) || ((l->flags & F_CONTENT_LENGTH) && l->content_length))) {
+    /* a multipart/form-data body (the media type in any case, parameters
+     * after it) may have a limit of its own: the caller settles it
+     * (uvh__parser_body_limit) before any of the body is taken */
+    size_t vlen;
+    const char *ct = uvh__h1_header(r, "content-type", &vlen);
+    while (ct && vlen && (*ct == ' ' || *ct == '\t'))
+      ct++, vlen--;
+    if (ct && vlen >= 19 && strncasecmp(ct, "multipart/form-data", 19) == 0 &&
+        (vlen == 19 || ct[19] == ';' || ct[19] == ' ' || ct[19] == '\t')) {
+      p->multipart = 1;
+      p->head_paused = 1;
+      return HPE_PAUSED;
+    }
+  }
   if (p->max_body_size && (l->flags & F_CONTENT_LENGTH) && l->content_length > p->max_body_size)
     return refuse_limit(p, "body", "max_body_size", p->max_body_size);
   return 0;
@@ -675,6 +692,17 @@ void uvh__parser_init(uvh_parser_t *p, uvh_h1_message_t *resp, int is_head, size
 void uvh__parser_init_request(uvh_parser_t *p, uvh_h1_message_t *msg, size_t max_headers_size,
                               size_t max_body_size) {
   parser_init(p, HTTP_REQUEST, msg, max_headers_size, max_body_size);
+}
+
+int uvh__parser_body_limit(uvh_parser_t *p, size_t max_body_size, const char *name) {
+  p->multipart = 0;
+  p->max_body_size = max_body_size;
+  p->body_limit = strcmp(name, "max_body_size") == 0 ? NULL : name;
+  if (max_body_size && (p->llhttp.flags & F_CONTENT_LENGTH) && p->llhttp.content_length > max_body_size) {
+    refuse_limit(p, "body", name, max_body_size);
+    return p->cb_error;
+  }
+  return 0;
 }
 
 const char *uvh__h1_method_name(const uvh_h1_message_t *m) { return llhttp_method_name((llhttp_method_t)m->method); }

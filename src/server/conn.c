@@ -547,6 +547,7 @@ static int next_request(uvh_server_conn_t *c) {
   req->conn = c;
   c->continued = 0;
   uvh__parser_init_request(&c->parser, &req->msg, srv->cfg.max_headers_size, srv->cfg.max_body_size);
+  c->parser.max_multipart_size = srv->cfg.max_multipart_size;
   return 0;
 }
 
@@ -644,10 +645,19 @@ static int after_feed(uvh_server_conn_t *c, int rc) {
     else if (!call_owner(c, req, NULL, 0))
       return 2; /* req may be gone */
   }
+  if (c->parser.multipart) {
+    /* a multipart/form-data head stopped the feed: a buffered body has
+     * max_multipart_size, a partial one (the owner's to bound) only
+     * max_body_size, as any partial body */
+    int limited = req->partial ? uvh__parser_body_limit(&c->parser, srv->cfg.max_body_size, "max_body_size")
+                               : uvh__parser_body_limit(&c->parser, srv->cfg.max_multipart_size, "max_multipart_size");
+    if (limited < 0)
+      return limited;
+  }
   if (req->partial && req->msg.body.len) {
     size_t n = req->msg.body.len;
     req->partial_bytes += n;
-    if (srv->cfg.max_body_size && req->partial_bytes > srv->cfg.max_body_size)
+    if (c->parser.max_body_size && req->partial_bytes > c->parser.max_body_size)
       return UVH_E_TOO_LARGE;
     /* the piece is the owner's during the call, then the buffer is reused */
     req->msg.body.len = 0;
@@ -668,6 +678,17 @@ static int feed(uvh_server_conn_t *c, const char *data, size_t len, size_t *used
   if (c->state == UVH_SC_IDLE && len)
     set_state(c, UVH_SC_READING);
   rc = uvh__parser_feed(&c->parser, data, len, used);
+  if (rc == UVH_PARSER_HEAD) {
+    /* a multipart/form-data head (uvh__parser_body_limit): the route step
+     * and the body's limit, then the rest */
+    size_t more = 0;
+    if (len > *used)
+      c->continued = 1; /* a client that sent some of the body waits for no 100 */
+    if ((rc = after_feed(c, 0)) != 0)
+      return rc;
+    rc = uvh__parser_feed(&c->parser, data + *used, len - *used, &more);
+    *used += more;
+  }
   return after_feed(c, rc);
 }
 

@@ -19,7 +19,7 @@ static void message_free(uvh_h1_message_t *m) {
 
 typedef struct {
   int rc;          /* 1 complete, 0 wants more, < 0 refused */
-  size_t consumed; /* of the whole input, when complete */
+  size_t consumed; /* of the whole input, when complete (or at UVH_PARSER_HEAD) */
 } result_t;
 
 /* Feed `in` in pieces of `step` bytes (0: all at once). */
@@ -29,7 +29,7 @@ static result_t feed(uvh_parser_t *p, const char *in, size_t len, size_t step) {
   while (off < len && r.rc == 0) {
     size_t n = step && step < len - off ? step : len - off, used;
     r.rc = uvh__parser_feed(p, in + off, n, &used);
-    if (r.rc == 1)
+    if (r.rc == 1 || r.rc == UVH_PARSER_HEAD)
       r.consumed = off + used;
     off += n;
   }
@@ -225,6 +225,55 @@ static void test_chunked_head(void) {
   uvh_buf_free(&out);
 }
 
+/* max_multipart_size set: the feed stops after a multipart/form-data
+ * head for the caller's limit (uvh__parser_body_limit), whose refusal
+ * names it; other heads go on. Fed whole and byte by byte. */
+static void test_multipart(size_t step) {
+  static const char declared[] = "POST / HTTP/1.1\r\nContent-Type: Multipart/Form-Data; boundary=x\r\n"
+                                 "Content-Length: 10\r\n\r\n0123456789";
+  static const char chunked[] = "POST / HTTP/1.1\r\nContent-Type: multipart/form-data\r\n"
+                                "Transfer-Encoding: chunked\r\n\r\n5\r\n01234\r\n5\r\n56789\r\n0\r\n\r\n";
+  static const char plain[] = "POST / HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\n0123456789";
+  uvh_h1_message_t *m = message_new();
+  uvh_parser_t p;
+  result_t r;
+  size_t head = strlen(declared) - 10, blen = 0;
+
+  uvh__parser_init_request(&p, m, 0, 100);
+  p.max_multipart_size = 4;
+  r = feed(&p, declared, strlen(declared), step);
+  ok(r.rc == UVH_PARSER_HEAD && p.multipart, "a multipart/form-data head stops the feed (the type in any case)");
+  is_int(uvh__parser_body_limit(&p, 4, "max_multipart_size"), UVH_E_TOO_LARGE, "a declared body over its limit");
+  ok(strstr(uvh__parser_reason(&p), "exceeds max_multipart_size (4 bytes)") != NULL, "the refusal names it: %s",
+     uvh__parser_reason(&p));
+
+  uvh__parser_init_request(&p, m, 0, 100);
+  p.max_multipart_size = 4;
+  r = feed(&p, chunked, strlen(chunked), step);
+  is_int(r.rc, UVH_PARSER_HEAD, "a chunked one stops too");
+  is_int(uvh__parser_body_limit(&p, 4, "max_multipart_size"), 0, "its limit is set");
+  is_int(r.consumed, strlen(chunked) - strlen("5\r\n01234\r\n5\r\n56789\r\n0\r\n\r\n"), "after the head");
+  r = feed(&p, chunked + r.consumed, strlen(chunked) - r.consumed, step);
+  is_int(r.rc, UVH_E_TOO_LARGE, "then a chunked body over it is refused");
+  ok(strstr(uvh__parser_reason(&p), "request body exceeds max_multipart_size (4 bytes); raise max_multipart_size") != NULL,
+     "naming max_multipart_size: %s", uvh__parser_reason(&p));
+
+  uvh__parser_init_request(&p, m, 0, 4);
+  p.max_multipart_size = 100;
+  r = feed(&p, declared, strlen(declared), step);
+  ok(r.rc == UVH_PARSER_HEAD && r.consumed == head, "a larger max_multipart_size: the head stops the feed");
+  is_int(uvh__parser_body_limit(&p, 100, "max_multipart_size"), 0, "the declared body is within it");
+  r = feed(&p, declared + head, strlen(declared) - head, step);
+  ok(r.rc == 1 && body_of(m, &blen) && blen == 10, "the body over max_body_size 4 is taken (%zu bytes)", blen);
+
+  uvh__parser_init_request(&p, m, 0, 4);
+  p.max_multipart_size = 100;
+  r = feed(&p, plain, strlen(plain), step);
+  is_int(r.rc, UVH_E_TOO_LARGE, "another type goes on to max_body_size");
+  ok(strstr(uvh__parser_reason(&p), "exceeds max_body_size (4 bytes)") != NULL, "naming it: %s", uvh__parser_reason(&p));
+  message_free(m);
+}
+
 int main(void) {
   test_continue_seen(0);
   test_continue_seen(1);
@@ -236,5 +285,7 @@ int main(void) {
   test_name_bytes(0);
   test_name_bytes(1);
   test_chunked_writer();
+  test_multipart(0);
+  test_multipart(1);
   return done_testing();
 }

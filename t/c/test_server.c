@@ -4,6 +4,7 @@
  * pipelining in order, keep-alive by HTTP/1.1 and 1.0 rules,
  * max_keepalive_requests, HEAD, the automatic answers (400 for every
  * smuggling shape, 408, 413, 431, 501, 505, 503 beyond max_connections),
+ * max_multipart_size in place of max_body_size for multipart/form-data,
  * responses given later from a timer, on_drop at stop, and the loop
  * closing with no handle left. */
 #include "uvh.h"
@@ -571,6 +572,114 @@ static void test_partial(void) {
   stop_server();
 }
 
+/* A POST of `n` bytes of Content-Type `type` (declared, or `chunked`),
+ * `tail` after it (another request, or ""), into `out`. */
+static const char *upload(char *out, size_t size, const char *target, const char *type, size_t n, int chunked,
+                          const char *extra, const char *tail) {
+  int k = chunked ? snprintf(out, size, "POST %s HTTP/1.1\r\nContent-Type: %s\r\n%sTransfer-Encoding: chunked\r\n\r\n%zx\r\n",
+                             target, type, extra, n)
+                  : snprintf(out, size, "POST %s HTTP/1.1\r\nContent-Type: %s\r\n%sContent-Length: %zu\r\n\r\n", target,
+                             type, extra, n);
+  memset(out + k, 'm', n);
+  snprintf(out + k + n, size - (size_t)k - n, "%s%s", chunked ? "\r\n0\r\n\r\n" : "", tail);
+  return out;
+}
+
+/* max_multipart_size: a buffered multipart/form-data body's limit in
+ * place of max_body_size, smaller or larger; a partial one's is
+ * max_body_size alone */
+static void test_multipart(void) {
+  static const char mp[] = "multipart/form-data; boundary=x", plain[] = "text/plain";
+  static const char close_[] = "Connection: close\r\n";
+  uvh_server_config_t cfg;
+  uvh_server_location_t loc;
+  const char *host;
+  int tls;
+  client_t *c;
+  static client_t slow;
+  char buf[4096];
+  uvh_server_config_init(&cfg);
+  is_int(cfg.max_multipart_size, 0, "max_multipart_size defaults to 0 (max_body_size applies)");
+
+  cfg.max_body_size = 1000;
+  cfg.max_multipart_size = 100;
+  start_server(&cfg);
+  refused(upload(buf, sizeof buf, "/m", mp, 500, 0, close_, ""), "413",
+          "max_body_size 1000, max_multipart_size 100: a declared 500-byte multipart/form-data body");
+  refused(upload(buf, sizeof buf, "/m", "Multipart/Form-Data; boundary=x", 500, 0, close_, ""), "413",
+          "the media type in any case, with a parameter");
+  refused(upload(buf, sizeof buf, "/m", " multipart/form-data", 500, 0, close_, ""), "413", "after a space");
+  refused(upload(buf, sizeof buf, "/m", mp, 500, 1, close_, ""), "413", "a chunked 500-byte multipart/form-data body");
+  refused(upload(buf, sizeof buf, "/m", mp, 101, 1, close_, ""), "413", "a chunked one a byte over");
+  /* the head alone: the answer comes before the body */
+  c = talk("POST /m HTTP/1.1\r\nContent-Type: multipart/form-data; boundary=x\r\nExpect: 100-continue\r\n"
+           "Content-Length: 500\r\n\r\n");
+  ok(strncmp(c->got, "HTTP/1.1 413", 12) == 0 && strstr(c->got, "100 Continue") == NULL && c->eof == 1,
+     "Expect: 100-continue and a declared multipart body over max_multipart_size: 413, no 100, a close");
+  is_int(requests_seen, 0, "none of them reached the owner");
+  c = talk(upload(buf, sizeof buf, "/m", plain, 500, 0, close_, ""));
+  ok(strncmp(c->got, "HTTP/1.1 200", 12) == 0 && strstr(c->got, "POST /m 500"), "a 500-byte text/plain body: 200");
+  c = talk(upload(buf, sizeof buf, "/m", "multipart/form-datax", 500, 0, close_, ""));
+  ok(strstr(c->got, "POST /m 500") != NULL, "multipart/form-datax is another media type: max_body_size");
+  c = talk(upload(buf, sizeof buf, "/m", mp, 100, 1, close_, ""));
+  ok(strstr(c->got, "POST /m 100") != NULL, "a chunked multipart body at max_multipart_size: 200");
+  /* pipelined after one at the limit: the feed resumes after the head */
+  c = talk(upload(buf, sizeof buf, "/m", mp, 100, 0, "", "GET /next HTTP/1.1\r\nConnection: close\r\n\r\n"));
+  ok(strstr(c->got, "POST /m 100") && strstr(c->got, "GET /next 0") && count(c->got, "HTTP/1.1 200") == 2,
+     "a multipart body at the limit and the request after it in one write: both answered");
+  stop_server();
+
+  cfg.max_body_size = 100;
+  cfg.max_multipart_size = 1000;
+  start_server(&cfg);
+  c = talk(upload(buf, sizeof buf, "/m", mp, 500, 0, close_, ""));
+  ok(strncmp(c->got, "HTTP/1.1 200", 12) == 0 && strstr(c->got, "POST /m 500"),
+     "max_body_size 100, max_multipart_size 1000: a 500-byte multipart/form-data body is taken");
+  c = talk(upload(buf, sizeof buf, "/m", mp, 500, 1, close_, ""));
+  ok(strstr(c->got, "POST /m 500") != NULL, "a chunked one too");
+  client_start(&slow, upload(buf, sizeof buf, "/m", mp, 500, 0, close_, ""), 150);
+  run_until_closed(&slow);
+  ok(strstr(slow.got, "POST /m 500") != NULL, "and one that comes in pieces");
+  refused(upload(buf, sizeof buf, "/m", plain, 500, 0, close_, ""), "413", "a 500-byte text/plain body");
+  refused(upload(buf, sizeof buf, "/m", mp, 1001, 1, close_, ""), "413", "a chunked multipart body over 1000");
+  refused(upload(buf, sizeof buf, "/m", mp, 1001, 0, close_, ""), "413", "a declared one");
+  stop_server();
+
+  /* a partial body: max_body_size alone */
+  cfg.max_body_size = 0;
+  cfg.max_multipart_size = 100;
+  uvh_server_location_init(&loc);
+  uvh_server_new(loop, &cfg, &route_ops, NULL, &srv);
+  uvh_server_listen(srv, &loc);
+  uvh_server_listener_at(srv, 0, &host, &port, &tls);
+  requests_seen = 0;
+  partial_bytes = 0;
+  c = talk(upload(buf, sizeof buf, "/partial", mp, 500, 0, close_, ""));
+  ok(strstr(c->got, "POST /partial 0") && partial_bytes == 500,
+     "enable_partial: a 500-byte multipart body is not limited by max_multipart_size 100 (%zu bytes)", partial_bytes);
+  partial_bytes = 0;
+  c = talk(upload(buf, sizeof buf, "/partial", mp, 500, 1, close_, ""));
+  ok(strstr(c->got, "POST /partial 0") && partial_bytes == 500, "nor a chunked one (%zu bytes)", partial_bytes);
+  refused(upload(buf, sizeof buf, "/buffered", mp, 500, 0, close_, ""), "413",
+          "the route step without enable_partial: max_multipart_size");
+  uvh_server_unref(srv);
+  uv_run(uv, UV_RUN_DEFAULT);
+
+  cfg.max_body_size = 300;
+  cfg.max_multipart_size = 1000;
+  uvh_server_new(loop, &cfg, &route_ops, NULL, &srv);
+  uvh_server_listen(srv, &loc);
+  uvh_server_listener_at(srv, 0, &host, &port, &tls);
+  partial_bytes = 0;
+  refused(upload(buf, sizeof buf, "/partial", mp, 500, 0, close_, ""), "413",
+          "max_body_size 300 still bounds a partial multipart body, declared");
+  refused(upload(buf, sizeof buf, "/partial", mp, 500, 1, close_, ""), "413", "and chunked");
+  ok(partial_bytes <= 300, "no more than max_body_size reached on_body (%zu)", partial_bytes);
+  c = talk(upload(buf, sizeof buf, "/buffered", mp, 500, 0, close_, ""));
+  ok(strstr(c->got, "POST /buffered 500") != NULL, "while a buffered one has max_multipart_size 1000");
+  stop_server();
+}
+
 static void test_api(void) {
   uvh_server_config_t cfg;
   uvh_server_location_t loc;
@@ -630,6 +739,7 @@ int main(void) {
   test_connections();
   test_graceful();
   test_partial();
+  test_multipart();
   /* a server left running is closed by the loop's destroy */
   {
     uvh_server_config_t cfg;

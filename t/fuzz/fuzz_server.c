@@ -7,7 +7,8 @@
  * bit 1: small limits; bit 2: streamed answers; bit 3: every other
  * request unanswered, so the close drops it; bit 4: the route step
  * enables partial bodies; bit 5: it answers every third request; bit 6:
- * each body piece pauses and resumes reading), byte 1 = seed for the split
+ * each body piece pauses and resumes reading; bit 7: max_multipart_size,
+ * so a multipart/form-data head stops the parse for its limit), byte 1 = seed for the split
  * points, the rest = client bytes. Checks: no crash or sanitizer report,
  * the connection always ends (no state waits forever once the client has
  * closed), every request reaches the owner whole and exactly once is
@@ -138,6 +139,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cfg.max_body_size = 32;
     cfg.max_keepalive_requests = 3;
   }
+  if (flags & 128)
+    cfg.max_multipart_size = (flags & 2) ? 48 : 16;
   assert(uvh_server_new(loop, &cfg, (flags & 48) ? &route_ops : &ops, NULL, &srv) == 0);
   memset(&ls, 0, sizeof ls);
   ls.srv = srv;

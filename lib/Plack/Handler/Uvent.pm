@@ -302,7 +302,9 @@ C<--min-worker-ttl>, C<--activity-timeout>, C<--termination-timeout>
 =item the server's
 
 C<--idle-timeout>, C<--read-timeout>, C<--write-timeout>, C<--max-headers-size>,
-C<--max-body-size>, C<--max-keepalive-requests>, C<--max-connections>,
+C<--max-body-size>, C<--max-multipart-size> (a C<multipart/form-data>
+body's limit in place of C<--max-body-size>; 0, the default, leaves it to
+C<--max-body-size>), C<--max-keepalive-requests>, C<--max-connections>,
 C<--backlog>, C<--reuse-port>, C<--tcp-nodelay> (see
 L<Uvent::HTTP::Server>).
 

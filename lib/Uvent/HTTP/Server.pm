@@ -13,7 +13,7 @@ $Carp::Internal{$_}++ for qw(Uvent::HTTP::Server Uvent::HTTP::Server::Core Uvent
 
 my %DEFAULT = (
     idle_timeout => 300, read_timeout => 10, write_timeout => 60, max_headers_size => 16384, max_body_size => 0,
-    max_keepalive_requests => 0, max_connections => 0, termination_timeout => 10,
+    max_multipart_size => 0, max_keepalive_requests => 0, max_connections => 0, termination_timeout => 10,
 );
 my %SECONDS = map { $_ => 1 } qw(idle_timeout read_timeout write_timeout termination_timeout);
 my @OTHER_KEYS = qw(locations request_callback stop_callback route_callback partial_callback);
@@ -157,7 +157,7 @@ sub run {
     Carp::croak('Uvent::HTTP::Server->run: the server is already running') if $self->{core};
     my $c = $self->{config};
     my $core = Uvent::HTTP::Server::Core->_new($self->{loop}, @$c{qw(idle_timeout read_timeout max_headers_size
-        max_body_size max_keepalive_requests max_connections write_timeout)});
+        max_body_size max_multipart_size max_keepalive_requests max_connections write_timeout)});
     $core->_set_request_callback($self->{request_callback});
     $core->_set_route_callback($self->{route_callback});
     $core->_set_partial_callback($self->{partial_callback});
@@ -238,8 +238,8 @@ Uvent::HTTP::Server - an HTTP/1.1 server on the Uvent core
 
 A single-process HTTP/1.1 server whose accept, parse, dispatch and
 write path is C (the Uvent core's C<src/server/>), with one Perl call per
-request. Requests are read whole (head and body, up to C<max_body_size>)
-and handed to C<request_callback> as L<Uvent::HTTP::ServerRequest>
+request. Requests are read whole (head and body, up to C<max_body_size>,
+or C<max_multipart_size> for a C<multipart/form-data> body) and handed to C<request_callback> as L<Uvent::HTTP::ServerRequest>
 objects; the answer (C<< $req->respond >>) may come at once or later, from
 any callback on the loop (a timer, a client request's callback: the
 server and L<Uvent::HTTP::Pool> share one loop).
@@ -261,14 +261,15 @@ given), 204 and 304;
 
 =item * C<Expect: 100-continue> (HTTP/1.1) is answered with
 C<100 Continue> once the head has arrived and the body is awaited, or
-with the final 413 when the declared body is over C<max_body_size>;
+with the final 413 when the declared body is over C<max_body_size> (or
+C<max_multipart_size>);
 
 =item * automatic answers, each closing the connection: a malformed
 request 400 (every request smuggling shape: C<Content-Length> with
 C<Transfer-Encoding>, two C<Content-Length>s, obs-fold, a bare CR or LF, a
 space before the colon; llhttp in strict mode), headers over
-C<max_headers_size> 431, a body over C<max_body_size> 413 (a declared
-one before it is read), C<read_timeout> 408, an unsupported
+C<max_headers_size> 431, a body over C<max_body_size> (or
+C<max_multipart_size>) 413 (a declared one before it is read), C<read_timeout> 408, an unsupported
 C<Transfer-Encoding> 501, the HTTP/2 preface 505, beyond
 C<max_connections> 503. After a response that closes, the server drains
 what the client still sends for up to 2 s (a lingering close), so the
@@ -331,6 +332,25 @@ Bytes of a request's head; beyond it 431. 0 = no limit. Default 16384.
 
 Bytes of a request's body; beyond it 413, before any of the body is read
 when C<Content-Length> declares it. 0 = no limit (the default).
+
+=item max_multipart_size
+
+Bytes of a buffered request body whose C<Content-Type> is
+C<multipart/form-data> (the media type in any case, with any parameters
+such as C<boundary>; seed 000's separate multipart limit): such a body is
+limited by this instead of C<max_body_size>, larger or smaller, so uploads
+may be allowed more (or less) than other bodies. Beyond it 413, before
+any of the body is read when C<Content-Length> declares it, else as soon
+as the received count passes it (chunked). 0 = no limit of its own:
+C<max_body_size> applies to multipart bodies as to any other (the
+default; so setting only C<max_body_size> never leaves uploads
+unlimited). To let uploads be far larger than other bodies, give a large
+number.
+
+A body streamed with C<enable_partial> (in C<route_callback>) is not
+limited by C<max_multipart_size>: it is not buffered, and bounding it is
+the handler's business (see C<partial_callback> below); C<max_body_size>
+still counts it, as it counts every partial body.
 
 =item max_keepalive_requests
 
@@ -444,8 +464,9 @@ dies, the client gets a 500 and the connection closes.
 =head2 partial_callback($request, $chunk)
 
 With C<enable_partial>: each piece of the body as it arrives
-(C<max_body_size> still counts them); C<request_callback> follows with an
-empty body. C<< $request->pause >> and C<< ->resume >> stop and restart
+(C<max_body_size> still counts them, C<max_multipart_size> does not: a
+streamed upload's size is the handler's to bound); C<request_callback>
+follows with an empty body. C<< $request->pause >> and C<< ->resume >> stop and restart
 reading the connection (pieces already read may still come). If it dies,
 the client gets a 500 and the connection closes.
 
