@@ -2,7 +2,9 @@
 # over the master's socket and counts its requests on the scoreboard.
 # Requests spread over the workers; max_requests recycles a worker with no
 # failed request; a graceful stop (TERM) answers every request in flight;
-# load above max_load adds workers, never past max_servers.
+# load above max_load adds workers, never past max_servers; under a bounded
+# load the spares rule grows the pool, and once the load stops it shrinks
+# back one worker a check; HUP under load fails no request.
 use strict;
 use warnings;
 use Test::More;
@@ -163,6 +165,75 @@ subtest 'HUP under load restarts every worker with no failed or refused request'
     ok(keys %before, 'pids seen before the HUP: ' . join(' ', sort keys %before));
     ok(keys %late, 'pids seen from 1.5 s after the HUP: ' . join(' ', sort keys %late));
     is(scalar(grep { $before{$_} } keys %late), 0, 'every worker serving then is new');
+    kill 'TERM', $master;
+    waitpid $master, 0;
+    is($? >> 8, 0, 'TERM stops it cleanly');
+};
+
+# the master's live children (its workers), from /proc
+sub workers_of {
+    my ($master) = @_;
+    my $n = 0;
+    opendir my $d, '/proc' or return -1;
+    for my $p (grep { /^\d+$/ } readdir $d) {
+        open my $fh, '<', "/proc/$p/stat" or next;
+        my $stat = <$fh> // next;
+        $stat =~ s/^.*\)\s+//;
+        my ($state, $ppid) = split ' ', $stat;
+        $n++ if $ppid == $master && $state ne 'Z';
+    }
+    return $n;
+}
+
+subtest 'spares: a bounded load grows the pool, which shrinks back one worker a check after it' => sub {
+    plan skip_all => 'needs /proc to count the workers' unless -r '/proc/self/stat';
+    my $check = 0.3;
+    my ($master, $port) = start_master(start_servers => 1, min_servers => 1, max_servers => 4, min_spare_servers => 1,
+        max_spare_servers => 1, check_interval => $check, request_callback => sub {
+            my ($req) = @_;
+            Uvent::Timer->once(0.3, sub { $req->respond({ code => 200, body => "$$" }) });
+        });
+    my @samples;    # [time, workers]
+    my $sample = sub { push @samples, [ time, workers_of($master) ] };
+    $sample->() for 1 .. 1;
+    # the load: 3 clients, each one request at a time, each held 0.3 s, for 3 s
+    my $t0 = time;
+    my @clients;
+    for (1 .. 3) {
+        my $pid = fork // die;
+        if (!$pid) {
+            my $bad = 0;
+            while (time < $t0 + 3) { my ($code) = get($port, '/'); $bad++ unless ($code // 0) == 200 }
+            POSIX::_exit($bad ? 1 : 0);
+        }
+        push @clients, $pid;
+    }
+    while (time < $t0 + 3) { $sample->(); sleep 0.02 }
+    my $bad = 0;
+    for (@clients) { waitpid $_, 0; $bad++ if $? }
+    is($bad, 0, 'every request of the load answered');
+    my $peak = 0;
+    $peak < $_->[1] and $peak = $_->[1] for @samples;
+    cmp_ok($peak, '>=', 2, "a busy worker brought spares: up to $peak workers (min_spare_servers 1)");
+    cmp_ok($peak, '<=', 4, 'never past max_servers 4');
+    # after the load: every worker idle, more than max_spare_servers 1
+    my $after = time;
+    while (time < $after + 6) { $sample->(); last if $samples[-1][1] == 1 && time > $after + 3 * $check; sleep 0.02 }
+    is($samples[-1][1], 1, 'back down to one worker (min_servers, max_spare_servers) after the load');
+    # a worker exits once its requests are answered, so exits show the
+    # master's one-a-check pace only once none is in flight
+    my $quiet = $after + 0.5;
+    my ($at_quiet) = map { $_->[1] } grep { $_->[0] >= $quiet } @samples;
+    my @drops;    # the times at which the count fell, and by how much
+    for my $i (1 .. $#samples) {
+        next if $samples[$i - 1][0] < $quiet;
+        my $d = $samples[$i - 1][1] - $samples[$i][1];
+        push @drops, [ $samples[$i][0], $d ] if $d > 0;
+    }
+    is(scalar(@drops), ($at_quiet // 1) - 1, scalar(@drops) . " retirements from the " . ($at_quiet // '?') . " workers left 0.5 s after the load");
+    is(scalar(grep { $_->[1] != 1 } @drops), 0, 'each took one worker');
+    my @gaps = map { $drops[$_][0] - $drops[$_ - 1][0] } 1 .. $#drops;
+    is(scalar(grep { $_ < $check * 0.5 } @gaps), 0, sprintf('at most one a check (gaps: %s s)', join(' ', map { sprintf '%.2f', $_ } @gaps)));
     kill 'TERM', $master;
     waitpid $master, 0;
     is($? >> 8, 0, 'TERM stops it cleanly');
