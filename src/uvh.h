@@ -500,7 +500,9 @@ typedef struct {
   int tcp_nodelay;           /* default 1 */
   const char *cert_file, *key_file; /* PEM chain and its key (key_file NULL: in cert_file) */
   const char *ca_file;       /* PEM CAs a client certificate must chain to */
-  int verify_client;         /* 0 none (default), 1 optional, 2 require (needs ca_file) */
+  const char *ca_path;       /* a hashed directory of them; neither ca_file nor ca_path: the system store */
+  const char *ciphers;       /* OpenSSL cipher list (TLS 1.2); NULL: OpenSSL's default */
+  int verify_client;         /* 0 none (default), 1 optional, 2 require */
   int min_version;           /* 12 (default) or 13 */
   int fd;                    /* >= 0: a socket already bound (and maybe listening) by a parent process,
                               * owned by the server from here; host, port and reuse_port are not used.

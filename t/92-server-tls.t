@@ -2,7 +2,9 @@
 # without --cert against verify_client optional and require (the verified
 # client certificate's subject reaches the request), an untrusted client
 # certificate refused, our own pool over https, and a plain HTTP request to
-# the TLS port closed without an HTTP answer.
+# the TLS port closed without an HTTP answer; ca_path (a hashed directory),
+# the system store when neither ca_file nor ca_path is given, ciphers, and
+# the clear errors for bad TLS settings.
 use strict;
 use warnings;
 use Test::More;
@@ -10,6 +12,8 @@ use lib 't/lib';
 use Uvent;
 use Uvent::HTTP::Server;
 use Uvent::Test::Certs;
+use File::Copy ();
+use File::Temp ();
 use Uvent::Test::Util qw(run_until);
 use Uvent::Test::Serve qw(client raw_exchange);
 
@@ -64,4 +68,58 @@ $out = client($loop, sub { raw_exchange($plain->{port}, "GET / HTTP/1.1\r\nConne
 like($out // '', qr/plain\z/, 'the plain location next to them answers');
 
 $server->stop;
+
+# ---- ca_path, the system store, ciphers
+SKIP: {
+    skip 'curl is not installed', 6 unless grep { -x "$_/curl" } split /:/, $ENV{PATH};
+    my ($c_rehash) = grep { -x } map { "$_/c_rehash" } split /:/, $ENV{PATH};
+    my $ca = $certs->ca_cert;
+    my ($cert, $key) = ($certs->client_cert, $certs->client_key);
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    my $s2 = Uvent::HTTP::Server->new({
+        locations => [
+            { host => '127.0.0.1', port => 0, tls => { %tls, ca_file => undef, verify_client => 'require' } },
+            { host => '127.0.0.1', port => 0, tls => { %tls, ciphers => 'ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256' } },
+        ],
+        request_callback => sub { my $c = $_[0]->client_certificate; $_[0]->respond({ body => $c ? $c->{subject} : 'none' }) },
+    }, $loop);
+    $s2->run;
+    my ($system, $ciphers) = $s2->listeners;
+    my $rc = client($loop, sub { qx(curl -sS --cacert $ca --cert $cert --key $key https://127.0.0.1:$system->{port}/ 2>&1); $? >> 8 });
+    isnt($rc, 0, 'verify_client require without ca_file or ca_path: the system store, which does not trust our test CA');
+    my $out = client($loop, sub { scalar qx(curl -sS --tls-max 1.2 --cacert $ca --ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256 https://127.0.0.1:$ciphers->{port}/ 2>&1) });
+    is($out, 'none', 'ciphers: a TLS 1.2 client offering one of them is served');
+    $rc = client($loop, sub { qx(curl -sS --tls-max 1.2 --cacert $ca --ciphers ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384 https://127.0.0.1:$ciphers->{port}/ 2>&1); $? >> 8 });
+    isnt($rc, 0, 'ciphers: a TLS 1.2 client offering none of them is refused');
+    $s2->stop;
+    skip 'c_rehash is not installed', 3 unless $c_rehash;
+    File::Copy::copy($ca, "$dir/ca.pem") or die "copy: $!";
+    system("$c_rehash $dir >/dev/null 2>&1");
+    my $s3 = Uvent::HTTP::Server->new({
+        locations => [ { host => '127.0.0.1', port => 0, tls => { %tls, ca_file => undef, ca_path => $dir, verify_client => 'require' } } ],
+        request_callback => sub { my $c = $_[0]->client_certificate; $_[0]->respond({ body => $c ? $c->{subject} : 'none' }) },
+    }, $loop);
+    $s3->run;
+    my ($byp) = $s3->listeners;
+    $out = client($loop, sub { scalar qx(curl -sS --cacert $ca --cert $cert --key $key https://127.0.0.1:$byp->{port}/ 2>&1) });
+    is($out, 'CN=uvent-client-1', 'ca_path: a client certificate from a CA in the hashed directory is verified');
+    my ($ucert, $ukey) = ($certs->untrusted_client_cert, $certs->untrusted_client_key);
+    $rc = client($loop, sub { qx(curl -sS --cacert $ca --cert $ucert --key $ukey https://127.0.0.1:$byp->{port}/ 2>&1); $? >> 8 });
+    isnt($rc, 0, 'ca_path: one from another CA is refused');
+    $out = client($loop, sub { scalar qx(curl -sS -v --cacert $ca https://127.0.0.1:$byp->{port}/ 2>&1) });
+    like($out, qr/Request CERT/i, 'and the server asks the client for a certificate');
+    $s3->stop;
+}
+
+# ---- bad TLS settings: errors that name them
+my $bad = sub {
+    my (%t) = @_;
+    my $s = eval { my $x = Uvent::HTTP::Server->new({ locations => [ { port => 0, tls => { %tls, %t } } ], request_callback => sub { } }, $loop); $x->run; $x };
+    $s->stop if $s;
+    return $@;
+};
+like($bad->(ciphers => 'NO-SUCH-CIPHER'), qr/ciphers 'NO-SUCH-CIPHER': no usable cipher/, 'an unusable cipher list is named');
+like($bad->(ca_file => '/nonexistent/ca.pem'), qr/cannot load ca_file '\/nonexistent\/ca.pem'/, 'a missing ca_file is named');
+like($bad->(ciphers => {}), qr/tls\}\{ciphers\} must be a string, got/, 'a reference as a cipher list is refused');
+like($bad->(ca_path => "a\0b"), qr/tls\}\{ca_path\} must be a string/, 'a NUL in a path is refused');
 done_testing;

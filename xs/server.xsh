@@ -39,7 +39,7 @@ _set_request_callback(uvx_server_t *srv, SV *cb)
     *slot = SvOK(cb) ? newSVsv(cb) : NULL;
 
 void
-_listen(uvx_server_t *srv, const char *host, UV port, int backlog, int reuse_port, int tcp_nodelay, SV *cert_file, SV *key_file, SV *ca_file, int verify_client, int min_version, int fd)
+_listen(uvx_server_t *srv, const char *host, UV port, int backlog, int reuse_port, int tcp_nodelay, SV *cert_file, SV *key_file, SV *ca_file, SV *ca_path, SV *ciphers, int verify_client, int min_version, int fd)
   CODE:
     uvh_server_location_t loc;
     uvh_server_location_init(&loc);
@@ -52,6 +52,8 @@ _listen(uvx_server_t *srv, const char *host, UV port, int backlog, int reuse_por
     loc.cert_file = SvOK(cert_file) ? SvPV_nolen(cert_file) : NULL;
     loc.key_file = SvOK(key_file) ? SvPV_nolen(key_file) : NULL;
     loc.ca_file = SvOK(ca_file) ? SvPV_nolen(ca_file) : NULL;
+    loc.ca_path = SvOK(ca_path) ? SvPV_nolen(ca_path) : NULL;
+    loc.ciphers = SvOK(ciphers) ? SvPV_nolen(ciphers) : NULL;
     loc.verify_client = verify_client;
     loc.min_version = min_version;
     if (uvh_server_listen(srv->core, &loc) != 0)

@@ -266,11 +266,6 @@ SSL_CTX *uvh__tls_server_ctx_new(const uvh_tls_server_opts_t *o, char *why, size
              o->key_file ? "; key_file alone is not enough" : "");
     return NULL;
   }
-  if (o->client_cert != UVH_TLS_CLIENT_CERT_NONE && o->ca_file == NULL) {
-    snprintf(why, why_len, "tls client_cert %s needs ca_file: the CAs client certificates must chain to",
-             o->client_cert == UVH_TLS_CLIENT_CERT_REQUIRE ? "require" : "optional");
-    return NULL;
-  }
   ERR_clear_error();
   if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
     snprintf(why, why_len, "cannot create a TLS context: %s", last_reason());
@@ -287,15 +282,27 @@ SSL_CTX *uvh__tls_server_ctx_new(const uvh_tls_server_opts_t *o, char *why, size
   SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1);
   if (!use_cert_and_key(ctx, o->cert_file, o->key_file, why, why_len))
     goto fail;
-  if (o->ca_file) {
-    STACK_OF(X509_NAME) *names;
-    if (!SSL_CTX_load_verify_locations(ctx, o->ca_file, NULL) ||
-        (names = SSL_load_client_CA_file(o->ca_file)) == NULL) {
-      snprintf(why, why_len, "cannot load ca_file '%s': %s", o->ca_file, last_reason());
+  if (o->ciphers && !SSL_CTX_set_cipher_list(ctx, o->ciphers)) {
+    snprintf(why, why_len, "tls ciphers '%s': no usable cipher", o->ciphers);
+    goto fail;
+  }
+  if (o->ca_file || o->ca_path) {
+    /* the CAs named to the client, so it can pick its certificate */
+    STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
+    if (names == NULL || !SSL_CTX_load_verify_locations(ctx, o->ca_file, o->ca_path) ||
+        (o->ca_file && !SSL_add_file_cert_subjects_to_stack(names, o->ca_file)) ||
+        (o->ca_path && !SSL_add_dir_cert_subjects_to_stack(names, o->ca_path))) {
+      if (names)
+        sk_X509_NAME_pop_free(names, X509_NAME_free);
+      snprintf(why, why_len, "cannot load %s '%s': %s", o->ca_file ? "ca_file" : "ca_path",
+               o->ca_file ? o->ca_file : o->ca_path, last_reason());
       goto fail;
     }
-    /* the CAs named to the client, so it can pick its certificate */
     SSL_CTX_set_client_CA_list(ctx, names);
+  } else if (o->client_cert != UVH_TLS_CLIENT_CERT_NONE && !SSL_CTX_set_default_verify_paths(ctx)) {
+    /* seed 000's verifyPeer without a CA file: the system store */
+    snprintf(why, why_len, "cannot use the system trust store for client certificates: %s", last_reason());
+    goto fail;
   }
   verify = o->client_cert == UVH_TLS_CLIENT_CERT_NONE       ? SSL_VERIFY_NONE
            : o->client_cert == UVH_TLS_CLIENT_CERT_OPTIONAL ? SSL_VERIFY_PEER

@@ -81,6 +81,8 @@ typedef struct {
   const char *cert_file;  /* PEM certificate chain, the server's own first */
   const char *key_file;   /* its unencrypted PEM private key; NULL: in cert_file */
   const char *ca_file;    /* PEM CAs that client certificates must chain to */
+  const char *ca_path;    /* a hashed directory of such CAs (c_rehash); neither: the system store */
+  const char *ciphers;    /* OpenSSL cipher list for TLS 1.2; NULL: OpenSSL's default */
   int client_cert;        /* UVH_TLS_CLIENT_CERT_*: ask for none, ask, or insist */
   int min_version;        /* 12 or 13; 0 is 12 */
 } uvh_tls_server_opts_t;

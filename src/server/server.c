@@ -253,12 +253,14 @@ int uvh_server_listen(uvh_server_t *srv, const uvh_server_location_t *loc) {
   ls->srv = srv;
   ls->tcp_nodelay = loc->tcp_nodelay ? 1 : 0;
   snprintf(ls->host, sizeof ls->host, "%s", host);
-  if (loc->cert_file || loc->key_file || loc->ca_file || loc->verify_client) {
+  if (loc->cert_file || loc->key_file || loc->ca_file || loc->ca_path || loc->ciphers || loc->verify_client) {
     uvh_tls_server_opts_t o;
     memset(&o, 0, sizeof o);
     o.cert_file = loc->cert_file;
     o.key_file = loc->key_file;
     o.ca_file = loc->ca_file;
+    o.ca_path = loc->ca_path;
+    o.ciphers = loc->ciphers;
     o.client_cert = loc->verify_client;
     o.min_version = loc->min_version;
     if ((ls->tls_ctx = uvh__tls_server_ctx_new(&o, why, sizeof why)) == NULL) {

@@ -314,7 +314,21 @@ static void test_bad_files(void) {
   o.client_cert = UVH_TLS_CLIENT_CERT_REQUIRE;
   bad(&o, "cannot load ca_file '/nonexistent/ca.pem'", "a missing ca_file");
   o.ca_file = NULL;
-  bad(&o, "tls client_cert require needs ca_file", "client certificates without ca_file");
+  o.ca_path = "/nonexistent/cadir";
+  bad(&o, "cannot load ca_path '/nonexistent/cadir'", "a missing ca_path");
+  o.ca_path = NULL;
+  o.ciphers = "NO-SUCH-CIPHER";
+  bad(&o, "tls ciphers 'NO-SUCH-CIPHER': no usable cipher", "an unusable cipher list");
+  o.ciphers = NULL;
+  {
+    /* neither ca_file nor ca_path: the system store */
+    SSL_CTX *ctx;
+    char why[256] = "";
+    ctx = uvh__tls_server_ctx_new(&o, why, sizeof why);
+    ok(ctx != NULL, "client certificates without ca_file or ca_path: verified against the system store%s%s", *why ? ": " : "", why);
+    if (ctx)
+      uvh__tls_ctx_free(ctx);
+  }
   o.client_cert = 7;
   bad(&o, "tls client_cert must be none, optional or require", "a verify mode out of range");
   o.client_cert = UVH_TLS_CLIENT_CERT_NONE;

@@ -19,7 +19,7 @@ my %SECONDS = map { $_ => 1 } qw(idle_timeout read_timeout write_timeout termina
 my @OTHER_KEYS = qw(locations request_callback stop_callback route_callback partial_callback);
 my %LOCATION_DEFAULT = (host => '127.0.0.1', port => 0, backlog => 4096, reuse_port => 0, tcp_nodelay => 1);
 my @LOCATION_OTHER = qw(path tls fd);
-my %TLS_KEYS = map { $_ => 1 } qw(cert_file key_file ca_file verify_client min_version);
+my %TLS_KEYS = map { $_ => 1 } qw(cert_file key_file ca_file ca_path ciphers verify_client min_version);
 my %VERIFY = (none => 0, optional => 1, require => 2);
 
 sub _what { Uvent::_shown(defined $_[0] ? (ref $_[0] ? ref $_[0] : $_[0]) : 'undef') }
@@ -65,6 +65,10 @@ sub _location {
         Carp::croak("Uvent::HTTP::Server->new: locations->[$i]{tls} must be a hashref, got " . _what($tls)) unless ref $tls eq 'HASH';
         _known("locations->[$i]{tls}", $tls, keys %TLS_KEYS);
         Carp::croak("Uvent::HTTP::Server->new: locations->[$i]{tls} needs cert_file") unless defined $tls->{cert_file};
+        for my $k (grep { defined $tls->{$_} } qw(cert_file key_file ca_file ca_path ciphers)) {
+            Carp::croak("Uvent::HTTP::Server->new: locations->[$i]{tls}{$k} must be a string, got " . _what($tls->{$k}))
+                if ref $tls->{$k} || $tls->{$k} =~ /\0/;
+        }
         my $v = $tls->{verify_client} // 'none';
         Carp::croak("Uvent::HTTP::Server->new: locations->[$i]{tls}{verify_client} must be none, optional or require, got '"
             . _what($v) . "'") unless defined $VERIFY{$v};
@@ -164,7 +168,7 @@ sub run {
     for my $l (@{ $self->{locations} }) {
         my $tls = $l->{tls} // {};
         # a failure croaks; the core (with the listeners made so far) goes with it
-        $core->_listen(@$l{qw(host port backlog reuse_port tcp_nodelay)}, @$tls{qw(cert_file key_file ca_file)},
+        $core->_listen(@$l{qw(host port backlog reuse_port tcp_nodelay)}, @$tls{qw(cert_file key_file ca_file ca_path ciphers)},
             $tls->{verify_client} // 0, $tls->{min_version} // 12, $l->{fd} // -1);
     }
     $self->{core} = $core;
@@ -298,10 +302,16 @@ workers get, or a socket from Server::Starter): the server owns that
 descriptor from L</run> on and closes it when it stops.
 
 C<tls> makes the location HTTPS: C<cert_file> (PEM chain, required),
-C<key_file> (default: in C<cert_file>), C<ca_file> (the CAs client
-certificates must chain to), C<verify_client> (C<none>, the default,
-C<optional> or C<require>, which needs C<ca_file>), C<min_version>
-(C<TLSv1.2>, the default, or C<TLSv1.3>). Session tickets are on. A plain
+C<key_file> (default: in C<cert_file>), C<ca_file> (a PEM file of the CAs
+client certificates must chain to) and/or C<ca_path> (a directory of
+them, hashed as by C<openssl rehash>), C<verify_client> (C<none>, the
+default, C<optional> or C<require>; with neither C<ca_file> nor
+C<ca_path> client certificates are verified against the system's trust
+store, as seed 000's verifyPeer does), C<ciphers> (an OpenSSL cipher list
+for TLS 1.2, e.g. C<ECDHE+AESGCM>; TLS 1.3 keeps OpenSSL's suites),
+C<min_version> (C<TLSv1.2>, the default, or C<TLSv1.3>). The CAs of
+C<ca_file> and C<ca_path> are named to the client so it can choose its
+certificate. Session tickets are on. A plain
 HTTP request to a TLS port is closed (the TLS handshake fails).
 
 =item idle_timeout
