@@ -2,6 +2,7 @@ package Plack::Handler::Uvent;
 use strict;
 use warnings;
 use Carp ();
+use Scalar::Util ();
 
 our $VERSION = '0.05';
 
@@ -121,6 +122,7 @@ sub _env {
         'psgi.input' => $input, 'psgi.errors' => *STDERR, 'psgi.multithread' => '', 'psgi.multiprocess' => $multiprocess ? 1 : '',
         'psgi.run_once' => '', 'psgi.nonblocking' => 1, 'psgi.streaming' => 1, 'psgix.input.buffered' => 1,
         'psgix.harakiri' => $multiprocess ? 1 : '',
+        'psgix.informational' => sub { _informational($req, @_) },
     );
     my @h = $req->header_list;
     while (my ($name, $value) = splice @h, 0, 2) {
@@ -130,6 +132,15 @@ sub _env {
     }
     $env{CONTENT_LENGTH} //= length $body if length $body;
     return \%env;
+}
+
+# psgix.informational: a 1xx before the final response; an HTTP/1.0
+# client knows none, so it gets none
+sub _informational {
+    my ($req, $code, $headers) = @_;
+    return if $req->http_version eq '1.0' || !$req->is_active;
+    $req->send_informational($code, $headers // []);
+    return;
 }
 
 sub _handle {
@@ -168,12 +179,15 @@ sub _headers {
     my ($h, $streamed) = @_;
     my @h = @{ $h // [] };
     return \@h unless $streamed;
-    # a streamed body is framed by the server (chunked, or to the close)
-    my @out;
+    # a streamed body is framed by the server: by the app's Content-Length
+    # (the last one, when it is a number), else chunked or to the close
+    my (@out, $length);
     while (my ($k, $v) = splice @h, 0, 2) {
-        push @out, $k, $v unless lc $k eq 'content-length' || lc $k eq 'transfer-encoding';
+        if (lc $k eq 'content-length') { $length = $v if $v =~ /\A[0-9]+\z/; next }
+        push @out, $k, $v unless lc $k eq 'transfer-encoding';
     }
-    return \@out;
+    push @out, 'Content-Length' => $length if defined $length;
+    return (\@out, $length);
 }
 
 sub _send {
@@ -183,23 +197,61 @@ sub _send {
         $req->respond({ code => $code, headers => _headers($headers), body => join '', map { defined $_ ? $_ : '' } @$body });
     }
     else {
-        # a filehandle (or an object with getline): streamed
+        # a filehandle (or an object with getline): one piece per drain
         my $w = _writer($req, $env, [ $code, $headers ]);
-        local $/ = \65536;
-        while (defined(my $piece = $body->getline)) {
-            $w->write($piece);
-        }
-        $body->close;
-        $w->close;
+        my $file = ref $body eq 'GLOB' || (Scalar::Util::blessed($body) && $body->isa('IO::Handle'));
+        $file &&= defined(eval { fileno $body }) && -f $body;
+        return _pump($w, $body, $file);
     }
     _harakiri($env);
     return;
 }
 
+my $PIECE = 65536;
+
+# The next piece of a body, once the socket took the last: a slow client
+# holds one piece in memory, and the loop serves others meanwhile. A real
+# file is read $PIECE bytes at a time; other bodies one getline a time
+# (with $/ at $PIECE bytes, as Plack's own servers set it).
+sub _pump {
+    my ($w, $body, $file) = @_;
+    my ($piece, $ok);
+    $ok = eval {
+        if ($file) {
+            my $n = read $body, $piece, $PIECE;
+            die "read failed: $!\n" unless defined $n;
+            undef $piece unless $n;
+        }
+        else {
+            local $/ = \$PIECE;
+            $piece = $body->getline;
+        }
+        1;
+    };
+    if (!$ok || !defined $piece) {
+        my $why = $@;
+        eval { $body->close; 1 } or $why ||= $@;
+        if ($ok) {
+            $w->close;
+        }
+        else {
+            warn "Plack::Handler::Uvent: the body failed: $why";
+            $w->{req}->drop;    # cut short: only the close tells the client
+        }
+        return;
+    }
+    $w->write($piece) if length $piece;
+    # a gone connection: the body is closed and nothing more is read
+    $w->{req}->drain_callback(sub { _pump($w, $body, $file) })
+        or eval { $body->close };
+    return;
+}
+
 sub _writer {
     my ($req, $env, $r) = @_;
-    $req->respond_start({ code => $r->[0], headers => _headers($r->[1], 1) });
-    return Plack::Handler::Uvent::Writer->new($req, $env);
+    my ($headers, $length) = _headers($r->[1], 1);
+    $req->respond_start({ code => $r->[0], headers => $headers });
+    return Plack::Handler::Uvent::Writer->new($req, $env, $length);
 }
 
 sub _harakiri {
@@ -209,10 +261,17 @@ sub _harakiri {
 
 package Plack::Handler::Uvent::Writer;
 
-sub new { my ($class, $req, $env) = @_; bless { req => $req, env => $env }, $class }
+# `left`: the bytes the app's Content-Length still allows (what is past it is not sent)
+sub new { my ($class, $req, $env, $length) = @_; bless { req => $req, env => $env, left => $length }, $class }
 sub write {
     my ($self, $data) = @_;
-    $self->{req}->send_chunk($data) if defined $data && length $data;
+    return if !defined $data || !length $data || $self->{closed};
+    if (defined $self->{left}) {
+        $data = substr $data, 0, $self->{left} if length $data > $self->{left};
+        $self->{left} -= length $data;
+        return unless length $data;
+    }
+    $self->{req}->send_chunk($data);
     return;
 }
 sub close {
