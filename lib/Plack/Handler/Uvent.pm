@@ -382,11 +382,58 @@ C<psgi.url_scheme> (C<https> on TLS locations), C<psgi.multiprocess> (true
 under the manager), C<psgi.multithread> and C<psgi.run_once> false,
 C<psgi.nonblocking> and C<psgi.streaming> true (delayed responses and
 writers; a writer's body is chunked for HTTP/1.1), C<psgix.harakiri>
-under the manager (the worker stops gracefully after the response).
+under the manager (the worker stops gracefully after the response),
+C<psgix.informational> (below).
 C<REQUEST_URI> is the request target as sent, C<PATH_INFO> its
 percent-decoded path, C<SCRIPT_NAME> empty, C<SERVER_NAME> and
 C<SERVER_PORT> the first listener's, C<REMOTE_ADDR> and C<REMOTE_PORT>
 the client's.
+
+=head2 Bodies
+
+An array body is sent whole, with a C<Content-Length>. A filehandle
+body, or an object with C<getline> and C<close>, is streamed without
+blocking the loop: the next piece is read only once the socket took the
+last (L<Uvent::HTTP::ServerRequest/drain_callback>), so a large file
+sent to a slow client holds one piece in the worker's memory, and the
+worker serves its other connections meanwhile. A real file (one with a
+C<fileno> that C<-f> calls a plain file) is read 64 KiB at a time; other
+bodies get one C<getline> call per piece, with C<$/> set to read 64 KiB.
+C<close> is called at the end, or when the client goes away first.
+
+A streamed body (a filehandle, or a writer) is chunked for HTTP/1.1 and
+runs to the close for HTTP/1.0, unless the application gave a
+C<Content-Length>: then that frames it (the connection stays open for
+the next request) and bytes past it are not sent; a body shorter than
+it closes the connection at its end, which tells the client it was cut
+short. A body that dies in C<getline> closes the connection the same
+way, with a warning.
+
+=head2 psgix.informational
+
+C<< $env->{'psgix.informational'}->($status, \@headers) >> sends an
+informational response (100 to 199 but 101; e.g.
+C<< (103, [ Link => '</style.css>; rel=preload; as=style' ]) >> for Early
+Hints) before the final one, at once or from a later callback of a
+delayed response. An HTTP/1.0 client knows no 1xx: it gets none (the
+call does nothing), nor does a request already answered. A bad status
+or header dies in the caller (in the application itself: a 500 for its client).
+
+=head2 No psgix.io
+
+C<psgix.io> is not set, because a raw socket cannot be handed over
+soundly here: PSGI puts it in the environment before the application
+runs, as a real handle, so it would have to exist for every request,
+while nothing tells the server whether the application took it. The
+connection belongs to the worker's libuv loop: it may have read bytes
+ahead of the request (pipelined requests, or the first bytes of the new
+protocol) into the server's buffers, and a write of an earlier response
+may still be queued. On a TLS location the socket carries records of a
+session whose keys live in the server, so a raw handle would be of no
+use. A sound handover needs a server method that detaches the
+connection on demand (stops reading, hands over what was read ahead,
+waits for queued writes, then gives up the descriptor); until it
+exists, protocol upgrades such as WebSocket are not served.
 
 An application that dies, or returns something that is not a response,
 gets a 500 for its client, and a warning on STDERR; the server goes on.
@@ -398,10 +445,8 @@ C<< Uvent::Loop->default >>: the worker serves other requests meanwhile.
 
 =head1 LIMITATIONS
 
-A filehandle body is read and sent in one go (64 KiB at a time, but
-without waiting for the socket to drain), so very large files are held
-in the connection's buffer; C<psgix.io> and C<psgix.informational> are
-not provided; unix sockets (C<--socket>) are not supported yet.
+C<psgix.io> is not provided (see L</No psgix.io>); unix sockets
+(C<--socket>) are not supported yet.
 
 =head1 SEE ALSO
 
