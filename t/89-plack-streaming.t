@@ -31,7 +31,7 @@ close $tmp or die "close: $!";
 my $want_md5 = $md5->hexdigest;
 is(-s $path, $SIZE, 'a 50 MB file to serve');
 
-my $getlines = 0;
+my ($getlines, $closed) = (0, 0);
 my $app = sub {
     my ($env) = @_;
     my $p = $env->{PATH_INFO};
@@ -42,11 +42,11 @@ my $app = sub {
     if ($p eq '/lines') {
         # 200 pieces of 64 KiB: an object with getline, counted
         my $n = 0;
-        my $body = bless { next => sub { $getlines++; $n++ < 200 ? 'x' x 65536 : undef } }, 'Lines';
+        my $body = bless { next => sub { $getlines++; $n++ < 200 ? 'x' x 65536 : undef }, closed => \$closed }, 'Lines';
         return [ 200, [ 'Content-Type' => 'text/plain' ], $body ];
     }
     if ($p eq '/getlines') {
-        return [ 200, [ 'Content-Type' => 'text/plain' ], [$getlines] ];
+        return [ 200, [ 'Content-Type' => 'text/plain' ], ["$getlines $closed"] ];
     }
     if ($p eq '/sized') {
         open my $fh, '<', \"hello world" or die;
@@ -189,7 +189,22 @@ subtest 'a getline body is called one piece per drain' => sub {
     my ($h, $bytes) = read_rest($s, \$buf);
     is($bytes, 200 * 65536, 'then all of the body arrived');
     (undef, $count) = body_of(exchange("GET /getlines HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
-    is($count, 201, 'getline ran to its end (undef) once');
+    is($count, '201 1', 'getline ran to its end (undef) once, and close was called');
+};
+
+subtest 'a client that goes away mid-body: the body is closed, not read on' => sub {
+    my $s = slow_client('/lines');
+    sysread $s, my $buf, 65536;
+    close $s;
+    my ($count, $t0) = ('', time);
+    while (time - $t0 < 5) {
+        (undef, $count) = body_of(exchange("GET /getlines HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+        last if $count =~ / 2\z/;
+        sleep 0.1;
+    }
+    my ($calls) = $count =~ /\A(\d+)/;
+    like($count, qr/ 2\z/, 'close was called on the body');
+    cmp_ok($calls - 201, '<', 150, 'before it was read to its end (' . ($calls - 201) . ' getline calls)');
 };
 
 subtest "the app's Content-Length frames a streamed body" => sub {
@@ -229,4 +244,4 @@ done_testing;
 
 package Lines;
 sub getline { $_[0]{next}->() }
-sub close { 1 }
+sub close { ${ $_[0]{closed} }++; 1 }

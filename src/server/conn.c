@@ -487,6 +487,11 @@ int uvh_server_respond_start(uvh_server_req_t *req, int status, const char *reas
   return 0;
 }
 
+/* Why a call for a streamed response being sent does not fit now. */
+static const char *not_streaming(const uvh_server_req_t *req) {
+  return req->complete ? "the response is complete already" : "no streamed response was started (respond_start)";
+}
+
 /* A piece of a streamed body, the last one when `final`. */
 static int send_piece(uvh_server_req_t *req, const char *data, size_t len, int final) {
   uvh_server_conn_t *c = req->conn;
@@ -494,8 +499,7 @@ static int send_piece(uvh_server_req_t *req, const char *data, size_t len, int f
   if (!req->complete && (c == NULL || req->dropped))
     return req_error(req, UVH_E_CONN_CLOSED, "the client's connection is gone%s", "", 0);
   if (!req->answered || req->complete || c->body_mode == UVH_SB_WHOLE)
-    return req_error(req, UVH_E_BADARG, "%s", req->complete ? "the response is complete already"
-                                                            : "no streamed response was started (respond_start)", 0);
+    return req_error(req, UVH_E_BADARG, "%s", not_streaming(req), strlen(not_streaming(req)));
   if (c->body_mode == UVH_SB_LENGTH && len > c->body_left)
     return req_error(req, UVH_E_BADARG, "the piece goes past the Content-Length given%s", "", 0);
   if (c->body_mode == UVH_SB_CHUNKED) {
@@ -535,8 +539,7 @@ int uvh_server_req_want_drain(uvh_server_req_t *req) {
   if (!req->complete && (c == NULL || req->dropped))
     return req_error(req, UVH_E_CONN_CLOSED, "the client's connection is gone%s", "", 0);
   if (!req->answered || req->complete)
-    return req_error(req, UVH_E_BADARG, "%s", req->complete ? "the response is complete already"
-                                                            : "no streamed response was started (respond_start)", 0);
+    return req_error(req, UVH_E_BADARG, "%s", not_streaming(req), strlen(not_streaming(req)));
   if (c->srv->ops.on_drain == NULL)
     return req_error(req, UVH_E_BADARG, "the server's owner takes no on_drain%s", "", 0);
   req->want_drain = 1;

@@ -4,7 +4,8 @@
  * pipelining in order, keep-alive by HTTP/1.1 and 1.0 rules,
  * max_keepalive_requests, HEAD, the automatic answers (400 for every
  * smuggling shape, 408, 413, 431, 501, 505, 503 beyond max_connections),
- * responses given later from a timer, on_drop at stop, and the loop
+ * responses given later from a timer, on_drop at stop, 1xx responses,
+ * bodies paced by on_drain or framed by a given length, and the loop
  * closing with no handle left. */
 #include "uvh.h"
 #include "tap.h"
@@ -16,7 +17,7 @@ static uv_loop_t *uv;
 static uvh_server_t *srv;
 static unsigned port;
 static int requests_seen, drops_seen, async_mode, hint_errors, hint_sent = -1;
-static int drain_pieces, drains_seen, drain_errors;
+static int drain_pieces, drains_seen, drain_errors, sized_errors;
 
 /* ------------------------------------------------------------ the owner */
 
@@ -99,6 +100,18 @@ static void on_request(uvh_server_t *s, uvh_server_req_t *req, void *data) {
     hint_sent = uvh_server_send_informational(req, 103, NULL, 0, link, 1);
     answer(req);
     hint_errors += uvh_server_send_informational(req, 103, NULL, 0, link, 1) == UVH_E_BUSY;
+    return;
+  }
+  if (tlen >= 6 && (memcmp(target, "/sized", 6) == 0 || memcmp(target, "/short", 6) == 0)) {
+    /* a streamed body framed by the owner's Content-Length */
+    uvh_server_header_t cl[1] = {{"Content-Length", "5", 14, 1}};
+    uvh_server_respond_start(req, 200, NULL, 0, cl, 1);
+    uvh_server_send_chunk(req, "abc", 3);
+    sized_errors = uvh_server_send_chunk(req, "xyz", 3) == UVH_E_BADARG; /* past the length */
+    if (target[2] == 'i')
+      uvh_server_send_final_chunk(req, "de", 2);
+    else
+      uvh_server_send_final_chunk(req, "", 0); /* /short: 2 bytes short */
     return;
   }
   if (tlen >= 6 && memcmp(target, "/drain", 6) == 0) {
@@ -612,7 +625,8 @@ static void test_partial(void) {
   stop_server();
 }
 
-/* 1xx responses before the final one; a streamed body paced by on_drain */
+/* 1xx responses before the final one; a streamed body paced by on_drain,
+ * and one framed by the owner's Content-Length */
 static void test_hints_and_drain(void) {
   uvh_server_config_t cfg;
   client_t *c;
@@ -635,6 +649,16 @@ static void test_hints_and_drain(void) {
   is_int(count(c->got, "a\r\n0123456789\r\n"), 5, "all of them arrived, chunked");
   ok(strstr(c->got, "GET /next") != NULL, "and the next request was answered after the body");
   is_int(drain_queued_max, 0, "nothing was queued at any on_drain");
+  c = talk("GET /sized HTTP/1.1\r\n\r\nGET /next HTTP/1.1\r\nConnection: close\r\n\r\n");
+  ok(strstr(c->got, "\r\nContent-Length: 5\r\n") != NULL && strstr(c->got, "chunked") == NULL,
+     "a Content-Length given to respond_start frames the body (not chunked)");
+  is_int(sized_errors, 1, "a piece past it is refused");
+  ok(strstr(c->got, "\r\n\r\nabcdeHTTP/1.1 200 OK\r\n") != NULL && strstr(c->got, "GET /next") != NULL,
+     "the body, then the next request on the same connection");
+  c = talk("GET /short HTTP/1.1\r\n\r\nGET /next HTTP/1.1\r\nConnection: close\r\n\r\n");
+  ok(strstr(c->got, "\r\n\r\nabc") != NULL && strstr(c->got, "GET /next") == NULL && c->eof == 1,
+     "a body short of it: the connection closes after it (the next request unanswered)");
+  ok(strstr(c->got, "Connection: close\r\n") == NULL, "(the head had promised more: only the close tells)");
   stop_server();
 }
 
