@@ -611,7 +611,9 @@ int uvh_server_respond(uvh_server_req_t *req, int status, const char *reason, si
  * HTTP/1.1; for 1.0 the body runs to the close), then pieces of the body,
  * the last with send_final_chunk (data may be empty). Errors as for
  * uvh_server_respond; a piece before the start or after the last is
- * UVH_E_BADARG. A Content-Length among the headers is UVH_E_BADHEADER. */
+ * UVH_E_BADARG. A Content-Length among the headers frames the body
+ * instead: a piece past it is UVH_E_BADARG (nothing sent), and a last
+ * piece short of it closes the connection after it. */
 int uvh_server_respond_start(uvh_server_req_t *req, int status, const char *reason, size_t reason_len,
                              const uvh_server_header_t *headers, size_t nheaders);
 int uvh_server_send_chunk(uvh_server_req_t *req, const char *data, size_t len);
