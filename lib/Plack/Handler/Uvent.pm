@@ -199,6 +199,11 @@ sub _send {
     else {
         # a filehandle (or an object with getline): one piece per drain
         my $w = _writer($req, $env, [ $code, $headers ]);
+        if ($env->{REQUEST_METHOD} eq 'HEAD' || $code == 204 || $code == 304) {
+            # no body goes out: none is read
+            eval { $body->close };
+            return $w->close;
+        }
         my $file = ref $body eq 'GLOB' || (Scalar::Util::blessed($body) && $body->isa('IO::Handle'));
         $file &&= defined(eval { fileno $body }) && -f $body;
         return _pump($w, $body, $file);
@@ -399,7 +404,10 @@ sent to a slow client holds one piece in the worker's memory, and the
 worker serves its other connections meanwhile. A real file (one with a
 C<fileno> that C<-f> calls a plain file) is read 64 KiB at a time; other
 bodies get one C<getline> call per piece, with C<$/> set to read 64 KiB.
-C<close> is called at the end, or when the client goes away first.
+C<close> is called at the end, or when the client goes away first (for
+a HEAD request, a 204 and a 304, at once: nothing is read). A writer's
+C<write> (C<psgi.streaming>) queues what it is given at once: an
+application pushing a large body that way should pace itself.
 
 A streamed body (a filehandle, or a writer) is chunked for HTTP/1.1 and
 runs to the close for HTTP/1.0, unless the application gave a
