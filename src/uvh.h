@@ -636,6 +636,15 @@ int uvh_server_req_want_drain(uvh_server_req_t *req);
 int uvh_server_send_informational(uvh_server_req_t *req, int status, const char *reason, size_t reason_len,
                                   const uvh_server_header_t *headers, size_t nheaders);
 const char *uvh_server_req_last_error(const uvh_server_req_t *req);
+/* Hand the request's connection over to the owner (a protocol upgrade,
+ * e.g. WebSocket): *fd gets a descriptor of the owner's (close-on-exec)
+ * for the socket, and the server forgets the connection (its handle
+ * closes; it never reads or writes it again). Only for a plain TCP
+ * connection whose request is being handled, with no byte read ahead of
+ * it and none queued to write. 0; UVH_E_BUSY (answered),
+ * UVH_E_CONN_CLOSED, UVH_E_BADARG (TLS, bytes read ahead or queued),
+ * UVH_E_NOMEM (no descriptor), with uvh_server_req_last_error(). */
+int uvh_server_req_detach(uvh_server_req_t *req, int *fd);
 /* Close the request's connection now, without a response (no on_drop). */
 void uvh_server_req_drop(uvh_server_req_t *req);
 /* The owner failed to answer (its callback died): a 500 if nothing was

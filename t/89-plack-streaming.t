@@ -2,8 +2,9 @@
 # body to a client that reads slowly is sent one piece per drain (the
 # worker's RSS stays far below the file's size, and a second client is
 # answered meanwhile), a getline body is called one piece per drain, an
-# app's Content-Length frames a streamed body, and psgix.informational
-# sends a 103 Early Hints before the final response.
+# app's Content-Length frames a streamed body, psgix.informational
+# sends a 103 Early Hints before the final response, and psgix.io hands
+# an upgraded connection over.
 use strict;
 use warnings;
 use Test::More;
@@ -51,6 +52,17 @@ my $app = sub {
     if ($p eq '/sized') {
         open my $fh, '<', \"hello world" or die;
         return [ 200, [ 'Content-Type' => 'text/plain', 'Content-Length' => 11 ], $fh ];
+    }
+    if ($p eq '/ws') {
+        # an upgrade: the app takes the socket, says 101, echoes one line in capitals, closes
+        return [ 200, [], [ exists $env->{'psgix.io'} ? 'has psgix.io' : 'no psgix.io' ] ] if $env->{QUERY_STRING} eq 'peek';
+        my $io = $env->{'psgix.io'} or return [ 400, [], ['no socket to take'] ];
+        print {$io} "HTTP/1.1 101 Switching Protocols\r\nUpgrade: shout\r\nConnection: Upgrade\r\n\r\n";
+        require IO::Select;
+        my $line = IO::Select->new($io)->can_read(5) ? <$io> : "timeout\n";
+        print {$io} uc $line;
+        close $io;
+        return [ 200, [], ['ignored'] ];
     }
     if ($p eq '/hints') {
         $env->{'psgix.informational'}->(103, [ Link => '</s.css>; rel=preload' ]);
@@ -185,6 +197,7 @@ subtest 'a getline body is called one piece per drain' => sub {
         sleep 0.02;
     }
     my (undef, $count) = body_of(exchange("GET /getlines HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    ($count) = split / /, $count;
     cmp_ok($count, '<', 100, "getline was called $count times of 201 while the client read slowly");
     my ($h, $bytes) = read_rest($s, \$buf);
     is($bytes, 200 * 65536, 'then all of the body arrived');
@@ -228,6 +241,32 @@ subtest 'psgix.informational: 103 Early Hints' => sub {
     like($got, qr/\r\n\r\nfinal\z/, 'and its body');
     $got = exchange("GET /hints HTTP/1.0\r\nHost: x\r\n\r\n");
     like($got, qr/\AHTTP\/1\.1 200 OK\r\n/, 'an HTTP/1.0 client gets no 1xx, only the 200');
+};
+
+subtest 'psgix.io: an upgrade takes the socket' => sub {
+    my $s = connect_to();
+    print {$s} "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: shout\r\nConnection: Upgrade\r\n\r\n";
+    my $got = '';
+    my $t0 = time;
+    while ($got !~ /\r\n\r\n/ && time - $t0 < 5) {
+        last unless sysread $s, $got, 4096, length $got;
+    }
+    like($got, qr/\AHTTP\/1\.1 101 Switching Protocols\r\nUpgrade: shout\r\n/, 'the app wrote its own 101 on psgix.io');
+    print {$s} "hello there\n";
+    while (time - $t0 < 5) {
+        last unless sysread $s, $got, 4096, length $got;
+    }
+    like($got, qr/\r\n\r\nHELLO THERE\n\z/, 'it spoke the new protocol, and the connection ended when the app closed it');
+    unlike($got, qr/ignored|HTTP\/1\.1 200/, 'the server wrote nothing more on it');
+    my (undef, $b) = body_of(exchange("GET /small HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    is($b, 'small', 'the server goes on with others');
+    (undef, $b) = body_of(exchange("GET /ws?peek HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    is($b, 'no psgix.io', 'a request without Upgrade has no psgix.io');
+    $got = exchange("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: shout\r\n\r\nGET /small HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    like($got, qr/\AHTTP\/1\.1 400 .*no socket to take.*HTTP\/1\.1 200 OK\r\n.*small\z/s,
+        'an upgrade with a request pipelined behind it gets no socket (undef), and both are answered');
+    $got = exchange("GET /ws HTTP/1.0\r\nHost: x\r\nUpgrade: shout\r\n\r\n");
+    like($got, qr/\AHTTP\/1\.1 400 /, 'nor does an HTTP/1.0 request');
 };
 
 kill 'TERM', $pid;

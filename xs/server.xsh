@@ -362,3 +362,16 @@ _send_informational(SV *obj, int code, SV *message, AV *headers)
     uvx_wake(aTHX);
   OUTPUT:
     RETVAL
+
+int
+_detach(SV *obj)
+  CODE:
+    /* the socket's descriptor for the owner, or -1 when the connection is gone */
+    uvh_server_req_t *req = uvx_sreq(aTHX_ obj);
+    int fd = -1, rc = uvh_server_req_detach(req, &fd);
+    if (rc == UVH_E_BADARG || rc == UVH_E_BUSY || rc == UVH_E_NOMEM)
+      UVX_CROAK("Uvent::HTTP::ServerRequest->detach: %s", uvh_server_req_last_error(req));
+    RETVAL = rc == 0 ? fd : -1;
+    uvx_wake(aTHX);
+  OUTPUT:
+    RETVAL

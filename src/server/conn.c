@@ -10,6 +10,7 @@
  */
 #include "server/server.h"
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -616,6 +617,32 @@ int uvh_server_send_chunk(uvh_server_req_t *req, const char *data, size_t len) {
 
 int uvh_server_send_final_chunk(uvh_server_req_t *req, const char *data, size_t len) {
   return send_piece(req, data, len, 1);
+}
+
+int uvh_server_req_detach(uvh_server_req_t *req, int *fd_out) {
+  uvh_server_conn_t *c = req->conn;
+  uv_os_fd_t fd;
+  int mine;
+  if (req->answered)
+    return req_error(req, UVH_E_BUSY, "the request was already answered%s", "", 0);
+  if (c == NULL || req->dropped || c->s.tcp == NULL || c->s.peer_gone)
+    return req_error(req, UVH_E_CONN_CLOSED, "the client's connection is gone%s", "", 0);
+  if (c->s.tls)
+    return req_error(req, UVH_E_BADARG, "a TLS connection cannot be handed over (its session is the server's)%s", "",
+                     0);
+  /* what was read ahead or is queued would be lost, or mixed with the owner's */
+  if (c->state != UVH_SC_HANDLING || c->pending.len || c->out.len || c->s.writing)
+    return req_error(req, UVH_E_BADARG, "the connection has bytes read ahead of the request or queued to write%s",
+                     "", 0);
+  if (uv_fileno((uv_handle_t *)c->s.tcp, &fd) != 0)
+    return req_error(req, UVH_E_CONN_CLOSED, "the client's connection is gone%s", "", 0);
+  if ((mine = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
+    return req_error(req, UVH_E_NOMEM, "no file descriptor for the handover%s", "", 0);
+  req->answered = req->complete = 1; /* the owner's now: no on_drop, no 500 */
+  /* the server's handle closes; the socket lives on in the owner's descriptor */
+  uvh__server_conn_close(c, 0);
+  *fd_out = mine;
+  return 0;
 }
 
 void uvh_server_req_drop(uvh_server_req_t *req) {

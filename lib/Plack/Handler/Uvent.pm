@@ -133,6 +133,10 @@ sub _env {
         $env{$key} = exists $env{$key} ? "$env{$key}, $value" : $value;
     }
     $env{CONTENT_LENGTH} //= length $body if length $body;
+    # psgix.io for a protocol upgrade: the connection is handed over when
+    # the app first reads the key (a plain HTTP/1.1 connection only)
+    tie $env{'psgix.io'}, 'Plack::Handler::Uvent::IO', $req
+        if exists $env{HTTP_UPGRADE} && !$req->is_secure && $req->http_version ne '1.0';
     return \%env;
 }
 
@@ -195,6 +199,11 @@ sub _headers {
 sub _send {
     my ($req, $env, $r) = @_;
     my ($code, $headers, $body) = @$r;
+    # answered already: the app took the connection (psgix.io), or its client left
+    if (!$req->is_active) {
+        eval { $body->close } if ref $body ne 'ARRAY';
+        return;
+    }
     if (ref $body eq 'ARRAY') {
         $req->respond({ code => $code, headers => _headers($headers), body => join '', map { defined $_ ? $_ : '' } @$body });
     }
@@ -256,6 +265,7 @@ sub _pump {
 
 sub _writer {
     my ($req, $env, $r) = @_;
+    return bless { closed => 1 }, 'Plack::Handler::Uvent::Writer' unless $req->is_active;    # writes nothing
     my ($headers, $length) = _headers($r->[1], 1);
     $req->respond_start({ code => $r->[0], headers => $headers });
     return Plack::Handler::Uvent::Writer->new($req, $env, $length);
@@ -265,6 +275,22 @@ sub _harakiri {
     my ($env) = @_;
     $env->{'psgix.harakiri.commit'} and kill 'TERM', $$;
 }
+
+# The value of psgix.io: the socket, taken from the server on the first
+# read (undef when it cannot be: bytes read ahead of the request, a write
+# queued, the request answered, the connection gone). A value stored
+# replaces it.
+package Plack::Handler::Uvent::IO;
+
+sub TIESCALAR { my ($class, $req) = @_; bless { req => $req }, $class }
+sub FETCH {
+    my ($self) = @_;
+    return $self->{io} if exists $self->{io};
+    my $req = delete $self->{req};
+    $self->{io} = $req && $req->is_active ? eval { $req->detach } : undef;
+    return $self->{io};
+}
+sub STORE { my ($self, $v) = @_; delete $self->{req}; $self->{io} = $v }
 
 package Plack::Handler::Uvent::Writer;
 
@@ -390,7 +416,7 @@ under the manager), C<psgi.multithread> and C<psgi.run_once> false,
 C<psgi.nonblocking> and C<psgi.streaming> true (delayed responses and
 writers; a writer's body is chunked for HTTP/1.1), C<psgix.harakiri>
 under the manager (the worker stops gracefully after the response),
-C<psgix.informational> (below).
+C<psgix.informational> and C<psgix.io> (below).
 C<REQUEST_URI> is the request target as sent, C<PATH_INFO> its
 percent-decoded path, C<SCRIPT_NAME> empty, C<SERVER_NAME> and
 C<SERVER_PORT> the first listener's, C<REMOTE_ADDR> and C<REMOTE_PORT>
@@ -429,21 +455,24 @@ delayed response. An HTTP/1.0 client knows no 1xx: it gets none (the
 call does nothing), nor does a request already answered. A bad status
 or header dies in the caller (in the application itself: a 500 for its client).
 
-=head2 No psgix.io
+=head2 psgix.io
 
-C<psgix.io> is not set, because a raw socket cannot be handed over
-soundly here: PSGI puts it in the environment before the application
-runs, as a real handle, so it would have to exist for every request,
-while nothing tells the server whether the application took it. The
-connection belongs to the worker's libuv loop: it may have read bytes
-ahead of the request (pipelined requests, or the first bytes of the new
-protocol) into the server's buffers, and a write of an earlier response
-may still be queued. On a TLS location the socket carries records of a
-session whose keys live in the server, so a raw handle would be of no
-use. A sound handover needs a server method that detaches the
-connection on demand (stops reading, hands over what was read ahead,
-waits for queued writes, then gives up the descriptor); until it
-exists, protocol upgrades such as WebSocket are not served.
+For a protocol upgrade (WebSocket and the like): a request with an
+C<Upgrade> header, over plain HTTP/1.1, has C<psgix.io>. Reading it
+hands the connection over (L<Uvent::HTTP::ServerRequest/detach>): the
+value is the client's socket (an L<IO::Socket::IP>, blocking), and from
+then on the server never reads or writes that connection; the
+application writes its own C<101 Switching Protocols> and closes the
+socket when done, and a response it returns is ignored. The handover
+happens on the first read of the key, not before (it is a tied value),
+so an application or middleware that copies the whole environment takes
+the socket too. It is undef when the connection cannot be handed over
+soundly: bytes already read behind the request (a pipelined request, or
+the client's first frames sent before the 101), a 1xx still being
+written, the request answered, or the connection gone. It is not set
+over TLS (the session's keys live in the server: a raw socket would
+carry records nobody else can read) nor for HTTP/1.0 or requests
+without C<Upgrade>.
 
 An application that dies, or returns something that is not a response,
 gets a 500 for its client, and a warning on STDERR; the server goes on.
@@ -455,8 +484,8 @@ C<< Uvent::Loop->default >>: the worker serves other requests meanwhile.
 
 =head1 LIMITATIONS
 
-C<psgix.io> is not provided (see L</No psgix.io>); unix sockets
-(C<--socket>) are not supported yet.
+C<psgix.io> is only provided as above; unix sockets (C<--socket>) are
+not supported yet.
 
 =head1 SEE ALSO
 

@@ -2,6 +2,7 @@ package Uvent::HTTP::ServerRequest;
 use strict;
 use warnings;
 use Carp ();
+use POSIX ();
 
 our $VERSION = '0.05';
 
@@ -87,6 +88,22 @@ sub send_informational {
         unless defined $code && !ref $code && $code =~ /\A1[0-9]{2}\z/ && $code != 101;
     my (undef, undef, $flat) = _head('send_informational', { headers => $headers // [] }, qw(headers));
     return $self->_send_informational($code, $message, $flat) == 0 ? 1 : 0;
+}
+
+sub detach {
+    my ($self) = @_;
+    my $fd = $self->_detach;
+    return undef if $fd < 0;
+    require IO::Socket::IP;
+    my $sock = IO::Socket::IP->new_from_fd($fd, '+<');
+    if (!$sock) {
+        my $why = $!;
+        POSIX::close($fd);
+        Carp::croak("Uvent::HTTP::ServerRequest->detach: cannot open a handle on descriptor $fd: $why");
+    }
+    $sock->blocking(1);    # as a new socket is; an event loop sets its own
+    $sock->autoflush(1);
+    return $sock;
 }
 
 sub drain_callback {
@@ -273,6 +290,18 @@ C<Transfer-Encoding> or C<Connection>), C<$message> the reason phrase
 bad code or header, after the final response began, and for an
 HTTP/1.0 client (it knows no 1xx: check C<http_version>). Returns 1, or
 0 when the connection is gone.
+
+=head2 detach
+
+Hand the connection over (a protocol upgrade such as WebSocket): returns
+a socket handle (L<IO::Socket::IP>, blocking, autoflush) and the server
+forgets the connection: it never reads or writes it again, and the
+request counts as answered (C<respond> returns 0). The caller writes its
+own response (C<101 Switching Protocols>) and closes the handle when
+done. Only for a plain (not TLS) connection whose request is unanswered,
+with no byte read ahead of it (a pipelined request) and none queued to
+write (a 1xx or a 100 Continue still on its way): else it croaks saying
+which. Returns undef when the connection is gone.
 
 =head2 drop
 
