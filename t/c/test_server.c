@@ -5,19 +5,21 @@
  * max_keepalive_requests, HEAD, the automatic answers (400 for every
  * smuggling shape, 408, 413, 431, 501, 505, 503 beyond max_connections),
  * responses given later from a timer, on_drop at stop, 1xx responses,
- * bodies paced by on_drain or framed by a given length, and the loop
+ * bodies paced by on_drain or framed by a given length, a connection
+ * handed over (detach), and the loop
  * closing with no handle left. */
 #include "uvh.h"
 #include "tap.h"
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static uvh_loop_t *loop;
 static uv_loop_t *uv;
 static uvh_server_t *srv;
 static unsigned port;
 static int requests_seen, drops_seen, async_mode, hint_errors, hint_sent = -1;
-static int drain_pieces, drains_seen, drain_errors, sized_errors;
+static int drain_pieces, drains_seen, drain_errors, sized_errors, detach_rc = -1, detach_errors;
 
 /* ------------------------------------------------------------ the owner */
 
@@ -112,6 +114,20 @@ static void on_request(uvh_server_t *s, uvh_server_req_t *req, void *data) {
       uvh_server_send_final_chunk(req, "de", 2);
     else
       uvh_server_send_final_chunk(req, "", 0); /* /short: 2 bytes short */
+    return;
+  }
+  if (tlen >= 7 && memcmp(target, "/detach", 7) == 0) {
+    /* the connection handed over: the owner speaks on it, then closes it */
+    static const char up[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\nnew protocol";
+    int fd = -1;
+    detach_rc = uvh_server_req_detach(req, &fd);
+    if (detach_rc != 0) {
+      answer(req);
+      return;
+    }
+    detach_errors = uvh_server_respond(req, 200, NULL, 0, NULL, 0, "", 0) != UVH_E_BUSY;
+    detach_errors += write(fd, up, sizeof up - 1) != (ssize_t)(sizeof up - 1);
+    close(fd);
     return;
   }
   if (tlen >= 6 && memcmp(target, "/drain", 6) == 0) {
@@ -659,6 +675,15 @@ static void test_hints_and_drain(void) {
   ok(strstr(c->got, "\r\n\r\nabc") != NULL && strstr(c->got, "GET /next") == NULL && c->eof == 1,
      "a body short of it: the connection closes after it (the next request unanswered)");
   ok(strstr(c->got, "Connection: close\r\n") == NULL, "(the head had promised more: only the close tells)");
+  c = talk("GET /detach HTTP/1.1\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n");
+  is_int(detach_rc, 0, "uvh_server_req_detach hands an Upgrade request's connection over");
+  is_int(detach_errors, 0, "a response after it is refused (answered), the owner's descriptor writes");
+  ok(strcmp(c->got, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\nnew protocol") == 0 && c->eof == 1,
+     "the client gets only the owner's bytes, then the close (the server kept no copy)");
+  is_int(uvh_server_connection_count(srv), 0, "and the server forgot the connection");
+  c = talk("GET /detach HTTP/1.1\r\nUpgrade: x\r\n\r\nGET /next HTTP/1.1\r\nConnection: close\r\n\r\n");
+  is_int(detach_rc, UVH_E_BADARG, "not with a request read ahead behind it");
+  ok(strstr(c->got, "GET /detach") != NULL && strstr(c->got, "GET /next") != NULL, "(both then answered in HTTP/1.1)");
   stop_server();
 }
 
