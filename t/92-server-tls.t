@@ -27,6 +27,10 @@ my $server = Uvent::HTTP::Server->new({
     ],
     request_callback => sub {
         my ($req) = @_;
+        if ($req->path eq '/detach') {
+            my $io = eval { $req->detach };
+            return $req->respond({ body => $io ? 'handed over' : "refused: $@" });
+        }
         if ($req->path eq '/drain') {
             # 4 MB in 64 KiB pieces, each once the last is with the socket (over TLS)
             $req->respond_start({ code => 200 });
@@ -54,6 +58,10 @@ my $got;
 $pool->request({ uri => "https://127.0.0.1:$opt->{port}/", response_callback => sub { $got = $_[2] ? "error $_[2]" : $_[1]->body } });
 run_until($loop, sub { defined $got });
 is($got, 'secure', 'our pool over https: is_secure, no client certificate');
+undef $got;
+$pool->request({ uri => "https://127.0.0.1:$opt->{port}/detach", response_callback => sub { $got = $_[2] ? "error $_[2]" : $_[1]->body } });
+run_until($loop, sub { defined $got });
+like($got, qr/\Arefused: Uvent::HTTP::ServerRequest->detach: a TLS connection cannot be handed over/, 'detach is refused over TLS (and the request answered)');
 undef $got;
 $pool->request({ uri => "https://127.0.0.1:$opt->{port}/drain",
     response_callback => sub { $got = $_[2] ? "error $_[2]" : $_[1]->body } });
