@@ -90,7 +90,7 @@ static void on_timer_closed(uv_handle_t *h) { conn_unref(h->data); }
 void uvh__server_conn_close(uvh_server_conn_t *c, int notify) {
   uvh_server_t *srv = c->srv;
   uvh_server_req_t *req = c->req;
-  int dropped = 0, drained = 0;
+  int dropped = 0, drain_gone = 0;
   if (c->state == UVH_SC_CLOSED)
     return;
   c->state = UVH_SC_CLOSED;
@@ -114,10 +114,10 @@ void uvh__server_conn_close(uvh_server_conn_t *c, int notify) {
     } else if (req->want_drain) {
       /* a streamed body waiting for the socket: its owner learns it is gone */
       req->want_drain = 0;
-      drained = notify;
+      drain_gone = notify;
     }
   }
-  if ((dropped && notify && srv->ops.on_drop) || drained) {
+  if ((dropped && notify && srv->ops.on_drop) || drain_gone) {
     uvh_server_req_ref(req);
     if (dropped)
       srv->ops.on_drop(srv, req, srv->data); /* the last thing */
