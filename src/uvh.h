@@ -536,6 +536,11 @@ typedef struct {
   /* A piece of the body of a request with partial delivery on (instead
    * of buffering it); on_request follows with an empty body. */
   void (*on_body)(uvh_server_t *srv, uvh_server_req_t *req, const char *data, size_t len, void *data_);
+  /* Optional: after uvh_server_req_want_drain, once: every byte of the
+   * streamed response given so far has been handed to the socket, or the
+   * connection is gone (a piece sent now fails with UVH_E_CONN_CLOSED).
+   * From the loop, never from inside a call of the owner's. */
+  void (*on_drain)(uvh_server_t *srv, uvh_server_req_t *req, void *data);
 } uvh_server_ops_t;
 
 /* A server with no listener yet. `ops` is copied. */
@@ -612,12 +617,40 @@ int uvh_server_respond(uvh_server_req_t *req, int status, const char *reason, si
  * HTTP/1.1; for 1.0 the body runs to the close), then pieces of the body,
  * the last with send_final_chunk (data may be empty). Errors as for
  * uvh_server_respond; a piece before the start or after the last is
- * UVH_E_BADARG. A Content-Length among the headers is UVH_E_BADHEADER. */
+ * UVH_E_BADARG. A Content-Length among the headers frames the body
+ * instead: a piece past it is UVH_E_BADARG (nothing sent), and a last
+ * piece short of it closes the connection after it. */
 int uvh_server_respond_start(uvh_server_req_t *req, int status, const char *reason, size_t reason_len,
                              const uvh_server_header_t *headers, size_t nheaders);
 int uvh_server_send_chunk(uvh_server_req_t *req, const char *data, size_t len);
 int uvh_server_send_final_chunk(uvh_server_req_t *req, const char *data, size_t len);
+/* Back-pressure for a streamed response: the bytes given for it and not
+ * yet handed to the socket (0 once the connection is gone). */
+size_t uvh_server_req_queued_bytes(const uvh_server_req_t *req);
+/* Ask for on_drain once, when the queued bytes are 0 (on the next tick
+ * when they are already). 0; UVH_E_CONN_CLOSED when the connection is
+ * gone; UVH_E_BADARG outside a streamed response being sent or without
+ * ops.on_drain. Asking again before it ran is the same request. */
+int uvh_server_req_want_drain(uvh_server_req_t *req);
+/* An informational (1xx) response before the final one, e.g. 103 Early
+ * Hints: status 100..199 but 101 (an upgrade is not done this way),
+ * reason (NULL: the standard one), headers checked as for
+ * uvh_server_respond (no Content-Length, Transfer-Encoding or
+ * Connection). 0; UVH_E_BUSY after the final response began;
+ * UVH_E_CONN_CLOSED; UVH_E_BADARG for a bad status, an HTTP/1.0 client
+ * (it knows no 1xx); UVH_E_BADHEADER; UVH_E_NOMEM. */
+int uvh_server_send_informational(uvh_server_req_t *req, int status, const char *reason, size_t reason_len,
+                                  const uvh_server_header_t *headers, size_t nheaders);
 const char *uvh_server_req_last_error(const uvh_server_req_t *req);
+/* Hand the request's connection over to the owner (a protocol upgrade,
+ * e.g. WebSocket): *fd gets a descriptor of the owner's (close-on-exec)
+ * for the socket, and the server forgets the connection (its handle
+ * closes; it never reads or writes it again). Only for a plain TCP
+ * connection whose request is being handled, with no byte read ahead of
+ * it and none queued to write. 0; UVH_E_BUSY (answered),
+ * UVH_E_CONN_CLOSED, UVH_E_BADARG (TLS, bytes read ahead or queued),
+ * UVH_E_NOMEM (no descriptor), with uvh_server_req_last_error(). */
+int uvh_server_req_detach(uvh_server_req_t *req, int *fd);
 /* Close the request's connection now, without a response (no on_drop). */
 void uvh_server_req_drop(uvh_server_req_t *req);
 /* The owner failed to answer (its callback died): a 500 if nothing was

@@ -17,6 +17,22 @@ use Uvent::Test::Serve qw(serve client raw_exchange split_responses);
 
 my $loop = Uvent::Loop->new;
 my $port;
+my %drain;    # what /drain and /hints saw
+
+# /drain's next piece, once the socket took the last (only the drain callback holds $req)
+sub drain_step {
+    my ($req) = @_;
+    $drain{calls}++;
+    $drain{queued} += $req->queued_bytes;
+    if ($drain{calls} == 5) {
+        $req->send_final_chunk("end");
+        $drain{after_final} = eval { $req->drain_callback(sub { }); 1 } ? 'no croak' : $@;
+        return;
+    }
+    $req->send_chunk("piece $drain{calls};");
+    $req->drain_callback(sub { drain_step($_[0]) });
+}
+
 my ($server, $port_, $log) = serve($loop,
     handler => sub {
         my ($req) = @_;
@@ -35,6 +51,27 @@ my ($server, $port_, $log) = serve($loop,
                 $t->stop; undef $t;
                 $req->send_final_chunk('end');
             });
+            return;
+        }
+        if ($req->path eq '/drain') {
+            %drain = (calls => 0, queued => 0);
+            $drain{before} = eval { $req->drain_callback(sub { }); 1 } ? 'no croak' : $@;
+            $req->respond_start({ code => 200 });
+            $drain{not_code} = eval { $req->drain_callback('sub'); 1 } ? 'no croak' : $@;
+            $req->send_chunk('piece 0;');
+            $drain{armed} = $req->drain_callback(sub { drain_step($_[0]) });
+            $drain{sync} = $drain{calls};    # 0: never from inside drain_callback
+            return;
+        }
+        if ($req->path eq '/hints') {
+            if ($req->http_version eq '1.0') {
+                $drain{hint10} = eval { $req->send_informational(103, []); 1 } ? 'no croak' : $@;
+                return $req->respond({ code => 200, body => 'final' });
+            }
+            $drain{hint} = $req->send_informational(103, [ Link => '</s.css>; rel=preload' ]);
+            $drain{hint101} = eval { $req->send_informational(101, []); 1 } ? 'no croak' : $@;
+            $req->respond({ code => 200, body => 'final' });
+            $drain{hint_late} = eval { $req->send_informational(103, []); 1 } ? 'no croak' : $@;
             return;
         }
         if ($req->path eq '/die') {
@@ -105,6 +142,28 @@ SKIP: {
     like($out // '', qr/\r\nConnection: close\r\n\r\n\Q$want\E\z/, 'to HTTP/1.0: unframed, up to the close');
     $out = client($loop, sub { raw_exchange($port, "GET /stream HTTP/1.1\r\n\r\nGET /after-stream HTTP/1.1\r\nConnection: close\r\n\r\n") });
     like($out // '', qr/0\r\n\r\nHTTP\/1\.1 201 Made\r\n.*GET \/after-stream 0\z/s, 'a pipelined request behind a streamed response waits for its end');
+}
+
+{
+    my $out = client($loop, sub { raw_exchange($port, "GET /drain HTTP/1.1\r\n\r\nGET /after-drain HTTP/1.1\r\nConnection: close\r\n\r\n") });
+    like($out // '', qr/\r\n\r\n8\r\npiece 0;\r\n8\r\npiece 1;\r\n.*8\r\npiece 4;\r\n3\r\nend\r\n0\r\n\r\nHTTP\/1\.1 201 Made\r\n.*GET \/after-drain 0\z/s,
+        'drain_callback paces a streamed body, one piece a drain, and the next request follows');
+    like($drain{before}, qr/drain_callback: no streamed response was started/, 'drain_callback before respond_start croaks');
+    like($drain{not_code}, qr/drain_callback: the callback must be a CODE reference/, 'and with a callback that is no CODE ref');
+    like($drain{after_final}, qr/drain_callback: the response is complete already/, 'and after send_final_chunk');
+    is($drain{armed}, 1, 'drain_callback returns 1 on an open connection');
+    is($drain{sync}, 0, 'its callback never runs from inside drain_callback');
+    is($drain{calls}, 5, 'it ran once per time asked');
+    is($drain{queued}, 0, 'queued_bytes is 0 whenever it runs');
+    $out = client($loop, sub { raw_exchange($port, "GET /hints HTTP/1.1\r\nConnection: close\r\n\r\n") });
+    like($out // '', qr/\AHTTP\/1\.1 103 Early Hints\r\nLink: <\/s\.css>; rel=preload\r\n\r\nHTTP\/1\.1 200 OK\r\n.*\r\n\r\nfinal\z/s,
+        'send_informational: a 103 with its headers, then the final response');
+    is($drain{hint}, 1, 'it returns 1');
+    like($drain{hint101}, qr/send_informational: code must be a status from 100 to 199 but 101/, '101 croaks');
+    like($drain{hint_late}, qr/send_informational: the final response began already/, 'and after the final response');
+    $out = client($loop, sub { raw_exchange($port, "GET /hints HTTP/1.0\r\n\r\n") });
+    like($out // '', qr/\AHTTP\/1\.1 200 OK\r\n/, 'an HTTP/1.0 client gets only the final response');
+    like($drain{hint10}, qr/send_informational: an HTTP\/1\.0 client takes no 1xx response/, 'send_informational to it croaks');
 }
 
 # ---- HTTP::Tiny

@@ -1,10 +1,11 @@
 # Uvent::HTTP::Server with TLS per location: curl with --cacert, with and
 # without --cert against verify_client optional and require (the verified
 # client certificate's subject reaches the request), an untrusted client
-# certificate refused, our own pool over https, and a plain HTTP request to
-# the TLS port closed without an HTTP answer; ca_path (a hashed directory),
-# the system store when neither ca_file nor ca_path is given, ciphers, and
-# the clear errors for bad TLS settings.
+# certificate refused, our own pool over https (a streamed body paced by
+# drain_callback too), and a plain HTTP request to the TLS port closed
+# without an HTTP answer; ca_path (a hashed directory), the system store
+# when neither ca_file nor ca_path is given, ciphers, and the clear errors
+# for bad TLS settings.
 use strict;
 use warnings;
 use Test::More;
@@ -30,6 +31,23 @@ my $server = Uvent::HTTP::Server->new({
     ],
     request_callback => sub {
         my ($req) = @_;
+        if ($req->path eq '/detach') {
+            my $io = eval { $req->detach };
+            return $req->respond({ body => $io ? 'handed over' : "refused: $@" });
+        }
+        if ($req->path eq '/drain') {
+            # 4 MB in 64 KiB pieces, each once the last is with the socket (over TLS)
+            $req->respond_start({ code => 200 });
+            my $n = 0;
+            my $step;
+            $step = sub {
+                if (++$n > 64) { undef $step; return $req->send_final_chunk }
+                $req->send_chunk(chr(64 + $n % 26) x 65536);
+                $req->drain_callback(sub { $step->() }) or undef $step;
+            };
+            $step->();
+            return;
+        }
         my $cert = $req->client_certificate;
         push @seen, { secure => $req->is_secure, cert => $cert };
         $req->respond({ body => ($req->is_secure ? 'secure' : 'plain') . ($cert ? " $cert->{subject}" : '') });
@@ -44,6 +62,16 @@ my $got;
 $pool->request({ uri => "https://127.0.0.1:$opt->{port}/", response_callback => sub { $got = $_[2] ? "error $_[2]" : $_[1]->body } });
 run_until($loop, sub { defined $got });
 is($got, 'secure', 'our pool over https: is_secure, no client certificate');
+undef $got;
+$pool->request({ uri => "https://127.0.0.1:$opt->{port}/detach", response_callback => sub { $got = $_[2] ? "error $_[2]" : $_[1]->body } });
+run_until($loop, sub { defined $got });
+like($got, qr/\Arefused: Uvent::HTTP::ServerRequest->detach: a TLS connection cannot be handed over/, 'detach is refused over TLS (and the request answered)');
+undef $got;
+$pool->request({ uri => "https://127.0.0.1:$opt->{port}/drain",
+    response_callback => sub { $got = $_[2] ? "error $_[2]" : $_[1]->body } });
+run_until($loop, sub { defined $got }, 20);
+is(length($got // ''), 64 * 65536, 'drain_callback paces a streamed body over TLS: all 4 MB arrive');
+is($got, join('', map { chr(64 + $_ % 26) x 65536 } 1 .. 64), 'in order');
 
 SKIP: {
     skip 'curl is not installed', 5 unless grep { -x "$_/curl" } split /:/, $ENV{PATH};

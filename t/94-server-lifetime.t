@@ -2,7 +2,7 @@
 # the server freed from inside its own request_callback, a request kept
 # past its server, a request object freed unanswered (500), a dying
 # stop_callback, global destruction with a server running and a request
-# held, and no leaked SVs over request cycles (Test::LeakTrace).
+# held, a request kept by its drain_callback, and no leaked SVs over request cycles (Test::LeakTrace).
 use strict;
 use warnings;
 use Test::More;
@@ -29,6 +29,55 @@ my $loop = Uvent::Loop->new;
     is($ok, 0, 'respond then says the connection is gone');
     is($kept->path, '/', 'the request object outlives its server');
     ok(!$kept->is_active, 'and is no longer active');
+}
+
+# ---- a waiting drain_callback keeps its request alive, and lets it go once it ran
+{
+    require Scalar::Util;
+    my ($weak, $ran);
+    my ($server, $port) = serve($loop, handler => sub {
+        my ($req) = @_;
+        $req->respond_start({ code => 200 });
+        $req->send_chunk('one;');
+        # the only reference left is the callback's argument
+        $req->drain_callback(sub { $ran++; $_[0]->send_final_chunk('two') });
+        Scalar::Util::weaken($weak = $req);
+    });
+    my $out = client($loop, sub { raw_exchange($port, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n") });
+    like($out // '', qr/4\r\none;\r\n3\r\ntwo\r\n0\r\n\r\n\z/, 'a request held only by its drain_callback is answered from it');
+    is($ran, 1, 'the callback ran once');
+    ok(!defined $weak, 'and the request object is freed after it');
+    $server->stop;
+}
+
+# ---- a drain_callback waiting when the client goes away runs, and send_chunk says it is gone
+{
+    # a write after the client's reset raises SIGPIPE: servers ignore it (the manager's workers, plackup -s Uvent)
+    local $SIG{PIPE} = 'IGNORE';
+    my ($ok, $ran) = (1, 0);
+    my ($server, $port) = serve($loop, handler => sub {
+        my ($req) = @_;
+        $req->respond_start({ code => 200 });
+        my $big = 'x' x (1 << 20);
+        my $step;
+        $step = sub {
+            $ran++;
+            return undef $step unless $ok = $_[0]->send_chunk($big);
+            $_[0]->drain_callback($step) or undef $step;
+        };
+        $step->($req);
+    });
+    client($loop, sub {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port) or return;
+        print {$s} "GET / HTTP/1.1\r\n\r\n";
+        sysread $s, my $buf, 1000;
+        close $s;
+        1;
+    });
+    run_until($loop, sub { !$ok }, 5);
+    ok(!$ok, 'a client gone mid-body: the drain callback runs and send_chunk returns false');
+    cmp_ok($ran, '<', 100, "after $ran pieces");
+    $server->stop;
 }
 
 # ---- a request object freed unanswered

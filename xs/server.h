@@ -6,7 +6,9 @@
  * request, which owns one reference to it through ext magic (freed with
  * the scalar, no DESTROY call); the magic's object is the request's
  * drop_callback. The core request's data points back at that scalar
- * while it lives (not counted), for on_drop.
+ * while it lives (not counted), for on_drop. A drain_callback waiting
+ * for on_drain sits in a second ext magic (uvx_sdrain_vtbl) and pins the
+ * scalar (one count) until it runs or is cancelled.
  */
 #ifndef UVX_SERVER_H
 #define UVX_SERVER_H
@@ -38,6 +40,37 @@ static int uvx_sreq_mg_free(pTHX_ SV *sv, MAGIC *mg) {
 }
 
 static MGVTBL uvx_sreq_vtbl = {0, 0, 0, 0, uvx_sreq_mg_free, 0, 0, 0};
+
+static MGVTBL uvx_sdrain_vtbl = {0, 0, 0, 0, 0, 0, 0, 0};
+
+/* The waiting drain_callback's magic on the request's scalar, added when `add`. */
+static MAGIC *uvx_sreq_drain_magic(pTHX_ SV *inner, int add) {
+  MAGIC *mg = SvMAGICAL(inner) ? mg_findext(inner, PERL_MAGIC_ext, &uvx_sdrain_vtbl) : NULL;
+  if (mg == NULL && add) {
+    mg = sv_magicext(inner, NULL, PERL_MAGIC_ext, &uvx_sdrain_vtbl, NULL, 0);
+    mg->mg_flags |= MGf_REFCOUNTED;
+  }
+  return mg;
+}
+
+/* The waiting drain_callback, taken off (NULL for none); the caller owns
+ * it and the pin on `inner`, which it must drop. */
+static SV *uvx_sreq_drain_take(pTHX_ SV *inner) {
+  MAGIC *mg = uvx_sreq_drain_magic(aTHX_ inner, 0);
+  SV *cb = mg ? mg->mg_obj : NULL;
+  if (cb)
+    mg->mg_obj = NULL;
+  return cb;
+}
+
+/* A drain_callback that will not run (the final chunk, drop): let go of it and its pin. */
+static void uvx_sreq_drain_cancel(pTHX_ SV *inner) {
+  SV *cb = uvx_sreq_drain_take(aTHX_ inner);
+  if (cb == NULL)
+    return;
+  SvREFCNT_dec(cb);
+  sv_2mortal(inner); /* the pin; the caller's argument still holds it */
+}
 
 /* The request's Perl object: the one that lives, or a new one. */
 static SV *uvx_sreq_obj(pTHX_ uvh_server_req_t *req) {
@@ -133,6 +166,24 @@ static void uvx_server_on_drop(uvh_server_t *core, uvh_server_req_t *req, void *
   LEAVE;
 }
 
+/* The socket took what was queued, or the connection went: the waiting
+ * drain_callback($request), once. One that died fails the request (the
+ * connection closes) and is rethrown by run. */
+static void uvx_server_on_drain(uvh_server_t *core, uvh_server_req_t *req, void *data) {
+  dTHX;
+  SV *inner = (SV *)uvh_server_req_get_data(req), *obj, *cb;
+  if (PL_phase == PERL_PHASE_DESTRUCT || inner == NULL || (cb = uvx_sreq_drain_take(aTHX_ inner)) == NULL)
+    return;
+  ENTER;
+  SAVETMPS;
+  sv_2mortal(cb);
+  obj = sv_2mortal(newRV_noinc(inner)); /* takes over the pin */
+  if (uvx_call_in_scope(aTHX_ cb, &obj, 1))
+    uvh_server_req_fail(req);
+  FREETMPS;
+  LEAVE;
+}
+
 /* A response's [name, value, ...] as core headers (freed with the
  * XSUB's scope); *n gets their count. */
 static uvh_server_header_t *uvx_server_headers(pTHX_ AV *headers, size_t *n) {
@@ -183,6 +234,6 @@ static void uvx_server_on_stopped(uvh_server_t *core, void *data) {
 }
 
 static const uvh_server_ops_t uvx_server_ops = {uvx_server_on_request, uvx_server_on_drop, uvx_server_on_stopped,
-                                                uvx_server_on_head, uvx_server_on_body};
+                                                uvx_server_on_head, uvx_server_on_body, uvx_server_on_drain};
 
 #endif

@@ -281,6 +281,8 @@ send_chunk(SV *obj, SV *data = &PL_sv_undef)
       UVX_CROAK("Uvent::HTTP::ServerRequest->send_chunk: the data is undef (send_final_chunk ends the body)");
     rc = ix ? uvh_server_send_final_chunk(req, d, len) : uvh_server_send_chunk(req, d, len);
     uvx_server_check(aTHX_ req, rc, ix ? "send_final_chunk" : "send_chunk");
+    if (ix)
+      uvx_sreq_drain_cancel(aTHX_ SvRV(obj)); /* the body is done: nothing to wait for */
     RETVAL = rc == 0;
     uvx_wake(aTHX);
   OUTPUT:
@@ -293,8 +295,10 @@ drop(SV *obj)
     resume = 2
   CODE:
     uvh_server_req_t *req = uvx_sreq(aTHX_ obj);
-    if (ix == 0)
+    if (ix == 0) {
       uvh_server_req_drop(req);
+      uvx_sreq_drain_cancel(aTHX_ SvRV(obj));
+    }
     else if (ix == 1)
       uvh_server_req_pause(req);
     else
@@ -318,3 +322,60 @@ _set_drop_callback(SV *obj, SV *cb)
       SvREFCNT_dec(mg->mg_obj);
     mg->mg_obj = SvOK(cb) ? newSVsv(cb) : NULL;
     mg->mg_flags |= MGf_REFCOUNTED;
+
+bool
+_drain_callback(SV *obj, SV *cb)
+  CODE:
+    /* cb is a CODE ref (checked by ServerRequest.pm); one waiting is replaced */
+    uvh_server_req_t *req = uvx_sreq(aTHX_ obj);
+    SV *inner = SvRV(obj);
+    MAGIC *mg;
+    int rc = uvh_server_req_want_drain(req);
+    uvx_server_check(aTHX_ req, rc, "drain_callback");
+    RETVAL = rc == 0;
+    if (RETVAL) {
+      mg = uvx_sreq_drain_magic(aTHX_ inner, 1);
+      if (mg->mg_obj)
+        SvREFCNT_dec(mg->mg_obj);
+      else
+        SvREFCNT_inc_simple_void_NN(inner); /* the pin, until it runs */
+      mg->mg_obj = newSVsv(cb);
+    }
+    uvx_wake(aTHX);
+  OUTPUT:
+    RETVAL
+
+UV
+queued_bytes(SV *obj)
+  CODE:
+    RETVAL = (UV)uvh_server_req_queued_bytes(uvx_sreq(aTHX_ obj));
+  OUTPUT:
+    RETVAL
+
+int
+_send_informational(SV *obj, int code, SV *message, AV *headers)
+  CODE:
+    /* headers: [name, value, ...], already checked by ServerRequest.pm */
+    uvh_server_req_t *req = uvx_sreq(aTHX_ obj);
+    size_t n;
+    STRLEN rl = 0;
+    const char *reason = SvOK(message) ? uvx_bytes(aTHX_ message, &rl, "send_informational", "message", NULL) : NULL;
+    uvh_server_header_t *h = uvx_server_headers(aTHX_ headers, &n);
+    RETVAL = uvh_server_send_informational(req, code, reason, rl, h, n);
+    uvx_server_check(aTHX_ req, RETVAL, "send_informational");
+    uvx_wake(aTHX);
+  OUTPUT:
+    RETVAL
+
+int
+_detach(SV *obj)
+  CODE:
+    /* the socket's descriptor for the owner, or -1 when the connection is gone */
+    uvh_server_req_t *req = uvx_sreq(aTHX_ obj);
+    int fd = -1, rc = uvh_server_req_detach(req, &fd);
+    if (rc == UVH_E_BADARG || rc == UVH_E_BUSY || rc == UVH_E_NOMEM)
+      UVX_CROAK("Uvent::HTTP::ServerRequest->detach: %s", uvh_server_req_last_error(req));
+    RETVAL = rc == 0 ? fd : -1;
+    uvx_wake(aTHX);
+  OUTPUT:
+    RETVAL

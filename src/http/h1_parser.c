@@ -357,8 +357,12 @@ static int request_headers_complete(llhttp_t *l) {
   r->method = llhttp_get_method(l);
   if (r->http_major != 1)
     return refuse(p, UVH_E_PROTOCOL, "the request line names an HTTP version other than 1.0 and 1.1");
-  if (r->method == HTTP_CONNECT || l->upgrade)
-    return refuse(p, UVH_E_PROTOCOL, "CONNECT and Upgrade are not supported");
+  /* an Upgrade request is an ordinary one to the parser: the message ends
+   * at its head (or body), and the owner either answers it in HTTP/1.1 or
+   * takes the connection (uvh_server_req_detach) before the new protocol's
+   * bytes, which a client sends only after the 101 */
+  if (r->method == HTTP_CONNECT)
+    return refuse(p, UVH_E_PROTOCOL, "CONNECT is not supported");
   p->in_trailers = 1;
   r->keep_alive = llhttp_should_keep_alive(l) ? 1 : 0;
   if ((bad = check_transfer_encoding(r, p->is_request)) != NULL)

@@ -10,6 +10,7 @@
  */
 #include "server/server.h"
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,7 +90,7 @@ static void on_timer_closed(uv_handle_t *h) { conn_unref(h->data); }
 void uvh__server_conn_close(uvh_server_conn_t *c, int notify) {
   uvh_server_t *srv = c->srv;
   uvh_server_req_t *req = c->req;
-  int dropped = 0;
+  int dropped = 0, drain_gone = 0;
   if (c->state == UVH_SC_CLOSED)
     return;
   c->state = UVH_SC_CLOSED;
@@ -110,11 +111,18 @@ void uvh__server_conn_close(uvh_server_conn_t *c, int notify) {
     if (req->dispatched && !req->answered) {
       req->dropped = 1;
       dropped = 1;
+    } else if (req->want_drain) {
+      /* a streamed body waiting for the socket: its owner learns it is gone */
+      req->want_drain = 0;
+      drain_gone = notify;
     }
   }
-  if (dropped && notify && srv->ops.on_drop) {
+  if ((dropped && notify && srv->ops.on_drop) || drain_gone) {
     uvh_server_req_ref(req);
-    srv->ops.on_drop(srv, req, srv->data); /* the last thing */
+    if (dropped)
+      srv->ops.on_drop(srv, req, srv->data); /* the last thing */
+    else
+      srv->ops.on_drain(srv, req, srv->data);
     uvh_server_req_unref(req);
   }
 }
@@ -171,6 +179,7 @@ static void response_written(uvh_server_conn_t *c) {
   uvh_buf_clear(&c->out);
   uvh_buf_clear(&c->wbuf);
   c->resp_done = 0;
+  c->drain_tick = 0;
   c->body_mode = UVH_SB_NONE;
   if (req) {
     req->conn = NULL;
@@ -227,6 +236,24 @@ static void send_out(uvh_server_conn_t *c) {
   if (c->state != UVH_SC_WRITING)
     set_state(c, UVH_SC_WRITING);
   pump(c);
+}
+
+/* All of a streamed response given so far is with the socket. */
+static int drained(const uvh_server_conn_t *c) {
+  return c->state == UVH_SC_WRITING && c->s.writing == 0 && c->out.len == 0 && !c->resp_done;
+}
+
+/* on_drain, when it is wanted and due; from the loop only. */
+static void drain_notify(uvh_server_conn_t *c) {
+  uvh_server_req_t *req = c->req;
+  if (req == NULL || !req->want_drain || !drained(c))
+    return;
+  req->want_drain = 0;
+  uvh_server_req_ref(req);
+  conn_ref(c);
+  c->srv->ops.on_drain(c->srv, req, c->srv->data); /* the last thing */
+  conn_unref(c);
+  uvh_server_req_unref(req);
 }
 
 /* An automatic response (an error the server answers itself); the
@@ -298,6 +325,25 @@ static int name_is(const uvh_server_header_t *h, const char *name) {
   return h->name_len == n && strncasecmp(h->name, name, n) == 0;
 }
 
+/* A header's name is a token and its value has no CR, LF or NUL. */
+static int check_header(uvh_server_req_t *req, const uvh_server_header_t *h) {
+  size_t j;
+  if (!uvh__h1_is_token(h->name, h->name_len))
+    return req_error(req, UVH_E_BADHEADER, "header name '%s' is not a token", h->name, h->name_len);
+  for (j = 0; j < h->value_len; j++)
+    if (h->value[j] == '\r' || h->value[j] == '\n' || h->value[j] == '\0')
+      return req_error(req, UVH_E_BADHEADER, "the value of header '%s' has a CR, LF or NUL", h->name, h->name_len);
+  return 0;
+}
+
+static int check_reason(uvh_server_req_t *req, const char *reason, size_t reason_len) {
+  size_t i;
+  for (i = 0; i < reason_len; i++)
+    if (((unsigned char)reason[i] < 0x20 && reason[i] != '\t') || reason[i] == 0x7f)
+      return req_error(req, UVH_E_BADARG, "the reason phrase '%s' has a control character", reason, reason_len);
+  return 0;
+}
+
 /* Does a Connection value list "close"? */
 static int says_close(const char *v, size_t len) {
   size_t i;
@@ -328,6 +374,7 @@ static int start_response(uvh_server_req_t *req, int status, const char *reason,
   uvh_buf_t *out;
   size_t i;
   int has_date = 0, owner_close = 0, no_body, is_head, given_length = 0, rc = 0;
+  unsigned long long stream_length = 0;
   char line[64];
 
   if (req->answered)
@@ -342,9 +389,8 @@ static int start_response(uvh_server_req_t *req, int status, const char *reason,
     reason = reason_for(status);
     reason_len = strlen(reason);
   }
-  for (i = 0; i < reason_len; i++)
-    if (((unsigned char)reason[i] < 0x20 && reason[i] != '\t') || reason[i] == 0x7f)
-      return req_error(req, UVH_E_BADARG, "the reason phrase '%s' has a control character", reason, reason_len);
+  if ((rc = check_reason(req, reason, reason_len)) != 0)
+    return rc;
   no_body = status == 204 || status == 304;
   is_head = req->msg.method == HTTP_HEAD;
   if (no_body && body_len)
@@ -352,20 +398,14 @@ static int start_response(uvh_server_req_t *req, int status, const char *reason,
   for (i = 0; i < nheaders; i++) {
     const uvh_server_header_t *h = &headers[i];
     size_t j;
-    if (!uvh__h1_is_token(h->name, h->name_len))
-      return req_error(req, UVH_E_BADHEADER, "header name '%s' is not a token", h->name, h->name_len);
-    for (j = 0; j < h->value_len; j++)
-      if (h->value[j] == '\r' || h->value[j] == '\n' || h->value[j] == '\0')
-        return req_error(req, UVH_E_BADHEADER, "the value of header '%s' has a CR, LF or NUL", h->name, h->name_len);
+    if ((rc = check_header(req, h)) != 0)
+      return rc;
     if (name_is(h, "transfer-encoding"))
       return req_error(req, UVH_E_BADHEADER, "header '%s' is the server's to set (it frames the body itself)",
                        h->name, h->name_len);
     if (name_is(h, "content-length")) {
       unsigned long long n = 0;
       int digits = 0;
-      if (streaming)
-        return req_error(req, UVH_E_BADHEADER, "header '%s' does not go with a streamed body (it is chunked)",
-                         h->name, h->name_len);
       for (j = 0; j < h->value_len; j++, digits++)
         if (h->value[j] < '0' || h->value[j] > '9' || n > 1ULL << 60)
           break;
@@ -373,11 +413,13 @@ static int start_response(uvh_server_req_t *req, int status, const char *reason,
           n = n * 10 + (unsigned)(h->value[j] - '0');
       if (j < h->value_len || digits == 0)
         return req_error(req, UVH_E_BADHEADER, "Content-Length '%s' is not a number", h->value, h->value_len);
-      /* HEAD answers with the length a GET would have, and no body */
-      if (!is_head && !no_body && n != body_len)
+      /* HEAD answers with the length a GET would have, and no body; a
+       * streamed body is held to it as it comes */
+      if (!is_head && !no_body && !streaming && n != body_len)
         return req_error(req, UVH_E_BADHEADER, "Content-Length %s does not match the body's length", h->value,
                          h->value_len);
       given_length = 1;
+      stream_length = n;
     }
     if (name_is(h, "date"))
       has_date = 1;
@@ -389,9 +431,10 @@ static int start_response(uvh_server_req_t *req, int status, const char *reason,
   c->served++;
   c->close_after = !keeps_alive(c, req, owner_close);
   c->body_mode = no_body || is_head ? UVH_SB_NONE : !streaming ? UVH_SB_WHOLE
-               : req->msg.http_minor ? UVH_SB_CHUNKED : UVH_SB_TO_CLOSE;
+               : given_length ? UVH_SB_LENGTH : req->msg.http_minor ? UVH_SB_CHUNKED : UVH_SB_TO_CLOSE;
+  c->body_left = stream_length;
   /* HTTP/1.0 has no chunked framing: the body runs to the close */
-  if (c->body_mode == UVH_SB_TO_CLOSE || (streaming && is_head && !req->msg.http_minor))
+  if (c->body_mode == UVH_SB_TO_CLOSE || (streaming && is_head && !req->msg.http_minor && !given_length))
     c->close_after = 1;
   snprintf(line, sizeof line, "HTTP/1.1 %d ", status);
   rc |= uvh_buf_append_str(out, line);
@@ -401,14 +444,14 @@ static int start_response(uvh_server_req_t *req, int status, const char *reason,
     rc |= uvh_buf_append_str(out, uvh__server_date(c->srv));
   for (i = 0; i < nheaders; i++) {
     const uvh_server_header_t *h = &headers[i];
-    if (name_is(h, "connection") || (name_is(h, "content-length") && !is_head))
+    if (name_is(h, "connection") || (name_is(h, "content-length") && !is_head && c->body_mode != UVH_SB_LENGTH))
       continue;
     rc |= uvh_buf_append(out, h->name, h->name_len);
     rc |= uvh_buf_append(out, ": ", 2);
     rc |= uvh_buf_append(out, h->value, h->value_len);
     rc |= uvh_buf_append(out, "\r\n", 2);
   }
-  if (!no_body && streaming && req->msg.http_minor) {
+  if (!no_body && streaming && req->msg.http_minor && !given_length) {
     /* a HEAD is told what the GET would get */
     rc |= uvh_buf_append_str(out, "Transfer-Encoding: chunked\r\n");
   } else if (!no_body && !streaming && !(is_head && given_length)) {
@@ -456,6 +499,11 @@ int uvh_server_respond_start(uvh_server_req_t *req, int status, const char *reas
   return 0;
 }
 
+/* Why a call for a streamed response being sent does not fit now. */
+static const char *not_streaming(const uvh_server_req_t *req) {
+  return req->complete ? "the response is complete already" : "no streamed response was started (respond_start)";
+}
+
 /* A piece of a streamed body, the last one when `final`. */
 static int send_piece(uvh_server_req_t *req, const char *data, size_t len, int final) {
   uvh_server_conn_t *c = req->conn;
@@ -463,14 +511,16 @@ static int send_piece(uvh_server_req_t *req, const char *data, size_t len, int f
   if (!req->complete && (c == NULL || req->dropped))
     return req_error(req, UVH_E_CONN_CLOSED, "the client's connection is gone%s", "", 0);
   if (!req->answered || req->complete || c->body_mode == UVH_SB_WHOLE)
-    return req_error(req, UVH_E_BADARG, "%s", req->complete ? "the response is complete already"
-                                                            : "no streamed response was started (respond_start)", 0);
+    return req_error(req, UVH_E_BADARG, "%s", not_streaming(req), strlen(not_streaming(req)));
+  if (c->body_mode == UVH_SB_LENGTH && len > c->body_left)
+    return req_error(req, UVH_E_BADARG, "the piece goes past the Content-Length given%s", "", 0);
   if (c->body_mode == UVH_SB_CHUNKED) {
     rc |= uvh__h1_chunk(&c->out, data, len);
     if (final)
       rc |= uvh__h1_last_chunk(&c->out);
-  } else if (c->body_mode == UVH_SB_TO_CLOSE && len) {
+  } else if ((c->body_mode == UVH_SB_TO_CLOSE || c->body_mode == UVH_SB_LENGTH) && len) {
     rc |= uvh_buf_append(&c->out, data, len);
+    c->body_left -= c->body_mode == UVH_SB_LENGTH ? len : 0;
   }
   if (rc) {
     uvh__server_conn_close(c, 1);
@@ -478,8 +528,96 @@ static int send_piece(uvh_server_req_t *req, const char *data, size_t len, int f
   }
   if (final) {
     req->complete = 1;
+    req->want_drain = 0; /* the owner is done: nothing to wait for */
     c->resp_done = 1;
+    c->drain_tick = 0;
+    /* fewer bytes than promised: only the close tells the client */
+    if (c->body_mode == UVH_SB_LENGTH && c->body_left)
+      c->close_after = 1;
   }
+  send_out(c);
+  return 0;
+}
+
+size_t uvh_server_req_queued_bytes(const uvh_server_req_t *req) {
+  const uvh_server_conn_t *c = req->conn;
+  if (c == NULL || req->dropped)
+    return 0;
+  return c->out.len + (c->s.writing ? c->wbuf.len : 0);
+}
+
+int uvh_server_req_want_drain(uvh_server_req_t *req) {
+  uvh_server_conn_t *c = req->conn;
+  if (!req->complete && (c == NULL || req->dropped))
+    return req_error(req, UVH_E_CONN_CLOSED, "the client's connection is gone%s", "", 0);
+  if (!req->answered || req->complete)
+    return req_error(req, UVH_E_BADARG, "%s", not_streaming(req), strlen(not_streaming(req)));
+  if (c->srv->ops.on_drain == NULL)
+    return req_error(req, UVH_E_BADARG, "the server's owner takes no on_drain%s", "", 0);
+  req->want_drain = 1;
+  if (drained(c) && !c->drain_tick) {
+    /* due already: on the next tick, never from inside this call */
+    c->drain_tick = 1;
+    uv_timer_start(&c->timer, on_timer, 0, 0);
+  }
+  return 0;
+}
+
+static const char *informational_reason(int status) {
+  switch (status) {
+  case 100: return "Continue";
+  case 102: return "Processing";
+  case 103: return "Early Hints";
+  default: return "Informational";
+  }
+}
+
+int uvh_server_send_informational(uvh_server_req_t *req, int status, const char *reason, size_t reason_len,
+                                  const uvh_server_header_t *headers, size_t nheaders) {
+  uvh_server_conn_t *c = req->conn;
+  uvh_buf_t head;
+  char line[64];
+  size_t i;
+  int rc = 0;
+  if (req->answered)
+    return req_error(req, UVH_E_BUSY, "the final response began already%s", "", 0);
+  if (c == NULL || req->dropped)
+    return req_error(req, UVH_E_CONN_CLOSED, "the client's connection is gone%s", "", 0);
+  if (status < 100 || status > 199 || status == 101) {
+    snprintf(line, sizeof line, "%d", status);
+    return req_error(req, UVH_E_BADARG, "an informational status is 100 to 199 but 101, got %s", line, strlen(line));
+  }
+  if (req->msg.http_minor == 0)
+    return req_error(req, UVH_E_BADARG, "an HTTP/1.0 client takes no 1xx response%s", "", 0);
+  if (reason == NULL) {
+    reason = informational_reason(status);
+    reason_len = strlen(reason);
+  }
+  if ((rc = check_reason(req, reason, reason_len)) != 0)
+    return rc;
+  for (i = 0; i < nheaders; i++) {
+    const uvh_server_header_t *h = &headers[i];
+    if ((rc = check_header(req, h)) != 0)
+      return rc;
+    if (name_is(h, "content-length") || name_is(h, "transfer-encoding") || name_is(h, "connection"))
+      return req_error(req, UVH_E_BADHEADER, "header '%s' has no place in a 1xx response", h->name, h->name_len);
+  }
+  uvh_buf_init(&head);
+  snprintf(line, sizeof line, "HTTP/1.1 %d ", status);
+  rc |= uvh_buf_append_str(&head, line);
+  rc |= uvh_buf_append(&head, reason, reason_len);
+  rc |= uvh_buf_append(&head, "\r\n", 2);
+  for (i = 0; i < nheaders; i++) {
+    rc |= uvh_buf_append(&head, headers[i].name, headers[i].name_len);
+    rc |= uvh_buf_append(&head, ": ", 2);
+    rc |= uvh_buf_append(&head, headers[i].value, headers[i].value_len);
+    rc |= uvh_buf_append(&head, "\r\n", 2);
+  }
+  rc |= uvh_buf_append(&head, "\r\n", 2);
+  rc |= uvh_buf_append(&c->out, head.data, head.len);
+  uvh_buf_free(&head);
+  if (rc)
+    return req_error(req, UVH_E_NOMEM, "no memory for the response%s", "", 0);
   send_out(c);
   return 0;
 }
@@ -492,11 +630,38 @@ int uvh_server_send_final_chunk(uvh_server_req_t *req, const char *data, size_t 
   return send_piece(req, data, len, 1);
 }
 
+int uvh_server_req_detach(uvh_server_req_t *req, int *fd_out) {
+  uvh_server_conn_t *c = req->conn;
+  uv_os_fd_t fd;
+  int mine;
+  if (req->answered)
+    return req_error(req, UVH_E_BUSY, "the request was already answered%s", "", 0);
+  if (c == NULL || req->dropped || c->s.tcp == NULL || c->s.peer_gone)
+    return req_error(req, UVH_E_CONN_CLOSED, "the client's connection is gone%s", "", 0);
+  if (c->s.tls)
+    return req_error(req, UVH_E_BADARG, "a TLS connection cannot be handed over (its session is the server's)%s", "",
+                     0);
+  /* what was read ahead or is queued would be lost, or mixed with the owner's */
+  if (c->state != UVH_SC_HANDLING || c->pending.len || c->out.len || c->s.writing)
+    return req_error(req, UVH_E_BADARG, "the connection has bytes read ahead of the request or queued to write%s",
+                     "", 0);
+  if (uv_fileno((uv_handle_t *)c->s.tcp, &fd) != 0)
+    return req_error(req, UVH_E_CONN_CLOSED, "the client's connection is gone%s", "", 0);
+  if ((mine = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
+    return req_error(req, UVH_E_NOMEM, "no file descriptor for the handover%s", "", 0);
+  req->answered = req->complete = 1; /* the owner's now: no on_drop, no 500 */
+  /* the server's handle closes; the socket lives on in the owner's descriptor */
+  uvh__server_conn_close(c, 0);
+  *fd_out = mine;
+  return 0;
+}
+
 void uvh_server_req_drop(uvh_server_req_t *req) {
   uvh_server_conn_t *c = req->conn;
   if (c == NULL)
     return;
   req->answered = 1; /* no on_drop for the owner's own drop */
+  req->want_drain = 0; /* nor on_drain */
   uvh__server_conn_close(c, 0);
 }
 
@@ -813,6 +978,7 @@ static void on_write_done(uvh_stream_t *s, int status) {
       set_state(c, UVH_SC_IDLE);
       conn_process(c);
     }
+    drain_notify(c);
   }
   conn_unref(c);
 }
@@ -824,6 +990,11 @@ static const uvh_stream_ops_t stream_ops = {on_data, on_closed, on_handshake, on
 
 static void on_timer(uv_timer_t *t) {
   uvh_server_conn_t *c = t->data;
+  if (c->drain_tick) {
+    c->drain_tick = 0;
+    drain_notify(c);
+    return;
+  }
   if (c->resume) {
     c->resume = 0;
     set_state(c, UVH_SC_IDLE);

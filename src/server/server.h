@@ -78,7 +78,8 @@ typedef enum {
   UVH_SB_NONE,       /* no body (HEAD, 204, 304) */
   UVH_SB_WHOLE,      /* given whole, with Content-Length */
   UVH_SB_CHUNKED,    /* streamed, chunked (HTTP/1.1) */
-  UVH_SB_TO_CLOSE    /* streamed, up to the close (HTTP/1.0) */
+  UVH_SB_TO_CLOSE,   /* streamed, up to the close (HTTP/1.0) */
+  UVH_SB_LENGTH      /* streamed, with the owner's Content-Length (body_left counts down) */
 } uvh_server_body_mode_t;
 
 struct uvh_server_conn_s {
@@ -108,7 +109,9 @@ struct uvh_server_conn_s {
   unsigned owner_paused : 1; /* uvh_server_req_pause */
   unsigned continued : 1;    /* the current request's 100 Continue is decided (sent or not wanted) */
   unsigned resp_done : 1;    /* all of the response is in `out` or written */
+  unsigned drain_tick : 1;   /* the timer fires at once for an on_drain already due */
   uvh_server_body_mode_t body_mode; /* how the response's body goes out */
+  unsigned long long body_left; /* UVH_SB_LENGTH: bytes still promised */
 };
 
 struct uvh_server_req_s {
@@ -127,6 +130,7 @@ struct uvh_server_req_s {
   unsigned complete : 1;     /* all of it was given */
   unsigned dropped : 1;
   unsigned secure : 1;
+  unsigned want_drain : 1;   /* on_drain is asked for (uvh_server_req_want_drain) */
   void *data;
   char last_error[200];
   char *client_subject, *client_issuer; /* owned; NULL without a verified client certificate */

@@ -5,18 +5,22 @@
  * max_keepalive_requests, HEAD, the automatic answers (400 for every
  * smuggling shape, 408, 413, 431, 501, 505, 503 beyond max_connections),
  * max_multipart_size in place of max_body_size for multipart/form-data,
- * responses given later from a timer, on_drop at stop, and the loop
+ * responses given later from a timer, on_drop at stop, 1xx responses,
+ * bodies paced by on_drain or framed by a given length, a connection
+ * handed over (detach), and the loop
  * closing with no handle left. */
 #include "uvh.h"
 #include "tap.h"
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static uvh_loop_t *loop;
 static uv_loop_t *uv;
 static uvh_server_t *srv;
 static unsigned port;
-static int requests_seen, drops_seen, async_mode;
+static int requests_seen, drops_seen, async_mode, hint_errors, hint_sent = -1;
+static int drain_pieces, drains_seen, drain_errors, sized_errors, detach_rc = -1, detach_errors;
 
 /* ------------------------------------------------------------ the owner */
 
@@ -72,7 +76,7 @@ static void on_request(uvh_server_t *s, uvh_server_req_t *req, void *data) {
     return;
   }
   if (tlen >= 7 && memcmp(target, "/stream", 7) == 0) {
-    uvh_server_header_t cl[1] = {{"Content-Length", "3", 14, 1}};
+    uvh_server_header_t cl[1] = {{"Content-Length", "abc", 14, 3}};
     later_t *l = malloc(sizeof *l);
     stream_errors = 0;
     stream_errors += uvh_server_send_chunk(req, "x", 1) == UVH_E_BADARG;   /* before the start */
@@ -90,15 +94,81 @@ static void on_request(uvh_server_t *s, uvh_server_req_t *req, void *data) {
   }
   if (tlen >= 5 && memcmp(target, "/hang", 5) == 0)
     return; /* never answered: stop drops it */
+  if (tlen >= 6 && memcmp(target, "/hints", 6) == 0) {
+    uvh_server_header_t link[1] = {{"Link", "</s.css>; rel=preload", 4, 21}}, bad[1] = {{"Content-Length", "1", 14, 1}};
+    hint_errors = 0;
+    hint_errors += uvh_server_send_informational(req, 101, NULL, 0, NULL, 0) == UVH_E_BADARG;
+    hint_errors += uvh_server_send_informational(req, 200, NULL, 0, NULL, 0) == UVH_E_BADARG;
+    hint_errors += uvh_server_send_informational(req, 103, NULL, 0, bad, 1) == UVH_E_BADHEADER;
+    hint_sent = uvh_server_send_informational(req, 103, NULL, 0, link, 1);
+    answer(req);
+    hint_errors += uvh_server_send_informational(req, 103, NULL, 0, link, 1) == UVH_E_BUSY;
+    return;
+  }
+  if (tlen >= 6 && (memcmp(target, "/sized", 6) == 0 || memcmp(target, "/short", 6) == 0)) {
+    /* a streamed body framed by the owner's Content-Length */
+    uvh_server_header_t cl[1] = {{"Content-Length", "5", 14, 1}};
+    uvh_server_respond_start(req, 200, NULL, 0, cl, 1);
+    uvh_server_send_chunk(req, "abc", 3);
+    sized_errors = uvh_server_send_chunk(req, "xyz", 3) == UVH_E_BADARG; /* past the length */
+    if (target[2] == 'i')
+      uvh_server_send_final_chunk(req, "de", 2);
+    else
+      uvh_server_send_final_chunk(req, "", 0); /* /short: 2 bytes short */
+    return;
+  }
+  if (tlen >= 7 && memcmp(target, "/detach", 7) == 0) {
+    /* the connection handed over: the owner speaks on it, then closes it */
+    static const char up[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\nnew protocol";
+    int fd = -1;
+    detach_rc = uvh_server_req_detach(req, &fd);
+    if (detach_rc != 0) {
+      answer(req);
+      return;
+    }
+    detach_errors = uvh_server_respond(req, 200, NULL, 0, NULL, 0, "", 0) != UVH_E_BUSY;
+    detach_errors += write(fd, up, sizeof up - 1) != (ssize_t)(sizeof up - 1);
+    close(fd);
+    return;
+  }
+  if (tlen >= 6 && memcmp(target, "/drain", 6) == 0) {
+    /* pieces paced by on_drain: the next one only once the last is with the socket */
+    drain_errors = uvh_server_req_want_drain(req) == UVH_E_BADARG;
+    drain_pieces = drains_seen = 0;
+    uvh_server_respond_start(req, 200, NULL, 0, NULL, 0);
+    uvh_server_send_chunk(req, "0123456789", 10);
+    drain_pieces++;
+    drain_errors += uvh_server_req_want_drain(req) != 0;
+    drain_errors += drains_seen != 0; /* never from inside the call */
+    return;
+  }
   answer(req);
 }
 
+static size_t drain_queued_max;
+
+static void on_drain(uvh_server_t *s, uvh_server_req_t *req, void *data) {
+  size_t q = uvh_server_req_queued_bytes(req);
+  drains_seen++;
+  if (q > drain_queued_max)
+    drain_queued_max = q;
+  if (drain_pieces == 5) {
+    uvh_server_send_final_chunk(req, "", 0);
+    drain_errors += uvh_server_req_want_drain(req) != UVH_E_BADARG; /* complete */
+    return;
+  }
+  uvh_server_send_chunk(req, "0123456789", 10);
+  drain_pieces++;
+  uvh_server_req_want_drain(req);
+}
+
+static void on_drain(uvh_server_t *s, uvh_server_req_t *req, void *data);
 static void on_drop(uvh_server_t *s, uvh_server_req_t *req, void *data) { drops_seen++; }
 
 static int stopped_seen;
 static void on_stopped(uvh_server_t *s, void *data) { stopped_seen++; }
 
-static const uvh_server_ops_t ops = {on_request, on_drop, on_stopped, NULL, NULL};
+static const uvh_server_ops_t ops = {on_request, on_drop, on_stopped, NULL, NULL, on_drain};
 
 /* the route step: /partial streams its body, /deny is answered before its body */
 static size_t partial_bytes;
@@ -119,7 +189,7 @@ static void on_body(uvh_server_t *s, uvh_server_req_t *req, const char *d, size_
   enable_late += uvh_server_req_enable_partial(req) == UVH_E_BADARG;
 }
 
-static const uvh_server_ops_t route_ops = {on_request, on_drop, on_stopped, on_head, on_body};
+static const uvh_server_ops_t route_ops = {on_request, on_drop, on_stopped, on_head, on_body, NULL};
 
 static void start_server(const uvh_server_config_t *cfg) {
   uvh_server_location_t loc;
@@ -317,7 +387,7 @@ static void test_pipelining(void) {
   ok(strstr(c->got, "\r\n\r\n2\r\nab\r\n2\r\ncd\r\n1\r\ne\r\n0\r\n\r\nHTTP/1.1 200 OK") != NULL,
      "its pieces (two of them from a timer, the last with data) end with the last chunk, and the next response follows");
   ok(strstr(c->got, "GET /next 0") != NULL, "the pipelined request behind it is answered after it");
-  is_int(stream_errors, 4, "a piece before the start or after the last, a Content-Length, a second respond: refused");
+  is_int(stream_errors, 4, "a piece before the start or after the last, a bad Content-Length, a second respond: refused");
   c = talk("GET /stream HTTP/1.0\r\n\r\n");
   ok(strstr(c->got, "Connection: close\r\n\r\nabcde") && c->got[c->got_len - 1] == 'e' && !strstr(c->got, "chunked"),
      "HTTP/1.0: a streamed body runs to the close, unframed");
@@ -680,6 +750,52 @@ static void test_multipart(void) {
   stop_server();
 }
 
+/* 1xx responses before the final one; a streamed body paced by on_drain,
+ * and one framed by the owner's Content-Length */
+static void test_hints_and_drain(void) {
+  uvh_server_config_t cfg;
+  client_t *c;
+  const char *hint, *final;
+  uvh_server_config_init(&cfg);
+  start_server(&cfg);
+  c = talk("GET /hints HTTP/1.1\r\nConnection: close\r\n\r\n");
+  is_int(hint_sent, 0, "send_informational 103 succeeds");
+  is_int(hint_errors, 4, "101, 200, a Content-Length in a 1xx, a 1xx after the final response: refused");
+  hint = strstr(c->got, "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n");
+  final = strstr(c->got, "HTTP/1.1 200 OK\r\n");
+  ok(hint == c->got && final != NULL && final > hint, "the 103 with its Link header comes first, then the 200");
+  c = talk("GET /hints HTTP/1.0\r\n\r\n");
+  ok(strstr(c->got, " 103 ") == NULL && strncmp(c->got, "HTTP/1.1 200 ", 13) == 0, "an HTTP/1.0 client gets no 1xx");
+  is_int(hint_sent, UVH_E_BADARG, "send_informational to HTTP/1.0 is refused");
+  c = talk("GET /drain HTTP/1.1\r\n\r\nGET /next HTTP/1.1\r\nConnection: close\r\n\r\n");
+  is_int(drain_errors, 1, "want_drain before respond_start and after the final piece refused, no on_drain inside the call");
+  is_int(drains_seen, 5, "on_drain ran once per piece asked for");
+  is_int(drain_pieces, 5, "five pieces sent");
+  is_int(count(c->got, "a\r\n0123456789\r\n"), 5, "all of them arrived, chunked");
+  ok(strstr(c->got, "GET /next") != NULL, "and the next request was answered after the body");
+  is_int(drain_queued_max, 0, "nothing was queued at any on_drain");
+  c = talk("GET /sized HTTP/1.1\r\n\r\nGET /next HTTP/1.1\r\nConnection: close\r\n\r\n");
+  ok(strstr(c->got, "\r\nContent-Length: 5\r\n") != NULL && strstr(c->got, "chunked") == NULL,
+     "a Content-Length given to respond_start frames the body (not chunked)");
+  is_int(sized_errors, 1, "a piece past it is refused");
+  ok(strstr(c->got, "\r\n\r\nabcdeHTTP/1.1 200 OK\r\n") != NULL && strstr(c->got, "GET /next") != NULL,
+     "the body, then the next request on the same connection");
+  c = talk("GET /short HTTP/1.1\r\n\r\nGET /next HTTP/1.1\r\nConnection: close\r\n\r\n");
+  ok(strstr(c->got, "\r\n\r\nabc") != NULL && strstr(c->got, "GET /next") == NULL && c->eof == 1,
+     "a body short of it: the connection closes after it (the next request unanswered)");
+  ok(strstr(c->got, "Connection: close\r\n") == NULL, "(the head had promised more: only the close tells)");
+  c = talk("GET /detach HTTP/1.1\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n");
+  is_int(detach_rc, 0, "uvh_server_req_detach hands an Upgrade request's connection over");
+  is_int(detach_errors, 0, "a response after it is refused (answered), the owner's descriptor writes");
+  ok(strcmp(c->got, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\nnew protocol") == 0 && c->eof == 1,
+     "the client gets only the owner's bytes, then the close (the server kept no copy)");
+  is_int(uvh_server_connection_count(srv), 0, "and the server forgot the connection");
+  c = talk("GET /detach HTTP/1.1\r\nUpgrade: x\r\n\r\nGET /next HTTP/1.1\r\nConnection: close\r\n\r\n");
+  is_int(detach_rc, UVH_E_BADARG, "not with a request read ahead behind it");
+  ok(strstr(c->got, "GET /detach") != NULL && strstr(c->got, "GET /next") != NULL, "(both then answered in HTTP/1.1)");
+  stop_server();
+}
+
 static void test_api(void) {
   uvh_server_config_t cfg;
   uvh_server_location_t loc;
@@ -740,6 +856,7 @@ int main(void) {
   test_graceful();
   test_partial();
   test_multipart();
+  test_hints_and_drain();
   /* a server left running is closed by the loop's destroy */
   {
     uvh_server_config_t cfg;

@@ -113,8 +113,8 @@ static void on_body(uvh_server_t *s, uvh_server_req_t *req, const char *d, size_
     uvh_server_req_pause(req), uvh_server_req_resume(req);
 }
 
-static const uvh_server_ops_t ops = {on_request, on_drop, NULL, NULL, NULL};
-static const uvh_server_ops_t route_ops = {on_request, on_drop, NULL, on_head, on_body};
+static const uvh_server_ops_t ops = {on_request, on_drop, NULL, NULL, NULL, NULL};
+static const uvh_server_ops_t route_ops = {on_request, on_drop, NULL, on_head, on_body, NULL};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uvh_loop_t *loop;

@@ -2,6 +2,7 @@ package Plack::Handler::Uvent;
 use strict;
 use warnings;
 use Carp ();
+use Scalar::Util ();
 
 our $VERSION = '0.05';
 
@@ -74,6 +75,8 @@ sub run {
         my $stop = sub { $srv->graceful_stop };
         local $SIG{TERM} = $stop;
         local $SIG{INT} = $stop;
+        # a write after a client's reset must not kill the server (as in the manager's workers)
+        local $SIG{PIPE} = 'IGNORE';
         # signals reach Perl between callbacks: a tick keeps that prompt
         my $tick = Uvent::Timer->new($loop);
         $tick->start(0.2, 0.2, sub { });
@@ -121,6 +124,7 @@ sub _env {
         'psgi.input' => $input, 'psgi.errors' => *STDERR, 'psgi.multithread' => '', 'psgi.multiprocess' => $multiprocess ? 1 : '',
         'psgi.run_once' => '', 'psgi.nonblocking' => 1, 'psgi.streaming' => 1, 'psgix.input.buffered' => 1,
         'psgix.harakiri' => $multiprocess ? 1 : '',
+        'psgix.informational' => sub { _informational($req, @_) },
     );
     my @h = $req->header_list;
     while (my ($name, $value) = splice @h, 0, 2) {
@@ -129,7 +133,20 @@ sub _env {
         $env{$key} = exists $env{$key} ? "$env{$key}, $value" : $value;
     }
     $env{CONTENT_LENGTH} //= length $body if length $body;
+    # psgix.io for a protocol upgrade: the connection is handed over when
+    # the app first reads the key (a plain HTTP/1.1 connection only)
+    tie $env{'psgix.io'}, 'Plack::Handler::Uvent::IO', $req
+        if exists $env{HTTP_UPGRADE} && !$req->is_secure && $req->http_version ne '1.0';
     return \%env;
+}
+
+# psgix.informational: a 1xx before the final response; an HTTP/1.0
+# client knows none, so it gets none
+sub _informational {
+    my ($req, $code, $headers) = @_;
+    return if $req->http_version eq '1.0' || !$req->is_active;
+    $req->send_informational($code, $headers // []);
+    return;
 }
 
 sub _handle {
@@ -168,38 +185,90 @@ sub _headers {
     my ($h, $streamed) = @_;
     my @h = @{ $h // [] };
     return \@h unless $streamed;
-    # a streamed body is framed by the server (chunked, or to the close)
-    my @out;
+    # a streamed body is framed by the server: by the app's Content-Length
+    # (the last one, when it is a number), else chunked or to the close
+    my (@out, $length);
     while (my ($k, $v) = splice @h, 0, 2) {
-        push @out, $k, $v unless lc $k eq 'content-length' || lc $k eq 'transfer-encoding';
+        if (lc $k eq 'content-length') { $length = $v if $v =~ /\A[0-9]+\z/; next }
+        push @out, $k, $v unless lc $k eq 'transfer-encoding';
     }
-    return \@out;
+    push @out, 'Content-Length' => $length if defined $length;
+    return (\@out, $length);
 }
 
 sub _send {
     my ($req, $env, $r) = @_;
     my ($code, $headers, $body) = @$r;
+    # answered already: the app took the connection (psgix.io), or its client left
+    if (!$req->is_active) {
+        eval { $body->close } if ref $body ne 'ARRAY';
+        return;
+    }
     if (ref $body eq 'ARRAY') {
         $req->respond({ code => $code, headers => _headers($headers), body => join '', map { defined $_ ? $_ : '' } @$body });
     }
     else {
-        # a filehandle (or an object with getline): streamed
+        # a filehandle (or an object with getline): one piece per drain
         my $w = _writer($req, $env, [ $code, $headers ]);
-        local $/ = \65536;
-        while (defined(my $piece = $body->getline)) {
-            $w->write($piece);
+        if ($env->{REQUEST_METHOD} eq 'HEAD' || $code == 204 || $code == 304) {
+            # no body goes out: none is read
+            eval { $body->close };
+            return $w->close;
         }
-        $body->close;
-        $w->close;
+        my $file = ref $body eq 'GLOB' || (Scalar::Util::blessed($body) && $body->isa('IO::Handle'));
+        $file &&= defined(eval { fileno $body }) && -f $body;
+        return _pump($w, $body, $file);
     }
     _harakiri($env);
     return;
 }
 
+my $PIECE = 65536;
+
+# The next piece of a body, once the socket took the last: a slow client
+# holds one piece in memory, and the loop serves others meanwhile. A real
+# file is read $PIECE bytes at a time; other bodies one getline a time
+# (with $/ at $PIECE bytes, as Plack's own servers set it).
+sub _pump {
+    my ($w, $body, $file) = @_;
+    my ($piece, $ok);
+    $ok = eval {
+        if ($file) {
+            my $n = read $body, $piece, $PIECE;
+            die "read failed: $!\n" unless defined $n;
+            undef $piece unless $n;
+        }
+        else {
+            local $/ = \$PIECE;
+            $piece = $body->getline;
+        }
+        1;
+    };
+    if (!$ok || !defined $piece) {
+        my $why = $@;
+        eval { $body->close; 1 } or $why ||= $@;
+        if ($ok) {
+            $w->close;
+        }
+        else {
+            warn "Plack::Handler::Uvent: the body failed: $why";
+            $w->{req}->drop;    # cut short: only the close tells the client
+        }
+        return;
+    }
+    $w->write($piece) if length $piece;
+    # a gone connection: the body is closed and nothing more is read
+    $w->{req}->drain_callback(sub { _pump($w, $body, $file) })
+        or eval { $body->close };
+    return;
+}
+
 sub _writer {
     my ($req, $env, $r) = @_;
-    $req->respond_start({ code => $r->[0], headers => _headers($r->[1], 1) });
-    return Plack::Handler::Uvent::Writer->new($req, $env);
+    return bless { closed => 1 }, 'Plack::Handler::Uvent::Writer' unless $req->is_active;    # writes nothing
+    my ($headers, $length) = _headers($r->[1], 1);
+    $req->respond_start({ code => $r->[0], headers => $headers });
+    return Plack::Handler::Uvent::Writer->new($req, $env, $length);
 }
 
 sub _harakiri {
@@ -207,12 +276,35 @@ sub _harakiri {
     $env->{'psgix.harakiri.commit'} and kill 'TERM', $$;
 }
 
+# The value of psgix.io: the socket, taken from the server on the first
+# read (undef when it cannot be: bytes read ahead of the request, a write
+# queued, the request answered, the connection gone). A value stored
+# replaces it.
+package Plack::Handler::Uvent::IO;
+
+sub TIESCALAR { my ($class, $req) = @_; bless { req => $req }, $class }
+sub FETCH {
+    my ($self) = @_;
+    return $self->{io} if exists $self->{io};
+    my $req = delete $self->{req};
+    $self->{io} = $req && $req->is_active ? eval { $req->detach } : undef;
+    return $self->{io};
+}
+sub STORE { my ($self, $v) = @_; delete $self->{req}; $self->{io} = $v }
+
 package Plack::Handler::Uvent::Writer;
 
-sub new { my ($class, $req, $env) = @_; bless { req => $req, env => $env }, $class }
+# `left`: the bytes the app's Content-Length still allows (what is past it is not sent)
+sub new { my ($class, $req, $env, $length) = @_; bless { req => $req, env => $env, left => $length }, $class }
 sub write {
     my ($self, $data) = @_;
-    $self->{req}->send_chunk($data) if defined $data && length $data;
+    return if !defined $data || !length $data || $self->{closed};
+    if (defined $self->{left}) {
+        $data = substr $data, 0, $self->{left} if length $data > $self->{left};
+        $self->{left} -= length $data;
+        return unless length $data;
+    }
+    $self->{req}->send_chunk($data);
     return;
 }
 sub close {
@@ -325,11 +417,64 @@ C<psgi.url_scheme> (C<https> on TLS locations), C<psgi.multiprocess> (true
 under the manager), C<psgi.multithread> and C<psgi.run_once> false,
 C<psgi.nonblocking> and C<psgi.streaming> true (delayed responses and
 writers; a writer's body is chunked for HTTP/1.1), C<psgix.harakiri>
-under the manager (the worker stops gracefully after the response).
+under the manager (the worker stops gracefully after the response),
+C<psgix.informational> and C<psgix.io> (below).
 C<REQUEST_URI> is the request target as sent, C<PATH_INFO> its
 percent-decoded path, C<SCRIPT_NAME> empty, C<SERVER_NAME> and
 C<SERVER_PORT> the first listener's, C<REMOTE_ADDR> and C<REMOTE_PORT>
 the client's.
+
+=head2 Bodies
+
+An array body is sent whole, with a C<Content-Length>. A filehandle
+body, or an object with C<getline> and C<close>, is streamed without
+blocking the loop: the next piece is read only once the socket took the
+last (L<Uvent::HTTP::ServerRequest/drain_callback>), so a large file
+sent to a slow client holds one piece in the worker's memory, and the
+worker serves its other connections meanwhile. A real file (one with a
+C<fileno> that C<-f> calls a plain file) is read 64 KiB at a time; other
+bodies get one C<getline> call per piece, with C<$/> set to read 64 KiB.
+C<close> is called at the end, or when the client goes away first (for
+a HEAD request, a 204 and a 304, at once: nothing is read). A writer's
+C<write> (C<psgi.streaming>) queues what it is given at once: an
+application pushing a large body that way should pace itself.
+
+A streamed body (a filehandle, or a writer) is chunked for HTTP/1.1 and
+runs to the close for HTTP/1.0, unless the application gave a
+C<Content-Length>: then that frames it (the connection stays open for
+the next request) and bytes past it are not sent; a body shorter than
+it closes the connection at its end, which tells the client it was cut
+short. A body that dies in C<getline> closes the connection the same
+way, with a warning.
+
+=head2 psgix.informational
+
+C<< $env->{'psgix.informational'}->($status, \@headers) >> sends an
+informational response (100 to 199 but 101; e.g.
+C<< (103, [ Link => '</style.css>; rel=preload; as=style' ]) >> for Early
+Hints) before the final one, at once or from a later callback of a
+delayed response. An HTTP/1.0 client knows no 1xx: it gets none (the
+call does nothing), nor does a request already answered. A bad status
+or header dies in the caller (in the application itself: a 500 for its client).
+
+=head2 psgix.io
+
+For a protocol upgrade (WebSocket and the like): a request with an
+C<Upgrade> header, over plain HTTP/1.1, has C<psgix.io>. Reading it
+hands the connection over (L<Uvent::HTTP::ServerRequest/detach>): the
+value is the client's socket (an L<IO::Socket::IP>, blocking), and from
+then on the server never reads or writes that connection; the
+application writes its own C<101 Switching Protocols> and closes the
+socket when done, and a response it returns is ignored. The handover
+happens on the first read of the key, not before (it is a tied value),
+so an application or middleware that copies the whole environment takes
+the socket too. It is undef when the connection cannot be handed over
+soundly: bytes already read behind the request (a pipelined request, or
+the client's first frames sent before the 101), a 1xx still being
+written, the request answered, or the connection gone. It is not set
+over TLS (the session's keys live in the server: a raw socket would
+carry records nobody else can read) nor for HTTP/1.0 or requests
+without C<Upgrade>.
 
 An application that dies, or returns something that is not a response,
 gets a 500 for its client, and a warning on STDERR; the server goes on.
@@ -341,10 +486,8 @@ C<< Uvent::Loop->default >>: the worker serves other requests meanwhile.
 
 =head1 LIMITATIONS
 
-A filehandle body is read and sent in one go (64 KiB at a time, but
-without waiting for the socket to drain), so very large files are held
-in the connection's buffer; C<psgix.io> and C<psgix.informational> are
-not provided; unix sockets (C<--socket>) are not supported yet.
+C<psgix.io> is only provided as above; unix sockets (C<--socket>) are
+not supported yet.
 
 =head1 SEE ALSO
 

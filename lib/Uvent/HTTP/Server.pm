@@ -268,6 +268,13 @@ C<100 Continue> once the head has arrived and the body is awaited, or
 with the final 413 when the declared body is over C<max_body_size> (or
 C<max_multipart_size>);
 
+=item * a request with C<Upgrade> (and C<Connection: upgrade>) reaches
+C<request_callback> as any other: answered in HTTP/1.1 the upgrade is
+declined and the connection goes on; for a WebSocket or other protocol
+the handler takes the connection with
+L<Uvent::HTTP::ServerRequest/detach> and writes its own C<101>. C<CONNECT>
+gets a 400;
+
 =item * automatic answers, each closing the connection: a malformed
 request 400 (every request smuggling shape: C<Content-Length> with
 C<Transfer-Encoding>, two C<Content-Length>s, obs-fold, a bare CR or LF, a

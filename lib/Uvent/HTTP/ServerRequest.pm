@@ -2,13 +2,14 @@ package Uvent::HTTP::ServerRequest;
 use strict;
 use warnings;
 use Carp ();
+use POSIX ();
 
 our $VERSION = '0.05';
 
 require Uvent;
 
 # method, uri, body, http_version, peer_address, peer_port, is_secure,
-# is_active, header, header_list, drop: XS (xs/server.xsh)
+# is_active, header, header_list, drop, queued_bytes: XS (xs/server.xsh)
 
 my %RESPONSE_KEYS = map { $_ => 1 } qw(code message headers body);
 
@@ -78,6 +79,38 @@ sub respond {
     my $body = $r->{body};
     Carp::croak('Uvent::HTTP::ServerRequest->respond: body must be a string, got ' . _what($body)) if ref $body;
     return $self->_respond(@head, $body) == 0 ? 1 : 0;
+}
+
+sub send_informational {
+    my ($self, $code, $headers, $message) = @_;
+    my $m = 'Uvent::HTTP::ServerRequest->send_informational';
+    Carp::croak("$m: code must be a status from 100 to 199 but 101, got '" . _what($code) . "'")
+        unless defined $code && !ref $code && $code =~ /\A1[0-9]{2}\z/ && $code != 101;
+    my (undef, undef, $flat) = _head('send_informational', { headers => $headers // [] }, qw(headers));
+    return $self->_send_informational($code, $message, $flat) == 0 ? 1 : 0;
+}
+
+sub detach {
+    my ($self) = @_;
+    my $fd = $self->_detach;
+    return undef if $fd < 0;
+    require IO::Socket::IP;
+    my $sock = IO::Socket::IP->new_from_fd($fd, '+<');
+    if (!$sock) {
+        my $why = $!;
+        POSIX::close($fd);
+        Carp::croak("Uvent::HTTP::ServerRequest->detach: cannot open a handle on descriptor $fd: $why");
+    }
+    $sock->blocking(1);    # as a new socket is; an event loop sets its own
+    $sock->autoflush(1);
+    return $sock;
+}
+
+sub drain_callback {
+    my ($self, $cb) = @_;
+    Carp::croak('Uvent::HTTP::ServerRequest->drain_callback: the callback must be a CODE reference, got ' . _what($cb))
+        unless ref $cb eq 'CODE';
+    return $self->_drain_callback($cb) ? 1 : 0;
 }
 
 sub drop_callback {
@@ -205,9 +238,12 @@ A response may be given from any callback, at any later time.
 =head2 respond_start(\%head)
 
 Start a streamed response: C<code>, C<message>, C<headers> as for
-C<respond> (no C<Content-Length>: the body is chunked for HTTP/1.1, and
-for an HTTP/1.0 client it runs to the close). Then C<send_chunk> and
-C<send_final_chunk>. Returns 1, or 0 when the connection is gone.
+C<respond>. Without a C<Content-Length> the body is chunked for
+HTTP/1.1, and for an HTTP/1.0 client it runs to the close; with one,
+the body is framed by it and held to it (a piece past it croaks, and a
+final chunk short of it closes the connection after it: the client sees
+the body cut short). Then C<send_chunk> and C<send_final_chunk>.
+Returns 1, or 0 when the connection is gone.
 
 =head2 send_chunk($data)
 
@@ -221,6 +257,51 @@ The last piece (may be empty or omitted): the response is complete, and
 the connection goes on with the next request. If the request object is
 freed, or the callback dies, before it, the connection is closed (the
 client sees the body cut short).
+
+=head2 drain_callback($cb)
+
+Back-pressure for a streamed body: C<< $cb->($request) >> runs once,
+from the loop, when everything sent so far has been handed to the
+socket (on the next tick if it already has), or when the connection
+goes away before (then C<send_chunk> returns 0). Send the next piece
+from it and ask again: a slow client then holds one piece in memory,
+not the whole body, and the loop serves others meanwhile. Asking again
+before it ran replaces the callback. The request (and C<$cb>) are kept
+alive until it runs; C<send_final_chunk> and C<drop> cancel it. Returns
+1, or 0 when the connection is gone (C<$cb> is not kept). Croaks outside
+a streamed response (before C<respond_start>, after C<send_final_chunk>)
+and for a C<$cb> that is not a CODE reference. If C<$cb> dies, the
+connection is closed and the exception propagates out of
+C<< $loop->run >>.
+
+=head2 queued_bytes
+
+The bytes given for the response and not yet handed to the socket (0
+when the connection is gone).
+
+=head2 send_informational($code, \@headers [, $message])
+
+An informational (1xx) response before the final one, e.g.
+C<< $req->send_informational(103, [ Link => '</s.css>; rel=preload' ]) >>
+for Early Hints; C<$code> 100 to 199 but 101 (an upgrade is not done
+this way), headers as for C<respond> (no C<Content-Length>,
+C<Transfer-Encoding> or C<Connection>), C<$message> the reason phrase
+(default: the standard one). It may be sent several times. Croaks for a
+bad code or header, after the final response began, and for an
+HTTP/1.0 client (it knows no 1xx: check C<http_version>). Returns 1, or
+0 when the connection is gone.
+
+=head2 detach
+
+Hand the connection over (a protocol upgrade such as WebSocket): returns
+a socket handle (L<IO::Socket::IP>, blocking, autoflush) and the server
+forgets the connection: it never reads or writes it again, and the
+request counts as answered (C<respond> returns 0). The caller writes its
+own response (C<101 Switching Protocols>) and closes the handle when
+done. Only for a plain (not TLS) connection whose request is unanswered,
+with no byte read ahead of it (a pipelined request) and none queued to
+write (a 1xx or a 100 Continue still on its way): else it croaks saying
+which. Returns undef when the connection is gone.
 
 =head2 drop
 
