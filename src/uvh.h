@@ -499,8 +499,12 @@ typedef struct {
   int verify_client;         /* 0 none (default), 1 optional, 2 require (needs ca_file) */
   int min_version;           /* 12 (default) or 13 */
   int fd;                    /* >= 0: a socket already bound (and maybe listening) by a parent process,
-                              * owned by the server from here; host, port and reuse_port are not used.
-                              * Default -1 */
+                              * TCP or unix, owned by the server from here; host, port, path and
+                              * reuse_port are not used. Default -1 */
+  const char *path;          /* a unix socket to make and listen on instead of host and port (NULL:
+                              * none). A stale socket file there (nobody listens) is replaced, any
+                              * other file refused; the server removes the one it made when its
+                              * listener closes. tcp_nodelay does not apply; reuse_port is refused */
 } uvh_server_location_t;
 
 void uvh_server_location_init(uvh_server_location_t *loc);
@@ -546,7 +550,8 @@ int uvh_server_listen(uvh_server_t *srv, const uvh_server_location_t *loc);
 const char *uvh_server_last_error(const uvh_server_t *srv);
 unsigned uvh_server_listener_count(const uvh_server_t *srv);
 /* The i-th listener's address and port (the port chosen for 0), and
- * whether it runs TLS. UVH_E_BADARG for no such listener. */
+ * whether it runs TLS; a unix socket's: its path, and port 0.
+ * UVH_E_BADARG for no such listener. */
 int uvh_server_listener_at(const uvh_server_t *srv, unsigned i, const char **host, unsigned *port, int *tls);
 /* Close every listener and every connection now (unanswered requests
  * get on_drop). The server takes no new work afterwards. */

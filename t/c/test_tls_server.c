@@ -414,14 +414,15 @@ static const uvh_stream_ops_t cli_ops = {on_data, on_closed, cli_on_handshake, o
 static const uvh_stream_ops_t srv_ops = {on_data, on_closed, srv_on_handshake, on_error,
                                          on_write_done, on_hold, on_handle_closed, NULL};
 
-static void on_connection(uvh_listener_t *l, uv_tcp_t *tcp) {
+static void on_connection(uvh_listener_t *l, uv_stream_t *conn) {
+  uv_tcp_t *tcp = (uv_tcp_t *)conn;
   uvh__stream_init(&srv.s, &bufs, &srv_ops);
   srv.s.tls = malloc(sizeof *srv.s.tls);
   if (srv.s.tls == NULL || uvh__tls_accept(srv.s.tls, sock_sctx, &srv) != 0) {
     uv_close((uv_handle_t *)tcp, (uv_close_cb)free);
     return;
   }
-  uvh__stream_open(&srv.s, tcp);
+  uvh__stream_open(&srv.s, (uv_stream_t *)tcp);
 }
 static void on_listen_error(uvh_listener_t *l, int status) { printf("# accept failed: %d\n", status); }
 static void on_listener_closed(uvh_listener_t *l) {}
@@ -439,15 +440,15 @@ static void on_connect(uv_connect_t *req, int status) {
   uvh__stream_init(&cli.s, &bufs, &cli_ops);
   cli.s.tls = malloc(sizeof *cli.s.tls);
   uvh__tls_start(cli.s.tls, sock_cctx, "localhost", NULL, &cli, NULL);
-  uvh__stream_open(&cli.s, tcp);
+  uvh__stream_open(&cli.s, (uv_stream_t *)tcp);
   cli_on_handshake(&cli.s); /* the ClientHello */
 }
 
 static void on_guard(uv_timer_t *t) {
   timed_out = 1;
-  if (cli.s.tcp)
+  if (cli.s.handle)
     uvh__stream_close(&cli.s, 0);
-  if (srv.s.tcp)
+  if (srv.s.handle)
     uvh__stream_close(&srv.s, 0);
   finish();
 }
