@@ -37,11 +37,12 @@ _set_request_callback(uvx_server_t *srv, SV *cb)
     *slot = SvOK(cb) ? newSVsv(cb) : NULL;
 
 void
-_listen(uvx_server_t *srv, const char *host, UV port, int backlog, int reuse_port, int tcp_nodelay, SV *cert_file, SV *key_file, SV *ca_file, int verify_client, int min_version, int fd)
+_listen(uvx_server_t *srv, const char *host, UV port, int backlog, int reuse_port, int tcp_nodelay, SV *cert_file, SV *key_file, SV *ca_file, int verify_client, int min_version, int fd, SV *path)
   CODE:
     uvh_server_location_t loc;
     uvh_server_location_init(&loc);
     loc.fd = fd;
+    loc.path = SvOK(path) ? SvPV_nolen(path) : NULL;
     loc.host = host;
     loc.port = (unsigned)port;
     loc.backlog = backlog;
@@ -59,15 +60,19 @@ _listen(uvx_server_t *srv, const char *host, UV port, int backlog, int reuse_por
 void
 listeners(uvx_server_t *srv)
   PPCODE:
-    /* each listener as { host, port, tls } */
+    /* each listener as { host, port, tls }, a unix socket's as { path, tls } */
     unsigned i, n = uvh_server_listener_count(srv->core), port;
     const char *host;
     int tls;
     for (i = 0; i < n; i++) {
       HV *hv = newHV();
       uvh_server_listener_at(srv->core, i, &host, &port, &tls);
-      hv_stores(hv, "host", newSVpv(host, 0));
-      hv_stores(hv, "port", newSVuv(port));
+      if (port == 0) {
+        hv_stores(hv, "path", newSVpv(host, 0));
+      } else {
+        hv_stores(hv, "host", newSVpv(host, 0));
+        hv_stores(hv, "port", newSVuv(port));
+      }
       hv_stores(hv, "tls", tls ? &PL_sv_yes : &PL_sv_no);
       mXPUSHs(newRV_noinc((SV *)hv));
     }
