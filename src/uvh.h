@@ -595,6 +595,10 @@ int uvh_server_req_is_secure(const uvh_server_req_t *req);
 /* The verified client certificate's subject and issuer (RFC 2253 text):
  * 1, or 0 when the client presented none (both then ""). */
 int uvh_server_req_client_certificate(const uvh_server_req_t *req, const char **subject, const char **issuer);
+/* That certificate as PEM text, made now: 1 with *pem malloc'd (the
+ * caller frees it) and its length in *len, 0 when the client presented
+ * none (*pem NULL), UVH_E_NOMEM. */
+int uvh_server_req_client_certificate_pem(const uvh_server_req_t *req, char **pem, size_t *len);
 /* Still waiting for (the rest of) its response on an open connection? */
 int uvh_server_req_active(const uvh_server_req_t *req);
 /* Answer: status 100..999 except 1xx, reason (NULL: the standard one),

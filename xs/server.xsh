@@ -193,14 +193,26 @@ is_secure(SV *obj)
     RETVAL
 
 SV *
-client_certificate(SV *obj)
+_client_certificate(SV *obj, int want_pem)
   CODE:
-    /* { subject, issuer } of the verified client certificate, or undef */
+    /* { subject, issuer } of the verified client certificate (and its pem when asked), or undef */
+    uvh_server_req_t *req = uvx_sreq(aTHX_ obj);
     const char *subject, *issuer;
-    if (uvh_server_req_client_certificate(uvx_sreq(aTHX_ obj), &subject, &issuer)) {
+    if (uvh_server_req_client_certificate(req, &subject, &issuer)) {
       HV *hv = newHV();
       hv_stores(hv, "subject", newSVpv(subject, 0));
       hv_stores(hv, "issuer", newSVpv(issuer, 0));
+      if (want_pem) {
+        char *pem;
+        size_t len;
+        int rc = uvh_server_req_client_certificate_pem(req, &pem, &len);
+        if (rc < 0) {
+          SvREFCNT_dec((SV *)hv);
+          UVX_CROAK("Uvent::HTTP::ServerRequest->client_certificate: %s", uvh_strerror(rc));
+        }
+        hv_stores(hv, "pem", rc ? newSVpvn(pem, len) : &PL_sv_undef);
+        free(pem);
+      }
       RETVAL = newRV_noinc((SV *)hv);
     } else {
       RETVAL = &PL_sv_undef;

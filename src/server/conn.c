@@ -533,7 +533,8 @@ static int next_request(uvh_server_conn_t *c) {
   if (c->s.tls) {
     char subject[512], issuer[512];
     if (uvh__tls_peer_names(c->s.tls, subject, sizeof subject, issuer, sizeof issuer) &&
-        ((req->client_subject = strdup(subject)) == NULL || (req->client_issuer = strdup(issuer)) == NULL)) {
+        ((req->client_subject = strdup(subject)) == NULL || (req->client_issuer = strdup(issuer)) == NULL ||
+         (req->client_cert = uvh__tls_peer_cert(c->s.tls)) == NULL)) {
       uvh_server_req_unref(req);
       return UVH_E_NOMEM;
     }

@@ -401,6 +401,8 @@ void uvh_server_req_unref(uvh_server_req_t *req) {
   uvh__h1_message_free(&req->msg);
   free(req->client_subject);
   free(req->client_issuer);
+  if (req->client_cert)
+    uvh__tls_cert_free(req->client_cert);
   free(req);
 }
 
@@ -445,4 +447,12 @@ int uvh_server_req_client_certificate(const uvh_server_req_t *req, const char **
   *subject = req->client_subject ? req->client_subject : "";
   *issuer = req->client_issuer ? req->client_issuer : "";
   return req->client_subject != NULL;
+}
+
+int uvh_server_req_client_certificate_pem(const uvh_server_req_t *req, char **pem, size_t *len) {
+  *pem = NULL;
+  *len = 0;
+  if (req->client_cert == NULL)
+    return 0;
+  return (*pem = uvh__tls_cert_pem(req->client_cert, len)) != NULL ? 1 : UVH_E_NOMEM;
 }

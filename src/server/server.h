@@ -130,6 +130,7 @@ struct uvh_server_req_s {
   void *data;
   char last_error[200];
   char *client_subject, *client_issuer; /* owned; NULL without a verified client certificate */
+  struct x509_st *client_cert; /* owned reference to that certificate (its PEM made only when asked); or NULL */
 };
 
 /* conn.c */
