@@ -150,8 +150,9 @@ size_t uvh__tls_take_out(uvh_tls_t *t, char *buf, size_t len);
  * text) of the client certificate that was presented and verified. 1
  * when there is one, else 0 (both then ""). */
 int uvh__tls_peer_names(uvh_tls_t *t, char *subject, size_t subject_len, char *issuer, size_t issuer_len);
-/* The client certificate that was presented and verified, with a
- * reference of its own for the caller (uvh__tls_cert_free); or NULL. */
+/* The peer's certificate (on a server: the client's) that was presented
+ * and verified, with a reference of its own for the caller
+ * (uvh__tls_cert_free); or NULL. */
 struct x509_st *uvh__tls_peer_cert(uvh_tls_t *t);
 /* A certificate as PEM text: malloc'd, NUL-terminated, its length in
  * *len; NULL when out of memory. */

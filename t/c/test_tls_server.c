@@ -218,6 +218,27 @@ static void test_client_certs(void) {
   ok(rc_c == 1 && rc_s == 1, "require, and the client presents a certificate from ca_file: both done");
   ok(c.cert_requested, "the client saw the request for its certificate");
   is_int(carry(&c, &s, "with cert", got, sizeof got), 9, "data flows");
+  {
+    /* the verified certificate as PEM: the same text as the client's file */
+    struct x509_st *cert = uvh__tls_peer_cert(&s);
+    char file[8192] = "", *pem = NULL, *begin;
+    size_t len = 0, n = 0;
+    FILE *f = fopen(cli_cert, "r");
+    if (f) {
+      n = fread(file, 1, sizeof file - 1, f);
+      file[n] = '\0';
+      fclose(f);
+    }
+    ok(cert != NULL, "the server holds the verified client certificate");
+    if (cert)
+      pem = uvh__tls_cert_pem(cert, &len);
+    begin = strstr(file, "-----BEGIN CERTIFICATE-----");
+    ok(pem && len == strlen(pem) && strncmp(pem, "-----BEGIN CERTIFICATE-----\n", 28) == 0, "its PEM text");
+    ok(pem && begin && strncmp(begin, pem, len) == 0, "the same as the client's certificate file");
+    free(pem);
+    if (cert)
+      uvh__tls_cert_free(cert);
+  }
   uvh__tls_free(&c);
   uvh__tls_free(&s);
 
@@ -226,6 +247,7 @@ static void test_client_certs(void) {
   handshake(&c, &s, &rc_c, &rc_s);
   ok(rc_c == 1 && rc_s == 1, "optional, and the client has no certificate: both done");
   is_int(carry(&c, &s, "without", got, sizeof got), 7, "data flows");
+  ok(uvh__tls_peer_cert(&s) == NULL, "no client certificate: the server holds none");
   uvh__tls_free(&c);
   uvh__tls_free(&s);
 
