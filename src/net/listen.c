@@ -118,7 +118,7 @@ static int clear_stale(const char *path) {
 
 int uvh__listen_path(uvh_listener_t *l, uv_loop_t *uv, const char *path, int backlog, const uvh_listener_ops_t *ops) {
   struct stat st;
-  int rc;
+  int rc, bound = 0;
   memset(l, 0, sizeof *l);
   l->ops = ops;
   l->pipe = 1;
@@ -133,6 +133,7 @@ int uvh__listen_path(uvh_listener_t *l, uv_loop_t *uv, const char *path, int bac
     return rc;
   l->h.pipe.data = l;
   if ((rc = uv_pipe_bind(&l->h.pipe, path)) == 0) {
+    bound = 1;
     if ((l->path = strdup(path)) == NULL)
       rc = UV_ENOMEM;
     else if (lstat(path, &st) == 0) {
@@ -142,8 +143,8 @@ int uvh__listen_path(uvh_listener_t *l, uv_loop_t *uv, const char *path, int bac
     }
   }
   if (rc < 0 || (rc = uv_listen((uv_stream_t *)&l->h.pipe, backlog, on_connection)) < 0) {
-    if (l->path == NULL && rc == UV_ENOMEM)
-      unlink(path); /* bound, but it could not be remembered */
+    if (bound && l->path == NULL)
+      unlink(path); /* made, but it could not be remembered */
     unlink_path(l);
     l->closing = 1;
     uv_close((uv_handle_t *)&l->h.pipe, on_listener_closed);

@@ -470,7 +470,11 @@ propagates out of C<< $loop->run >>.
 Bad configuration croaks in C<new> naming the key and the value; a
 location that cannot listen croaks in L</run> ("cannot listen on
 127.0.0.1:8080: address already in use", "... with TLS: cannot load
-cert_file ..."). Errors of clients are answered with the automatic
+cert_file ..."; for a unix socket "cannot listen on unix socket PATH:"
+followed by "a server is already listening there", "a file that is not
+a socket is in the way (remove it, or choose another path)", "the path
+is too long for a unix socket (N bytes, at most M)", or the system's
+reason, e.g. "permission denied"). Errors of clients are answered with the automatic
 responses above and never reach the callbacks.
 
 =head1 OBJECT LIFETIME

@@ -177,11 +177,12 @@ after the headers.
 
 =item peer_address
 
-The client's address (an IP literal).
+The client's address (an IP literal); on a unix-socket location the
+client's socket path, mostly C<''> (clients seldom bind one).
 
 =item peer_port
 
-The client's port.
+The client's port; 0 on a unix-socket location.
 
 =item is_secure
 
