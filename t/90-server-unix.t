@@ -4,7 +4,7 @@
 # listeners' { path }, a stale socket file replaced, a busy path, a file in
 # the way and a too-long path refused with their reasons, path with host or
 # port or reuse_port refused, and the socket file removed at stop and when
-# the server object goes.
+# the server object goes (not by a forked child's stop).
 use strict;
 use warnings;
 use Test::More;
@@ -12,6 +12,7 @@ use File::Temp ();
 use IO::Socket::UNIX ();
 use IO::Select ();
 use Time::HiRes ();
+use POSIX ();
 use lib 't/lib';
 use Uvent;
 use Uvent::HTTP::Server;
@@ -76,6 +77,21 @@ like($@, qr{cannot listen on unix socket \Q$path\E: a server is already listenin
 ok(-S $path, 'and the first server keeps its file');
 undef $busy;
 ok(-S $path, 'the refused server going away leaves the file alone');
+
+# a forked child stopping its copy of the server leaves the parent's file
+{
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        $loop->run_nowait;    # the child's loop of its own first (uv_loop_fork), as the docs ask
+        $server->stop;
+        undef $server;
+        POSIX::_exit(0);
+    }
+    waitpid $pid, 0;
+}
+ok(-S $path, "a forked child's stop leaves the socket file");
+$out = client($loop, sub { unix_exchange($path, "GET /still HTTP/1.1\r\nConnection: close\r\n\r\n") });
+like($out // '', qr{GET /still 0\z}, 'and the parent still serves there');
 
 $server->stop;
 ok(!-e $path, 'stop removes the socket file');

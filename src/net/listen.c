@@ -36,6 +36,8 @@ static void on_connection(uv_stream_t *server, int status) {
   l->ops->on_connection(l, conn);
 }
 
+static long long ctime_ns(const struct stat *st) { return (long long)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec; }
+
 /* The socket file goes with the listener that made it: not from a forked
  * child's copy, and not when another file has taken its place. */
 static void unlink_path(uvh_listener_t *l) {
@@ -43,7 +45,8 @@ static void unlink_path(uvh_listener_t *l) {
   if (l->path == NULL)
     return;
   if ((long)getpid() == l->path_pid && lstat(l->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
-      (unsigned long)st.st_dev == l->path_dev && (unsigned long)st.st_ino == l->path_ino)
+      (unsigned long)st.st_dev == l->path_dev && (unsigned long)st.st_ino == l->path_ino &&
+      ctime_ns(&st) == l->path_ctime_ns)
     unlink(l->path);
   free(l->path);
   l->path = NULL;
@@ -117,8 +120,9 @@ static int clear_stale(const char *path) {
 }
 
 int uvh__listen_path(uvh_listener_t *l, uv_loop_t *uv, const char *path, int backlog, const uvh_listener_ops_t *ops) {
+  struct sockaddr_un sun;
   struct stat st;
-  int rc, bound = 0;
+  int rc, fd;
   memset(l, 0, sizeof *l);
   l->ops = ops;
   l->pipe = 1;
@@ -129,22 +133,39 @@ int uvh__listen_path(uvh_listener_t *l, uv_loop_t *uv, const char *path, int bac
     return UV_EINVAL;
   if ((rc = clear_stale(path)) < 0)
     return rc;
-  if ((rc = uv_pipe_init(uv, &l->h.pipe, 0)) < 0)
+  /* bound here, not by uv_pipe_bind: libuv would unlink the path at every
+   * close, a forked child's too and after another file took its place */
+  memset(&sun, 0, sizeof sun);
+  sun.sun_family = AF_UNIX;
+  memcpy(sun.sun_path, path, strlen(path));
+  if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+    return uv_translate_sys_error(errno);
+  if (bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
+    rc = uv_translate_sys_error(errno);
+    close(fd);
     return rc;
-  l->h.pipe.data = l;
-  if ((rc = uv_pipe_bind(&l->h.pipe, path)) == 0) {
-    bound = 1;
-    if ((l->path = strdup(path)) == NULL)
-      rc = UV_ENOMEM;
-    else if (lstat(path, &st) == 0) {
-      l->path_dev = (unsigned long)st.st_dev;
-      l->path_ino = (unsigned long)st.st_ino;
-      l->path_pid = (long)getpid();
-    }
   }
+  if ((l->path = strdup(path)) == NULL || lstat(path, &st) != 0) {
+    rc = l->path ? uv_translate_sys_error(errno) : UV_ENOMEM;
+    unlink(path);
+    free(l->path);
+    l->path = NULL;
+    close(fd);
+    return rc;
+  }
+  l->path_dev = (unsigned long)st.st_dev;
+  l->path_ino = (unsigned long)st.st_ino;
+  l->path_ctime_ns = ctime_ns(&st);
+  l->path_pid = (long)getpid();
+  if ((rc = uv_pipe_init(uv, &l->h.pipe, 0)) < 0) {
+    unlink_path(l);
+    close(fd);
+    return rc;
+  }
+  l->h.pipe.data = l;
+  if ((rc = uv_pipe_open(&l->h.pipe, fd)) < 0)
+    close(fd); /* the handle never owned it */
   if (rc < 0 || (rc = uv_listen((uv_stream_t *)&l->h.pipe, backlog, on_connection)) < 0) {
-    if (bound && l->path == NULL)
-      unlink(path); /* made, but it could not be remembered */
     unlink_path(l);
     l->closing = 1;
     uv_close((uv_handle_t *)&l->h.pipe, on_listener_closed);

@@ -29,7 +29,8 @@ struct uvh_listener_s {
   } h;                       /* the listening handle: pipe when `pipe` */
   const uvh_listener_ops_t *ops;
   char *path;                /* malloc'd: the socket file this listener made (unlinked when it closes); or NULL */
-  unsigned long path_dev, path_ino; /* that file's identity: one replaced meanwhile is not ours to unlink */
+  unsigned long path_dev, path_ino; /* that file's identity (with its change time: inode numbers are */
+  long long path_ctime_ns;           /* reused at once): one put in its place is not ours to unlink */
   long path_pid;             /* the process that made it: a forked child closing its copy leaves it */
   unsigned closing : 1;
   unsigned pipe : 1;         /* a unix-socket listener */
@@ -49,7 +50,10 @@ int uvh__listen_ex(uvh_listener_t *l, uv_loop_t *uv, const char *host, uint16_t 
  * listener closes. A file already there is refused (UV_EADDRINUSE) unless
  * it is a stale socket (one that refuses a connection: nobody listens),
  * which is removed first; not a socket: UV_EEXIST. A path too long for
- * sun_path: UV_ENAMETOOLONG, nothing made. Other errors as above. */
+ * sun_path: UV_ENAMETOOLONG. Up to the bind, a failure leaves nothing
+ * (l->closing 0, no on_closed); a failed listen closes as above. The file
+ * is removed only by the process that made it, and only while it is
+ * still the one made (not another put in its place). */
 int uvh__listen_path(uvh_listener_t *l, uv_loop_t *uv, const char *path, int backlog, const uvh_listener_ops_t *ops);
 /* The most bytes a unix socket's path may have. */
 size_t uvh__listen_path_max(void);

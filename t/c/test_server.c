@@ -744,6 +744,18 @@ static void test_unix(void) {
   ok(!is_socket_file(path), "unix: stop removes the socket file the server made");
   stop_server();
 
+  /* a file that took the place of ours is not ours to remove */
+  uvh_server_new(loop, &cfg, &ops, NULL, &s2);
+  is_int(listen_unix(s2, path), 0, "unix: listens on the path again");
+  unlink(path);
+  fd = bound_unix(path, 1); /* another program's socket now */
+  uvh_server_unref(s2);
+  uv_run(uv, UV_RUN_NOWAIT);
+  ok(fd >= 0 && is_socket_file(path), "unix: a socket file put in its place is left when the server goes");
+  if (fd >= 0)
+    close(fd);
+  unlink(path);
+
   /* an inherited unix socket (the manager's workers): served as a pipe, its file left */
   fd = bound_unix(path, 1);
   ok(fd >= 0, "unix: a parent's listening unix socket");
