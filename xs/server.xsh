@@ -210,7 +210,7 @@ _client_certificate(SV *obj, int want_pem)
           SvREFCNT_dec((SV *)hv);
           UVX_CROAK("Uvent::HTTP::ServerRequest->client_certificate: %s", uvh_strerror(rc));
         }
-        hv_stores(hv, "pem", rc ? newSVpvn(pem, len) : &PL_sv_undef);
+        hv_stores(hv, "pem", rc ? newSVpvn(pem, len) : newSV(0));
         free(pem);
       }
       RETVAL = newRV_noinc((SV *)hv);
