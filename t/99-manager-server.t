@@ -259,6 +259,9 @@ subtest 'a unix socket location: bound by the master, served by the workers, rem
     eval { $m->run };
     like($@, qr{cannot listen on unix socket \Q$path\E: a file that is not a socket is in the way}, 'a plain file at the path croaks');
     ok(-f $path, 'and is left alone');
+    $m = Uvent::HTTP::Manager->new({ server => { locations => [ { path => "$path.2", port => 80 } ] }, request_callback => sub {} });
+    eval { $m->run };
+    like($@, qr{a location has a path \(a unix socket\) and 'port'}, 'path with port croaks');
 };
 
 done_testing;

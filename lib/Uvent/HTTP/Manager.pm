@@ -435,7 +435,12 @@ sub _location_name {
 sub _listen {
     my ($loc) = @_;
     my $backlog = $loc->{backlog} // 4096;
-    return _listen_unix($loc->{path}, $backlog) if defined $loc->{path};
+    if (defined $loc->{path}) {
+        my @tcp = grep { exists $loc->{$_} } qw(host port reuse_port);
+        Carp::croak("Uvent::HTTP::Manager: a location has a path (a unix socket) and "
+            . join(' and ', map { "'$_'" } @tcp) . ': give either path or host and port') if @tcp;
+        return _listen_unix($loc->{path}, $backlog);
+    }
     require IO::Socket::IP;
     my $host = $loc->{host} // '0.0.0.0';
     return IO::Socket::IP->new(LocalHost => $host, LocalPort => $loc->{port} // 0, Listen => $backlog, ReuseAddr => 1,
