@@ -103,15 +103,16 @@ static int clear_stale(const char *path) {
     return errno == ENOENT ? 0 : uv_translate_sys_error(errno);
   if (!S_ISSOCK(st.st_mode))
     return UV_EEXIST;
-  /* a unix connect answers at once: refused means nobody listens */
-  if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
+  /* a non-blocking unix connect answers at once: refused means nobody
+   * listens, EAGAIN a full backlog (somebody does) */
+  if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
     return uv_translate_sys_error(errno);
   memset(&sun, 0, sizeof sun);
   sun.sun_family = AF_UNIX;
   memcpy(sun.sun_path, path, strlen(path));
   rc = connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0 ? UV_EADDRINUSE
      : errno == ECONNREFUSED ? 0
-     : errno == EAGAIN ? UV_EADDRINUSE /* a full backlog: somebody listens */
+     : errno == EAGAIN ? UV_EADDRINUSE
      : uv_translate_sys_error(errno);
   close(fd);
   if (rc == 0 && unlink(path) != 0 && errno != ENOENT)

@@ -459,7 +459,7 @@ sub _listen_unix {
     if (!defined $why && lstat $path) {
         if (!-S _) {
             $why = 'a file that is not a socket is in the way (remove it, or choose another path)';
-        } elsif (IO::Socket::UNIX->new(Peer => $path)) {
+        } elsif (IO::Socket::UNIX->new(Peer => $path, Blocking => 0) || $!{EAGAIN}) {    # EAGAIN: a full backlog
             $why = 'a server is already listening there';
         } elsif ($!{ECONNREFUSED}) {
             unlink $path or $why = "a stale socket could not be removed: $!";
