@@ -505,8 +505,12 @@ typedef struct {
   int verify_client;         /* 0 none (default), 1 optional, 2 require */
   int min_version;           /* 12 (default) or 13 */
   int fd;                    /* >= 0: a socket already bound (and maybe listening) by a parent process,
-                              * owned by the server from here; host, port and reuse_port are not used.
-                              * Default -1 */
+                              * TCP or unix, owned by the server from here; host, port, path and
+                              * reuse_port are not used. Default -1 */
+  const char *path;          /* a unix socket to make and listen on instead of host and port (NULL:
+                              * none). A stale socket file there (nobody listens) is replaced, any
+                              * other file refused; the server removes the one it made when its
+                              * listener closes. tcp_nodelay does not apply; reuse_port is refused */
 } uvh_server_location_t;
 
 void uvh_server_location_init(uvh_server_location_t *loc);
@@ -557,7 +561,8 @@ int uvh_server_listen(uvh_server_t *srv, const uvh_server_location_t *loc);
 const char *uvh_server_last_error(const uvh_server_t *srv);
 unsigned uvh_server_listener_count(const uvh_server_t *srv);
 /* The i-th listener's address and port (the port chosen for 0), and
- * whether it runs TLS. UVH_E_BADARG for no such listener. */
+ * whether it runs TLS; a unix socket's: its path, and port 0.
+ * UVH_E_BADARG for no such listener. */
 int uvh_server_listener_at(const uvh_server_t *srv, unsigned i, const char **host, unsigned *port, int *tls);
 /* Close every listener and every connection now (unanswered requests
  * get on_drop). The server takes no new work afterwards. */
@@ -601,6 +606,10 @@ int uvh_server_req_is_secure(const uvh_server_req_t *req);
 /* The verified client certificate's subject and issuer (RFC 2253 text):
  * 1, or 0 when the client presented none (both then ""). */
 int uvh_server_req_client_certificate(const uvh_server_req_t *req, const char **subject, const char **issuer);
+/* That certificate as PEM text, made now: 1 with *pem malloc'd (the
+ * caller frees it) and its length in *len, 0 when the client presented
+ * none (*pem NULL), UVH_E_NOMEM. */
+int uvh_server_req_client_certificate_pem(const uvh_server_req_t *req, char **pem, size_t *len);
 /* Still waiting for (the rest of) its response on an open connection? */
 int uvh_server_req_active(const uvh_server_req_t *req);
 /* Answer: status 100..999 except 1xx, reason (NULL: the standard one),

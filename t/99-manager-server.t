@@ -323,4 +323,59 @@ subtest 'Server::Starter: the listening socket comes from SERVER_STARTER_PORT' =
 
 sub sum { my $s = 0; $s += $_ for @_; $s }
 
+subtest 'a unix socket location: bound by the master, served by the workers, removed at the end' => sub {
+    require IO::Socket::UNIX;
+    my $dir = File::Temp::tempdir('uvent-mgr-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $path = "$dir/m.sock";
+    {
+        my $stale = IO::Socket::UNIX->new(Local => $path, Listen => 1) or die "stale socket: $!";
+        close $stale;    # its file stays: a stale socket the master replaces
+    }
+    pipe my $r, my $w or die;
+    my $pid = fork // die;
+    if (!$pid) {
+        close $r;
+        local $SIG{ALRM} = sub { POSIX::_exit(3) };
+        alarm 60;
+        my $told;
+        my $m = Uvent::HTTP::Manager->new({
+            server => { locations => [ { path => $path } ] },
+            request_callback => sub { $_[0]->respond({ code => 200, body => "$$ " . $_[0]->peer_port }) },
+            start_servers => 2, min_servers => 2, max_servers => 2,
+            check_interval => 0.2, min_worker_ttl => 0, termination_timeout => 5,
+            spawn_callback => sub { syswrite $w, (($_[1]->sockaddrs)[0][0] // '') . "\n" unless $told++ },
+        });
+        $m->run;
+        POSIX::_exit(0);
+    }
+    close $w;
+    my $told = <$r> // '';
+    chomp $told;
+    is($told, $path, 'sockaddrs: [ path ]');
+    my ($ok, %pids) = (0);
+    for (1 .. 20) {
+        my $s = IO::Socket::UNIX->new(Peer => $path) or next;
+        print $s "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+        local $/;
+        my $got = <$s> // '';
+        $ok++, $pids{$1}++ if $got =~ m{\AHTTP/1\.1 200 .*\r\n\r\n(\d+) 0\z}s;
+    }
+    is($ok, 20, 'every request over the unix socket answered by a worker (peer_port 0)');
+    ok(!exists $pids{$pid}, 'never by the master');
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
+    is($? >> 8, 0, 'TERM stops it cleanly');
+    ok(!-e $path, 'the master removed its socket file');
+
+    # a file in the way is refused before anything is forked
+    { open my $f, '>', $path or die; close $f }
+    my $m = Uvent::HTTP::Manager->new({ server => { locations => [ { path => $path } ] }, request_callback => sub {} });
+    eval { $m->run };
+    like($@, qr{cannot listen on unix socket \Q$path\E: a file that is not a socket is in the way}, 'a plain file at the path croaks');
+    ok(-f $path, 'and is left alone');
+    $m = Uvent::HTTP::Manager->new({ server => { locations => [ { path => "$path.2", port => 80 } ] }, request_callback => sub {} });
+    eval { $m->run };
+    like($@, qr{a location has a path \(a unix socket\) and 'port'}, 'path with port croaks');
+};
+
 done_testing;

@@ -39,11 +39,12 @@ _set_request_callback(uvx_server_t *srv, SV *cb)
     *slot = SvOK(cb) ? newSVsv(cb) : NULL;
 
 void
-_listen(uvx_server_t *srv, const char *host, UV port, int backlog, int reuse_port, int tcp_nodelay, SV *cert_file, SV *key_file, SV *ca_file, SV *ca_path, SV *ciphers, int verify_client, int min_version, int fd)
+_listen(uvx_server_t *srv, const char *host, UV port, int backlog, int reuse_port, int tcp_nodelay, SV *cert_file, SV *key_file, SV *ca_file, SV *ca_path, SV *ciphers, int verify_client, int min_version, int fd, SV *path)
   CODE:
     uvh_server_location_t loc;
     uvh_server_location_init(&loc);
     loc.fd = fd;
+    loc.path = SvOK(path) ? SvPV_nolen(path) : NULL;
     loc.host = host;
     loc.port = (unsigned)port;
     loc.backlog = backlog;
@@ -63,15 +64,19 @@ _listen(uvx_server_t *srv, const char *host, UV port, int backlog, int reuse_por
 void
 listeners(uvx_server_t *srv)
   PPCODE:
-    /* each listener as { host, port, tls } */
+    /* each listener as { host, port, tls }, a unix socket's as { path, tls } */
     unsigned i, n = uvh_server_listener_count(srv->core), port;
     const char *host;
     int tls;
     for (i = 0; i < n; i++) {
       HV *hv = newHV();
       uvh_server_listener_at(srv->core, i, &host, &port, &tls);
-      hv_stores(hv, "host", newSVpv(host, 0));
-      hv_stores(hv, "port", newSVuv(port));
+      if (port == 0) {
+        hv_stores(hv, "path", newSVpv(host, 0));
+      } else {
+        hv_stores(hv, "host", newSVpv(host, 0));
+        hv_stores(hv, "port", newSVuv(port));
+      }
       hv_stores(hv, "tls", tls ? &PL_sv_yes : &PL_sv_no);
       mXPUSHs(newRV_noinc((SV *)hv));
     }
@@ -192,14 +197,26 @@ is_secure(SV *obj)
     RETVAL
 
 SV *
-client_certificate(SV *obj)
+_client_certificate(SV *obj, int want_pem)
   CODE:
-    /* { subject, issuer } of the verified client certificate, or undef */
+    /* { subject, issuer } of the verified client certificate (and its pem when asked), or undef */
+    uvh_server_req_t *req = uvx_sreq(aTHX_ obj);
     const char *subject, *issuer;
-    if (uvh_server_req_client_certificate(uvx_sreq(aTHX_ obj), &subject, &issuer)) {
+    if (uvh_server_req_client_certificate(req, &subject, &issuer)) {
       HV *hv = newHV();
       hv_stores(hv, "subject", newSVpv(subject, 0));
       hv_stores(hv, "issuer", newSVpv(issuer, 0));
+      if (want_pem) {
+        char *pem;
+        size_t len;
+        int rc = uvh_server_req_client_certificate_pem(req, &pem, &len);
+        if (rc < 0) {
+          SvREFCNT_dec((SV *)hv);
+          UVX_CROAK("Uvent::HTTP::ServerRequest->client_certificate: %s", uvh_strerror(rc));
+        }
+        hv_stores(hv, "pem", rc ? newSVpvn(pem, len) : newSV(0));
+        free(pem);
+      }
       RETVAL = newRV_noinc((SV *)hv);
     } else {
       RETVAL = &PL_sv_undef;

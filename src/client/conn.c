@@ -400,7 +400,7 @@ static void dial_on_resolved(uvh_dial_t *d) { conn_set_state(CONN_OF_DIAL(d), CO
 static void dial_on_connected(uvh_dial_t *d, uv_tcp_t *tcp) {
   uvh_conn_t *conn = CONN_OF_DIAL(d);
   conn->connected_at = uv_now(conn_uv(conn));
-  uvh__stream_open(&conn->stream, tcp);
+  uvh__stream_open(&conn->stream, (uv_stream_t *)tcp);
   if (uvh__tunnel_needed(conn->dest)) {
     conn_set_state(conn, CONN_TUNNELING);
     uvh__tunnel_start(conn);

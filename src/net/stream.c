@@ -22,9 +22,9 @@ void uvh__stream_free(uvh_stream_t *s) {
 
 void uvh__stream_ref(uvh_stream_t *s, int ref) {
   if (ref)
-    uv_ref((uv_handle_t *)s->tcp);
+    uv_ref((uv_handle_t *)s->handle);
   else
-    uv_unref((uv_handle_t *)s->tcp);
+    uv_unref((uv_handle_t *)s->handle);
 }
 
 static void on_handle_closed(uv_handle_t *h) {
@@ -52,7 +52,7 @@ int uvh__stream_write(uvh_stream_t *s, uv_buf_t *bufs, unsigned n, int *nothing_
   /* Most writes (a request, a response head) fit in the socket buffer:
    * write them now, with no write request and no poll-for-writable round
    * trip. uv_write takes the rest. */
-  rc = uv_try_write((uv_stream_t *)s->tcp, bufs, n);
+  rc = uv_try_write(s->handle, bufs, n);
   if (rc < 0 && rc != UV_EAGAIN) {
     /* never write again after a failed write: the socket has reported its
      * error (a reset), and a second write would raise SIGPIPE */
@@ -68,7 +68,7 @@ int uvh__stream_write(uvh_stream_t *s, uv_buf_t *bufs, unsigned n, int *nothing_
   bufs[i].base += written;
   bufs[i].len -= (unsigned)written;
   s->write_req.data = s;
-  rc = uv_write(&s->write_req, (uv_stream_t *)s->tcp, bufs + i, n - i, on_write);
+  rc = uv_write(&s->write_req, s->handle, bufs + i, n - i, on_write);
   if (rc < 0)
     return rc;
   s->ops->on_hold(s);
@@ -95,7 +95,7 @@ int uvh__stream_flush(uvh_stream_t *s, int *nothing_sent) {
   int rc;
   if (nothing_sent)
     *nothing_sent = 0;
-  if (n == 0 || s->tcp == NULL)
+  if (n == 0 || s->handle == NULL)
     return 0;
   if (s->peer_gone) {
     /* the socket already failed or the peer left: a write now could
@@ -107,7 +107,7 @@ int uvh__stream_flush(uvh_stream_t *s, int *nothing_sent) {
   if ((w = malloc(sizeof *w + n)) == NULL)
     return UV_ENOMEM;
   buf = uv_buf_init(w->data, (unsigned)uvh__tls_take_out(s->tls, w->data, n));
-  rc = uv_try_write((uv_stream_t *)s->tcp, &buf, 1);
+  rc = uv_try_write(s->handle, &buf, 1);
   if (rc == (int)buf.len) {
     free(w);
     return 0;
@@ -124,7 +124,7 @@ int uvh__stream_flush(uvh_stream_t *s, int *nothing_sent) {
     buf.len -= (unsigned)rc;
   }
   w->req.data = s;
-  if ((rc = uv_write(&w->req, (uv_stream_t *)s->tcp, &buf, 1, on_tls_write)) < 0) {
+  if ((rc = uv_write(&w->req, s->handle, &buf, 1, on_tls_write)) < 0) {
     free(w);
     return rc;
   }
@@ -226,24 +226,24 @@ static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
     s->ops->on_data(s, buf->base, (size_t)nread, 0);
 }
 
-void uvh__stream_open(uvh_stream_t *s, uv_tcp_t *tcp) {
-  s->tcp = tcp;
-  tcp->data = s;
-  uv_read_start((uv_stream_t *)tcp, on_alloc, on_read);
+void uvh__stream_open(uvh_stream_t *s, uv_stream_t *handle) {
+  s->handle = handle;
+  handle->data = s;
+  uv_read_start(handle, on_alloc, on_read);
 }
 
 void uvh__stream_read_stop(uvh_stream_t *s) {
-  if (s->read_stopped || s->tcp == NULL || s->closed)
+  if (s->read_stopped || s->handle == NULL || s->closed)
     return;
   s->read_stopped = 1;
-  uv_read_stop((uv_stream_t *)s->tcp);
+  uv_read_stop(s->handle);
 }
 
 void uvh__stream_read_start(uvh_stream_t *s) {
-  if (!s->read_stopped || s->tcp == NULL || s->closed)
+  if (!s->read_stopped || s->handle == NULL || s->closed)
     return;
   s->read_stopped = 0;
-  uv_read_start((uv_stream_t *)s->tcp, on_alloc, on_read);
+  uv_read_start(s->handle, on_alloc, on_read);
 }
 
 /* ------------------------------------------------------------------ close */
@@ -251,7 +251,7 @@ void uvh__stream_read_start(uvh_stream_t *s) {
 void uvh__stream_close(uvh_stream_t *s, int notify) {
   s->closed = 1;
   /* a graceful close says so (close_notify), when the session is sound */
-  if (notify && s->tls && s->tcp && s->tls->handshake_done && !s->tls->fatal && !s->peer_gone) {
+  if (notify && s->tls && s->handle && s->tls->handshake_done && !s->tls->fatal && !s->peer_gone) {
     char alert[256]; /* one alert record, whatever the cipher */
     uv_os_fd_t fd;
     size_t len = 0;
@@ -261,21 +261,21 @@ void uvh__stream_close(uvh_stream_t *s, int notify) {
     /* best effort, never waited for; only behind everything already sent,
      * and with MSG_NOSIGNAL: a peer that just went away must not raise
      * SIGPIPE in the user's process */
-    if (len && uv_stream_get_write_queue_size((uv_stream_t *)s->tcp) == 0 &&
-        uv_fileno((uv_handle_t *)s->tcp, &fd) == 0 && send(fd, alert, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+    if (len && uv_stream_get_write_queue_size(s->handle) == 0 &&
+        uv_fileno((uv_handle_t *)s->handle, &fd) == 0 && send(fd, alert, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
       s->peer_gone = 1;
   }
-  if (s->tcp) {
-    uv_close((uv_handle_t *)s->tcp, on_handle_closed);
-    s->tcp = NULL;
+  if (s->handle) {
+    uv_close((uv_handle_t *)s->handle, on_handle_closed);
+    s->handle = NULL;
   }
 }
 
 size_t uvh__stream_unsent(uvh_stream_t *s) {
   size_t n;
-  if (s->tcp == NULL)
+  if (s->handle == NULL)
     return 0;
-  n = uv_stream_get_write_queue_size((uv_stream_t *)s->tcp);
+  n = uv_stream_get_write_queue_size(s->handle);
 #if defined(TIOCOUTQ) || defined(FIONWRITE)
   {
     uv_os_fd_t fd;
@@ -285,7 +285,7 @@ size_t uvh__stream_unsent(uvh_stream_t *s) {
 #else
     const unsigned long what = FIONWRITE;
 #endif
-    if (uv_fileno((uv_handle_t *)s->tcp, &fd) == 0 && ioctl(fd, what, &queued) == 0 && queued > 0)
+    if (uv_fileno((uv_handle_t *)s->handle, &fd) == 0 && ioctl(fd, what, &queued) == 0 && queued > 0)
       n += (size_t)queued;
   }
 #endif

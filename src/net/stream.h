@@ -1,4 +1,4 @@
-/* stream.h - a TCP byte stream, plain or TLS, dialed or accepted (the
+/* stream.h - a byte stream over TCP or a unix socket, plain or TLS, dialed or accepted (the
  * owner starts the TLS engine for its side and sets `tls`; from then on
  * both sides run the same): the connected handle, reads
  * into a shared buffer (decrypted when TLS), writes (at once when the
@@ -56,7 +56,7 @@ typedef struct {
 } uvh_stream_ops_t;
 
 struct uvh_stream_s {
-  uv_tcp_t *tcp;             /* the connected handle; NULL before open and after close */
+  uv_stream_t *handle;       /* the connected handle (a uv_tcp_t or a uv_pipe_t); NULL before open and after close */
   uvh_tls_t *tls;            /* owned; NULL for plain */
   uv_write_t write_req;      /* the plain write in flight */
   uvh_stream_bufs_t *bufs;   /* borrowed */
@@ -69,8 +69,8 @@ struct uvh_stream_s {
 };
 
 void uvh__stream_init(uvh_stream_t *s, uvh_stream_bufs_t *bufs, const uvh_stream_ops_t *ops);
-/* Take over a connected handle and start reading. */
-void uvh__stream_open(uvh_stream_t *s, uv_tcp_t *tcp);
+/* Take over a connected handle (malloc'd uv_tcp_t or uv_pipe_t) and start reading. */
+void uvh__stream_open(uvh_stream_t *s, uv_stream_t *handle);
 /* Write bufs: at once as far as the socket takes them, the rest through
  * uv_write (bufs' memory must then live until on_write_done). 0, or a libuv
  * error; *nothing_written tells whether no byte left. */

@@ -11,6 +11,7 @@
 #include "base/url.h"
 #include <openssl/ssl.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -626,6 +627,31 @@ static void name_text(X509_NAME *name, char *out, size_t len) {
   out[n > 0 ? n : 0] = '\0';
   BIO_free(b);
 }
+
+struct x509_st *uvh__tls_peer_cert(uvh_tls_t *t) {
+  if (t->ssl == NULL || !t->handshake_done || SSL_get_verify_result(t->ssl) != X509_V_OK)
+    return NULL;
+  return SSL_get1_peer_certificate(t->ssl);
+}
+
+char *uvh__tls_cert_pem(struct x509_st *cert, size_t *len) {
+  BIO *bio = BIO_new(BIO_s_mem());
+  char *data, *pem = NULL;
+  long n;
+  *len = 0;
+  if (bio == NULL)
+    return NULL;
+  if (PEM_write_bio_X509(bio, cert) == 1 && (n = BIO_get_mem_data(bio, &data)) > 0 &&
+      (pem = malloc((size_t)n + 1)) != NULL) {
+    memcpy(pem, data, (size_t)n);
+    pem[n] = '\0';
+    *len = (size_t)n;
+  }
+  BIO_free(bio);
+  return pem;
+}
+
+void uvh__tls_cert_free(struct x509_st *cert) { X509_free(cert); }
 
 int uvh__tls_peer_names(uvh_tls_t *t, char *subject, size_t subject_len, char *issuer, size_t issuer_len) {
   X509 *cert;

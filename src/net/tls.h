@@ -25,6 +25,7 @@ struct ssl_ctx_st;
 struct ssl_st;
 struct ssl_session_st;
 struct bio_st;
+struct x509_st;
 
 enum { TLS_CA_FILE, TLS_CA_PATH, TLS_CERT_FILE, TLS_KEY_FILE, TLS_CIPHERS, TLS_SERVER_NAME, TLS_NSTR };
 
@@ -151,6 +152,14 @@ size_t uvh__tls_take_out(uvh_tls_t *t, char *buf, size_t len);
  * text) of the client certificate that was presented and verified. 1
  * when there is one, else 0 (both then ""). */
 int uvh__tls_peer_names(uvh_tls_t *t, char *subject, size_t subject_len, char *issuer, size_t issuer_len);
+/* The peer's certificate (on a server: the client's) that was presented
+ * and verified, with a reference of its own for the caller
+ * (uvh__tls_cert_free); or NULL. */
+struct x509_st *uvh__tls_peer_cert(uvh_tls_t *t);
+/* A certificate as PEM text: malloc'd, NUL-terminated, its length in
+ * *len; NULL when out of memory. */
+char *uvh__tls_cert_pem(struct x509_st *cert, size_t *len);
+void uvh__tls_cert_free(struct x509_st *cert);
 /* Is `host` an IPv4 or IPv6 literal? */
 int uvh__tls_is_ip(const char *host);
 

@@ -11,6 +11,8 @@
 #include "server/server.h"
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,7 +157,7 @@ static void on_shutdown(uv_shutdown_t *r, int status) {
  * drain what the client still sends, for a while, before closing. */
 static void linger(uvh_server_conn_t *c) {
   set_state(c, UVH_SC_LINGER);
-  if (c->peer_eof || c->s.peer_gone || c->s.tcp == NULL) {
+  if (c->peer_eof || c->s.peer_gone || c->s.handle == NULL) {
     uvh__server_conn_close(c, 1);
     return;
   }
@@ -167,7 +169,7 @@ static void linger(uvh_server_conn_t *c) {
     }
   }
   c->shutdown_req.data = c;
-  if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)c->s.tcp, on_shutdown) == 0)
+  if (uv_shutdown(&c->shutdown_req, c->s.handle, on_shutdown) == 0)
     conn_ref(c);
   else
     uvh__server_conn_close(c, 1);
@@ -636,7 +638,7 @@ int uvh_server_req_detach(uvh_server_req_t *req, int *fd_out) {
   int mine;
   if (req->answered)
     return req_error(req, UVH_E_BUSY, "the request was already answered%s", "", 0);
-  if (c == NULL || req->dropped || c->s.tcp == NULL || c->s.peer_gone)
+  if (c == NULL || req->dropped || c->s.handle == NULL || c->s.peer_gone)
     return req_error(req, UVH_E_CONN_CLOSED, "the client's connection is gone%s", "", 0);
   if (c->s.tls)
     return req_error(req, UVH_E_BADARG, "a TLS connection cannot be handed over (its session is the server's)%s", "",
@@ -645,7 +647,7 @@ int uvh_server_req_detach(uvh_server_req_t *req, int *fd_out) {
   if (c->state != UVH_SC_HANDLING || c->pending.len || c->out.len || c->s.writing)
     return req_error(req, UVH_E_BADARG, "the connection has bytes read ahead of the request or queued to write%s",
                      "", 0);
-  if (uv_fileno((uv_handle_t *)c->s.tcp, &fd) != 0)
+  if (uv_fileno((uv_handle_t *)c->s.handle, &fd) != 0)
     return req_error(req, UVH_E_CONN_CLOSED, "the client's connection is gone%s", "", 0);
   if ((mine = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
     return req_error(req, UVH_E_NOMEM, "no file descriptor for the handover%s", "", 0);
@@ -699,11 +701,16 @@ static int next_request(uvh_server_conn_t *c) {
     struct sockaddr_in *a = (struct sockaddr_in *)&c->peer;
     uv_ip4_name(a, req->peer_addr, sizeof req->peer_addr);
     req->peer_port = ntohs(a->sin_port);
+  } else if (c->peer.ss_family == AF_UNIX) {
+    /* the client's own path: most clients bind none (""), port 0 */
+    const struct sockaddr_un *a = (const struct sockaddr_un *)&c->peer;
+    snprintf(req->peer_addr, sizeof req->peer_addr, "%.*s", (int)sizeof a->sun_path, a->sun_path);
   }
   if (c->s.tls) {
     char subject[512], issuer[512];
     if (uvh__tls_peer_names(c->s.tls, subject, sizeof subject, issuer, sizeof issuer) &&
-        ((req->client_subject = strdup(subject)) == NULL || (req->client_issuer = strdup(issuer)) == NULL)) {
+        ((req->client_subject = strdup(subject)) == NULL || (req->client_issuer = strdup(issuer)) == NULL ||
+         (req->client_cert = uvh__tls_peer_cert(c->s.tls)) == NULL)) {
       uvh_server_req_unref(req);
       return UVH_E_NOMEM;
     }
@@ -882,9 +889,9 @@ static void conn_process(uvh_server_conn_t *c) {
     }
     conn_unref(c);
   }
-  if (c->state == UVH_SC_IDLE && c->read_paused && !c->owner_paused && c->s.tcp) {
+  if (c->state == UVH_SC_IDLE && c->read_paused && !c->owner_paused && c->s.handle) {
     c->read_paused = 0;
-    uvh__stream_open(&c->s, c->s.tcp); /* reading again, as the stream started it */
+    uvh__stream_open(&c->s, c->s.handle); /* reading again, as the stream started it */
   }
   if (c->state == UVH_SC_IDLE && c->peer_eof)
     uvh__server_conn_close(c, 1);
@@ -902,9 +909,9 @@ static void on_data(uvh_stream_t *s, const char *data, size_t len, size_t more) 
       uvh__server_conn_close(c, 1);
       return;
     }
-    if (c->pending.len > UVH_SERVER_READ_AHEAD && !c->read_paused && c->s.tcp) {
+    if (c->pending.len > UVH_SERVER_READ_AHEAD && !c->read_paused && c->s.handle) {
       c->read_paused = 1;
-      uv_read_stop((uv_stream_t *)c->s.tcp);
+      uv_read_stop(c->s.handle);
     }
     if (c->state == UVH_SC_IDLE)
       conn_process(c);
@@ -940,9 +947,9 @@ static void on_closed(uvh_stream_t *s, int err, int clean) {
   if (err == UV_EOF && (c->state == UVH_SC_HANDLING || c->state == UVH_SC_WRITING)) {
     /* the client is done sending: its response still goes out, then the close */
     c->peer_eof = 1;
-    if (c->s.tcp && !c->read_paused) {
+    if (c->s.handle && !c->read_paused) {
       c->read_paused = 1;
-      uv_read_stop((uv_stream_t *)c->s.tcp);
+      uv_read_stop(c->s.handle);
     }
     return;
   }
@@ -1041,12 +1048,13 @@ void uvh__server_conn_drain(uvh_server_conn_t *c) {
 
 /* -------------------------------------------------------------- accepting */
 
-void uvh__server_conn_accept(uvh_server_t *srv, uvh_server_listener_t *ls, uv_tcp_t *tcp, int refuse) {
+void uvh__server_conn_accept(uvh_server_t *srv, uvh_server_listener_t *ls, uv_stream_t *conn, int refuse) {
   uvh_server_conn_t *c = calloc(1, sizeof *c);
-  int len = sizeof c->peer;
+  socklen_t len = sizeof c->peer;
+  uv_os_fd_t fd;
   if (c == NULL || srv->stopped) {
     free(c);
-    uv_close((uv_handle_t *)tcp, (uv_close_cb)free);
+    uv_close((uv_handle_t *)conn, (uv_close_cb)free);
     return;
   }
   c->srv = srv;
@@ -1061,21 +1069,23 @@ void uvh__server_conn_accept(uvh_server_t *srv, uvh_server_listener_t *ls, uv_tc
   c->timer.data = c;
   c->refs = 2; /* the handle and the timer */
   uvh__stream_init(&c->s, &srv->bufs, &stream_ops);
-  uv_tcp_getpeername(tcp, (struct sockaddr *)&c->peer, &len);
-  if (!ls->tcp_nodelay)
-    uv_tcp_nodelay(tcp, 0);
+  /* TCP or unix alike: the peer's address as the socket has it */
+  if (uv_fileno((uv_handle_t *)conn, &fd) != 0 || getpeername(fd, (struct sockaddr *)&c->peer, &len) != 0)
+    c->peer.ss_family = AF_UNSPEC;
+  if (!ls->tcp_nodelay && !ls->l.pipe)
+    uv_tcp_nodelay((uv_tcp_t *)conn, 0);
   if (ls->tls_ctx && !refuse) {
     c->secure = 1;
     if ((c->s.tls = malloc(sizeof *c->s.tls)) == NULL || uvh__tls_accept(c->s.tls, ls->tls_ctx, c) != 0) {
       free(c->s.tls);
       c->s.tls = NULL;
-      c->s.tcp = tcp;
-      tcp->data = &c->s;
+      c->s.handle = conn;
+      conn->data = &c->s;
       uvh__server_conn_close(c, 0);
       return;
     }
   }
-  uvh__stream_open(&c->s, tcp);
+  uvh__stream_open(&c->s, conn);
   if (refuse) {
     /* beyond max_connections: told so, at once (in plain text, even on a TLS port) */
     send_error(c, 503, "Service Unavailable");
@@ -1095,11 +1105,11 @@ int uvh_server_req_enable_partial(uvh_server_req_t *req) {
 
 void uvh_server_req_pause(uvh_server_req_t *req) {
   uvh_server_conn_t *c = req->conn;
-  if (c == NULL || c->owner_paused || c->s.tcp == NULL)
+  if (c == NULL || c->owner_paused || c->s.handle == NULL)
     return;
   c->owner_paused = 1;
   if (!c->read_paused)
-    uv_read_stop((uv_stream_t *)c->s.tcp);
+    uv_read_stop(c->s.handle);
 }
 
 void uvh_server_req_resume(uvh_server_req_t *req) {
@@ -1107,8 +1117,8 @@ void uvh_server_req_resume(uvh_server_req_t *req) {
   if (c == NULL || !c->owner_paused)
     return;
   c->owner_paused = 0;
-  if (!c->read_paused && c->s.tcp)
-    uvh__stream_open(&c->s, c->s.tcp); /* reading again, as the stream started it */
+  if (!c->read_paused && c->s.handle)
+    uvh__stream_open(&c->s, c->s.handle); /* reading again, as the stream started it */
 }
 
 void uvh_server_req_abandon(uvh_server_req_t *req) {

@@ -210,11 +210,11 @@ void *uvh_server_get_data(uvh_server_t *srv) { return srv->data; }
 
 #define LISTENER(l) uvh_container_of(l, uvh_server_listener_t, l)
 
-static void on_connection(uvh_listener_t *l, uv_tcp_t *tcp) {
+static void on_connection(uvh_listener_t *l, uv_stream_t *conn) {
   uvh_server_listener_t *ls = LISTENER(l);
   uvh_server_t *srv = ls->srv;
   int refuse = srv->cfg.max_connections && srv->nconns >= srv->cfg.max_connections;
-  uvh__server_conn_accept(srv, ls, tcp, refuse);
+  uvh__server_conn_accept(srv, ls, conn, refuse);
 }
 
 /* EMFILE and the like: the connection waits in the backlog, and the next
@@ -234,20 +234,56 @@ static int listen_error(uvh_server_t *srv, int code, const char *fmt, const char
   return code;
 }
 
+/* Why a unix socket's path cannot be listened on, in words. */
+static const char *path_reason(int rc) {
+  switch (rc) {
+  case UV_EADDRINUSE: return "a server is already listening there";
+  case UV_EEXIST: return "a file that is not a socket is in the way (remove it, or choose another path)";
+  case UV_ENAMETOOLONG: return "the path is too long for a unix socket";
+  case UV_EINVAL: return "the path is empty";
+  default: return uv_strerror(rc);
+  }
+}
+
+static int path_error(uvh_server_t *srv, const char *path, int rc) {
+  if (rc == UV_ENAMETOOLONG)
+    snprintf(srv->last_error, sizeof srv->last_error, "cannot listen on unix socket %.200s%s: %s (%u bytes, at most %u)",
+             path, strlen(path) > 200 ? "..." : "", path_reason(rc), (unsigned)strlen(path),
+             (unsigned)uvh__listen_path_max());
+  else
+    snprintf(srv->last_error, sizeof srv->last_error, "cannot listen on unix socket %s: %s", path, path_reason(rc));
+  return UVH_E_BADARG;
+}
+
 int uvh_server_listen(uvh_server_t *srv, const uvh_server_location_t *loc) {
   uvh_server_listener_t *ls, **grown;
-  const char *host = loc->host ? loc->host : "127.0.0.1";
+  const char *path = loc->fd < 0 ? loc->path : NULL;
+  const char *host = path ? path : loc->host ? loc->host : "127.0.0.1";
   char why[300] = "";
   int rc;
 
-  if (srv->stopped || srv->loop == NULL)
-    return listen_error(srv, UVH_E_BADARG, "cannot listen on %s:%u: %s", host, loc->port, "the server is stopped");
-  if (loc->port > 65535)
-    return listen_error(srv, UVH_E_BADARG, "cannot listen on %s:%u: %s", host, loc->port,
-                        "the port must be 0 to 65535");
-  if (strlen(host) >= sizeof ls->host)
-    return listen_error(srv, UVH_E_BADARG, "cannot listen on %.60s...:%u: %s", host, loc->port,
-                        "the host is too long for an IP literal");
+  if (path) {
+    if (srv->stopped || srv->loop == NULL) {
+      snprintf(srv->last_error, sizeof srv->last_error, "cannot listen on unix socket %s: %s", path, "the server is stopped");
+      return UVH_E_BADARG;
+    }
+    if (loc->reuse_port) {
+      snprintf(srv->last_error, sizeof srv->last_error, "cannot listen on unix socket %s: %s", path,
+               "reuse_port is for TCP (one process binds a unix socket)");
+      return UVH_E_BADARG;
+    }
+    if (strlen(path) > uvh__listen_path_max() || *path == '\0')
+      return path_error(srv, path, strlen(path) ? UV_ENAMETOOLONG : UV_EINVAL);
+  } else {
+    if (srv->stopped || srv->loop == NULL)
+      return listen_error(srv, UVH_E_BADARG, "cannot listen on %s:%u: %s", host, loc->port, "the server is stopped");
+    if (loc->port > 65535)
+      return listen_error(srv, UVH_E_BADARG, "cannot listen on %s:%u: %s", host, loc->port,
+                          "the port must be 0 to 65535");
+    if (strlen(host) >= 64)
+      return listen_error(srv, UVH_E_BADARG, "cannot listen on %.60s...:%u: %s", host, loc->port,
+                          "the host is too long for an IP literal");
+  }
   if ((ls = calloc(1, sizeof *ls)) == NULL)
     return UVH_E_NOMEM;
   ls->srv = srv;
@@ -265,6 +301,10 @@ int uvh_server_listen(uvh_server_t *srv, const uvh_server_location_t *loc) {
     o.min_version = loc->min_version;
     if ((ls->tls_ctx = uvh__tls_server_ctx_new(&o, why, sizeof why)) == NULL) {
       free(ls);
+      if (path) {
+        snprintf(srv->last_error, sizeof srv->last_error, "cannot listen on unix socket %s with TLS: %s", path, why);
+        return UVH_E_TLS_CONFIG;
+      }
       return listen_error(srv, UVH_E_TLS_CONFIG, "cannot listen on %s:%u with TLS: %s", host, loc->port, why);
     }
   }
@@ -277,17 +317,21 @@ int uvh_server_listen(uvh_server_t *srv, const uvh_server_location_t *loc) {
   srv->listeners = grown;
   if (loc->fd >= 0)
     rc = uvh__listen_fd(&ls->l, uvh_loop_uv(srv->loop), loc->fd, loc->backlog > 0 ? loc->backlog : 4096, &listener_ops);
+  else if (path)
+    rc = uvh__listen_path(&ls->l, uvh_loop_uv(srv->loop), path, loc->backlog > 0 ? loc->backlog : 4096, &listener_ops);
   else
     rc = uvh__listen_ex(&ls->l, uvh_loop_uv(srv->loop), host, (uint16_t)loc->port,
                         loc->backlog > 0 ? loc->backlog : 4096, loc->reuse_port, &listener_ops);
   if (rc < 0 && !ls->l.closing) {
-    /* a bad address (or, for an fd, no handle could be made): nothing to close */
+    /* a bad address, a path in the way (or, for an fd, no handle could be made): nothing to close */
     if (ls->tls_ctx)
       uvh__tls_ctx_free(ls->tls_ctx);
     free(ls);
     if (loc->fd >= 0)
       return listen_error(srv, UVH_E_BADARG, "cannot listen on %s (fd %u): %s", "an inherited socket",
                           (unsigned)loc->fd, uv_strerror(rc));
+    if (path)
+      return path_error(srv, path, rc);
     return listen_error(srv, UVH_E_BADARG, "cannot listen on %s:%u: %s", host, loc->port,
                         "the host must be an IPv4 or IPv6 address");
   }
@@ -298,17 +342,19 @@ int uvh_server_listen(uvh_server_t *srv, const uvh_server_location_t *loc) {
   if (rc < 0)
     return loc->fd >= 0 ? listen_error(srv, UVH_E_BADARG, "cannot listen on %s (fd %u): %s", "an inherited socket",
                                        (unsigned)loc->fd, uv_strerror(rc))
-                        : listen_error(srv, UVH_E_BADARG, "cannot listen on %s:%u: %s", host, loc->port, uv_strerror(rc));
+           : path     ? path_error(srv, path, rc)
+                      : listen_error(srv, UVH_E_BADARG, "cannot listen on %s:%u: %s", host, loc->port, uv_strerror(rc));
+  ls->listening = 1;
   ls->port = uvh__listener_port(&ls->l);
-  if (loc->fd >= 0)
-    uvh__listener_host(&ls->l, ls->host, sizeof ls->host); /* the address the socket was bound to */
+  if (loc->fd >= 0 && uvh__listener_host(&ls->l, ls->host, sizeof ls->host) != 0) /* the address the socket was bound to */
+    ls->host[0] = '\0';
   return 0;
 }
 
 unsigned uvh_server_listener_count(const uvh_server_t *srv) {
   unsigned i, n = 0;
   for (i = 0; i < srv->nlisteners; i++)
-    n += srv->listeners[i]->port != 0;
+    n += srv->listeners[i]->listening;
   return n;
 }
 
@@ -317,7 +363,7 @@ int uvh_server_listener_at(const uvh_server_t *srv, unsigned i, const char **hos
   /* the i-th of those that listen (a failed one keeps its slot until the server goes) */
   for (j = 0; j < srv->nlisteners; j++) {
     const uvh_server_listener_t *ls = srv->listeners[j];
-    if (ls->port == 0 || i-- > 0)
+    if (!ls->listening || i-- > 0)
       continue;
     *host = ls->host;
     *port = ls->port;
@@ -357,6 +403,8 @@ void uvh_server_req_unref(uvh_server_req_t *req) {
   uvh__h1_message_free(&req->msg);
   free(req->client_subject);
   free(req->client_issuer);
+  if (req->client_cert)
+    uvh__tls_cert_free(req->client_cert);
   free(req);
 }
 
@@ -401,4 +449,12 @@ int uvh_server_req_client_certificate(const uvh_server_req_t *req, const char **
   *subject = req->client_subject ? req->client_subject : "";
   *issuer = req->client_issuer ? req->client_issuer : "";
   return req->client_subject != NULL;
+}
+
+int uvh_server_req_client_certificate_pem(const uvh_server_req_t *req, char **pem, size_t *len) {
+  *pem = NULL;
+  *len = 0;
+  if (req->client_cert == NULL)
+    return 0;
+  return (*pem = uvh__tls_cert_pem(req->client_cert, len)) != NULL ? 1 : UVH_E_NOMEM;
 }

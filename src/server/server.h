@@ -33,9 +33,10 @@ typedef struct {
   uvh_listener_t l;          /* embedded: this memory lives until its on_closed */
   uvh_server_t *srv;
   struct ssl_ctx_st *tls_ctx; /* owned reference; NULL for plain */
-  char host[64];
-  unsigned port;
+  char host[108];             /* an IP literal, or a unix socket's path (l.pipe) */
+  unsigned port;             /* 0 for a unix socket */
   unsigned tcp_nodelay : 1;
+  unsigned listening : 1;    /* it came to listen (a failed one keeps its slot until the server goes) */
   unsigned open : 1;         /* listening, or its handle still closing */
 } uvh_server_listener_t;
 
@@ -118,7 +119,7 @@ struct uvh_server_req_s {
   int refcount;
   uvh_server_conn_t *conn;   /* borrowed; NULL once answered and written, or dropped */
   uvh_h1_message_t msg;
-  char peer_addr[64];
+  char peer_addr[108];       /* an IP literal, or a unix client's path (mostly "") */
   unsigned peer_port;
   unsigned dispatched : 1;   /* the owner has it (on_head or on_request ran) */
   unsigned counted : 1;      /* told to srv->activity as started, not yet as done */
@@ -134,11 +135,12 @@ struct uvh_server_req_s {
   void *data;
   char last_error[200];
   char *client_subject, *client_issuer; /* owned; NULL without a verified client certificate */
+  struct x509_st *client_cert; /* owned reference to that certificate (its PEM made only when asked); or NULL */
 };
 
 /* conn.c */
 /* A connection was accepted on `ls` (already checked against max_connections: `refuse` answers 503). */
-void uvh__server_conn_accept(uvh_server_t *srv, uvh_server_listener_t *ls, uv_tcp_t *tcp, int refuse);
+void uvh__server_conn_accept(uvh_server_t *srv, uvh_server_listener_t *ls, uv_stream_t *conn, int refuse);
 /* Close it now; an unanswered request gets on_drop when `notify`. */
 void uvh__server_conn_close(uvh_server_conn_t *c, int notify);
 /* graceful_stop began: an idle kept-alive connection closes now. */

@@ -7,13 +7,17 @@
  * max_multipart_size in place of max_body_size for multipart/form-data,
  * responses given later from a timer, on_drop at stop, 1xx responses,
  * bodies paced by on_drain or framed by a given length, a connection
- * handed over (detach), and the loop
- * closing with no handle left. */
+ * handed over (detach), and the loop closing with no handle left; and the
+ * same over a unix socket (a path, stale and busy paths, an inherited unix
+ * fd). */
 #include "uvh.h"
 #include "tap.h"
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 
 static uvh_loop_t *loop;
 static uv_loop_t *uv;
@@ -62,10 +66,15 @@ static void on_stream_later(uv_timer_t *t) {
   uv_close((uv_handle_t *)t, later_closed);
 }
 
+static char last_peer[128];
+static unsigned last_peer_port;
+
 static void on_request(uvh_server_t *s, uvh_server_req_t *req, void *data) {
   size_t tlen;
   const char *target = uvh_server_req_target(req, &tlen);
   requests_seen++;
+  snprintf(last_peer, sizeof last_peer, "%s", uvh_server_req_peer_address(req));
+  last_peer_port = uvh_server_req_peer_port(req);
   if (async_mode || (tlen >= 6 && memcmp(target, "/later", 6) == 0)) {
     later_t *l = malloc(sizeof *l);
     uv_timer_init(uv, &l->t);
@@ -214,7 +223,10 @@ static void stop_server(void) {
 /* ------------------------------------------------------------- a client */
 
 typedef struct {
-  uv_tcp_t tcp;
+  union {
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } h;                  /* pipe when unix_path is set */
   uv_connect_t conn;
   uv_write_t w;
   uv_timer_t guard, pause;
@@ -231,7 +243,7 @@ static void client_close(client_t *c) {
   if (c->closed)
     return;
   c->closed = 1;
-  uv_close((uv_handle_t *)&c->tcp, NULL);
+  uv_close((uv_handle_t *)&c->h.tcp, NULL);
   uv_close((uv_handle_t *)&c->guard, NULL);
   uv_close((uv_handle_t *)&c->pause, NULL);
 }
@@ -271,7 +283,7 @@ static void send_some(client_t *c) {
   b = uv_buf_init((char *)c->send + c->sent, (unsigned)n);
   c->sent += n;
   c->w.data = c;
-  uv_write(&c->w, (uv_stream_t *)&c->tcp, &b, 1, on_written);
+  uv_write(&c->w, (uv_stream_t *)&c->h.tcp, &b, 1, on_written);
 }
 
 static void on_connect(uv_connect_t *r, int status) {
@@ -281,7 +293,7 @@ static void on_connect(uv_connect_t *r, int status) {
     client_close(c);
     return;
   }
-  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  uv_read_start((uv_stream_t *)&c->h.tcp, on_alloc, on_read);
   send_some(c);
 }
 
@@ -291,19 +303,29 @@ static void on_guard(uv_timer_t *t) {
   client_close(c);
 }
 
+/* Set: clients connect to this unix socket instead of 127.0.0.1:port. */
+static const char *unix_path;
+
 static void client_start(client_t *c, const char *data, size_t drip) {
   struct sockaddr_in a;
   memset(c, 0, sizeof *c);
   c->send = data;
   c->send_len = strlen(data);
   c->drip = drip;
-  uv_tcp_init(uv, &c->tcp);
+  if (unix_path)
+    uv_pipe_init(uv, &c->h.pipe, 0);
+  else
+    uv_tcp_init(uv, &c->h.tcp);
   uv_timer_init(uv, &c->guard);
   uv_timer_init(uv, &c->pause);
-  c->tcp.data = c->guard.data = c->pause.data = c->conn.data = c;
+  c->h.tcp.data = c->guard.data = c->pause.data = c->conn.data = c;
   uv_timer_start(&c->guard, on_guard, 8000, 0); /* bounds every exchange */
+  if (unix_path) {
+    uv_pipe_connect(&c->conn, &c->h.pipe, unix_path, on_connect);
+    return;
+  }
   uv_ip4_addr("127.0.0.1", (int)port, &a);
-  uv_tcp_connect(&c->conn, &c->tcp, (struct sockaddr *)&a, on_connect);
+  uv_tcp_connect(&c->conn, &c->h.tcp, (struct sockaddr *)&a, on_connect);
 }
 
 /* The listeners keep the loop alive: run it until the client is done
@@ -845,6 +867,141 @@ static void test_api(void) {
   uv_run(uv, UV_RUN_DEFAULT);
 }
 
+
+/* A unix socket bound at path (listening when `listen_too`), or -1. */
+static int bound_unix(const char *path, int listen_too) {
+  struct sockaddr_un a;
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  memset(&a, 0, sizeof a);
+  a.sun_family = AF_UNIX;
+  snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || (listen_too && listen(fd, 16) != 0)) {
+    if (fd >= 0)
+      close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static int listen_unix(uvh_server_t *s, const char *path) {
+  uvh_server_location_t loc;
+  uvh_server_location_init(&loc);
+  loc.path = path;
+  return uvh_server_listen(s, &loc);
+}
+
+static int is_socket_file(const char *path) {
+  struct stat st;
+  return lstat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+static void test_unix(void) {
+  char path[108], other[108], longp[200];
+  uvh_server_config_t cfg;
+  uvh_server_t *s2 = NULL;
+  const char *host;
+  unsigned p;
+  int tls, fd;
+  client_t *c;
+  FILE *f;
+  snprintf(path, sizeof path, "/tmp/uvh-test-server-%ld.sock", (long)getpid());
+  snprintf(other, sizeof other, "/tmp/uvh-test-server-%ld.other", (long)getpid());
+  unlink(path);
+  unlink(other);
+  uvh_server_config_init(&cfg);
+  uvh_server_new(loop, &cfg, &ops, NULL, &srv);
+  requests_seen = 0;
+  is_int(listen_unix(srv, path), 0, "unix: listens on a path");
+  ok(is_socket_file(path), "unix: the socket file is made");
+  is_int(uvh_server_listener_count(srv), 1, "unix: one listener");
+  uvh_server_listener_at(srv, 0, &host, &p, &tls);
+  ok(strcmp(host, path) == 0 && p == 0 && !tls, "unix: listener_at gives the path and port 0");
+
+  unix_path = path;
+  c = talk("GET /one HTTP/1.1\r\nHost: x\r\n\r\nPOST /two HTTP/1.1\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc");
+  ok(!c->timed_out && c->eof == 1, "unix: two requests on one connection, closed after the second");
+  is_int(count(c->got, "HTTP/1.1 200 OK\r\n"), 2, "unix: two responses");
+  ok(strstr(c->got, "GET /one 0") && strstr(c->got, "POST /two 3"), "unix: each answered, the body read");
+  is_int(requests_seen, 2, "unix: the owner saw two requests");
+  ok(strcmp(last_peer, "") == 0 && last_peer_port == 0, "unix: peer address '' (an unnamed client) and port 0");
+  unix_path = NULL;
+
+  /* a second server on the same path: refused, and the first one's file stays */
+  uvh_server_new(loop, &cfg, &ops, NULL, &s2);
+  is_int(listen_unix(s2, path), UVH_E_BADARG, "unix: a path being listened on is refused");
+  ok(strstr(uvh_server_last_error(s2), "already listening") != NULL, "unix: ... saying a server listens there");
+  ok(is_socket_file(path), "unix: ... and the first server's file is left");
+  /* not a socket */
+  f = fopen(other, "w");
+  if (f)
+    fclose(f);
+  is_int(listen_unix(s2, other), UVH_E_BADARG, "unix: a file that is not a socket is refused");
+  ok(strstr(uvh_server_last_error(s2), "not a socket") != NULL, "unix: ... saying so");
+  ok(access(other, F_OK) == 0, "unix: ... and left alone");
+  unlink(other);
+  /* a stale socket (bound, nobody listens) is replaced */
+  fd = bound_unix(other, 0);
+  if (fd >= 0)
+    close(fd);
+  ok(is_socket_file(other), "unix: a stale socket file is there");
+  is_int(listen_unix(s2, other), 0, "unix: a stale socket is replaced");
+  /* too long for sun_path */
+  memset(longp, 'a', sizeof longp - 1);
+  longp[0] = '/';
+  longp[sizeof longp - 1] = '\0';
+  is_int(listen_unix(s2, longp), UVH_E_BADARG, "unix: a path too long for sun_path is refused");
+  ok(strstr(uvh_server_last_error(s2), "too long") && strstr(uvh_server_last_error(s2), "at most 107"),
+     "unix: ... naming the limit");
+  {
+    uvh_server_location_t loc;
+    uvh_server_location_init(&loc);
+    loc.path = path;
+    loc.reuse_port = 1;
+    is_int(uvh_server_listen(s2, &loc), UVH_E_BADARG, "unix: reuse_port with a path is refused");
+  }
+  is_int(uvh_server_listener_count(s2), 1, "unix: the refused ones did not count");
+  uvh_server_unref(s2);
+  uv_run(uv, UV_RUN_NOWAIT);
+  ok(!is_socket_file(other), "unix: the replaced stale socket's file is removed when its server goes");
+
+  uvh_server_stop(srv);
+  ok(!is_socket_file(path), "unix: stop removes the socket file the server made");
+  stop_server();
+
+  /* a file that took the place of ours is not ours to remove */
+  uvh_server_new(loop, &cfg, &ops, NULL, &s2);
+  is_int(listen_unix(s2, path), 0, "unix: listens on the path again");
+  unlink(path);
+  fd = bound_unix(path, 1); /* another program's socket now */
+  uvh_server_unref(s2);
+  uv_run(uv, UV_RUN_NOWAIT);
+  ok(fd >= 0 && is_socket_file(path), "unix: a socket file put in its place is left when the server goes");
+  if (fd >= 0)
+    close(fd);
+  unlink(path);
+
+  /* an inherited unix socket (the manager's workers): served as a pipe, its file left */
+  fd = bound_unix(path, 1);
+  ok(fd >= 0, "unix: a parent's listening unix socket");
+  uvh_server_new(loop, &cfg, &ops, NULL, &srv);
+  {
+    uvh_server_location_t loc;
+    uvh_server_location_init(&loc);
+    loc.fd = fd;
+    is_int(uvh_server_listen(srv, &loc), 0, "unix: listens on the inherited fd");
+  }
+  uvh_server_listener_at(srv, 0, &host, &p, &tls);
+  ok(strcmp(host, path) == 0 && p == 0, "unix: ... and reports its path");
+  unix_path = path;
+  requests_seen = 0;
+  c = talk("GET /fd HTTP/1.1\r\nConnection: close\r\n\r\n");
+  unix_path = NULL;
+  ok(strstr(c->got, "HTTP/1.1 200 OK\r\n") && strstr(c->got, "GET /fd 0"), "unix: a request over the inherited socket");
+  stop_server();
+  ok(is_socket_file(path), "unix: the inherited socket's file is the parent's: left");
+  unlink(path);
+}
+
 int main(void) {
   uvh_loop_new(&loop);
   uv = uvh_loop_uv(loop);
@@ -857,6 +1014,7 @@ int main(void) {
   test_partial();
   test_multipart();
   test_hints_and_drain();
+  test_unix();
   /* a server left running is closed by the loop's destroy */
   {
     uvh_server_config_t cfg;

@@ -80,7 +80,7 @@ static int open_fixture(fixture_t *f) {
   uvh__stream_init(&f->s, &bufs, &ops);
   uv_tcp_init(&loop, tcp);
   uv_tcp_open(tcp, fd);
-  uvh__stream_open(&f->s, tcp);
+  uvh__stream_open(&f->s, (uv_stream_t *)tcp);
   return peer;
 }
 
@@ -200,9 +200,9 @@ static void test_close_during_write(void) {
 static int accepted, listen_errors, listener_closed;
 static uv_tcp_t *accepted_tcp;
 
-static void on_listen_connection(uvh_listener_t *l, uv_tcp_t *tcp) {
+static void on_listen_connection(uvh_listener_t *l, uv_stream_t *conn) {
   accepted++;
-  accepted_tcp = tcp;
+  accepted_tcp = (uv_tcp_t *)conn;
   uv_stop(&loop);
 }
 static void on_listen_error(uvh_listener_t *l, int status) { listen_errors++; }
@@ -232,7 +232,7 @@ static void test_listen(void) {
   is_int(accepted, 1, "the connection is accepted once");
   memset(&f, 0, sizeof f);
   uvh__stream_init(&f.s, &bufs, &ops);
-  uvh__stream_open(&f.s, accepted_tcp);
+  uvh__stream_open(&f.s, (uv_stream_t *)accepted_tcp);
   ok(write(c, "ping", 4) == 4, "the client sends 4 bytes");
   run_until_stopped();
   ok(f.data_len == 4 && memcmp(f.data, "ping", 4) == 0, "a stream on the accepted handle reads them");

@@ -218,6 +218,27 @@ static void test_client_certs(void) {
   ok(rc_c == 1 && rc_s == 1, "require, and the client presents a certificate from ca_file: both done");
   ok(c.cert_requested, "the client saw the request for its certificate");
   is_int(carry(&c, &s, "with cert", got, sizeof got), 9, "data flows");
+  {
+    /* the verified certificate as PEM: the same text as the client's file */
+    struct x509_st *cert = uvh__tls_peer_cert(&s);
+    char file[8192] = "", *pem = NULL, *begin;
+    size_t len = 0, n = 0;
+    FILE *f = fopen(cli_cert, "r");
+    if (f) {
+      n = fread(file, 1, sizeof file - 1, f);
+      file[n] = '\0';
+      fclose(f);
+    }
+    ok(cert != NULL, "the server holds the verified client certificate");
+    if (cert)
+      pem = uvh__tls_cert_pem(cert, &len);
+    begin = strstr(file, "-----BEGIN CERTIFICATE-----");
+    ok(pem && len == strlen(pem) && strncmp(pem, "-----BEGIN CERTIFICATE-----\n", 28) == 0, "its PEM text");
+    ok(pem && begin && strncmp(begin, pem, len) == 0, "the same as the client's certificate file");
+    free(pem);
+    if (cert)
+      uvh__tls_cert_free(cert);
+  }
   uvh__tls_free(&c);
   uvh__tls_free(&s);
 
@@ -226,6 +247,7 @@ static void test_client_certs(void) {
   handshake(&c, &s, &rc_c, &rc_s);
   ok(rc_c == 1 && rc_s == 1, "optional, and the client has no certificate: both done");
   is_int(carry(&c, &s, "without", got, sizeof got), 7, "data flows");
+  ok(uvh__tls_peer_cert(&s) == NULL, "no client certificate: the server holds none");
   uvh__tls_free(&c);
   uvh__tls_free(&s);
 
@@ -428,14 +450,15 @@ static const uvh_stream_ops_t cli_ops = {on_data, on_closed, cli_on_handshake, o
 static const uvh_stream_ops_t srv_ops = {on_data, on_closed, srv_on_handshake, on_error,
                                          on_write_done, on_hold, on_handle_closed, NULL};
 
-static void on_connection(uvh_listener_t *l, uv_tcp_t *tcp) {
+static void on_connection(uvh_listener_t *l, uv_stream_t *conn) {
+  uv_tcp_t *tcp = (uv_tcp_t *)conn;
   uvh__stream_init(&srv.s, &bufs, &srv_ops);
   srv.s.tls = malloc(sizeof *srv.s.tls);
   if (srv.s.tls == NULL || uvh__tls_accept(srv.s.tls, sock_sctx, &srv) != 0) {
     uv_close((uv_handle_t *)tcp, (uv_close_cb)free);
     return;
   }
-  uvh__stream_open(&srv.s, tcp);
+  uvh__stream_open(&srv.s, (uv_stream_t *)tcp);
 }
 static void on_listen_error(uvh_listener_t *l, int status) { printf("# accept failed: %d\n", status); }
 static void on_listener_closed(uvh_listener_t *l) {}
@@ -453,15 +476,15 @@ static void on_connect(uv_connect_t *req, int status) {
   uvh__stream_init(&cli.s, &bufs, &cli_ops);
   cli.s.tls = malloc(sizeof *cli.s.tls);
   uvh__tls_start(cli.s.tls, sock_cctx, "localhost", NULL, &cli, NULL);
-  uvh__stream_open(&cli.s, tcp);
+  uvh__stream_open(&cli.s, (uv_stream_t *)tcp);
   cli_on_handshake(&cli.s); /* the ClientHello */
 }
 
 static void on_guard(uv_timer_t *t) {
   timed_out = 1;
-  if (cli.s.tcp)
+  if (cli.s.handle)
     uvh__stream_close(&cli.s, 0);
-  if (srv.s.tcp)
+  if (srv.s.handle)
     uvh__stream_close(&srv.s, 0);
   finish();
 }

@@ -148,7 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   tcp = malloc(sizeof *tcp);
   uv_tcp_init(uv, tcp);
   uv_tcp_open(tcp, sv[0]);
-  uvh__server_conn_accept(srv, &ls, tcp, 0);
+  uvh__server_conn_accept(srv, &ls, (uv_stream_t *)tcp, 0);
 
   while (off < size) {
     size_t piece;

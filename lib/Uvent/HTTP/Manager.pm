@@ -435,12 +435,43 @@ sub _location_name {
 sub _listen {
     my ($loc) = @_;
     my $backlog = $loc->{backlog} // 4096;
-    Carp::croak("Uvent::HTTP::Manager: unix sockets ('path') are not supported yet; use host and port")
-        if defined $loc->{path};
+    if (defined $loc->{path}) {
+        my @tcp = grep { exists $loc->{$_} } qw(host port reuse_port);
+        Carp::croak("Uvent::HTTP::Manager: a location has a path (a unix socket) and "
+            . join(' and ', map { "'$_'" } @tcp) . ': give either path or host and port') if @tcp;
+        return _listen_unix($loc->{path}, $backlog);
+    }
     require IO::Socket::IP;
     my $host = $loc->{host} // '0.0.0.0';
     return IO::Socket::IP->new(LocalHost => $host, LocalPort => $loc->{port} // 0, Listen => $backlog, ReuseAddr => 1,
         Proto => 'tcp') // Carp::croak("Uvent::HTTP::Manager: cannot listen on " . _location_name($loc) . ": $@");
+}
+
+# A unix socket at $path, by Uvent::HTTP::Server's rule: a stale socket
+# file (nobody listens: a connection is refused) is replaced, any other
+# file refused. The workers get it as an fd; the master removes the file.
+sub _listen_unix {
+    my ($path, $backlog) = @_;
+    require IO::Socket::UNIX;
+    my $max = $^O eq 'linux' ? 107 : 103;    # sun_path less its NUL
+    my $why = length($path) > $max ? 'the path is too long for a unix socket (' . length($path) . " bytes, at most $max)"
+        : $path eq '' ? 'the path is empty' : undef;
+    if (!defined $why && lstat $path) {
+        if (!-S _) {
+            $why = 'a file that is not a socket is in the way (remove it, or choose another path)';
+        } elsif (IO::Socket::UNIX->new(Peer => $path, Blocking => 0) || $!{EAGAIN}) {    # EAGAIN: a full backlog
+            $why = 'a server is already listening there';
+        } elsif ($!{ECONNREFUSED}) {
+            unlink $path or $why = "a stale socket could not be removed: $!";
+        } else {
+            $why = "$!";
+        }
+    }
+    Carp::croak("Uvent::HTTP::Manager: cannot listen on unix socket $path: $why") if defined $why;
+    my $fh = IO::Socket::UNIX->new(Local => $path, Listen => $backlog)
+        // Carp::croak("Uvent::HTTP::Manager: cannot listen on unix socket $path: $!");
+    ${*$fh}{uvent_ino} = (stat $path)[1];    # only this file is ours to remove
+    return $fh;
 }
 
 # Where the master listens: [ host, port ] or [ path ] per location.
@@ -457,8 +488,10 @@ sub sockaddrs {
 sub _close_listeners {
     my ($self) = @_;
     for my $l (@{ delete $self->{listeners} // [] }) {
+        my $ino = $l->{fh} && ${*{ $l->{fh} }}{uvent_ino};
         close $l->{fh} if $l->{fh};
-        unlink $l->{location}{path} if defined $l->{location}{path} && !defined $ENV{SERVER_STARTER_PORT};
+        unlink $l->{location}{path}
+            if defined $l->{location}{path} && defined $ino && ((lstat $l->{location}{path})[1] // -1) == $ino;
     }
 }
 
@@ -629,7 +662,11 @@ The L<Uvent::HTTP::Server> settings every worker's server gets:
 C<locations> (required unless Server::Starter gives the sockets) and the
 rest. The master binds each location (C<port =E<gt> 0> picks a free
 port, which L</sockaddrs> tells); a location with C<reuse_port =E<gt> 1>
-is bound by each worker itself instead (it needs a port).
+is bound by each worker itself instead (it needs a port). A location
+with C<path> is a unix socket the master makes (by the server's rule: a
+stale socket file, one nobody listens on, is replaced; any other file
+croaks) and removes when it stops; the workers serve it through the
+descriptor they inherit, as a TCP one.
 
 =item request_callback, route_callback
 

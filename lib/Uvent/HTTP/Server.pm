@@ -47,8 +47,14 @@ sub _location {
     my ($i, $loc) = @_;
     Carp::croak("Uvent::HTTP::Server->new: locations->[$i] must be a hashref, got " . _what($loc)) unless ref $loc eq 'HASH';
     _known("locations->[$i]", $loc, keys %LOCATION_DEFAULT, @LOCATION_OTHER);
-    Carp::croak("Uvent::HTTP::Server->new: locations->[$i]: unix sockets ('path') are not supported yet; use host and port")
-        if defined $loc->{path};
+    if (defined(my $path = $loc->{path})) {
+        # a unix socket: no host or port, and no reuse_port (one process binds it); tcp_nodelay does not apply
+        my @tcp = grep { exists $loc->{$_} } qw(host port reuse_port);
+        Carp::croak("Uvent::HTTP::Server->new: locations->[$i] has a path (a unix socket) and "
+            . join(' and ', map { "'$_'" } @tcp) . ': give either path or host and port') if @tcp && !defined $loc->{fd};
+        Carp::croak("Uvent::HTTP::Server->new: locations->[$i]{path} must be a file path, got '" . _what($path) . "'")
+            if ref $path || $path eq '' || $path =~ /\0/;
+    }
     my %l = (%LOCATION_DEFAULT, %$loc);
     if (defined $l{fd}) {
         # a socket bound by a parent process (Uvent::HTTP::Manager, Server::Starter): it is the server's from run on
@@ -169,7 +175,7 @@ sub run {
         my $tls = $l->{tls} // {};
         # a failure croaks; the core (with the listeners made so far) goes with it
         $core->_listen(@$l{qw(host port backlog reuse_port tcp_nodelay)}, @$tls{qw(cert_file key_file ca_file ca_path ciphers)},
-            $tls->{verify_client} // 0, $tls->{min_version} // 12, $l->{fd} // -1);
+            $tls->{verify_client} // 0, $tls->{min_version} // 12, $l->{fd} // -1, $l->{path});
     }
     $self->{core} = $core;
     return;
@@ -302,11 +308,27 @@ L</run>. Config keys (an unknown key croaks, naming the known ones):
 An arrayref of hashrefs, at least one; each: C<host> (an IPv4 or IPv6
 literal, default 127.0.0.1), C<port> (0 picks a free port, see
 L</listeners>), C<backlog> (default 4096), C<reuse_port> (SO_REUSEPORT),
-C<tcp_nodelay> (default 1), C<tls> (below). C<path> (a unix socket) is not
-supported yet and croaks. C<fd> gives a socket already bound by a parent
+C<tcp_nodelay> (default 1), C<tls> (below). C<fd> gives a socket already bound by a parent
 process instead of C<host> and C<port> (what L<Uvent::HTTP::Manager>'s
 workers get, or a socket from Server::Starter): the server owns that
-descriptor from L</run> on and closes it when it stops.
+descriptor from L</run> on and closes it when it stops (a unix socket
+passed so is served the same; its file is the parent's and stays).
+
+C<path> instead of C<host> and C<port> listens on a unix socket, made
+at L</run> (C<< { path => '/run/app.sock' } >>; giving C<host>, C<port>
+or C<reuse_port> with it croaks). A file already at the path is refused
+("a server is already listening there", or "a file that is not a socket
+is in the way") unless it is a stale socket, one that refuses a
+connection because nobody listens on it any more: that one is replaced.
+A path longer than the system's C<sun_path> (107 bytes on Linux) croaks
+in L</run> naming the length and the limit. The server removes the
+socket file it made when it stops (L</stop>, L</graceful_stop>, the
+object going away), but not from a forked child's copy and not when
+another file has taken its place. C<tcp_nodelay> does not apply; C<tls>
+works as on TCP. A unix connection's L<Uvent::HTTP::ServerRequest/peer_address>
+is the client's path (mostly C<''>: clients seldom bind one) and its
+C<peer_port> 0. The file's permissions follow the umask; set them with
+C<chmod> after L</run> if other users must (not) connect.
 
 C<tls> makes the location HTTPS: C<cert_file> (PEM chain, required),
 C<key_file> (default: in C<cert_file>), C<ca_file> (a PEM file of the CAs
@@ -433,7 +455,8 @@ Get or set those callbacks (see L</CALLBACKS>).
 =head2 listeners
 
 The listening addresses, each a hashref C<< { host, port, tls } >>
-(C<port> is the one chosen for 0); empty when not running.
+(C<port> is the one chosen for 0), or C<< { path, tls } >> for a unix
+socket; empty when not running.
 
 =head2 sockaddr
 
@@ -497,7 +520,11 @@ propagates out of C<< $loop->run >>.
 Bad configuration croaks in C<new> naming the key and the value; a
 location that cannot listen croaks in L</run> ("cannot listen on
 127.0.0.1:8080: address already in use", "... with TLS: cannot load
-cert_file ..."). Errors of clients are answered with the automatic
+cert_file ..."; for a unix socket "cannot listen on unix socket PATH:"
+followed by "a server is already listening there", "a file that is not
+a socket is in the way (remove it, or choose another path)", "the path
+is too long for a unix socket (N bytes, at most M)", or the system's
+reason, e.g. "permission denied"). Errors of clients are answered with the automatic
 responses above and never reach the callbacks.
 
 =head1 OBJECT LIFETIME

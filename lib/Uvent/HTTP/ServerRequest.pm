@@ -34,6 +34,15 @@ sub headers {
     return \%h;
 }
 
+sub client_certificate {
+    my ($self, %o) = @_;
+    if (my @unknown = grep { $_ ne 'pem' } keys %o) {
+        Carp::croak('Uvent::HTTP::ServerRequest->client_certificate: unknown option'
+            . (@unknown > 1 ? 's' : '') . ' ' . join(', ', map { "'" . Uvent::_shown($_) . "'" } sort @unknown) . " (known: pem)");
+    }
+    return $self->_client_certificate($o{pem} ? 1 : 0);
+}
+
 sub _what { Uvent::_shown(defined $_[0] ? (ref $_[0] ? ref $_[0] : $_[0]) : 'undef') }
 
 # (code, message, [flat headers]) of a response hash, checked; `what` names the method
@@ -201,11 +210,12 @@ after the headers.
 
 =item peer_address
 
-The client's address (an IP literal).
+The client's address (an IP literal); on a unix-socket location the
+client's socket path, mostly C<''> (clients seldom bind one).
 
 =item peer_port
 
-The client's port.
+The client's port; 0 on a unix-socket location.
 
 =item is_secure
 
@@ -217,6 +227,12 @@ The client certificate the TLS handshake verified (a location with
 C<verify_client> C<optional> or C<require>), as
 C<< { subject => 'CN=...', issuer => 'CN=...' } >> (RFC 2253 text), or
 undef when none was presented.
+
+C<< client_certificate(pem => 1) >> adds C<pem>, the certificate itself
+as PEM text (C<-----BEGIN CERTIFICATE-----> ...), for checks of your
+own (a fingerprint, an extension, pinning). It is made only when asked,
+from the certificate the request holds, so it works after the
+connection has closed too. An unknown option croaks.
 
 =back
 
