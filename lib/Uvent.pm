@@ -28,6 +28,11 @@ sub _shown {
 require XSLoader;
 XSLoader::load('Uvent', $VERSION);
 
+# A write to a connection the peer has reset raises SIGPIPE, whose default
+# action ends the process: as network servers and Node do, SIGPIPE is
+# ignored (the write fails with EPIPE instead) unless the program chose.
+$SIG{PIPE} = 'IGNORE' if !defined $SIG{PIPE} || $SIG{PIPE} eq '' || $SIG{PIPE} eq 'DEFAULT';
+
 require Uvent::Error;
 require Uvent::Loop;
 require Uvent::Timer;
@@ -432,6 +437,17 @@ C<http://[::1]/>) do not use it. A normal C<exit> also runs the parent's
 C<END> blocks and destructors in the child.
 
 =back
+
+=head1 SIGPIPE
+
+A write to a connection its peer has reset raises SIGPIPE, and its
+default action ends the process silently: any server could kill a client,
+and any client a server. Loading Uvent therefore sets C<$SIG{PIPE}> to
+C<IGNORE> when the program left it at its default (as nginx, Starman and
+Node do); such a write then fails with EPIPE and only its connection goes.
+A handler or disposition the program set before loading Uvent is kept.
+Programs run with C<system> or C<exec> inherit the ignored signal; set
+C<local $SIG{PIPE} = 'DEFAULT'> around them if they rely on it.
 
 =head1 PORTING FROM UNIEVENT
 
