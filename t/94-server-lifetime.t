@@ -135,4 +135,25 @@ SKIP: {
     $server->stop;
 }
 
+# ---- a forked child that stops its copy of the server before running its
+# loop leaves the parent's listener alone (its handles are closed on an
+# epoll instance of its own)
+{
+    my ($server, $port) = serve($loop, handler => sub { $_[0]->respond({ body => "parent $$" }) });
+    my $before = client($loop, sub { raw_exchange($port, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n") });
+    like($before // '', qr/parent $$\z/, 'the parent serves');
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        $server->stop;
+        undef $server;
+        require POSIX;
+        POSIX::_exit(0);
+    }
+    waitpid $pid, 0;
+    is($?, 0, 'the child stopped its copy and exited');
+    my $after = client($loop, sub { raw_exchange($port, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", limit => 5) });
+    like($after // '', qr/parent $$\z/, 'the parent still accepts and answers');
+    $server->stop;
+}
+
 done_testing;

@@ -89,6 +89,8 @@ int uvh_server_graceful_stop(uvh_server_t *srv, double timeout) {
   unsigned i;
   if (!UVH_SECONDS_OK(timeout))
     return UVH_E_BADARG;
+  if (srv->loop)
+    uvh_loop_check_fork(srv->loop); /* closing a handle must not touch the parent's epoll set */
   if (srv->draining) {
     /* a second call: the rest is closed now */
     uv_timer_start(srv->drain_timer, on_drain_timer, 0, 0);
@@ -121,6 +123,8 @@ int uvh_server_graceful_stop(uvh_server_t *srv, double timeout) {
 
 void uvh_server_stop(uvh_server_t *srv) {
   unsigned i;
+  if (srv->loop)
+    uvh_loop_check_fork(srv->loop); /* closing a handle must not touch the parent's epoll set */
   srv->stopped = 1;
   for (i = 0; i < srv->nlisteners; i++)
     if (srv->listeners[i]->open && !srv->listeners[i]->l.closing)
@@ -262,6 +266,8 @@ int uvh_server_listen(uvh_server_t *srv, const uvh_server_location_t *loc) {
   char why[300] = "";
   int rc;
 
+  if (srv->loop)
+    uvh_loop_check_fork(srv->loop); /* a child listens on its own epoll instance */
   if (path) {
     if (srv->stopped || srv->loop == NULL) {
       snprintf(srv->last_error, sizeof srv->last_error, "cannot listen on unix socket %s: %s", path, "the server is stopped");
