@@ -2,7 +2,7 @@ package Uvent;
 use strict;
 use warnings;
 
-our $VERSION = '0.05';
+our $VERSION = '0.06';
 
 use Carp ();
 # errors raised inside Uvent name the caller's line
@@ -237,7 +237,7 @@ Fork safety: see L</FORK>.
 
 =head2 core_version
 
-    my $v = Uvent::core_version();    # "0.05"
+    my $v = Uvent::core_version();    # "0.06"
 
 Returns the version string of the C core the module was built with. It is
 the same as C<$Uvent::VERSION> in a consistent build.

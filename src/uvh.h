@@ -23,7 +23,7 @@
 #include <uv.h>
 #include "base/error.h"
 
-#define UVH_VERSION "0.05"
+#define UVH_VERSION "0.06"
 
 /* The longest timeout or delay accepted, in seconds (about 31 years): its
  * milliseconds fit a uint64_t with room to add the loop's time. Every

@@ -3,7 +3,7 @@ use strict;
 use warnings;
 use Scalar::Util ();
 
-our $VERSION = '0.05';
+our $VERSION = '0.06';
 
 # One constant per code that reaches a callback; each is the code's name,
 # so `$error->code eq TIMEOUT` works as well as `$error == TIMEOUT`.

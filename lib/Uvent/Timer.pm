@@ -2,7 +2,7 @@ package Uvent::Timer;
 use strict;
 use warnings;
 
-our $VERSION = '0.05';
+our $VERSION = '0.06';
 
 require Uvent;
 

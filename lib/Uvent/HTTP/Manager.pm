@@ -5,7 +5,7 @@ use Carp ();
 use POSIX ();
 use Scalar::Util ();
 
-our $VERSION = '0.05';
+our $VERSION = '0.06';
 
 require Uvent;
 

@@ -4,7 +4,7 @@ use warnings;
 use Carp ();
 use POSIX ();
 
-our $VERSION = '0.05';
+our $VERSION = '0.06';
 
 require Uvent;
 

@@ -3,7 +3,7 @@ use strict;
 use warnings;
 use Scalar::Util ();
 
-our $VERSION = '0.05';
+our $VERSION = '0.06';
 
 use IO::Async::Loop ();
 use IO::Async::Notifier ();
