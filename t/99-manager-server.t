@@ -4,7 +4,8 @@
 # failed request; a graceful stop (TERM) answers every request in flight;
 # load above max_load adds workers, never past max_servers; under a bounded
 # load the spares rule grows the pool, and once the load stops it shrinks
-# back one worker a check; HUP under load fails no request.
+# back one worker a check; HUP under load fails no request; a worker killed
+# with SIGKILL is replaced while the requests on the other are answered.
 use strict;
 use warnings;
 use Test::More;
@@ -127,6 +128,59 @@ subtest 'a graceful stop answers the requests in flight' => sub {
     is($? >> 8, 0, 'and the master returned');
 };
 
+subtest 'a worker killed with SIGKILL is replaced; requests in flight on the other are unaffected' => sub {
+    # reuse_port: the kernel spreads the connections over the workers' own
+    # sockets (with one shared socket, one worker may take them all)
+    my ($master, $port) = start_master(start_servers => 2, min_servers => 2, max_servers => 2,
+        server => { locations => [ { host => '127.0.0.1', port => free_port(), reuse_port => 1 } ] }, request_callback => sub {
+        my ($req) = @_;
+        return $req->respond({ code => 200, body => "$$" }) if $req->path eq '/who';
+        Uvent::Timer->once(0.6, sub { $req->respond({ code => 200, body => "held $$" }) });
+    });
+    # kept-alive connections, each asking which worker holds it
+    my (%owner, @conns);
+    my $until = time + 10;    # each worker binds its own socket once it runs
+    while (time < $until) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 10) or sleep(0.02), next;
+        print $s "GET /who HTTP/1.1\r\nHost: t\r\n\r\n";
+        my $head = '';
+        while ($head !~ /\r\n\r\n/) { sysread($s, $head, 4096, length $head) or last }
+        my ($len) = $head =~ /^Content-Length: (\d+)/mi;
+        my ($body) = $head =~ /\r\n\r\n(.*)\z/s;
+        $body //= '';
+        while (length $body < ($len // 0)) { sysread($s, $body, 4096, length $body) or last }
+        push @conns, [ $s, $body ];
+        $owner{$body}++;
+        last if keys %owner == 2 && @conns >= 6 || @conns >= 400;
+    }
+    my @pids = sort keys %owner;
+    is(scalar @pids, 2, 'connections on both workers: ' . join(' ', map { "$_ x$owner{$_}" } @pids)) or return;
+    print { $_->[0] } "GET /hold HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" for @conns;
+    sleep 0.2;    # the requests reach their workers (answered at 0.6 s)
+    my ($victim, $other) = @pids;
+    kill 'KILL', $victim;
+    my ($ok, $cut, $wrong) = (0, 0, 0);
+    for my $c (@conns) {
+        my $r = do { local $/; readline $c->[0] } // '';
+        if ($c->[1] eq $other) { $r =~ /\r\n\r\nheld \Q$other\E\z/ ? $ok++ : $wrong++ }
+        else { $r eq '' ? $cut++ : $wrong++ }
+    }
+    is($ok, $owner{$other}, "all $owner{$other} requests in flight on the other worker answered");
+    is($cut, $owner{$victim}, "the killed worker's $owner{$victim} connections closed without an answer");
+    is($wrong, 0, 'nothing else');
+    my %now;
+    my $end = time + 10;
+    while (time < $end) {
+        my ($code, $body) = get($port, '/who');
+        $now{$body}++ if ($code // 0) == 200;
+        last if keys %now >= 2;
+        sleep 0.05;
+    }
+    ok(!$now{$victim} && keys %now == 2, 'it was replaced: two workers answer again, ' . join(' ', sort keys %now));
+    kill 'TERM', $master;
+    waitpid $master, 0;
+};
+
 subtest 'HUP under load restarts every worker with no failed or refused request' => sub {
     my ($master, $port) = start_master(request_callback => $hello, start_servers => 2, min_servers => 2, max_servers => 4);
     ok($port, "the master listens on port $port");
@@ -169,6 +223,12 @@ subtest 'HUP under load restarts every worker with no failed or refused request'
     waitpid $master, 0;
     is($? >> 8, 0, 'TERM stops it cleanly');
 };
+
+# a port nobody listens on now (reuse_port locations need one)
+sub free_port {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0) or die "listen: $!";
+    return $s->sockport;
+}
 
 # the master's live children (its workers), from /proc
 sub workers_of {
