@@ -28,7 +28,7 @@ sub get {
     return ($code, $body);
 }
 
-# a master in a child process; its port comes back through a pipe
+# a master in a child process; its port (or socket path) comes back through a pipe
 our ($w_port, $told_port);
 sub start_master {
     my (%cfg) = @_;
@@ -46,7 +46,7 @@ sub start_master {
             spawn_callback => sub {
                 my ($wpid, $mgr) = @_;
                 return if $told++;
-                syswrite $w, ($mgr->sockaddrs)[0][1] . "\n";
+                syswrite $w, ($mgr->sockaddrs)[0][-1] . "\n";    # [ host, port ] or [ path ]
             },
             %cfg,
             server => { locations => [ { host => '127.0.0.1', port => 0 } ], %{ $cfg{server} // {} } },
@@ -391,26 +391,9 @@ subtest 'a unix socket location: bound by the master, served by the workers, rem
         my $stale = IO::Socket::UNIX->new(Local => $path, Listen => 1) or die "stale socket: $!";
         close $stale;    # its file stays: a stale socket the master replaces
     }
-    pipe my $r, my $w or die;
-    my $pid = fork // die;
-    if (!$pid) {
-        close $r;
-        local $SIG{ALRM} = sub { POSIX::_exit(3) };
-        alarm 60;
-        my $told;
-        my $m = Uvent::HTTP::Manager->new({
-            server => { locations => [ { path => $path } ] },
-            request_callback => sub { $_[0]->respond({ code => 200, body => "$$ " . $_[0]->peer_port }) },
-            start_servers => 2, min_servers => 2, max_servers => 2,
-            check_interval => 0.2, min_worker_ttl => 0, termination_timeout => 5,
-            spawn_callback => sub { syswrite $w, (($_[1]->sockaddrs)[0][0] // '') . "\n" unless $told++ },
-        });
-        $m->run;
-        POSIX::_exit(0);
-    }
-    close $w;
-    my $told = <$r> // '';
-    chomp $told;
+    my ($pid, $told) = start_master(server => { locations => [ { path => $path } ] },
+        request_callback => sub { $_[0]->respond({ code => 200, body => "$$ " . $_[0]->peer_port }) },
+        start_servers => 2, min_servers => 2, max_servers => 2);
     is($told, $path, 'sockaddrs: [ path ]');
     my ($ok, %pids) = (0);
     for (1 .. 20) {
