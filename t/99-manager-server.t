@@ -130,9 +130,10 @@ subtest 'a graceful stop answers the requests in flight' => sub {
 
 subtest 'a worker killed with SIGKILL is replaced; requests in flight on the other are unaffected' => sub {
     # reuse_port: the kernel spreads the connections over the workers' own
-    # sockets (with one shared socket, one worker may take them all)
+    # sockets (with one shared socket, one worker may take them all); with
+    # port 0 the master reserves one for them
     my ($master, $port) = start_master(start_servers => 2, min_servers => 2, max_servers => 2,
-        server => { locations => [ { host => '127.0.0.1', port => free_port(), reuse_port => 1 } ] }, request_callback => sub {
+        server => { locations => [ { host => '127.0.0.1', port => 0, reuse_port => 1 } ] }, request_callback => sub {
         my ($req) = @_;
         return $req->respond({ code => 200, body => "$$" }) if $req->path eq '/who';
         Uvent::Timer->once(0.6, sub { $req->respond({ code => 200, body => "held $$" }) });
@@ -223,12 +224,6 @@ subtest 'HUP under load restarts every worker with no failed or refused request'
     waitpid $master, 0;
     is($? >> 8, 0, 'TERM stops it cleanly');
 };
-
-# a port nobody listens on now (reuse_port locations need one)
-sub free_port {
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0) or die "listen: $!";
-    return $s->sockport;
-}
 
 # the master's live children (its workers), from /proc
 sub workers_of {

@@ -409,9 +409,16 @@ sub _bind {
     }
     for my $loc (@locs) {
         if ($loc->{reuse_port}) {
-            Carp::croak("Uvent::HTTP::Manager: a reuse_port location needs a port (each worker binds its own)")
-                unless $loc->{port};
-            push @out, { location => $loc };
+            # port 0: a socket bound here (never listening, so it takes no
+            # connection) reserves a free port that every worker binds too
+            my $reserve;
+            if (!$loc->{port}) {
+                require IO::Socket::IP;
+                $reserve = IO::Socket::IP->new(LocalHost => $loc->{host} // '0.0.0.0', LocalPort => 0, ReusePort => 1,
+                    Proto => 'tcp') // Carp::croak("Uvent::HTTP::Manager: cannot reserve a port for " . _location_name($loc) . ": $@");
+                $loc = { %$loc, port => $reserve->sockport };
+            }
+            push @out, { location => $loc, ($reserve ? (reserve => $reserve) : ()) };
             next;
         }
         push @out, { location => $loc, fh => _listen($loc) };
@@ -662,7 +669,8 @@ The L<Uvent::HTTP::Server> settings every worker's server gets:
 C<locations> (required unless Server::Starter gives the sockets) and the
 rest. The master binds each location (C<port =E<gt> 0> picks a free
 port, which L</sockaddrs> tells); a location with C<reuse_port =E<gt> 1>
-is bound by each worker itself instead (it needs a port). A location
+is bound by each worker itself instead (with C<port =E<gt> 0> the master
+reserves a free port for them with a socket that never listens). A location
 with C<path> is a unix socket the master makes (by the server's rule: a
 stale socket file, one nobody listens on, is replaced; any other file
 croaks) and removes when it stops; the workers serve it through the
