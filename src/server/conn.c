@@ -206,6 +206,7 @@ static void response_written(uvh_server_conn_t *c) {
  * only in the unsent bytes (libuv's and the kernel's queues). */
 static void arm_write_timeout(uvh_server_conn_t *c) {
   c->write_mark = uvh__stream_unsent(&c->s);
+  c->drain_tick = 0; /* the timer is the write's now: its end runs drain_notify */
   uv_timer_start(&c->timer, on_timer, ms(c->srv->cfg.write_timeout), 0);
 }
 
@@ -978,6 +979,7 @@ static void on_write_done(uvh_stream_t *s, int status) {
     uvh__server_conn_close(c, 1);
   else if (c->state == UVH_SC_WRITING && s->writing == 0) {
     uv_timer_stop(&c->timer); /* progress: pump arms it again for the next write */
+    c->drain_tick = 0;        /* (a drain due is told below) */
     pump(c);
     if (c->state == UVH_SC_IDLE && c->resume) {
       /* from the loop already: no need to wait for the timer */
@@ -1017,6 +1019,8 @@ static void on_timer(uv_timer_t *t) {
     send_error(c, 408, "Request Timeout");
     break;
   case UVH_SC_WRITING: /* write_timeout: closed unless the client read some since */
+    if (c->s.writing == 0 || c->srv->cfg.write_timeout <= 0)
+      break; /* a timer armed for something else (a drain tick taken back): no write waits */
     if (uvh__stream_unsent(&c->s) < c->write_mark) {
       arm_write_timeout(c);
       break;
