@@ -586,6 +586,11 @@ int uvh_server_send_informational(uvh_server_req_t *req, int status, const char 
     return req_error(req, UVH_E_BUSY, "the final response began already%s", "", 0);
   if (c == NULL || req->dropped)
     return req_error(req, UVH_E_CONN_CLOSED, "the client's connection is gone%s", "", 0);
+  /* writing it would leave the rest of the request unread (send_out's
+   * state takes the body for bytes behind the request) */
+  if (c->state == UVH_SC_READING)
+    return req_error(req, UVH_E_BADARG, "a 1xx goes after the request is read whole (not from on_head or on_body)%s",
+                     "", 0);
   if (status < 100 || status > 199 || status == 101) {
     snprintf(line, sizeof line, "%d", status);
     return req_error(req, UVH_E_BADARG, "an informational status is 100 to 199 but 101, got %s", line, strlen(line));

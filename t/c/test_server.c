@@ -208,7 +208,7 @@ static const uvh_server_ops_t ops = {on_request, on_drop, on_stopped, NULL, NULL
 
 /* the route step: /partial streams its body, /deny is answered before its body */
 static size_t partial_bytes;
-static int partial_pieces, enable_late;
+static int partial_pieces, enable_late, early_hint_rc = 1;
 
 static void on_head(uvh_server_t *s, uvh_server_req_t *req, void *data) {
   size_t tlen;
@@ -217,6 +217,8 @@ static void on_head(uvh_server_t *s, uvh_server_req_t *req, void *data) {
     uvh_server_req_enable_partial(req);
   else if (tlen >= 5 && memcmp(target, "/deny", 5) == 0)
     uvh_server_respond(req, 403, NULL, 0, NULL, 0, "no", 2);
+  else if (tlen >= 10 && memcmp(target, "/hintearly", 10) == 0)
+    early_hint_rc = uvh_server_send_informational(req, 103, NULL, 0, NULL, 0); /* the body is still to come */
 }
 
 static void on_body(uvh_server_t *s, uvh_server_req_t *req, const char *d, size_t len, void *data) {
@@ -668,6 +670,16 @@ static void test_partial(void) {
   ok(partial_bytes == 10 && partial_pieces >= 2, "enable_partial: the body comes to on_body in pieces (%d)", partial_pieces);
   ok(strstr(slow.got, "POST /partial 0") != NULL, "then on_request, with an empty body");
   ok(enable_late > 0, "enable_partial after the route step is refused");
+
+  /* a 1xx from the route step, the body still to come: refused, and the
+   * body is still read (it was left unread, the request hung) */
+  {
+    static const char hinted[] = "POST /hintearly HTTP/1.1\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
+    client_start(&slow, hinted, sizeof hinted - 1 - 5);
+    run_until_closed(&slow);
+    is_int(early_hint_rc, UVH_E_BADARG, "send_informational before the request is read whole is refused");
+    ok(strstr(slow.got, "POST /hintearly 5") != NULL && !slow.timed_out, "and the body is read, the request answered");
+  }
 
   /* max_body_size counts a partial body too (chunked: not declared) */
   memset(big, 'z', sizeof big);
