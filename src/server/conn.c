@@ -189,7 +189,10 @@ static void response_written(uvh_server_conn_t *c) {
     activity_end(c->srv, req);
     uvh_server_req_unref(req);
   }
-  if (c->close_after) {
+  /* graceful_stop came while it was written: kept alive, it would now sit
+   * idle until the deadline; it goes as idle ones did then (one with a
+   * request read ahead answers it first, with Connection: close) */
+  if (c->close_after || (c->srv->draining && c->pending.len == 0)) {
     linger(c);
     return;
   }

@@ -616,6 +616,26 @@ static void test_graceful(void) {
   is_int(uvh_server_graceful_stop(srv, 5), UVH_E_CLOSED_POOL, "a stopped server cannot stop again");
   stop_server();
 
+  /* a kept-alive response being written when graceful_stop came: the
+   * connection goes once it is out (it stayed idle until the deadline) */
+  start_server(&cfg);
+  stopped_seen = 0;
+  client_start(&busy[0], "GET /stream HTTP/1.1\r\n\r\n", 0);
+  while (requests_seen == 0 && uv_run(uv, UV_RUN_ONCE))
+    ;
+  {
+    uint64_t t0 = uv_now(uv);
+    uvh_server_graceful_stop(srv, 5);
+    run_until_closed(&busy[0]);
+    while (stopped_seen == 0 && uv_run(uv, UV_RUN_ONCE))
+      ;
+    ok(strstr(busy[0].got, "\r\n\r\n2\r\nab\r\n") != NULL && strstr(busy[0].got, "0\r\n\r\n") != NULL &&
+           busy[0].eof == 1 && uv_now(uv) - t0 < 2000,
+       "a response under way at graceful_stop is finished, then its connection closes (%u ms)",
+       (unsigned)(uv_now(uv) - t0));
+  }
+  stop_server();
+
   /* the deadline closes what is left: an unanswered request is dropped */
   start_server(&cfg);
   stopped_seen = 0;
