@@ -974,8 +974,12 @@ static void on_handshake(uvh_stream_t *s) {
   int sys_err, rc = uvh__stream_handshake(s, &sys_err);
   if (rc < 0)
     uvh__server_conn_close(c, 1); /* a plain request to a TLS port ends here, with TLS's alert */
-  else if (rc == 1)
+  else if (rc == 1) {
     set_state(c, UVH_SC_IDLE);
+    /* graceful_stop came during the handshake: an unused connection's wait */
+    if (c->srv->draining)
+      uvh__server_conn_drain(c);
+  }
 }
 
 static void on_error(uvh_stream_t *s, int code, int sys_err) { uvh__server_conn_close(CONN(s), 1); }
