@@ -647,7 +647,8 @@ int uvh_server_req_want_drain(uvh_server_req_t *req);
  * uvh_server_respond (no Content-Length, Transfer-Encoding or
  * Connection). 0; UVH_E_BUSY after the final response began;
  * UVH_E_CONN_CLOSED; UVH_E_BADARG for a bad status, an HTTP/1.0 client
- * (it knows no 1xx); UVH_E_BADHEADER; UVH_E_NOMEM. */
+ * (it knows no 1xx), or before the request was read whole (from on_head
+ * or on_body); UVH_E_BADHEADER; UVH_E_NOMEM. */
 int uvh_server_send_informational(uvh_server_req_t *req, int status, const char *reason, size_t reason_len,
                                   const uvh_server_header_t *headers, size_t nheaders);
 const char *uvh_server_req_last_error(const uvh_server_req_t *req);

@@ -5,7 +5,8 @@
 # https (a streamed body paced by drain_callback too), and a plain HTTP
 # request to the TLS port closed without an HTTP answer; ca_path (a hashed
 # directory), the system store when neither ca_file nor ca_path is given,
-# ciphers, and the clear errors for bad TLS settings.
+# ciphers, graceful_stop during a handshake (the connection then waits
+# read_timeout for its request), and the clear errors for bad TLS settings.
 use strict;
 use warnings;
 use Test::More;
@@ -14,6 +15,9 @@ use Uvent;
 use Uvent::HTTP::Server;
 use Uvent::Test::Certs;
 use File::Copy ();
+use IO::Socket::SSL ();
+use POSIX ();
+use Time::HiRes ();
 use File::Temp ();
 use Uvent::Test::Util qw(run_until);
 use Uvent::Test::Serve qw(client raw_exchange);
@@ -155,6 +159,45 @@ SKIP: {
     $out = client($loop, sub { scalar qx(curl -sS -v --cacert $ca https://127.0.0.1:$byp->{port}/ 2>&1) });
     like($out, qr/Request CERT/i, 'and the server asks the client for a certificate');
     $s3->stop;
+}
+
+# ---- graceful_stop with a TLS connection still in its handshake: once
+# it is done, the connection (no request yet) waits read_timeout, as a
+# plain unused one does, not idle_timeout
+{
+    use IO::Socket::INET;
+    my $done = 0;
+    my $s4 = Uvent::HTTP::Server->new({
+        locations => [ { host => '127.0.0.1', port => 0, tls => { %tls } } ],
+        read_timeout => 0.5, idle_timeout => 60, termination_timeout => 20,
+        stop_callback => sub { $done = 1 },
+        request_callback => sub { $_[0]->respond({ body => 'ok' }) },
+    }, $loop);
+    $s4->run;
+    my ($l4) = $s4->listeners;
+    pipe(my $go_r, my $go_w) or die "pipe: $!";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        # connect, wait for the word, shake hands, then hold the connection until the server closes it
+        close $go_w;
+        alarm 15;
+        my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $l4->{port}) or POSIX::_exit(1);
+        sysread($go_r, my $word, 1);
+        IO::Socket::SSL->start_SSL($sock, SSL_ca_file => $certs->ca_cert, SSL_hostname => 'localhost') or POSIX::_exit(2);
+        sysread($sock, my $buf, 100);
+        POSIX::_exit(0);
+    }
+    close $go_r;
+    ok(run_until($loop, sub { $s4->connection_count == 1 }, 5), 'a TLS connection accepted, its handshake not begun');
+    my $t0 = Time::HiRes::time();
+    $s4->graceful_stop;
+    syswrite $go_w, 'x';
+    close $go_w;
+    ok(run_until($loop, sub { $done }, 25), 'the stop completes');
+    my $took = Time::HiRes::time() - $t0;
+    cmp_ok($took, '<', 5, sprintf('the connection went at read_timeout 0.5 s after its handshake, not idle_timeout 60 or termination_timeout 20 (%.2f s)', $took));
+    kill 'KILL', $pid;
+    waitpid $pid, 0;
 }
 
 # ---- bad TLS settings: errors that name them

@@ -189,7 +189,10 @@ static void response_written(uvh_server_conn_t *c) {
     activity_end(c->srv, req);
     uvh_server_req_unref(req);
   }
-  if (c->close_after) {
+  /* graceful_stop came while it was written: kept alive, it would now sit
+   * idle until the deadline; it goes as idle ones did then (one with a
+   * request read ahead answers it first, with Connection: close) */
+  if (c->close_after || (c->srv->draining && c->pending.len == 0)) {
     linger(c);
     return;
   }
@@ -206,6 +209,7 @@ static void response_written(uvh_server_conn_t *c) {
  * only in the unsent bytes (libuv's and the kernel's queues). */
 static void arm_write_timeout(uvh_server_conn_t *c) {
   c->write_mark = uvh__stream_unsent(&c->s);
+  c->drain_tick = 0; /* the timer is the write's now: its end runs drain_notify */
   uv_timer_start(&c->timer, on_timer, ms(c->srv->cfg.write_timeout), 0);
 }
 
@@ -585,6 +589,11 @@ int uvh_server_send_informational(uvh_server_req_t *req, int status, const char 
     return req_error(req, UVH_E_BUSY, "the final response began already%s", "", 0);
   if (c == NULL || req->dropped)
     return req_error(req, UVH_E_CONN_CLOSED, "the client's connection is gone%s", "", 0);
+  /* writing it would leave the rest of the request unread (send_out's
+   * state takes the body for bytes behind the request) */
+  if (c->state == UVH_SC_READING)
+    return req_error(req, UVH_E_BADARG, "a 1xx goes after the request is read whole (not from on_head or on_body)%s",
+                     "", 0);
   if (status < 100 || status > 199 || status == 101) {
     snprintf(line, sizeof line, "%d", status);
     return req_error(req, UVH_E_BADARG, "an informational status is 100 to 199 but 101, got %s", line, strlen(line));
@@ -965,8 +974,12 @@ static void on_handshake(uvh_stream_t *s) {
   int sys_err, rc = uvh__stream_handshake(s, &sys_err);
   if (rc < 0)
     uvh__server_conn_close(c, 1); /* a plain request to a TLS port ends here, with TLS's alert */
-  else if (rc == 1)
+  else if (rc == 1) {
     set_state(c, UVH_SC_IDLE);
+    /* graceful_stop came during the handshake: an unused connection's wait */
+    if (c->srv->draining)
+      uvh__server_conn_drain(c);
+  }
 }
 
 static void on_error(uvh_stream_t *s, int code, int sys_err) { uvh__server_conn_close(CONN(s), 1); }
@@ -978,6 +991,7 @@ static void on_write_done(uvh_stream_t *s, int status) {
     uvh__server_conn_close(c, 1);
   else if (c->state == UVH_SC_WRITING && s->writing == 0) {
     uv_timer_stop(&c->timer); /* progress: pump arms it again for the next write */
+    c->drain_tick = 0;        /* (a drain due is told below) */
     pump(c);
     if (c->state == UVH_SC_IDLE && c->resume) {
       /* from the loop already: no need to wait for the timer */
@@ -1017,6 +1031,8 @@ static void on_timer(uv_timer_t *t) {
     send_error(c, 408, "Request Timeout");
     break;
   case UVH_SC_WRITING: /* write_timeout: closed unless the client read some since */
+    if (c->s.writing == 0 || c->srv->cfg.write_timeout <= 0)
+      break; /* a timer armed for something else (a drain tick taken back): no write waits */
     if (uvh__stream_unsent(&c->s) < c->write_mark) {
       arm_write_timeout(c);
       break;

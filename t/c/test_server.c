@@ -25,6 +25,10 @@ static uvh_server_t *srv;
 static unsigned port;
 static int requests_seen, drops_seen, async_mode, hint_errors, hint_sent = -1;
 static int drain_pieces, drains_seen, drain_errors, sized_errors, detach_rc = -1, detach_errors;
+/* /bigdrain, /bigfinal: a piece larger than the socket takes at once */
+#define BIG_PIECE (16u << 20)
+static char *big_piece;
+static int big_mode, big_drains;
 
 /* ------------------------------------------------------------ the owner */
 
@@ -140,6 +144,19 @@ static void on_request(uvh_server_t *s, uvh_server_req_t *req, void *data) {
     close(fd);
     return;
   }
+  if (tlen >= 9 && (memcmp(target, "/bigdrain", 9) == 0 || memcmp(target, "/bigfinal", 9) == 0)) {
+    /* on_drain asked for while drained (due on the next tick), then a
+     * piece the socket takes only in part, in the same call */
+    big_mode = target[4] == 'd' ? 1 : 2;
+    big_drains = 0;
+    uvh_server_respond_start(req, 200, NULL, 0, NULL, 0);
+    uvh_server_req_want_drain(req);
+    if (big_mode == 1)
+      uvh_server_send_chunk(req, big_piece, BIG_PIECE);
+    else
+      uvh_server_send_final_chunk(req, big_piece, BIG_PIECE);
+    return;
+  }
   if (tlen >= 6 && memcmp(target, "/drain", 6) == 0) {
     /* pieces paced by on_drain: the next one only once the last is with the socket */
     drain_errors = uvh_server_req_want_drain(req) == UVH_E_BADARG;
@@ -158,6 +175,16 @@ static size_t drain_queued_max;
 
 static void on_drain(uvh_server_t *s, uvh_server_req_t *req, void *data) {
   size_t q = uvh_server_req_queued_bytes(req);
+  if (big_mode) {
+    /* /bigdrain: after the big piece, a small one and on_drain again; then the end */
+    if (++big_drains == 1) {
+      uvh_server_send_chunk(req, "tail", 4);
+      uvh_server_req_want_drain(req);
+    } else {
+      uvh_server_send_final_chunk(req, "", 0);
+    }
+    return;
+  }
   drains_seen++;
   if (q > drain_queued_max)
     drain_queued_max = q;
@@ -181,7 +208,7 @@ static const uvh_server_ops_t ops = {on_request, on_drop, on_stopped, NULL, NULL
 
 /* the route step: /partial streams its body, /deny is answered before its body */
 static size_t partial_bytes;
-static int partial_pieces, enable_late;
+static int partial_pieces, enable_late, early_hint_rc = 1;
 
 static void on_head(uvh_server_t *s, uvh_server_req_t *req, void *data) {
   size_t tlen;
@@ -190,6 +217,8 @@ static void on_head(uvh_server_t *s, uvh_server_req_t *req, void *data) {
     uvh_server_req_enable_partial(req);
   else if (tlen >= 5 && memcmp(target, "/deny", 5) == 0)
     uvh_server_respond(req, 403, NULL, 0, NULL, 0, "no", 2);
+  else if (tlen >= 10 && memcmp(target, "/hintearly", 10) == 0)
+    early_hint_rc = uvh_server_send_informational(req, 103, NULL, 0, NULL, 0); /* the body is still to come */
 }
 
 static void on_body(uvh_server_t *s, uvh_server_req_t *req, const char *d, size_t len, void *data) {
@@ -237,6 +266,8 @@ typedef struct {
   size_t got_len;
   int eof, timed_out, closed;
   double seconds;
+  int discard;          /* keep only the last bytes in got; total counts them all */
+  size_t total;
 } client_t;
 
 static void client_close(client_t *c) {
@@ -257,6 +288,11 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
   client_t *c = s->data;
   if (n > 0) {
     c->got_len += (size_t)n;
+    c->total += (size_t)n;
+    if (c->discard && c->got_len > sizeof c->got / 2) {
+      memmove(c->got, c->got + c->got_len - 64, 64);
+      c->got_len = 64;
+    }
     c->got[c->got_len] = '\0';
   } else if (n < 0) {
     c->eof = n == UV_EOF ? 1 : -1;
@@ -580,6 +616,26 @@ static void test_graceful(void) {
   is_int(uvh_server_graceful_stop(srv, 5), UVH_E_CLOSED_POOL, "a stopped server cannot stop again");
   stop_server();
 
+  /* a kept-alive response being written when graceful_stop came: the
+   * connection goes once it is out (it stayed idle until the deadline) */
+  start_server(&cfg);
+  stopped_seen = 0;
+  client_start(&busy[0], "GET /stream HTTP/1.1\r\n\r\n", 0);
+  while (requests_seen == 0 && uv_run(uv, UV_RUN_ONCE))
+    ;
+  {
+    uint64_t t0 = uv_now(uv);
+    uvh_server_graceful_stop(srv, 5);
+    run_until_closed(&busy[0]);
+    while (stopped_seen == 0 && uv_run(uv, UV_RUN_ONCE))
+      ;
+    ok(strstr(busy[0].got, "\r\n\r\n2\r\nab\r\n") != NULL && strstr(busy[0].got, "0\r\n\r\n") != NULL &&
+           busy[0].eof == 1 && uv_now(uv) - t0 < 2000,
+       "a response under way at graceful_stop is finished, then its connection closes (%u ms)",
+       (unsigned)(uv_now(uv) - t0));
+  }
+  stop_server();
+
   /* the deadline closes what is left: an unanswered request is dropped */
   start_server(&cfg);
   stopped_seen = 0;
@@ -634,6 +690,16 @@ static void test_partial(void) {
   ok(partial_bytes == 10 && partial_pieces >= 2, "enable_partial: the body comes to on_body in pieces (%d)", partial_pieces);
   ok(strstr(slow.got, "POST /partial 0") != NULL, "then on_request, with an empty body");
   ok(enable_late > 0, "enable_partial after the route step is refused");
+
+  /* a 1xx from the route step, the body still to come: refused, and the
+   * body is still read (it was left unread, the request hung) */
+  {
+    static const char hinted[] = "POST /hintearly HTTP/1.1\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
+    client_start(&slow, hinted, sizeof hinted - 1 - 5);
+    run_until_closed(&slow);
+    is_int(early_hint_rc, UVH_E_BADARG, "send_informational before the request is read whole is refused");
+    ok(strstr(slow.got, "POST /hintearly 5") != NULL && !slow.timed_out, "and the body is read, the request answered");
+  }
 
   /* max_body_size counts a partial body too (chunked: not declared) */
   memset(big, 'z', sizeof big);
@@ -772,6 +838,44 @@ static void test_multipart(void) {
   stop_server();
 }
 
+/* A drain asked for while due (its tick pending), then a piece the socket
+ * takes in part: the drain comes once the piece is out, and a later one
+ * still comes (the tick taken back is not left marked); a last piece so
+ * sent goes out whole, with write_timeout 0 too (the tick's timer does not
+ * pass for a write that timed out). */
+static void big_test(const uvh_server_config_t *base) {
+  static client_t c;
+  uvh_server_config_t cfg = *base;
+  int pass;
+  big_piece = malloc(BIG_PIECE);
+  memset(big_piece, 'b', BIG_PIECE);
+  for (pass = 0; pass < 3; pass++) {
+    if (pass == 2) {
+      /* write_timeout 0 */
+      stop_server();
+      cfg.write_timeout = 0;
+      start_server(&cfg);
+    }
+    client_start(&c, pass == 0 ? "GET /bigdrain HTTP/1.1\r\nConnection: close\r\n\r\n"
+                               : "GET /bigfinal HTTP/1.1\r\nConnection: close\r\n\r\n", 0);
+    c.discard = 1;
+    run_until_closed(&c);
+    if (pass == 0) {
+      is_int(big_drains, 2, "on_drain after the big piece, then again after a small one (the tick taken back)");
+      ok(c.eof == 1 && !c.timed_out && c.got_len >= 5 && strcmp(c.got + c.got_len - 5, "0\r\n\r\n") == 0,
+         "and the body ended");
+    } else {
+      ok(c.eof == 1 && !c.timed_out && c.total > BIG_PIECE && c.got_len >= 5 &&
+             strcmp(c.got + c.got_len - 5, "0\r\n\r\n") == 0,
+         "a big last piece after want_drain arrives whole (write_timeout %s)", pass == 1 ? "60" : "0");
+    }
+    is_int(big_drains, pass == 0 ? 2 : 0, "(on_drain count)");
+  }
+  big_mode = 0;
+  free(big_piece);
+  big_piece = NULL;
+}
+
 /* 1xx responses before the final one; a streamed body paced by on_drain,
  * and one framed by the owner's Content-Length */
 static void test_hints_and_drain(void) {
@@ -796,6 +900,7 @@ static void test_hints_and_drain(void) {
   is_int(count(c->got, "a\r\n0123456789\r\n"), 5, "all of them arrived, chunked");
   ok(strstr(c->got, "GET /next") != NULL, "and the next request was answered after the body");
   is_int(drain_queued_max, 0, "nothing was queued at any on_drain");
+  big_test(&cfg);
   c = talk("GET /sized HTTP/1.1\r\n\r\nGET /next HTTP/1.1\r\nConnection: close\r\n\r\n");
   ok(strstr(c->got, "\r\nContent-Length: 5\r\n") != NULL && strstr(c->got, "chunked") == NULL,
      "a Content-Length given to respond_start frames the body (not chunked)");

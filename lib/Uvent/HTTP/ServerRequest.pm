@@ -303,8 +303,9 @@ for Early Hints; C<$code> 100 to 199 but 101 (an upgrade is not done
 this way), headers as for C<respond> (no C<Content-Length>,
 C<Transfer-Encoding> or C<Connection>), C<$message> the reason phrase
 (default: the standard one). It may be sent several times. Croaks for a
-bad code or header, after the final response began, and for an
-HTTP/1.0 client (it knows no 1xx: check C<http_version>). Returns 1, or
+bad code or header, after the final response began, for an
+HTTP/1.0 client (it knows no 1xx: check C<http_version>), and from the
+route_callback or partial_callback before the body is read. Returns 1, or
 0 when the connection is gone.
 
 =head2 detach
