@@ -64,7 +64,7 @@ use strict;
 use warnings;
 
 use Digest::MD5 ();
-use Fcntl qw(:flock O_WRONLY O_APPEND O_CREAT);
+use Fcntl qw(:flock O_RDWR O_WRONLY O_APPEND O_CREAT O_TRUNC);
 use File::Temp ();
 use IO::Socket::INET ();
 use JSON::PP ();
@@ -191,8 +191,12 @@ sub _tls_context {
     } elsif (defined $tls->{ca_file}) {
         $args{SSL_ca_file} = $tls->{ca_file};
     }
-    return IO::Socket::SSL::SSL_Context->new(\%args)
+    my $ctx = IO::Socket::SSL::SSL_Context->new(\%args)
         || die "Uvent::Test::Server: TLS context: $IO::Socket::SSL::SSL_ERROR\n";
+    # Sessions resume by ticket only, never from a worker's own session
+    # cache, so the ticket key is what carries a session across workers.
+    Net::SSLeay::CTX_set_session_cache_mode($ctx->{context}, Net::SSLeay::SESS_CACHE_OFF());
+    return $ctx;
 }
 
 sub _events {
@@ -335,12 +339,12 @@ sub _server_main {
     $0 = "uvent-test-server $self->{port}";
     $lsock->blocking(0);
 
-    # Auto-reap connection children (no zombies while we live).
+    # Auto-reap the workers (no zombies while we live).
     $SIG{CHLD} = 'IGNORE';
     $SIG{PIPE} = 'IGNORE';
     my $shutdown = sub {
         $SIG{$_} = 'IGNORE' for qw(TERM INT HUP ALRM);
-        kill 'TERM', -$$;      # our group: every connection child
+        kill 'TERM', -$$;      # our group: every worker
         # Outlive the children so they are reaped by us, not orphaned.
         $SIG{ALRM} = sub { POSIX::_exit(0) };
         alarm 3;
@@ -350,14 +354,103 @@ sub _server_main {
     $SIG{$_} = $shutdown for qw(TERM INT HUP ALRM);
     alarm LIFETIME;
 
-    my $serial = 0;
+    # The accept lock: one worker at a time waits for and accepts the next
+    # connection, so connections are taken one by one as by a single
+    # accept loop.  The file holds the last accept serial.
+    $self->{lockfile} = "$self->{dir}/accept.lock";
+    sysopen my $lk, $self->{lockfile}, O_WRONLY | O_CREAT | O_TRUNC or die "create $self->{lockfile}: $!";
+    syswrite $lk, '0';
+    close $lk;
+
+    # Workers report "-PID\n" when they take a connection and "+PID\n"
+    # when they are free again; one free worker is always kept waiting.
+    pipe(my $status_r, my $status_w) or die "pipe: $!";
+    my %idle;
+    my $spawn = sub {
+        my $pid = fork;
+        return 0 unless defined $pid;
+        if (!$pid) {
+            $SIG{$_} = 'DEFAULT' for qw(TERM INT HUP ALRM CHLD);
+            alarm LIFETIME;
+            close $status_r;
+            eval { _worker($self, $lsock, $ctl, $status_w) };
+            POSIX::_exit(0);
+        }
+        $idle{$pid} = 1;
+        return 1;
+    };
+    my $buf = '';
+    while (1) {
+        # A worker that died while free (killed) is free no more.
+        kill(0, $_) or delete $idle{$_} for keys %idle;
+        keys %idle or $spawn->() or Time::HiRes::sleep(0.1);
+
+        my $rin = '';
+        vec($rin, fileno $status_r, 1) = 1;
+        vec($rin, fileno $ctl,      1) = 1;
+        my $n = select(my $rout = $rin, undef, undef, 1);
+        next unless $n && $n > 0;
+        $shutdown->() if vec($rout, fileno $ctl, 1);    # test process is gone
+        next unless vec($rout, fileno $status_r, 1);
+        sysread $status_r, $buf, 4096, length $buf;
+        while ($buf =~ s/\A([-+])(\d+)\n//) {
+            if ($1 eq '+') { $idle{$2} = 1 } else { delete $idle{$2} }
+        }
+    }
+}
+
+# A worker serves one connection at a time, in a loop: take the accept
+# lock, wait for a connection (exit at the control pipe's EOF), accept it,
+# log it, release the lock, serve it.  A connection that ended with its
+# socket still open (a route that gives up, an error) is left to process
+# exit to close, as when every connection had a process of its own.
+sub _worker {
+    my ($self, $lsock, $ctl, $status) = @_;
+    sysopen my $lock, $self->{lockfile}, O_RDWR or return;    # its own open file: flock excludes the others
+    while (1) {
+        until (flock $lock, LOCK_EX) { return unless $!{EINTR} }
+        my $client = _accept_next($self, $lsock, $ctl);
+        sysseek $lock, 0, 0;
+        sysread $lock, my $last, 32;
+        my $serial = ($last || 0) + 1;
+        sysseek $lock, 0, 0;
+        syswrite $lock, $serial;    # serials only grow, so no truncate is needed
+        syswrite $status, "-$$\n";
+        _log_event($self->{logfile}, { ev => 'conn', conn => $serial, t => Time::HiRes::time() });
+        flock $lock, LOCK_UN;
+
+        my $fd = fileno $client;
+        eval {
+            my $c = Uvent::Test::Server::Conn->new(
+                sock    => $client,
+                ctl     => $ctl,
+                serial  => $serial,
+                logfile => $self->{logfile},
+                idle    => $self->{idle_close},
+                raw     => $self->{raw},
+            );
+            if (!$self->{tls_ctx}
+                || $c->tls_accept($self->{tls_ctx}, $self->{tls_handshake_delay}))
+            {
+                $c->run;
+            }
+        };
+        my $dup = POSIX::dup($fd);
+        if (defined $dup) { POSIX::close($dup); POSIX::_exit(0) }    # still open
+        syswrite $status, "+$$\n";
+    }
+}
+
+# Wait until a connection is pending, hold it for accept_delay, accept it.
+sub _accept_next {
+    my ($self, $lsock, $ctl) = @_;
     while (1) {
         my $rin = '';
         vec($rin, fileno $lsock, 1) = 1;
         vec($rin, fileno $ctl,   1) = 1;
         my $n = select(my $rout = $rin, undef, undef, 1);
         next unless $n && $n > 0;
-        $shutdown->() if vec($rout, fileno $ctl, 1);    # test process is gone
+        POSIX::_exit(0) if vec($rout, fileno $ctl, 1);    # test process is gone
         next unless vec($rout, fileno $lsock, 1);
 
         # accept_delay: a connection is pending; make it wait before accept.
@@ -366,38 +459,12 @@ sub _server_main {
             while ((my $left = $end - Time::HiRes::time()) > 0) {
                 my $r = '';
                 vec($r, fileno $ctl, 1) = 1;
-                $shutdown->() if (select($r, undef, undef, $left) || 0) > 0;
+                POSIX::_exit(0) if (select($r, undef, undef, $left) || 0) > 0;
             }
         }
 
         my $client = $lsock->accept or next;
-        $serial++;
-        _log_event($self->{logfile}, { ev => 'conn', conn => $serial, t => Time::HiRes::time() });
-
-        my $pid = fork;
-        if (!defined $pid) { close $client; next }
-        if (!$pid) {
-            $SIG{$_} = 'DEFAULT' for qw(TERM INT HUP ALRM CHLD);
-            alarm LIFETIME;
-            close $lsock;
-            eval {
-                my $c = Uvent::Test::Server::Conn->new(
-                    sock    => $client,
-                    ctl     => $ctl,
-                    serial  => $serial,
-                    logfile => $self->{logfile},
-                    idle    => $self->{idle_close},
-                    raw     => $self->{raw},
-                );
-                if (!$self->{tls_ctx}
-                    || $c->tls_accept($self->{tls_ctx}, $self->{tls_handshake_delay}))
-                {
-                    $c->run;
-                }
-            };
-            POSIX::_exit(0);
-        }
-        close $client;
+        return $client;
     }
 }
 
