@@ -686,14 +686,18 @@ sub nap {
 }
 
 # Read more data into the buffer.  Returns bytes read, 0 on EOF (or error),
-# undef on timeout.
+# undef on timeout.  $want: the bytes still awaited (a body), read at most,
+# so that a plain socket's buffer grows once to hold them all, not over and
+# over with a copy each time (TLS reads stay 64 KiB: Net::SSLeay allocates
+# what is asked for).
 sub fill {
-    my ($self, $timeout) = @_;
+    my ($self, $timeout, $want) = @_;
     my $end = now + ($timeout // Uvent::Test::Server::IO_TIMEOUT());
     my $mode = 'r';
+    my $max = !$self->{tls} && $want ? $want : 65536;
     while (1) {
         return undef unless $self->_wait($mode, $end - now);
-        my $n = sysread $self->{sock}, $self->{buf}, 65536, length $self->{buf};
+        my $n = sysread $self->{sock}, $self->{buf}, $max, length $self->{buf};
         return $n if defined $n;
         $mode = $self->_again('r') // return 0;
     }
@@ -768,10 +772,19 @@ sub read_line {
 
 sub read_exact {
     my ($self, $len) = @_;
-    while (length $self->{buf} < $len) {
-        return undef unless $self->fill;
+    if (length $self->{buf} < $len) {
+        # What is left after the head, as a fresh string: perl grows a string
+        # whose front was cut off tenfold, and then copies it when taken
+        # whole instead of sharing it.
+        $self->{buf} = "$self->{buf}";
+        while (length $self->{buf} < $len) {
+            return undef unless $self->fill(undef, $len - length $self->{buf});
+        }
     }
-    return substr $self->{buf}, 0, $len, '';
+    return substr $self->{buf}, 0, $len, '' if length $self->{buf} > $len;
+    my $all = $self->{buf};    # the whole buffer: shared (copy-on-write), not copied
+    $self->{buf} = '';
+    return $all;
 }
 
 # Returns a request hashref, or undef when the connection should just end.
@@ -1132,9 +1145,11 @@ sub r_multipart {
         while ($start >= 0) {
             my $end = index($body, "\r\n--$boundary", $pos);
             last if $end < 0;
-            my $part = substr($body, $pos, $end - $pos);
-            my $i = index($part, "\r\n\r\n");
-            my ($head, $content) = $i < 0 ? ($part, '') : (substr($part, 0, $i), substr($part, $i + 4));
+            # head and content cut from the body directly (a part may be a big file)
+            my $i = index($body, "\r\n\r\n", $pos);
+            $i = -1 if $i + 4 > $end;
+            my ($head, $content) = $i < 0 ? (substr($body, $pos, $end - $pos), '')
+                : (substr($body, $pos, $i - $pos), substr($body, $i + 4, $end - $i - 4));
             push @parts, { headers => [ split /\r\n/, $head ], length => length $content,
                 md5 => Digest::MD5::md5_hex($content), (length $content < 1000 ? (content => $content) : ()) };
             $pos = $end + length("\r\n--$boundary");
