@@ -7,11 +7,17 @@ package Uvent::Test::Server;
 #   $srv->wait_for(sub { $_[0]->requests >= 2 }, 5); $srv->stop;
 #
 # Process layout: the test process binds the listener, then forks the server
-# process (its own process group).  The server accepts in a loop and forks one
-# child per connection.  Every server-side process holds the read end of a
-# pipe whose write end only the test process holds: when the test process goes
-# away (even by SIGKILL) the pipe reaches EOF and they all exit.  They also
-# exit after 120 s no matter what.
+# process (its own process group).  The server forks workers, each serving
+# one connection at a time in a process of its own, and keeps one free
+# worker waiting; workers take turns (an accept lock) to accept the next
+# connection, so connections are accepted, numbered and delayed
+# (accept_delay) one by one as by a single accept loop.  A connection that
+# ends with its socket still open ends its worker, whose exit closes it,
+# as when each connection had a process of its own.  (A fork per
+# connection cost far more CPU than serving it.)  Every server-side process
+# holds the read end of a pipe whose write end only the test process holds:
+# when the test process goes away (even by SIGKILL) the pipe reaches EOF and
+# they all exit.  They also exit after 120 s no matter what.
 #
 # Statistics travel through an append-only JSON-lines log file (flock +
 # unbuffered syswrite), read back by the test process.  Notes:
@@ -54,7 +60,8 @@ package Uvent::Test::Server;
 #    handshake, {conn, t, tls_error} when it failed (the connection is then
 #    just closed);
 #  - sessions resume (tickets, TLS 1.2 and 1.3) across connections: the
-#    context, hence the ticket key, is made once here and inherited;
+#    context, hence the ticket key, is made once here and inherited; there
+#    is no server-side session cache, so only tickets resume;
 #  - graceful closes send close_notify first; resets (/reset, idle-reset)
 #    do not;
 #  - tls_handshake_delay => SECONDS: accept, then wait that long before the
@@ -97,7 +104,7 @@ sub new {
     }, $class;
 
     if ($opts{tls}) {
-        # Made here, before any fork: every connection child then shares
+        # Made here, before any fork: every worker then shares
         # the ticket key, so a session resumes on any later connection.
         # Bad files also fail here, in the test, not in a child.
         $self->{tls_ctx} = _tls_context($opts{tls});
@@ -278,7 +285,7 @@ sub stop {
     return if $$ != $self->{owner};
     my $pid = delete $self->{pid} or return;
 
-    # TERM makes the server kill and wait for its connection children
+    # TERM makes the server kill and wait for its workers
     # before exiting, so nothing is left to be reparented.
     kill 'TERM', $pid;
     close delete $self->{ctl} if $self->{ctl};
