@@ -7,11 +7,17 @@ package Uvent::Test::Server;
 #   $srv->wait_for(sub { $_[0]->requests >= 2 }, 5); $srv->stop;
 #
 # Process layout: the test process binds the listener, then forks the server
-# process (its own process group).  The server accepts in a loop and forks one
-# child per connection.  Every server-side process holds the read end of a
-# pipe whose write end only the test process holds: when the test process goes
-# away (even by SIGKILL) the pipe reaches EOF and they all exit.  They also
-# exit after 120 s no matter what.
+# process (its own process group).  The server forks workers, each serving
+# one connection at a time in a process of its own, and keeps one free
+# worker waiting; workers take turns (an accept lock) to accept the next
+# connection, so connections are accepted, numbered and delayed
+# (accept_delay) one by one as by a single accept loop.  A connection that
+# ends with its socket still open ends its worker, whose exit closes it,
+# as when each connection had a process of its own.  (A fork per
+# connection cost far more CPU than serving it.)  Every server-side process
+# holds the read end of a pipe whose write end only the test process holds:
+# when the test process goes away (even by SIGKILL) the pipe reaches EOF and
+# they all exit.  They also exit after 120 s no matter what.
 #
 # Statistics travel through an append-only JSON-lines log file (flock +
 # unbuffered syswrite), read back by the test process.  Notes:
@@ -54,7 +60,8 @@ package Uvent::Test::Server;
 #    handshake, {conn, t, tls_error} when it failed (the connection is then
 #    just closed);
 #  - sessions resume (tickets, TLS 1.2 and 1.3) across connections: the
-#    context, hence the ticket key, is made once here and inherited;
+#    context, hence the ticket key, is made once here and inherited; there
+#    is no server-side session cache, so only tickets resume;
 #  - graceful closes send close_notify first; resets (/reset, idle-reset)
 #    do not;
 #  - tls_handshake_delay => SECONDS: accept, then wait that long before the
@@ -64,7 +71,7 @@ use strict;
 use warnings;
 
 use Digest::MD5 ();
-use Fcntl qw(:flock O_WRONLY O_APPEND O_CREAT);
+use Fcntl qw(:flock O_RDWR O_WRONLY O_APPEND O_CREAT O_TRUNC);
 use File::Temp ();
 use IO::Socket::INET ();
 use JSON::PP ();
@@ -97,7 +104,7 @@ sub new {
     }, $class;
 
     if ($opts{tls}) {
-        # Made here, before any fork: every connection child then shares
+        # Made here, before any fork: every worker then shares
         # the ticket key, so a session resumes on any later connection.
         # Bad files also fail here, in the test, not in a child.
         $self->{tls_ctx} = _tls_context($opts{tls});
@@ -191,8 +198,12 @@ sub _tls_context {
     } elsif (defined $tls->{ca_file}) {
         $args{SSL_ca_file} = $tls->{ca_file};
     }
-    return IO::Socket::SSL::SSL_Context->new(\%args)
+    my $ctx = IO::Socket::SSL::SSL_Context->new(\%args)
         || die "Uvent::Test::Server: TLS context: $IO::Socket::SSL::SSL_ERROR\n";
+    # Sessions resume by ticket only, never from a worker's own session
+    # cache, so the ticket key is what carries a session across workers.
+    Net::SSLeay::CTX_set_session_cache_mode($ctx->{context}, Net::SSLeay::SESS_CACHE_OFF());
+    return $ctx;
 }
 
 sub _events {
@@ -274,7 +285,7 @@ sub stop {
     return if $$ != $self->{owner};
     my $pid = delete $self->{pid} or return;
 
-    # TERM makes the server kill and wait for its connection children
+    # TERM makes the server kill and wait for its workers
     # before exiting, so nothing is left to be reparented.
     kill 'TERM', $pid;
     close delete $self->{ctl} if $self->{ctl};
@@ -335,12 +346,12 @@ sub _server_main {
     $0 = "uvent-test-server $self->{port}";
     $lsock->blocking(0);
 
-    # Auto-reap connection children (no zombies while we live).
+    # Auto-reap the workers (no zombies while we live).
     $SIG{CHLD} = 'IGNORE';
     $SIG{PIPE} = 'IGNORE';
     my $shutdown = sub {
         $SIG{$_} = 'IGNORE' for qw(TERM INT HUP ALRM);
-        kill 'TERM', -$$;      # our group: every connection child
+        kill 'TERM', -$$;      # our group: every worker
         # Outlive the children so they are reaped by us, not orphaned.
         $SIG{ALRM} = sub { POSIX::_exit(0) };
         alarm 3;
@@ -350,14 +361,103 @@ sub _server_main {
     $SIG{$_} = $shutdown for qw(TERM INT HUP ALRM);
     alarm LIFETIME;
 
-    my $serial = 0;
+    # The accept lock: one worker at a time waits for and accepts the next
+    # connection, so connections are taken one by one as by a single
+    # accept loop.  The file holds the last accept serial.
+    $self->{lockfile} = "$self->{dir}/accept.lock";
+    sysopen my $lk, $self->{lockfile}, O_WRONLY | O_CREAT | O_TRUNC or die "create $self->{lockfile}: $!";
+    syswrite $lk, '0';
+    close $lk;
+
+    # Workers report "-PID\n" when they take a connection and "+PID\n"
+    # when they are free again; one free worker is always kept waiting.
+    pipe(my $status_r, my $status_w) or die "pipe: $!";
+    my %idle;
+    my $spawn = sub {
+        my $pid = fork;
+        return 0 unless defined $pid;
+        if (!$pid) {
+            $SIG{$_} = 'DEFAULT' for qw(TERM INT HUP ALRM CHLD);
+            alarm LIFETIME;
+            close $status_r;
+            eval { _worker($self, $lsock, $ctl, $status_w) };
+            POSIX::_exit(0);
+        }
+        $idle{$pid} = 1;
+        return 1;
+    };
+    my $buf = '';
+    while (1) {
+        # A worker that died while free (killed) is free no more.
+        kill(0, $_) or delete $idle{$_} for keys %idle;
+        keys %idle or $spawn->() or Time::HiRes::sleep(0.1);
+
+        my $rin = '';
+        vec($rin, fileno $status_r, 1) = 1;
+        vec($rin, fileno $ctl,      1) = 1;
+        my $n = select(my $rout = $rin, undef, undef, 1);
+        next unless $n && $n > 0;
+        $shutdown->() if vec($rout, fileno $ctl, 1);    # test process is gone
+        next unless vec($rout, fileno $status_r, 1);
+        sysread $status_r, $buf, 4096, length $buf;
+        while ($buf =~ s/\A([-+])(\d+)\n//) {
+            if ($1 eq '+') { $idle{$2} = 1 } else { delete $idle{$2} }
+        }
+    }
+}
+
+# A worker serves one connection at a time, in a loop: take the accept
+# lock, wait for a connection (exit at the control pipe's EOF), accept it,
+# log it, release the lock, serve it.  A connection that ended with its
+# socket still open (a route that gives up, an error) is left to process
+# exit to close, as when every connection had a process of its own.
+sub _worker {
+    my ($self, $lsock, $ctl, $status) = @_;
+    sysopen my $lock, $self->{lockfile}, O_RDWR or return;    # its own open file: flock excludes the others
+    while (1) {
+        until (flock $lock, LOCK_EX) { return unless $!{EINTR} }
+        my $client = _accept_next($self, $lsock, $ctl);
+        sysseek $lock, 0, 0;
+        sysread $lock, my $last, 32;
+        my $serial = ($last || 0) + 1;
+        sysseek $lock, 0, 0;
+        syswrite $lock, $serial;    # serials only grow, so no truncate is needed
+        syswrite $status, "-$$\n";
+        _log_event($self->{logfile}, { ev => 'conn', conn => $serial, t => Time::HiRes::time() });
+        flock $lock, LOCK_UN;
+
+        my $fd = fileno $client;
+        eval {
+            my $c = Uvent::Test::Server::Conn->new(
+                sock    => $client,
+                ctl     => $ctl,
+                serial  => $serial,
+                logfile => $self->{logfile},
+                idle    => $self->{idle_close},
+                raw     => $self->{raw},
+            );
+            if (!$self->{tls_ctx}
+                || $c->tls_accept($self->{tls_ctx}, $self->{tls_handshake_delay}))
+            {
+                $c->run;
+            }
+        };
+        my $dup = POSIX::dup($fd);
+        if (defined $dup) { POSIX::close($dup); POSIX::_exit(0) }    # still open
+        syswrite $status, "+$$\n";
+    }
+}
+
+# Wait until a connection is pending, hold it for accept_delay, accept it.
+sub _accept_next {
+    my ($self, $lsock, $ctl) = @_;
     while (1) {
         my $rin = '';
         vec($rin, fileno $lsock, 1) = 1;
         vec($rin, fileno $ctl,   1) = 1;
         my $n = select(my $rout = $rin, undef, undef, 1);
         next unless $n && $n > 0;
-        $shutdown->() if vec($rout, fileno $ctl, 1);    # test process is gone
+        POSIX::_exit(0) if vec($rout, fileno $ctl, 1);    # test process is gone
         next unless vec($rout, fileno $lsock, 1);
 
         # accept_delay: a connection is pending; make it wait before accept.
@@ -366,38 +466,12 @@ sub _server_main {
             while ((my $left = $end - Time::HiRes::time()) > 0) {
                 my $r = '';
                 vec($r, fileno $ctl, 1) = 1;
-                $shutdown->() if (select($r, undef, undef, $left) || 0) > 0;
+                POSIX::_exit(0) if (select($r, undef, undef, $left) || 0) > 0;
             }
         }
 
         my $client = $lsock->accept or next;
-        $serial++;
-        _log_event($self->{logfile}, { ev => 'conn', conn => $serial, t => Time::HiRes::time() });
-
-        my $pid = fork;
-        if (!defined $pid) { close $client; next }
-        if (!$pid) {
-            $SIG{$_} = 'DEFAULT' for qw(TERM INT HUP ALRM CHLD);
-            alarm LIFETIME;
-            close $lsock;
-            eval {
-                my $c = Uvent::Test::Server::Conn->new(
-                    sock    => $client,
-                    ctl     => $ctl,
-                    serial  => $serial,
-                    logfile => $self->{logfile},
-                    idle    => $self->{idle_close},
-                    raw     => $self->{raw},
-                );
-                if (!$self->{tls_ctx}
-                    || $c->tls_accept($self->{tls_ctx}, $self->{tls_handshake_delay}))
-                {
-                    $c->run;
-                }
-            };
-            POSIX::_exit(0);
-        }
-        close $client;
+        return $client;
     }
 }
 
@@ -619,14 +693,18 @@ sub nap {
 }
 
 # Read more data into the buffer.  Returns bytes read, 0 on EOF (or error),
-# undef on timeout.
+# undef on timeout.  $want: the bytes still awaited (a body), read at most,
+# so that a plain socket's buffer grows once to hold them all, not over and
+# over with a copy each time (TLS reads stay 64 KiB: Net::SSLeay allocates
+# what is asked for).
 sub fill {
-    my ($self, $timeout) = @_;
+    my ($self, $timeout, $want) = @_;
     my $end = now + ($timeout // Uvent::Test::Server::IO_TIMEOUT());
     my $mode = 'r';
+    my $max = !$self->{tls} && $want ? $want : 65536;
     while (1) {
         return undef unless $self->_wait($mode, $end - now);
-        my $n = sysread $self->{sock}, $self->{buf}, 65536, length $self->{buf};
+        my $n = sysread $self->{sock}, $self->{buf}, $max, length $self->{buf};
         return $n if defined $n;
         $mode = $self->_again('r') // return 0;
     }
@@ -701,10 +779,19 @@ sub read_line {
 
 sub read_exact {
     my ($self, $len) = @_;
-    while (length $self->{buf} < $len) {
-        return undef unless $self->fill;
+    if (length $self->{buf} < $len) {
+        # What is left after the head, as a fresh string: perl grows a string
+        # whose front was cut off tenfold, and then copies it when taken
+        # whole instead of sharing it.
+        $self->{buf} = "$self->{buf}";
+        while (length $self->{buf} < $len) {
+            return undef unless $self->fill(undef, $len - length $self->{buf});
+        }
     }
-    return substr $self->{buf}, 0, $len, '';
+    return substr $self->{buf}, 0, $len, '' if length $self->{buf} > $len;
+    my $all = $self->{buf};    # the whole buffer: shared (copy-on-write), not copied
+    $self->{buf} = '';
+    return $all;
 }
 
 # Returns a request hashref, or undef when the connection should just end.
@@ -1065,9 +1152,11 @@ sub r_multipart {
         while ($start >= 0) {
             my $end = index($body, "\r\n--$boundary", $pos);
             last if $end < 0;
-            my $part = substr($body, $pos, $end - $pos);
-            my $i = index($part, "\r\n\r\n");
-            my ($head, $content) = $i < 0 ? ($part, '') : (substr($part, 0, $i), substr($part, $i + 4));
+            # head and content cut from the body directly (a part may be a big file)
+            my $i = index($body, "\r\n\r\n", $pos);
+            $i = -1 if $i + 4 > $end;
+            my ($head, $content) = $i < 0 ? (substr($body, $pos, $end - $pos), '')
+                : (substr($body, $pos, $i - $pos), substr($body, $i + 4, $end - $i - 4));
             push @parts, { headers => [ split /\r\n/, $head ], length => length $content,
                 md5 => Digest::MD5::md5_hex($content), (length $content < 1000 ? (content => $content) : ()) };
             $pos = $end + length("\r\n--$boundary");
