@@ -416,6 +416,10 @@ subtest 'no leaks: many TLS connections, memory and descriptors come back' => su
         ok(wait_all($loop, @r), "$n requests completed");
         is(scalar(grep { !$_->{error} && length(body($_)) == 4096 } @r), $n, "all $n answered in full");
         ok($pool->stats->{connections_opened} >= $n / 2, 'at least ' . $n / 2 . ' TLS connections');
+        # start_req's record holds its request, whose callback holds the
+        # record: a cycle of the test's making (a request keeps its callback
+        # so it can be submitted again), broken here so only Uvent's memory counts
+        delete $_->{request} for @r;
         return $pool;
     };
     my $fds = sub { opendir my $d, '/proc/self/fd' or return -1; my $n = () = readdir $d; $n };
