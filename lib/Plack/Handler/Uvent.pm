@@ -183,8 +183,8 @@ sub _error {
 
 sub _headers {
     my ($h, $streamed) = @_;
+    return $h // [] unless $streamed;    # respond reads it, never changes it
     my @h = @{ $h // [] };
-    return \@h unless $streamed;
     # a streamed body is framed by the server: by the app's Content-Length
     # (the last one, when it is a number), else chunked or to the close
     my (@out, $length);

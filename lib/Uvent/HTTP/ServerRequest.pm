@@ -46,17 +46,22 @@ sub client_certificate {
 sub _what { Uvent::_shown(defined $_[0] ? (ref $_[0] ? ref $_[0] : $_[0]) : 'undef') }
 
 # (code, message, [flat headers]) of a response hash, checked; `what` names the method
+# the keys each method takes (made once: respond runs for every request)
+my %HEAD_KEYS = (respond => \%RESPONSE_KEYS, respond_start => { map { $_ => 1 } qw(code message headers) },
+    send_informational => { headers => 1 });
+
 sub _head {
-    my ($what, $r, @keys) = @_;
-    my $m = "Uvent::HTTP::ServerRequest->$what";
-    my %known = map { $_ => 1 } @keys;
-    Carp::croak("$m: expects a hashref { " . join(', ', @keys) . ' }, got ' . _what($r)) unless ref $r eq 'HASH';
-    if (my @unknown = grep { !$known{$_} } keys %$r) {
-        Carp::croak("$m: unknown key" . (@unknown > 1 ? 's' : '') . ' '
-            . join(', ', map { "'" . Uvent::_shown($_) . "'" } sort @unknown) . ' (known: ' . join(', ', sort @keys) . ')');
+    my ($what, $r) = @_;
+    my $known = $HEAD_KEYS{$what};
+    Carp::croak("Uvent::HTTP::ServerRequest->$what" . ': expects a hashref { ' . join(', ', sort keys %$known) . ' }, got ' . _what($r)) unless ref $r eq 'HASH';
+    for (keys %$r) {
+        next if $known->{$_};
+        my @unknown = sort grep { !$known->{$_} } keys %$r;
+        Carp::croak("Uvent::HTTP::ServerRequest->$what" . ': unknown key' . (@unknown > 1 ? 's' : '') . ' '
+            . join(', ', map { "'" . Uvent::_shown($_) . "'" } @unknown) . ' (known: ' . join(', ', sort keys %$known) . ')');
     }
     my $code = $r->{code} // 200;
-    Carp::croak("$m: code must be a status from 200 to 999, got '" . _what($code) . "'")
+    Carp::croak("Uvent::HTTP::ServerRequest->$what" . ": code must be a status from 200 to 999, got '" . _what($code) . "'")
         unless !ref $code && $code =~ /\A[0-9]{3}\z/ && $code >= 200;
     my $h = $r->{headers} // [];
     my @flat;
@@ -65,26 +70,26 @@ sub _head {
             push @flat, map { ($n, $_) } ref $h->{$n} eq 'ARRAY' ? @{ $h->{$n} } : ($h->{$n});
         }
     } elsif (ref $h eq 'ARRAY') {
-        Carp::croak("$m: headers arrayref must have an even number of elements (name, value, ...)") if @$h % 2;
+        Carp::croak("Uvent::HTTP::ServerRequest->$what" . ': headers arrayref must have an even number of elements (name, value, ...)') if @$h % 2;
         @flat = @$h;
     } else {
-        Carp::croak("$m: headers must be a hashref or an arrayref, got " . _what($h));
+        Carp::croak("Uvent::HTTP::ServerRequest->$what" . ': headers must be a hashref or an arrayref, got ' . _what($h));
     }
-    for my $i (0 .. $#flat) {
-        Carp::croak("$m: header " . ($i % 2 ? "'$flat[$i - 1]' has an undef value" : 'name is undef'))
-            unless defined $flat[$i];
+    if (grep { !defined } @flat) {
+        my ($i) = grep { !defined $flat[$_] } 0 .. $#flat;
+        Carp::croak("Uvent::HTTP::ServerRequest->$what" . ': header ' . ($i % 2 ? "'$flat[$i - 1]' has an undef value" : 'name is undef'));
     }
     return ($code, $r->{message}, \@flat);
 }
 
 sub respond_start {
     my ($self, $r) = @_;
-    return $self->_respond_start(_head('respond_start', $r, qw(code message headers)), undef) == 0 ? 1 : 0;
+    return $self->_respond_start(_head('respond_start', $r), undef) == 0 ? 1 : 0;
 }
 
 sub respond {
     my ($self, $r) = @_;
-    my @head = _head('respond', $r, sort keys %RESPONSE_KEYS);
+    my @head = _head('respond', $r);
     my $body = $r->{body};
     Carp::croak('Uvent::HTTP::ServerRequest->respond: body must be a string, got ' . _what($body)) if ref $body;
     return $self->_respond(@head, $body) == 0 ? 1 : 0;
@@ -95,7 +100,7 @@ sub send_informational {
     my $m = 'Uvent::HTTP::ServerRequest->send_informational';
     Carp::croak("$m: code must be a status from 100 to 199 but 101, got '" . _what($code) . "'")
         unless defined $code && !ref $code && $code =~ /\A1[0-9]{2}\z/ && $code != 101;
-    my (undef, undef, $flat) = _head('send_informational', { headers => $headers // [] }, qw(headers));
+    my (undef, undef, $flat) = _head('send_informational', { headers => $headers // [] });
     return $self->_send_informational($code, $message, $flat) == 0 ? 1 : 0;
 }
 
