@@ -93,6 +93,13 @@ int uvh__listen_ex(uvh_listener_t *l, uv_loop_t *uv, const char *host, uint16_t 
 
 size_t uvh__listen_path_max(void) { return sizeof(((struct sockaddr_un *)0)->sun_path) - 1; }
 
+/* The address of a unix socket at `path` (no longer than the caller checked). */
+static void unix_address(struct sockaddr_un *sun, const char *path) {
+  memset(sun, 0, sizeof *sun);
+  sun->sun_family = AF_UNIX;
+  memcpy(sun->sun_path, path, strlen(path));
+}
+
 /* A file at path: 0 when there is none or it was a stale socket (now
  * removed), else why it stays. */
 static int clear_stale(const char *path) {
@@ -107,9 +114,7 @@ static int clear_stale(const char *path) {
    * listens, EAGAIN a full backlog (somebody does) */
   if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
     return uv_translate_sys_error(errno);
-  memset(&sun, 0, sizeof sun);
-  sun.sun_family = AF_UNIX;
-  memcpy(sun.sun_path, path, strlen(path));
+  unix_address(&sun, path);
   rc = connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0 ? UV_EADDRINUSE
      : errno == ECONNREFUSED ? 0
      : errno == EAGAIN ? UV_EADDRINUSE
@@ -136,9 +141,7 @@ int uvh__listen_path(uvh_listener_t *l, uv_loop_t *uv, const char *path, int bac
     return rc;
   /* bound here, not by uv_pipe_bind: libuv would unlink the path at every
    * close, a forked child's too and after another file took its place */
-  memset(&sun, 0, sizeof sun);
-  sun.sun_family = AF_UNIX;
-  memcpy(sun.sun_path, path, strlen(path));
+  unix_address(&sun, path);
   if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
     return uv_translate_sys_error(errno);
   if (bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {

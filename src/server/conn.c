@@ -283,6 +283,9 @@ static void send_error(uvh_server_conn_t *c, int status, const char *reason) {
 
 static const char *reason_for(int status) {
   switch (status) {
+  case 100: return "Continue";
+  case 102: return "Processing";
+  case 103: return "Early Hints";
   case 200: return "OK";
   case 201: return "Created";
   case 202: return "Accepted";
@@ -315,7 +318,12 @@ static const char *reason_for(int status) {
   case 503: return "Service Unavailable";
   case 504: return "Gateway Timeout";
   case 505: return "HTTP Version Not Supported";
-  default: return status < 300 ? "OK" : status < 400 ? "Redirect" : status < 500 ? "Client Error" : "Server Error";
+  default:
+    return status < 200   ? "Informational"
+           : status < 300 ? "OK"
+           : status < 400 ? "Redirect"
+           : status < 500 ? "Client Error"
+                          : "Server Error";
   }
 }
 
@@ -329,6 +337,12 @@ static int req_error(uvh_server_req_t *req, int code, const char *fmt, const cha
 static int name_is(const uvh_server_header_t *h, const char *name) {
   size_t n = strlen(name);
   return h->name_len == n && strncasecmp(h->name, name, n) == 0;
+}
+
+/* "Name: value\r\n"; non-zero when out of memory. */
+static int append_header(uvh_buf_t *out, const uvh_server_header_t *h) {
+  return uvh_buf_append(out, h->name, h->name_len) | uvh_buf_append(out, ": ", 2) |
+         uvh_buf_append(out, h->value, h->value_len) | uvh_buf_append(out, "\r\n", 2);
 }
 
 /* A header's name is a token and its value has no CR, LF or NUL. */
@@ -452,10 +466,7 @@ static int start_response(uvh_server_req_t *req, int status, const char *reason,
     const uvh_server_header_t *h = &headers[i];
     if (name_is(h, "connection") || (name_is(h, "content-length") && !is_head && c->body_mode != UVH_SB_LENGTH))
       continue;
-    rc |= uvh_buf_append(out, h->name, h->name_len);
-    rc |= uvh_buf_append(out, ": ", 2);
-    rc |= uvh_buf_append(out, h->value, h->value_len);
-    rc |= uvh_buf_append(out, "\r\n", 2);
+    rc |= append_header(out, h);
   }
   if (!no_body && streaming && req->msg.http_minor && !given_length) {
     /* a HEAD is told what the GET would get */
@@ -569,15 +580,6 @@ int uvh_server_req_want_drain(uvh_server_req_t *req) {
   return 0;
 }
 
-static const char *informational_reason(int status) {
-  switch (status) {
-  case 100: return "Continue";
-  case 102: return "Processing";
-  case 103: return "Early Hints";
-  default: return "Informational";
-  }
-}
-
 int uvh_server_send_informational(uvh_server_req_t *req, int status, const char *reason, size_t reason_len,
                                   const uvh_server_header_t *headers, size_t nheaders) {
   uvh_server_conn_t *c = req->conn;
@@ -601,7 +603,7 @@ int uvh_server_send_informational(uvh_server_req_t *req, int status, const char 
   if (req->msg.http_minor == 0)
     return req_error(req, UVH_E_BADARG, "an HTTP/1.0 client takes no 1xx response%s", "", 0);
   if (reason == NULL) {
-    reason = informational_reason(status);
+    reason = reason_for(status);
     reason_len = strlen(reason);
   }
   if ((rc = check_reason(req, reason, reason_len)) != 0)
@@ -618,12 +620,8 @@ int uvh_server_send_informational(uvh_server_req_t *req, int status, const char 
   rc |= uvh_buf_append_str(&head, line);
   rc |= uvh_buf_append(&head, reason, reason_len);
   rc |= uvh_buf_append(&head, "\r\n", 2);
-  for (i = 0; i < nheaders; i++) {
-    rc |= uvh_buf_append(&head, headers[i].name, headers[i].name_len);
-    rc |= uvh_buf_append(&head, ": ", 2);
-    rc |= uvh_buf_append(&head, headers[i].value, headers[i].value_len);
-    rc |= uvh_buf_append(&head, "\r\n", 2);
-  }
+  for (i = 0; i < nheaders; i++)
+    rc |= append_header(&head, &headers[i]);
   rc |= uvh_buf_append(&head, "\r\n", 2);
   rc |= uvh_buf_append(&c->out, head.data, head.len);
   uvh_buf_free(&head);
