@@ -75,8 +75,6 @@ sub run {
         my $stop = sub { $srv->graceful_stop };
         local $SIG{TERM} = $stop;
         local $SIG{INT} = $stop;
-        # a write after a client's reset must not kill the server (as in the manager's workers)
-        local $SIG{PIPE} = 'IGNORE';
         # signals reach Perl between callbacks: a tick keeps that prompt
         my $tick = Uvent::Timer->new($loop);
         $tick->start(0.2, 0.2, sub { });
