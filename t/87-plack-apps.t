@@ -21,7 +21,7 @@ BEGIN {
 }
 use Uvent;
 use Uvent::HTTP qw(http_request);
-use Plack::Handler::Uvent;
+use Uvent::Test::Serve qw(plack_server);
 
 my $port;    # the server's, for the nonblocking application's own request
 my $app = sub {
@@ -75,27 +75,6 @@ my $app = sub {
 };
 my $linted = Plack::Middleware::Lint->wrap($app);
 
-# the handler in a child, bounded in time; its port through a pipe
-sub start {
-    my (@opts) = @_;
-    pipe my $rd, my $wr or die "pipe: $!";
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        close $rd;
-        local $SIG{ALRM} = sub { POSIX::_exit(3) };
-        alarm 60;
-        Plack::Handler::Uvent->new(host => '127.0.0.1', port => 0, @opts, server_ready => sub {
-            print {$wr} "$_[0]{port}\n";
-            close $wr;
-        })->run($linted);
-        POSIX::_exit(0);
-    }
-    close $wr;
-    my $p = <$rd>;
-    chomp $p if defined $p;
-    return ($pid, $p);
-}
-
 # one request on a new connection: [status, body], or [0, why]
 sub get {
     my ($path, %o) = @_;
@@ -120,7 +99,7 @@ for my $mode ([ 'one process', max_servers => 0 ], [ 'two workers', workers => 2
     my ($name, @opts) = @$mode;
     subtest "Lint-wrapped applications, $name" => sub {
         my $pid;
-        ($pid, $port) = start(@opts);
+        ($pid, $port) = plack_server($linted, @opts);
         ok($port, "listening on $port") or return;
         my %want = (
             '/hello'   => qr/\Ahello \d+\z/,

@@ -14,7 +14,8 @@ use Digest::MD5;
 use File::Temp qw(tempfile);
 use Time::HiRes qw(time sleep);
 use POSIX ();
-use Plack::Handler::Uvent;
+use lib 't/lib';
+use Uvent::Test::Serve qw(plack_server);
 
 plan skip_all => 'needs /proc/PID/status (Linux) for the RSS' unless -r "/proc/$$/status";
 
@@ -71,21 +72,7 @@ my $app = sub {
     return [ 200, [ 'Content-Type' => 'text/plain' ], ['small'] ];
 };
 
-pipe my $rd, my $wr or die "pipe: $!";
-my $pid = fork // die "fork: $!";
-if (!$pid) {
-    close $rd;
-    local $SIG{ALRM} = sub { POSIX::_exit(3) };
-    alarm 120;
-    Plack::Handler::Uvent->new(host => '127.0.0.1', port => 0, max_servers => 0, server_ready => sub {
-        print {$wr} "$_[0]{port}\n";
-        close $wr;
-    })->run($app);
-    POSIX::_exit(0);
-}
-close $wr;
-my $port = <$rd>;
-chomp $port if defined $port;
+my ($pid, $port) = plack_server($app, max_servers => 0);
 ok($port, "the server listens (port " . ($port // 'none') . ")") or BAIL_OUT('no server');
 
 sub vm {

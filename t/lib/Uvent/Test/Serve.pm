@@ -15,7 +15,31 @@ use Uvent;
 use Uvent::HTTP::Server;
 use Uvent::Test::Util qw(run_until);
 
-our @EXPORT_OK = qw(serve client client_start client_wait raw_exchange split_responses);
+our @EXPORT_OK = qw(serve client client_start client_wait raw_exchange split_responses plack_server);
+
+# Plack::Handler::Uvent running $app in a child on 127.0.0.1, any port,
+# with the handler's @options, for at most 120 s: ($pid, $port), the port
+# told by server_ready (undef if it never started).
+sub plack_server {
+    my ($app, @options) = @_;
+    require Plack::Handler::Uvent;
+    pipe my $rd, my $wr or die "pipe: $!";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        close $rd;
+        local $SIG{ALRM} = sub { POSIX::_exit(3) };
+        alarm 120;
+        Plack::Handler::Uvent->new(host => '127.0.0.1', port => 0, @options, server_ready => sub {
+            print {$wr} "$_[0]{port}\n";
+            close $wr;
+        })->run($app);
+        POSIX::_exit(0);
+    }
+    close $wr;
+    my $port = <$rd>;
+    chomp $port if defined $port;
+    return ($pid, $port);
+}
 
 # A server on 127.0.0.1, any port: ($server, $port). Every request is
 # logged in @$log as { method, path, version, peer_port, body }; the
